@@ -1,0 +1,42 @@
+// The contract between the kernel bridge and its users (notebook sessions,
+// the Jupyter-compatible HTTP API). Implementations live beside this file.
+import type { Output } from '../../../srcmd/src/nbformat.ts';
+
+export type KernelStatus = 'starting' | 'idle' | 'busy' | 'restarting' | 'dead';
+
+export interface ExecuteOptions {
+  /** Called for every nbformat output as it arrives on iopub, in order. */
+  onOutput?: (output: Output) => void;
+  /** Rejects with KernelTimeoutError (after interrupting) if the cell runs longer. */
+  timeoutMs?: number;
+  silent?: boolean;
+  storeHistory?: boolean;
+}
+
+export interface ExecuteResult {
+  status: 'ok' | 'error' | 'aborted';
+  executionCount: number | null;
+  outputs: Output[];
+  /** Present when status is 'error'. */
+  error?: { ename: string; evalue: string; traceback: string[] };
+}
+
+export interface KernelEvents {
+  status: (status: KernelStatus) => void;
+  /** Heartbeat lost or process exited. reason names the cause; stderrTail is the kernel's last stderr. */
+  dead: (reason: string, stderrTail: string) => void;
+}
+
+export interface Kernel {
+  readonly id: string;
+  readonly status: KernelStatus;
+  /** Runs code; resolves on execute_reply AND iopub idle for this request. Calls are serialised by the caller. */
+  execute(code: string, options?: ExecuteOptions): Promise<ExecuteResult>;
+  interrupt(): Promise<void>;
+  /** Restarts the process (same connection info); resolves when ready again. */
+  restart(): Promise<void>;
+  /** shutdown_request, then SIGTERM, then SIGKILL. Idempotent. */
+  shutdown(): Promise<void>;
+  on<E extends keyof KernelEvents>(event: E, listener: KernelEvents[E]): this;
+  off<E extends keyof KernelEvents>(event: E, listener: KernelEvents[E]): this;
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Idempotent set-up run by `npm start`, `npm test` and `npm run bench`:
+// creates the PySD kernel's venv from the pinned requirements and links the
+// peragus_pysd package into it. Skips work when the stamp matches.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const kernelDir = join(root, 'kernels', 'pysd');
+const venv = process.env.PERAGUS_VENV ?? join(kernelDir, '.venv');
+const requirements = join(kernelDir, 'requirements.txt');
+const stampFile = join(venv, '.peragus-stamp');
+const log = (msg) => process.stderr.write(`[peragus setup] ${msg}\n`);
+
+function findPython() {
+  for (const candidate of [process.env.PERAGUS_BASE_PYTHON, 'python3.11', 'python3']) {
+    if (!candidate) continue;
+    try {
+      const v = execFileSync(candidate, ['-c', 'import sys;print("%d.%d"%sys.version_info[:2])'], {
+        encoding: 'utf8',
+      }).trim();
+      const [major, minor] = v.split('.').map(Number);
+      if (major === 3 && minor >= 10) return candidate;
+    } catch {
+      // try the next candidate
+    }
+  }
+  throw new Error('Python 3.10+ not found: install python3 (3.11 recommended) or set PERAGUS_BASE_PYTHON.');
+}
+
+const stamp = createHash('sha256').update(readFileSync(requirements)).update('v1').digest('hex');
+const venvPython = join(venv, 'bin', 'python');
+if (existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {
+  ensurePth();
+  process.exit(0);
+}
+
+log(`creating the PySD kernel environment in ${venv} (first run only; a few minutes)`);
+if (!existsSync(venvPython)) {
+  mkdirSync(dirname(venv), { recursive: true });
+  execFileSync(findPython(), ['-m', 'venv', venv], { stdio: 'inherit' });
+}
+execFileSync(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements], {
+  stdio: 'inherit',
+});
+ensurePth();
+writeFileSync(stampFile, `${stamp}\n`);
+log('kernel environment ready');
+
+// A .pth file puts kernels/pysd/python on the venv's path, so edits to
+// peragus_pysd take effect without reinstalling.
+function ensurePth() {
+  const lib = join(venv, 'lib');
+  const pyDir = readdirSync(lib).find((d) => d.startsWith('python3'));
+  if (!pyDir) throw new Error(`no python3.x folder in ${lib}`);
+  const pth = join(lib, pyDir, 'site-packages', 'peragus_pysd.pth');
+  const want = `${join(kernelDir, 'python')}\n`;
+  if (!existsSync(pth) || readFileSync(pth, 'utf8') !== want) writeFileSync(pth, want);
+}
