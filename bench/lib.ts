@@ -1,0 +1,25 @@
+// Shared shape of benchmark figures: `npm run bench` prints them as a table and
+// writes them to bench/results/latest.json (see ARCHITECTURE.md).
+export interface BenchFigure {
+  name: string;
+  value: number;
+  unit: string;
+  /** The peer measured in the same run, e.g. "jupyter_client". */
+  peer?: string;
+  peer_value?: number;
+  /** ours / theirs, or as the figure defines it. */
+  ratio?: number;
+  /** Human-readable goal, e.g. "<= 1.0". */
+  goal?: string;
+}
+
+export type BenchSuite = () => Promise<BenchFigure[]>;
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx] as number;
+}
+
+export const median = (values: number[]): number => percentile(values, 50);
