@@ -31,6 +31,13 @@ function findPython() {
   throw new Error('Python 3.10+ not found: install python3 (3.11 recommended) or set PERAGUS_BASE_PYTHON.');
 }
 
+// A fresh clone: install the npm packages first, so `npm start` / `npm test`
+// are the only commands a user needs.
+if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
+  log('installing npm packages (npm ci)');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+}
+
 const stamp = createHash('sha256').update(readFileSync(requirements)).update('v1').digest('hex');
 const venvPython = join(venv, 'bin', 'python');
 if (existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {

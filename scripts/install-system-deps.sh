@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Debian packages Peragus needs beyond Node and Python: Docker (the docker
+# runtime and its tests), debootstrap (the local base image when no registry
+# is reachable) and Chromium (browser tests). Idempotent; needs root + apt.
+set -euo pipefail
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "missing system packages: ${missing[*]} — install them with your package manager (needs root)" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
