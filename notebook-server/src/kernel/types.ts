@@ -1,6 +1,7 @@
 // The contract between the kernel bridge and its users (notebook sessions,
 // the Jupyter-compatible HTTP API). Implementations live beside this file.
 import type { Output } from '../../../srcmd/src/nbformat.ts';
+import type { Message } from './wire.ts';
 
 export type KernelStatus = 'starting' | 'idle' | 'busy' | 'restarting' | 'dead';
 
@@ -11,6 +12,14 @@ export interface ExecuteOptions {
   timeoutMs?: number;
   silent?: boolean;
   storeHistory?: boolean;
+  /** clear_output from the kernel: outputs so far are dropped (at once, or before the next one when wait). */
+  onClearOutput?: (wait: boolean) => void;
+  /**
+   * Let the kernel send input_request on stdin. Default false: input() raises
+   * StdinNotImplementedError at once. When true, requests are still answered
+   * with an error (EOF), never left hanging: nobody is there to type.
+   */
+  allowStdin?: boolean;
 }
 
 export interface ExecuteResult {
@@ -25,6 +34,8 @@ export interface KernelEvents {
   status: (status: KernelStatus) => void;
   /** Heartbeat lost or process exited. reason names the cause; stderrTail is the kernel's last stderr. */
   dead: (reason: string, stderrTail: string) => void;
+  /** Every verified message from the kernel, any channel (for proxies such as the Jupyter /api channels). */
+  message: (message: Message) => void;
 }
 
 export interface Kernel {

@@ -1,0 +1,1 @@
+"""Peragus helpers for PySD experiments, pre-imported in every kernel."""

@@ -1,0 +1,112 @@
+// The five ZeroMQ sockets of one kernel connection: shell/control/stdin Dealers
+// sharing one routing id (so stdin requests reach the client that asked), an
+// iopub Subscriber, and a heartbeat Request socket.
+import { randomUUID } from 'node:crypto';
+import { Dealer, Request, Subscriber } from 'zeromq';
+import { type ChannelName, type ConnectionInfo, channelUrl } from './connection.ts';
+import type { Channel, Message, WireCodec } from './wire.ts';
+
+export type MessageHandler = (message: Message) => void;
+
+type Sendable = Dealer;
+
+/** Serialises sends per socket: zeromq v6 allows one pending send at a time. */
+class SendQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  constructor(private readonly socket: Sendable) {}
+
+  send(frames: Buffer[]): Promise<void> {
+    const next = this.tail.then(() => this.socket.send(frames));
+    // Keep the chain alive after a failed send; the caller still sees the error.
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export class KernelChannels {
+  private readonly shell: Dealer;
+  private readonly control: Dealer;
+  private readonly stdin: Dealer;
+  private readonly iopub: Subscriber;
+  private readonly queues: Record<'shell' | 'control' | 'stdin', SendQueue>;
+  private hb: Request | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly info: ConnectionInfo,
+    private readonly codec: WireCodec,
+    private readonly onMessage: MessageHandler,
+  ) {
+    const routingId = `peragus-${randomUUID()}`;
+    // linger 0: a dead kernel must not keep close() (or process exit) waiting.
+    this.shell = new Dealer({ routingId, linger: 0 });
+    this.control = new Dealer({ routingId, linger: 0 });
+    this.stdin = new Dealer({ routingId, linger: 0 });
+    this.iopub = new Subscriber({ linger: 0 });
+    this.iopub.subscribe();
+    this.shell.connect(channelUrl(info, 'shell'));
+    this.control.connect(channelUrl(info, 'control'));
+    this.stdin.connect(channelUrl(info, 'stdin'));
+    this.iopub.connect(channelUrl(info, 'iopub'));
+    this.queues = {
+      shell: new SendQueue(this.shell),
+      control: new SendQueue(this.control),
+      stdin: new SendQueue(this.stdin),
+    };
+    this.pump(this.shell, 'shell');
+    this.pump(this.control, 'control');
+    this.pump(this.stdin, 'stdin');
+    this.pump(this.iopub, 'iopub');
+  }
+
+  send(channel: 'shell' | 'control' | 'stdin', message: Message): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('kernel channels are closed'));
+    return this.queues[channel].send(this.codec.encode(message));
+  }
+
+  private async pump(socket: Dealer | Subscriber, channel: Channel): Promise<void> {
+    try {
+      for await (const frames of socket) {
+        const decoded = this.codec.decode(frames, channel);
+        if (decoded) this.onMessage(decoded.message);
+      }
+    } catch (err) {
+      // Closing a socket ends its iterator with an error; anything else is a bug worth seeing.
+      if (!this.closed) console.error(`[kernel] ${channel} receive failed:`, err);
+    }
+  }
+
+  /** One heartbeat round trip; false when no echo within timeoutMs. */
+  async ping(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return false;
+    if (!this.hb) {
+      this.hb = new Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
+      this.hb.connect(channelUrl(this.info, 'hb' satisfies ChannelName));
+    }
+    const hb = this.hb;
+    try {
+      await hb.send('ping');
+      await hb.receive();
+      return true;
+    } catch {
+      // A Request socket that missed its reply is stuck in the receive state;
+      // replace it rather than fight the REQ state machine.
+      hb.close();
+      if (this.hb === hb) this.hb = undefined;
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [this.shell, this.control, this.stdin, this.iopub, this.hb]) {
+      try {
+        s?.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    this.hb = undefined;
+  }
+}

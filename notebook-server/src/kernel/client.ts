@@ -1,0 +1,436 @@
+// KernelClient: one connection to one kernel (and, when it owns the process, its
+// lifecycle): readiness, execute, interrupt, restart, shutdown, heartbeat → dead.
+import { EventEmitter } from 'node:events';
+import type { KernelMessage } from '@jupyterlab/services';
+import { KernelChannels } from './channels.ts';
+import { type ConnectionFile, type ConnectionInfo, withFreshPorts } from './connection.ts';
+import {
+  KernelDeadError,
+  KernelError,
+  KernelRestartedError,
+  KernelStartError,
+  KernelTimeoutError,
+} from './errors.ts';
+import { Execution } from './execute.ts';
+import type { KernelProcess, KernelSpec } from './launcher.ts';
+import type { ExecuteOptions, ExecuteResult, Kernel, KernelEvents, KernelStatus } from './types.ts';
+import { type Message, parentId, WireCodec, type WireStats } from './wire.ts';
+
+export interface HeartbeatOptions {
+  /** Time between pings (default 1000 ms). */
+  intervalMs?: number;
+  /** Consecutive unanswered pings before the kernel is declared dead (default 5). */
+  maxMisses?: number;
+}
+
+export interface KernelClientOptions {
+  /** The connection file (owned: deleted on shutdown) or bare connection info (attach to someone else's kernel). */
+  connection: ConnectionFile | ConnectionInfo;
+  spec?: KernelSpec;
+  /** The kernel process, when this client owns it. */
+  process?: KernelProcess;
+  /** Starts a process on the connection file; required for boot() and restart(). */
+  launch?: () => KernelProcess;
+  heartbeat?: HeartbeatOptions | false;
+  id?: string;
+}
+
+export interface ClientStats extends WireStats {
+  /** Heartbeats that went unanswered (total). */
+  heartbeatMisses: number;
+}
+
+/** Resolves after ms; the timer does not keep Node alive. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+const READY_NUDGE_MS = 500;
+
+type Waiter = { resolve: (m: Message) => void; reject: (e: Error) => void };
+
+export class KernelClient extends EventEmitter implements Kernel {
+  readonly id: string;
+  /** kernel_info_reply content, once ready. */
+  info: KernelMessage.IInfoReply | undefined;
+  private _status: KernelStatus = 'starting';
+  private readonly codec: WireCodec;
+  private channels: KernelChannels;
+  private process: KernelProcess | undefined;
+  private readonly executions = new Map<string, Execution>();
+  private readonly waiters = new Map<string, Waiter>();
+  private iopubSeen = false;
+  private readyCheck: (() => void) | undefined;
+  private readyAbort: ((err: Error) => void) | undefined;
+  private hbGeneration = 0;
+  private hbMisses = 0;
+  private shutdownPromise: Promise<void> | undefined;
+  private restarting: Promise<void> | undefined;
+  /** Set while we stop the process on purpose, so its exit is not a death. */
+  private expectingExit = false;
+
+  constructor(private readonly options: KernelClientOptions) {
+    super();
+    this.id = options.id ?? crypto.randomUUID();
+    this.codec = new WireCodec(this.connection.key);
+    this.channels = this.openChannels();
+    if (options.process) this.adopt(options.process);
+  }
+
+  get status(): KernelStatus {
+    return this._status;
+  }
+
+  get connection(): ConnectionInfo {
+    const c = this.options.connection;
+    return 'info' in c ? c.info : c;
+  }
+
+  get stats(): ClientStats {
+    return { ...this.codec.stats, heartbeatMisses: this.hbMisses };
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  stderrTail(): string {
+    return this.process?.stderrTail() ?? '';
+  }
+
+  override on<E extends keyof KernelEvents>(event: E, listener: KernelEvents[E]): this {
+    return super.on(event, listener);
+  }
+
+  override off<E extends keyof KernelEvents>(event: E, listener: KernelEvents[E]): this {
+    return super.off(event, listener);
+  }
+
+  /**
+   * Resolves once a kernel_info_reply AND some iopub message have arrived (the
+   * latter proves our subscription is live, so no output is lost), nudging with
+   * kernel_info_request every 500 ms. Rejects with the kernel's stderr tail on
+   * timeout or when the process exits first.
+   */
+  waitReady(timeoutMs = 60_000): Promise<void> {
+    this.info = undefined;
+    this.iopubSeen = false;
+    return new Promise<void>((resolve, reject) => {
+      const started = Date.now();
+      const finish = (err?: Error) => {
+        clearInterval(nudge);
+        clearTimeout(timer);
+        this.readyCheck = undefined;
+        this.readyAbort = undefined;
+        if (err) return reject(err);
+        this.setStatus('idle');
+        this.startHeartbeat();
+        resolve();
+      };
+      this.readyCheck = () => {
+        if (this.info && this.iopubSeen) finish();
+      };
+      this.readyAbort = finish;
+      const send = () => {
+        this.channels
+          .send('shell', this.codec.message('shell', 'kernel_info_request', {}))
+          .catch(() => undefined);
+      };
+      const nudge = setInterval(send, READY_NUDGE_MS);
+      const timer = setTimeout(() => {
+        finish(
+          new KernelStartError(
+            `kernel did not become ready within ${timeoutMs} ms (kernel_info_reply: ${this.info ? 'yes' : 'no'}, iopub: ${this.iopubSeen ? 'yes' : 'no'}, bad signatures: ${this.codec.stats.badSignatures})`,
+            this.stderrTail(),
+          ),
+        );
+      }, timeoutMs);
+      this.readyAbort = (err) =>
+        finish(
+          err instanceof KernelDeadError
+            ? new KernelStartError(
+                `${err.reason} before it was ready (after ${Date.now() - started} ms)`,
+                err.stderrTail,
+              )
+            : err,
+        );
+      send();
+    });
+  }
+
+  async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteResult> {
+    await this.usable();
+    const silent = options.silent ?? false;
+    const request = this.codec.message('shell', 'execute_request', {
+      code,
+      silent,
+      store_history: options.storeHistory ?? !silent,
+      user_expressions: {},
+      allow_stdin: options.allowStdin ?? false,
+      stop_on_error: true,
+    });
+    const execution = new Execution(request.header.msg_id, options);
+    this.executions.set(execution.msgId, execution);
+    const forget = () => this.executions.delete(execution.msgId);
+    execution.done.then(forget, forget);
+    await this.channels.send('shell', request);
+    if (!options.timeoutMs) return execution.done;
+
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(async () => {
+        // Interrupt, give the kernel a moment to unwind so it is idle for the next cell, then report.
+        await this.interrupt().catch(() => undefined);
+        await Promise.race([execution.done.catch(() => undefined), sleep(5_000)]);
+        reject(
+          new KernelTimeoutError(`cell exceeded its ${options.timeoutMs} ms timeout and was interrupted`),
+        );
+      }, options.timeoutMs);
+    });
+    try {
+      return await Promise.race([execution.done, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends a request on shell or control and resolves with its reply (any message whose parent it is). */
+  async request(
+    channel: 'shell' | 'control',
+    msgType: KernelMessage.MessageType,
+    content: object,
+    timeoutMs = 10_000,
+  ): Promise<Message> {
+    const message = this.codec.message(channel, msgType, content);
+    const id = message.header.msg_id;
+    const reply = new Promise<Message>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(id);
+        reject(new KernelTimeoutError(`no ${msgType} reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(id);
+      };
+      this.waiters.set(id, {
+        resolve: (m) => {
+          done();
+          resolve(m);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
+    });
+    await this.channels.send(channel, message);
+    return reply;
+  }
+
+  /** Sends an arbitrary message (e.g. relayed from a Jupyter websocket client); replies arrive as 'message' events. */
+  send(channel: 'shell' | 'control' | 'stdin', message: Message): Promise<void> {
+    return this.channels.send(channel, message);
+  }
+
+  async interrupt(): Promise<void> {
+    if (this._status === 'dead') return;
+    const mode = this.options.spec?.interrupt_mode ?? 'signal';
+    if (mode === 'signal' && this.process && !this.process.hasExited) {
+      // The whole process group, like jupyter_client, so subprocesses stop too.
+      this.process.signal('SIGINT');
+      return;
+    }
+    await this.request('control', 'interrupt_request', {}, 5_000);
+  }
+
+  /**
+   * Launches the process and waits until ready. A port taken by another
+   * process between our probe and the kernel's bind shows up as "Address
+   * already in use"; then we retry on fresh ports.
+   */
+  async boot(timeoutMs = 60_000, status: KernelStatus = 'starting'): Promise<void> {
+    const launch = this.options.launch;
+    if (!launch) throw new KernelError('this client does not own its kernel process');
+    for (let attempt = 1; ; attempt++) {
+      this.setStatus(status);
+      this.adopt(launch());
+      try {
+        await this.waitReady(timeoutMs);
+        return;
+      } catch (err) {
+        const c = this.options.connection;
+        const collided = err instanceof KernelStartError && /Address already in use/.test(err.stderrTail);
+        if (!collided || attempt >= 3 || !('dispose' in c) || this.shutdownPromise) throw err;
+        await this.stopProcess(false);
+        await withFreshPorts(c);
+        this.channels.close();
+        this.channels = this.openChannels();
+      }
+    }
+  }
+
+  /** Stops the process and starts a new one on the same connection file; resolves when ready. */
+  restart(timeoutMs = 60_000): Promise<void> {
+    if (this.shutdownPromise) return Promise.reject(new KernelError('kernel was shut down'));
+    this.restarting ??= (async () => {
+      this.setStatus('restarting');
+      this.stopHeartbeat();
+      this.failPending(new KernelRestartedError('kernel restarted'));
+      await this.stopProcess(true);
+      // Fresh sockets: nothing queued for the old process may reach the new one.
+      this.channels.close();
+      this.channels = this.openChannels();
+      await this.boot(timeoutMs, 'restarting');
+    })().finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
+  }
+
+  /** shutdown_request, then SIGTERM, then SIGKILL. Idempotent. */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      this.stopHeartbeat();
+      this.failPending(new KernelRestartedError('kernel shut down'));
+      await this.stopProcess(false);
+      this.channels.close();
+      const c = this.options.connection;
+      if ('dispose' in c) c.dispose();
+      this.setStatus('dead');
+    })();
+    return this.shutdownPromise;
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  private openChannels(): KernelChannels {
+    return new KernelChannels(this.connection, this.codec, (m) => this.dispatch(m));
+  }
+
+  private adopt(proc: KernelProcess): void {
+    this.process = proc;
+    this.expectingExit = false;
+    proc.exited.then(({ code, signal }) => {
+      if (this.process !== proc || this.expectingExit) return;
+      this.markDead(`kernel process exited (${describeExit(code, signal)})`);
+    });
+  }
+
+  private async usable(): Promise<void> {
+    if (this.shutdownPromise) throw new KernelError('kernel was shut down');
+    if (this.restarting) await this.restarting;
+    if (this._status === 'dead')
+      throw new KernelDeadError('kernel is dead; restart it first', this.stderrTail());
+  }
+
+  private dispatch(message: Message): void {
+    this.emit('message', message);
+    const parent = parentId(message);
+    if (message.channel === 'iopub') {
+      this.iopubSeen = true;
+      if (message.header.msg_type === 'status' && !this.readyCheck && !this.restarting) {
+        const state = (message.content as KernelMessage.IStatusMsg['content']).execution_state;
+        if (state === 'busy' || state === 'idle') this.setStatus(state);
+      }
+      if (parent) this.executions.get(parent)?.onIopub(message);
+    } else if (message.channel === 'stdin') {
+      if (message.header.msg_type === 'input_request') this.refuseInput(message);
+    } else {
+      if (message.header.msg_type === 'kernel_info_reply') {
+        this.info = message.content as KernelMessage.IInfoReply;
+      }
+      if (parent) {
+        if (message.header.msg_type === 'execute_reply') this.executions.get(parent)?.onReply(message);
+        this.waiters.get(parent)?.resolve(message);
+      }
+    }
+    this.readyCheck?.();
+  }
+
+  /** Nobody can type into a headless kernel: answer with EOF so input() raises instead of hanging. */
+  private refuseInput(request: Message): void {
+    const reply = this.codec.message(
+      'stdin',
+      'input_reply',
+      { status: 'error', value: '\x04' },
+      request.header,
+    );
+    this.channels.send('stdin', reply).catch(() => undefined);
+  }
+
+  private setStatus(status: KernelStatus): void {
+    if (this._status === status) return;
+    this._status = status;
+    this.emit('status', status);
+  }
+
+  private failPending(error: Error): void {
+    for (const e of this.executions.values()) e.fail(error);
+    this.executions.clear();
+    for (const w of [...this.waiters.values()]) w.reject(error);
+    this.readyAbort?.(error);
+  }
+
+  private markDead(reason: string): void {
+    if (this._status === 'dead' || this.shutdownPromise) return;
+    const tail = this.stderrTail();
+    this.stopHeartbeat();
+    // A kernel with a lost heartbeat may still be running; make sure it is gone.
+    this.process?.signal('SIGKILL');
+    this.failPending(new KernelDeadError(reason, tail));
+    this.setStatus('dead');
+    this.emit('dead', reason, tail);
+  }
+
+  private async stopProcess(restart: boolean): Promise<void> {
+    this.expectingExit = true;
+    const proc = this.process;
+    const polite = this.channels
+      .send('control', this.codec.message('control', 'shutdown_request', { restart }))
+      .catch(() => undefined);
+    if (!proc) {
+      await Promise.race([polite, sleep(1_000)]);
+      return;
+    }
+    if (proc.hasExited) return;
+    const exited = proc.exited.then(() => true);
+    if (await Promise.race([exited, sleep(2_000).then(() => false)])) return;
+    proc.signal('SIGTERM');
+    if (await Promise.race([exited, sleep(2_000).then(() => false)])) return;
+    proc.signal('SIGKILL');
+    await Promise.race([exited, sleep(2_000)]);
+  }
+
+  private startHeartbeat(): void {
+    const opts = this.options.heartbeat;
+    if (opts === false) return;
+    const interval = opts?.intervalMs ?? 1_000;
+    const maxMisses = opts?.maxMisses ?? 5;
+    const generation = ++this.hbGeneration;
+    const channels = this.channels;
+    void (async () => {
+      let misses = 0;
+      while (generation === this.hbGeneration) {
+        const t0 = Date.now();
+        const ok = await channels.ping(interval);
+        if (generation !== this.hbGeneration) return;
+        if (ok) misses = 0;
+        else {
+          misses += 1;
+          this.hbMisses += 1;
+          if (misses >= maxMisses) {
+            this.markDead(`heartbeat lost (${misses} pings unanswered)`);
+            return;
+          }
+        }
+        await sleep(Math.max(0, interval - (Date.now() - t0)));
+      }
+    })();
+  }
+
+  private stopHeartbeat(): void {
+    this.hbGeneration += 1;
+  }
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `killed by ${signal}` : `exit code ${code}`;
+}

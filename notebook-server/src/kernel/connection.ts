@@ -1,0 +1,163 @@
+// Jupyter connection files: ports that do not collide, a fresh HMAC key, and a
+// 0600 file in a private runtime directory.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type Transport = 'tcp' | 'ipc';
+
+/** The fields of a Jupyter connection file. */
+export interface ConnectionInfo {
+  transport: Transport;
+  /** tcp: an interface address; ipc: a path prefix (`${ip}-${port}` is the socket path). */
+  ip: string;
+  shell_port: number;
+  iopub_port: number;
+  stdin_port: number;
+  control_port: number;
+  hb_port: number;
+  key: string;
+  signature_scheme: 'hmac-sha256';
+  kernel_name: string;
+}
+
+export type ChannelName = 'shell' | 'iopub' | 'stdin' | 'control' | 'hb';
+
+export function channelUrl(info: ConnectionInfo, channel: ChannelName): string {
+  const port = info[`${channel}_port`];
+  return info.transport === 'ipc' ? `ipc://${info.ip}-${port}` : `tcp://${info.ip}:${port}`;
+}
+
+/** Private per-user directory for connection files and ipc sockets. */
+export function runtimeDir(): string {
+  const base =
+    process.env.PERAGUS_RUNTIME_DIR ?? join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), 'peragus-kernels');
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const dir = process.env.PERAGUS_RUNTIME_DIR ? base : `${base}-${uid}`;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+// Ports handed to kernels of this process that are still in use. The OS may hand
+// a just-closed port out again, so probing alone cannot keep two of our own
+// concurrent kernels apart; this set does. Kernels of other processes are kept
+// apart by the probe plus a retry with fresh ports when the bind fails.
+const reserved = new Set<number>();
+
+function listenOnce(host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ port: 0, host, exclusive: true }, () => resolve(server));
+  });
+}
+
+/** Five distinct free TCP ports on `host`, all probed open at the same time and reserved until released. */
+export async function allocatePorts(host = '127.0.0.1', count = 5): Promise<number[]> {
+  const held: Server[] = [];
+  const ports: number[] = [];
+  try {
+    // Holding every probe socket open until all are chosen guarantees distinct ports.
+    for (let attempts = 0; ports.length < count; attempts++) {
+      if (attempts > count * 20) throw new Error('could not find free ports');
+      const server = await listenOnce(host);
+      held.push(server);
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      if (port > 0 && !reserved.has(port)) ports.push(port);
+    }
+  } finally {
+    await Promise.all(held.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+  for (const p of ports) reserved.add(p);
+  return ports;
+}
+
+export function releasePorts(info: ConnectionInfo): void {
+  if (info.transport !== 'tcp') return;
+  for (const ch of ['shell', 'iopub', 'stdin', 'control', 'hb'] as const) reserved.delete(info[`${ch}_port`]);
+}
+
+export interface ConnectionFile {
+  info: ConnectionInfo;
+  path: string;
+  /** Releases the ports and deletes the file (and ipc sockets). Idempotent. */
+  dispose(): void;
+}
+
+export interface CreateConnectionOptions {
+  transport?: Transport;
+  ip?: string;
+  key?: string;
+  kernelName?: string;
+  dir?: string;
+}
+
+/** Writes a new connection file (0600) with fresh ports and a fresh 256-bit key. */
+export async function createConnectionFile(options: CreateConnectionOptions = {}): Promise<ConnectionFile> {
+  const dir = options.dir ?? runtimeDir();
+  const id = randomUUID();
+  const transport = options.transport ?? 'tcp';
+  let ip: string;
+  let ports: number[];
+  if (transport === 'ipc') {
+    // Unique path prefix per kernel: no shared namespace, so nothing can collide.
+    // Kept short because Unix socket paths are limited to ~107 bytes.
+    ip = join(dir, id.slice(0, 13));
+    ports = [1, 2, 3, 4, 5];
+  } else {
+    ip = options.ip ?? '127.0.0.1';
+    ports = await allocatePorts(ip);
+  }
+  const info: ConnectionInfo = {
+    transport,
+    ip,
+    ...portFields(ports),
+    key: options.key ?? randomBytes(32).toString('hex'),
+    signature_scheme: 'hmac-sha256',
+    kernel_name: options.kernelName ?? 'peragus-pysd',
+  };
+  const path = join(dir, `kernel-${id}.json`);
+  writeConnectionFile(path, info);
+  let disposed = false;
+  return {
+    info,
+    path,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      releasePorts(info);
+      rmSync(path, { force: true });
+      if (transport === 'ipc') for (const p of ports) rmSync(`${ip}-${p}`, { force: true });
+    },
+  };
+}
+
+export function writeConnectionFile(path: string, info: ConnectionInfo): void {
+  // The key authenticates every message; nobody else may read it.
+  writeFileSync(path, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/** Same connection, new TCP ports (after a bind collision with another process). */
+export async function withFreshPorts(file: ConnectionFile): Promise<void> {
+  const { info } = file;
+  if (info.transport !== 'tcp') return;
+  releasePorts(info);
+  Object.assign(info, portFields(await allocatePorts(info.ip)));
+  writeConnectionFile(file.path, info);
+}
+
+function portFields(ports: number[]): Pick<ConnectionInfo, `${ChannelName}_port`> {
+  const [shell_port, iopub_port, stdin_port, control_port, hb_port] = ports as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { shell_port, iopub_port, stdin_port, control_port, hb_port };
+}

@@ -1,0 +1,179 @@
+// Starts a kernel process from a kernelspec: argv substitution, env merge, cwd,
+// and a ring buffer of its stderr so failures can show what Python said.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface KernelSpec {
+  argv: string[];
+  display_name: string;
+  language: string;
+  interrupt_mode?: 'signal' | 'message';
+  env?: Record<string, string>;
+  metadata?: Record<string, unknown>;
+  /** Directory of kernel.json ({resource_dir}). */
+  resource_dir?: string;
+}
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export const defaultKernelSpecPath = (): string => join(repoRoot, 'kernels/pysd/kernelspec/kernel.json');
+
+/** The venv interpreter of the PySD kernel; PERAGUS_PYTHON overrides. */
+export function resolvePython(): string {
+  return process.env.PERAGUS_PYTHON ?? join(repoRoot, 'kernels/pysd/.venv/bin/python');
+}
+
+export function loadKernelSpec(path = defaultKernelSpecPath()): KernelSpec {
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<KernelSpec>;
+  if (!Array.isArray(raw.argv) || raw.argv.length === 0 || !raw.argv.every((a) => typeof a === 'string')) {
+    throw new Error(`kernelspec ${path}: "argv" must be a non-empty list of strings`);
+  }
+  return {
+    argv: raw.argv,
+    display_name: raw.display_name ?? 'kernel',
+    language: raw.language ?? 'python',
+    interrupt_mode: raw.interrupt_mode === 'message' ? 'message' : 'signal',
+    env: raw.env ?? {},
+    metadata: raw.metadata ?? {},
+    resource_dir: dirname(path),
+  };
+}
+
+/** Fixed-size tail of a byte stream, so a chatty kernel cannot grow memory. */
+export class RingBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly capacity = 16 * 1024) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size - (this.chunks[0]?.length ?? 0) >= this.capacity) {
+      this.size -= (this.chunks.shift() as Buffer).length;
+    }
+  }
+
+  text(): string {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - this.capacity)).toString('utf8');
+  }
+}
+
+export interface LaunchOptions {
+  spec: KernelSpec;
+  connectionFile: string;
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+export interface KernelProcess {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Resolves once the process has exited (never rejects). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly hasExited: boolean;
+  stderrTail(): string;
+  /** Signals the kernel's whole process group (it runs in its own session). */
+  signal(sig: NodeJS.Signals): void;
+}
+
+const live = new Set<KernelProcess>();
+let exitHookInstalled = false;
+
+// Kernels run detached (own process group, so a terminal Ctrl-C does not hit
+// them and interrupts reach their children); kill them when we exit.
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const k of live) k.signal('SIGKILL');
+  });
+}
+
+export function substituteArgv(argv: string[], vars: Record<string, string>): string[] {
+  return argv.map((a) => a.replace(/\{(\w+)\}/g, (m, name: string) => vars[name] ?? m));
+}
+
+export function launchKernel(options: LaunchOptions): KernelProcess {
+  const { spec, connectionFile } = options;
+  const argv = substituteArgv(spec.argv, {
+    connection_file: connectionFile,
+    python: resolvePython(),
+    resource_dir: spec.resource_dir ?? '',
+  });
+  const cwd = options.cwd ?? process.cwd();
+  if (!existsSync(cwd)) throw new Error(`kernel working directory does not exist: ${cwd}`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...spec.env,
+    ...options.env,
+    JPY_PARENT_PID: String(process.pid),
+    PERAGUS_PARENT_PID: String(process.pid),
+  };
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    cwd,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr = new RingBuffer();
+  child.stderr?.on('data', (d: Buffer) => stderr.push(d));
+  // stdout is rarely used by ipykernel (outputs go over iopub) but fd-level
+  // writes during startup land there; keep them next to stderr.
+  child.stdout?.on('data', (d: Buffer) => stderr.push(d));
+
+  let hasExited = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
+    child.once('exit', (code, signal) => {
+      hasExited = true;
+      live.delete(proc);
+      // 'exit' can precede the last stderr bytes; wait briefly for the pipes to
+      // drain (not for 'close' alone: a grandchild may hold them open).
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        res({ code, signal });
+      };
+      child.once('close', settle);
+      setTimeout(settle, 200).unref();
+    });
+    child.once('error', (err) => {
+      stderr.push(Buffer.from(`failed to start ${argv[0]}: ${err.message}\n`));
+      hasExited = true;
+      live.delete(proc);
+      res({ code: null, signal: null });
+    });
+  });
+  const proc: KernelProcess = {
+    pid: child.pid ?? -1,
+    child,
+    exited,
+    get hasExited() {
+      return hasExited;
+    },
+    stderrTail: () => tailLines(stderr.text(), 40),
+    signal(sig) {
+      if (hasExited || !child.pid) return;
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        try {
+          child.kill(sig);
+        } catch {
+          // Already gone.
+        }
+      }
+    },
+  };
+  live.add(proc);
+  installExitHook();
+  return proc;
+}
+
+function tailLines(text: string, n: number): string {
+  const lines = text.trimEnd().split('\n');
+  return lines.slice(-n).join('\n');
+}

@@ -1,0 +1,168 @@
+// A warm pool: kernels started ahead of time (PySD already imported by the
+// launcher), handed out in milliseconds and refilled in the background.
+import { tmpdir } from 'node:os';
+import type { KernelClient } from './client.ts';
+import { KernelError } from './errors.ts';
+import { type StartKernelOptions, startKernel } from './start.ts';
+
+export interface KernelPoolOptions extends Omit<StartKernelOptions, 'workDir' | 'env'> {
+  /** Kernels kept ready (default 2). 0 makes acquire() a cold start. */
+  size?: number;
+  /** Working directory of kernels while they wait in the pool (default: the OS temp dir). */
+  idleDir?: string;
+  /** Pause before retrying after a failed start, so a broken kernelspec does not spin (default 5 s). */
+  retryDelayMs?: number;
+}
+
+export interface AcquireOptions {
+  /** The kernel chdirs here before it is handed out. */
+  workDir: string;
+  /** Set in the kernel's os.environ before it is handed out. */
+  env?: Record<string, string>;
+}
+
+type Waiter = { resolve: (k: KernelClient) => void; reject: (e: Error) => void };
+
+export class KernelPool {
+  private readonly size: number;
+  private readonly idle: KernelClient[] = [];
+  private readonly waiters: Waiter[] = [];
+  private readonly onIdleDead = new Map<KernelClient, () => void>();
+  private starting = 0;
+  private closed = false;
+  private lastError: Error | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly fullListeners: (() => void)[] = [];
+
+  constructor(private readonly options: KernelPoolOptions = {}) {
+    this.size = options.size ?? 2;
+    this.refill();
+  }
+
+  get stats(): { idle: number; starting: number; size: number } {
+    return { idle: this.idle.length, starting: this.starting, size: this.size };
+  }
+
+  /** Resolves when every slot holds a ready kernel (for benchmarks and tests). */
+  whenFull(): Promise<void> {
+    if (this.idle.length >= this.size) return Promise.resolve();
+    return new Promise((resolve) => this.fullListeners.push(resolve));
+  }
+
+  /** A ready kernel whose cwd (and env) is set for the caller; it is the caller's to shut down. */
+  async acquire(options: AcquireOptions): Promise<KernelClient> {
+    if (this.closed) throw new KernelError('kernel pool is shut down');
+    const kernel = this.size === 0 ? await this.cold() : await this.take();
+    this.refill();
+    try {
+      await prepare(kernel, options);
+    } catch (err) {
+      await kernel.shutdown();
+      throw err;
+    }
+    return kernel;
+  }
+
+  /** Cold start outside the pool, straight into workDir (what acquire() saves you). */
+  startCold(options: AcquireOptions): Promise<KernelClient> {
+    return startKernel({ ...this.options, workDir: options.workDir, env: options.env });
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    const error = new KernelError('kernel pool is shut down');
+    for (const w of this.waiters.splice(0)) w.reject(error);
+    const kernels = this.idle.splice(0);
+    await Promise.all(kernels.map((k) => k.shutdown()));
+  }
+
+  private take(): Promise<KernelClient> {
+    const kernel = this.idle.shift();
+    if (kernel) {
+      this.detach(kernel);
+      return Promise.resolve(kernel);
+    }
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private cold(): Promise<KernelClient> {
+    return startKernel({ ...this.options, workDir: this.options.idleDir ?? tmpdir() });
+  }
+
+  private refill(): void {
+    if (this.closed || this.retryTimer) return;
+    while (this.idle.length + this.starting < this.size + this.waiters.length && this.size > 0) {
+      this.starting += 1;
+      this.cold().then(
+        (kernel) => {
+          this.starting -= 1;
+          this.lastError = undefined;
+          this.offer(kernel);
+        },
+        (err: Error) => {
+          this.starting -= 1;
+          this.lastError = err;
+          for (const w of this.waiters.splice(0)) w.reject(err);
+          if (this.closed) return;
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.refill();
+          }, this.options.retryDelayMs ?? 5_000);
+          this.retryTimer.unref();
+        },
+      );
+    }
+  }
+
+  private offer(kernel: KernelClient): void {
+    if (this.closed) {
+      void kernel.shutdown();
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      waiter.resolve(kernel);
+      return;
+    }
+    // A kernel that dies while waiting in the pool is replaced, not handed out.
+    const onDead = () => {
+      const i = this.idle.indexOf(kernel);
+      if (i >= 0) this.idle.splice(i, 1);
+      this.detach(kernel);
+      void kernel.shutdown();
+      this.refill();
+    };
+    this.onIdleDead.set(kernel, onDead);
+    kernel.on('dead', onDead);
+    this.idle.push(kernel);
+    if (this.idle.length >= this.size) for (const l of this.fullListeners.splice(0)) l();
+  }
+
+  private detach(kernel: KernelClient): void {
+    const onDead = this.onIdleDead.get(kernel);
+    if (onDead) kernel.off('dead', onDead);
+    this.onIdleDead.delete(kernel);
+  }
+
+  /** The error of the last failed start, if the pool is currently failing. */
+  get error(): Error | undefined {
+    return this.lastError;
+  }
+}
+
+/** chdir (and env) via one silent execute: no history, no execution count. */
+async function prepare(kernel: KernelClient, options: AcquireOptions): Promise<void> {
+  // JSON string literals are valid Python string literals for any path.
+  const lines = ['import os as _peragus_os', `_peragus_os.chdir(${JSON.stringify(options.workDir)})`];
+  if (options.env && Object.keys(options.env).length > 0) {
+    lines.push(`_peragus_os.environ.update(${JSON.stringify(options.env)})`);
+  }
+  lines.push('del _peragus_os');
+  const result = await kernel.execute(lines.join('\n'), { silent: true });
+  if (result.status !== 'ok') {
+    throw new KernelError(
+      `could not prepare kernel for ${options.workDir}: ${result.error?.ename}: ${result.error?.evalue}`,
+    );
+  }
+}
