@@ -1,0 +1,203 @@
+// Path rules shared by both runtimes: client paths name files inside the
+// experiment volume and must never reach outside it, and the on-host layout
+// of an experiment (work dir, endpoint socket, copied-out files).
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  realpathSync,
+  symlinkSync,
+  unlinkSync,
+} from 'node:fs';
+import { connect } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, posix, resolve, sep } from 'node:path';
+import { ContainerRuntimeError, ENDPOINT_RELATIVE_PATH, EXPERIMENT_MOUNT } from './types.ts';
+
+export interface ExperimentPath {
+  /** Normalised, relative to the experiment root, never empty, never starting with `..`. */
+  relative: string;
+  /** The same file as seen inside a container. */
+  container: string;
+}
+
+/**
+ * Resolves a client-supplied path against the experiment root. Accepts
+ * `a/b.csv`, `./a/b.csv` and `/experiment/a/b.csv`; rejects other absolute
+ * paths, anything that normalises outside the root, the root itself, and NUL bytes.
+ */
+export function resolveExperimentPath(input: string, what = 'path'): ExperimentPath {
+  if (typeof input !== 'string' || input.trim() === '') {
+    throw new ContainerRuntimeError(
+      'invalid_path',
+      `${what} is empty: give a path relative to ${EXPERIMENT_MOUNT}`,
+    );
+  }
+  if (input.includes('\0')) throw new ContainerRuntimeError('invalid_path', `${what} contains a NUL byte`);
+  let candidate = input;
+  if (candidate.startsWith('/')) {
+    const normalised = posix.normalize(candidate);
+    if (normalised !== EXPERIMENT_MOUNT && !normalised.startsWith(`${EXPERIMENT_MOUNT}/`)) {
+      throw new ContainerRuntimeError(
+        'invalid_path',
+        `${what} "${input}" is an absolute path outside ${EXPERIMENT_MOUNT}: give a path relative to ${EXPERIMENT_MOUNT}`,
+      );
+    }
+    candidate = normalised.slice(EXPERIMENT_MOUNT.length + 1);
+  }
+  const rel = posix.normalize(candidate).replace(/\/+$/, '');
+  if (rel === '..' || rel.startsWith('../')) {
+    throw new ContainerRuntimeError(
+      'invalid_path',
+      `${what} "${input}" escapes ${EXPERIMENT_MOUNT} through "..": paths must stay inside the experiment`,
+    );
+  }
+  if (rel === '.' || rel === '') {
+    throw new ContainerRuntimeError(
+      'invalid_path',
+      `${what} "${input}" names the experiment root, not a file`,
+    );
+  }
+  return { relative: rel, container: `${EXPERIMENT_MOUNT}/${rel}` };
+}
+
+/**
+ * Host-side counterpart for runtimes that touch the work dir directly: the
+ * resolved path, after following symlinks of the parts that exist, must stay
+ * under `root` (a symlink inside the work dir must not lead out of it).
+ */
+export function resolveUnderRoot(root: string, input: string, what = 'path'): string {
+  const { relative: rel } = resolveExperimentPath(input, what);
+  const realRoot = realpathSync(root);
+  const target = resolve(realRoot, ...rel.split('/'));
+  // Find the deepest existing ancestor and check where it really points.
+  let existing = target;
+  while (!existsSync(existing) && existing !== realRoot) existing = dirname(existing);
+  let real = existing;
+  try {
+    real = realpathSync(existing);
+  } catch {
+    // a dangling symlink: judge it by its own path below
+  }
+  const inside = (p: string) => p === realRoot || p.startsWith(realRoot + sep);
+  if (!inside(real) || !inside(target)) {
+    throw new ContainerRuntimeError(
+      'invalid_path',
+      `${what} "${input}" leads outside the experiment work dir`,
+    );
+  }
+  if (existsSync(target) && lstatSync(target).isSymbolicLink()) {
+    const link = resolve(dirname(target), readlinkSync(target));
+    if (!inside(link)) {
+      throw new ContainerRuntimeError(
+        'invalid_path',
+        `${what} "${input}" is a symlink out of the experiment work dir`,
+      );
+    }
+  }
+  return target;
+}
+
+export function peragusHome(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.PERAGUS_HOME || join(homedir(), '.peragus'));
+}
+
+export interface ExperimentLayout {
+  /** <home>/experiments/<id> */
+  root: string;
+  /** The experiment volume: /experiment in a container. */
+  workDir: string;
+  /** Default destination of cpOut (outside the volume, so the container cannot alter copies). */
+  outDir: string;
+  /** Where the node role creates its socket (host path). */
+  socketPath: string;
+}
+
+export function experimentLayout(home: string, experimentId: string): ExperimentLayout {
+  const root = join(home, 'experiments', experimentId);
+  const workDir = join(root, 'work');
+  return { root, workDir, outDir: join(root, 'out'), socketPath: join(workDir, ENDPOINT_RELATIVE_PATH) };
+}
+
+// sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * The path clients should connect to. Deep PERAGUS_HOME paths can exceed the
+ * Unix socket path limit; then a short symlink in the temp dir points at the
+ * real socket (connect() follows symlinks), created before the socket exists.
+ */
+export function endpointFor(socketPath: string): string {
+  if (Buffer.byteLength(socketPath) <= MAX_SOCKET_PATH) return socketPath;
+  const link = join(
+    tmpdir(),
+    `peragus-${createHash('sha256').update(socketPath).digest('hex').slice(0, 16)}.sock`,
+  );
+  try {
+    if (lstatSync(link).isSymbolicLink() && readlinkSync(link) === socketPath) return link;
+    unlinkSync(link);
+  } catch {
+    // not there yet
+  }
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync(socketPath, link);
+  return link;
+}
+
+/** Removes the short symlink made by endpointFor, if any. */
+export function releaseEndpoint(endpoint: string, socketPath: string): void {
+  if (endpoint === socketPath) return;
+  try {
+    if (lstatSync(endpoint).isSymbolicLink()) unlinkSync(endpoint);
+  } catch {
+    // already gone
+  }
+}
+
+/** Resolves true if something accepts a connection on the Unix socket. */
+export function probeSocket(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect(path);
+    const finish = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      done(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
+/**
+ * Waits until the endpoint accepts connections. `stillAlive` is polled so a
+ * server that died during start-up fails fast with its own reason.
+ */
+export async function waitForEndpoint(
+  endpoint: string,
+  timeoutMs: number,
+  stillAlive: () => Promise<string | null>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 50;
+  for (;;) {
+    if (await probeSocket(endpoint, 500)) return;
+    const deadReason = await stillAlive();
+    if (deadReason !== null) {
+      throw new ContainerRuntimeError(
+        'create_failed',
+        `the node role exited before serving ${endpoint}: ${deadReason}`,
+      );
+    }
+    if (Date.now() >= deadline) {
+      throw new ContainerRuntimeError(
+        'endpoint_timeout',
+        `the MCP endpoint ${endpoint} did not accept connections within ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 500);
+  }
+}

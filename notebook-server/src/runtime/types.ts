@@ -1,0 +1,243 @@
+// The ContainerRuntime contract: one isolated "container" per experiment that
+// runs the notebook server in its node role and exposes an MCP endpoint on a
+// Unix socket inside the experiment's work dir. Implemented by docker.ts and
+// local.ts; callers (MCP tools, orchestrator) depend only on this file.
+import { z } from 'zod';
+
+/** Where the experiment volume is mounted inside a container; client paths are relative to it. */
+export const EXPERIMENT_MOUNT = '/experiment';
+/** Socket of the node role's MCP endpoint, relative to the experiment work dir. */
+export const ENDPOINT_RELATIVE_PATH = '.peragus/node.sock';
+
+/** Label keys written on every container we create; `list` filters on them. */
+export const LABELS = {
+  createdBy: 'peragus.created-by',
+  experimentId: 'peragus.experiment_id',
+  workDir: 'peragus.work_dir',
+  endpoint: 'peragus.endpoint',
+} as const;
+export const CREATED_BY = 'peragus';
+
+const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+const MIN_MEMORY = 16 * 2 ** 20;
+
+/** Parses `512m`, `2g`, `1.5GiB`, `1073741824` into bytes; throws on anything else. */
+export function parseMemory(value: number | string): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value <= 0)
+      throw new Error(`memory must be a positive byte count, got ${value}`);
+    return Math.floor(value);
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(value);
+  const unit = m ? MEMORY_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined)
+    throw new Error(`memory "${value}" is not a size like 512m, 2g or a byte count`);
+  return Math.floor(Number(m[1]) * unit);
+}
+
+export const ResourcesSchema = z
+  .object({
+    /** CPU cores (fractional allowed), enforced as a CFS quota. */
+    cpu: z.number().positive().max(256).optional(),
+    /** Bytes, or a size string such as `512m` / `2g`. Swap is not granted beyond it. */
+    memory: z
+      .union([z.number().int().positive(), z.string().min(1)])
+      .refine(
+        (v) => {
+          try {
+            return parseMemory(v) >= MIN_MEMORY;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'memory must be a size of at least 16m, like 512m or 2g' },
+      )
+      .optional(),
+    /** Maximum number of processes/threads in the container. */
+    pids: z.number().int().min(16).max(65_536).optional(),
+  })
+  .strict();
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+/** Experiment ids name folders and labels, so they are restricted to a safe alphabet. */
+export const ExperimentIdSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'experiment_id: 1-64 chars of A-Z a-z 0-9 _ . - (not starting with . _ -)',
+  );
+
+const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*');
+const LabelKeySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,127}$/, 'label keys are 1-128 chars of A-Z a-z 0-9 _ . - /')
+  .refine((k) => !k.startsWith('peragus.'), { message: 'label keys starting with "peragus." are reserved' });
+
+export const ContainerSpecSchema = z
+  .object({
+    /** Image reference; default PERAGUS_IMAGE, else peragus/experiment:<package version>. */
+    image: z.string().min(1).optional(),
+    resources: ResourcesSchema.optional(),
+    env: z.record(EnvNameSchema, z.string()).optional(),
+    /** Default: a fresh random id. One live container per experiment id. */
+    experiment_id: ExperimentIdSchema.optional(),
+    labels: z.record(LabelKeySchema, z.string().max(1024)).optional(),
+    /**
+     * Replaces the node role command (tests, diagnostics). With it, create does
+     * not wait for the MCP endpoint, since nothing may serve it.
+     */
+    command: z.array(z.string()).min(1).optional(),
+  })
+  .strict();
+export type ContainerSpec = z.infer<typeof ContainerSpecSchema>;
+
+export interface CreateResult {
+  container_id: string;
+  experiment_id: string;
+  /** Host path of the MCP endpoint's Unix socket (on the experiment volume). */
+  endpoint: string;
+  /** Host path of the experiment volume (mounted at /experiment in a container). */
+  work_dir: string;
+  image: string;
+  /** Content id of the image the container was created from (pins the run). */
+  image_id: string;
+}
+
+export interface ExecOptions {
+  /** Kills the command after this long; the result then has timed_out and exit_code 124. Default 60 s. */
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  /** Relative to /experiment; default the experiment root. */
+  cwd?: string;
+  /** Per stream; the rest is dropped and `truncated` set. Default 1 MiB. */
+  maxOutputBytes?: number;
+}
+
+export interface ExecResult {
+  exit_code: number;
+  stdout: string;
+  stderr: string;
+  timed_out: boolean;
+  truncated: boolean;
+  duration_ms: number;
+}
+
+/** Source of a copy into the experiment: a host file, or inline content. */
+export type CopySource = { path: string } | { content: string | Uint8Array };
+
+export interface CopyInResult {
+  /** Path inside the experiment, relative to /experiment. */
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface CopyOutResult {
+  /** Host path the file was written to. */
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface LogsOptions {
+  /** Last N lines per stream; default 200. */
+  tail?: number;
+}
+
+export interface LogsResult {
+  stdout: string;
+  stderr: string;
+}
+
+export interface StatsResult {
+  container_id: string;
+  /** Percent of one core (100 = one full core), averaged over the sample window. */
+  cpu_percent: number;
+  memory_usage_bytes: number;
+  memory_limit_bytes: number;
+  memory_percent: number;
+  pids: number;
+  pids_limit: number | null;
+  read_at: string;
+}
+
+export interface HealthResult {
+  container_id: string;
+  experiment_id: string | null;
+  running: boolean;
+  /** created | running | paused | restarting | removing | exited | dead */
+  status: string;
+  /** True when the OOM killer ended the main process or any process in the container. */
+  oom_killed: boolean;
+  /** Processes killed by the OOM killer in this container so far (null if unknown). */
+  oom_kill_count: number | null;
+  exit_code: number | null;
+  /** One short sentence: why the container is in this state. */
+  reason: string;
+  started_at: string | null;
+  finished_at: string | null;
+  /** Whether the MCP endpoint socket accepts a connection (null when no endpoint is expected). */
+  endpoint_reachable: boolean | null;
+}
+
+export interface ContainerInfo {
+  container_id: string;
+  experiment_id: string | null;
+  name: string;
+  image: string;
+  status: string;
+  running: boolean;
+  created_at: string;
+  labels: Record<string, string>;
+  endpoint: string | null;
+  work_dir: string | null;
+}
+
+export interface DestroyOptions {
+  /** Also delete the experiment work dir on the host. Default false: results stay. */
+  removeWorkDir?: boolean;
+}
+
+export interface ContainerRuntime {
+  readonly kind: 'docker' | 'local';
+  /** Provisions and starts a container; resolves when its MCP endpoint accepts connections. */
+  create(spec?: ContainerSpec): Promise<CreateResult>;
+  exec(id: string, cmd: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** `dest` is relative to /experiment; `..` or absolute escapes are rejected. */
+  cpIn(id: string, dest: string, source: CopySource): Promise<CopyInResult>;
+  /** `src` is relative to /experiment. Default destination: <PERAGUS_HOME>/experiments/<id>/out/<src>. */
+  cpOut(id: string, src: string, destHostPath?: string): Promise<CopyOutResult>;
+  logs(id: string, options?: LogsOptions): Promise<LogsResult>;
+  /** One sample, no streaming. */
+  stats(id: string): Promise<StatsResult>;
+  health(id: string): Promise<HealthResult>;
+  /** Idempotent: destroying an unknown or already destroyed container resolves with removed=false. */
+  destroy(id: string, options?: DestroyOptions): Promise<{ removed: boolean }>;
+  /** Containers created by Peragus, filtered by these labels (e.g. {'peragus.experiment_id': 'x'}). */
+  list(labels?: Record<string, string>): Promise<ContainerInfo[]>;
+}
+
+export type RuntimeErrorCode =
+  | 'invalid_spec'
+  | 'invalid_path'
+  | 'not_found'
+  | 'image_not_found'
+  | 'daemon_unavailable'
+  | 'exec_failed'
+  | 'create_failed'
+  | 'conflict'
+  | 'copy_failed'
+  | 'file_not_found'
+  | 'endpoint_timeout';
+
+/** Every runtime failure meant for a user or agent carries a code and a message that says what to do. */
+export class ContainerRuntimeError extends Error {
+  override readonly name = 'ContainerRuntimeError';
+  constructor(
+    readonly code: RuntimeErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
