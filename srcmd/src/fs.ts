@@ -1,0 +1,66 @@
+// The only module of srcmd that touches the file system. Every write goes to a temp
+// file in the target's directory, is flushed, then renamed over the target, so a
+// reader sees the old file or the new one, never half of one.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { type DecodeBundleOptions, decodeBundle, encodeBundle } from './bundle.ts';
+import type { Notebook } from './nbformat.ts';
+
+export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+export interface NotebookPaths {
+  srcmd: string;
+  outputs: string;
+}
+
+export function notebookPaths(dir: string, base: string): NotebookPaths {
+  return { srcmd: join(dir, `${base}.src.md`), outputs: join(dir, `${base}.outputs.json`) };
+}
+
+/**
+ * Writes `base.src.md` and `base.outputs.json` in `dir`. The .src.md is renamed into
+ * place first: if we crash between the two renames, the older outputs file can only
+ * lack outputs of new cells, which reads fine (deleted cells need unknownCells: 'drop').
+ */
+export async function writeNotebookFiles(dir: string, base: string, nb: Notebook): Promise<NotebookPaths> {
+  const paths = notebookPaths(dir, base);
+  const bundle = encodeBundle(nb); // encode fully before touching any file
+  await writeFileAtomic(paths.srcmd, bundle.srcmd);
+  await writeFileAtomic(paths.outputs, bundle.outputs);
+  return paths;
+}
+
+/** Reads `base.src.md` and, when present, `base.outputs.json` from `dir`. */
+export async function readNotebookFiles(
+  dir: string,
+  base: string,
+  options: DecodeBundleOptions = {},
+): Promise<Notebook> {
+  const paths = notebookPaths(dir, base);
+  const srcmd = await readFile(paths.srcmd, 'utf8');
+  let outputs: string | null = null;
+  try {
+    outputs = await readFile(paths.outputs, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  return decodeBundle(srcmd, outputs, options);
+}
