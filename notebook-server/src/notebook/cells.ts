@@ -1,0 +1,77 @@
+// Cell helpers: ids, construction, positions, and output accumulation.
+import { randomBytes } from 'node:crypto';
+import { type Cell, CellId, type Output } from '../../../srcmd/src/nbformat.ts';
+import { InvalidCellError } from './errors.ts';
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
+
+/** 12 random url-safe characters (72 bits): collision-free in practice, and fits nbformat's id pattern. */
+export function newId(length = 12): string {
+  const bytes = randomBytes(length);
+  let id = '';
+  // 64 symbols: the low 6 bits of each byte are uniform. The first is alphanumeric so
+  // ids used in file names never look like command-line options.
+  for (const [i, b] of bytes.entries()) id += ALPHABET[i === 0 ? b % 62 : b & 63];
+  return id;
+}
+
+export interface NewCell {
+  cell_type?: 'code' | 'markdown';
+  source?: string;
+  /** srcmd file name of a code cell, e.g. "load_model.py". */
+  filename?: string;
+  /** Keep an existing id (import); otherwise a new one is made. */
+  id?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** Where to insert: at an index (clamped), or after / before a cell id. Default: the end. */
+export type CellPosition = { index: number } | { after: string } | { before: string };
+
+/** 'all' is the execute-everything target, so no cell may carry it as its id. */
+export const RESERVED_CELL_IDS = new Set(['all']);
+
+export function makeCell(spec: NewCell, taken: ReadonlySet<string>): Cell {
+  let id = spec.id;
+  if (id !== undefined) {
+    const parsed = CellId.safeParse(id);
+    if (!parsed.success)
+      throw new InvalidCellError(`invalid cell id "${id}": must match [a-zA-Z0-9-_]{1,64}`);
+    if (RESERVED_CELL_IDS.has(id)) throw new InvalidCellError(`cell id "${id}" is reserved`);
+    if (taken.has(id)) throw new InvalidCellError(`cell id "${id}" already exists`);
+  } else {
+    do id = newId();
+    while (taken.has(id));
+  }
+  const metadata = spec.metadata ?? {};
+  if ((spec.cell_type ?? 'code') === 'markdown') {
+    return { id, cell_type: 'markdown', source: spec.source ?? '', metadata };
+  }
+  return {
+    id,
+    cell_type: 'code',
+    ...(spec.filename !== undefined ? { filename: spec.filename } : {}),
+    source: spec.source ?? '',
+    execution_count: null,
+    outputs: [],
+    metadata,
+  };
+}
+
+/**
+ * Appends an output the way Jupyter front ends do: a stream chunk following
+ * the same stream extends it. Returns the index the chunk landed at.
+ */
+export function appendOutput(outputs: Output[], output: Output): number {
+  const last = outputs.at(-1);
+  if (output.output_type === 'stream' && last?.output_type === 'stream' && last.name === output.name) {
+    last.text = joinText(last.text) + joinText(output.text);
+    return outputs.length - 1;
+  }
+  outputs.push(structuredClone(output));
+  return outputs.length - 1;
+}
+
+function joinText(text: string | string[]): string {
+  return typeof text === 'string' ? text : text.join('');
+}

@@ -1,0 +1,50 @@
+// Errors callers can tell apart (MCP and HTTP map them to clear messages / status codes).
+
+export class NotebookError extends Error {
+  /** Stable machine-readable code for the faces. */
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+export class CellNotFoundError extends NotebookError {
+  constructor(
+    readonly cellId: string,
+    readonly sessionId: string,
+  ) {
+    super('cell_not_found', `cell "${cellId}" not found in session "${sessionId}"`);
+  }
+}
+
+export class CellBusyError extends NotebookError {
+  constructor(cellId: string, sessionId: string, action: string) {
+    super('cell_busy', `cannot ${action} cell "${cellId}" of session "${sessionId}": it is running`);
+  }
+}
+
+export class SessionNotFoundError extends NotebookError {
+  constructor(readonly sessionId: string) {
+    super('session_not_found', `session "${sessionId}" not found`);
+  }
+}
+
+export class SessionDeadError extends NotebookError {
+  constructor(sessionId: string) {
+    super('session_dead', `the kernel of session "${sessionId}" died; call restart() before executing`);
+  }
+}
+
+export class SessionClosedError extends NotebookError {
+  constructor(sessionId: string) {
+    super('session_closed', `session "${sessionId}" is closed`);
+  }
+}
+
+export class InvalidCellError extends NotebookError {
+  constructor(message: string) {
+    super('invalid_cell', message);
+  }
+}

@@ -1,0 +1,172 @@
+// All sessions of one server: create / get / list / delete, and reopening
+// every persisted session when the server starts again.
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { newId } from './cells.ts';
+import { InvalidCellError, SessionNotFoundError } from './errors.ts';
+import { EventBus } from './events.ts';
+import type { KernelSource } from './kernel-slot.ts';
+import { Session } from './session.ts';
+import { readSessionRecord, SESSION_FORMAT, type SessionRecord, writeFileAtomic } from './store.ts';
+
+export interface SessionManagerOptions {
+  /** Experiments root: default work dirs are `<root>/<experiment_id>`, the session index is `<root>/.sessions/`. */
+  root: string;
+  /** Where kernels come from, e.g. `(o) => pool.acquire(o)` or `(o) => startKernel(o)`. */
+  kernelSource: KernelSource;
+  bus?: EventBus;
+}
+
+export interface CreateSessionOptions {
+  name: string;
+  experiment_id?: string;
+  /** Defaults to `<root>/<experiment_id>`; relative paths resolve against the process's cwd. */
+  work_dir?: string;
+}
+
+export interface ReopenReport {
+  reopened: Session[];
+  failed: { session_id: string; work_dir: string | null; error: string }[];
+}
+
+/** `<root>/.sessions/<id>.json`: where to find a session whose work dir may live anywhere. */
+const Pointer = z.object({ session_id: z.string(), work_dir: z.string() });
+
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export class SessionManager {
+  readonly root: string;
+  readonly bus: EventBus;
+  readonly #kernelSource: KernelSource;
+  readonly #sessions = new Map<string, Session>();
+
+  constructor(options: SessionManagerOptions) {
+    this.root = resolve(options.root);
+    this.bus = options.bus ?? new EventBus();
+    this.#kernelSource = options.kernelSource;
+  }
+
+  async create(options: CreateSessionOptions): Promise<Session> {
+    const name = options.name?.trim();
+    if (!name) throw new InvalidCellError('a session needs a non-empty name');
+    const experimentId = options.experiment_id ?? `exp_${newId()}`;
+    // The experiment id names a directory: keep it from escaping the root.
+    if (!SAFE_ID.test(experimentId)) {
+      throw new InvalidCellError(`experiment_id "${experimentId}" must match ${SAFE_ID.source}`);
+    }
+    let id = newId();
+    while (this.#sessions.has(id)) id = newId();
+    const workDir = resolve(options.work_dir ?? join(this.root, experimentId));
+    await mkdir(workDir, { recursive: true });
+    const now = new Date().toISOString();
+    const record: SessionRecord = {
+      format: SESSION_FORMAT,
+      id,
+      experiment_id: experimentId,
+      name,
+      work_dir: workDir,
+      created_at: now,
+      updated_at: now,
+      seq: 0,
+      notebook: { title: name, language: 'python', cells: [], metadata: {} },
+      runs: {},
+    };
+    const session = new Session({ record, kernelSource: this.#kernelSource, bus: this.bus });
+    await session.save();
+    await writeFileAtomic(
+      this.#pointerPath(id),
+      `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`,
+    );
+    this.#sessions.set(id, session);
+    session.emit({
+      type: 'notebook.state.changed',
+      cell_id: null,
+      state: session.state,
+      running_cell_id: null,
+      queued_cell_ids: [],
+      reason: 'created',
+    });
+    return session;
+  }
+
+  /** The session, or SessionNotFoundError. */
+  get(sessionId: string): Session {
+    const session = this.#sessions.get(sessionId);
+    if (!session) throw new SessionNotFoundError(sessionId);
+    return session;
+  }
+
+  has(sessionId: string): boolean {
+    return this.#sessions.has(sessionId);
+  }
+
+  list(filter: { experiment_id?: string } = {}): Session[] {
+    return [...this.#sessions.values()].filter(
+      (s) => filter.experiment_id === undefined || s.experiment_id === filter.experiment_id,
+    );
+  }
+
+  /** Shuts the kernel down and forgets the session (its notebook and artifacts in the work dir stay). */
+  async delete(sessionId: string): Promise<void> {
+    const session = this.get(sessionId);
+    this.#sessions.delete(sessionId);
+    await session.destroy();
+    await rm(this.#pointerPath(sessionId), { force: true });
+  }
+
+  /**
+   * Reopens every persisted session not already open, with its cells and
+   * completed outputs. Kernels start lazily on the next execute. A session
+   * whose files are missing or corrupt is reported, not fatal.
+   */
+  async reopenAll(): Promise<ReopenReport> {
+    const report: ReopenReport = { reopened: [], failed: [] };
+    let names: string[];
+    try {
+      names = (await readdir(this.#pointerDir())).filter((n) => n.endsWith('.json')).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return report;
+      throw err;
+    }
+    for (const file of names) {
+      const fallbackId = file.slice(0, -'.json'.length);
+      let workDir: string | null = null;
+      try {
+        const pointer = Pointer.parse(JSON.parse(await readFile(join(this.#pointerDir(), file), 'utf8')));
+        workDir = pointer.work_dir;
+        if (this.#sessions.has(pointer.session_id)) continue;
+        const record = await readSessionRecord(pointer.work_dir, pointer.session_id);
+        const session = new Session({ record, kernelSource: this.#kernelSource, bus: this.bus });
+        this.#sessions.set(session.id, session);
+        report.reopened.push(session);
+        session.emit({
+          type: 'notebook.state.changed',
+          cell_id: null,
+          state: session.state,
+          running_cell_id: null,
+          queued_cell_ids: [],
+          reason: 'reopened',
+        });
+      } catch (err) {
+        report.failed.push({ session_id: fallbackId, work_dir: workDir, error: (err as Error).message });
+      }
+    }
+    return report;
+  }
+
+  /** Stops every session's kernel; persisted state stays for reopenAll (server shutdown). */
+  async close(): Promise<void> {
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.all(sessions.map((s) => s.close()));
+  }
+
+  #pointerDir(): string {
+    return join(this.root, '.sessions');
+  }
+
+  #pointerPath(id: string): string {
+    return join(this.#pointerDir(), `${id}.json`);
+  }
+}

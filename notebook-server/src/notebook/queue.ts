@@ -1,0 +1,381 @@
+// The serial execution queue of a session: one cell at a time on its kernel,
+// outputs streamed as events, timeouts, interrupts, and kernel death.
+import type { CodeCell, Output } from '../../../srcmd/src/nbformat.ts';
+import type { Kernel } from '../kernel/types.ts';
+import { appendOutput } from './cells.ts';
+import type { CellError, SessionEvent, SessionEventBody } from './events.ts';
+import { KernelSlot, type KernelSource } from './kernel-slot.ts';
+import type { CellRunResult, ExecuteOptions } from './session.ts';
+import type { CellRun } from './store.ts';
+
+/** What the queue needs from its session. */
+export interface QueueHost {
+  readonly id: string;
+  findCodeCell(cellId: string): CodeCell | undefined;
+  setRun(cellId: string, run: CellRun | undefined): void;
+  emit(body: SessionEventBody): SessionEvent;
+  save(): Promise<void>;
+}
+
+/** A cell stopped by a timeout gets this long to honour the interrupt before its kernel is replaced. */
+const INTERRUPT_GRACE_MS = 5000;
+/** When execute rejects, how long to wait for the kernel's 'dead' event before calling it a plain failure. */
+const DEATH_SETTLE_MS = 500;
+
+interface Batch {
+  stopped: boolean;
+}
+
+interface Item {
+  cellId: string;
+  timeoutMs: number | undefined;
+  batch: Batch | null;
+  resolve: (result: CellRunResult) => void;
+}
+
+interface Current {
+  cellId: string;
+  abort: (error: CellError) => void;
+}
+
+type Outcome =
+  | { status: 'ok' | 'error' | 'cancelled'; count: number | null; error?: CellError; extra?: Output }
+  | undefined;
+
+function cellError(
+  kind: CellError['kind'],
+  ename: string,
+  evalue: string,
+  traceback: string[] = [],
+): CellError {
+  return { kind, ename, evalue, traceback };
+}
+
+export class ExecutionQueue {
+  readonly slot: KernelSlot;
+  #items: Item[] = [];
+  #current: Current | null = null;
+  #pump: Promise<void> | null = null;
+
+  constructor(
+    private readonly host: QueueHost,
+    source: KernelSource,
+    workDir: string,
+  ) {
+    this.slot = new KernelSlot(host.id, source, workDir, {
+      onState: () => this.announce('state'),
+      onDeath: (reason, tail) => this.#onDeath(reason, tail),
+      onStartFailed: (err) => {
+        // The bridge's start errors carry the kernel's stderr tail; the contract does not type it.
+        const tail = (err as { stderrTail?: unknown }).stderrTail;
+        host.emit({
+          type: 'notebook.error',
+          cell_id: this.#current?.cellId ?? null,
+          code: 'kernel_start_failed',
+          message: `the kernel did not start: ${err.message}`,
+          ...(typeof tail === 'string' && tail ? { stderr_tail: tail } : {}),
+        });
+      },
+    });
+  }
+
+  get runningCellId(): string | null {
+    return this.#current?.cellId ?? null;
+  }
+
+  get queuedCellIds(): string[] {
+    return this.#items.map((i) => i.cellId);
+  }
+
+  /** Emits notebook.state.changed with the queue as it is now. */
+  announce(reason?: string, cellId?: string): void {
+    this.host.emit({
+      type: 'notebook.state.changed',
+      cell_id: cellId ?? null,
+      state: this.slot.state,
+      running_cell_id: this.runningCellId,
+      queued_cell_ids: this.queuedCellIds,
+      ...(reason ? { reason } : {}),
+    });
+  }
+
+  enqueue(cellIds: string[], options: ExecuteOptions, asBatch: boolean): Promise<CellRunResult>[] {
+    const batch = asBatch ? { stopped: false } : null;
+    const runs = cellIds.map(
+      (cellId) =>
+        new Promise<CellRunResult>((resolve) => {
+          this.#items.push({ cellId, timeoutMs: options.timeoutMs, batch, resolve });
+          this.host.setRun(cellId, { status: 'queued' });
+        }),
+    );
+    if (cellIds.length > 0) {
+      this.announce('queued');
+      void this.host.save();
+      this.#pump ??= this.#drain().finally(() => {
+        this.#pump = null;
+      });
+    }
+    return runs;
+  }
+
+  /** Removes queued cells (all, or those listed) and reports each as cancelled. */
+  cancel(cellIds: string[] | undefined, why: string): string[] {
+    const pick = cellIds ? new Set(cellIds) : null;
+    const removed = this.#items.filter((i) => !pick || pick.has(i.cellId));
+    if (removed.length === 0) return [];
+    this.#items = this.#items.filter((i) => !removed.includes(i));
+    for (const item of removed) this.#settleCancelled(item, why);
+    this.announce('cancelled');
+    void this.host.save();
+    return removed.map((i) => i.cellId);
+  }
+
+  async interrupt(): Promise<boolean> {
+    const kernel = this.slot.kernel;
+    if (!this.#current || !kernel) return false;
+    await kernel.interrupt();
+    return true;
+  }
+
+  async restart(): Promise<void> {
+    this.cancel(undefined, 'the kernel was restarted before this cell ran');
+    this.#current?.abort(
+      cellError('cancelled', 'KernelRestarted', 'the kernel was restarted while this cell was running'),
+    );
+    await this.slot.restart();
+  }
+
+  async close(): Promise<void> {
+    this.cancel(undefined, 'the session was closed');
+    this.#current?.abort(
+      cellError('cancelled', 'SessionClosed', 'the session was closed while this cell was running'),
+    );
+    await this.slot.close();
+    await this.#pump;
+  }
+
+  async #drain(): Promise<void> {
+    for (let item = this.#items.shift(); item; item = this.#items.shift()) {
+      await this.#run(item);
+    }
+    this.slot.setBusy(false);
+  }
+
+  async #run(item: Item): Promise<void> {
+    const cell = this.host.findCodeCell(item.cellId);
+    if (!cell || item.batch?.stopped) {
+      this.#settleCancelled(item, cell ? 'an earlier cell of the run failed' : 'the cell no longer exists');
+      return;
+    }
+    let abort!: (error: CellError) => void;
+    const aborted = new Promise<CellError>((resolve) => {
+      abort = resolve;
+    });
+    const current: Current = { cellId: item.cellId, abort };
+    this.#current = current;
+    const startedAt = new Date();
+    this.announce('running', item.cellId);
+
+    const got = await Promise.race([
+      this.slot.acquire().then(
+        (kernel) => ({ kernel }),
+        (err: Error) => ({ startError: err }),
+      ),
+      aborted.then((error) => ({ error })),
+    ]);
+    let outcome: Outcome;
+    if ('error' in got) {
+      outcome = {
+        status: got.error.kind === 'cancelled' ? 'cancelled' : 'error',
+        count: null,
+        error: got.error,
+      };
+    } else if ('startError' in got) {
+      const error = cellError('kernel_died', 'KernelStartFailed', got.startError.message);
+      outcome = { status: 'error', count: null, error };
+    } else {
+      outcome = await this.#execute(cell, item, current, got.kernel, aborted, startedAt);
+    }
+    await this.#finish(cell, item, outcome, startedAt);
+  }
+
+  async #execute(
+    cell: CodeCell,
+    item: Item,
+    current: Current,
+    kernel: Kernel,
+    aborted: Promise<CellError>,
+    startedAt: Date,
+  ): Promise<Outcome> {
+    cell.outputs = [];
+    cell.execution_count = null;
+    this.host.setRun(cell.id, { status: 'running', started_at: startedAt.toISOString() });
+    this.slot.setBusy(true);
+    this.host.emit({ type: 'notebook.cell.executing', cell_id: cell.id });
+    void this.host.save();
+
+    let timedOut = false;
+    const timers: NodeJS.Timeout[] = [];
+    const timeoutError = () =>
+      cellError('timeout', 'CellTimeoutError', `the cell ran longer than its ${item.timeoutMs} ms timeout`);
+    if (item.timeoutMs !== undefined) {
+      const ms = item.timeoutMs;
+      timers.push(
+        setTimeout(() => {
+          timedOut = true;
+          this.host.emit({
+            type: 'notebook.error',
+            cell_id: cell.id,
+            code: 'cell_timeout',
+            message: `cell ${cell.id} exceeded its ${ms} ms timeout; interrupting the kernel`,
+          });
+          kernel.interrupt().catch(() => {});
+          timers.push(
+            setTimeout(() => {
+              this.host.emit({
+                type: 'notebook.error',
+                cell_id: cell.id,
+                code: 'cell_timeout',
+                message: `cell ${cell.id} ignored the interrupt; the kernel is replaced and its state is lost`,
+              });
+              current.abort(timeoutError());
+              void this.slot.discard(kernel);
+            }, INTERRUPT_GRACE_MS),
+          );
+        }, ms),
+      );
+    }
+
+    const onOutput = (output: Output) => {
+      if (this.#current !== current) return; // late output of an abandoned run
+      const index = appendOutput(cell.outputs, output);
+      this.host.emit({ type: 'notebook.cell.output', cell_id: cell.id, output, output_index: index });
+    };
+    const result = await Promise.race([
+      kernel.execute(cell.source, { onOutput }).then(
+        (reply) => ({ reply }),
+        (err: Error) => ({ failure: err }),
+      ),
+      aborted.then((error) => ({ error })),
+    ]);
+    for (const t of timers) clearTimeout(t);
+
+    if ('reply' in result) {
+      const { reply } = result;
+      const count = reply.executionCount;
+      if (reply.status === 'ok') return { status: 'ok', count };
+      if (reply.status === 'aborted') {
+        return {
+          status: 'cancelled',
+          count,
+          error: cellError('cancelled', 'Aborted', 'the kernel aborted this cell'),
+        };
+      }
+      const e = reply.error ?? { ename: 'Error', evalue: 'the cell failed', traceback: [] };
+      const error = timedOut ? timeoutError() : cellError('exception', e.ename, e.evalue, e.traceback);
+      return { status: 'error', count, error };
+    }
+    if ('failure' in result) {
+      // The bridge may reject before its 'dead' event: give the death a moment to be reported.
+      this.slot.noticeDeath(kernel, result.failure.message);
+      const settled = await Promise.race([
+        aborted,
+        new Promise<null>((r) => setTimeout(r, DEATH_SETTLE_MS, null)),
+      ]);
+      if (settled) return this.#aborted(settled);
+      if (timedOut) return { status: 'error', count: null, error: timeoutError() };
+      const error = cellError('exception', result.failure.name, result.failure.message);
+      return { status: 'error', count: null, error };
+    }
+    return this.#aborted(result.error);
+  }
+
+  #aborted(error: CellError): Outcome {
+    const status = error.kind === 'cancelled' ? 'cancelled' : 'error';
+    // Record in the notebook itself why the cell stopped, where no kernel traceback says it.
+    const extra: Output | undefined =
+      error.kind === 'kernel_died' || error.kind === 'timeout'
+        ? { output_type: 'error', ename: error.ename, evalue: error.evalue, traceback: [] }
+        : undefined;
+    return { status, count: null, error, ...(extra ? { extra } : {}) };
+  }
+
+  async #finish(cell: CodeCell, item: Item, outcome: Outcome, startedAt: Date): Promise<void> {
+    const o = outcome ?? {
+      status: 'error',
+      count: null,
+      error: cellError('exception', 'Error', 'no outcome'),
+    };
+    const completedAt = new Date();
+    const duration = completedAt.getTime() - startedAt.getTime();
+    if (o.extra) appendOutput(cell.outputs, o.extra);
+    if (o.count !== null) cell.execution_count = o.count;
+    this.host.setRun(cell.id, {
+      status: o.status,
+      started_at: startedAt.toISOString(),
+      completed_at: completedAt.toISOString(),
+      duration_ms: duration,
+      ...(o.error ? { error: o.error } : {}),
+    });
+    this.#current = null;
+    // On disk before anyone hears the cell completed: a crash never loses a completed cell's output.
+    await this.host.save();
+    this.host.emit({
+      type: 'notebook.cell.completed',
+      cell_id: cell.id,
+      status: o.status,
+      execution_count: cell.execution_count,
+      duration_ms: duration,
+      ...(o.error ? { error: o.error } : {}),
+    });
+    if (o.status !== 'ok' && item.batch) {
+      item.batch.stopped = true;
+      const rest = this.#items.filter((i) => i.batch === item.batch).map((i) => i.cellId);
+      if (rest.length > 0) this.cancel(rest, `cell ${cell.id} failed earlier in the same run`);
+    }
+    item.resolve({
+      cell_id: cell.id,
+      status: o.status,
+      execution_count: cell.execution_count,
+      outputs: structuredClone(cell.outputs),
+      duration_ms: duration,
+      ...(o.error ? { error: o.error } : {}),
+    });
+    this.announce('completed', cell.id);
+  }
+
+  #settleCancelled(item: Item, why: string): void {
+    const error = cellError('cancelled', 'Cancelled', why);
+    const cell = this.host.findCodeCell(item.cellId);
+    if (cell) this.host.setRun(item.cellId, { status: 'cancelled', error });
+    this.host.emit({
+      type: 'notebook.cell.completed',
+      cell_id: item.cellId,
+      status: 'cancelled',
+      execution_count: null,
+      duration_ms: null,
+      error,
+    });
+    item.resolve({
+      cell_id: item.cellId,
+      status: 'cancelled',
+      execution_count: null,
+      outputs: cell ? structuredClone(cell.outputs) : [],
+      duration_ms: null,
+      error,
+    });
+  }
+
+  #onDeath(reason: string, stderrTail: string): void {
+    const current = this.#current;
+    this.host.emit({
+      type: 'notebook.error',
+      cell_id: current?.cellId ?? null,
+      code: 'kernel_died',
+      message: `the kernel died (${reason}); restart the session to go on`,
+      ...(stderrTail ? { stderr_tail: stderrTail } : {}),
+    });
+    current?.abort(cellError('kernel_died', 'KernelDied', reason));
+    this.cancel(undefined, 'the kernel died before this cell ran');
+  }
+}

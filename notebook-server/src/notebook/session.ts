@@ -1,0 +1,358 @@
+// One notebook session: cells, a kernel, a serial execution queue, events,
+// and persistence of every change to the session's work dir.
+import type { Cell, CodeCell, Notebook, Output } from '../../../srcmd/src/nbformat.ts';
+import { type CellPosition, makeCell, type NewCell } from './cells.ts';
+import {
+  CellBusyError,
+  CellNotFoundError,
+  InvalidCellError,
+  SessionClosedError,
+  SessionDeadError,
+} from './errors.ts';
+import type { CellError, EventBus, SessionEvent, SessionEventBody, SessionState } from './events.ts';
+import type { KernelSlot, KernelSource } from './kernel-slot.ts';
+import { ExecutionQueue, type QueueHost } from './queue.ts';
+import { type CellRun, SESSION_FORMAT, type SessionRecord, SessionStore } from './store.ts';
+
+export interface ExecuteOptions {
+  /** The cell is interrupted (then, if it does not stop, its kernel replaced) after this long. */
+  timeoutMs?: number;
+}
+
+export interface CellRunResult {
+  cell_id: string;
+  status: 'ok' | 'error' | 'cancelled';
+  execution_count: number | null;
+  outputs: Output[];
+  duration_ms: number | null;
+  error?: CellError;
+}
+
+export interface SessionInfo {
+  id: string;
+  experiment_id: string;
+  name: string;
+  work_dir: string;
+  state: SessionState;
+  running_cell_id: string | null;
+  queued_cell_ids: string[];
+  created_at: string;
+  updated_at: string;
+  /** Last event seq issued. */
+  seq: number;
+  cells: Cell[];
+  /** Run status of code cells that were queued or run, by cell id. */
+  runs: Record<string, CellRun>;
+}
+
+export interface SessionOptions {
+  record: SessionRecord;
+  kernelSource: KernelSource;
+  bus: EventBus;
+}
+
+export class Session implements QueueHost {
+  readonly id: string;
+  readonly experiment_id: string;
+  readonly work_dir: string;
+  readonly created_at: string;
+  name: string;
+  #updatedAt: string;
+  #cells: Cell[];
+  readonly #runs: Map<string, CellRun>;
+  #seq: number;
+  readonly #bus: EventBus;
+  readonly #store: SessionStore;
+  readonly #slot: KernelSlot;
+  readonly #queue: ExecutionQueue;
+
+  constructor({ record, kernelSource, bus }: SessionOptions) {
+    this.id = record.id;
+    this.experiment_id = record.experiment_id;
+    this.work_dir = record.work_dir;
+    this.created_at = record.created_at;
+    this.name = record.name;
+    this.#updatedAt = record.updated_at;
+    this.#cells = structuredClone(record.notebook.cells);
+    this.#runs = new Map(Object.entries(record.runs));
+    // A run that was in flight when the server stopped can no longer finish.
+    for (const [id, run] of this.#runs) {
+      if (run.status === 'queued') this.#runs.set(id, { ...run, status: 'cancelled' });
+      if (run.status === 'running') {
+        const evalue = 'the server stopped while this cell was running';
+        this.#runs.set(id, {
+          ...run,
+          status: 'error',
+          error: { kind: 'kernel_died', ename: 'ServerStopped', evalue, traceback: [] },
+        });
+      }
+    }
+    this.#seq = record.seq;
+    this.#bus = bus;
+    this.#store = new SessionStore(record.work_dir, record.id, () => this.toRecord(), record.seq);
+    this.#queue = new ExecutionQueue(this, kernelSource, record.work_dir);
+    this.#slot = this.#queue.slot;
+  }
+
+  // ---- read side -----------------------------------------------------------
+
+  get state(): SessionState {
+    return this.#slot.state;
+  }
+
+  get cells(): Cell[] {
+    return structuredClone(this.#cells);
+  }
+
+  getCell(cellId: string): Cell {
+    return structuredClone(this.#find(cellId));
+  }
+
+  getCellRun(cellId: string): CellRun {
+    this.#find(cellId);
+    return structuredClone(this.#runs.get(cellId) ?? { status: 'idle' as const });
+  }
+
+  info(): SessionInfo {
+    const r = this.toRecord();
+    return {
+      id: r.id,
+      experiment_id: r.experiment_id,
+      name: r.name,
+      work_dir: r.work_dir,
+      state: this.state,
+      running_cell_id: this.#queue.runningCellId,
+      queued_cell_ids: this.#queue.queuedCellIds,
+      created_at: r.created_at,
+      updated_at: r.updated_at,
+      seq: this.#seq,
+      cells: r.notebook.cells,
+      runs: r.runs,
+    };
+  }
+
+  /** The notebook as srcmd / ipynb export see it. */
+  toNotebook(): Notebook {
+    return {
+      title: this.name,
+      language: 'python',
+      cells: structuredClone(this.#cells),
+      metadata: { peragus: { session_id: this.id, experiment_id: this.experiment_id } },
+    };
+  }
+
+  toRecord(): SessionRecord {
+    return {
+      format: SESSION_FORMAT,
+      id: this.id,
+      experiment_id: this.experiment_id,
+      name: this.name,
+      work_dir: this.work_dir,
+      created_at: this.created_at,
+      updated_at: this.#updatedAt,
+      seq: this.#seq,
+      notebook: this.toNotebook(),
+      runs: Object.fromEntries(structuredClone([...this.#runs])),
+    };
+  }
+
+  // ---- cells ---------------------------------------------------------------
+
+  /** Inserts a cell (default: at the end) and persists it. */
+  async addCell(spec: NewCell = {}, position?: CellPosition): Promise<Cell> {
+    this.#assertOpen();
+    const cell = makeCell(spec, new Set(this.#cells.map((c) => c.id)));
+    this.#cells.splice(this.#insertIndex(position), 0, cell);
+    await this.#changed('cell_added', cell.id);
+    return structuredClone(cell);
+  }
+
+  /**
+   * Changes a cell's source / filename. A changed source clears the cell's
+   * outputs: the notebook is the record of the experiment, and outputs of
+   * code that is no longer there would misstate it. A queued cell runs the
+   * new source; a running cell cannot be edited.
+   */
+  async updateCell(cellId: string, patch: { source?: string; filename?: string }): Promise<Cell> {
+    this.#assertOpen();
+    const cell = this.#find(cellId);
+    if (this.#queue.runningCellId === cellId) throw new CellBusyError(cellId, this.id, 'update');
+    if (patch.source !== undefined && patch.source !== cell.source) {
+      cell.source = patch.source;
+      if (cell.cell_type === 'code') {
+        cell.outputs = [];
+        cell.execution_count = null;
+        if (this.#runs.get(cellId)?.status !== 'queued') this.#runs.delete(cellId);
+      }
+    }
+    if (patch.filename !== undefined) {
+      if (cell.cell_type !== 'code')
+        throw new InvalidCellError(`cell "${cellId}" is markdown: it has no filename`);
+      cell.filename = patch.filename;
+    }
+    await this.#changed('cell_updated', cellId);
+    return structuredClone(cell);
+  }
+
+  /** Removes a cell (cancelling it if queued). A running cell must be interrupted first. */
+  async deleteCell(cellId: string): Promise<void> {
+    this.#assertOpen();
+    this.#find(cellId);
+    if (this.#queue.runningCellId === cellId) throw new CellBusyError(cellId, this.id, 'delete');
+    this.#queue.cancel([cellId], 'the cell was deleted');
+    this.#cells = this.#cells.filter((c) => c.id !== cellId);
+    this.#runs.delete(cellId);
+    await this.#changed('cell_deleted', cellId);
+  }
+
+  // ---- execution -----------------------------------------------------------
+
+  /**
+   * Queues one code cell, or every code cell in order ('all': stops at the
+   * first error, like Jupyter's Run All). Resolves when the cell(s) finished;
+   * a failing cell resolves with status 'error', it does not reject.
+   */
+  execute(target: 'all', options?: ExecuteOptions): Promise<CellRunResult[]>;
+  execute(cellId: string, options?: ExecuteOptions): Promise<CellRunResult>;
+  execute(target: string, options: ExecuteOptions = {}): Promise<CellRunResult | CellRunResult[]> {
+    try {
+      this.#assertOpen();
+      if (this.state === 'dead') throw new SessionDeadError(this.id);
+      if (target === 'all') {
+        const ids = this.#cells.filter((c) => c.cell_type === 'code').map((c) => c.id);
+        return Promise.all(this.#queue.enqueue(ids, options, true));
+      }
+      const cell = this.#find(target);
+      if (cell.cell_type === 'markdown') {
+        return Promise.resolve({
+          cell_id: cell.id,
+          status: 'ok',
+          execution_count: null,
+          outputs: [],
+          duration_ms: 0,
+        });
+      }
+      const [run] = this.#queue.enqueue([cell.id], options, false);
+      return run!;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Interrupts the running cell (the queue then goes on). Resolves false when nothing was running. */
+  interrupt(): Promise<boolean> {
+    return this.#queue.interrupt();
+  }
+
+  /** Cancels queued cells (all, or the given ids); returns the ids cancelled. */
+  cancel(cellIds?: string[]): string[] {
+    return this.#queue.cancel(cellIds, 'cancelled by request');
+  }
+
+  /** Cancels everything queued and interrupts the running cell. */
+  async stop(): Promise<void> {
+    this.cancel();
+    await this.interrupt();
+  }
+
+  /** Replaces the kernel with a fresh one (also after it died). Queued cells are cancelled; outputs are kept. */
+  async restart(): Promise<void> {
+    this.#assertOpen();
+    await this.#queue.restart();
+  }
+
+  /** Reports progress of long work in the running cell (or the session) to subscribers. */
+  reportProgress(p: { progress: number; total?: number; message?: string; cell_id?: string | null }): void {
+    this.emit({
+      type: 'experiment.progress',
+      cell_id: p.cell_id ?? this.#queue.runningCellId,
+      progress: p.progress,
+      ...(p.total !== undefined ? { total: p.total } : {}),
+      ...(p.message !== undefined ? { message: p.message } : {}),
+    });
+  }
+
+  /** Stops the kernel and the queue; the persisted state stays (server shutdown). */
+  async close(): Promise<void> {
+    if (this.#slot.state === 'closed') return;
+    await this.#queue.close();
+    await this.#store.flush();
+  }
+
+  /** Closes and removes the session's saved state (the work dir's other files stay). */
+  async destroy(): Promise<void> {
+    await this.close();
+    await this.#store.remove();
+    this.#bus.forget(this.id);
+  }
+
+  // ---- QueueHost: what the execution queue needs from its session --------
+
+  findCodeCell(cellId: string): CodeCell | undefined {
+    const cell = this.#cells.find((c) => c.id === cellId);
+    return cell?.cell_type === 'code' ? cell : undefined;
+  }
+
+  setRun(cellId: string, run: CellRun | undefined): void {
+    if (run) this.#runs.set(cellId, run);
+    else this.#runs.delete(cellId);
+  }
+
+  emit(body: SessionEventBody): SessionEvent {
+    const seq = ++this.#seq;
+    this.#store.reserveSeq(seq);
+    const event = {
+      ...body,
+      experiment_id: this.experiment_id,
+      session_id: this.id,
+      timestamp: new Date().toISOString(),
+      seq,
+    } as SessionEvent;
+    this.#bus.publish(event);
+    return event;
+  }
+
+  /** Persists now; failures are reported as events, never thrown into the queue. */
+  async save(): Promise<void> {
+    this.#updatedAt = new Date().toISOString();
+    try {
+      await this.#store.save();
+    } catch (err) {
+      this.emit({
+        type: 'notebook.error',
+        cell_id: null,
+        code: 'persist_failed',
+        message: `could not save session: ${(err as Error).message}`,
+      });
+    }
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  async #changed(reason: string, cellId: string): Promise<void> {
+    await this.save();
+    this.#queue.announce(reason, cellId);
+  }
+
+  #find(cellId: string): Cell {
+    const cell = this.#cells.find((c) => c.id === cellId);
+    if (!cell) throw new CellNotFoundError(cellId, this.id);
+    return cell;
+  }
+
+  #insertIndex(position: CellPosition | undefined): number {
+    if (!position) return this.#cells.length;
+    if ('index' in position) {
+      if (!Number.isInteger(position.index)) throw new InvalidCellError(`index must be an integer`);
+      return Math.max(0, Math.min(position.index, this.#cells.length));
+    }
+    const anchor = 'after' in position ? position.after : position.before;
+    const i = this.#cells.findIndex((c) => c.id === anchor);
+    if (i < 0) throw new CellNotFoundError(anchor, this.id);
+    return 'after' in position ? i + 1 : i;
+  }
+
+  #assertOpen(): void {
+    if (this.#slot.state === 'closed') throw new SessionClosedError(this.id);
+  }
+}
