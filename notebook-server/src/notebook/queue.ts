@@ -29,6 +29,7 @@ interface Batch {
 interface Item {
   cellId: string;
   timeoutMs: number | undefined;
+  graceMs: number;
   batch: Batch | null;
   resolve: (result: CellRunResult) => void;
 }
@@ -104,7 +105,13 @@ export class ExecutionQueue {
     const runs = cellIds.map(
       (cellId) =>
         new Promise<CellRunResult>((resolve) => {
-          this.#items.push({ cellId, timeoutMs: options.timeoutMs, batch, resolve });
+          this.#items.push({
+            cellId,
+            timeoutMs: options.timeoutMs,
+            graceMs: options.interruptGraceMs ?? INTERRUPT_GRACE_MS,
+            batch,
+            resolve,
+          });
           this.host.setRun(cellId, { status: 'queued' });
         }),
     );
@@ -240,7 +247,7 @@ export class ExecutionQueue {
               });
               current.abort(timeoutError());
               void this.slot.discard(kernel);
-            }, INTERRUPT_GRACE_MS),
+            }, item.graceMs),
           );
         }, ms),
       );
@@ -333,6 +340,8 @@ export class ExecutionQueue {
       const rest = this.#items.filter((i) => i.batch === item.batch).map((i) => i.cellId);
       if (rest.length > 0) this.cancel(rest, `cell ${cell.id} failed earlier in the same run`);
     }
+    // Idle before the caller hears back, so it sees the state it expects.
+    if (this.#items.length === 0) this.slot.setBusy(false);
     item.resolve({
       cell_id: cell.id,
       status: o.status,

@@ -17,6 +17,8 @@ import { type CellRun, SESSION_FORMAT, type SessionRecord, SessionStore } from '
 export interface ExecuteOptions {
   /** The cell is interrupted (then, if it does not stop, its kernel replaced) after this long. */
   timeoutMs?: number;
+  /** After a timeout's interrupt, how long the cell may take to stop before its kernel is replaced (default 5 s). */
+  interruptGraceMs?: number;
 }
 
 export interface CellRunResult {
