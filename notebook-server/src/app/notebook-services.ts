@@ -1,0 +1,43 @@
+// Composition of the notebook side shared by both roles: a warm kernel pool,
+// the event bus and the session manager (sessions reopened from disk).
+import { KernelPool } from '../kernel/index.ts';
+import { EventBus } from '../notebook/events.ts';
+import { SessionManager } from '../notebook/manager.ts';
+
+export interface NotebookServices {
+  sessions: SessionManager;
+  events: EventBus;
+  pool: KernelPool;
+  close(): Promise<void>;
+}
+
+export interface NotebookServicesOptions {
+  /** Experiments root: sessions' work dirs and the session index. */
+  root: string;
+  /** Warm kernels kept ready (PERAGUS_POOL_SIZE, default 1). */
+  poolSize?: number;
+}
+
+export async function createNotebookServices(options: NotebookServicesOptions): Promise<NotebookServices> {
+  const poolSize = options.poolSize ?? Number(process.env.PERAGUS_POOL_SIZE ?? 1);
+  const pool = new KernelPool({ size: poolSize });
+  const events = new EventBus();
+  const sessions = new SessionManager({
+    root: options.root,
+    bus: events,
+    kernelSource: (o) => pool.acquire(o),
+  });
+  const report = await sessions.reopenAll();
+  for (const f of report.failed) {
+    process.stderr.write(`peragus: could not reopen session ${f.session_id} (${f.work_dir}): ${f.error}\n`);
+  }
+  return {
+    sessions,
+    events,
+    pool,
+    async close() {
+      await sessions.close();
+      await pool.shutdown();
+    },
+  };
+}

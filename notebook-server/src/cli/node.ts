@@ -1,0 +1,47 @@
+// `peragus node --socket PATH --work-dir DIR`: the notebook server inside a
+// container (or a local child process). It serves the notebook and PySD MCP
+// tools on a Unix socket; the host connects there and routes calls to it.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createNotebookServices } from '../app/notebook-services.ts';
+import { createMcpServer } from '../mcp/server.ts';
+import { listenSocket } from '../mcp/socket-transport.ts';
+
+export async function nodeCommand(argv: string[]): Promise<number | undefined> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { socket: { type: 'string' }, 'work-dir': { type: 'string' }, 'pool-size': { type: 'string' } },
+  });
+  if (!values.socket || !values['work-dir']) {
+    throw new Error('peragus node needs --socket PATH and --work-dir DIR');
+  }
+  const workDir = resolve(values['work-dir']);
+  mkdirSync(workDir, { recursive: true });
+  process.chdir(workDir);
+  const services = await createNotebookServices({
+    root: workDir,
+    ...(values['pool-size'] !== undefined ? { poolSize: Number(values['pool-size']) } : {}),
+  });
+  const ctx = {
+    role: 'node' as const,
+    sessions: services.sessions,
+    events: services.events,
+    workDir,
+    ...(process.env.PERAGUS_EXPERIMENT_ID ? { defaultExperimentId: process.env.PERAGUS_EXPERIMENT_ID } : {}),
+  };
+  const server = await listenSocket(resolve(values.socket), async (transport) => {
+    const mcp = createMcpServer(ctx);
+    await mcp.connect(transport);
+  });
+  process.stderr.write(`peragus node: serving MCP on ${values.socket} (work dir ${workDir})\n`);
+
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  server.close();
+  await services.close();
+  return 0;
+}

@@ -1,0 +1,109 @@
+// MCP Streamable HTTP at /mcp: stateful sessions (one McpServer per MCP
+// session, with the GET stream for notifications and elicitation), token auth
+// and DNS-rebinding protection (Host and Origin must be ours).
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+
+export interface McpHttpOptions {
+  token: string;
+  /** host:port values the server answers to, e.g. ["127.0.0.1:4300", "localhost:4300"]. */
+  allowedHosts: string[];
+  /** Origins allowed for browser-based MCP clients; requests without Origin (SDK clients) pass. */
+  allowedOrigins: string[];
+}
+
+export function tokenMatches(given: string | undefined, token: string): boolean {
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function requestToken(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth) {
+    const m = /^(?:token|bearer)\s+(.+)$/i.exec(auth.trim());
+    if (m) return m[1];
+  }
+  const url = new URL(req.url ?? '/', 'http://x');
+  return url.searchParams.get('token') ?? undefined;
+}
+
+function deny(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
+}
+
+export interface McpHttpHandler {
+  handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void>;
+  close(): Promise<void>;
+  readonly sessionCount: number;
+}
+
+export function createMcpHttpHandler(makeServer: () => McpServer, options: McpHttpOptions): McpHttpHandler {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const servers = new Map<string, McpServer>();
+
+  return {
+    get sessionCount() {
+      return transports.size;
+    },
+    async handle(req, res) {
+      if (!tokenMatches(requestToken(req), options.token)) {
+        deny(
+          res,
+          401,
+          'missing or wrong token: send "Authorization: Bearer <token>" (printed by peragus serve)',
+        );
+        return;
+      }
+      const origin = req.headers.origin;
+      if (origin !== undefined && !options.allowedOrigins.includes(origin)) {
+        deny(res, 403, `origin ${origin} is not allowed`);
+        return;
+      }
+      const sid = req.headers['mcp-session-id'];
+      const sessionId = Array.isArray(sid) ? sid[0] : sid;
+      let transport = sessionId ? transports.get(sessionId) : undefined;
+      if (!transport) {
+        if (sessionId) {
+          deny(res, 404, `unknown MCP session ${sessionId}: initialize a new session`);
+          return;
+        }
+        if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
+          deny(res, 400, 'no MCP session: the first request must be an initialize POST');
+          return;
+        }
+        const server = makeServer();
+        const created = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          enableDnsRebindingProtection: true,
+          allowedHosts: options.allowedHosts,
+          allowedOrigins: options.allowedOrigins,
+          onsessioninitialized: (id) => {
+            transports.set(id, created);
+            servers.set(id, server);
+          },
+        });
+        created.onclose = () => {
+          const id = created.sessionId;
+          if (id) {
+            transports.delete(id);
+            servers.delete(id);
+          }
+        };
+        await server.connect(created);
+        transport = created;
+      }
+      await transport.handleRequest(req, res, req.body);
+    },
+    async close() {
+      await Promise.all([...servers.values()].map((s) => s.close().catch(() => undefined)));
+      transports.clear();
+      servers.clear();
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// Tool results carry summaries, never megabytes: cell outputs are cut to a
+// readable size, images become artifact files in the work dir (path, sha256,
+// bytes, media type) with only a small preview inline.
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Output } from '../../../srcmd/src/nbformat.ts';
+
+export const RESULT_MIME = 'application/vnd.peragus.result+json';
+const TEXT_LIMIT = 4000;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes start with ESC
+const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
+
+export interface ArtifactRef {
+  path: string;
+  sha256: string;
+  bytes: number;
+  media_type: string;
+}
+
+export interface OutputSummary {
+  output_type: Output['output_type'];
+  name?: string;
+  text?: string;
+  truncated?: boolean;
+  ename?: string;
+  evalue?: string;
+  traceback?: string;
+  artifact?: ArtifactRef;
+  result?: unknown;
+}
+
+const joinText = (t: string | string[]): string => (Array.isArray(t) ? t.join('') : t);
+
+function cut(text: string): { text: string; truncated?: boolean } {
+  if (text.length <= TEXT_LIMIT) return { text };
+  // Keep the tail: the end of a log or traceback is what explains the result.
+  return { text: `…${text.slice(-TEXT_LIMIT)}`, truncated: true };
+}
+
+export function writeArtifact(
+  workDir: string,
+  relPath: string,
+  data: Buffer,
+  mediaType: string,
+): ArtifactRef {
+  const abs = join(workDir, relPath);
+  mkdirSync(join(abs, '..'), { recursive: true });
+  const tmp = `${abs}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, abs);
+  return {
+    path: relPath,
+    sha256: createHash('sha256').update(data).digest('hex'),
+    bytes: data.length,
+    media_type: mediaType,
+  };
+}
+
+/** The structured result a peragus_pysd call displayed, if any (last one wins). */
+export function findResult(outputs: Output[]): unknown {
+  let found: unknown;
+  for (const o of outputs) {
+    if ((o.output_type === 'display_data' || o.output_type === 'execute_result') && RESULT_MIME in o.data) {
+      found = o.data[RESULT_MIME];
+    }
+  }
+  return found;
+}
+
+export function summarizeOutputs(outputs: Output[], workDir: string, cellId: string): OutputSummary[] {
+  return outputs.map((o, i) => {
+    switch (o.output_type) {
+      case 'stream':
+        return { output_type: o.output_type, name: o.name, ...cut(joinText(o.text)) };
+      case 'error':
+        return {
+          output_type: o.output_type,
+          ename: o.ename,
+          evalue: o.evalue,
+          traceback: cut(o.traceback.join('\n').replace(ANSI, '')).text,
+        };
+      default: {
+        const data = o.data as Record<string, unknown>;
+        if (RESULT_MIME in data) return { output_type: o.output_type, result: data[RESULT_MIME] };
+        const png = data['image/png'];
+        if (typeof png === 'string') {
+          const artifact = writeArtifact(
+            workDir,
+            join('artifacts', `cell-${cellId}-${i}.png`),
+            Buffer.from(png, 'base64'),
+            'image/png',
+          );
+          return { output_type: o.output_type, artifact };
+        }
+        const plain = data['text/plain'];
+        const text = typeof plain === 'string' ? plain : Array.isArray(plain) ? plain.join('') : '';
+        return { output_type: o.output_type, ...cut(text) };
+      }
+    }
+  });
+}

@@ -1,0 +1,270 @@
+// notebook_* and cell_* tools over the SessionManager. Routable: on the host,
+// a call naming a container runs in that container's node server instead.
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { decodeBundle } from '../../../../srcmd/src/bundle.ts';
+import { decodeSrcmd } from '../../../../srcmd/src/decode.ts';
+import type { Notebook } from '../../../../srcmd/src/nbformat.ts';
+import type { EventBus } from '../../notebook/events.ts';
+import type { CellRunResult, Session } from '../../notebook/session.ts';
+import {
+  CellAddInput,
+  CellDeleteInput,
+  CellExecuteInput,
+  CellInterruptInput,
+  CellUpdateInput,
+  NotebookCreateInput,
+  NotebookDeleteInput,
+  NotebookExportInput,
+  NotebookImportInput,
+  NotebookListInput,
+} from '../../schemas/notebook-tools.ts';
+import type { NotebookContext } from '../context.ts';
+import { exportNotebook } from '../export.ts';
+import { findResult, summarizeOutputs } from '../outputs.ts';
+import { resolveInWorkDir } from '../paths.ts';
+import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
+import { watchSessionProgress } from './progress.ts';
+
+export function sessionSummary(session: Session) {
+  const info = session.info();
+  return {
+    session_id: info.id,
+    experiment_id: info.experiment_id,
+    name: info.name,
+    state: info.state,
+    work_dir: info.work_dir,
+    cell_count: info.cells.length,
+    running_cell_id: info.running_cell_id,
+    queued_cell_ids: info.queued_cell_ids,
+    created_at: info.created_at,
+    updated_at: info.updated_at,
+  };
+}
+
+export function runSummary(session: Session, run: CellRunResult) {
+  return {
+    cell_id: run.cell_id,
+    status: run.status,
+    execution_count: run.execution_count,
+    duration_ms: run.duration_ms,
+    ...(run.error
+      ? { error: { kind: run.error.kind, ename: run.error.ename, evalue: run.error.evalue } }
+      : {}),
+    outputs: summarizeOutputs(run.outputs, session.work_dir, run.cell_id),
+  };
+}
+
+/** Runs cells with progress notifications tied to the session's events. */
+export async function executeWithProgress(
+  events: EventBus,
+  session: Session,
+  target: string,
+  timeoutMs: number | undefined,
+  call: ToolCall,
+): Promise<CellRunResult[]> {
+  const stop = watchSessionProgress(events, session, call);
+  const onAbort = () => void session.stop();
+  call.signal.addEventListener('abort', onAbort);
+  try {
+    const opts = timeoutMs !== undefined ? { timeoutMs } : {};
+    if (target === 'all') return await session.execute('all', opts);
+    return [await session.execute(target, opts)];
+  } finally {
+    call.signal.removeEventListener('abort', onAbort);
+    stop();
+  }
+}
+
+/** Runs one generated cell and returns the structured result it displayed, or throws its Python error. */
+export async function runCodeCell(
+  events: EventBus,
+  session: Session,
+  source: string,
+  filename: string,
+  call: ToolCall,
+  timeoutMs?: number,
+): Promise<{ cell_id: string; result: unknown; run: CellRunResult }> {
+  const cell = await session.addCell({ cell_type: 'code', source, filename });
+  const [run] = await executeWithProgress(events, session, cell.id, timeoutMs, call);
+  if (!run) throw new Error('the cell did not run');
+  if (run.status !== 'ok') {
+    const e = run.error;
+    const detail = e ? `${e.ename}: ${e.evalue}` : run.status;
+    throw new ToolInputError(`${filename} (cell ${cell.id}) failed: ${detail}`);
+  }
+  return { cell_id: cell.id, result: findResult(run.outputs), run };
+}
+
+async function importNotebook(ctx: NotebookContext, args: Record<string, unknown>, nb: Notebook) {
+  const name = (args.name as string | undefined) ?? nb.title;
+  const session = await ctx.sessions.create({
+    name,
+    ...(args.experiment_id ? { experiment_id: args.experiment_id as string } : {}),
+  });
+  for (const cell of nb.cells) {
+    await session.addCell({
+      id: cell.id,
+      cell_type: cell.cell_type,
+      source: cell.source,
+      ...(cell.cell_type === 'code' && cell.filename !== undefined ? { filename: cell.filename } : {}),
+      metadata: cell.metadata,
+    });
+  }
+  return session;
+}
+
+export function notebookTools(ctx: NotebookContext): ToolDef[] {
+  const sessions = ctx.sessions;
+  return [
+    defineTool({
+      name: 'notebook_create',
+      description:
+        'Create a notebook session (one Python PySD kernel) for an experiment. Returns session_id; every later call names it.',
+      input: NotebookCreateInput,
+      routable: true,
+      handler: async (args) => {
+        // In a container the node's own experiment is the default.
+        const experimentId = args.experiment_id ?? ctx.defaultExperimentId;
+        const session = await sessions.create({
+          name: args.name,
+          ...(experimentId ? { experiment_id: experimentId } : {}),
+        });
+        return sessionSummary(session);
+      },
+    }),
+    defineTool({
+      name: 'notebook_list',
+      description: 'List notebook sessions with their state.',
+      input: NotebookListInput,
+      routable: true,
+      readOnly: true,
+      handler: async () => ({ sessions: sessions.list().map(sessionSummary) }),
+    }),
+    defineTool({
+      name: 'notebook_delete',
+      description:
+        "Delete a session: stops its kernel and removes its saved state (the work dir's files stay).",
+      input: NotebookDeleteInput,
+      routable: true,
+      handler: async (args) => {
+        await sessions.delete(args.session_id);
+        return { deleted: args.session_id };
+      },
+    }),
+    defineTool({
+      name: 'notebook_import',
+      description:
+        'Create a session from a srcmd (.src.md) or ipynb notebook, given as content or a path in the work dir. Run it with cell_execute {cell_id: "all"}.',
+      input: NotebookImportInput,
+      routable: true,
+      handler: async (args) => {
+        let text = args.content;
+        if (text === undefined) {
+          if (!args.path) throw new ToolInputError('notebook_import needs content or path');
+          text = await readFile(resolveInWorkDir(ctx.workDir, args.path), 'utf8');
+        }
+        let nb: Notebook;
+        if (args.format === 'ipynb') {
+          const { fromIpynb } = await import('../../../../srcmd/src/ipynb.ts');
+          nb = fromIpynb(text);
+        } else {
+          nb = args.outputs ? decodeBundle(text, args.outputs) : decodeSrcmd(text);
+        }
+        const session = await importNotebook(ctx, args, nb);
+        return sessionSummary(session);
+      },
+    }),
+    defineTool({
+      name: 'notebook_export',
+      description:
+        'Export a session as srcmd (with outputs JSON beside it), ipynb, json or markdown into its work dir. Returns artifact references.',
+      input: NotebookExportInput,
+      routable: true,
+      handler: async (args) => {
+        const session = sessions.get(args.session_id);
+        return exportNotebook(session, args.format, args.path);
+      },
+    }),
+    defineTool({
+      name: 'cell_add',
+      description: 'Add a code or markdown cell (default: at the end); optionally run it.',
+      input: CellAddInput,
+      routable: true,
+      handler: async (args, call) => {
+        const session = sessions.get(args.session_id);
+        const position =
+          args.after !== undefined
+            ? { after: args.after }
+            : args.index !== undefined
+              ? { index: args.index }
+              : undefined;
+        const cell = await session.addCell(
+          {
+            cell_type: args.cell_type,
+            source: args.source,
+            ...(args.filename !== undefined ? { filename: args.filename } : {}),
+          },
+          position,
+        );
+        if (!args.execute || cell.cell_type !== 'code')
+          return { cell_id: cell.id, cell_type: cell.cell_type };
+        const [run] = await executeWithProgress(ctx.events, session, cell.id, args.timeout_ms, call);
+        return { cell_id: cell.id, cell_type: cell.cell_type, run: run ? runSummary(session, run) : null };
+      },
+    }),
+    defineTool({
+      name: 'cell_update',
+      description: "Change a cell's source or filename (a changed source clears its outputs).",
+      input: CellUpdateInput,
+      routable: true,
+      handler: async (args) => {
+        const session = sessions.get(args.session_id);
+        const patch = {
+          ...(args.source !== undefined ? { source: args.source } : {}),
+          ...(args.filename !== undefined ? { filename: args.filename } : {}),
+        };
+        const cell = await session.updateCell(args.cell_id, patch);
+        return { cell_id: cell.id, cell_type: cell.cell_type };
+      },
+    }),
+    defineTool({
+      name: 'cell_delete',
+      description: 'Delete a cell.',
+      input: CellDeleteInput,
+      routable: true,
+      handler: async (args) => {
+        await sessions.get(args.session_id).deleteCell(args.cell_id);
+        return { deleted: args.cell_id };
+      },
+    }),
+    defineTool({
+      name: 'cell_execute',
+      description:
+        'Run one cell, or "all" code cells in order (stops at the first error). Returns each run with summarized outputs; images become artifacts.',
+      input: CellExecuteInput,
+      routable: true,
+      handler: async (args, call) => {
+        const session = sessions.get(args.session_id);
+        const runs = await executeWithProgress(ctx.events, session, args.cell_id, args.timeout_ms, call);
+        const summaries = runs.map((r) => runSummary(session, r));
+        const failed = summaries.filter((r) => r.status !== 'ok').length;
+        return { session_id: session.id, ran: summaries.length, failed, runs: summaries };
+      },
+    }),
+    defineTool({
+      name: 'cell_interrupt',
+      description: 'Interrupt the running cell and cancel the queued ones.',
+      input: CellInterruptInput,
+      routable: true,
+      handler: async (args) => {
+        const session = sessions.get(args.session_id);
+        const cancelled = session.cancel();
+        const interrupted = await session.interrupt();
+        return { interrupted, cancelled };
+      },
+    }),
+  ];
+}
+
+export const exportBase = (name: string) => basename(name).replace(/[^\w.-]+/g, '_');

@@ -1,0 +1,140 @@
+// Process helpers for the local runtime: run a command with a timeout and
+// capped output, read a process tree's CPU and memory from /proc, and stop a
+// process group (SIGTERM, then SIGKILL).
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { ExecResult } from './types.ts';
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Kills the whole process group (kernels included); SIGKILL after graceMs. */
+export async function stopGroup(pid: number, graceMs = 5000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // gone
+      }
+    }
+  };
+  if (!isAlive(pid)) return;
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  signal('SIGKILL');
+  while (isAlive(pid) && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
+}
+
+export function runCommand(
+  cmd: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; maxOutputBytes: number },
+): Promise<ExecResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const [file, ...args] = cmd as [string, ...string[]];
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let errBytes = 0;
+    let truncated = false;
+    let timedOut = false;
+    let spawnError: Error | undefined;
+    const take = (chunks: Buffer[], used: number, chunk: Buffer): number => {
+      const room = options.maxOutputBytes - used;
+      if (room <= 0) {
+        truncated = true;
+        return used;
+      }
+      if (chunk.length > room) truncated = true;
+      chunks.push(chunk.subarray(0, room));
+      return used + Math.min(room, chunk.length);
+    };
+    child.stdout.on('data', (c: Buffer) => {
+      outBytes = take(out, outBytes, c);
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      errBytes = take(err, errBytes, c);
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid) void stopGroup(child.pid, 500);
+    }, options.timeoutMs);
+    child.once('error', (e) => {
+      spawnError = e;
+    });
+    child.once('close', (code, sig) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8');
+      let exit = code ?? (sig ? 128 : 1);
+      let message = stderr;
+      if (spawnError) {
+        // Match what a shell reports: 127 for a missing command, 126 for one that cannot run.
+        exit = (spawnError as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126;
+        message = `${stderr}exec failed: ${file}: ${spawnError.message}\n`;
+      }
+      if (timedOut) exit = 124;
+      resolve({
+        exit_code: exit,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: message,
+        timed_out: timedOut,
+        truncated,
+        duration_ms: Date.now() - started,
+      });
+    });
+  });
+}
+
+/** Pids of the tree under `root` (root included), from /proc. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const tree: number[] = [];
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop() as number;
+    tree.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** Summed RSS (bytes) and CPU ticks of a process tree. */
+export function treeUsage(root: number): { rss: number; ticks: number; pids: number } {
+  let rss = 0;
+  let ticks = 0;
+  const pids = processTree(root).filter(isAlive);
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      rss += Number(fields[21]) * 4096;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { rss, ticks, pids: pids.length };
+}

@@ -1,0 +1,355 @@
+// The local runtime (the default, no Docker needed): each experiment is a
+// child process running the notebook server in its node role, with its own
+// work dir and an MCP endpoint on a Unix socket there — the same protocol as
+// a container. It isolates work dirs and processes, not the kernel: resource
+// caps other than a process count are not enforced (use the docker runtime).
+
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isAlive, runCommand, stopGroup, treeUsage } from './local-process.ts';
+import {
+  endpointFor,
+  experimentLayout,
+  peragusHome,
+  probeSocket,
+  releaseEndpoint,
+  resolveUnderRoot,
+  waitForEndpoint,
+} from './paths.ts';
+import {
+  type ContainerInfo,
+  type ContainerRuntime,
+  ContainerRuntimeError,
+  type ContainerSpec,
+  ContainerSpecSchema,
+  type CopyInResult,
+  type CopyOutResult,
+  type CopySource,
+  CREATED_BY,
+  type CreateResult,
+  type DestroyOptions,
+  type ExecOptions,
+  type ExecResult,
+  type HealthResult,
+  LABELS,
+  type LogsOptions,
+  type LogsResult,
+  type StatsResult,
+} from './types.ts';
+
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/peragus.js');
+const CLK_TCK = 100;
+
+interface LocalRecord {
+  container_id: string;
+  experiment_id: string;
+  pid: number;
+  work_dir: string;
+  socket_path: string;
+  endpoint: string;
+  log_dir: string;
+  labels: Record<string, string>;
+  created_at: string;
+  env: Record<string, string>;
+}
+
+export interface LocalRuntimeOptions {
+  home?: string;
+  readyTimeoutMs?: number;
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+export class LocalRuntime implements ContainerRuntime {
+  readonly kind = 'local' as const;
+  readonly home: string;
+  readonly #registry: string;
+  readonly #readyTimeoutMs: number;
+
+  constructor(options: LocalRuntimeOptions = {}) {
+    this.home = options.home ?? peragusHome();
+    this.#registry = join(this.home, 'local-containers');
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+    mkdirSync(this.#registry, { recursive: true });
+  }
+
+  async create(input: ContainerSpec = {}): Promise<CreateResult> {
+    const parsed = ContainerSpecSchema.safeParse(input);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ');
+      throw new ContainerRuntimeError('invalid_spec', `invalid container spec: ${issues}`);
+    }
+    const spec = parsed.data;
+    const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
+    const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
+    if (live.length > 0) {
+      throw new ContainerRuntimeError(
+        'conflict',
+        `experiment ${experimentId} already has a running container (${live[0]?.container_id}): destroy it first`,
+      );
+    }
+    const layout = experimentLayout(this.home, experimentId);
+    const containerId = `local-${randomBytes(6).toString('hex')}`;
+    const logDir = join(layout.root, 'logs');
+    mkdirSync(join(layout.workDir, '.peragus'), { recursive: true });
+    mkdirSync(logDir, { recursive: true });
+    rmSync(layout.socketPath, { force: true });
+    const endpoint = endpointFor(layout.socketPath);
+    const out = openSync(join(logDir, 'stdout.log'), 'a');
+    const err = openSync(join(logDir, 'stderr.log'), 'a');
+    const cmd = spec.command ?? [
+      process.execPath,
+      BIN,
+      'node',
+      '--socket',
+      layout.socketPath,
+      '--work-dir',
+      layout.workDir,
+    ];
+    const env = {
+      ...process.env,
+      ...spec.env,
+      PERAGUS_EXPERIMENT_ID: experimentId,
+      PERAGUS_CONTAINER_ID: containerId,
+      PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
+    };
+    const [file, ...args] = cmd as [string, ...string[]];
+    const child = spawn(file, args, {
+      cwd: layout.workDir,
+      env,
+      detached: true,
+      stdio: ['ignore', out, err],
+    });
+    closeSync(out);
+    closeSync(err);
+    const spawned = await new Promise<number>((ok, fail) => {
+      child.once('spawn', () => ok(child.pid as number));
+      child.once('error', (e) =>
+        fail(new ContainerRuntimeError('create_failed', `cannot start ${file}: ${e.message}`)),
+      );
+    });
+    child.unref();
+    const record: LocalRecord = {
+      container_id: containerId,
+      experiment_id: experimentId,
+      pid: spawned,
+      work_dir: layout.workDir,
+      socket_path: layout.socketPath,
+      endpoint,
+      log_dir: logDir,
+      labels: {
+        ...spec.labels,
+        [LABELS.createdBy]: CREATED_BY,
+        [LABELS.experimentId]: experimentId,
+        [LABELS.workDir]: layout.workDir,
+        [LABELS.endpoint]: endpoint,
+      },
+      created_at: new Date().toISOString(),
+      env: spec.env ?? {},
+    };
+    this.#save(record);
+    if (!spec.command) {
+      try {
+        await waitForEndpoint(endpoint, this.#readyTimeoutMs, async () =>
+          isAlive(spawned) ? null : `exit; stderr: ${this.#tail(join(logDir, 'stderr.log'), 20)}`,
+        );
+      } catch (e) {
+        // No half-made container is left behind.
+        await this.destroy(containerId);
+        throw e;
+      }
+    }
+    return {
+      container_id: containerId,
+      experiment_id: experimentId,
+      endpoint,
+      work_dir: layout.workDir,
+      image: 'local',
+      image_id: 'local',
+    };
+  }
+
+  async exec(id: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const rec = this.#get(id);
+    if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((c) => typeof c !== 'string')) {
+      throw new ContainerRuntimeError('exec_failed', 'exec needs a non-empty command array of strings');
+    }
+    if (!isAlive(rec.pid)) throw new ContainerRuntimeError('exec_failed', `container ${id} is not running`);
+    const cwd = options.cwd ? resolveUnderRoot(rec.work_dir, options.cwd, 'cwd') : rec.work_dir;
+    const result = await runCommand(cmd, {
+      cwd,
+      env: { ...process.env, ...rec.env, ...options.env },
+      timeoutMs: options.timeoutMs ?? 60_000,
+      maxOutputBytes: options.maxOutputBytes ?? 2 ** 20,
+    });
+    if (result.exit_code === 127 && /exec failed/.test(result.stderr)) {
+      throw new ContainerRuntimeError('exec_failed', `exec in ${id}: command not found: ${cmd[0]}`);
+    }
+    return result;
+  }
+
+  async cpIn(id: string, dest: string, source: CopySource): Promise<CopyInResult> {
+    const rec = this.#get(id);
+    const target = resolveUnderRoot(rec.work_dir, dest, 'dest');
+    const data =
+      'path' in source
+        ? readFileSync(source.path)
+        : typeof source.content === 'string'
+          ? Buffer.from(source.content)
+          : Buffer.from(source.content);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(`${target}.peragus-tmp`, data);
+    copyFileSync(`${target}.peragus-tmp`, target);
+    rmSync(`${target}.peragus-tmp`, { force: true });
+    return { path: target.slice(rec.work_dir.length + 1), sha256: sha256(data), bytes: data.length };
+  }
+
+  async cpOut(id: string, src: string, destHostPath?: string): Promise<CopyOutResult> {
+    const rec = this.#get(id);
+    const from = resolveUnderRoot(rec.work_dir, src, 'src');
+    if (!existsSync(from) || !statSync(from).isFile()) {
+      throw new ContainerRuntimeError(
+        'file_not_found',
+        `${src} does not exist in container ${id} (or is not a file)`,
+      );
+    }
+    const rel = from.slice(rec.work_dir.length + 1);
+    const dest = destHostPath ?? join(dirname(rec.work_dir), 'out', rel);
+    mkdirSync(dirname(dest), { recursive: true });
+    copyFileSync(from, dest);
+    const data = readFileSync(dest);
+    return { path: dest, sha256: sha256(data), bytes: data.length };
+  }
+
+  async logs(id: string, options: LogsOptions = {}): Promise<LogsResult> {
+    const rec = this.#get(id);
+    const tail = options.tail ?? 200;
+    return {
+      stdout: this.#tail(join(rec.log_dir, 'stdout.log'), tail),
+      stderr: this.#tail(join(rec.log_dir, 'stderr.log'), tail),
+    };
+  }
+
+  async stats(id: string): Promise<StatsResult> {
+    const rec = this.#get(id);
+    const a = treeUsage(rec.pid);
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 250));
+    const b = treeUsage(rec.pid);
+    const secs = (Date.now() - t0) / 1000;
+    const memTotal = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
+    return {
+      container_id: id,
+      cpu_percent: Math.max(0, ((b.ticks - a.ticks) / CLK_TCK / secs) * 100),
+      memory_usage_bytes: b.rss,
+      memory_limit_bytes: memTotal,
+      memory_percent: memTotal ? (b.rss / memTotal) * 100 : 0,
+      pids: b.pids,
+      pids_limit: null,
+      read_at: new Date().toISOString(),
+    };
+  }
+
+  async health(id: string): Promise<HealthResult> {
+    const rec = this.#get(id);
+    const running = isAlive(rec.pid);
+    const reachable = running ? await probeSocket(rec.endpoint) : false;
+    return {
+      container_id: id,
+      experiment_id: rec.experiment_id,
+      running,
+      status: running ? 'running' : 'exited',
+      oom_killed: false,
+      oom_kill_count: null,
+      exit_code: null,
+      reason: running
+        ? reachable
+          ? 'running'
+          : 'running, but the MCP endpoint does not accept connections'
+        : `the node process ${rec.pid} has exited; stderr: ${this.#tail(join(rec.log_dir, 'stderr.log'), 5)}`,
+      started_at: rec.created_at,
+      finished_at: null,
+      endpoint_reachable: reachable,
+    };
+  }
+
+  async destroy(id: string, options: DestroyOptions = {}): Promise<{ removed: boolean }> {
+    const file = join(this.#registry, `${id}.json`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(id) || !existsSync(file)) return { removed: false };
+    const rec = JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
+    await stopGroup(rec.pid);
+    releaseEndpoint(rec.endpoint, rec.socket_path);
+    rmSync(file, { force: true });
+    if (options.removeWorkDir) rmSync(rec.work_dir, { recursive: true, force: true });
+    return { removed: true };
+  }
+
+  async list(labels: Record<string, string> = {}): Promise<ContainerInfo[]> {
+    const infos: ContainerInfo[] = [];
+    for (const f of readdirSync(this.#registry)) {
+      if (!f.endsWith('.json')) continue;
+      let rec: LocalRecord;
+      try {
+        rec = JSON.parse(readFileSync(join(this.#registry, f), 'utf8')) as LocalRecord;
+      } catch {
+        continue;
+      }
+      if (!Object.entries(labels).every(([k, v]) => rec.labels[k] === v)) continue;
+      const running = isAlive(rec.pid);
+      infos.push({
+        container_id: rec.container_id,
+        experiment_id: rec.experiment_id,
+        name: rec.container_id,
+        image: 'local',
+        status: running ? 'running' : 'exited',
+        running,
+        created_at: rec.created_at,
+        labels: rec.labels,
+        endpoint: rec.endpoint,
+        work_dir: rec.work_dir,
+      });
+    }
+    return infos;
+  }
+
+  #get(id: string): LocalRecord {
+    const file = join(this.#registry, `${id}.json`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(id) || !existsSync(file)) {
+      throw new ContainerRuntimeError(
+        'not_found',
+        `no container "${id}": container_list shows the live ones`,
+      );
+    }
+    return JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
+  }
+
+  #save(rec: LocalRecord): void {
+    const file = join(this.#registry, `${rec.container_id}.json`);
+    writeFileSync(`${file}.tmp`, JSON.stringify(rec, null, 2));
+    copyFileSync(`${file}.tmp`, file);
+    rmSync(`${file}.tmp`, { force: true });
+  }
+
+  #tail(path: string, lines: number): string {
+    if (!existsSync(path)) return '';
+    const text = readFileSync(path, 'utf8');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
+  }
+}

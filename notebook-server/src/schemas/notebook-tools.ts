@@ -1,0 +1,96 @@
+// Inputs of the notebook and cell tools: one zod definition used by the MCP
+// tools, the HTTP UI API and the browser UI.
+import { z } from 'zod';
+
+/** Routing fields: without them a call runs in the host itself (embedded default). */
+export const Routing = {
+  container_id: z
+    .string()
+    .optional()
+    .describe('Run in this container (from container_create). Omit to run in the host itself.'),
+};
+
+export const SessionRef = {
+  session_id: z.string().min(1).describe('Session id from notebook_create or notebook_list.'),
+  ...Routing,
+};
+
+export const NotebookCreateInput = {
+  name: z
+    .string()
+    .min(1)
+    .max(120)
+    .regex(/^[\w .-]+$/, 'name may contain letters, digits, spaces, ".", "_" and "-"')
+    .describe('Notebook name, e.g. "teacup-lhs".'),
+  experiment_id: z.string().min(1).max(120).optional().describe('Experiment this session belongs to.'),
+  ...Routing,
+};
+
+export const NotebookListInput = { ...Routing };
+
+export const NotebookDeleteInput = { ...SessionRef };
+
+export const NotebookFormat = z.enum(['srcmd', 'ipynb']);
+export const ExportFormat = z.enum(['srcmd', 'ipynb', 'json', 'markdown']);
+
+export const NotebookImportInput = {
+  format: NotebookFormat.default('srcmd'),
+  content: z.string().optional().describe('The notebook text. Either content or path.'),
+  path: z
+    .string()
+    .optional()
+    .describe("A file in the host's (or container's) work dir. Either content or path."),
+  outputs: z
+    .string()
+    .optional()
+    .describe('For srcmd: the outputs JSON that travels beside the notebook (optional).'),
+  name: z.string().min(1).max(120).optional().describe('Session name; defaults to the notebook title.'),
+  experiment_id: z.string().min(1).max(120).optional(),
+  ...Routing,
+};
+
+export const NotebookExportInput = {
+  ...SessionRef,
+  format: ExportFormat.default('srcmd'),
+  path: z
+    .string()
+    .optional()
+    .describe("Where to write, relative to the session's work dir. Default: exports/<name>.<ext>."),
+};
+
+export const CellAddInput = {
+  ...SessionRef,
+  source: z.string().default(''),
+  cell_type: z.enum(['code', 'markdown']).default('code'),
+  filename: z.string().optional().describe('srcmd file name of a code cell, e.g. "analysis.py".'),
+  index: z.number().int().nonnegative().optional().describe('Insert at this position (default: append).'),
+  after: z.string().optional().describe('Insert after this cell id.'),
+  execute: z.boolean().default(false).describe('Run the cell right after adding it.'),
+  timeout_ms: z.number().int().positive().optional(),
+};
+
+export const CellUpdateInput = {
+  ...SessionRef,
+  cell_id: z.string().min(1),
+  source: z.string().optional(),
+  filename: z.string().optional(),
+};
+
+export const CellDeleteInput = {
+  ...SessionRef,
+  cell_id: z.string().min(1),
+};
+
+export const CellExecuteInput = {
+  ...SessionRef,
+  cell_id: z.string().min(1).describe('A cell id, or "all" to run every code cell in order.'),
+  timeout_ms: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 3600 * 1000)
+    .optional()
+    .describe('Interrupt a cell that runs longer than this (per cell).'),
+};
+
+export const CellInterruptInput = { ...SessionRef };
