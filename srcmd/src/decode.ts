@@ -21,6 +21,8 @@ interface Marker {
   id: string;
   filename?: string | null;
   metadata?: Record<string, unknown>;
+  /** The encoder appended a closing fence line to the markdown (see encode.ts). */
+  fenceClosed?: boolean;
   line: number;
 }
 
@@ -64,6 +66,7 @@ function parseMarker(raw: string, line: number): Marker {
     }
     marker.filename = obj.filename as string | null;
   }
+  if (obj.fence_closed === true) marker.fenceClosed = true;
   if ('metadata' in obj) {
     if (!isPlainObject(obj.metadata)) {
       throw new SrcmdParseError(line, 'cell marker "metadata" must be a JSON object', 'fix or remove it');
@@ -197,6 +200,8 @@ class Decoder {
     if (explicit) {
       // The encoder separates cells with one blank line; it is not part of the source.
       if (stoppedEarly && body.length > 0 && isBlank(body[body.length - 1]!)) body.pop();
+      if (marker?.fenceClosed && body.length > 0 && /^(`{3,}|~{3,})$/.test(body[body.length - 1]!))
+        body.pop();
     } else {
       while (body.length > 0 && isBlank(body[0]!)) body.shift();
       while (body.length > 0 && isBlank(body[body.length - 1]!)) body.pop();

@@ -70,8 +70,15 @@ function placeholderTitle(title: string): string {
 function encodeCell(cell: Cell): string {
   const marker: Record<string, unknown> = { id: cell.id };
   if (cell.cell_type === 'markdown') {
+    const { lines, unclosed } = escapeMarkdown(cell.source);
+    if (unclosed) {
+      // A fence left open would swallow the following cells in any CommonMark reader
+      // (Srcbook included): close it, and flag the added line so decode removes it.
+      lines.push(unclosed.char.repeat(unclosed.len));
+      marker.fence_closed = true;
+    }
     if (Object.keys(cell.metadata).length > 0) marker.metadata = cell.metadata;
-    return [`<!-- cell:${commentJson(marker)} -->`, ...escapeMarkdown(cell.source)].join('\n');
+    return [`<!-- cell:${commentJson(marker)} -->`, ...lines].join('\n');
   }
   let shown: string;
   if (cell.filename === undefined) {

@@ -53,6 +53,10 @@ export function fenceCloses(line: string, open: FenceOpen): boolean {
  */
 export class FenceTracker {
   private open: FenceOpen | null = null;
+  /** The fence still open after the lines fed so far, if any. */
+  get openFence(): FenceOpen | null {
+    return this.open;
+  }
   feed(line: string): boolean {
     if (this.open) {
       if (fenceCloses(line, this.open)) this.open = null;
@@ -91,27 +95,33 @@ export function headingHolds(text: string, level: 1 | 6): boolean {
 
 // Markdown escaping. A markdown line that the decoder would read as structure gets one
 // more leading backslash: an h1 or h6 heading outside a fence (reserved by Srcbook for the
-// title and the code-cell file names) and a cell marker anywhere. Lines that already
+// title and the code-cell file names), a setext `===` underline outside a fence, and a
+// cell marker anywhere. Lines that already
 // carry backslashes in that position get one more too, so the mapping is reversible.
 // `\#` renders as a literal `#`, so the escaped text still reads as intended.
 const ESC_HEADING_RE = /^( {0,3})(\\*(?:#|######)(?=[ \t\r]|$))/;
 const UNESC_HEADING_RE = /^( {0,3})\\(\\*(?:#|######)(?=[ \t\r]|$))/;
+// `===` under a paragraph line makes a setext h1; escaping every such line is simpler
+// than tracking paragraphs and renders the same where it was not an underline.
+const ESC_SETEXT_RE = /^( {0,3})(\\*=+[ \t\r]*)$/;
+const UNESC_SETEXT_RE = /^( {0,3})\\(\\*=+[ \t\r]*)$/;
 const ESC_MARKER_RE = /^(\\*<!-- cell:)/;
 const UNESC_MARKER_RE = /^\\(\\*<!-- cell:)/;
 
-export function escapeMarkdown(source: string): string[] {
+export function escapeMarkdown(source: string): { lines: string[]; unclosed: FenceOpen | null } {
   const fences = new FenceTracker();
-  return source.split('\n').map((line) => {
+  const lines = source.split('\n').map((line) => {
     const inFence = fences.feed(line);
     if (ESC_MARKER_RE.test(line)) return `\\${line}`;
-    return inFence ? line : line.replace(ESC_HEADING_RE, '$1\\$2');
+    return inFence ? line : line.replace(ESC_HEADING_RE, '$1\\$2').replace(ESC_SETEXT_RE, '$1\\$2');
   });
+  return { lines, unclosed: fences.openFence };
 }
 
 /** Reverses `escapeMarkdown` for one line; `inFence` from a FenceTracker fed the escaped lines. */
 export function unescapeMarkdownLine(line: string, inFence: boolean): string {
   if (UNESC_MARKER_RE.test(line)) return line.replace(UNESC_MARKER_RE, '$1');
-  return inFence ? line : line.replace(UNESC_HEADING_RE, '$1$2');
+  return inFence ? line : line.replace(UNESC_HEADING_RE, '$1$2').replace(UNESC_SETEXT_RE, '$1$2');
 }
 
 /** JSON safe inside a one-line HTML comment: no `>` (so no `-->`), no `<`, no line separators. */
