@@ -1,0 +1,487 @@
+// The catalog: experiments, their registered results and the queries over
+// them. One Catalog per PERAGUS_HOME per process (the host server's).
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { normalizeMetrics, type PreparedArtifact, prepareArtifacts, resultDigest } from './artifacts.ts';
+import { CatalogDb, type OpenDbOptions } from './db.ts';
+import { CatalogError } from './errors.ts';
+import { type CatalogQueryOptions, type CatalogQueryResult, QueryEngine } from './query.ts';
+import {
+  type ArtifactRecord,
+  EXPERIMENT_COLUMNS,
+  type ExperimentRecord,
+  type ExperimentSummary,
+  type LineageEdge,
+  type MetricsRecord,
+  readArtifacts,
+  readExperiment,
+  readLineage,
+  readMetrics,
+  readSummaries,
+  toExperimentRecord,
+} from './records.ts';
+import { PARQUET_MEDIA_TYPE, ResultsIndex } from './results-index.ts';
+import {
+  type ExperimentFilter,
+  ExperimentIdSchema,
+  type ExperimentStatus,
+  type RegisterResultInput,
+  RegisterResultInputSchema,
+  type UpsertExperimentInput,
+  UpsertExperimentInputSchema,
+} from './schemas.ts';
+import { ResultStore } from './store.ts';
+
+export type CatalogOptions = OpenDbOptions;
+
+export type RegisterOutcome = 'registered' | 'unchanged' | 'replaced';
+
+export interface RegisterResultOutput {
+  experiment_id: string;
+  /** registered: first result; unchanged: the same result was already registered (nothing written); replaced: replace=true. */
+  outcome: RegisterOutcome;
+  status: ExperimentStatus;
+  result_digest: string;
+  artifacts: ArtifactRecord[];
+  metrics: MetricsRecord;
+}
+
+export interface CatalogChange {
+  experiment_id: string;
+  /** experiment: status or fields changed; result: artifacts/metrics changed. */
+  kind: 'experiment' | 'result';
+}
+
+export type ChangeListener = (experimentId: string, change: CatalogChange) => void;
+
+type ExperimentRow = Omit<ExperimentRecord, 'created_at' | 'updated_at'> & { created_at: string | null };
+
+const EXPERIMENT_FIELDS = [
+  'plan_id',
+  'config',
+  'model_sha256',
+  'image_digest',
+  'seeds',
+  'container_id',
+  'session_id',
+  'started_at',
+  'finished_at',
+  'error',
+] as const;
+
+export class Catalog {
+  readonly store: ResultStore;
+  private readonly index: ResultsIndex;
+  private readonly engine: QueryEngine;
+  private readonly listeners = new Set<ChangeListener>();
+
+  private constructor(private readonly db: CatalogDb) {
+    this.store = new ResultStore(db.home);
+    this.index = new ResultsIndex(db.resultsDir);
+    this.engine = new QueryEngine(db, this.index);
+  }
+
+  /**
+   * Opens (creating and migrating when needed) the catalog under `home`.
+   * With readOnly, another process may not hold it (CatalogLockedError).
+   */
+  static async open(options: CatalogOptions): Promise<Catalog> {
+    const db = await CatalogDb.open(options);
+    const catalog = new Catalog(db);
+    if (!db.readOnly) {
+      try {
+        await catalog.reconcileResultsIndex();
+        await catalog.store.cleanTemp();
+      } catch (err) {
+        catalog.close();
+        throw err;
+      }
+    }
+    return catalog;
+  }
+
+  get home(): string {
+    return this.db.home;
+  }
+  get readOnly(): boolean {
+    return this.db.readOnly;
+  }
+  /** The DuckDB file (for messages; open it through Catalog only). */
+  get file(): string {
+    return this.db.file;
+  }
+
+  /**
+   * Copies the artifacts into the store (checksums verified first), then
+   * writes the experiment, artifact, metric and lineage rows in one
+   * transaction. Idempotent by experiment_id: the same result again is a
+   * no-op; a different one is refused unless `replace` is set.
+   */
+  async registerResult(input: RegisterResultInput): Promise<RegisterResultOutput> {
+    const p = parse(RegisterResultInputSchema, input);
+    const metrics = normalizeMetrics(p.metrics);
+    const artifacts = await prepareArtifacts(p.artifacts);
+    const digest = resultDigest(p.status, artifacts, metrics);
+    const id = p.experiment_id;
+
+    const unchanged = await this.checkExisting(id, digest, p.replace);
+    if (unchanged) return unchanged;
+
+    // Blobs go in before the rows: a crash in between leaves only an
+    // unreferenced blob, never a row pointing at nothing.
+    const stored = new Map<string, string>();
+    for (const a of artifacts) {
+      const blob = await this.store.put(a.source, { expectedSha256: a.sha256, expectedBytes: a.bytes });
+      stored.set(a.sha256, blob.path);
+    }
+    await this.validateParquet(artifacts, stored);
+
+    const outcome = await this.db.write(async (conn) => {
+      const existing = await selectExperiment(conn, id);
+      // Checked again inside the transaction: a concurrent register may have won.
+      if (existing?.result_digest) {
+        if (existing.result_digest === digest) return 'unchanged' as const;
+        if (!p.replace) throw conflict(id, existing.result_digest, digest);
+      }
+      const now = new Date().toISOString();
+      const row: ExperimentRow = {
+        ...mergeFields(existing, p),
+        experiment_id: id,
+        status: p.status,
+        finished_at: p.finished_at ?? (existing?.status === p.status ? existing.finished_at : null) ?? now,
+        error: p.error ?? (p.status === 'failed' ? (existing?.error ?? null) : null),
+        result_digest: digest,
+        registered_at: now,
+      };
+      await writeExperimentRow(conn, row, existing !== undefined, now);
+      const replacing = existing?.result_digest != null;
+      if (existing) {
+        await conn.run('DELETE FROM artifacts WHERE experiment_id = $1', [id]);
+        await conn.run('DELETE FROM metrics WHERE experiment_id = $1', [id]);
+        await conn.run("DELETE FROM lineage WHERE experiment_id = $1 AND child_kind = 'artifact'", [id]);
+      }
+      await insertRows(
+        conn,
+        'artifacts (experiment_id, path, sha256, bytes, media_type, store_path)',
+        artifacts.map((a) => [id, a.name, a.sha256, a.bytes, a.media_type, stored.get(a.sha256) ?? '']),
+      );
+      await insertRows(
+        conn,
+        'metrics (experiment_id, name, value)',
+        [...metrics].map(([name, value]) => [id, name, value]),
+      );
+      await insertLineage(conn, row, artifacts, now);
+      return replacing ? ('replaced' as const) : ('registered' as const);
+    });
+    if (outcome === 'unchanged') return (await this.checkExisting(id, digest, false)) as RegisterResultOutput;
+
+    await this.syncResultsIndex(id);
+    this.emit(id, 'result');
+    return this.describeResult(id, outcome);
+  }
+
+  /**
+   * Creates or updates an experiment's status and fields (queued → running →
+   * finished | failed | cancelled; a retry may go back to queued or running).
+   * An experiment with a registered result stays finished.
+   */
+  async upsertExperiment(input: UpsertExperimentInput): Promise<ExperimentRecord> {
+    const p = parse(UpsertExperimentInputSchema, input);
+    const id = p.experiment_id;
+    await this.db.write(async (conn) => {
+      const existing = await selectExperiment(conn, id);
+      const status: ExperimentStatus = p.status ?? existing?.status ?? 'queued';
+      if (existing?.result_digest && status !== existing.status) {
+        throw new CatalogError(
+          'invalid_transition',
+          `experiment ${id} already has a registered result (status ${existing.status}); it cannot become ${status}. ` +
+            'Register a new result with replace: true instead',
+        );
+      }
+      const now = new Date().toISOString();
+      const merged = mergeFields(existing, p);
+      const changed = existing?.status !== status;
+      if (status === 'queued' || status === 'running') {
+        if (changed) {
+          merged.started_at = p.started_at ?? (status === 'running' ? now : null);
+          merged.finished_at = p.finished_at ?? null;
+          merged.error = p.error ?? null;
+        }
+      } else if (changed) {
+        merged.finished_at = p.finished_at ?? now;
+        if (status !== 'failed') merged.error = p.error ?? null;
+      }
+      const row: ExperimentRow = {
+        ...merged,
+        experiment_id: id,
+        status,
+        result_digest: existing?.result_digest ?? null,
+        registered_at: existing?.registered_at ?? null,
+      };
+      await writeExperimentRow(conn, row, existing !== undefined, now);
+      await insertLineage(conn, row, [], now);
+    });
+    this.emit(id, 'experiment');
+    return (await readExperiment(this.db, id)) as ExperimentRecord;
+  }
+
+  listExperiments(
+    filter: ExperimentFilter = {},
+  ): Promise<{ experiments: ExperimentSummary[]; total: number }> {
+    return readSummaries(this.db, filter);
+  }
+
+  getExperiment(experimentId: string): Promise<ExperimentRecord | null> {
+    return readExperiment(this.db, experimentId);
+  }
+
+  /** The record with its metrics and artifact totals; null when unknown. */
+  async getSummary(experimentId: string): Promise<ExperimentSummary | null> {
+    const { experiments } = await readSummaries(this.db, {
+      experiment_ids: [checkId(experimentId)],
+      limit: 1,
+    });
+    return experiments[0] ?? null;
+  }
+
+  /** null when the experiment is unknown. */
+  async getArtifacts(experimentId: string): Promise<ArtifactRecord[] | null> {
+    if (!(await readExperiment(this.db, experimentId))) return null;
+    return readArtifacts(this.db, experimentId);
+  }
+
+  /** null when the experiment is unknown. */
+  async getMetrics(experimentId: string): Promise<MetricsRecord | null> {
+    if (!(await readExperiment(this.db, experimentId))) return null;
+    return readMetrics(this.db, experimentId);
+  }
+
+  getLineage(experimentId: string): Promise<LineageEdge[]> {
+    return readLineage(this.db, experimentId);
+  }
+
+  /** Read-only SQL over experiments, artifacts, metrics, lineage and the `results` view (see query.ts). */
+  query(sql: string, options?: CatalogQueryOptions): Promise<CatalogQueryResult> {
+    return this.engine.query(sql, options);
+  }
+
+  /** Called after every committed change; returns an unsubscribe function. */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    this.listeners.clear();
+    this.engine.close();
+    this.db.close();
+  }
+
+  private emit(experimentId: string, kind: CatalogChange['kind']): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(experimentId, { experiment_id: experimentId, kind });
+      } catch {
+        // A failing subscriber must not fail the write that already committed.
+      }
+    }
+  }
+
+  private async checkExisting(
+    id: string,
+    digest: string,
+    replace: boolean,
+  ): Promise<RegisterResultOutput | null> {
+    const existing = await readExperiment(this.db, id);
+    if (!existing?.result_digest) return null;
+    if (existing.result_digest === digest) return this.describeResult(id, 'unchanged');
+    if (!replace) throw conflict(id, existing.result_digest, digest);
+    return null;
+  }
+
+  private async describeResult(id: string, outcome: RegisterOutcome): Promise<RegisterResultOutput> {
+    const e = (await readExperiment(this.db, id)) as ExperimentRecord;
+    return {
+      experiment_id: id,
+      outcome,
+      status: e.status,
+      result_digest: e.result_digest ?? '',
+      artifacts: await readArtifacts(this.db, id),
+      metrics: await readMetrics(this.db, id),
+    };
+  }
+
+  /** DuckDB must be able to read every indexed Parquet file, or all `results` queries would fail. */
+  private async validateParquet(
+    artifacts: readonly PreparedArtifact[],
+    stored: Map<string, string>,
+  ): Promise<void> {
+    for (const a of artifacts) {
+      if (a.media_type !== PARQUET_MEDIA_TYPE) continue;
+      try {
+        await this.db.rows('SELECT count(*) FROM parquet_schema($1)', [stored.get(a.sha256) ?? '']);
+      } catch (err) {
+        throw new CatalogError(
+          'invalid_artifact',
+          `artifact ${a.source} is not a readable Parquet file: ${err}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
+  }
+
+  private async syncResultsIndex(id: string): Promise<void> {
+    const rows = await this.db.rows(
+      'SELECT DISTINCT sha256, store_path FROM artifacts WHERE experiment_id = $1 AND media_type = $2',
+      [id, PARQUET_MEDIA_TYPE],
+    );
+    await this.index.sync(id, new Map(rows.map((r) => [String(r.sha256), String(r.store_path)])));
+    this.engine.invalidateResults();
+  }
+
+  private async reconcileResultsIndex(): Promise<void> {
+    const rows = await this.db.rows(
+      'SELECT DISTINCT experiment_id, sha256, store_path FROM artifacts WHERE media_type = $1',
+      [PARQUET_MEDIA_TYPE],
+    );
+    const expected = new Map<string, Map<string, string>>();
+    for (const r of rows) {
+      const id = String(r.experiment_id);
+      const m = expected.get(id) ?? new Map<string, string>();
+      m.set(String(r.sha256), String(r.store_path));
+      expected.set(id, m);
+    }
+    await this.index.reconcile(expected);
+    this.engine.invalidateResults();
+  }
+}
+
+function parse<S extends { parse: (v: unknown) => unknown }>(
+  schema: S,
+  input: unknown,
+): ReturnType<S['parse']> {
+  try {
+    return schema.parse(input) as ReturnType<S['parse']>;
+  } catch (err) {
+    const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
+    const text = issues?.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`).join('; ');
+    throw new CatalogError('invalid_input', `invalid input: ${text ?? String(err)}`, { cause: err });
+  }
+}
+
+function checkId(id: string): string {
+  return parse(ExperimentIdSchema, id);
+}
+
+function conflict(id: string, have: string, got: string): CatalogError {
+  return new CatalogError(
+    'result_conflict',
+    `experiment ${id} already has a different registered result (digest ${have.slice(0, 12)}…, new ${got.slice(0, 12)}…); ` +
+      'pass replace: true to replace it',
+  );
+}
+
+type Fields = Partial<Record<(typeof EXPERIMENT_FIELDS)[number], unknown>>;
+
+/** Given fields overwrite stored ones; missing ones keep what is stored. */
+function mergeFields(existing: ExperimentRecord | undefined, given: Fields): ExperimentRow {
+  const out: Record<string, unknown> = { created_at: existing?.created_at ?? null };
+  for (const f of EXPERIMENT_FIELDS) out[f] = given[f] ?? existing?.[f] ?? null;
+  return out as ExperimentRow;
+}
+
+async function selectExperiment(conn: DuckDBConnection, id: string): Promise<ExperimentRecord | undefined> {
+  const r = await conn.runAndReadAll(
+    `SELECT ${EXPERIMENT_COLUMNS} FROM experiments WHERE experiment_id = $1`,
+    [id],
+  );
+  const row = r.getRowObjectsJS()[0];
+  return row ? toExperimentRecord(row) : undefined;
+}
+
+async function writeExperimentRow(conn: DuckDBConnection, row: ExperimentRow, exists: boolean, now: string) {
+  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+  const values: DuckDBValue[] = [
+    row.experiment_id,
+    row.plan_id,
+    row.status,
+    json(row.config),
+    row.model_sha256,
+    row.image_digest,
+    json(row.seeds),
+    row.container_id,
+    row.session_id,
+    row.started_at,
+    row.finished_at,
+    row.error,
+    row.result_digest,
+    row.registered_at,
+    row.created_at ?? now,
+    now,
+  ];
+  // Column i+2 takes parameter $(i+2), cast to the column's type.
+  const cols = [
+    'plan_id',
+    'status',
+    'config::JSON',
+    'model_sha256',
+    'image_digest',
+    'seeds::JSON',
+    'container_id',
+    'session_id',
+    'started_at::TIMESTAMPTZ',
+    'finished_at::TIMESTAMPTZ',
+    'error',
+    'result_digest',
+    'registered_at::TIMESTAMPTZ',
+    'created_at::TIMESTAMPTZ',
+    'updated_at::TIMESTAMPTZ',
+  ].map((c, i) => {
+    const [name, cast] = c.split('::');
+    return { name: name as string, value: `$${i + 2}${cast ? `::${cast}` : ''}` };
+  });
+  if (exists) {
+    const set = cols.map((c) => `${c.name} = ${c.value}`).join(', ');
+    await conn.run(`UPDATE experiments SET ${set} WHERE experiment_id = $1`, values);
+  } else {
+    const names = cols.map((c) => c.name).join(', ');
+    await conn.run(
+      `INSERT INTO experiments (experiment_id, ${names}) VALUES ($1, ${cols.map((c) => c.value).join(', ')})`,
+      values,
+    );
+  }
+}
+
+async function insertRows(conn: DuckDBConnection, target: string, rows: DuckDBValue[][]): Promise<void> {
+  // Batched multi-row VALUES: one statement per 200 rows instead of one per row.
+  for (let i = 0; i < rows.length; i += 200) {
+    const batch = rows.slice(i, i + 200);
+    const params: DuckDBValue[] = [];
+    const tuples = batch.map((r) => `(${r.map((v) => `$${params.push(v)}`).join(', ')})`);
+    await conn.run(`INSERT INTO ${target} VALUES ${tuples.join(', ')}`, params);
+  }
+}
+
+async function insertLineage(
+  conn: DuckDBConnection,
+  row: ExperimentRow,
+  artifacts: readonly PreparedArtifact[],
+  now: string,
+): Promise<void> {
+  const id = row.experiment_id;
+  const edges: [string, string, string, string][] = [];
+  if (row.container_id) edges.push(['experiment', id, 'container', row.container_id]);
+  const sessionParent: [string, string] = row.container_id
+    ? ['container', row.container_id]
+    : ['experiment', id];
+  if (row.session_id) edges.push([...sessionParent, 'session', row.session_id]);
+  const artifactParent: [string, string] = row.session_id ? ['session', row.session_id] : sessionParent;
+  for (const a of artifacts) edges.push([...artifactParent, 'artifact', a.sha256]);
+  for (const [pk, pid, ck, cid] of edges) {
+    await conn.run(
+      `INSERT INTO lineage VALUES ($1, $2, $3, $4, $5, $6::TIMESTAMPTZ) ON CONFLICT DO NOTHING`,
+      [id, pk, pid, ck, cid, now],
+    );
+  }
+}

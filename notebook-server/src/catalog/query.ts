@@ -1,0 +1,255 @@
+// catalog_query: one read-only SELECT over the catalog tables and the
+// registered Parquet results, with a row limit and a time limit.
+//
+// Layers, each enough on its own for the cases it covers:
+// 1. DuckDB's own parser: exactly one statement, and its prepared statement
+//    type must be SELECT (so COPY … TO, ATTACH, SET, PRAGMA, INSTALL, CALL,
+//    EXPLAIN ANALYZE … are refused without running).
+// 2. The statement runs inside `BEGIN TRANSACTION READ ONLY`, always rolled back.
+// 3. The instance sandbox (db.ts): files outside <home>/store/ and
+//    <home>/results/ cannot be read, no extensions can be loaded, and the
+//    configuration is locked.
+import {
+  type DuckDBConnection,
+  type DuckDBPreparedStatement,
+  JSDuckDBValueConverter,
+  StatementType,
+} from '@duckdb/node-api';
+import type { CatalogDb } from './db.ts';
+import { CatalogError, errorMessage, QueryRefusedError } from './errors.ts';
+import type { ResultsIndex } from './results-index.ts';
+import { type JsonValue, toJsonSafe } from './values.ts';
+
+export interface CatalogQueryOptions {
+  /** Maximum rows returned (default 1000); more rows set `truncated`. */
+  rowLimit?: number;
+  /** The query is interrupted after this long (default 10 s). */
+  timeoutMs?: number;
+}
+
+export interface QueryColumn {
+  name: string;
+  /** DuckDB type, e.g. "DOUBLE", "VARCHAR", "TIMESTAMP WITH TIME ZONE". */
+  type: string;
+}
+
+export interface CatalogQueryResult {
+  columns: QueryColumn[];
+  /** One object per row, keyed by column name (duplicate names get a suffix, as DuckDB dedupes them). */
+  rows: Record<string, JsonValue>[];
+  row_count: number;
+  truncated: boolean;
+  elapsed_ms: number;
+}
+
+export const DEFAULT_ROW_LIMIT = 1000;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+interface Slot {
+  conn: DuckDBConnection;
+  /** Which `results` view this connection has: none yet, the empty placeholder, or the glob. */
+  view: 'none' | 'empty' | 'glob';
+}
+
+export class QueryEngine {
+  private readonly idle: Slot[] = [];
+  private readonly waiters: ((slot: Slot | undefined) => void)[] = [];
+  private open = 0;
+  private resultsPresent: boolean | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly db: CatalogDb,
+    private readonly index: ResultsIndex,
+    private readonly poolSize = 2,
+  ) {}
+
+  /** Call when Parquet files were added to or removed from the results index. */
+  invalidateResults(): void {
+    this.resultsPresent = undefined;
+  }
+
+  async query(sql: string, options: CatalogQueryOptions = {}): Promise<CatalogQueryResult> {
+    const rowLimit = options.rowLimit ?? DEFAULT_ROW_LIMIT;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(rowLimit) || rowLimit < 1)
+      throw new CatalogError('invalid_input', 'rowLimit must be >= 1');
+    if (!(timeoutMs > 0)) throw new CatalogError('invalid_input', 'timeoutMs must be > 0');
+    if (sql.trim() === '') throw new CatalogError('invalid_input', 'empty query');
+
+    const started = performance.now();
+    const slot = await this.acquire();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      slot.conn.interrupt();
+    }, timeoutMs);
+    let prepared: DuckDBPreparedStatement | undefined;
+    try {
+      await this.ensureResultsView(slot);
+      await slot.conn.run('BEGIN TRANSACTION READ ONLY');
+      prepared = await this.prepareChecked(slot.conn, sql);
+      const result = await prepared.stream();
+      const names = result.deduplicatedColumnNames();
+      const columns = names.map((name, i) => ({ name, type: result.columnType(i).toString() }));
+      const rows: Record<string, JsonValue>[] = [];
+      let truncated = false;
+      while (!truncated) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        for (const values of chunk.convertRows(JSDuckDBValueConverter)) {
+          if (rows.length >= rowLimit) {
+            truncated = true;
+            break;
+          }
+          const row: Record<string, JsonValue> = {};
+          names.forEach((n, i) => {
+            row[n] = toJsonSafe(values[i]);
+          });
+          rows.push(row);
+        }
+      }
+      return {
+        columns,
+        rows,
+        row_count: rows.length,
+        truncated,
+        elapsed_ms: Math.round((performance.now() - started) * 10) / 10,
+      };
+    } catch (err) {
+      if (timedOut) {
+        throw new CatalogError(
+          'query_timeout',
+          `query exceeded the time limit of ${timeoutMs} ms and was interrupted`,
+          {
+            cause: err,
+          },
+        );
+      }
+      throw classify(err, this.db);
+    } finally {
+      clearTimeout(timer);
+      prepared?.destroySync();
+      await slot.conn.run('ROLLBACK').catch(() => undefined);
+      // An interrupted connection is dropped rather than reused: its interrupt
+      // flag must not leak into the next query.
+      this.release(slot, timedOut);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.idle.splice(0)) s.conn.closeSync();
+    for (const w of this.waiters.splice(0)) w(undefined);
+  }
+
+  private async prepareChecked(conn: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
+    const extracted = await conn.extractStatements(sql);
+    if (extracted.count === 0) throw new CatalogError('invalid_input', 'the query has no statement');
+    if (extracted.count > 1) {
+      throw new QueryRefusedError(`send one statement per query (got ${extracted.count})`);
+    }
+    const prepared = await extracted.prepare(0);
+    const type = prepared.statementType;
+    if (type !== StatementType.SELECT) {
+      prepared.destroySync();
+      const name = StatementType[type] ?? String(type);
+      throw new QueryRefusedError(
+        `only SELECT queries are allowed, got a ${name} statement (catalog_query is read-only)`,
+      );
+    }
+    if (prepared.parameterCount > 0) {
+      prepared.destroySync();
+      throw new QueryRefusedError(
+        'query parameters ($1, ?) are not supported; write the values into the SQL',
+      );
+    }
+    return prepared;
+  }
+
+  private async ensureResultsView(slot: Slot): Promise<void> {
+    if (this.resultsPresent === undefined) this.resultsPresent = await this.index.hasAny();
+    const want = this.resultsPresent ? 'glob' : 'empty';
+    if (slot.view === want) return;
+    await slot.conn.run(want === 'glob' ? resultsViewSql(this.index.glob) : EMPTY_RESULTS_VIEW);
+    slot.view = want;
+  }
+
+  private async acquire(): Promise<Slot> {
+    if (this.closed || this.db.isClosed) throw new CatalogError('invalid_input', 'the catalog is closed');
+    const slot = this.idle.pop();
+    if (slot) return slot;
+    if (this.open < this.poolSize) {
+      this.open++;
+      try {
+        return { conn: await this.db.connect(), view: 'none' };
+      } catch (err) {
+        this.open--;
+        throw err;
+      }
+    }
+    const next = await new Promise<Slot | undefined>((resolve) => this.waiters.push(resolve));
+    if (!next) throw new CatalogError('invalid_input', 'the catalog is closed');
+    return next;
+  }
+
+  private release(slot: Slot, discard: boolean): void {
+    if (discard || this.closed) {
+      slot.conn.closeSync();
+      this.open--;
+      const waiter = this.waiters.shift();
+      if (waiter) {
+        // Hand the waiter a fresh connection in place of the dropped one.
+        this.open++;
+        this.db.connect().then(
+          (conn) => waiter({ conn, view: 'none' }),
+          () => {
+            this.open--;
+            waiter(undefined);
+          },
+        );
+      }
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(slot);
+    else this.idle.push(slot);
+  }
+}
+
+const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+// `results`: every row of every registered Parquet artifact, with the
+// experiment it belongs to and the artifact's catalog path. A temp view (one
+// per connection) because the glob path depends on PERAGUS_HOME and a
+// read-only catalog cannot store views.
+function resultsViewSql(glob: string): string {
+  return `CREATE OR REPLACE TEMP VIEW results AS
+SELECT r.experiment_id, a.artifact, r.artifact_sha256, r.* EXCLUDE (experiment_id, artifact_sha256, filename)
+FROM (
+  SELECT *, regexp_extract(filename, '([0-9a-f]{64})\\.parquet$', 1) AS artifact_sha256
+  FROM read_parquet(${sqlString(glob)}, hive_partitioning = true,
+    hive_types = {'experiment_id': VARCHAR}, union_by_name = true, filename = true)
+) r
+LEFT JOIN (SELECT experiment_id, sha256, min(path) AS artifact FROM artifacts GROUP BY ALL) a
+  ON a.experiment_id = r.experiment_id AND a.sha256 = r.artifact_sha256`;
+}
+
+const EMPTY_RESULTS_VIEW = `CREATE OR REPLACE TEMP VIEW results AS
+SELECT NULL::VARCHAR AS experiment_id, NULL::VARCHAR AS artifact, NULL::VARCHAR AS artifact_sha256 WHERE false`;
+
+function classify(err: unknown, db: CatalogDb): Error {
+  if (err instanceof CatalogError) return err;
+  const msg = errorMessage(err);
+  if (/^Permission Error/i.test(msg) || /disabled (by|through) configuration/i.test(msg)) {
+    return new QueryRefusedError(
+      `it reads files outside the results store (only ${db.storeDir}/ and ${db.resultsDir}/ are readable; ` +
+        `use the tables experiments, artifacts, metrics and the view results): ${msg}`,
+      { cause: err },
+    );
+  }
+  if (/read-only mode|read-only transaction|Cannot write to database/i.test(msg)) {
+    return new QueryRefusedError(`catalog_query is read-only: ${msg}`, { cause: err });
+  }
+  return new CatalogError('query_failed', msg, { cause: err });
+}
