@@ -35,4 +35,4 @@ export {
   type SessionManagerOptions,
 } from './manager.ts';
 export { type CellRunResult, type ExecuteOptions, Session, type SessionInfo } from './session.ts';
-export { CellRun, SessionRecord, sessionFile, writeFileAtomic } from './store.ts';
+export { CellRun, loadSession, SessionRecord, type StoredSession, sessionFile } from './store.ts';

@@ -8,7 +8,13 @@ import { InvalidCellError, SessionNotFoundError } from './errors.ts';
 import { EventBus } from './events.ts';
 import type { KernelSource } from './kernel-slot.ts';
 import { Session } from './session.ts';
-import { readSessionRecord, SESSION_FORMAT, type SessionRecord, writeFileAtomic } from './store.ts';
+import {
+  loadSession,
+  pickNotebookBase,
+  SESSION_FORMAT,
+  type SessionRecord,
+  writeFileAtomic,
+} from './store.ts';
 
 export interface SessionManagerOptions {
   /** Experiments root: default work dirs are `<root>/<experiment_id>`, the session index is `<root>/.sessions/`. */
@@ -68,11 +74,15 @@ export class SessionManager {
       work_dir: workDir,
       created_at: now,
       updated_at: now,
+      notebook_base: pickNotebookBase(workDir, name, id),
       seq: 0,
-      notebook: { title: name, language: 'python', cells: [], metadata: {} },
       runs: {},
     };
-    const session = new Session({ record, kernelSource: this.#kernelSource, bus: this.bus });
+    const session = new Session({
+      stored: { record, cells: [] },
+      kernelSource: this.#kernelSource,
+      bus: this.bus,
+    });
     await session.save();
     await writeFileAtomic(
       this.#pointerPath(id),
@@ -107,7 +117,7 @@ export class SessionManager {
     );
   }
 
-  /** Shuts the kernel down and forgets the session (its notebook and artifacts in the work dir stay). */
+  /** Shuts the kernel down and forgets the session (its notebook files and artifacts in the work dir stay). */
   async delete(sessionId: string): Promise<void> {
     const session = this.get(sessionId);
     this.#sessions.delete(sessionId);
@@ -136,8 +146,8 @@ export class SessionManager {
         const pointer = Pointer.parse(JSON.parse(await readFile(join(this.#pointerDir(), file), 'utf8')));
         workDir = pointer.work_dir;
         if (this.#sessions.has(pointer.session_id)) continue;
-        const record = await readSessionRecord(pointer.work_dir, pointer.session_id);
-        const session = new Session({ record, kernelSource: this.#kernelSource, bus: this.bus });
+        const stored = await loadSession(pointer.work_dir, pointer.session_id);
+        const session = new Session({ stored, kernelSource: this.#kernelSource, bus: this.bus });
         this.#sessions.set(session.id, session);
         report.reopened.push(session);
         session.emit({

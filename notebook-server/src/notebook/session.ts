@@ -1,5 +1,6 @@
 // One notebook session: cells, a kernel, a serial execution queue, events,
 // and persistence of every change to the session's work dir.
+import { join } from 'node:path';
 import type { Cell, CodeCell, Notebook, Output } from '../../../srcmd/src/nbformat.ts';
 import { type CellPosition, makeCell, type NewCell } from './cells.ts';
 import {
@@ -12,7 +13,13 @@ import {
 import type { CellError, EventBus, SessionEvent, SessionEventBody, SessionState } from './events.ts';
 import type { KernelSlot, KernelSource } from './kernel-slot.ts';
 import { ExecutionQueue, type QueueHost } from './queue.ts';
-import { type CellRun, SESSION_FORMAT, type SessionRecord, SessionStore } from './store.ts';
+import {
+  type CellRun,
+  SESSION_FORMAT,
+  type SessionRecord,
+  SessionStore,
+  type StoredSession,
+} from './store.ts';
 
 export interface ExecuteOptions {
   /** The cell is interrupted (then, if it does not stop, its kernel replaced) after this long. */
@@ -42,13 +49,16 @@ export interface SessionInfo {
   updated_at: string;
   /** Last event seq issued. */
   seq: number;
+  /** The notebook's .src.md (its outputs are beside it in .outputs.json). */
+  notebook_file: string;
   cells: Cell[];
   /** Run status of code cells that were queued or run, by cell id. */
   runs: Record<string, CellRun>;
 }
 
 export interface SessionOptions {
-  record: SessionRecord;
+  /** Metadata and cells, fresh or read back by loadSession. */
+  stored: StoredSession;
   kernelSource: KernelSource;
   bus: EventBus;
 }
@@ -59,6 +69,7 @@ export class Session implements QueueHost {
   readonly work_dir: string;
   readonly created_at: string;
   name: string;
+  readonly #notebookBase: string;
   #updatedAt: string;
   #cells: Cell[];
   readonly #runs: Map<string, CellRun>;
@@ -68,14 +79,16 @@ export class Session implements QueueHost {
   readonly #slot: KernelSlot;
   readonly #queue: ExecutionQueue;
 
-  constructor({ record, kernelSource, bus }: SessionOptions) {
+  constructor({ stored, kernelSource, bus }: SessionOptions) {
+    const { record } = stored;
     this.id = record.id;
     this.experiment_id = record.experiment_id;
     this.work_dir = record.work_dir;
     this.created_at = record.created_at;
     this.name = record.name;
     this.#updatedAt = record.updated_at;
-    this.#cells = structuredClone(record.notebook.cells);
+    this.#notebookBase = record.notebook_base;
+    this.#cells = structuredClone(stored.cells);
     this.#runs = new Map(Object.entries(record.runs));
     // A run that was in flight when the server stopped can no longer finish.
     for (const [id, run] of this.#runs) {
@@ -91,7 +104,12 @@ export class Session implements QueueHost {
     }
     this.#seq = record.seq;
     this.#bus = bus;
-    this.#store = new SessionStore(record.work_dir, record.id, () => this.toRecord(), record.seq);
+    this.#store = new SessionStore(
+      record.work_dir,
+      record.id,
+      () => ({ record: this.toRecord(), notebook: this.toNotebook() }),
+      record.seq,
+    );
     this.#queue = new ExecutionQueue(this, kernelSource, record.work_dir);
     this.#slot = this.#queue.slot;
   }
@@ -128,7 +146,8 @@ export class Session implements QueueHost {
       created_at: r.created_at,
       updated_at: r.updated_at,
       seq: this.#seq,
-      cells: r.notebook.cells,
+      notebook_file: join(r.work_dir, `${r.notebook_base}.src.md`),
+      cells: this.cells,
       runs: r.runs,
     };
   }
@@ -152,8 +171,8 @@ export class Session implements QueueHost {
       work_dir: this.work_dir,
       created_at: this.created_at,
       updated_at: this.#updatedAt,
+      notebook_base: this.#notebookBase,
       seq: this.#seq,
-      notebook: this.toNotebook(),
       runs: Object.fromEntries(structuredClone([...this.#runs])),
     };
   }

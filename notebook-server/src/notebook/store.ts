@@ -1,13 +1,25 @@
-// Persistence of one session in its work dir. Every write goes to a temp file
-// in the same directory and is renamed over the target, so a crash leaves
-// either the old or the new file, never half of one.
+// Persistence of one session in its work dir:
+//   <work_dir>/<base>.src.md               the notebook (srcmd), the record of the experiment
+//   <work_dir>/<base>.outputs.json         its outputs and execution counts (srcmd bundle)
+//   <work_dir>/.peragus/sessions/<id>.json session metadata and cell run status
+//   <work_dir>/.peragus/sessions/<id>.seq  event seq reservation
+// Every write goes to a temp file in the same directory and is renamed over
+// the target, so a crash leaves either the old or the new file, never half of one.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { Notebook } from '../../../srcmd/src/nbformat.ts';
+import type { Cell, Notebook } from '../../../srcmd/src/index.ts';
+import {
+  notebookPaths,
+  readNotebookFiles,
+  writeFileAtomic,
+  writeNotebookFiles,
+} from '../../../srcmd/src/index.ts';
 import { CellError, CellRunStatus } from './events.ts';
+
+export { writeFileAtomic };
 
 export const SESSION_FORMAT = 'peragus.session/1';
 
@@ -20,7 +32,7 @@ export const CellRun = z.object({
 });
 export type CellRun = z.infer<typeof CellRun>;
 
-/** The authoritative saved state of a session: `<work_dir>/.peragus/sessions/<id>.json`. */
+/** A session's metadata: `<work_dir>/.peragus/sessions/<id>.json` (cells live in the srcmd files). */
 export const SessionRecord = z.object({
   format: z.literal(SESSION_FORMAT),
   id: z.string(),
@@ -29,9 +41,10 @@ export const SessionRecord = z.object({
   work_dir: z.string(),
   created_at: z.string(),
   updated_at: z.string(),
+  /** The notebook files are `<work_dir>/<notebook_base>.src.md` and `.outputs.json`. */
+  notebook_base: z.string().min(1),
   /** Last event seq issued when this record was written. */
   seq: z.number().int().nonnegative(),
-  notebook: Notebook,
   /** Run status of code cells by cell id (cells never run are absent). */
   runs: z.record(z.string(), CellRun).default({}),
 });
@@ -51,26 +64,6 @@ function tempName(path: string): string {
   return join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-/** Writes data to path via temp file + fsync + rename. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = tempName(path);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data, 'utf8');
-    // Without fsync a power loss after rename can leave an empty file under the new name.
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
 function writeFileAtomicSync(path: string, data: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tempName(path);
@@ -78,7 +71,17 @@ function writeFileAtomicSync(path: string, data: string): void {
   renameSync(tmp, path);
 }
 
-export async function readSessionRecord(workDir: string, id: string): Promise<SessionRecord> {
+/** A persisted session as read back: metadata + the notebook's cells with their outputs. */
+export interface StoredSession {
+  record: SessionRecord;
+  cells: Cell[];
+}
+
+/**
+ * Reads a session from the work dir it was found in (which wins over the
+ * recorded one: a volume may be mounted elsewhere after a restart).
+ */
+export async function loadSession(workDir: string, id: string): Promise<StoredSession> {
   const path = sessionFile(workDir, id);
   const text = await readFile(path, 'utf8');
   let json: unknown;
@@ -101,7 +104,22 @@ export async function readSessionRecord(workDir: string, id: string): Promise<Se
   } catch {
     // no reservation written yet
   }
-  return { ...parsed.data, seq };
+  // Outputs of a cell deleted by hand from the .src.md are dropped, not fatal.
+  const notebook = await readNotebookFiles(workDir, parsed.data.notebook_base, { unknownCells: 'drop' });
+  return { record: { ...parsed.data, work_dir: workDir, seq }, cells: notebook.cells };
+}
+
+/** A file base for the notebook from the session's name, not taken in the work dir. */
+export function pickNotebookBase(workDir: string, name: string, id: string): string {
+  const slug =
+    name
+      .normalize('NFKD')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'notebook';
+  // Several sessions of one experiment share its work dir: never take over another's notebook.
+  return existsSync(notebookPaths(workDir, slug).srcmd) ? `${slug}-${id}` : slug;
 }
 
 /**
@@ -116,7 +134,7 @@ export class SessionStore {
   constructor(
     readonly workDir: string,
     readonly id: string,
-    private readonly snapshot: () => SessionRecord,
+    private readonly snapshot: () => { record: SessionRecord; notebook: Notebook },
     initialSeq: number,
     private readonly seqBlock = 1000,
   ) {
@@ -125,12 +143,12 @@ export class SessionStore {
 
   save(): Promise<void> {
     if (this.#next) return this.#next;
-    const next = this.#chain.then(() => {
+    const next = this.#chain.then(async () => {
       this.#next = null;
-      return writeFileAtomic(
-        sessionFile(this.workDir, this.id),
-        `${JSON.stringify(this.snapshot(), null, 1)}\n`,
-      );
+      const { record, notebook } = this.snapshot();
+      // Notebook first: it holds the outputs, the part a crash must not lose.
+      await writeNotebookFiles(this.workDir, record.notebook_base, notebook);
+      await writeFileAtomic(sessionFile(this.workDir, this.id), `${JSON.stringify(record, null, 1)}\n`);
     });
     this.#next = next;
     this.#chain = next.catch(() => {});
@@ -152,7 +170,7 @@ export class SessionStore {
     return this.#seqReserved;
   }
 
-  /** Waits for pending writes, then removes the session's files (the work dir's other files stay). */
+  /** Waits for pending writes, then removes the session's metadata (the notebook files stay: they are the record). */
   async remove(): Promise<void> {
     await this.#chain;
     await rm(sessionFile(this.workDir, this.id), { force: true });
