@@ -1,0 +1,123 @@
+// Routes notebook/PySD tool calls that name a container (or a session that
+// lives in one) to that container's node server over its MCP endpoint, so an
+// agent talks to one MCP server only. Progress is forwarded, and the node's
+// session events are re-published on the host's bus (WS clients, MCP logging).
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { type EventBus, SessionEvent } from '../notebook/events.ts';
+import { SERVER_VERSION } from './server.ts';
+import { connectSocketTransport } from './socket-transport.ts';
+import { type ToolCall, ToolInputError } from './tool.ts';
+
+/** Calls routed to a container may run for hours (a long sweep); progress keeps them alive. */
+const ROUTED_TIMEOUT_MS = 24 * 3600 * 1000;
+
+export interface ContainerEndpoint {
+  container_id: string;
+  endpoint: string;
+}
+
+export class ContainerRouter {
+  readonly #clients = new Map<string, Promise<Client>>();
+  readonly #sessionToContainer = new Map<string, string>();
+
+  constructor(
+    private readonly lookup: (containerId: string) => Promise<ContainerEndpoint>,
+    private readonly events: EventBus,
+  ) {}
+
+  /** The container a session lives in, if the host learned it. */
+  containerOf(sessionId: string): string | undefined {
+    return this.#sessionToContainer.get(sessionId);
+  }
+
+  rememberSession(sessionId: string, containerId: string): void {
+    this.#sessionToContainer.set(sessionId, containerId);
+  }
+
+  /** Undefined when the call is for the host itself. */
+  route(name: string, args: Record<string, unknown>, call: ToolCall): Promise<CallToolResult> | undefined {
+    const explicit = typeof args.container_id === 'string' ? args.container_id : undefined;
+    const bySession = typeof args.session_id === 'string' ? this.containerOf(args.session_id) : undefined;
+    const containerId = explicit ?? bySession;
+    if (!containerId) return undefined;
+    const { container_id: _drop, ...rest } = args;
+    return this.forward(containerId, name, rest, call);
+  }
+
+  async forward(
+    containerId: string,
+    name: string,
+    args: Record<string, unknown>,
+    call?: ToolCall,
+  ): Promise<CallToolResult> {
+    const client = await this.client(containerId);
+    const result = (await client.callTool({ name, arguments: args }, undefined, {
+      timeout: ROUTED_TIMEOUT_MS,
+      resetTimeoutOnProgress: true,
+      ...(call
+        ? {
+            signal: call.signal,
+            onprogress: (p: { progress: number; total?: number; message?: string }) =>
+              void call.progress(p.progress, p.total, p.message),
+          }
+        : {}),
+    })) as CallToolResult;
+    const sc = result.structuredContent as Record<string, unknown> | undefined;
+    if (!result.isError && (name === 'notebook_create' || name === 'notebook_import')) {
+      if (typeof sc?.session_id === 'string') this.rememberSession(sc.session_id, containerId);
+    }
+    if (!result.isError && name === 'notebook_list' && Array.isArray(sc?.sessions)) {
+      for (const s of sc.sessions as { session_id?: string }[]) {
+        if (s.session_id) this.rememberSession(s.session_id, containerId);
+      }
+    }
+    return result;
+  }
+
+  /** Calls a tool in a container and returns its structured result, or throws its error message. */
+  async call(containerId: string, name: string, args: Record<string, unknown>, call?: ToolCall) {
+    const result = await this.forward(containerId, name, args, call);
+    if (result.isError) {
+      const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+      throw new ToolInputError(`${name} in container ${containerId}: ${text}`);
+    }
+    return (result.structuredContent ?? {}) as Record<string, unknown>;
+  }
+
+  async client(containerId: string): Promise<Client> {
+    let pending = this.#clients.get(containerId);
+    if (!pending) {
+      pending = this.#connect(containerId);
+      this.#clients.set(containerId, pending);
+      pending.catch(() => this.#clients.delete(containerId));
+    }
+    return pending;
+  }
+
+  async #connect(containerId: string): Promise<Client> {
+    const { endpoint } = await this.lookup(containerId);
+    const transport = await connectSocketTransport(endpoint);
+    const client = new Client({ name: 'peragus-host', version: SERVER_VERSION });
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      const parsed = SessionEvent.safeParse(n.params.data);
+      if (n.params.logger === 'peragus.events' && parsed.success) this.events.publish(parsed.data);
+    });
+    client.onclose = () => this.#clients.delete(containerId);
+    await client.connect(transport);
+    await client.setLoggingLevel('debug').catch(() => undefined);
+    return client;
+  }
+
+  /** Drops the connection and the session map of a destroyed container. */
+  async forget(containerId: string): Promise<void> {
+    const pending = this.#clients.get(containerId);
+    this.#clients.delete(containerId);
+    for (const [s, c] of this.#sessionToContainer) if (c === containerId) this.#sessionToContainer.delete(s);
+    if (pending) await (await pending.catch(() => undefined))?.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#clients.keys()].map((id) => this.forget(id)));
+  }
+}

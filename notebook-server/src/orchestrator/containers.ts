@@ -1,0 +1,98 @@
+// The host's view of experiment containers across runtimes: picks the runtime
+// (PERAGUS_RUNTIME, or per call), finds a container's runtime from its id
+// (local ids start with "local-"), and keeps the router's connections in step.
+import { DockerRuntime } from '../runtime/docker.ts';
+import { LocalRuntime } from '../runtime/local.ts';
+import {
+  type ContainerInfo,
+  type ContainerRuntime,
+  ContainerRuntimeError,
+  type ContainerSpec,
+  type CreateResult,
+} from '../runtime/types.ts';
+
+export type RuntimeKind = 'local' | 'docker';
+
+export function defaultRuntimeKind(env: NodeJS.ProcessEnv = process.env): RuntimeKind {
+  const v = env.PERAGUS_RUNTIME ?? 'local';
+  if (v !== 'local' && v !== 'docker') {
+    throw new Error(`PERAGUS_RUNTIME="${v}" is not a runtime: use "local" (default) or "docker"`);
+  }
+  return v;
+}
+
+export class ContainerService {
+  readonly #runtimes = new Map<RuntimeKind, ContainerRuntime>();
+  readonly defaultKind: RuntimeKind;
+  /** Called after a container is destroyed (the router drops its connection). */
+  onDestroyed?: (containerId: string) => Promise<void>;
+
+  constructor(
+    private readonly home: string,
+    defaultKind?: RuntimeKind,
+  ) {
+    this.defaultKind = defaultKind ?? defaultRuntimeKind();
+  }
+
+  runtime(kind: RuntimeKind = this.defaultKind): ContainerRuntime {
+    let rt = this.#runtimes.get(kind);
+    if (!rt) {
+      rt = kind === 'local' ? new LocalRuntime({ home: this.home }) : new DockerRuntime({ home: this.home });
+      this.#runtimes.set(kind, rt);
+    }
+    return rt;
+  }
+
+  runtimeOf(containerId: string): ContainerRuntime {
+    return this.runtime(containerId.startsWith('local-') ? 'local' : 'docker');
+  }
+
+  async create(spec: ContainerSpec, kind?: RuntimeKind): Promise<CreateResult & { runtime: RuntimeKind }> {
+    const k = kind ?? this.defaultKind;
+    const created = await this.runtime(k).create(spec);
+    return { ...created, runtime: k };
+  }
+
+  async endpoint(containerId: string): Promise<{ container_id: string; endpoint: string }> {
+    const rt = this.runtimeOf(containerId);
+    const found = (await rt.list()).find((c) => c.container_id === containerId || c.name === containerId);
+    if (!found) {
+      throw new ContainerRuntimeError(
+        'not_found',
+        `no container "${containerId}": container_list shows the live ones`,
+      );
+    }
+    if (!found.running) {
+      const health = await rt.health(containerId);
+      throw new ContainerRuntimeError(
+        'not_found',
+        `container ${containerId} is not running: ${health.reason}`,
+      );
+    }
+    if (!found.endpoint)
+      throw new ContainerRuntimeError('not_found', `container ${containerId} has no MCP endpoint`);
+    return { container_id: found.container_id, endpoint: found.endpoint };
+  }
+
+  async destroy(containerId: string, removeWorkDir = false): Promise<{ removed: boolean }> {
+    await this.onDestroyed?.(containerId);
+    return this.runtimeOf(containerId).destroy(containerId, { removeWorkDir });
+  }
+
+  /** Containers of every runtime that is in use (docker only when it answers). */
+  async list(
+    labels?: Record<string, string>,
+    kind?: RuntimeKind,
+  ): Promise<(ContainerInfo & { runtime: RuntimeKind })[]> {
+    const kinds: RuntimeKind[] = kind
+      ? [kind]
+      : this.defaultKind === 'docker'
+        ? ['local', 'docker']
+        : ['local'];
+    const all: (ContainerInfo & { runtime: RuntimeKind })[] = [];
+    for (const k of kinds) {
+      for (const c of await this.runtime(k).list(labels)) all.push({ ...c, runtime: k });
+    }
+    return all;
+  }
+}
