@@ -174,19 +174,22 @@ export class KernelClient extends EventEmitter implements Kernel {
     await this.channels.send('shell', request);
     if (!options.timeoutMs) return execution.done;
 
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(async () => {
-        // Interrupt, give the kernel a moment to unwind so it is idle for the next cell, then report.
-        await this.interrupt().catch(() => undefined);
-        await Promise.race([execution.done.catch(() => undefined), sleep(5_000)]);
-        reject(
-          new KernelTimeoutError(`cell exceeded its ${options.timeoutMs} ms timeout and was interrupted`),
-        );
-      }, options.timeoutMs);
-    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      // Interrupt and let the kernel unwind (so it is idle for the next cell);
+      // if it does not, stop waiting for this request anyway.
+      this.interrupt().catch(() => undefined);
+      setTimeout(
+        () => execution.fail(new KernelTimeoutError('interrupt did not stop the cell')),
+        5_000,
+      ).unref();
+    }, options.timeoutMs);
     try {
-      return await Promise.race([execution.done, timedOut]);
+      const result = await execution.done;
+      if (timedOut)
+        throw new KernelTimeoutError(`cell exceeded its ${options.timeoutMs} ms timeout and was interrupted`);
+      return result;
     } finally {
       clearTimeout(timer);
     }
@@ -392,7 +395,8 @@ export class KernelClient extends EventEmitter implements Kernel {
     }
     if (proc.hasExited) return;
     const exited = proc.exited.then(() => true);
-    if (await Promise.race([exited, sleep(2_000).then(() => false)])) return;
+    // A restart throws the old state away, so it waits less for a clean exit.
+    if (await Promise.race([exited, sleep(restart ? 1_000 : 2_000).then(() => false)])) return;
     proc.signal('SIGTERM');
     if (await Promise.race([exited, sleep(2_000).then(() => false)])) return;
     proc.signal('SIGKILL');

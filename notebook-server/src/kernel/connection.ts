@@ -67,12 +67,18 @@ export async function allocatePorts(host = '127.0.0.1', count = 5): Promise<numb
       held.push(server);
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      if (port > 0 && !reserved.has(port)) ports.push(port);
+      if (port > 0 && !reserved.has(port)) {
+        // Reserve before the probe closes, or a concurrent caller could probe the same port.
+        reserved.add(port);
+        ports.push(port);
+      }
     }
+  } catch (err) {
+    for (const p of ports) reserved.delete(p);
+    throw err;
   } finally {
     await Promise.all(held.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
-  for (const p of ports) reserved.add(p);
   return ports;
 }
 
