@@ -24,7 +24,7 @@ const COLD_SAMPLES = 5;
 // Python program would use them. Waits for execute_reply, then the iopub idle
 // of the same request (the same completion rule as ours). Driven over stdin so
 // both clients can be measured in interleaved rounds.
-const PEER = String.raw`
+const PEER = `
 import json, sys, time
 from jupyter_client.manager import KernelManager
 

@@ -16,7 +16,7 @@ describe('WireCodec', () => {
     expect(decoded?.identities.map(String)).toEqual(['id-1']);
     expect(decoded?.message.header).toEqual(msg.header);
     expect(decoded?.message.content).toEqual({ code: 'print("ü")' });
-    expect([...(decoded?.message.buffers?.[0] as Buffer)]).toEqual([1, 2, 3]);
+    expect([...(decoded!.message.buffers![0] as Buffer)]).toEqual([1, 2, 3]);
     expect(codec.stats).toEqual({ badSignatures: 0, malformed: 0 });
   });
 
