@@ -1,0 +1,127 @@
+// Sessions survive a server restart: a new SessionManager on the same root
+// reopens every session with its cells and completed outputs.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SessionManager, sessionFile } from '../../notebook-server/src/notebook/index.ts';
+import { decodeBundle } from '../../srcmd/src/index.ts';
+import { capture, realKernels, streamText, tempRoot } from './helpers.ts';
+
+describe('session persistence (real kernel)', () => {
+  const tmp = tempRoot('persist');
+  const managers: SessionManager[] = [];
+  const open = () => {
+    const m = new SessionManager({ root: tmp.root, kernelSource: realKernels });
+    managers.push(m);
+    return m;
+  };
+  afterAll(async () => {
+    for (const m of managers) await m.close();
+    tmp.cleanup();
+  });
+
+  it('writes a completed cell’s outputs to disk before the completed event', async () => {
+    const m = open();
+    const s = await m.create({ name: 'Ordering', experiment_id: 'exp-order' });
+    const cell = await s.addCell({ source: 'print("saved first")' });
+    const { notebook_file } = s.info();
+    let onDisk: string | null = null;
+    const stop = m.bus.subscribe((e) => {
+      // Read synchronously inside the listener: what a crash right now would leave behind.
+      if (e.type === 'notebook.cell.completed' && e.cell_id === cell.id) {
+        onDisk = readFileSync(notebook_file.replace(/\.src\.md$/, '.outputs.json'), 'utf8');
+      }
+    });
+    await s.execute(cell.id);
+    stop();
+    expect(onDisk).not.toBeNull();
+    const nb = decodeBundle(readFileSync(notebook_file, 'utf8'), onDisk);
+    const saved = nb.cells.find((c) => c.id === cell.id);
+    expect(saved?.cell_type === 'code' && streamText(saved.outputs)).toBe('saved first\n');
+    await m.close();
+  });
+
+  it('reopens every session with its cells and completed outputs after a restart', async () => {
+    const m1 = open();
+    const a = await m1.create({ name: 'Alpha run', experiment_id: 'exp-alpha' });
+    const intro = await a.addCell({ cell_type: 'markdown', source: '# Alpha\nsome *notes*' });
+    const c1 = await a.addCell({ source: 'x = 21\nprint("x set")', filename: 'set_x.py' });
+    const c2 = await a.addCell({ source: 'x * 2' });
+    const c3 = await a.addCell({ source: 'raise RuntimeError("boom")' });
+    const never = await a.addCell({ source: 'print("never ran")' });
+    await a.execute(c1.id);
+    await a.execute(c2.id);
+    await a.execute(c3.id);
+    const b = await m1.create({ name: 'Beta', experiment_id: 'exp-beta' });
+    const b1 = await b.addCell({ source: 'print("beta")' });
+    await b.execute(b1.id);
+    const before = { a: a.info(), b: b.info() };
+    const lastSeq = a.info().seq;
+    expect(a.info().notebook_file).toBe(join(tmp.root, 'exp-alpha', 'alpha-run.src.md'));
+
+    // Simulate a server restart: drop the manager, open a new one on the same root.
+    await m1.close();
+    const m2 = open();
+    const report = await m2.reopenAll();
+    expect(report.failed).toEqual([]);
+    // (the first test's session is under the same root too)
+    expect(report.reopened.map((s) => s.id)).toEqual(expect.arrayContaining([a.id, b.id]));
+
+    const a2 = m2.get(a.id);
+    expect(a2.state).toBe('not_started');
+    expect(a2.experiment_id).toBe('exp-alpha');
+    expect(a2.name).toBe('Alpha run');
+    expect(a2.cells).toEqual(before.a.cells);
+    expect(a2.cells.map((c) => c.id)).toEqual([intro.id, c1.id, c2.id, c3.id, never.id]);
+    const get = (id: string) => {
+      const c = a2.getCell(id);
+      if (c.cell_type !== 'code') throw new Error('expected a code cell');
+      return c;
+    };
+    expect(streamText(get(c1.id).outputs)).toBe('x set\n');
+    expect(get(c1.id).filename).toBe('set_x.py');
+    expect(get(c2.id)).toMatchObject({
+      execution_count: 2,
+      outputs: [expect.objectContaining({ output_type: 'execute_result', data: { 'text/plain': '42' } })],
+    });
+    expect(get(c3.id).outputs[0]).toMatchObject({ output_type: 'error', ename: 'RuntimeError' });
+    expect(get(never.id).outputs).toEqual([]);
+    expect(a2.getCellRun(c2.id).status).toBe('ok');
+    expect(a2.getCellRun(c3.id)).toMatchObject({ status: 'error', error: { ename: 'RuntimeError' } });
+    expect(m2.get(b.id).cells).toEqual(before.b.cells);
+
+    // Event seqs go on above anything a client saw before the restart.
+    const cap = capture(m2.bus, a.id);
+    // The kernel starts lazily on the next execute, in a fresh process (x is gone).
+    const r = await a2.execute(c2.id);
+    expect(r.error).toMatchObject({ ename: 'NameError' });
+    expect(a2.state).toBe('idle');
+    expect(Math.min(...cap.events.map((e) => e.seq))).toBeGreaterThan(lastSeq);
+    cap.stop();
+
+    // Deleting a session removes it from the next reopen; its notebook files stay.
+    await m2.delete(b.id);
+    await m2.close();
+    const m3 = open();
+    const again = await m3.reopenAll();
+    expect(again.reopened.map((s) => s.id)).toContain(a.id);
+    expect(again.reopened.map((s) => s.id)).not.toContain(b.id);
+    expect(readFileSync(before.b.notebook_file, 'utf8')).toContain('print("beta")');
+  });
+
+  it('reports a corrupt session on reopen without failing the others', async () => {
+    const m1 = open();
+    const good = await m1.create({ name: 'Good' });
+    const bad = await m1.create({ name: 'Bad' });
+    await m1.close();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(sessionFile(bad.work_dir, bad.id), '{ not json');
+    const m2 = open();
+    const report = await m2.reopenAll();
+    expect(report.reopened.map((s) => s.id)).toContain(good.id);
+    expect(report.failed).toEqual([
+      expect.objectContaining({ session_id: bad.id, error: expect.stringMatching(/not valid JSON/) }),
+    ]);
+    await m2.close();
+  });
+});
