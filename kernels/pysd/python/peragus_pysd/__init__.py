@@ -1,1 +1,132 @@
-"""Peragus helpers for PySD experiments, pre-imported in every kernel."""
+"""Peragus helpers for PySD experiments, pre-imported in every kernel.
+
+Each public function returns a JSON-able dict (a :class:`~peragus_pysd.display.Result`)
+and, inside a Jupyter kernel, displays it once as ``application/vnd.peragus.result+json``
+(``{"peragus": 1, "function": NAME, "result": {...}}``) plus a one-line ``text/plain``.
+Errors a caller can fix raise :class:`~peragus_pysd.errors.PeragusError` subclasses.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .describe import summarize
+from .display import PROGRESS_MIME, RESULT_MIME, Result, emit
+from .errors import (
+    InvalidExperimentError,
+    InvalidParameterError,
+    ModelTranslationError,
+    PathOutsideWorkDirError,
+    PeragusError,
+    UnknownModelError,
+    UnknownParameterError,
+    UnsupportedExperimentError,
+)
+from .experiment import run as _run
+from .loader import get_model, load, loaded_models
+from .validate import check_format
+
+__all__ = [
+    "RESULT_MIME",
+    "PROGRESS_MIME",
+    "Result",
+    "load_model",
+    "run_experiment",
+    "analyze_model",
+    "visualize",
+    "list_models",
+    "PeragusError",
+    "ModelTranslationError",
+    "UnknownModelError",
+    "UnknownParameterError",
+    "InvalidParameterError",
+    "InvalidExperimentError",
+    "UnsupportedExperimentError",
+    "PathOutsideWorkDirError",
+]
+
+
+def load_model(
+    source: str | os.PathLike[str],
+    format: str | None = None,  # noqa: A002 - public API name
+    name: str | None = None,
+    content: str | None = None,
+    confine_to: str | os.PathLike[str] | None = None,
+) -> Result:
+    """Translate a Vensim (.mdl), XMILE (.xmile/.xml/.stmx) or PySD (.py) model once and register it.
+
+    ``content`` first writes that text to ``source``. With ``confine_to`` the
+    path must stay inside that directory. The model id is ``slug(name)`` when a
+    name is given, else ``<file stem>-<first 8 hex of the file's sha256>``.
+    Returns model_id, stocks, flows, auxiliaries, constants (units, limits, docs,
+    values), lookups, data, subscripts and time settings.
+    """
+
+    loaded = load(source, format=format, name=name, content=content, confine_to=confine_to)
+    info = summarize(loaded)
+    c = info["counts"]
+    text = (
+        f"model {loaded.model_id}: {c['stocks']} stocks, {c['flows']} flows, {c['auxiliaries']} auxiliaries, "
+        f"{c['constants']} constants; t={info['time']['initial_time']}..{info['time']['final_time']} "
+        f"dt={info['time']['time_step']}"
+    )
+    return emit("load_model", info, text)
+
+
+def run_experiment(
+    model_id: str,
+    experiment: dict[str, Any],
+    output_format: str = "parquet",
+    out_dir: str | os.PathLike[str] = "results",
+    name: str | None = None,
+) -> Result:
+    """Run an experiment (single, sweep, grid, monte_carlo, lhs, sobol, morris, fast, optimization, scenarios).
+
+    Writes ``runs.<fmt>`` (all runs: run_id, [scenario], parameters, time, outputs),
+    ``metrics.<parquet|csv>`` (one row per run) and ``summary.json`` into
+    ``out_dir/<name or model_id-type-key>/`` and returns the summary: run_count,
+    artifacts [{path, sha256, bytes, media_type, role}], metrics aggregates, and
+    sensitivity indices / optimization result / scenario table where relevant.
+    """
+
+    fmt = check_format(output_format)
+    loaded = get_model(model_id)
+    summary, timing = _run(loaded, experiment, fmt, Path(out_dir), name)
+    summary["timing"] = timing
+    text = (
+        f"{summary['experiment_type']} on {model_id}: {summary['run_count']} runs"
+        f"{', ' + str(summary['failed_runs']) + ' failed' if summary['failed_runs'] else ''}"
+        f" in {timing['elapsed_s']}s ({timing['workers']} workers) → {summary['work_dir']}"
+    )
+    return emit("run_experiment", summary, text)
+
+
+def analyze_model(model_id: str) -> Result:
+    """Documentation table, stock/flow structure, dependency graph, parameters with ranges, units check."""
+
+    info = analyze(get_model(model_id))
+    u = info["units_check"]
+    text = (
+        f"model {model_id}: {len(info['documentation'])} elements, {len(info['graph']['edges'])} dependencies, "
+        f"{len(info['parameters'])} parameters, units: {len(u['issues'])} issue(s)"
+    )
+    return emit("analyze_model", info, text)
+
+
+def visualize(target: str, kind: str = "timeseries", **options: Any) -> Result:
+    """Plot a model run or an experiment's results to a PNG artifact (with a small base64 preview).
+
+    ``target`` is a model id (the model is run once with its defaults) or a
+    results path (an experiment work dir, its runs/metrics file or summary.json).
+    ``kind``: timeseries | fan | scatter | tornado. See :func:`peragus_pysd.visualize.plot`.
+    """
+
+    info = plot(target, kind, **options)
+    return emit("visualize", info, f"{kind} plot → {info['artifacts'][0]['path']}")
+
+
+def list_models() -> list[str]:
+
+    return loaded_models()

@@ -1,0 +1,207 @@
+"""Loading models: translate once, keep them in a registry keyed by a deterministic model id.
+
+Vensim (.mdl) and XMILE (.xmile, .xml, .stmx) files are translated by PySD into
+a Python file inside a translation cache (``.peragus/models/<sha>/`` under the
+working directory, or ``$PERAGUS_PYSD_CACHE``), never next to the source, so a
+read-only model folder works and reruns reuse the translation. Files that sit
+beside the source (data spreadsheets, tab files) are symlinked into the cache so
+PySD's relative external references still resolve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pysd
+
+from .errors import ModelTranslationError, PathOutsideWorkDirError, PeragusError, UnknownModelError
+
+FORMATS = {
+    "vensim": (".mdl",),
+    "xmile": (".xmile", ".xml", ".stmx"),
+    "python": (".py",),
+}
+CONTROL_VARS = ("initial_time", "final_time", "time_step", "saveper")
+
+
+@dataclass
+class LoadedModel:
+    """A translated model kept in the kernel."""
+
+    model_id: str
+    name: str
+    source: Path
+    format: str
+    sha256: str
+    py_file: Path
+    model: Any  # pysd.py_backend.model.Model, pristine (never run by experiments)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def fresh(self) -> Any:
+        """A new, unmodified model instance from the translated file (cheap: no translation)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.model.copy(reload=True)
+
+
+_REGISTRY: dict[str, LoadedModel] = {}
+_LOCK = threading.Lock()
+
+
+def get_model(model_id: str) -> LoadedModel:
+    try:
+        return _REGISTRY[model_id]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise UnknownModelError(
+            f"unknown model_id {model_id!r}; load it first with load_model(). Loaded: {known}"
+        ) from None
+
+
+def loaded_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def slug(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return s or "model"
+
+
+def detect_format(path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        f = fmt.lower()
+        if f in ("mdl",):
+            f = "vensim"
+        if f in ("stmx", "xml"):
+            f = "xmile"
+        if f in ("py", "pysd"):
+            f = "python"
+        if f not in FORMATS:
+            raise PeragusError(f"unsupported model format {fmt!r}; use one of: vensim, xmile, python")
+        return f
+    suffix = path.suffix.lower()
+    for name, suffixes in FORMATS.items():
+        if suffix in suffixes:
+            return name
+    raise PeragusError(
+        f"cannot tell the model format of {path.name!r} from its extension; "
+        "pass format='vensim' (.mdl), 'xmile' (.xmile/.xml/.stmx) or 'python' (PySD .py)"
+    )
+
+
+def confine(source: str | os.PathLike[str], base: str | os.PathLike[str] | None) -> Path:
+    """Resolve ``source``; when ``base`` is given it must stay inside it (symlinks resolved)."""
+    if base is None:
+        return Path(source).expanduser().resolve()
+    root = Path(base).resolve()
+    candidate = (root / Path(source)).resolve()
+    if candidate != root and root not in candidate.parents:
+        raise PathOutsideWorkDirError(f"path {str(source)!r} is outside the work dir {str(root)!r}")
+    return candidate
+
+
+def cache_root() -> Path:
+    env = os.environ.get("PERAGUS_PYSD_CACHE")
+    return Path(env) if env else Path.cwd() / ".peragus" / "models"
+
+
+def _stage_for_translation(src: Path, sha: str) -> Path:
+    """Copy ``src`` into its cache folder, with its siblings symlinked; return the copy."""
+    folder = cache_root() / f"{sha[:16]}-pysd{pysd.__version__}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / src.name
+    if not target.exists():
+        tmp = folder / f".{src.name}.tmp{os.getpid()}"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+    for sibling in src.parent.iterdir():
+        # Skip the model itself, its translations and split-view module folders.
+        if sibling.name == src.name or sibling.stem == src.stem or sibling.suffix == ".py":
+            continue
+        link = folder / sibling.name
+        if not link.exists() and not link.is_symlink():
+            try:
+                link.symlink_to(sibling.resolve())
+            except OSError:
+                pass
+    return target
+
+
+def _translate(src: Path, fmt: str, sha: str) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if fmt == "python":
+                return pysd.load(str(src))
+            staged = _stage_for_translation(src, sha)
+            py_file = staged.with_suffix(".py")
+            if py_file.exists():
+                try:
+                    return pysd.load(str(py_file))
+                except Exception:  # noqa: BLE001 - stale or partial translation: redo it
+                    py_file.unlink()
+            reader = pysd.read_vensim if fmt == "vensim" else pysd.read_xmile
+            return reader(str(staged))
+    except PeragusError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PySD raises many exception types
+        cause = str(exc).strip().splitlines()
+        first = cause[0] if cause else ""
+        if len(cause) > 1:
+            first = " ".join(line.strip() for line in cause[:4])
+        raise ModelTranslationError(
+            f"PySD cannot {'load' if fmt == 'python' else 'translate'} {src.name} ({fmt}): "
+            f"{type(exc).__name__}: {first[:600]}"
+        ) from exc
+
+
+def _register(loaded: LoadedModel) -> None:
+    with _LOCK:
+        _REGISTRY[loaded.model_id] = loaded
+
+
+def load(
+    source: str | os.PathLike[str],
+    format: str | None = None,  # noqa: A002 - public API name
+    name: str | None = None,
+    content: str | None = None,
+    confine_to: str | os.PathLike[str] | None = None,
+) -> LoadedModel:
+    """Translate (or reuse) a model and register it; see :func:`peragus_pysd.load_model`."""
+    path = confine(source, confine_to)
+    if content is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    if not path.is_file():
+        raise PeragusError(f"model file not found: {str(source)!r}")
+    fmt = detect_format(path, format)
+    sha = sha256_file(path)
+    model = _translate(path, fmt, sha)
+    model_id = slug(name) if name else f"{slug(path.stem)}-{sha[:8]}"
+    loaded = LoadedModel(
+        model_id=model_id,
+        name=name or path.stem,
+        source=path,
+        format=fmt,
+        sha256=sha,
+        py_file=Path(model.py_model_file),
+        model=model,
+    )
+    _register(loaded)
+    return loaded

@@ -1,0 +1,181 @@
+"""Streaming table writers (Parquet, CSV, NetCDF) with deterministic bytes.
+
+Rows are appended in batches (one Parquet row group per batch); batch
+boundaries depend only on the run order and sizes, and no writer stores a
+timestamp, so the same experiment produces byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+FORMATS = ("parquet", "csv", "netcdf")
+SUFFIX = {"parquet": ".parquet", "csv": ".csv", "netcdf": ".nc"}
+MEDIA_TYPES = {
+    ".parquet": "application/vnd.apache.parquet",
+    ".csv": "text/csv",
+    ".nc": "application/x-netcdf",
+    ".json": "application/json",
+    ".png": "image/png",
+}
+
+
+def artifact(path: Path, role: str) -> dict[str, Any]:
+    """Reference to a written file: path (relative to the cwd when inside it), sha256, bytes, media type."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    p = Path(path).resolve()
+    try:
+        shown = str(p.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(p)
+    return {
+        "path": shown,
+        "sha256": h.hexdigest(),
+        "bytes": p.stat().st_size,
+        "media_type": MEDIA_TYPES.get(p.suffix, "application/octet-stream"),
+        "role": role,
+    }
+
+
+class TableSink:
+    """Append-only table with a fixed schema: int64/string/float64 columns."""
+
+    def __init__(self, path: Path, fields: list[tuple[str, str]]) -> None:
+        self.path = Path(path)
+        self.fields = fields  # (name, "int64" | "float64" | "string")
+        self.rows = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial{os.getpid()}")
+
+    def write(self, columns: dict[str, np.ndarray | list[Any]]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> Path:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        try:
+            self._tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _arrow_type(kind: str) -> pa.DataType:
+    return {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}[kind]
+
+
+class ParquetSink(TableSink):
+    def __init__(self, path: Path, fields: list[tuple[str, str]]) -> None:
+        super().__init__(path, fields)
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        self.schema = pa.schema([pa.field(n, _arrow_type(k), nullable=(k == "string")) for n, k in fields])
+        self._writer = pq.ParquetWriter(
+            self._tmp,
+            self.schema,
+            compression="zstd",
+            compression_level=3,
+            write_statistics=True,
+            store_schema=True,
+        )
+
+    def write(self, columns: dict[str, np.ndarray | list[Any]]) -> None:
+        arrays = [pa.array(columns[n], type=_arrow_type(k)) for n, k in self.fields]
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        self._writer.write_table(table, row_group_size=max(1, table.num_rows))
+        self.rows += table.num_rows
+
+    def close(self) -> Path:
+        self._writer.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+
+class CsvSink(TableSink):
+    def __init__(self, path: Path, fields: list[tuple[str, str]]) -> None:
+        super().__init__(path, fields)
+        import pyarrow.csv as pcsv  # noqa: PLC0415
+
+        self.schema = pa.schema([pa.field(n, _arrow_type(k)) for n, k in fields])
+        self._writer = pcsv.CSVWriter(str(self._tmp), self.schema)
+
+    def write(self, columns: dict[str, np.ndarray | list[Any]]) -> None:
+        arrays = [pa.array(columns[n], type=_arrow_type(k)) for n, k in self.fields]
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        self.rows += len(arrays[0]) if arrays else 0
+
+    def close(self) -> Path:
+        self._writer.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+
+def nc_name(name: str) -> str:
+    """NetCDF variable names cannot contain '/'; the original name is kept in ``long_name``."""
+    return name.replace("/", "_") or "_"
+
+
+class NetcdfSink(TableSink):
+    """NetCDF-4 table: one unlimited ``row`` dimension, one variable per column."""
+
+    def __init__(self, path: Path, fields: list[tuple[str, str]]) -> None:
+        super().__init__(path, fields)
+        import netCDF4  # noqa: PLC0415
+
+        self._ds = netCDF4.Dataset(self._tmp, "w", format="NETCDF4")
+        self._ds.createDimension("row", None)
+        self._vars = {}
+        used: set[str] = set()
+        for n, k in fields:
+            vname = nc_name(n)
+            while vname in used:
+                vname += "_"
+            used.add(vname)
+            dtype = {"int64": "i8", "float64": "f8", "string": str}[k]
+            var = self._ds.createVariable(vname, dtype, ("row",), zlib=(k != "string"), complevel=4)
+            var.long_name = n
+            self._vars[n] = var
+
+    def write(self, columns: dict[str, np.ndarray | list[Any]]) -> None:
+        first = columns[self.fields[0][0]]
+        count = len(first)
+        start = self.rows
+        for n, k in self.fields:
+            data = columns[n]
+            if k == "string":
+                self._vars[n][start : start + count] = np.asarray(["" if v is None else v for v in data], dtype=object)
+            else:
+                self._vars[n][start : start + count] = np.asarray(data)
+        self.rows += count
+
+    def close(self) -> Path:
+        self._ds.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+
+def open_sink(fmt: str, path: Path, fields: list[tuple[str, str]]) -> TableSink:
+    if fmt == "parquet":
+        return ParquetSink(path, fields)
+    if fmt == "csv":
+        return CsvSink(path, fields)
+    return NetcdfSink(path, fields)
+
+
+def write_table(fmt: str, path: Path, fields: list[tuple[str, str]], columns: dict[str, Any]) -> Path:
+    sink = open_sink(fmt, path, fields)
+    try:
+        sink.write(columns)
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.close()
