@@ -84,6 +84,12 @@ export class KernelClient extends EventEmitter implements Kernel {
     return 'info' in c ? c.info : c;
   }
 
+  /** Path of the connection file this client owns (undefined when attached to someone else's kernel). */
+  get connectionFile(): string | undefined {
+    const c = this.options.connection;
+    return 'path' in c ? c.path : undefined;
+  }
+
   get stats(): ClientStats {
     return { ...this.codec.stats, heartbeatMisses: this.hbMisses };
   }
@@ -386,15 +392,20 @@ export class KernelClient extends EventEmitter implements Kernel {
   private async stopProcess(restart: boolean): Promise<void> {
     this.expectingExit = true;
     const proc = this.process;
-    const polite = this.channels
-      .send('control', this.codec.message('control', 'shutdown_request', { restart }))
-      .catch(() => undefined);
     if (!proc) {
-      await Promise.race([polite, sleep(1_000)]);
+      // Not our process: asking is all we can do (unless we never launched one).
+      if (!this.options.launch) {
+        await this.request('control', 'shutdown_request', { restart }, 1_000).catch(() => undefined);
+      }
       return;
     }
+    this.channels
+      .send('control', this.codec.message('control', 'shutdown_request', { restart }))
+      .catch(() => undefined);
     if (proc.hasExited) return;
     const exited = proc.exited.then(() => true);
+    // A kernel that never answered kernel_info will not answer shutdown_request either.
+    if (!this.info) proc.signal('SIGTERM');
     // A restart throws the old state away, so it waits less for a clean exit.
     if (await Promise.race([exited, sleep(restart ? 1_000 : 2_000).then(() => false)])) return;
     proc.signal('SIGTERM');
