@@ -243,7 +243,7 @@ function classify(err: unknown, db: CatalogDb): Error {
   const msg = errorMessage(err);
   if (/^Permission Error/i.test(msg) || /disabled (by|through) configuration/i.test(msg)) {
     return new QueryRefusedError(
-      `it reads files outside the results store (only ${db.storeDir}/ and ${db.resultsDir}/ are readable; ` +
+      `it accesses files outside the results store (only ${db.storeDir}/ and ${db.resultsDir}/ are readable; ` +
         `use the tables experiments, artifacts, metrics and the view results): ${msg}`,
       { cause: err },
     );
