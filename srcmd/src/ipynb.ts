@@ -193,6 +193,12 @@ function withPeragus(metadata: Json, peragus: Json): Json {
   return Object.keys(peragus).length > 0 ? { ...metadata, peragus } : metadata;
 }
 
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const key of path) v = isPlainObject(v) || Array.isArray(v) ? (v as Json)[key as string] : undefined;
+  return v;
+}
+
 /** .ipynb text → Notebook plus notes about anything converted lossily. Throws IpynbParseError. */
 export function importIpynb(text: string): IpynbImport {
   let raw: unknown;
@@ -216,7 +222,15 @@ export function importIpynb(text: string): IpynbImport {
   const parsed = NotebookIn.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new IpynbParseError(formatPath(issue.path), issue.message, FIX_SCHEMA);
+    const field = formatPath(issue.path);
+    if (valueAt(raw, issue.path) === undefined) {
+      throw new IpynbParseError(
+        field,
+        'required field is missing',
+        `add "${String(issue.path.at(-1))}"; ${FIX_SCHEMA}`,
+      );
+    }
+    throw new IpynbParseError(field, issue.message, FIX_SCHEMA);
   }
   const notes: string[] = [];
   const used = new Set<string>();

@@ -129,7 +129,7 @@ const draftArb = (safe: boolean, withOutputs: boolean): fc.Arbitrary<Draft> =>
       filename: fc.option(filenameArb, { nil: undefined }),
       metadata: metadataArb,
       execution_count: withOutputs ? fc.option(fc.nat(999), { nil: null }) : fc.constant(null),
-      outputs: withOutputs ? fc.array(outputArb, { maxLength: 3 }) : fc.constant([]),
+      outputs: withOutputs ? fc.array(outputArb, { maxLength: 3 }) : fc.constant<Output[]>([]),
     }),
   );
 
