@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  KernelDeadError,
   type KernelClient,
+  KernelDeadError,
   type KernelSpec,
   KernelStartError,
   loadKernelSpec,
@@ -110,7 +110,10 @@ describe('kernels that never become ready', () => {
   });
 
   it('names a missing interpreter', async () => {
-    const spec: KernelSpec = { ...loadKernelSpec(), argv: ['/nonexistent/python', '-f', '{connection_file}'] };
+    const spec: KernelSpec = {
+      ...loadKernelSpec(),
+      argv: ['/nonexistent/python', '-f', '{connection_file}'],
+    };
     const err = await startKernel({ spec }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KernelStartError);
     expect((err as Error).message).toContain('/nonexistent/python');
