@@ -129,9 +129,15 @@ export class EventBus {
   readonly #listeners = new Set<{ fn: EventListener; filter: EventFilter | undefined }>();
   readonly #recent = new Map<string, SessionEvent[]>();
   readonly #replayLimit: number;
+  readonly #onListenerError: (error: unknown, event: SessionEvent) => void;
 
-  constructor(options: { replayLimit?: number } = {}) {
+  constructor(
+    options: { replayLimit?: number; onListenerError?: (error: unknown, event: SessionEvent) => void } = {},
+  ) {
     this.#replayLimit = options.replayLimit ?? 1000;
+    this.#onListenerError =
+      options.onListenerError ??
+      ((err) => process.emitWarning(`peragus EventBus listener threw: ${String(err)}`));
   }
 
   /** Returns the unsubscribe function. */
@@ -158,7 +164,7 @@ export class EventBus {
         fn(event);
       } catch (err) {
         // One broken subscriber (e.g. a closed socket) must not starve the others or the session.
-        process.emitWarning(`peragus EventBus listener threw: ${String(err)}`);
+        this.#onListenerError(err, event);
       }
     }
   }
