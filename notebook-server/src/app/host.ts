@@ -4,12 +4,15 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Catalog } from '../catalog/catalog.ts';
 import type { NotebookContext } from '../mcp/context.ts';
 import { ContainerRouter } from '../mcp/router.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import type { ToolDef } from '../mcp/tool.ts';
+import { approvalFromEnv, catalogTools, registerCatalogResources } from '../mcp/tools/catalog.ts';
 import { containerTools } from '../mcp/tools/container.ts';
 import { ContainerService, type RuntimeKind } from '../orchestrator/containers.ts';
+import { PlanRunner } from '../orchestrator/plans.ts';
 import { peragusHome } from '../runtime/paths.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
 
@@ -17,6 +20,10 @@ export interface HostOptions {
   home?: string;
   runtime?: RuntimeKind;
   poolSize?: number;
+  /** Continue plans a previous host left unfinished (default true). */
+  resumePlans?: boolean;
+  /** Base dir for plan model paths (default: the process cwd). */
+  planBaseDir?: string;
 }
 
 export interface Host {
@@ -24,6 +31,8 @@ export interface Host {
   notebook: NotebookServices;
   containers: ContainerService;
   router: ContainerRouter;
+  catalog: Catalog;
+  plans: PlanRunner;
   ctx: NotebookContext;
   /** Extra host tools registered by later layers (catalog, plans). */
   extraTools: ToolDef[];
@@ -41,29 +50,49 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   const containers = new ContainerService(home, options.runtime);
   const router = new ContainerRouter((id) => containers.endpoint(id), notebook.events);
   containers.onDestroyed = (id) => router.forget(id);
+  const catalog = await Catalog.open({ home });
+  const plans = new PlanRunner({ containers, router, catalog }, home);
   const ctx: NotebookContext = {
     role: 'host',
     sessions: notebook.sessions,
     events: notebook.events,
     workDir: join(home, 'sessions'),
   };
-  const extraTools: ToolDef[] = [];
+  const extraTools: ToolDef[] = [
+    ...catalogTools({
+      catalog,
+      containers,
+      sessions: notebook.sessions,
+      plans,
+      planBaseDir: options.planBaseDir ?? process.cwd(),
+      approval: approvalFromEnv(),
+    }),
+  ];
   const host: Host = {
     home,
     notebook,
     containers,
     router,
+    catalog,
+    plans,
     ctx,
     extraTools,
     makeMcpServer: () =>
       createMcpServer(ctx, {
         tools: [...containerTools(containers, router, home), ...extraTools],
         router: (name, args, call) => router.route(name, args, call),
+        setup: (server) => registerCatalogResources(server, catalog),
       }),
     async close() {
+      await plans.close();
       await router.close();
       await notebook.close();
+      catalog.close();
     },
   };
+  if (options.resumePlans !== false) {
+    const resumed = await plans.resumeAll();
+    for (const id of resumed) process.stderr.write(`peragus: resuming plan ${id}\n`);
+  }
   return host;
 }

@@ -96,12 +96,24 @@ export async function runCodeCell(
   return { cell_id: cell.id, result: findResult(run.outputs), run };
 }
 
+/**
+ * In a container, sessions of the container's own experiment work in the
+ * experiment volume itself, so their artifact paths are paths under /experiment.
+ */
+function createOptions(ctx: NotebookContext, name: string, experimentId: string | undefined) {
+  return {
+    name,
+    ...(experimentId ? { experiment_id: experimentId } : {}),
+    ...(ctx.role === 'node' && experimentId !== undefined && experimentId === ctx.defaultExperimentId
+      ? { work_dir: ctx.workDir }
+      : {}),
+  };
+}
+
 async function importNotebook(ctx: NotebookContext, args: Record<string, unknown>, nb: Notebook) {
   const name = (args.name as string | undefined) ?? nb.title;
-  const session = await ctx.sessions.create({
-    name,
-    ...(args.experiment_id ? { experiment_id: args.experiment_id as string } : {}),
-  });
+  const experimentId = (args.experiment_id as string | undefined) ?? ctx.defaultExperimentId;
+  const session = await ctx.sessions.create(createOptions(ctx, name, experimentId));
   for (const cell of nb.cells) {
     await session.addCell({
       id: cell.id,
@@ -126,10 +138,7 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
       handler: async (args) => {
         // In a container the node's own experiment is the default.
         const experimentId = args.experiment_id ?? ctx.defaultExperimentId;
-        const session = await sessions.create({
-          name: args.name,
-          ...(experimentId ? { experiment_id: experimentId } : {}),
-        });
+        const session = await sessions.create(createOptions(ctx, args.name, experimentId));
         return sessionSummary(session);
       },
     }),

@@ -1,0 +1,139 @@
+// One experiment of a plan, end to end, through the same tools an agent uses:
+// provision → notebook → load model → run → export srcmd → copy artifacts out
+// → register in the catalog → destroy. Idempotent by experiment id: a
+// finished experiment is never run or registered twice.
+import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { ContainerRouter } from '../mcp/router.ts';
+import type { ContainerService } from './containers.ts';
+import type { ExperimentConfig, Plan } from './plan-schema.ts';
+
+export interface LifecycleDeps {
+  containers: ContainerService;
+  router: ContainerRouter;
+  catalog: Catalog;
+}
+
+export interface LifecycleInput {
+  planId: string;
+  plan: Plan;
+  config: ExperimentConfig;
+  modelText: string;
+  signal: AbortSignal;
+  onStep?: (step: string) => void;
+}
+
+export interface ArtifactRefLike {
+  path: string;
+  sha256?: string;
+  bytes?: number;
+  media_type?: string;
+}
+
+/** Numeric metrics from a run summary: {name: number} kept, nested objects flattened with ".". */
+export function flattenMetrics(
+  value: unknown,
+  prefix = '',
+  out: Record<string, number> = {},
+): Record<string, number> {
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    if (prefix) out[prefix] = value;
+  } else if (Array.isArray(value)) {
+    if (value.length === 1) flattenMetrics(value[0], prefix, out);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) flattenMetrics(v, prefix ? `${prefix}.${k}` : k, out);
+  }
+  return out;
+}
+
+export async function runExperimentLifecycle(deps: LifecycleDeps, input: LifecycleInput): Promise<void> {
+  const { containers, router, catalog } = deps;
+  const { plan, config, planId, signal } = input;
+  const step = (s: string) => input.onStep?.(s);
+  const startedAt = new Date().toISOString();
+  const modelSha = createHash('sha256').update(input.modelText).digest('hex');
+  await catalog.upsertExperiment({
+    experiment_id: config.experiment_id,
+    plan_id: planId,
+    status: 'running',
+    config: { ...config.experiment, fixed: config.fixed },
+    model_sha256: modelSha,
+    started_at: startedAt,
+  });
+  step('provision');
+  const created = await containers.create(
+    {
+      experiment_id: config.experiment_id,
+      labels: { plan: planId },
+      ...(plan.resources
+        ? {
+            resources: {
+              ...(plan.resources.cpu !== undefined ? { cpu: plan.resources.cpu } : {}),
+              ...(plan.resources.memory !== undefined ? { memory: plan.resources.memory } : {}),
+            },
+          }
+        : {}),
+    },
+    plan.runtime,
+  );
+  const cid = created.container_id;
+  const onAbort = () => void containers.destroy(cid).catch(() => undefined);
+  signal.addEventListener('abort', onAbort);
+  try {
+    const rt = containers.runtimeOf(cid);
+    const modelPath = `models/${basename(plan.model.source)}`;
+    await rt.cpIn(cid, modelPath, { content: input.modelText });
+    step('notebook');
+    const nb = await router.call(cid, 'notebook_create', { name: config.experiment_id });
+    const sessionId = nb.session_id as string;
+    step('load');
+    const loaded = await router.call(cid, 'pysd_model_load', {
+      session_id: sessionId,
+      source: modelPath,
+      ...(plan.model.format ? { format: plan.model.format } : {}),
+    });
+    step('run');
+    const ran = await router.call(cid, 'pysd_experiment_run', {
+      session_id: sessionId,
+      model_id: loaded.model_id,
+      experiment: config.experiment,
+      output_format: plan.output_format,
+    });
+    step('export');
+    const exported = await router.call(cid, 'notebook_export', { session_id: sessionId, format: 'srcmd' });
+    step('register');
+    const refs = [
+      ...((ran.artifacts as ArtifactRefLike[]) ?? []),
+      ...((exported.artifacts as ArtifactRefLike[]) ?? []),
+    ];
+    const artifacts = [];
+    for (const ref of refs) {
+      const out = await rt.cpOut(cid, ref.path);
+      artifacts.push({
+        path: out.path,
+        name: ref.path,
+        sha256: ref.sha256 ?? out.sha256,
+        ...(ref.media_type ? { media_type: ref.media_type } : {}),
+      });
+    }
+    const seed = (config.experiment as { seed?: unknown }).seed;
+    await catalog.registerResult({
+      experiment_id: config.experiment_id,
+      plan_id: planId,
+      container_id: cid,
+      session_id: sessionId,
+      artifacts,
+      metrics: flattenMetrics(ran.metrics),
+      image_digest: created.image_id,
+      ...(typeof seed === 'number' ? { seeds: seed } : {}),
+      started_at: startedAt,
+      finished_at: new Date().toISOString(),
+      status: 'finished',
+    });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    step('teardown');
+    await containers.destroy(cid).catch(() => undefined);
+  }
+}

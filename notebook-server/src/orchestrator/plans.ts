@@ -1,0 +1,272 @@
+// Runs plans: N experiments through a queue with at most K at once, per-
+// experiment timeouts, retries that never duplicate a registered result, and
+// plan state on disk so a restarted host resumes unfinished plans (and cleans
+// containers the dead host left behind).
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { errorMessage } from '../catalog/errors.ts';
+import { type LifecycleDeps, runExperimentLifecycle } from './lifecycle.ts';
+import { type ExperimentConfig, expandPlan, type Plan, PlanInput } from './plan-schema.ts';
+
+export interface PlanProgress {
+  plan_id: string;
+  done: number;
+  total: number;
+  experiment_id?: string;
+  message: string;
+}
+
+export interface ExperimentOutcome {
+  experiment_id: string;
+  fixed: Record<string, unknown>;
+  status: 'finished' | 'failed' | 'cancelled' | 'skipped';
+  attempts: number;
+  error?: string;
+  duration_ms: number;
+}
+
+export interface PlanSummary {
+  plan_id: string;
+  status: 'finished' | 'cancelled';
+  total: number;
+  finished: number;
+  failed: number;
+  wall_ms: number;
+  experiments: ExperimentOutcome[];
+}
+
+interface PlanFile {
+  plan_id: string;
+  plan: Plan;
+  model_text: string;
+  status: 'running' | 'finished' | 'cancelled';
+  created_at: string;
+}
+
+interface RunningPlan {
+  controller: AbortController;
+  done: Promise<PlanSummary>;
+  listeners: Set<(p: PlanProgress) => void>;
+}
+
+export class PlanRunner {
+  readonly #dir: string;
+  readonly #running = new Map<string, RunningPlan>();
+
+  constructor(
+    private readonly deps: LifecycleDeps,
+    home: string,
+  ) {
+    this.#dir = join(home, 'plans');
+    mkdirSync(this.#dir, { recursive: true });
+  }
+
+  /** Validates and expands a plan (no side effects): used to decide on approval first. */
+  prepare(input: unknown): { plan: Plan; count: number } {
+    const parsed = PlanInput.safeParse(input);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'plan'}: ${i.message}`).join('; ');
+      throw new Error(`invalid plan: ${issues}`);
+    }
+    const configs = expandPlan(parsed.data, 'check');
+    return { plan: parsed.data, count: configs.length };
+  }
+
+  /** Reads the model from the plan (inline content, or a host file relative to baseDir). */
+  modelText(plan: Plan, baseDir: string): string {
+    if (plan.model.content !== undefined) return plan.model.content;
+    const path = isAbsolute(plan.model.source) ? plan.model.source : resolve(baseDir, plan.model.source);
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read the plan's model ${path}: ${errorMessage(err)}`);
+    }
+  }
+
+  start(plan: Plan, modelText: string): { plan_id: string; experiments: ExperimentConfig[] } {
+    const planId = `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
+    const file: PlanFile = {
+      plan_id: planId,
+      plan,
+      model_text: modelText,
+      status: 'running',
+      created_at: new Date().toISOString(),
+    };
+    this.#write(file);
+    const experiments = expandPlan(plan, planId);
+    this.#launch(file, experiments);
+    return { plan_id: planId, experiments };
+  }
+
+  wait(planId: string): Promise<PlanSummary> {
+    const running = this.#running.get(planId);
+    if (!running) throw new Error(`plan ${planId} is not running in this host`);
+    return running.done;
+  }
+
+  onProgress(planId: string, listener: (p: PlanProgress) => void): () => void {
+    const running = this.#running.get(planId);
+    if (!running) return () => undefined;
+    running.listeners.add(listener);
+    return () => running.listeners.delete(listener);
+  }
+
+  cancel(planId: string): boolean {
+    const running = this.#running.get(planId);
+    if (!running) return false;
+    running.controller.abort(new Error('the plan was cancelled'));
+    return true;
+  }
+
+  /**
+   * After a host restart: containers of unfinished plans are destroyed (their
+   * host is gone), then those plans continue; experiments already registered
+   * are skipped, so nothing is run or registered twice.
+   */
+  async resumeAll(): Promise<string[]> {
+    const resumed: string[] = [];
+    for (const name of readdirSync(this.#dir)) {
+      if (!name.endsWith('.json')) continue;
+      const file = JSON.parse(readFileSync(join(this.#dir, name), 'utf8')) as PlanFile;
+      if (file.status !== 'running' || this.#running.has(file.plan_id)) continue;
+      const orphans = await this.deps.containers.list({ plan: file.plan_id });
+      for (const c of orphans) await this.deps.containers.destroy(c.container_id).catch(() => undefined);
+      this.#launch(file, expandPlan(file.plan, file.plan_id));
+      resumed.push(file.plan_id);
+    }
+    return resumed;
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.#running.values()) r.controller.abort(new Error('the host is shutting down'));
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  }
+
+  #write(file: PlanFile): void {
+    const path = join(this.#dir, `${file.plan_id}.json`);
+    writeFileSync(`${path}.tmp`, JSON.stringify(file));
+    renameSync(`${path}.tmp`, path);
+  }
+
+  #launch(file: PlanFile, experiments: ExperimentConfig[]): void {
+    const controller = new AbortController();
+    const listeners = new Set<(p: PlanProgress) => void>();
+    const done = this.#run(file, experiments, controller.signal, listeners).finally(() =>
+      this.#running.delete(file.plan_id),
+    );
+    this.#running.set(file.plan_id, { controller, done, listeners });
+    done.catch(() => undefined);
+  }
+
+  async #run(
+    file: PlanFile,
+    experiments: ExperimentConfig[],
+    signal: AbortSignal,
+    listeners: Set<(p: PlanProgress) => void>,
+  ): Promise<PlanSummary> {
+    const started = Date.now();
+    const outcomes: ExperimentOutcome[] = [];
+    const total = experiments.length;
+    const emit = (p: Omit<PlanProgress, 'plan_id' | 'total' | 'done'>) => {
+      for (const l of listeners) l({ plan_id: file.plan_id, total, done: outcomes.length, ...p });
+    };
+    const queue = [...experiments];
+    const worker = async () => {
+      for (;;) {
+        const config = queue.shift();
+        if (!config) return;
+        const outcome = await this.#runOne(file, config, signal, (message) =>
+          emit({ experiment_id: config.experiment_id, message }),
+        );
+        outcomes.push(outcome);
+        emit({ experiment_id: config.experiment_id, message: `${config.experiment_id} ${outcome.status}` });
+      }
+    };
+    const k = Math.min(file.plan.parallel_limit, experiments.length);
+    await Promise.all(Array.from({ length: k }, worker));
+    const status = signal.aborted ? 'cancelled' : 'finished';
+    this.#write({ ...file, status });
+    outcomes.sort((a, b) => a.experiment_id.localeCompare(b.experiment_id));
+    return {
+      plan_id: file.plan_id,
+      status,
+      total,
+      finished: outcomes.filter((o) => o.status === 'finished' || o.status === 'skipped').length,
+      failed: outcomes.filter((o) => o.status === 'failed').length,
+      wall_ms: Date.now() - started,
+      experiments: outcomes,
+    };
+  }
+
+  async #runOne(
+    file: PlanFile,
+    config: ExperimentConfig,
+    planSignal: AbortSignal,
+    onStep: (s: string) => void,
+  ): Promise<ExperimentOutcome> {
+    const started = Date.now();
+    const base = { experiment_id: config.experiment_id, fixed: config.fixed };
+    const existing = await this.deps.catalog.getExperiment(config.experiment_id);
+    if (existing?.status === 'finished' && existing.result_digest) {
+      return { ...base, status: 'skipped', attempts: 0, duration_ms: 0 };
+    }
+    let lastError = '';
+    const attempts = file.plan.retries + 1;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (planSignal.aborted) break;
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new Error(`timed out after ${file.plan.timeout_ms} ms`)),
+        file.plan.timeout_ms,
+      );
+      const onPlanAbort = () => controller.abort(planSignal.reason);
+      planSignal.addEventListener('abort', onPlanAbort);
+      try {
+        await Promise.race([
+          runExperimentLifecycle(this.deps, {
+            planId: file.plan_id,
+            plan: file.plan,
+            config,
+            modelText: file.model_text,
+            signal: controller.signal,
+            onStep: (s) => onStep(`${config.experiment_id}: ${s} (attempt ${attempt})`),
+          }),
+          new Promise((_, reject) => {
+            controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
+              once: true,
+            });
+          }),
+        ]);
+        return { ...base, status: 'finished', attempts: attempt, duration_ms: Date.now() - started };
+      } catch (err) {
+        lastError = errorMessage(err);
+        // A result may have been registered before the failure (e.g. in teardown): never redo it.
+        const now = await this.deps.catalog.getExperiment(config.experiment_id).catch(() => null);
+        if (now?.status === 'finished' && now.result_digest) {
+          return { ...base, status: 'finished', attempts: attempt, duration_ms: Date.now() - started };
+        }
+      } finally {
+        clearTimeout(timer);
+        planSignal.removeEventListener('abort', onPlanAbort);
+      }
+    }
+    const cancelled = planSignal.aborted;
+    await this.deps.catalog
+      .upsertExperiment({
+        experiment_id: config.experiment_id,
+        plan_id: file.plan_id,
+        status: cancelled ? 'cancelled' : 'failed',
+        error: lastError || 'cancelled',
+        finished_at: new Date().toISOString(),
+      })
+      .catch(() => undefined);
+    return {
+      ...base,
+      status: cancelled ? 'cancelled' : 'failed',
+      attempts,
+      error: lastError,
+      duration_ms: Date.now() - started,
+    };
+  }
+}
