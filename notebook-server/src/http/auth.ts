@@ -1,0 +1,87 @@
+// Token and origin checks shared by HTTP routes and WebSocket upgrades.
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { NextFunction, Request, Response } from 'express';
+
+export const TOKEN_COOKIE = 'peragus_token';
+
+/** The token a request carries: Authorization header (token/Bearer), ?token=, or the UI cookie. */
+export function requestToken(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth) {
+    const m = /^(?:token|bearer)\s+(.+)$/i.exec(auth.trim());
+    if (m) return m[1];
+  }
+  const url = new URL(req.url ?? '/', 'http://x');
+  const q = url.searchParams.get('token');
+  if (q) return q;
+  const cookie = req.headers.cookie;
+  if (cookie) {
+    for (const part of cookie.split(';')) {
+      const [k, ...v] = part.trim().split('=');
+      if (k === TOKEN_COOKIE) return decodeURIComponent(v.join('='));
+    }
+  }
+  return undefined;
+}
+
+export function tokenMatches(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * A browser sends Origin on cross-origin requests (and on WS upgrades). Same
+ * origin means its host:port equals the Host the request was sent to; tools
+ * without an Origin header (curl, Node clients) are not browsers and pass.
+ */
+export function originAllowed(req: IncomingMessage, extra: readonly string[] = []): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (origin === 'null') return false;
+  if (extra.includes(origin)) return true;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  return host === req.headers.host;
+}
+
+export interface AuthOptions {
+  token: string;
+  allowedOrigins?: string[];
+  /** Paths served without a token (exact match, GET only). */
+  openPaths?: string[];
+}
+
+export function authMiddleware(options: AuthOptions) {
+  const open = new Set(options.openPaths ?? []);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!originAllowed(req, options.allowedOrigins)) {
+      res.status(403).json({ message: 'cross-origin request refused', reason: 'origin' });
+      return;
+    }
+    if ((req.method === 'GET' || req.method === 'HEAD') && open.has(req.path)) {
+      next();
+      return;
+    }
+    const given = requestToken(req);
+    if (!tokenMatches(given, options.token)) {
+      res.status(401).json({
+        message: 'missing or wrong token: use "Authorization: token <T>" or ?token=<T>',
+        reason: 'auth',
+      });
+      return;
+    }
+    // A token given in the URL (the link the server printed) becomes a cookie, so the
+    // page's scripts, styles and images load without carrying it in every URL.
+    if (new URL(req.url, 'http://x').searchParams.has('token') && !req.path.startsWith('/api/')) {
+      res.cookie(TOKEN_COOKIE, options.token, { httpOnly: true, sameSite: 'strict', path: '/' });
+    }
+    next();
+  };
+}

@@ -1,0 +1,64 @@
+// What the HTTP face needs from the host: the sessions, the event bus, the
+// token, and optional extras (catalog, kernel starts for Jupyter clients).
+import type { Kernel } from '../kernel/types.ts';
+import type { EventBus } from '../notebook/events.ts';
+import type { SessionManager } from '../notebook/manager.ts';
+import type { Session } from '../notebook/session.ts';
+
+export interface CatalogQueryOptions {
+  /** Rows returned at most (the catalog may cap it further). */
+  limit?: number;
+}
+
+export interface CatalogQueryResult {
+  columns: string[];
+  rows: Record<string, unknown>[];
+  /** True when more rows matched than were returned. */
+  truncated?: boolean;
+}
+
+export interface ExperimentSummary {
+  experiment_id: string;
+  plan_id?: string | null;
+  status?: string;
+  started_at?: string | null;
+  finished_at?: string | null;
+  error?: string | null;
+}
+
+export type SessionRegistry = Pick<SessionManager, 'create' | 'get' | 'has' | 'list' | 'delete'>;
+
+export interface HostContext {
+  sessions: SessionRegistry;
+  events: EventBus;
+  /** Required on every route but GET /api. */
+  token: string;
+  /** PERAGUS_HOME: standalone Jupyter kernels run in `<home>/jupyter`. */
+  home: string;
+  /** Read-only SQL over the catalog (catalog/); the UI's catalog view and plots use it. */
+  catalogQuery?: (sql: string, options?: CatalogQueryOptions) => Promise<CatalogQueryResult>;
+  /** Experiments from the catalog; without it the UI groups sessions by experiment_id. */
+  listExperiments?: () => Promise<ExperimentSummary[]>;
+  /** Starts a kernel for POST /api/kernels (default: a cold start of the PySD kernelspec). */
+  startKernel?: (options: { workDir: string }) => Promise<Kernel>;
+  /** Extra origins allowed besides the server's own (e.g. a dev server). */
+  allowedOrigins?: string[];
+  /** Kernel WS subprotocols offered (default [v1]); [] forces the legacy JSON framing. */
+  kernelWsProtocols?: string[];
+  log?: (message: string) => void;
+}
+
+/**
+ * The session's live kernel, if Session exposes it. Jupyter clients attach to
+ * an experiment's kernel through this; without it session kernels are listed
+ * but cannot be attached.
+ */
+export interface SessionKernelAccess {
+  readonly kernel: Kernel | null;
+  acquireKernel(): Promise<Kernel>;
+}
+
+export function kernelAccess(session: Session): SessionKernelAccess | undefined {
+  const s = session as unknown as Partial<SessionKernelAccess>;
+  return typeof s.acquireKernel === 'function' ? (s as SessionKernelAccess) : undefined;
+}

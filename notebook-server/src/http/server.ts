@@ -1,0 +1,193 @@
+// The host's HTTP face: express app + ws upgrades. Routes: GET /api (open),
+// the Jupyter subset under /api, /ui-api for the browser UI, /events (WS),
+// /api/kernels/{id}/channels (WS), /mcp (mounted by the MCP face), and the UI.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { WebSocketServer } from 'ws';
+import { authMiddleware, originAllowed, requestToken, tokenMatches } from './auth.ts';
+import type { HostContext } from './context.ts';
+import { HttpError, jupyterErrorHandler, uiErrorHandler } from './errors.ts';
+import { serveEventStream } from './events-ws.ts';
+import { contentsRouter } from './jupyter/contents.ts';
+import { V1_PROTOCOL } from './jupyter/framing.ts';
+import { KernelRegistry } from './jupyter/kernels.ts';
+import { JUPYTER_SERVER_VERSION, jupyterRouter } from './jupyter/rest.ts';
+import { ensureUiBuilt, uiRouter } from './static.ts';
+import { uiApiRouter } from './ui-api.ts';
+
+export type McpHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export interface HttpApp {
+  app: Express;
+  server: Server;
+  kernels: KernelRegistry;
+  /** Mounts the MCP Streamable HTTP handler at /mcp (token-checked; the body is left unparsed). */
+  attachMcp(handler: McpHandler): void;
+  close(): Promise<void>;
+}
+
+const CHANNELS_RE = /^\/api\/kernels\/([^/]+)\/channels\/?$/;
+
+function defaultLog(m: string): void {
+  process.stderr.write(`[peragus http] ${m}\n`);
+}
+
+export function createHttpApp(ctx: HostContext): HttpApp {
+  const log = ctx.log ?? defaultLog;
+  const fullCtx: HostContext = { ...ctx, log };
+  const kernels = new KernelRegistry(fullCtx);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use(
+    authMiddleware({ token: ctx.token, allowedOrigins: ctx.allowedOrigins, openPaths: ['/api', '/api/'] }),
+  );
+
+  let mcp: McpHandler | undefined;
+  app.all(['/mcp', '/mcp/*rest'], async (req, res) => {
+    if (!mcp) {
+      res.status(503).json({ error: { code: 'no_mcp', message: 'MCP is not mounted on this server' } });
+      return;
+    }
+    await mcp(req, res);
+  });
+
+  const started = new Date().toISOString();
+  app.get(['/api', '/api/'], (_req, res) => {
+    res.json({ version: JUPYTER_SERVER_VERSION });
+  });
+  app.get('/api/status', (_req, res) => {
+    const list = kernels.list();
+    res.json({
+      started,
+      last_activity: new Date().toISOString(),
+      kernels: list.length,
+      connections: list.reduce((n, k) => n + k.connections, 0),
+    });
+  });
+  app.get('/api/me', (_req, res) => {
+    const identity = { username: 'peragus', name: 'Peragus', display_name: 'Peragus', initials: 'P' };
+    res.json({ identity: { ...identity, avatar_url: null, color: null }, permissions: {} });
+  });
+
+  const json = express.json({ limit: '100mb' });
+  app.use('/api', json);
+  app.use('/ui-api', json);
+  app.use(jupyterRouter(fullCtx, kernels));
+  app.use(contentsRouter(fullCtx));
+  app.use(uiApiRouter(fullCtx));
+  app.use(['/api', '/ui-api'], (req: Request) => {
+    throw new HttpError(404, `not found: ${req.method} ${req.originalUrl.split('?')[0]}`, 'NotFound');
+  });
+  const apiErrors = jupyterErrorHandler(log);
+  const uiErrors = uiErrorHandler(log);
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) =>
+    req.originalUrl.startsWith('/api') ? apiErrors(err, req, res, next) : uiErrors(err, req, res, next),
+  );
+  app.use(uiRouter());
+
+  const server = createServer(app);
+  const offered = ctx.kernelWsProtocols ?? [V1_PROTOCOL];
+  const channelsWss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 256 * 1024 * 1024,
+    handleProtocols: (protocols) =>
+      protocols.has(V1_PROTOCOL) && offered.includes(V1_PROTOCOL) ? V1_PROTOCOL : false,
+  });
+  const eventsWss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: number, text: string, message: string) => {
+      const body = JSON.stringify({ message, reason: text });
+      socket.end(
+        `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    socket.on('error', () => {});
+    if (!originAllowed(req, ctx.allowedOrigins))
+      return refuse(403, 'Forbidden', 'cross-origin request refused');
+    if (!tokenMatches(requestToken(req), ctx.token))
+      return refuse(401, 'Unauthorized', 'missing or wrong token');
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/events') {
+      eventsWss.handleUpgrade(req, socket, head, (ws) => serveEventStream(ws, req, ctx.events, { log }));
+      return;
+    }
+    const m = CHANNELS_RE.exec(url.pathname);
+    if (m) {
+      const id = decodeURIComponent(m[1] as string);
+      if (!kernels.has(id)) return refuse(404, 'Not Found', `Kernel does not exist: ${id}`);
+      const clientSession =
+        url.searchParams.get('session_id') || `anon-${Math.random().toString(36).slice(2)}`;
+      channelsWss.handleUpgrade(req, socket, head, (ws) => {
+        kernels.bridge(id).connect(ws, clientSession, ws.protocol === V1_PROTOCOL ? 'v1' : 'legacy');
+      });
+      return;
+    }
+    refuse(404, 'Not Found', `no WebSocket endpoint at ${url.pathname}`);
+  });
+
+  return {
+    app,
+    server,
+    kernels,
+    attachMcp(handler) {
+      mcp = handler;
+    },
+    async close() {
+      for (const ws of [...channelsWss.clients, ...eventsWss.clients]) ws.terminate();
+      channelsWss.close();
+      eventsWss.close();
+      await kernels.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+export interface StartHostServerOptions extends HostContext {
+  /** Default 4300; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Build the UI first when it is missing or stale (default true). */
+  buildUi?: boolean;
+}
+
+export interface HostServer extends HttpApp {
+  /** http://host:port/ */
+  url: string;
+  port: number;
+  /** The URL with ?token= to open in a browser. */
+  browserUrl: string;
+}
+
+export async function startHostServer(options: StartHostServerOptions): Promise<HostServer> {
+  const { port = 4300, host = '127.0.0.1', buildUi = true, ...ctx } = options;
+  const log = ctx.log ?? defaultLog;
+  if (buildUi) {
+    try {
+      await ensureUiBuilt(log);
+    } catch (err) {
+      // The APIs still work without the UI; say why the page is missing.
+      log(`could not build the browser UI: ${(err as Error).message}`);
+    }
+  }
+  const http = createHttpApp(ctx);
+  await new Promise<void>((resolve, reject) => {
+    http.server.once('error', reject);
+    http.server.listen(port, host, () => {
+      http.server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (http.server.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const url = `http://${shownHost}:${bound}/`;
+  return { ...http, url, port: bound, browserUrl: `${url}?token=${encodeURIComponent(ctx.token)}` };
+}

@@ -1,0 +1,201 @@
+// /ui-api: what the browser UI calls. Bodies are validated with the same zod
+// input schemas as the MCP tools; sessions and events are the same objects, so
+// edits from the UI and from an agent show up in each other live.
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import { encodeSrcmd } from '../../../srcmd/src/encode.ts';
+import { toIpynb } from '../../../srcmd/src/ipynb.ts';
+import type { ExperimentProgressEvent } from '../notebook/events.ts';
+import type { Session } from '../notebook/session.ts';
+import {
+  CellAddInput,
+  CellExecuteInput,
+  CellUpdateInput,
+  NotebookCreateInput,
+  NotebookFormat,
+} from '../schemas/notebook-tools.ts';
+import type { ExperimentSummary, HostContext } from './context.ts';
+import { HttpError } from './errors.ts';
+
+const CreateBody = z.object(NotebookCreateInput).omit({ container_id: true });
+const AddBody = z.object(CellAddInput).omit({ session_id: true, container_id: true });
+const UpdateBody = z.object(CellUpdateInput).pick({ source: true, filename: true });
+const ExecuteBody = z.object(CellExecuteInput).pick({ timeout_ms: true });
+const QueryBody = z.object({
+  sql: z.string().min(1).max(20_000),
+  limit: z.number().int().positive().max(100_000).optional(),
+});
+
+type Progress = Pick<
+  z.infer<typeof ExperimentProgressEvent>,
+  'progress' | 'total' | 'message' | 'cell_id' | 'seq'
+>;
+
+export interface SessionSummary {
+  id: string;
+  experiment_id: string;
+  name: string;
+  state: string;
+  running_cell_id: string | null;
+  queued_cell_ids: string[];
+  created_at: string;
+  updated_at: string;
+  seq: number;
+  cell_count: number;
+  error_count: number;
+  progress: Progress | null;
+}
+
+function lastProgress(ctx: HostContext, id: string): Progress | null {
+  const events = ctx.events.replay(id);
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e?.type === 'experiment.progress') {
+      const { progress, total, message, cell_id, seq } = e;
+      return { progress, total, message, cell_id, seq };
+    }
+  }
+  return null;
+}
+
+export function summarize(ctx: HostContext, s: Session): SessionSummary {
+  const info = s.info();
+  return {
+    id: info.id,
+    experiment_id: info.experiment_id,
+    name: info.name,
+    state: info.state,
+    running_cell_id: info.running_cell_id,
+    queued_cell_ids: info.queued_cell_ids,
+    created_at: info.created_at,
+    updated_at: info.updated_at,
+    seq: info.seq,
+    cell_count: info.cells.length,
+    error_count: Object.values(info.runs).filter((r) => r.status === 'error').length,
+    progress: lastProgress(ctx, s.id),
+  };
+}
+
+/** Runs in the background: the result reaches the UI as events. */
+function fireAndLog(ctx: HostContext, what: string, p: Promise<unknown>): void {
+  p.catch((err: Error) => ctx.log?.(`${what} failed: ${err.message}`));
+}
+
+export function uiApiRouter(ctx: HostContext): Router {
+  const r = express.Router();
+  const session = (id: string) => ctx.sessions.get(id);
+
+  r.get('/ui-api/info', (_req, res) => {
+    res.json({ catalog: ctx.catalogQuery !== undefined, experiments: ctx.listExperiments !== undefined });
+  });
+
+  r.get('/ui-api/sessions', (_req, res) => {
+    const list = ctx.sessions.list().map((s) => summarize(ctx, s));
+    list.sort((a, b) => b.created_at.localeCompare(a.created_at));
+    res.json(list);
+  });
+  r.post('/ui-api/sessions', async (req, res) => {
+    const body = CreateBody.parse(req.body ?? {});
+    const s = await ctx.sessions.create(body);
+    res.status(201).json(s.info());
+  });
+  r.get('/ui-api/sessions/:id', (req, res) => {
+    const s = session(req.params.id);
+    res.json({ ...s.info(), progress: lastProgress(ctx, s.id) });
+  });
+  r.delete('/ui-api/sessions/:id', async (req, res) => {
+    await ctx.sessions.delete(session(req.params.id).id);
+    res.status(204).end();
+  });
+
+  r.post('/ui-api/sessions/:id/cells', async (req, res) => {
+    const s = session(req.params.id);
+    const body = AddBody.parse(req.body ?? {});
+    const position =
+      body.index !== undefined
+        ? { index: body.index }
+        : body.after !== undefined
+          ? { after: body.after }
+          : undefined;
+    const cell = await s.addCell(
+      {
+        cell_type: body.cell_type,
+        source: body.source,
+        ...(body.filename !== undefined ? { filename: body.filename } : {}),
+      },
+      position,
+    );
+    if (body.execute && cell.cell_type === 'code') {
+      fireAndLog(ctx, `execute ${cell.id}`, s.execute(cell.id, { timeoutMs: body.timeout_ms }));
+    }
+    res.status(201).json(cell);
+  });
+  r.patch('/ui-api/sessions/:id/cells/:cellId', async (req, res) => {
+    const body = UpdateBody.parse(req.body ?? {});
+    res.json(await session(req.params.id).updateCell(req.params.cellId, body));
+  });
+  r.delete('/ui-api/sessions/:id/cells/:cellId', async (req, res) => {
+    await session(req.params.id).deleteCell(req.params.cellId);
+    res.status(204).end();
+  });
+  r.post('/ui-api/sessions/:id/cells/:cellId/execute', (req, res) => {
+    const s = session(req.params.id);
+    const body = ExecuteBody.parse(req.body ?? {});
+    const cellId = req.params.cellId;
+    // Validate now (unknown cell, dead kernel) so the caller gets the error, then run in the background.
+    if (cellId !== 'all') s.getCell(cellId);
+    if (s.state === 'dead' || s.state === 'closed') {
+      throw new HttpError(409, `session ${s.id} is ${s.state}; restart it first`, `session_${s.state}`);
+    }
+    const opts = { timeoutMs: body.timeout_ms };
+    fireAndLog(ctx, `execute ${cellId}`, cellId === 'all' ? s.execute('all', opts) : s.execute(cellId, opts));
+    res.status(202).json({ session_id: s.id, cell_id: cellId, queued: true });
+  });
+  r.post('/ui-api/sessions/:id/interrupt', async (req, res) => {
+    const s = session(req.params.id);
+    const cancelled = s.cancel();
+    res.json({ interrupted: await s.interrupt(), cancelled });
+  });
+  r.post('/ui-api/sessions/:id/restart', async (req, res) => {
+    const s = session(req.params.id);
+    await s.restart();
+    res.json({ state: s.state });
+  });
+
+  r.get('/ui-api/sessions/:id/export', (req, res) => {
+    const s = session(req.params.id);
+    const format = NotebookFormat.parse(req.query.format ?? 'srcmd');
+    const nb = s.toNotebook();
+    const base = s.name.replace(/[^\w.-]+/g, '_') || s.id;
+    if (format === 'ipynb') {
+      res.type('application/x-ipynb+json').attachment(`${base}.ipynb`).send(toIpynb(nb));
+    } else {
+      res.type('text/markdown').attachment(`${base}.src.md`).send(encodeSrcmd(nb));
+    }
+  });
+
+  r.get('/ui-api/experiments', async (_req, res) => {
+    const fromSessions = new Map<string, ExperimentSummary & { session_ids: string[] }>();
+    for (const s of ctx.sessions.list()) {
+      const e = fromSessions.get(s.experiment_id) ?? { experiment_id: s.experiment_id, session_ids: [] };
+      e.session_ids.push(s.id);
+      fromSessions.set(s.experiment_id, e);
+    }
+    const catalog = ctx.listExperiments ? await ctx.listExperiments() : [];
+    for (const e of catalog) {
+      fromSessions.set(e.experiment_id, {
+        ...e,
+        session_ids: fromSessions.get(e.experiment_id)?.session_ids ?? [],
+      });
+    }
+    res.json([...fromSessions.values()]);
+  });
+
+  r.post('/ui-api/catalog/query', async (req, res) => {
+    if (!ctx.catalogQuery) throw new HttpError(501, 'this server has no catalog', 'no_catalog');
+    const body = QueryBody.parse(req.body ?? {});
+    res.json(await ctx.catalogQuery(body.sql, { limit: body.limit ?? 1000 }));
+  });
+
+  return r;
+}
