@@ -266,8 +266,10 @@ export function importIpynb(text: string): IpynbImport {
       const { filename: fn, ...restPeragus } = peragus;
       let filename = typeof fn === 'string' ? fn : fn === null ? undefined : `${id}.py`;
       if (filename !== undefined && names.has(filename)) {
-        notes.push(`cells[${i}]: duplicate file name "${filename}" replaced by "${id}.py"`);
+        const taken = filename;
         filename = `${id}.py`;
+        for (let n = 2; names.has(filename); n++) filename = `${id}-${n}.py`;
+        notes.push(`cells[${i}]: duplicate file name "${taken}" replaced by "${filename}"`);
       }
       if (filename !== undefined) names.add(filename);
       return {
