@@ -1,0 +1,60 @@
+// `peragus run PLAN.json`: runs a plan (the experiment_plan_run object) with a
+// progress bar on stderr and prints a summary table. Exit code 1 if any failed.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createHost } from '../app/host.ts';
+import { formatTable, progressBar } from './table.ts';
+
+export async function runCommand(argv: string[]): Promise<number | undefined> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { parallel: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const file = positionals[0];
+  if (!file) throw new Error('usage: peragus run PLAN.json [--parallel K] [--json]');
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`cannot read plan ${file}: ${(err as Error).message}`);
+  }
+  if (values.parallel !== undefined) raw.parallel_limit = Number(values.parallel);
+  const planDir = dirname(resolve(file));
+  const host = await createHost({ planBaseDir: planDir, resumePlans: false, poolSize: 0 });
+  try {
+    const { plan } = host.plans.prepare(raw);
+    const started = host.plans.start(plan, host.plans.modelText(plan, planDir));
+    const tty = process.stderr.isTTY;
+    process.stderr.write(
+      `plan ${started.plan_id}: ${started.experiments.length} experiments, K=${plan.parallel_limit}\n`,
+    );
+    host.plans.onProgress(started.plan_id, (p) => {
+      const bar = progressBar(p.done, p.total, p.message);
+      process.stderr.write(tty ? `\r${bar.padEnd(120)}` : `${bar}\n`);
+    });
+    const summary = await host.plans.wait(started.plan_id);
+    if (tty) process.stderr.write('\n');
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    } else {
+      const rows = summary.experiments.map((e) => [
+        e.experiment_id,
+        e.status,
+        JSON.stringify(e.fixed),
+        (e.duration_ms / 1000).toFixed(1),
+        e.error ?? '',
+      ]);
+      process.stdout.write(
+        `${formatTable(['experiment', 'status', 'parameters', 'seconds', 'error'], rows)}\n`,
+      );
+      process.stdout.write(
+        `\n${summary.finished}/${summary.total} finished, ${summary.failed} failed, wall ${(summary.wall_ms / 1000).toFixed(1)} s (plan ${summary.plan_id})\n`,
+      );
+    }
+    return summary.failed > 0 ? 1 : 0;
+  } finally {
+    await host.close();
+  }
+}
