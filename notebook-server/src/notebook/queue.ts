@@ -56,7 +56,8 @@ export class ExecutionQueue {
   readonly slot: KernelSlot;
   #items: Item[] = [];
   #current: Current | null = null;
-  #pump: Promise<void> | null = null;
+  #pump: Promise<void> = Promise.resolve();
+  #draining = false;
 
   constructor(
     private readonly host: QueueHost,
@@ -118,9 +119,10 @@ export class ExecutionQueue {
     if (cellIds.length > 0) {
       this.announce('queued');
       void this.host.save();
-      this.#pump ??= this.#drain().finally(() => {
-        this.#pump = null;
-      });
+      if (!this.#draining) {
+        this.#draining = true;
+        this.#pump = this.#drain();
+      }
     }
     return runs;
   }
@@ -162,10 +164,15 @@ export class ExecutionQueue {
   }
 
   async #drain(): Promise<void> {
-    for (let item = this.#items.shift(); item; item = this.#items.shift()) {
-      await this.#run(item);
+    try {
+      for (let item = this.#items.shift(); item; item = this.#items.shift()) {
+        await this.#run(item);
+      }
+      this.slot.setBusy(false);
+    } finally {
+      // Cleared in the same tick as the empty check, so an enqueue never finds a drain that is about to end.
+      this.#draining = false;
     }
-    this.slot.setBusy(false);
   }
 
   async #run(item: Item): Promise<void> {
