@@ -37,6 +37,20 @@ function deny(res: ServerResponse, status: number, message: string): void {
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
 }
 
+const MAX_BODY = 16 * 1024 * 1024;
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new Error(`larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? JSON.parse(text) : undefined;
+}
+
 export interface McpHttpHandler {
   handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void>;
   close(): Promise<void>;
@@ -64,6 +78,15 @@ export function createMcpHttpHandler(makeServer: () => McpServer, options: McpHt
       if (origin !== undefined && !options.allowedOrigins.includes(origin)) {
         deny(res, 403, `origin ${origin} is not allowed`);
         return;
+      }
+      // The host's express app leaves /mcp bodies unparsed: read JSON here.
+      if (req.method === 'POST' && req.body === undefined) {
+        try {
+          req.body = await readJsonBody(req);
+        } catch (err) {
+          deny(res, 400, `invalid JSON body: ${(err as Error).message}`);
+          return;
+        }
       }
       const sid = req.headers['mcp-session-id'];
       const sessionId = Array.isArray(sid) ? sid[0] : sid;
