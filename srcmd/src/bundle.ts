@@ -6,12 +6,13 @@ import { decodeSrcmd } from './decode.ts';
 import { encodeSrcmd, headerExtras } from './encode.ts';
 import { formatPath, OutputsParseError } from './errors.ts';
 import { isPlainObject } from './lines.ts';
-import { type Cell, type Notebook, Output } from './nbformat.ts';
+import { type Cell, CellId, type Notebook, Output } from './nbformat.ts';
 
 export const OUTPUTS_FORMAT = 'peragus.outputs';
 export const OUTPUTS_VERSION = 1;
 
 export const CellRunData = z.object({
+  id: CellId,
   execution_count: z.number().int().nullable().default(null),
   outputs: z.array(Output).default([]),
 });
@@ -20,9 +21,12 @@ export const OutputsFile = z.object({
   format: z.literal(OUTPUTS_FORMAT),
   version: z.number().int(),
   /** Notebook metadata (run metadata) except `srcbook`, which lives in the .src.md header. */
-  metadata: z.record(z.string(), z.unknown()).default({}),
-  /** By code-cell id; cells that never ran are absent. */
-  cells: z.record(z.string(), CellRunData).default({}),
+  metadata: z.custom<Record<string, unknown>>(isPlainObject, 'expected a JSON object').default({}),
+  /**
+   * One entry per code cell that ran, in notebook order. A list, not an object keyed by
+   * id: `__proto__` is a valid cell id and would not survive as an object key.
+   */
+  cells: z.array(CellRunData).default([]),
 });
 export type OutputsFile = z.infer<typeof OutputsFile>;
 
@@ -42,11 +46,11 @@ export interface DecodeBundleOptions {
 export function encodeOutputs(nb: Notebook): string {
   const metadata: Record<string, unknown> = { ...nb.metadata };
   if (headerExtras(nb.metadata)) delete metadata.srcbook;
-  const cells: Record<string, z.infer<typeof CellRunData>> = {};
+  const cells: z.infer<typeof CellRunData>[] = [];
   for (const cell of nb.cells) {
     if (cell.cell_type !== 'code') continue;
     if (cell.execution_count === null && cell.outputs.length === 0) continue;
-    cells[cell.id] = { execution_count: cell.execution_count, outputs: cell.outputs };
+    cells.push({ id: cell.id, execution_count: cell.execution_count, outputs: cell.outputs });
   }
   const file: OutputsFile = { format: OUTPUTS_FORMAT, version: OUTPUTS_VERSION, metadata, cells };
   return `${JSON.stringify(file, null, 2)}\n`;
@@ -90,19 +94,26 @@ export function parseOutputs(text: string): OutputsFile {
 /** Applies parsed outputs to a notebook decoded from its .src.md. */
 export function applyOutputs(nb: Notebook, file: OutputsFile, options: DecodeBundleOptions = {}): Notebook {
   const byId = new Map(nb.cells.map((c) => [c.id, c]));
-  for (const id of Object.keys(file.cells)) {
-    const cell = byId.get(id);
-    if (cell?.cell_type === 'code' || options.unknownCells === 'drop') continue;
-    throw new OutputsParseError(
-      formatPath(['cells', id]),
-      cell
-        ? `cell "${id}" is a markdown cell and cannot have outputs`
-        : `no code cell with id "${id}" in the .src.md`,
-      'delete this entry, or decode with { unknownCells: "drop" }',
-    );
-  }
+  const runs = new Map<string, z.infer<typeof CellRunData>>();
+  file.cells.forEach((run, i) => {
+    const field = formatPath(['cells', i, 'id']);
+    if (runs.has(run.id)) {
+      throw new OutputsParseError(field, `duplicate entry for cell "${run.id}"`, 'keep one entry per cell');
+    }
+    const cell = byId.get(run.id);
+    if (cell?.cell_type === 'code') runs.set(run.id, run);
+    else if (options.unknownCells !== 'drop') {
+      throw new OutputsParseError(
+        field,
+        cell
+          ? `cell "${run.id}" is a markdown cell and cannot have outputs`
+          : `no code cell with id "${run.id}" in the .src.md`,
+        'delete this entry, or decode with { unknownCells: "drop" }',
+      );
+    }
+  });
   const cells = nb.cells.map((cell): Cell => {
-    const run = file.cells[cell.id];
+    const run = runs.get(cell.id);
     if (cell.cell_type !== 'code' || !run) return cell;
     return { ...cell, execution_count: run.execution_count, outputs: run.outputs };
   });

@@ -130,8 +130,8 @@ class Decoder {
     const title = typeof header.title === 'string' ? header.title : headingText(titleLine, 1)!;
     this.i++;
     while (this.i < lines.length) this.step();
-    const extras: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(header)) if (!OWN_HEADER_KEYS.has(k)) extras[k] = v;
+    // fromEntries defines own properties, so even a "__proto__" key is kept as data.
+    const extras = Object.fromEntries(Object.entries(header).filter(([k]) => !OWN_HEADER_KEYS.has(k)));
     return {
       title,
       language: 'python',

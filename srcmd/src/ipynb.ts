@@ -18,20 +18,21 @@ const joinMultiline = (v: string | string[]): string => (Array.isArray(v) ? v.jo
 const isJsonMime = (mime: string): boolean => /^application\/(.*\+)?json$/.test(mime);
 
 function mimeBundleOut(data: Json): Json {
-  const out: Json = {};
-  for (const [mime, v] of Object.entries(data)) {
-    out[mime] = !isJsonMime(mime) && typeof v === 'string' ? toLineList(v) : v;
-  }
-  return out;
+  return Object.fromEntries(
+    Object.entries(data).map(([mime, v]) => [
+      mime,
+      !isJsonMime(mime) && typeof v === 'string' ? toLineList(v) : v,
+    ]),
+  );
 }
 
 function mimeBundleIn(data: Json): Json {
-  const out: Json = {};
-  for (const [mime, v] of Object.entries(data)) {
-    const lines = Array.isArray(v) && v.every((x) => typeof x === 'string');
-    out[mime] = !isJsonMime(mime) && lines ? (v as string[]).join('') : v;
-  }
-  return out;
+  return Object.fromEntries(
+    Object.entries(data).map(([mime, v]) => {
+      const lines = Array.isArray(v) && v.every((x) => typeof x === 'string');
+      return [mime, !isJsonMime(mime) && lines ? (v as string[]).join('') : v];
+    }),
+  );
 }
 
 function outputOut(o: Output): Json {
@@ -109,7 +110,8 @@ export function toIpynbObject(nb: Notebook): Json {
 const Multiline = z.union([z.string(), z.array(z.string())], {
   error: 'expected a string or a list of strings',
 });
-const Meta = z.record(z.string(), z.unknown()).default({});
+// Free-form objects pass through as parsed (a zod record would drop "__proto__" keys).
+const Meta = z.custom<Json>(isPlainObject, 'expected a JSON object').default({});
 
 const OutputIn = z.discriminatedUnion(
   'output_type',

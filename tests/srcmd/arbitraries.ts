@@ -58,7 +58,11 @@ export const lineArb = (safe = false): fc.Arbitrary<string> =>
 export const textArb = (safe = false): fc.Arbitrary<string> =>
   fc.array(lineArb(safe), { maxLength: 8 }).map((lines) => lines.join('\n'));
 
-export const idArb = fc.stringMatching(/^[a-zA-Z0-9_-]{1,12}$/);
+// `__proto__` and friends are valid nbformat ids and break naive object maps.
+export const idArb = fc.oneof(
+  { weight: 9, arbitrary: fc.stringMatching(/^[a-zA-Z0-9_-]{1,12}$/) },
+  { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty') },
+);
 
 const filenameArb = fc.oneof(
   fc.constantFrom('load.py', 'run sweep.py', 'ü.py', '#', 'x #', ' lead.py', 'trail.py ', 'new\nline.py', ''),

@@ -48,9 +48,9 @@ describe('bundle: .src.md + .outputs.json', () => {
       format: 'peragus.outputs',
       version: 1,
       metadata: { image_digest: 'sha256:abc', seeds: [1, 2] },
-      cells: {
-        run: { execution_count: 3, outputs: [{ output_type: 'stream', name: 'stdout', text: 'ok\n' }] },
-      },
+      cells: [
+        { id: 'run', execution_count: 3, outputs: [{ output_type: 'stream', name: 'stdout', text: 'ok\n' }] },
+      ],
     });
     expect(decodeBundle(srcmd, outputs)).toStrictEqual(nb);
     expect(decodeBundle(srcmd).cells[0]).toMatchObject({ execution_count: null, outputs: [] });

@@ -201,23 +201,28 @@ describe('outputs file errors', () => {
   const file = (cells: unknown) =>
     JSON.stringify({ format: 'peragus.outputs', version: 1, metadata: {}, cells });
   it('names an unknown cell id, and can drop it', () => {
-    expect(() => decodeBundle(srcmd, file({ zz: { outputs: [] } }))).toThrow(
-      /outputs\.json cells\.zz: no code cell with id "zz".*unknownCells/,
+    const stale = [
+      { id: 'a', outputs: [] },
+      { id: 'zz', outputs: [] },
+    ];
+    expect(() => decodeBundle(srcmd, file(stale))).toThrow(
+      /outputs\.json cells\[1\]\.id: no code cell with id "zz".*unknownCells/,
     );
-    expect(decodeBundle(srcmd, file({ zz: { outputs: [] } }), { unknownCells: 'drop' }).cells).toHaveLength(
-      1,
+    expect(decodeBundle(srcmd, file(stale), { unknownCells: 'drop' }).cells).toHaveLength(1);
+    expect(() => decodeBundle(srcmd, file([{ id: 'a' }, { id: 'a' }]))).toThrow(
+      /cells\[1\]\.id: duplicate entry for cell "a"/,
     );
   });
   it('names the bad field', () => {
     const err = (() => {
       try {
-        decodeBundle(srcmd, file({ a: { outputs: [{ output_type: 'nope' }] } }));
+        decodeBundle(srcmd, file([{ id: 'a', outputs: [{ output_type: 'nope' }] }]));
       } catch (e) {
         return e as OutputsParseError;
       }
     })();
     expect(err).toBeInstanceOf(OutputsParseError);
-    expect(err!.field).toBe('cells.a.outputs[0].output_type');
+    expect(err!.field).toBe('cells[0].outputs[0].output_type');
     expect(() => decodeBundle(srcmd, '{')).toThrow(/outputs\.json \(root\): not valid JSON/);
     expect(() => decodeBundle(srcmd, JSON.stringify({ format: 'peragus.outputs', version: 9 }))).toThrow(
       /version 9 was written by a newer Peragus/,
