@@ -43,7 +43,8 @@ function notebookModel(ctx: HostContext, s: Session, withContent: boolean, known
 
 function dirModel(ctx: HostContext, withContent: boolean) {
   const entries = [...notebookPaths(ctx.sessions)].map(([path, s]) => notebookModel(ctx, s, false, path));
-  const newest = entries.reduce((m, e) => (e.last_modified > m ? e.last_modified : m), BOOT);
+  // ISO-8601 strings sort by time.
+  const newest = [BOOT, ...entries.map((e) => e.last_modified)].sort().at(-1) as string;
   return {
     name: '',
     path: '',

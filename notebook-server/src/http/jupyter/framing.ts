@@ -69,7 +69,13 @@ export function encodeLegacy(message: Message): Buffer | string {
  * Parses a frame from a client. Throws FrameError for anything malformed:
  * the caller drops that frame and keeps the connection.
  */
-export function decodeFrame(data: Buffer | string, isBinary: boolean, framing: Framing): Message {
+export function decodeFrame(
+  data: Buffer | string,
+  isBinary: boolean,
+  framing: Framing,
+  /** Parse server-to-client frames too (iopub): for clients and tests. */
+  options: { anyChannel?: boolean } = {},
+): Message {
   let message: unknown;
   try {
     if (framing === 'v1') {
@@ -84,7 +90,7 @@ export function decodeFrame(data: Buffer | string, isBinary: boolean, framing: F
     if (err instanceof FrameError) throw err;
     throw new FrameError(`unparseable frame: ${(err as Error).message}`);
   }
-  return validate(message);
+  return validate(message, options.anyChannel ?? false);
 }
 
 function readOffsets(buf: Buffer, count: number, width: 4 | 8, base: number): number[] {
@@ -137,17 +143,19 @@ function decodeLegacyBinary(buf: Buffer): unknown {
   return { ...parsed, buffers };
 }
 
-function validate(raw: unknown): Message {
+function validate(raw: unknown, anyChannel: boolean): Message {
   if (!isObject(raw)) throw new FrameError('message is not a JSON object');
   const { channel, header } = raw;
   if (typeof channel !== 'string' || !ALL_CHANNELS.has(channel)) {
     throw new FrameError(`unknown channel ${JSON.stringify(channel)}`);
   }
-  if (!CLIENT_CHANNELS.has(channel)) throw new FrameError(`clients may not send on ${channel}`);
+  if (!anyChannel && !CLIENT_CHANNELS.has(channel))
+    throw new FrameError(`clients may not send on ${channel}`);
   if (!isObject(header) || typeof header.msg_id !== 'string' || typeof header.msg_type !== 'string') {
     throw new FrameError('header needs string msg_id and msg_type');
   }
-  if (typeof header.session !== 'string') throw new FrameError('header needs a string session');
+  if (typeof header.session !== 'string' && !anyChannel)
+    throw new FrameError('header needs a string session');
   return {
     channel,
     header,
