@@ -1,0 +1,101 @@
+// experiment_plan_run through the SDK client: 24 SIR experiments (a grid over
+// contact rate × infectivity) with K = 4 in local-runtime containers, all
+// registered; catalog_query's peak infected per experiment matches each
+// experiment's own Parquet file.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHost, type Host } from '../../notebook-server/src/app/host.ts';
+import { REPO } from '../helpers/sd-models.ts';
+
+type Json = Record<string, unknown>;
+let home: string;
+let host: Host;
+let client: Client;
+
+async function call(name: string, args: Json, onprogress?: (p: { progress: number; total?: number }) => void) {
+  const r = await client.callTool({ name, arguments: args }, undefined, {
+    timeout: 1_200_000,
+    resetTimeoutOnProgress: true,
+    ...(onprogress ? { onprogress } : {}),
+  });
+  if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
+  return r.structuredContent as Json;
+}
+
+export const SIR_PLAN = {
+  model: { source: join(REPO, 'notebooks/models/sir.mdl') },
+  experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
+  grid: { 'Contact Rate': [4, 6, 8, 10, 12, 14], Infectivity: [0.05, 0.1, 0.15, 0.2] },
+  parallel_limit: 4,
+};
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'peragus-plan-'));
+  host = await createHost({ home, runtime: 'local', poolSize: 0 });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await host.makeMcpServer().connect(a);
+  client = new Client({ name: 'plan-test', version: '1' });
+  await client.connect(b);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await host?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('experiment_plan_run', () => {
+  it('runs 24 experiments with K=4 and the catalog answers across them', async () => {
+    const progress: number[] = [];
+    const plan = await call('experiment_plan_run', SIR_PLAN, (p) => progress.push(p.progress));
+    expect(plan.total).toBe(24);
+    expect(plan.finished).toBe(24);
+    expect(plan.failed).toBe(0);
+    expect(progress.at(-1)).toBe(24);
+
+    const listed = await call('experiment_list', { plan_id: plan.plan_id, limit: 100 });
+    expect((listed.experiments as Json[]).filter((e) => e.status === 'finished')).toHaveLength(24);
+    expect(await host.containers.list()).toHaveLength(0);
+
+    const peaks = await call('catalog_query', {
+      sql: `SELECT experiment_id, max("Infected") AS peak FROM results GROUP BY experiment_id ORDER BY experiment_id`,
+    });
+    const rows = peaks.rows as { experiment_id: string; peak: number }[];
+    expect(rows).toHaveLength(24);
+
+    // Each experiment's own Parquet file, read independently of the catalog.
+    const files = await call('catalog_query', {
+      sql: `SELECT experiment_id, path, sha256 FROM artifacts WHERE path LIKE '%runs.parquet' ORDER BY experiment_id`,
+    });
+    const db = await (await DuckDBInstance.create(':memory:')).connect();
+    for (const f of files.rows as { experiment_id: string; sha256: string }[]) {
+      const blob = join(home, 'store', 'sha256', f.sha256.slice(0, 2), f.sha256.slice(2));
+      const reader = await db.runAndReadAll(`SELECT max("Infected") AS peak FROM read_parquet('${blob}')`);
+      const own = Number(reader.getRowObjects()[0]?.peak);
+      const fromCatalog = rows.find((r) => r.experiment_id === f.experiment_id)?.peak;
+      expect(fromCatalog).toBeCloseTo(own, 9);
+    }
+    // Higher contact rate × infectivity → higher peak (the parameters really reached each run).
+    const metrics = await call('catalog_query', {
+      sql: `SELECT e.config->>'$.fixed' AS fixed, m.value FROM metrics m JOIN experiments e USING (experiment_id) WHERE m.name LIKE '%Infected%' ORDER BY m.value`,
+    });
+    expect((metrics.rows as unknown[]).length).toBeGreaterThanOrEqual(24);
+  }, 1_200_000);
+
+  it('refuses bad plans with a message', async () => {
+    const bad = async (args: Json, pattern: RegExp) => {
+      const r = await client.callTool({ name: 'experiment_plan_run', arguments: args });
+      expect(r.isError).toBe(true);
+      expect(JSON.stringify(r.content)).toMatch(pattern);
+    };
+    await bad({ ...SIR_PLAN, parallel_limit: -1 }, /parallel_limit/);
+    const huge = Object.fromEntries(Array.from({ length: 7 }, (_, i) => [`p${i}`, Array.from({ length: 10 }, (_, j) => j)]));
+    await bad({ ...SIR_PLAN, grid: huge }, /1\.00e\+7 experiments/);
+    await bad({ ...SIR_PLAN, model: { source: join(REPO, 'no-such-model.mdl') } }, /cannot read/);
+  });
+});
