@@ -1,13 +1,11 @@
 // The catalog: experiments, their registered results and the queries over
 // them. One Catalog per PERAGUS_HOME per process (the host server's).
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { normalizeMetrics, type PreparedArtifact, prepareArtifacts, resultDigest } from './artifacts.ts';
 import { CatalogDb, type OpenDbOptions } from './db.ts';
 import { CatalogError } from './errors.ts';
 import { type CatalogQueryOptions, type CatalogQueryResult, QueryEngine } from './query.ts';
 import {
   type ArtifactRecord,
-  EXPERIMENT_COLUMNS,
   type ExperimentRecord,
   type ExperimentSummary,
   type LineageEdge,
@@ -17,7 +15,6 @@ import {
   readLineage,
   readMetrics,
   readSummaries,
-  toExperimentRecord,
 } from './records.ts';
 import { PARQUET_MEDIA_TYPE, ResultsIndex } from './results-index.ts';
 import {
@@ -30,6 +27,14 @@ import {
   UpsertExperimentInputSchema,
 } from './schemas.ts';
 import { ResultStore } from './store.ts';
+import {
+  type ExperimentRow,
+  insertLineage,
+  insertRows,
+  mergeFields,
+  selectExperiment,
+  writeExperimentRow,
+} from './writes.ts';
 
 export type CatalogOptions = OpenDbOptions;
 
@@ -52,21 +57,6 @@ export interface CatalogChange {
 }
 
 export type ChangeListener = (experimentId: string, change: CatalogChange) => void;
-
-type ExperimentRow = Omit<ExperimentRecord, 'created_at' | 'updated_at'> & { created_at: string | null };
-
-const EXPERIMENT_FIELDS = [
-  'plan_id',
-  'config',
-  'model_sha256',
-  'image_digest',
-  'seeds',
-  'container_id',
-  'session_id',
-  'started_at',
-  'finished_at',
-  'error',
-] as const;
 
 export class Catalog {
   readonly store: ResultStore;
@@ -154,7 +144,9 @@ export class Catalog {
       };
       await writeExperimentRow(conn, row, existing !== undefined, now);
       const replacing = existing?.result_digest != null;
-      if (existing) {
+      // Artifact and metric rows are only ever written together with
+      // result_digest, so there is something to delete only when replacing.
+      if (replacing) {
         await conn.run('DELETE FROM artifacts WHERE experiment_id = $1', [id]);
         await conn.run('DELETE FROM metrics WHERE experiment_id = $1', [id]);
         await conn.run("DELETE FROM lineage WHERE experiment_id = $1 AND child_kind = 'artifact'", [id]);
@@ -174,9 +166,26 @@ export class Catalog {
     });
     if (outcome === 'unchanged') return (await this.checkExisting(id, digest, false)) as RegisterResultOutput;
 
-    await this.syncResultsIndex(id);
+    const parquet = artifacts.filter((a) => a.media_type === PARQUET_MEDIA_TYPE);
+    await this.index.sync(id, new Map(parquet.map((a) => [a.sha256, stored.get(a.sha256) ?? ''])));
+    this.engine.invalidateResults();
     this.emit(id, 'result');
-    return this.describeResult(id, outcome);
+    return {
+      experiment_id: id,
+      outcome,
+      status: p.status,
+      result_digest: digest,
+      artifacts: artifacts
+        .map((a) => ({
+          path: a.name,
+          sha256: a.sha256,
+          bytes: a.bytes,
+          media_type: a.media_type,
+          store_path: stored.get(a.sha256) ?? '',
+        }))
+        .sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0)),
+      metrics: Object.fromEntries([...metrics].sort((x, y) => (x[0] < y[0] ? -1 : 1))),
+    };
   }
 
   /**
@@ -187,7 +196,7 @@ export class Catalog {
   async upsertExperiment(input: UpsertExperimentInput): Promise<ExperimentRecord> {
     const p = parse(UpsertExperimentInputSchema, input);
     const id = p.experiment_id;
-    await this.db.write(async (conn) => {
+    const record = await this.db.write(async (conn) => {
       const existing = await selectExperiment(conn, id);
       const status: ExperimentStatus = p.status ?? existing?.status ?? 'queued';
       if (existing?.result_digest && status !== existing.status) {
@@ -219,9 +228,10 @@ export class Catalog {
       };
       await writeExperimentRow(conn, row, existing !== undefined, now);
       await insertLineage(conn, row, [], now);
+      return { ...row, created_at: row.created_at ?? now, updated_at: now } as ExperimentRecord;
     });
     this.emit(id, 'experiment');
-    return (await readExperiment(this.db, id)) as ExperimentRecord;
+    return record;
   }
 
   listExperiments(
@@ -331,15 +341,6 @@ export class Catalog {
     }
   }
 
-  private async syncResultsIndex(id: string): Promise<void> {
-    const rows = await this.db.rows(
-      'SELECT DISTINCT sha256, store_path FROM artifacts WHERE experiment_id = $1 AND media_type = $2',
-      [id, PARQUET_MEDIA_TYPE],
-    );
-    await this.index.sync(id, new Map(rows.map((r) => [String(r.sha256), String(r.store_path)])));
-    this.engine.invalidateResults();
-  }
-
   private async reconcileResultsIndex(): Promise<void> {
     const rows = await this.db.rows(
       'SELECT DISTINCT experiment_id, sha256, store_path FROM artifacts WHERE media_type = $1',
@@ -380,108 +381,4 @@ function conflict(id: string, have: string, got: string): CatalogError {
     `experiment ${id} already has a different registered result (digest ${have.slice(0, 12)}…, new ${got.slice(0, 12)}…); ` +
       'pass replace: true to replace it',
   );
-}
-
-type Fields = Partial<Record<(typeof EXPERIMENT_FIELDS)[number], unknown>>;
-
-/** Given fields overwrite stored ones; missing ones keep what is stored. */
-function mergeFields(existing: ExperimentRecord | undefined, given: Fields): ExperimentRow {
-  const out: Record<string, unknown> = { created_at: existing?.created_at ?? null };
-  for (const f of EXPERIMENT_FIELDS) out[f] = given[f] ?? existing?.[f] ?? null;
-  return out as ExperimentRow;
-}
-
-async function selectExperiment(conn: DuckDBConnection, id: string): Promise<ExperimentRecord | undefined> {
-  const r = await conn.runAndReadAll(
-    `SELECT ${EXPERIMENT_COLUMNS} FROM experiments WHERE experiment_id = $1`,
-    [id],
-  );
-  const row = r.getRowObjectsJS()[0];
-  return row ? toExperimentRecord(row) : undefined;
-}
-
-async function writeExperimentRow(conn: DuckDBConnection, row: ExperimentRow, exists: boolean, now: string) {
-  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
-  const values: DuckDBValue[] = [
-    row.experiment_id,
-    row.plan_id,
-    row.status,
-    json(row.config),
-    row.model_sha256,
-    row.image_digest,
-    json(row.seeds),
-    row.container_id,
-    row.session_id,
-    row.started_at,
-    row.finished_at,
-    row.error,
-    row.result_digest,
-    row.registered_at,
-    row.created_at ?? now,
-    now,
-  ];
-  // Column i+2 takes parameter $(i+2), cast to the column's type.
-  const cols = [
-    'plan_id',
-    'status',
-    'config::JSON',
-    'model_sha256',
-    'image_digest',
-    'seeds::JSON',
-    'container_id',
-    'session_id',
-    'started_at::TIMESTAMPTZ',
-    'finished_at::TIMESTAMPTZ',
-    'error',
-    'result_digest',
-    'registered_at::TIMESTAMPTZ',
-    'created_at::TIMESTAMPTZ',
-    'updated_at::TIMESTAMPTZ',
-  ].map((c, i) => {
-    const [name, cast] = c.split('::');
-    return { name: name as string, value: `$${i + 2}${cast ? `::${cast}` : ''}` };
-  });
-  if (exists) {
-    const set = cols.map((c) => `${c.name} = ${c.value}`).join(', ');
-    await conn.run(`UPDATE experiments SET ${set} WHERE experiment_id = $1`, values);
-  } else {
-    const names = cols.map((c) => c.name).join(', ');
-    await conn.run(
-      `INSERT INTO experiments (experiment_id, ${names}) VALUES ($1, ${cols.map((c) => c.value).join(', ')})`,
-      values,
-    );
-  }
-}
-
-async function insertRows(conn: DuckDBConnection, target: string, rows: DuckDBValue[][]): Promise<void> {
-  // Batched multi-row VALUES: one statement per 200 rows instead of one per row.
-  for (let i = 0; i < rows.length; i += 200) {
-    const batch = rows.slice(i, i + 200);
-    const params: DuckDBValue[] = [];
-    const tuples = batch.map((r) => `(${r.map((v) => `$${params.push(v)}`).join(', ')})`);
-    await conn.run(`INSERT INTO ${target} VALUES ${tuples.join(', ')}`, params);
-  }
-}
-
-async function insertLineage(
-  conn: DuckDBConnection,
-  row: ExperimentRow,
-  artifacts: readonly PreparedArtifact[],
-  now: string,
-): Promise<void> {
-  const id = row.experiment_id;
-  const edges: [string, string, string, string][] = [];
-  if (row.container_id) edges.push(['experiment', id, 'container', row.container_id]);
-  const sessionParent: [string, string] = row.container_id
-    ? ['container', row.container_id]
-    : ['experiment', id];
-  if (row.session_id) edges.push([...sessionParent, 'session', row.session_id]);
-  const artifactParent: [string, string] = row.session_id ? ['session', row.session_id] : sessionParent;
-  for (const a of artifacts) edges.push([...artifactParent, 'artifact', a.sha256]);
-  for (const [pk, pid, ck, cid] of edges) {
-    await conn.run(
-      `INSERT INTO lineage VALUES ($1, $2, $3, $4, $5, $6::TIMESTAMPTZ) ON CONFLICT DO NOTHING`,
-      [id, pk, pid, ck, cid, now],
-    );
-  }
 }

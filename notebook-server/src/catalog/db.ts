@@ -107,6 +107,8 @@ export class CatalogDb {
       await setup.run(
         `SET GLOBAL allowed_directories = [${sqlString(`${storeDir}/`)}, ${sqlString(`${resultsDir}/`)}]`,
       );
+      // Stored Parquet files never change (content-addressed), so their footers can be cached.
+      await setup.run('SET GLOBAL parquet_metadata_cache = true');
       await setup.run('SET GLOBAL enable_external_access = false');
       await setup.run('SET GLOBAL autoinstall_known_extensions = false');
       await setup.run('SET GLOBAL autoload_known_extensions = false');

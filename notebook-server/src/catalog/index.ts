@@ -16,6 +16,7 @@ export {
   ChecksumMismatchError,
   QueryRefusedError,
 } from './errors.ts';
+export { peragusHome } from './home.ts';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.ts';
 export {
   type CatalogQueryOptions,
@@ -52,11 +53,3 @@ export {
 } from './schemas.ts';
 export { hashFile, type PutOptions, type PutSource, ResultStore, type StoredBlob } from './store.ts';
 export { type JsonValue, toJsonSafe } from './values.ts';
-
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-
-/** PERAGUS_HOME, or ~/.peragus. */
-export function peragusHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PERAGUS_HOME && env.PERAGUS_HOME.trim() !== '' ? env.PERAGUS_HOME : join(homedir(), '.peragus');
-}
