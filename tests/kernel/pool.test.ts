@@ -40,7 +40,8 @@ describe('KernelPool', () => {
     const b = await pool.acquire({ workDir: tmpdir() });
     acquired.push(b);
     expect(b.id).not.toBe(a.id);
-    await expect(pool.acquire({ workDir: '/nonexistent/peragus' })).rejects.toThrow(/FileNotFoundError/);
+    await expect(pool.acquire({ workDir: '/nonexistent/peragus' })).rejects.toThrow(/does not exist/);
+    expect(pool.stats.idle + pool.stats.starting).toBe(1);
   });
 
   it('replaces a pooled kernel that dies while idle', async () => {

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Dealer, Request, Subscriber } from 'zeromq';
 import { type ChannelName, type ConnectionInfo, channelUrl } from './connection.ts';
+import { sleep } from './util.ts';
 import type { Channel, Message, WireCodec } from './wire.ts';
 
 export type MessageHandler = (message: Message) => void;
@@ -39,10 +40,13 @@ export class KernelChannels {
   ) {
     const routingId = `peragus-${randomUUID()}`;
     // linger 0: a dead kernel must not keep close() (or process exit) waiting.
-    this.shell = new Dealer({ routingId, linger: 0 });
-    this.control = new Dealer({ routingId, linger: 0 });
-    this.stdin = new Dealer({ routingId, linger: 0 });
-    this.iopub = new Subscriber({ linger: 0 });
+    // A short reconnect interval: we connect before the kernel binds, and the
+    // default 100 ms retry would add up to that much to every cold start.
+    const opts = { linger: 0, reconnectInterval: 25 };
+    this.shell = new Dealer({ routingId, ...opts });
+    this.control = new Dealer({ routingId, ...opts });
+    this.stdin = new Dealer({ routingId, ...opts });
+    this.iopub = new Subscriber(opts);
     this.iopub.subscribe();
     this.shell.connect(channelUrl(info, 'shell'));
     this.control.connect(channelUrl(info, 'control'));
@@ -95,6 +99,38 @@ export class KernelChannels {
       if (this.hb === hb) this.hb = undefined;
       return false;
     }
+  }
+
+  /**
+   * Pings every intervalMs (each ping may take up to intervalMs); after
+   * maxMisses consecutive misses calls onLost once and stops. Returns stop().
+   */
+  heartbeat(o: {
+    intervalMs: number;
+    maxMisses: number;
+    onMiss: () => void;
+    onLost: (misses: number) => void;
+  }): () => void {
+    let running = true;
+    void (async () => {
+      let misses = 0;
+      while (running && !this.closed) {
+        const t0 = Date.now();
+        const ok = await this.ping(o.intervalMs);
+        if (!running) return;
+        misses = ok ? 0 : misses + 1;
+        if (!ok) o.onMiss();
+        if (misses >= o.maxMisses) {
+          running = false;
+          o.onLost(misses);
+          return;
+        }
+        await sleep(Math.max(0, o.intervalMs - (Date.now() - t0)));
+      }
+    })();
+    return () => {
+      running = false;
+    };
   }
 
   close(): void {

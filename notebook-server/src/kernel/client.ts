@@ -12,7 +12,8 @@ import {
   KernelTimeoutError,
 } from './errors.ts';
 import { Execution } from './execute.ts';
-import type { KernelProcess, KernelSpec } from './launcher.ts';
+import { type KernelProcess, type KernelSpec, terminate } from './launcher.ts';
+import { PendingReplies } from './replies.ts';
 import type { ExecuteOptions, ExecuteResult, Kernel, KernelEvents, KernelStatus } from './types.ts';
 import { type Message, parentId, WireCodec, type WireStats } from './wire.ts';
 
@@ -40,12 +41,7 @@ export interface ClientStats extends WireStats {
   heartbeatMisses: number;
 }
 
-/** Resolves after ms; the timer does not keep Node alive. */
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
 const READY_NUDGE_MS = 500;
-
-type Waiter = { resolve: (m: Message) => void; reject: (e: Error) => void };
 
 export class KernelClient extends EventEmitter implements Kernel {
   readonly id: string;
@@ -56,11 +52,11 @@ export class KernelClient extends EventEmitter implements Kernel {
   private channels: KernelChannels;
   private process: KernelProcess | undefined;
   private readonly executions = new Map<string, Execution>();
-  private readonly waiters = new Map<string, Waiter>();
+  private readonly replies = new PendingReplies();
   private iopubSeen = false;
   private readyCheck: (() => void) | undefined;
   private readyAbort: ((err: Error) => void) | undefined;
-  private hbGeneration = 0;
+  private stopHb: (() => void) | undefined;
   private hbMisses = 0;
   private shutdownPromise: Promise<void> | undefined;
   private restarting: Promise<void> | undefined;
@@ -177,7 +173,7 @@ export class KernelClient extends EventEmitter implements Kernel {
     this.executions.set(execution.msgId, execution);
     const forget = () => this.executions.delete(execution.msgId);
     execution.done.then(forget, forget);
-    await this.channels.send('shell', request);
+    await this.channels.send('shell', request).catch((err: Error) => execution.fail(err));
     if (!options.timeoutMs) return execution.done;
 
     let timedOut = false;
@@ -210,27 +206,8 @@ export class KernelClient extends EventEmitter implements Kernel {
   ): Promise<Message> {
     const message = this.codec.message(channel, msgType, content);
     const id = message.header.msg_id;
-    const reply = new Promise<Message>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(id);
-        reject(new KernelTimeoutError(`no ${msgType} reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(id);
-      };
-      this.waiters.set(id, {
-        resolve: (m) => {
-          done();
-          resolve(m);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      });
-    });
-    await this.channels.send(channel, message);
+    const reply = this.replies.expect(id, `${msgType} reply`, timeoutMs);
+    await this.channels.send(channel, message).catch((err: Error) => this.replies.reject(id, err));
     return reply;
   }
 
@@ -348,7 +325,7 @@ export class KernelClient extends EventEmitter implements Kernel {
       }
       if (parent) {
         if (message.header.msg_type === 'execute_reply') this.executions.get(parent)?.onReply(message);
-        this.waiters.get(parent)?.resolve(message);
+        this.replies.resolve(parent, message);
       }
     }
     this.readyCheck?.();
@@ -374,7 +351,7 @@ export class KernelClient extends EventEmitter implements Kernel {
   private failPending(error: Error): void {
     for (const e of this.executions.values()) e.fail(error);
     this.executions.clear();
-    for (const w of [...this.waiters.values()]) w.reject(error);
+    this.replies.rejectAll(error);
     this.readyAbort?.(error);
   }
 
@@ -384,6 +361,8 @@ export class KernelClient extends EventEmitter implements Kernel {
     this.stopHeartbeat();
     // A kernel with a lost heartbeat may still be running; make sure it is gone.
     this.process?.signal('SIGKILL');
+    // Nothing can be said to a dead kernel; restart() opens fresh channels.
+    this.channels.close();
     this.failPending(new KernelDeadError(reason, tail));
     this.setStatus('dead');
     this.emit('dead', reason, tail);
@@ -402,47 +381,28 @@ export class KernelClient extends EventEmitter implements Kernel {
     this.channels
       .send('control', this.codec.message('control', 'shutdown_request', { restart }))
       .catch(() => undefined);
-    if (proc.hasExited) return;
-    const exited = proc.exited.then(() => true);
-    // A kernel that never answered kernel_info will not answer shutdown_request either.
-    if (!this.info) proc.signal('SIGTERM');
-    // A restart throws the old state away, so it waits less for a clean exit.
-    if (await Promise.race([exited, sleep(restart ? 1_000 : 2_000).then(() => false)])) return;
-    proc.signal('SIGTERM');
-    if (await Promise.race([exited, sleep(2_000).then(() => false)])) return;
-    proc.signal('SIGKILL');
-    await Promise.race([exited, sleep(2_000)]);
+    // A kernel that never answered kernel_info will not answer shutdown_request either;
+    // a restart throws the old state away, so it waits less for a clean exit.
+    await terminate(proc, !this.info ? 0 : restart ? 1_000 : 2_000);
   }
 
   private startHeartbeat(): void {
     const opts = this.options.heartbeat;
     if (opts === false) return;
-    const interval = opts?.intervalMs ?? 1_000;
-    const maxMisses = opts?.maxMisses ?? 5;
-    const generation = ++this.hbGeneration;
-    const channels = this.channels;
-    void (async () => {
-      let misses = 0;
-      while (generation === this.hbGeneration) {
-        const t0 = Date.now();
-        const ok = await channels.ping(interval);
-        if (generation !== this.hbGeneration) return;
-        if (ok) misses = 0;
-        else {
-          misses += 1;
-          this.hbMisses += 1;
-          if (misses >= maxMisses) {
-            this.markDead(`heartbeat lost (${misses} pings unanswered)`);
-            return;
-          }
-        }
-        await sleep(Math.max(0, interval - (Date.now() - t0)));
-      }
-    })();
+    this.stopHeartbeat();
+    this.stopHb = this.channels.heartbeat({
+      intervalMs: opts?.intervalMs ?? 1_000,
+      maxMisses: opts?.maxMisses ?? 5,
+      onMiss: () => {
+        this.hbMisses += 1;
+      },
+      onLost: (misses) => this.markDead(`heartbeat lost (${misses} pings unanswered)`),
+    });
   }
 
   private stopHeartbeat(): void {
-    this.hbGeneration += 1;
+    this.stopHb?.();
+    this.stopHb = undefined;
   }
 }
 

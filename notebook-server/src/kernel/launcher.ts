@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from './util.ts';
 
 export interface KernelSpec {
   argv: string[];
@@ -176,4 +177,16 @@ export function launchKernel(options: LaunchOptions): KernelProcess {
 function tailLines(text: string, n: number): string {
   const lines = text.trimEnd().split('\n');
   return lines.slice(-n).join('\n');
+}
+
+/** Waits graceMs for a requested exit, then SIGTERM, then SIGKILL (2 s each). */
+export async function terminate(proc: KernelProcess, graceMs: number): Promise<void> {
+  if (proc.hasExited) return;
+  const exited = proc.exited.then(() => true);
+  const within = (ms: number) => Promise.race([exited, sleep(ms).then(() => false)]);
+  if (graceMs > 0 && (await within(graceMs))) return;
+  proc.signal('SIGTERM');
+  if (await within(2_000)) return;
+  proc.signal('SIGKILL');
+  await within(2_000);
 }

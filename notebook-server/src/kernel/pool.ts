@@ -1,5 +1,6 @@
 // A warm pool: kernels started ahead of time (PySD already imported by the
 // launcher), handed out in milliseconds and refilled in the background.
+import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { KernelClient } from './client.ts';
 import { KernelError } from './errors.ts';
@@ -52,6 +53,10 @@ export class KernelPool {
   /** A ready kernel whose cwd (and env) is set for the caller; it is the caller's to shut down. */
   async acquire(options: AcquireOptions): Promise<KernelClient> {
     if (this.closed) throw new KernelError('kernel pool is shut down');
+    // Checked here so a typo does not cost a warm kernel.
+    if (!statSync(options.workDir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new KernelError(`work dir does not exist or is not a directory: ${options.workDir}`);
+    }
     const kernel = this.size === 0 ? await this.cold() : await this.take();
     this.refill();
     try {

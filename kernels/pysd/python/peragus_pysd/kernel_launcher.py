@@ -35,6 +35,11 @@ def _exit_with_parent() -> None:
 
 
 def main() -> None:
+    if os.environ.get("PERAGUS_KERNEL_DEBUGGER") != "1":
+        # Headless kernels are never debugged (kernelspec: "debugger": false);
+        # hiding debugpy saves its import and its frozen-modules warnings.
+        sys.modules["debugpy"] = None  # type: ignore[assignment]
+
     from ipykernel.kernelapp import IPKernelApp
 
     _exit_with_parent()
