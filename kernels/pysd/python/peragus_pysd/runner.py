@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .fastrun import run_arrays
 from .loader import CONTROL_VARS
 from .sampling import run_seed
 
@@ -104,22 +105,18 @@ def execute(plan: RunPlan, run_id: int, params: dict[str, float]) -> RunOutput:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            df = plan.model.run(
+            times, all_columns, all_values = run_arrays(
+                plan.model,
                 params=full or None,
                 return_columns=plan.return_columns,
                 initial_condition=(initial_time, {}) if initial_time is not None else "original",
-                progress=False,
-                flatten_output=True,
                 **kwargs,
             )
     except Exception as exc:  # noqa: BLE001 - report any model failure per run
         return RunOutput(run_id=run_id, error=f"{type(exc).__name__}: {exc}"[:500])
-    columns = [str(c) for c in df.columns if str(c) not in plan.drop_columns]
-    try:
-        values = df[columns].to_numpy(dtype=np.float64) if columns else np.zeros((len(df), 0))
-    except (TypeError, ValueError) as exc:
-        return RunOutput(run_id=run_id, error=f"non-numeric output: {exc}"[:500])
-    times = df.index.to_numpy(dtype=np.float64)
+    keep = [j for j, c in enumerate(all_columns) if c not in plan.drop_columns]
+    columns = [all_columns[j] for j in keep]
+    values = all_values if len(keep) == len(all_columns) else all_values[:, keep]
     return RunOutput(
         run_id=run_id,
         columns=columns,
