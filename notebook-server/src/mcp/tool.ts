@@ -41,6 +41,11 @@ export type ToolRouter = (
   call: ToolCall,
 ) => Promise<CallToolResult> | undefined;
 
+/** A handler result passed to the client as it is (e.g. with an image content block). */
+export class RawResult {
+  constructor(readonly result: CallToolResult) {}
+}
+
 /** A tool error whose message is meant for the caller as is. */
 export class ToolInputError extends Error {
   override name = 'ToolInputError';
@@ -90,7 +95,7 @@ export function registerTools(server: McpServer, tools: ToolDef[], router?: Tool
           const routed = tool.routable ? router?.(tool.name, args, call) : undefined;
           if (routed) return await routed;
           const result = await tool.handler(args as never, call);
-          return toolResult(result);
+          return result instanceof RawResult ? result.result : toolResult(result);
         } catch (err) {
           return toolError(err);
         } finally {

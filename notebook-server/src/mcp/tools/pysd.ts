@@ -1,8 +1,136 @@
 // pysd_* tools: each call becomes one code cell calling peragus_pysd, so the
-// exported notebook replays it. (Filled in with the pysd/ builders.)
+// exported notebook replays it. The cell displays a structured result
+// (application/vnd.peragus.result+json) that becomes the tool result.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { NotebookContext } from '../context.ts';
-import type { ToolDef } from '../tool.ts';
+import { resolveInWorkDir } from '../paths.ts';
+import { defineTool, RawResult, type ToolDef, ToolInputError, toolResult } from '../tool.ts';
+import { runCodeCell } from './notebook.ts';
+import {
+  analyzeCode,
+  ExperimentRunInput,
+  loadModelCode,
+  ModelAnalyzeInput,
+  ModelLoadInput,
+  runExperimentCode,
+  VisualizeInput,
+  visualizeCode,
+} from './pysd-code.ts';
 
-export function pysdTools(_ctx: NotebookContext): ToolDef[] {
-  return [];
+/** The `result` of a peragus_pysd display: {"peragus": 1, "function", "result"}. */
+function unwrap(value: unknown, fn: string): Record<string, unknown> {
+  const v = value as { function?: string; result?: Record<string, unknown> } | undefined;
+  if (!v || typeof v.result !== 'object' || v.result === null) {
+    throw new ToolInputError(`${fn} ran but displayed no result (was peragus_pysd imported in the kernel?)`);
+  }
+  return v.result;
+}
+
+export function pysdTools(ctx: NotebookContext): ToolDef[] {
+  const { sessions, events } = ctx;
+  return [
+    defineTool({
+      name: 'pysd_model_load',
+      description:
+        "Translate a model (Vensim .mdl, XMILE .xmile/.stmx, PySD .py) once and keep it in the session's kernel. source is relative to the session's work dir; with content, the content is written there first. Returns model_id, stocks, flows, auxiliaries, constants (units, limits, docs, values) and time settings.",
+      input: ModelLoadInput,
+      routable: true,
+      handler: async (args, call) => {
+        const session = sessions.get(args.session_id);
+        // Checked here too, for a clear message before any cell is added.
+        resolveInWorkDir(session.work_dir, args.source, 'source');
+        const { result, cell_id } = await runCodeCell(
+          events,
+          session,
+          loadModelCode(args),
+          'load_model.py',
+          call,
+        );
+        return { cell_id, ...unwrap(result, 'load_model') };
+      },
+    }),
+    defineTool({
+      name: 'pysd_experiment_run',
+      description:
+        'Run an experiment on a loaded model: single, sweep, grid, monte_carlo, lhs, sobol, morris, fast, optimization, scenarios. Parameters by model name ("Characteristic Time") or Python name; value | [min, max] | {values} | {dist}. Writes all runs to one file (parquet default, csv, netcdf) and returns run_count, artifacts (path, sha256, bytes, media_type), metrics, sensitivity indices or the optimum.',
+      input: ExperimentRunInput,
+      routable: true,
+      handler: async (args, call) => {
+        const session = sessions.get(args.session_id);
+        const { result, cell_id } = await runCodeCell(
+          events,
+          session,
+          runExperimentCode(args),
+          `run_${args.experiment.type}.py`,
+          call,
+        );
+        return { cell_id, ...unwrap(result, 'run_experiment') };
+      },
+    }),
+    defineTool({
+      name: 'pysd_model_analyze',
+      description:
+        'Documentation table, stock/flow structure, dependency graph, parameter list with ranges, and a units check of a loaded model.',
+      input: ModelAnalyzeInput,
+      routable: true,
+      readOnly: true,
+      handler: async (args, call) => {
+        const session = sessions.get(args.session_id);
+        const { result, cell_id } = await runCodeCell(
+          events,
+          session,
+          analyzeCode(args),
+          'analyze_model.py',
+          call,
+        );
+        return { cell_id, ...unwrap(result, 'analyze_model') };
+      },
+    }),
+    defineTool({
+      name: 'pysd_visualize',
+      description:
+        'Plot a model run or an experiment result: timeseries, fan (sweep), scatter, tornado (sensitivity). Writes a PNG artifact; the tool result carries a small preview image.',
+      input: VisualizeInput,
+      routable: true,
+      handler: async (args, call) => {
+        const session = sessions.get(args.session_id);
+        const { result, cell_id } = await runCodeCell(
+          events,
+          session,
+          visualizeCode(args),
+          'visualize.py',
+          call,
+        );
+        const info = unwrap(result, 'visualize');
+        const { preview, ...rest } = info as { preview?: unknown } & Record<string, unknown>;
+        const base = toolResult({ cell_id, ...rest });
+        const image = previewImage(preview, session.work_dir, rest);
+        return new RawResult(
+          image ? ({ ...base, content: [...base.content, image] } as CallToolResult) : base,
+        );
+      },
+    }),
+  ];
+}
+
+/** The small inline preview: the base64 PNG the cell returned, or the artifact itself when small. */
+function previewImage(
+  preview: unknown,
+  workDir: string,
+  info: Record<string, unknown>,
+): CallToolResult['content'][number] | undefined {
+  const p = preview as { data?: string; base64?: string; media_type?: string } | string | undefined;
+  const data = typeof p === 'string' ? p : (p?.base64 ?? p?.data);
+  if (data) return { type: 'image', data, mimeType: 'image/png' };
+  const artifact = (info.artifacts as { path: string; bytes: number }[] | undefined)?.[0];
+  if (artifact && artifact.bytes < 200_000) {
+    return {
+      type: 'image',
+      data: readFileSync(join(workDir, artifact.path)).toString('base64'),
+      mimeType: 'image/png',
+    };
+  }
+  return undefined;
 }
