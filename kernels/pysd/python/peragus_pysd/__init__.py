@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .analyze import analyze as _analyze
 from .describe import summarize
 from .display import PROGRESS_MIME, RESULT_MIME, Result, emit
 from .errors import (
@@ -27,6 +28,7 @@ from .errors import (
 from .experiment import run as _run
 from .loader import get_model, load, loaded_models
 from .validate import check_format
+from .visualize import plot as _plot
 
 __all__ = [
     "RESULT_MIME",
@@ -106,7 +108,7 @@ def run_experiment(
 def analyze_model(model_id: str) -> Result:
     """Documentation table, stock/flow structure, dependency graph, parameters with ranges, units check."""
 
-    info = analyze(get_model(model_id))
+    info = _analyze(get_model(model_id))
     u = info["units_check"]
     text = (
         f"model {model_id}: {len(info['documentation'])} elements, {len(info['graph']['edges'])} dependencies, "
@@ -123,7 +125,7 @@ def visualize(target: str, kind: str = "timeseries", **options: Any) -> Result:
     ``kind``: timeseries | fan | scatter | tornado. See :func:`peragus_pysd.visualize.plot`.
     """
 
-    info = plot(target, kind, **options)
+    info = _plot(target, kind, **options)
     return emit("visualize", info, f"{kind} plot → {info['artifacts'][0]['path']}")
 
 
