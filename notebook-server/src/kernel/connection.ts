@@ -1,7 +1,7 @@
 // Jupyter connection files: ports that do not collide, a fresh HMAC key, and a
 // 0600 file in a private runtime directory.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,14 +105,16 @@ export interface CreateConnectionOptions {
 /** Writes a new connection file (0600) with fresh ports and a fresh 256-bit key. */
 export async function createConnectionFile(options: CreateConnectionOptions = {}): Promise<ConnectionFile> {
   const dir = options.dir ?? runtimeDir();
-  const id = randomUUID();
+  sweepOnce(dir);
+  // Our pid in the name lets a later process remove what a killed one left behind.
+  const id = `${process.pid}-${randomUUID().slice(0, 18)}`;
   const transport = options.transport ?? 'tcp';
   let ip: string;
   let ports: number[];
   if (transport === 'ipc') {
     // Unique path prefix per kernel: no shared namespace, so nothing can collide.
     // Kept short because Unix socket paths are limited to ~107 bytes.
-    ip = join(dir, id.slice(0, 13));
+    ip = join(dir, id);
     ports = [1, 2, 3, 4, 5];
   } else {
     ip = options.ip ?? '127.0.0.1';
@@ -166,4 +168,26 @@ function portFields(ports: number[]): Pick<ConnectionInfo, `${ChannelName}_port`
     number,
   ];
   return { shell_port, iopub_port, stdin_port, control_port, hb_port };
+}
+
+const swept = new Set<string>();
+
+/** Removes connection files and ipc sockets of processes that no longer exist (killed with -9, say). */
+function sweepOnce(dir: string): void {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  for (const name of readdirSync(dir)) {
+    const pid = Number(/^(?:kernel-)?(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
