@@ -112,7 +112,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
       description: 'Experiments in the catalog (filter by status, plan_id), newest first.',
       input: ExperimentFilterSchema.shape,
       readOnly: true,
-      handler: async (args) => ({ experiments: await catalog.listExperiments(args) }),
+      handler: async (args) => catalog.listExperiments(args),
     }),
     defineTool({
       name: 'catalog_query',
