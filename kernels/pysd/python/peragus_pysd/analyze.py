@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 from typing import Any
 
 from .describe import SKIP, doc_rows, flows_of, model_name, time_settings, value_of
@@ -19,7 +20,7 @@ from .loader import LoadedModel
 def _integ_signs(py_file: str) -> dict[str, dict[str, str]]:
     """stock py_name → {flow py_name: "in" | "out" | "mixed"} from the translated INTEG rates."""
     try:
-        tree = ast.parse(open(py_file, encoding="utf-8").read())
+        tree = ast.parse(Path(py_file).read_text(encoding="utf-8"))
     except (OSError, SyntaxError):
         return {}
     out: dict[str, dict[str, str]] = {}
