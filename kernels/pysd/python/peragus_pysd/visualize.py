@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .errors import PeragusError  # noqa: E402
-from .loader import _REGISTRY, get_model, slug  # noqa: E402
+from .loader import _REGISTRY, confine, get_model, slug  # noqa: E402
 from .writers import artifact  # noqa: E402
 
 KINDS = ("timeseries", "fan", "scatter", "tornado")
@@ -198,6 +198,10 @@ def plot(target: str, kind: str = "timeseries", **opts: Any) -> dict[str, Any]:
     fig.tight_layout()
     name = f"{kind}-{slug('-'.join(info.get('variables', [])) or info.get('metric', '') or info.get('y', '') or 'plot')}"
     path = loc["dir"] / "plots" / f"{name[:80]}.png"  # type: ignore[operator]
+    if opts.get("path"):
+        path = confine(opts["path"], ".")
+        if path.suffix.lower() != ".png":
+            raise PeragusError(f"visualize: path must end with .png, got {opts['path']!r}")
     preview = _png(fig, path)
     info["artifacts"] = [artifact(path, "plot")]
     info["preview"] = preview
