@@ -100,6 +100,16 @@ describe('KernelClient outputs', () => {
     expect(r.outputs[1]).toMatchObject({ output_type: 'display_data', data: { 'text/plain': "'v2'" } });
   });
 
+  it('survives an onOutput callback that throws', async () => {
+    const r = await kernel.execute('print("x")', {
+      onOutput: () => {
+        throw new Error('listener bug');
+      },
+    });
+    expect(text(r.outputs[0])).toBe('x\n');
+    expect((await kernel.execute('1')).status).toBe('ok');
+  });
+
   it('silent executes produce no execution count', async () => {
     const r = await kernel.execute('x_silent = 5', { silent: true });
     expect(r.status).toBe('ok');

@@ -86,6 +86,20 @@ describe('kernel death and restart', () => {
   });
 });
 
+describe('shutdown racing a restart', () => {
+  it('leaves no process behind', async () => {
+    const kernel = await startKernel();
+    const first = kernel.pid;
+    const restarting = kernel.restart().catch((e: unknown) => e);
+    await kernel.shutdown();
+    expect(await restarting).toBeInstanceOf(Error);
+    expect(kernel.status).toBe('dead');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(alive(first)).toBe(false);
+    expect(alive(kernel.pid)).toBe(false);
+  });
+});
+
 describe('kernels that never become ready', () => {
   it('times out with the kernel stderr tail in the error', async () => {
     const spec = fakeSpec(

@@ -72,7 +72,13 @@ export class KernelChannels {
     try {
       for await (const frames of socket) {
         const decoded = this.codec.decode(frames, channel);
-        if (decoded) this.onMessage(decoded.message);
+        if (!decoded) continue;
+        try {
+          this.onMessage(decoded.message);
+        } catch (err) {
+          // A throwing listener (onOutput, 'message') must not stop the receive loop.
+          console.error(`[kernel] handling a ${channel} message failed:`, err);
+        }
       }
     } catch (err) {
       // Closing a socket ends its iterator with an error; anything else is a bug worth seeing.

@@ -130,7 +130,6 @@ export class KernelClient extends EventEmitter implements Kernel {
       this.readyCheck = () => {
         if (this.info && this.iopubSeen) finish();
       };
-      this.readyAbort = finish;
       const send = () => {
         this.channels
           .send('shell', this.codec.message('shell', 'kernel_info_request', {}))
@@ -236,6 +235,8 @@ export class KernelClient extends EventEmitter implements Kernel {
     const launch = this.options.launch;
     if (!launch) throw new KernelError('this client does not own its kernel process');
     for (let attempt = 1; ; attempt++) {
+      // shutdown() may have run while a restart was stopping the old process.
+      if (this.shutdownPromise) throw new KernelRestartedError('kernel shut down');
       this.setStatus(status);
       this.adopt(launch());
       try {
@@ -276,6 +277,7 @@ export class KernelClient extends EventEmitter implements Kernel {
     this.shutdownPromise ??= (async () => {
       this.stopHeartbeat();
       this.failPending(new KernelRestartedError('kernel shut down'));
+      await this.restarting?.catch(() => undefined);
       await this.stopProcess(false);
       this.channels.close();
       const c = this.options.connection;
@@ -308,7 +310,11 @@ export class KernelClient extends EventEmitter implements Kernel {
   }
 
   private dispatch(message: Message): void {
-    this.emit('message', message);
+    try {
+      this.emit('message', message);
+    } catch (err) {
+      console.error('[kernel] a message listener failed:', err);
+    }
     const parent = parentId(message);
     if (message.channel === 'iopub') {
       this.iopubSeen = true;

@@ -132,7 +132,13 @@ export class Execution {
   /** Appends (merging consecutive same-name streams, as notebook frontends do); returns the index. */
   private add(output: Output): number {
     if (this.clearPending) this.clear();
+    const index = this.store(output);
+    // Last, so a throwing callback cannot leave the outputs half-updated.
     this.options.onOutput?.(output);
+    return index;
+  }
+
+  private store(output: Output): number {
     const last = this.outputs[this.outputs.length - 1];
     if (
       output.output_type === 'stream' &&
