@@ -45,8 +45,10 @@ class PathOutsideWorkDirError(PeragusError):
 
 def close_matches(word: str, candidates: Iterable[str], n: int = 5) -> list[str]:
     """Candidates that look like ``word`` (case-insensitive), best first."""
-    pool = sorted(set(candidates))
-    lowered = {c.lower(): c for c in pool}
+    lowered: dict[str, str] = {}
+    for c in candidates:  # first spelling wins: pass the model's own names first
+        lowered.setdefault(c.lower(), c)
+    pool = list(lowered.values())
     hits = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.5)
     out = [lowered[h] for h in hits]
     # Substring hits help with long Vensim names ("time" → "Characteristic Time").
