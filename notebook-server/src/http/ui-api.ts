@@ -16,11 +16,18 @@ import {
 } from '../schemas/notebook-tools.ts';
 import type { ExperimentSummary, HostContext } from './context.ts';
 import { HttpError } from './errors.ts';
+import { readSeries } from './timeseries.ts';
 
 const CreateBody = z.object(NotebookCreateInput).omit({ container_id: true });
 const AddBody = z.object(CellAddInput).omit({ session_id: true, container_id: true });
 const UpdateBody = z.object(CellUpdateInput).pick({ source: true, filename: true });
 const ExecuteBody = z.object(CellExecuteInput).pick({ timeout_ms: true });
+const SeriesQuery = z.object({
+  path: z.string().min(1),
+  variable: z.string().optional(),
+  labels: z.string().optional(),
+  max_runs: z.coerce.number().int().positive().max(500).optional(),
+});
 const QueryBody = z.object({
   sql: z.string().min(1).max(20_000),
   limit: z.number().int().positive().max(100_000).optional(),
@@ -172,6 +179,21 @@ export function uiApiRouter(ctx: HostContext): Router {
     } else {
       res.type('text/markdown').attachment(`${base}.src.md`).send(encodeSrcmd(nb));
     }
+  });
+
+  r.get('/ui-api/sessions/:id/timeseries', async (req, res) => {
+    const s = session(req.params.id);
+    const q = SeriesQuery.parse(req.query);
+    const labels = q.labels?.split(',').filter((l) => l !== '');
+    res.json(
+      await readSeries({
+        workDir: s.work_dir,
+        path: q.path,
+        ...(q.variable !== undefined ? { variable: q.variable } : {}),
+        ...(labels ? { labels } : {}),
+        ...(q.max_runs !== undefined ? { maxRuns: q.max_runs } : {}),
+      }),
+    );
   });
 
   r.get('/ui-api/experiments', async (_req, res) => {

@@ -2,12 +2,20 @@
 // stream (reconnects and resumes each session after the last seq it saw).
 import type { z } from 'zod';
 import type { CatalogQueryResult, ExperimentSummary } from '../../src/http/context.ts';
+import type { SeriesResponse } from '../../src/http/timeseries.ts';
 import type { SessionSummary } from '../../src/http/ui-api.ts';
 import type { SessionEvent } from '../../src/notebook/events.ts';
 import type { SessionInfo } from '../../src/notebook/session.ts';
 import type { CellAddInput } from '../../src/schemas/notebook-tools.ts';
 
-export type { CatalogQueryResult, ExperimentSummary, SessionEvent, SessionInfo, SessionSummary };
+export type {
+  CatalogQueryResult,
+  ExperimentSummary,
+  SeriesResponse,
+  SessionEvent,
+  SessionInfo,
+  SessionSummary,
+};
 export type Progress = SessionSummary['progress'];
 export type SessionDetail = SessionInfo & { progress: Progress };
 type AddShape = z.ZodObject<typeof CellAddInput>;
@@ -85,6 +93,13 @@ export const api = {
   interrupt: (id: string) =>
     call<{ interrupted: boolean }>('POST', `/ui-api/sessions/${enc(id)}/interrupt`, {}),
   restart: (id: string) => call<unknown>('POST', `/ui-api/sessions/${enc(id)}/restart`, {}),
+  timeseries: (id: string, q: { path: string; variable?: string; labels?: string[] }) =>
+    call<SeriesResponse>(
+      'GET',
+      `/ui-api/sessions/${enc(id)}/timeseries?path=${enc(q.path)}${q.variable ? `&variable=${enc(q.variable)}` : ''}${
+        q.labels?.length ? `&labels=${enc(q.labels.join(','))}` : ''
+      }`,
+    ),
   query: (sql: string, limit?: number) =>
     call<CatalogQueryResult>('POST', '/ui-api/catalog/query', { sql, limit }),
 };

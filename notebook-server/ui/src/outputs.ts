@@ -3,10 +3,27 @@
 import type { Output } from '../../../srcmd/src/nbformat.ts';
 import { h, stripAnsi } from './dom.ts';
 import { fromPandasSplit, isTimeSeries, lineChart, TIMESERIES_MIME } from './plots.ts';
+import { PROGRESS_MIME, RESULT_MIME, renderProgress, renderResult } from './result.ts';
+
+/** What an output needs to know about where it is shown. */
+export interface OutputContext {
+  sessionId: string;
+}
 
 const text = (t: string | string[]) => (Array.isArray(t) ? t.join('') : t);
 
-function renderBundle(data: Record<string, unknown>, into: HTMLElement): void {
+function renderBundle(data: Record<string, unknown>, into: HTMLElement, ctx: OutputContext): void {
+  const plain = data['text/plain'];
+  if (data[RESULT_MIME] !== undefined) {
+    into.append(
+      renderResult(ctx.sessionId, data[RESULT_MIME], plain === undefined ? undefined : text(plain as string)),
+    );
+    return;
+  }
+  if (data[PROGRESS_MIME] !== undefined) {
+    into.append(renderProgress(data[PROGRESS_MIME]));
+    return;
+  }
   const ts = data[TIMESERIES_MIME];
   if (isTimeSeries(ts)) {
     // Drawn after insertion so the chart knows its width.
@@ -45,11 +62,10 @@ function renderBundle(data: Record<string, unknown>, into: HTMLElement): void {
     into.append(frame);
     return;
   }
-  const plain = data['text/plain'];
   if (plain !== undefined) into.append(h('pre', { class: 'out-text' }, text(plain as string)));
 }
 
-export function renderOutput(o: Output): HTMLElement {
+export function renderOutput(o: Output, ctx: OutputContext): HTMLElement {
   const box = h('div', { class: `output out-${o.output_type}` });
   switch (o.output_type) {
     case 'stream':
@@ -64,7 +80,7 @@ export function renderOutput(o: Output): HTMLElement {
       break;
     case 'display_data':
     case 'execute_result':
-      renderBundle(o.data as Record<string, unknown>, box);
+      renderBundle(o.data as Record<string, unknown>, box, ctx);
       break;
   }
   return box;

@@ -17,6 +17,8 @@ interface CellView {
   count: HTMLElement;
   outputs: HTMLElement;
   dirty: boolean;
+  /** The outputs last drawn, so unchanged outputs (and their charts) are not redrawn. */
+  drawn: string;
 }
 
 export function notebookView(root: HTMLElement, sessionId: string): () => void {
@@ -56,9 +58,12 @@ export function notebookView(root: HTMLElement, sessionId: string): () => void {
   }
 
   function renderOutputs(v: CellView): void {
+    const outputs = v.cell.cell_type === 'code' ? v.cell.outputs : [];
+    const key = JSON.stringify(outputs);
+    if (key === v.drawn) return;
+    v.drawn = key;
     clear(v.outputs);
-    if (v.cell.cell_type !== 'code') return;
-    for (const o of v.cell.outputs) v.outputs.append(renderOutput(o));
+    for (const o of outputs) v.outputs.append(renderOutput(o, { sessionId }));
   }
 
   function renderStatus(v: CellView): void {
@@ -77,7 +82,7 @@ export function notebookView(root: HTMLElement, sessionId: string): () => void {
     const count = h('span', { class: 'count' });
     const outputs = h('div', { class: 'outputs' });
     const label = cell.cell_type === 'code' ? (cell.filename ?? '') : 'markdown';
-    const v: CellView = { cell, root: h('div'), editor, status, count, outputs, dirty: false };
+    const v: CellView = { cell, root: h('div'), editor, status, count, outputs, dirty: false, drawn: '' };
     const runBtn = h(
       'button',
       { class: 'run', title: 'Run (Shift+Enter)', onclick: () => run(v).catch(fail) },
