@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type KernelClient,
   KernelTimeoutError,
+  type Message,
   startKernel,
+  WireCodec,
 } from '../../notebook-server/src/kernel/index.ts';
 import type { Output } from '../../srcmd/src/nbformat.ts';
 import { Output as OutputSchema } from '../../srcmd/src/nbformat.ts';
@@ -130,6 +132,36 @@ describe('KernelClient stdin', () => {
     const r = await kernel.execute('input("name? ")', { allowStdin: true });
     expect(r.status).toBe('error');
     expect(r.error?.ename).toBe('EOFError');
+  });
+});
+
+describe('KernelClient raw relay', () => {
+  it('relays a raw execute whose input_request is answered by the relaying frontend', async () => {
+    const codec = new WireCodec(kernel.connection.key, 'frontend');
+    const request = codec.message('shell', 'execute_request', {
+      code: 'print("got", input("name? "))',
+      silent: false,
+      allow_stdin: true,
+    });
+    const seen: Message[] = [];
+    const done = new Promise<void>((resolve) => {
+      const onMessage = (m: Message) => {
+        if ((m.parent_header as { msg_id?: string }).msg_id !== request.header.msg_id) return;
+        seen.push(m);
+        if (m.header.msg_type === 'input_request') {
+          void kernel.send('stdin', codec.message('stdin', 'input_reply', { value: 'ada' }, m.header));
+        }
+        if (m.header.msg_type === 'execute_reply') {
+          kernel.off('message', onMessage);
+          resolve();
+        }
+      };
+      kernel.on('message', onMessage);
+    });
+    await kernel.send('shell', request);
+    await done;
+    const stream = seen.find((m) => m.header.msg_type === 'stream');
+    expect(stream?.content).toMatchObject({ text: 'got ada\n' });
   });
 });
 

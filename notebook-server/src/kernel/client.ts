@@ -324,7 +324,11 @@ export class KernelClient extends EventEmitter implements Kernel {
       }
       if (parent) this.executions.get(parent)?.onIopub(message);
     } else if (message.channel === 'stdin') {
-      if (message.header.msg_type === 'input_request') this.refuseInput(message);
+      // Only for our own executions: a relayed request (a Jupyter frontend via
+      // send()) has someone to type the answer, who gets it as a 'message' event.
+      if (message.header.msg_type === 'input_request' && parent && this.executions.has(parent)) {
+        this.refuseInput(message);
+      }
     } else {
       if (message.header.msg_type === 'kernel_info_reply') {
         this.info = message.content as KernelMessage.IInfoReply;
