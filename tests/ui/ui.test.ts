@@ -160,7 +160,7 @@ describe.skipIf(!hasChromium)('browser UI', () => {
     await call('cell_add', { session_id: sid, source: 'agent_marker = 1', execute: true });
     await page.waitForSelector('.cell textarea >> nth=-1');
     await page.waitForFunction(() =>
-      [...document.querySelectorAll('.cell textarea')].some(
+      Array.from(document.querySelectorAll('.cell textarea')).some(
         (t) => (t as HTMLTextAreaElement).value === 'agent_marker = 1',
       ),
     );
