@@ -45,7 +45,8 @@ export function modelLoadCode(a: Pick<PysdModelLoadArgs, 'source' | 'format' | '
 }
 
 export function experimentRunCode(
-  a: Pick<PysdExperimentRunArgs, 'model_id' | 'experiment' | 'output_format' | 'name'>,
+  a: Pick<PysdExperimentRunArgs, 'model_id' | 'experiment'> &
+    Partial<Pick<PysdExperimentRunArgs, 'output_format' | 'name'>>,
 ): string {
   return pysdCall('run_experiment', {
     model_id: a.model_id,
