@@ -7,6 +7,7 @@ import {
   createWriteStream,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -173,6 +174,34 @@ function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${+(n / 2 ** 30).toFixed(2)} GiB` : `${+(n / 2 ** 20).toFixed(1)} MiB`;
 }
 
+/** Host pids below `pid`, from /proc (empty where /proc lacks `children`). */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0 && out.length < 10_000) {
+    const p = queue.shift()!;
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        for (const child of readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8')
+          .split(/\s+/)
+          .filter(Boolean)) {
+          out.push(Number(child));
+          queue.push(Number(child));
+        }
+      } catch {
+        // thread gone
+      }
+    }
+  }
+  return out;
+}
+
 type Inspect = Docker.ContainerInspectInfo;
 
 export class DockerRuntime implements ContainerRuntime {
@@ -197,18 +226,21 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /** Where the client talks to the daemon, for error messages. */
-  private daemonAddress(): string {
+  private daemonAddress(err?: DockerError): string {
+    if (err?.address) return err.address;
     const modem = (
-      this.docker as unknown as { modem?: { socketPath?: string; host?: string; port?: number } }
+      this.docker as unknown as { modem?: { socketPath?: unknown; host?: string; port?: number } }
     ).modem;
-    if (modem?.socketPath) return modem.socketPath;
+    if (typeof modem?.socketPath === 'string') return modem.socketPath;
     if (modem?.host) return `${modem.host}${modem.port ? `:${modem.port}` : ''}`;
+    // dockerode resolves the default socket lazily (~/.docker/run/docker.sock, else this one).
     return '/var/run/docker.sock';
   }
 
+  /** A Unix-socket daemon runs on this host, so exec pids are ours to signal. */
   private isLocalDaemon(): boolean {
-    const modem = (this.docker as unknown as { modem?: { socketPath?: string } }).modem;
-    return typeof modem?.socketPath === 'string';
+    const modem = (this.docker as unknown as { modem?: { socketPath?: unknown } }).modem;
+    return typeof modem?.socketPath === 'string' || typeof modem?.socketPath === 'function';
   }
 
   /** Maps transport failures to a daemon_unavailable error; passes anything else through. */
@@ -219,7 +251,7 @@ export class DockerRuntime implements ContainerRuntime {
       e?.code &&
       ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(e.code)
     ) {
-      const where = this.daemonAddress();
+      const where = this.daemonAddress(e);
       const hint =
         e.code === 'EACCES'
           ? 'permission denied: run as root or add this user to the "docker" group'
@@ -353,7 +385,9 @@ export class DockerRuntime implements ContainerRuntime {
         this.docker.createContainer({
           name: `peragus-${experimentId}-${randomBytes(3).toString('hex')}`,
           Image: imageInfo.Id,
-          ...(spec.command ? { Cmd: spec.command } : {}),
+          // An override runs as the container's first process, with no init in
+          // between, so a command that cannot start fails `start` itself.
+          ...(spec.command ? { Entrypoint: spec.command.slice(0, 1), Cmd: spec.command.slice(1) } : {}),
           User: `${user.uid}:${user.gid}`,
           WorkingDir: EXPERIMENT_MOUNT,
           Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
@@ -384,7 +418,16 @@ export class DockerRuntime implements ContainerRuntime {
             LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
           },
         }),
-      );
+      ).catch((err: unknown) => {
+        if (statusOf(err) === undefined || err instanceof ContainerRuntimeError) throw err;
+        throw new ContainerRuntimeError(
+          'create_failed',
+          `Docker refused the container for ${experimentId}: ${apiMessage(err)}`,
+          {
+            cause: err,
+          },
+        );
+      });
       containerId = container.id;
       try {
         await container.start();
@@ -523,7 +566,15 @@ export class DockerRuntime implements ContainerRuntime {
     if (!this.isLocalDaemon()) return;
     try {
       const state = await exec.inspect();
-      if (state.Running && state.Pid > 0) process.kill(state.Pid, 'SIGKILL');
+      if (!state.Running || !(state.Pid > 0)) return;
+      // The whole tree: a shell pipeline's children would outlive their parent.
+      for (const pid of [state.Pid, ...descendants(state.Pid)]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // exited meanwhile
+        }
+      }
     } catch {
       // already gone, or not ours to signal
     }

@@ -140,7 +140,7 @@ export interface CopyOutResult {
 }
 
 export interface LogsOptions {
-  /** Last N lines per stream; default 200. */
+  /** Last N lines of stdout and stderr together (as `docker logs --tail`); default 200. */
   tail?: number;
 }
 
