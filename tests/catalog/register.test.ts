@@ -213,17 +213,37 @@ describe('registerResult', () => {
     const out = await cat.registerResult({ experiment_id: 'k', session_id: 's', artifacts: [{ path: pq }] });
     cat.close();
     await rm(join(home, 'peragus', 'results', 'experiment_id=k'), { recursive: true });
-    await mkdir(join(home, 'peragus', 'results', 'experiment_id=ghost'));
-    await writeParquet(
-      join(home, 'peragus', 'results', 'experiment_id=ghost', `${'0'.repeat(64)}.parquet`),
-      'SELECT 1 AS x',
-    );
+    const ghost = join(home, 'peragus', 'results', 'experiment_id=ghost', `sha256=${'0'.repeat(64)}`);
+    await mkdir(ghost, { recursive: true });
+    await writeParquet(join(ghost, 'data.parquet'), 'SELECT 1 AS x');
     cat = await Catalog.open({ home: join(home, 'peragus') });
     expect(await readdir(join(cat.home, 'results'))).toEqual(['experiment_id=k']);
     const r = await cat.query(
       'SELECT experiment_id, artifact_sha256, max("Infected") AS p FROM results GROUP BY ALL',
     );
     expect(r.rows).toEqual([{ experiment_id: 'k', artifact_sha256: out.artifacts[0]?.sha256, p: 64 }]);
+  });
+
+  it('results spans experiments whose Parquet files have different columns', async () => {
+    const a = await writeParquet(join(home, 'a.parquet'), sirSelect(10));
+    const b = await writeParquet(
+      join(home, 'b.parquet'),
+      'SELECT range::DOUBLE AS time, 7.5 AS "Infected", 1 AS run FROM range(3)',
+    );
+    const c = await writeParquet(join(home, 'c.parquet'), 'SELECT 2 AS run, 99 AS other');
+    await cat.registerResult({ experiment_id: 'a', session_id: 's', artifacts: [{ path: a }] });
+    const same = await cat.query('SELECT count(*) AS n, max("Infected") AS p FROM results');
+    expect(same.rows).toEqual([{ n: 101, p: 10 }]);
+    await cat.registerResult({ experiment_id: 'b', session_id: 's', artifacts: [{ path: b }, { path: c }] });
+    const r = await cat.query(
+      `SELECT experiment_id, artifact, count(*) AS n, max("Infected") AS p, max(run) AS run, max(other) AS other
+       FROM results GROUP BY ALL ORDER BY ALL`,
+    );
+    expect(r.rows).toEqual([
+      { experiment_id: 'a', artifact: 'a.parquet', n: 101, p: 10, run: null, other: null },
+      { experiment_id: 'b', artifact: 'b.parquet', n: 3, p: 7.5, run: 1, other: null },
+      { experiment_id: 'b', artifact: 'c.parquet', n: 1, p: null, run: 2, other: 99 },
+    ]);
   });
 
   it('upsertExperiment tracks status transitions with timestamps and errors', async () => {

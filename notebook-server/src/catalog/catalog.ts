@@ -31,6 +31,7 @@ import {
   type ExperimentRow,
   insertLineage,
   insertRows,
+  insertSchemas,
   mergeFields,
   selectExperiment,
   writeExperimentRow,
@@ -123,7 +124,7 @@ export class Catalog {
       const blob = await this.store.put(a.source, { expectedSha256: a.sha256, expectedBytes: a.bytes });
       stored.set(a.sha256, blob.path);
     }
-    await this.validateParquet(artifacts, stored);
+    const schemas = await this.parquetSchemas(artifacts, stored);
 
     const outcome = await this.db.write(async (conn) => {
       const existing = await selectExperiment(conn, id);
@@ -162,6 +163,7 @@ export class Catalog {
         [...metrics].map(([name, value]) => [id, name, value]),
       );
       await insertLineage(conn, row, artifacts, now);
+      await insertSchemas(conn, schemas);
       return replacing ? ('replaced' as const) : ('registered' as const);
     });
     if (outcome === 'unchanged') return (await this.checkExisting(id, digest, false)) as RegisterResultOutput;
@@ -321,14 +323,19 @@ export class Catalog {
   }
 
   /** DuckDB must be able to read every indexed Parquet file, or all `results` queries would fail. */
-  private async validateParquet(
+  /**
+   * DuckDB must be able to read every indexed Parquet file, or all `results`
+   * queries would fail. Returns each file's column signature (sha256 → JSON).
+   */
+  private async parquetSchemas(
     artifacts: readonly PreparedArtifact[],
     stored: Map<string, string>,
-  ): Promise<void> {
+  ): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
     for (const a of artifacts) {
-      if (a.media_type !== PARQUET_MEDIA_TYPE) continue;
+      if (a.media_type !== PARQUET_MEDIA_TYPE || out.has(a.sha256)) continue;
       try {
-        await this.db.rows('SELECT count(*) FROM parquet_schema($1)', [stored.get(a.sha256) ?? '']);
+        out.set(a.sha256, await this.columnSignature(stored.get(a.sha256) ?? ''));
       } catch (err) {
         throw new CatalogError(
           'invalid_artifact',
@@ -339,6 +346,16 @@ export class Catalog {
         );
       }
     }
+    return out;
+  }
+
+  private async columnSignature(storePath: string): Promise<string> {
+    const rows = await this.db.rows(
+      'SELECT column_name AS n, column_type AS t FROM (DESCRIBE SELECT * FROM read_parquet($1))',
+      [storePath],
+    );
+    const cols = rows.map((r) => [String(r.n), String(r.t)]).sort((x, y) => (x[0]! < y[0]! ? -1 : 1));
+    return JSON.stringify(cols);
   }
 
   private async reconcileResultsIndex(): Promise<void> {
@@ -354,6 +371,18 @@ export class Catalog {
       expected.set(id, m);
     }
     await this.index.reconcile(expected);
+    // Signatures missing (e.g. files registered before schema version 2) are filled in.
+    const missing = await this.db.rows(
+      `SELECT DISTINCT a.sha256, a.store_path FROM artifacts a ANTI JOIN artifact_schemas s USING (sha256)
+       WHERE a.media_type = $1`,
+      [PARQUET_MEDIA_TYPE],
+    );
+    const schemas = new Map<string, string>();
+    for (const r of missing) {
+      const sig = await this.columnSignature(String(r.store_path)).catch(() => undefined);
+      if (sig !== undefined) schemas.set(String(r.sha256), sig);
+    }
+    if (schemas.size > 0) await this.db.write((conn) => insertSchemas(conn, schemas));
     this.engine.invalidateResults();
   }
 }

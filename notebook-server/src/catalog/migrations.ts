@@ -65,6 +65,19 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX experiments_plan ON experiments (plan_id)',
     ],
   },
+  {
+    version: 2,
+    name: 'artifact_schemas',
+    statements: [
+      // The DuckDB column list of each Parquet blob (sorted JSON [[name, type], …]).
+      // When all registered files agree, `results` reads them without
+      // union_by_name, which would open every file just to plan the query.
+      `CREATE TABLE artifact_schemas (
+        sha256 VARCHAR PRIMARY KEY,
+        columns VARCHAR NOT NULL
+      )`,
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -9,6 +9,7 @@
 // 3. The instance sandbox (db.ts): files outside <home>/store/ and
 //    <home>/results/ cannot be read, no extensions can be loaded, and the
 //    configuration is locked.
+import { stat } from 'node:fs/promises';
 import {
   type DuckDBConnection,
   type DuckDBPreparedStatement,
@@ -17,7 +18,7 @@ import {
 } from '@duckdb/node-api';
 import type { CatalogDb } from './db.ts';
 import { CatalogError, errorMessage, QueryRefusedError } from './errors.ts';
-import type { ResultsIndex } from './results-index.ts';
+import { PARQUET_MEDIA_TYPE, type ResultsIndex } from './results-index.ts';
 import { type JsonValue, toJsonSafe } from './values.ts';
 
 export interface CatalogQueryOptions {
@@ -47,15 +48,16 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 
 interface Slot {
   conn: DuckDBConnection;
-  /** Which `results` view this connection has: none yet, the empty placeholder, or the glob. */
-  view: 'none' | 'empty' | 'glob';
+  /** Generation of the results index this connection's `results` view was made for (-1: none yet). */
+  viewGeneration: number;
 }
 
 export class QueryEngine {
   private readonly idle: Slot[] = [];
   private readonly waiters: ((slot: Slot | undefined) => void)[] = [];
   private open = 0;
-  private resultsPresent: boolean | undefined;
+  private generation = 0;
+  private view: { generation: number; sql: Promise<string> } | undefined;
   private closed = false;
 
   constructor(
@@ -66,7 +68,7 @@ export class QueryEngine {
 
   /** Call when Parquet files were added to or removed from the results index. */
   invalidateResults(): void {
-    this.resultsPresent = undefined;
+    this.generation++;
   }
 
   async query(sql: string, options: CatalogQueryOptions = {}): Promise<CatalogQueryResult> {
@@ -168,11 +170,59 @@ export class QueryEngine {
   }
 
   private async ensureResultsView(slot: Slot): Promise<void> {
-    if (this.resultsPresent === undefined) this.resultsPresent = await this.index.hasAny();
-    const want = this.resultsPresent ? 'glob' : 'empty';
-    if (slot.view === want) return;
-    await slot.conn.run(want === 'glob' ? resultsViewSql(this.index.glob) : EMPTY_RESULTS_VIEW);
-    slot.view = want;
+    if (this.view?.generation !== this.generation) {
+      const generation = this.generation;
+      const sql = this.buildResultsView();
+      this.view = { generation, sql };
+      // A failed build is retried by the next query rather than cached.
+      sql.catch(() => {
+        if (this.view?.generation === generation) this.view = undefined;
+      });
+    }
+    const { generation, sql } = this.view;
+    if (slot.viewGeneration === generation) return;
+    await slot.conn.run(await sql);
+    slot.viewGeneration = generation;
+  }
+
+  /**
+   * `results`: every row of every registered Parquet artifact, with the
+   * experiment it belongs to and the artifact's catalog path. The file list is
+   * explicit (no glob to expand per query) and union_by_name is used only when
+   * the files' columns differ. A temp view per connection because the paths
+   * depend on PERAGUS_HOME and a read-only catalog cannot store views.
+   */
+  private async buildResultsView(): Promise<string> {
+    const rows = await this.db.rows(
+      `SELECT DISTINCT a.experiment_id, a.sha256, s.columns FROM artifacts a
+       LEFT JOIN artifact_schemas s USING (sha256) WHERE a.media_type = $1 ORDER BY 1, 2`,
+      [PARQUET_MEDIA_TYPE],
+    );
+    const files: string[] = [];
+    const signatures = new Set<string | null>();
+    const present = await Promise.all(
+      rows.map((r) =>
+        stat(this.index.fileFor(String(r.experiment_id), String(r.sha256))).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    rows.forEach((r, i) => {
+      // A link not made yet (crash between commit and link, healed on the next open) is skipped.
+      if (!present[i]) return;
+      files.push(this.index.fileFor(String(r.experiment_id), String(r.sha256)));
+      signatures.add(r.columns === null || r.columns === undefined ? null : String(r.columns));
+    });
+    if (files.length === 0) return EMPTY_RESULTS_VIEW;
+    const uniform = signatures.size === 1 && !signatures.has(null);
+    return `CREATE OR REPLACE TEMP VIEW results AS
+SELECT r.experiment_id, a.artifact, r.sha256 AS artifact_sha256, r.* EXCLUDE (experiment_id, sha256)
+FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = true,
+  hive_types = {'experiment_id': VARCHAR, 'sha256': VARCHAR}${uniform ? '' : ', union_by_name = true'}) r
+LEFT JOIN (SELECT experiment_id, sha256, min(path) AS artifact FROM artifacts
+           WHERE media_type = ${sqlString(PARQUET_MEDIA_TYPE)} GROUP BY ALL) a
+  ON a.experiment_id = r.experiment_id AND a.sha256 = r.sha256`;
   }
 
   private async acquire(): Promise<Slot> {
@@ -182,7 +232,7 @@ export class QueryEngine {
     if (this.open < this.poolSize) {
       this.open++;
       try {
-        return { conn: await this.db.connect(), view: 'none' };
+        return { conn: await this.db.connect(), viewGeneration: -1 };
       } catch (err) {
         this.open--;
         throw err;
@@ -202,7 +252,7 @@ export class QueryEngine {
         // Hand the waiter a fresh connection in place of the dropped one.
         this.open++;
         this.db.connect().then(
-          (conn) => waiter({ conn, view: 'none' }),
+          (conn) => waiter({ conn, viewGeneration: -1 }),
           () => {
             this.open--;
             waiter(undefined);
@@ -218,22 +268,6 @@ export class QueryEngine {
 }
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
-
-// `results`: every row of every registered Parquet artifact, with the
-// experiment it belongs to and the artifact's catalog path. A temp view (one
-// per connection) because the glob path depends on PERAGUS_HOME and a
-// read-only catalog cannot store views.
-function resultsViewSql(glob: string): string {
-  return `CREATE OR REPLACE TEMP VIEW results AS
-SELECT r.experiment_id, a.artifact, r.artifact_sha256, r.* EXCLUDE (experiment_id, artifact_sha256, filename)
-FROM (
-  SELECT *, regexp_extract(filename, '([0-9a-f]{64})\\.parquet$', 1) AS artifact_sha256
-  FROM read_parquet(${sqlString(glob)}, hive_partitioning = true,
-    hive_types = {'experiment_id': VARCHAR}, union_by_name = true, filename = true)
-) r
-LEFT JOIN (SELECT experiment_id, sha256, min(path) AS artifact FROM artifacts GROUP BY ALL) a
-  ON a.experiment_id = r.experiment_id AND a.sha256 = r.artifact_sha256`;
-}
 
 const EMPTY_RESULTS_VIEW = `CREATE OR REPLACE TEMP VIEW results AS
 SELECT NULL::VARCHAR AS experiment_id, NULL::VARCHAR AS artifact, NULL::VARCHAR AS artifact_sha256 WHERE false`;

@@ -136,3 +136,13 @@ export async function insertLineage(
   const tuples = unique.map((e) => `($1, ${e.map((v) => `$${params.push(v)}`).join(', ')}, $2::TIMESTAMPTZ)`);
   await conn.run(`INSERT INTO lineage VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, params);
 }
+
+export async function insertSchemas(
+  conn: DuckDBConnection,
+  schemas: ReadonlyMap<string, string>,
+): Promise<void> {
+  if (schemas.size === 0) return;
+  const params: DuckDBValue[] = [];
+  const tuples = [...schemas].map(([sha, cols]) => `($${params.push(sha)}, $${params.push(cols)})`);
+  await conn.run(`INSERT INTO artifact_schemas VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, params);
+}
