@@ -42,6 +42,7 @@ export interface ClientStats extends WireStats {
 }
 
 const READY_NUDGE_MS = 500;
+const QUICK_NUDGE_MS = 20;
 
 export class KernelClient extends EventEmitter implements Kernel {
   readonly id: string;
@@ -117,9 +118,11 @@ export class KernelClient extends EventEmitter implements Kernel {
     this.iopubSeen = false;
     return new Promise<void>((resolve, reject) => {
       const started = Date.now();
+      let quick: NodeJS.Timeout | undefined;
       const finish = (err?: Error) => {
         clearInterval(nudge);
         clearTimeout(timer);
+        clearTimeout(quick);
         this.readyCheck = undefined;
         this.readyAbort = undefined;
         if (err) return reject(err);
@@ -129,6 +132,14 @@ export class KernelClient extends EventEmitter implements Kernel {
       };
       this.readyCheck = () => {
         if (this.info && this.iopubSeen) finish();
+        // The shell answered but our iopub subscription was not yet live when
+        // the kernel published its status: ask again soon, not in 500 ms.
+        else if (this.info && !quick) {
+          quick = setTimeout(() => {
+            quick = undefined;
+            send();
+          }, QUICK_NUDGE_MS);
+        }
       };
       const send = () => {
         this.channels
