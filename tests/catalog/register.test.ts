@@ -246,6 +246,31 @@ describe('registerResult', () => {
     ]);
   });
 
+  it('handles concurrent registrations, reads and queries', async () => {
+    const files = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => writeParquet(join(home, `p${i}.parquet`), sirSelect(i + 1))),
+    );
+    const work: Promise<unknown>[] = files.map((path, i) =>
+      cat.registerResult({
+        experiment_id: `c${i}`,
+        session_id: `s${i}`,
+        artifacts: [{ path }],
+        metrics: { i },
+      }),
+    );
+    for (let i = 0; i < 12; i++) {
+      work.push(
+        cat.listExperiments(),
+        cat.query('SELECT count(*) AS n FROM results'),
+        cat.getSummary(`c${i}`),
+      );
+    }
+    await Promise.all(work);
+    const r = await cat.query('SELECT count(DISTINCT experiment_id) AS e, count(*) AS n FROM results');
+    expect(r.rows).toEqual([{ e: 12, n: 12 * 101 }]);
+    expect((await cat.listExperiments({ status: 'finished' })).total).toBe(12);
+  });
+
   it('upsertExperiment tracks status transitions with timestamps and errors', async () => {
     const seen: string[] = [];
     cat.onChange((id, c) => seen.push(`${id}:${c.kind}`));
