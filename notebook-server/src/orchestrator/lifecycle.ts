@@ -47,7 +47,15 @@ export function flattenMetrics(
   return out;
 }
 
-export async function runExperimentLifecycle(deps: LifecycleDeps, input: LifecycleInput): Promise<void> {
+export interface LifecycleResult {
+  /** Time the kernel spent in the model-load and run cells. */
+  compute_ms: number;
+}
+
+export async function runExperimentLifecycle(
+  deps: LifecycleDeps,
+  input: LifecycleInput,
+): Promise<LifecycleResult> {
   const { containers, router, catalog } = deps;
   const { plan, config, planId, signal } = input;
   const step = (s: string) => input.onStep?.(s);
@@ -131,6 +139,7 @@ export async function runExperimentLifecycle(deps: LifecycleDeps, input: Lifecyc
       finished_at: new Date().toISOString(),
       status: 'finished',
     });
+    return { compute_ms: Number(loaded.duration_ms ?? 0) + Number(ran.duration_ms ?? 0) };
   } finally {
     signal.removeEventListener('abort', onAbort);
     step('teardown');

@@ -24,6 +24,8 @@ export interface ExperimentOutcome {
   attempts: number;
   error?: string;
   duration_ms: number;
+  /** Kernel time of the load and run cells (0 when skipped or failed). */
+  compute_ms: number;
 }
 
 export interface PlanSummary {
@@ -209,7 +211,7 @@ export class PlanRunner {
     const base = { experiment_id: config.experiment_id, fixed: config.fixed };
     const existing = await this.deps.catalog.getExperiment(config.experiment_id);
     if (existing?.status === 'finished' && existing.result_digest) {
-      return { ...base, status: 'skipped', attempts: 0, duration_ms: 0 };
+      return { ...base, status: 'skipped', attempts: 0, duration_ms: 0, compute_ms: 0 };
     }
     let lastError = '';
     const attempts = file.plan.retries + 1;
@@ -223,7 +225,7 @@ export class PlanRunner {
       const onPlanAbort = () => controller.abort(planSignal.reason);
       planSignal.addEventListener('abort', onPlanAbort);
       try {
-        await Promise.race([
+        const done = await Promise.race([
           runExperimentLifecycle(this.deps, {
             planId: file.plan_id,
             plan: file.plan,
@@ -232,19 +234,31 @@ export class PlanRunner {
             signal: controller.signal,
             onStep: (s) => onStep(`${config.experiment_id}: ${s} (attempt ${attempt})`),
           }),
-          new Promise((_, reject) => {
+          new Promise<never>((_, reject) => {
             controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
               once: true,
             });
           }),
         ]);
-        return { ...base, status: 'finished', attempts: attempt, duration_ms: Date.now() - started };
+        return {
+          ...base,
+          status: 'finished',
+          attempts: attempt,
+          duration_ms: Date.now() - started,
+          compute_ms: done.compute_ms,
+        };
       } catch (err) {
         lastError = errorMessage(err);
         // A result may have been registered before the failure (e.g. in teardown): never redo it.
         const now = await this.deps.catalog.getExperiment(config.experiment_id).catch(() => null);
         if (now?.status === 'finished' && now.result_digest) {
-          return { ...base, status: 'finished', attempts: attempt, duration_ms: Date.now() - started };
+          return {
+            ...base,
+            status: 'finished',
+            attempts: attempt,
+            duration_ms: Date.now() - started,
+            compute_ms: 0,
+          };
         }
       } finally {
         clearTimeout(timer);
@@ -267,6 +281,7 @@ export class PlanRunner {
       attempts,
       error: lastError,
       duration_ms: Date.now() - started,
+      compute_ms: 0,
     };
   }
 }

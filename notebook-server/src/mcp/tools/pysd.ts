@@ -41,14 +41,14 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
         const session = sessions.get(args.session_id);
         // Checked here too, for a clear message before any cell is added.
         resolveInWorkDir(session.work_dir, args.source, 'source');
-        const { result, cell_id } = await runCodeCell(
+        const { result, cell_id, run } = await runCodeCell(
           events,
           session,
           loadModelCode(args),
           'load_model.py',
           call,
         );
-        return { cell_id, ...unwrap(result, 'load_model') };
+        return { cell_id, duration_ms: run.duration_ms, ...unwrap(result, 'load_model') };
       },
     }),
     defineTool({
@@ -59,14 +59,14 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
-        const { result, cell_id } = await runCodeCell(
+        const { result, cell_id, run } = await runCodeCell(
           events,
           session,
           runExperimentCode(args),
           `run_${args.experiment.type}.py`,
           call,
         );
-        return { cell_id, ...unwrap(result, 'run_experiment') };
+        return { cell_id, duration_ms: run.duration_ms, ...unwrap(result, 'run_experiment') };
       },
     }),
     defineTool({
@@ -78,14 +78,14 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       readOnly: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
-        const { result, cell_id } = await runCodeCell(
+        const { result, cell_id, run } = await runCodeCell(
           events,
           session,
           analyzeCode(args),
           'analyze_model.py',
           call,
         );
-        return { cell_id, ...unwrap(result, 'analyze_model') };
+        return { cell_id, duration_ms: run.duration_ms, ...unwrap(result, 'analyze_model') };
       },
     }),
     defineTool({
@@ -96,7 +96,7 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
-        const { result, cell_id } = await runCodeCell(
+        const { result, cell_id, run } = await runCodeCell(
           events,
           session,
           visualizeCode(args),
@@ -105,7 +105,7 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
         );
         const info = unwrap(result, 'visualize');
         const { preview, ...rest } = info as { preview?: unknown } & Record<string, unknown>;
-        const base = toolResult({ cell_id, ...rest });
+        const base = toolResult({ cell_id, duration_ms: run.duration_ms, ...rest });
         const image = previewImage(preview, session.work_dir, rest);
         return new RawResult(
           image ? ({ ...base, content: [...base.content, image] } as CallToolResult) : base,

@@ -1,0 +1,103 @@
+// Container cold start (create → session ready: container_create,
+// notebook_create and a first trivial cell) for the local and docker
+// runtimes, through the host's MCP tools; and the 24-experiment plan's
+// parallel efficiency: (sum of kernel compute time / cores) / wall time.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { createHost, type Host } from '../notebook-server/src/app/host.ts';
+import { dockerReason } from '../tests/helpers/docker.ts';
+import { type BenchFigure, type BenchSuite, median } from './lib.ts';
+
+type Json = Record<string, unknown>;
+const ITERATIONS = Number(process.env.PERAGUS_BENCH_COLD_ITER ?? 5);
+
+async function connect(host: Host): Promise<Client> {
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await host.makeMcpServer().connect(a);
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(b);
+  return client;
+}
+
+async function call(client: Client, name: string, args: Json): Promise<Json> {
+  const r = await client.callTool({ name, arguments: args }, undefined, {
+    timeout: 1_800_000,
+    resetTimeoutOnProgress: true,
+  });
+  if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
+  return r.structuredContent as Json;
+}
+
+async function coldStart(client: Client, runtime: 'local' | 'docker'): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < ITERATIONS; i++) {
+    const t0 = performance.now();
+    const c = await call(client, 'container_create', { runtime, experiment_id: `cold-${runtime}-${i}` });
+    const nb = await call(client, 'notebook_create', { name: 'cold', container_id: c.container_id });
+    const cell = await call(client, 'cell_add', { session_id: nb.session_id, source: '1', execute: true });
+    times.push(performance.now() - t0);
+    if ((cell.run as Json).status !== 'ok') throw new Error('cold start cell failed');
+    await call(client, 'container_destroy', { container_id: c.container_id, remove_work_dir: true });
+  }
+  return times;
+}
+
+export const suite: BenchSuite = async () => {
+  const home = mkdtempSync(join(tmpdir(), 'peragus-bench-rt-'));
+  const host = await createHost({ home, poolSize: 0, resumePlans: false });
+  const client = await connect(host);
+  const figures: BenchFigure[] = [];
+  try {
+    const local = await coldStart(client, 'local');
+    figures.push({ name: 'cold_start_p50_local', value: Math.round(median(local)), unit: 'ms' });
+    const why = dockerReason();
+    if (why === null) {
+      const docker = await coldStart(client, 'docker');
+      figures.push({ name: 'cold_start_p50_docker', value: Math.round(median(docker)), unit: 'ms' });
+    } else {
+      process.stderr.write(`[bench] cold_start_p50_docker not measured: ${why}\n`);
+    }
+
+    // Kernel compute of one experiment measured alone (no contention), times 24,
+    // over the cores: the ideal wall time; efficiency = ideal / measured.
+    const base = {
+      model: { source: join(import.meta.dirname, '..', 'notebooks/models/sir.mdl') },
+      experiment: {
+        type: 'lhs',
+        samples: 100,
+        seed: 1,
+        parameters: { 'Illness Duration': [2, 10] },
+        workers: 1,
+      },
+      runtime: 'local',
+    };
+    const alone = await call(client, 'experiment_plan_run', {
+      ...base,
+      targets: [{ 'Contact Rate': 8, Infectivity: 0.1 }],
+      parallel_limit: 1,
+    });
+    const aloneMs = (alone.experiments as { compute_ms: number }[])[0]?.compute_ms ?? 0;
+    const plan = await call(client, 'experiment_plan_run', {
+      ...base,
+      grid: { 'Contact Rate': [4, 6, 8, 10, 12, 14], Infectivity: [0.05, 0.1, 0.15, 0.2] },
+      parallel_limit: 4,
+    });
+    const cores = cpus().length;
+    const wall = plan.wall_ms as number;
+    figures.push({
+      name: 'plan_parallel_efficiency',
+      value: Number(((24 * aloneMs) / cores / wall).toFixed(3)),
+      unit: 'ratio',
+      goal: '>= 0.8',
+    });
+    figures.push({ name: 'plan_24_wall', value: Math.round(wall), unit: 'ms' });
+  } finally {
+    await client.close();
+    await host.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+  return figures;
+};
