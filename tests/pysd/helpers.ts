@@ -80,7 +80,7 @@ function splitLine(line: string, sep: string): string[] {
 /** A canonical output file (output.csv or output.tab): time in the first column. */
 export function readCanonical(file: string): Canonical {
   const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
-  const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
+  const lines = text.split(/\r\n|\r|\n/).filter((l) => l.trim().length > 0);
   const sep = file.endsWith('.tab') ? '\t' : ',';
   const header = splitLine(lines[0] ?? '', sep);
   const rows = lines.slice(1).map((l) =>

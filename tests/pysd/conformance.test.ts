@@ -1,0 +1,41 @@
+// A single run of SDXorg test models through the PySD tool path matches the
+// canonical output (rtol = atol = 1e-5, columns present in both). Prints a table
+// model → pass/fail. PERAGUS_CONFORMANCE_MAX bounds how many models are tried
+// (default 40, "all" for the whole suite).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KernelClient } from '../../notebook-server/src/kernel/index.ts';
+import { requireSdModels } from '../helpers/sd-models.ts';
+import { type ConformanceRow, checkModel, conformanceCandidates, formatTable } from './conformance.ts';
+import { pysdKernel } from './helpers.ts';
+
+const suite = requireSdModels();
+const workDir = mkdtempSync(join(tmpdir(), 'peragus-pysd-conformance-'));
+let kernel: KernelClient;
+
+beforeAll(async () => {
+  if (suite) kernel = await pysdKernel(workDir);
+}, 180_000);
+afterAll(async () => {
+  await kernel?.shutdown();
+});
+
+describe.skipIf(!suite)('SDXorg test-model conformance', () => {
+  it('at least 20 of the tried models (>= 25) match their canonical output', async () => {
+    const all = conformanceCandidates(suite as string);
+    const max =
+      process.env.PERAGUS_CONFORMANCE_MAX === 'all'
+        ? all.length
+        : Number(process.env.PERAGUS_CONFORMANCE_MAX ?? 40);
+    const candidates = all.slice(0, max);
+    expect(candidates.length).toBeGreaterThanOrEqual(25);
+    const rows: ConformanceRow[] = [];
+    for (const c of candidates) rows.push(await checkModel(kernel, workDir, c));
+    process.stdout.write(`\n${formatTable(rows)}\n\n`);
+    const translated = rows.filter((r) => r.outcome !== 'translate-error');
+    expect(translated.length).toBeGreaterThanOrEqual(25);
+    expect(rows.filter((r) => r.outcome === 'pass').length).toBeGreaterThanOrEqual(20);
+  }, 1_800_000);
+});
