@@ -284,10 +284,23 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
     await rt.destroy(c.container_id);
   });
 
-  it('rejects a second live container for the same experiment', async () => {
+  it('rejects a second live container for the same experiment, also when racing', async () => {
     const err = await failure(rt.create({ experiment_id: `rt-${run}`, command: ['sleep', '1'], labels }));
     expect(err.code).toBe('conflict');
     expect(dockerPs(`peragus.experiment_id=rt-${run}`)).toHaveLength(1);
+
+    const spec = { experiment_id: `race-${run}`, command: ['sleep', 'infinity'], labels };
+    const results = await Promise.allSettled([rt.create(spec), rt.create(spec), rt.create(spec)]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'conflict' });
+    }
+    expect(dockerPs(`peragus.experiment_id=race-${run}`)).toHaveLength(1);
+    const winner = (won[0] as PromiseFulfilledResult<CreateResult>).value;
+    expect(existsSync(winner.work_dir)).toBe(true);
+    expect((await rt.exec(winner.container_id, ['true'])).exit_code).toBe(0);
+    await rt.destroy(winner.container_id);
   });
 
   it('unknown ids are clear errors; destroy is idempotent', async () => {

@@ -52,7 +52,6 @@ import {
 
 /** uid/gid of the `peragus` user baked into the experiment image. */
 export const IMAGE_UID = 10001;
-const ROLE_LABEL = 'peragus.role';
 
 const DEFAULTS = {
   cpu: 1,
@@ -383,7 +382,8 @@ export class DockerRuntime implements ContainerRuntime {
       };
       const container = await this.call(() =>
         this.docker.createContainer({
-          name: `peragus-${experimentId}-${randomBytes(3).toString('hex')}`,
+          // One name per experiment: the daemon then refuses a concurrent twin atomically.
+          name: `peragus-${experimentId}`,
           Image: imageInfo.Id,
           // An override runs as the container's first process, with no init in
           // between, so a command that cannot start fails `start` itself.
@@ -397,8 +397,8 @@ export class DockerRuntime implements ContainerRuntime {
             [LABELS.experimentId]: experimentId,
             [LABELS.workDir]: layout.workDir,
             [LABELS.endpoint]: endpoint,
-            [ROLE_LABEL]: role,
-            'peragus.image': image,
+            [LABELS.role]: role,
+            [LABELS.image]: image,
           },
           NetworkDisabled: true,
           HostConfig: {
@@ -420,6 +420,13 @@ export class DockerRuntime implements ContainerRuntime {
         }),
       ).catch((err: unknown) => {
         if (statusOf(err) === undefined || err instanceof ContainerRuntimeError) throw err;
+        if (statusOf(err) === 409) {
+          throw new ContainerRuntimeError(
+            'conflict',
+            `experiment "${experimentId}" already has a container (created concurrently): destroy it first`,
+            { cause: err },
+          );
+        }
         throw new ContainerRuntimeError(
           'create_failed',
           `Docker refused the container for ${experimentId}: ${apiMessage(err)}`,
@@ -467,8 +474,12 @@ export class DockerRuntime implements ContainerRuntime {
           .remove({ force: true })
           .catch(() => undefined);
       }
-      releaseEndpoint(endpoint, layout.socketPath);
-      if (createdRoot) rmSync(layout.root, { recursive: true, force: true });
+      // On a conflict the folders belong to the container that won.
+      const lostRace = err instanceof ContainerRuntimeError && err.code === 'conflict';
+      if (!lostRace) {
+        releaseEndpoint(endpoint, layout.socketPath);
+        if (createdRoot) rmSync(layout.root, { recursive: true, force: true });
+      }
       if (err instanceof ContainerRuntimeError) throw err;
       this.fail(err);
     }
@@ -817,7 +828,7 @@ export class DockerRuntime implements ContainerRuntime {
     const running = state.Running === true;
     const oomCount = running ? await this.oomKills(container) : null;
     const oomKilled = state.OOMKilled === true || (oomCount ?? 0) > 0;
-    const expectsEndpoint = labels[ROLE_LABEL] === 'node';
+    const expectsEndpoint = labels[LABELS.role] === 'node';
     const endpoint = labels[LABELS.endpoint];
     const reachable =
       expectsEndpoint && endpoint && running ? await probeSocket(endpoint) : expectsEndpoint ? false : null;
@@ -888,7 +899,7 @@ export class DockerRuntime implements ContainerRuntime {
       container_id: row.Id,
       experiment_id: row.Labels?.[LABELS.experimentId] ?? null,
       name: (row.Names?.[0] ?? '').replace(/^\//, ''),
-      image: row.Labels?.['peragus.image'] ?? row.Image,
+      image: row.Labels?.[LABELS.image] ?? row.Image,
       status: row.State,
       running: row.State === 'running',
       created_at: new Date(row.Created * 1000).toISOString(),

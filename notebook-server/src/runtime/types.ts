@@ -15,6 +15,10 @@ export const LABELS = {
   experimentId: 'peragus.experiment_id',
   workDir: 'peragus.work_dir',
   endpoint: 'peragus.endpoint',
+  /** The image reference asked for (the container records the resolved id). */
+  image: 'peragus.image',
+  /** `node` (serves the MCP endpoint) or `custom` (a command override). */
+  role: 'peragus.role',
 } as const;
 export const CREATED_BY = 'peragus';
 
