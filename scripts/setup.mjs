@@ -42,6 +42,7 @@ const stamp = createHash('sha256').update(readFileSync(requirements)).update('v1
 const venvPython = join(venv, 'bin', 'python');
 if (existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {
   ensurePth();
+  systemSetup();
   process.exit(0);
 }
 
@@ -56,6 +57,7 @@ execFileSync(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-vers
 ensurePth();
 writeFileSync(stampFile, `${stamp}\n`);
 log('kernel environment ready');
+systemSetup();
 
 // A .pth file puts kernels/pysd/python on the venv's path, so edits to
 // peragus_pysd take effect without reinstalling.
@@ -66,4 +68,32 @@ function ensurePth() {
   const pth = join(lib, pyDir, 'site-packages', 'peragus_pysd.pth');
   const want = `${join(kernelDir, 'python')}\n`;
   if (!existsSync(pth) || readFileSync(pth, 'utf8') !== want) writeFileSync(pth, want);
+}
+
+// `--system` (used by `npm test`): as root with apt, install the Debian
+// packages (chromium, docker.io, debootstrap), start dockerd and build the
+// experiment image, so a fresh machine runs every test. Elsewhere the Docker
+// and browser tests say loudly that they cannot run (and fail in CI).
+function systemSetup() {
+  if (!process.argv.includes('--system')) return;
+  const isRoot = process.getuid?.() === 0;
+  let hasApt = true;
+  try {
+    execFileSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' });
+  } catch {
+    hasApt = false;
+  }
+  if (!isRoot || !hasApt) {
+    log('not root with apt-get: skipping system packages and the Docker image (those tests will say so)');
+    return;
+  }
+  for (const script of ['install-system-deps.sh', 'ci-docker.sh']) {
+    try {
+      execFileSync('bash', [join(root, 'scripts', script)], { stdio: 'inherit' });
+    } catch (err) {
+      if (process.env.CI) throw err;
+      log(`${script} failed (${err.message}); the tests that need it will report it`);
+      return;
+    }
+  }
 }
