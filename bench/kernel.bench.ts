@@ -72,7 +72,7 @@ km.shutdown_kernel(now=True)
 class Peer {
   private readonly proc: ChildProcessWithoutNullStreams;
   private readonly lines: Interface;
-  private readonly pending: ((line: string) => void)[] = [];
+  private readonly pending: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
   private stderr = '';
 
   constructor(workDir: string, jupyterPath: string) {
@@ -83,14 +83,14 @@ class Peer {
       this.stderr = (this.stderr + d.toString()).slice(-4000);
     });
     this.lines = createInterface({ input: this.proc.stdout });
-    this.lines.on('line', (l) => this.pending.shift()?.(l));
+    this.lines.on('line', (l) => this.pending.shift()?.resolve(l));
+    this.proc.on('exit', () => {
+      for (const p of this.pending.splice(0)) p.reject(new Error(`peer exited:\n${this.stderr}`));
+    });
   }
 
   private next(): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.pending.push(resolve);
-      this.proc.once('exit', () => reject(new Error(`peer exited:\n${this.stderr}`)));
-    });
+    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
   }
 
   ready(): Promise<string> {
