@@ -23,7 +23,7 @@ mkdir -p "$build"
 # 1) Registry path: slim image + the same packages, so both paths give one tag.
 if timeout 30 docker pull "debian:${suite}-slim" >/dev/null 2>&1; then
   log "pulled debian:${suite}-slim; adding ${packages}"
-  docker build -t "$tag" - <<DOCKERFILE
+  DOCKER_BUILDKIT=0 docker build -t "$tag" - <<DOCKERFILE
 FROM debian:${suite}-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ${packages//,/ } \
  && rm -rf /var/lib/apt/lists/*
