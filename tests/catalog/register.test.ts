@@ -149,7 +149,23 @@ describe('registerResult', () => {
     );
     expect(q2.rows[0]?.peak).toBeCloseTo(200);
     expect(q2.rows[0]?.n).toBe(101);
-    // A registered result is final for status transitions too.
+    // A failed result is not final: the retry's result replaces it.
+    await cat.registerResult({
+      experiment_id: 'f',
+      session_id: 's',
+      status: 'failed',
+      error: 'diverged',
+      metrics: { t: 1 },
+    });
+    await cat.upsertExperiment({ experiment_id: 'f', status: 'running' });
+    const retry = await cat.registerResult({
+      experiment_id: 'f',
+      session_id: 's2',
+      artifacts: [{ path: a }],
+    });
+    expect(retry.outcome).toBe('replaced');
+    expect(await cat.getSummary('f')).toMatchObject({ status: 'finished', error: null, metrics: {} });
+    // A registered finished result is final for status transitions too.
     await expect(cat.upsertExperiment({ experiment_id: 'e', status: 'running' })).rejects.toThrow(
       /already has a registered result/,
     );

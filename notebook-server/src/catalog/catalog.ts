@@ -105,7 +105,8 @@ export class Catalog {
    * Copies the artifacts into the store (checksums verified first), then
    * writes the experiment, artifact, metric and lineage rows in one
    * transaction. Idempotent by experiment_id: the same result again is a
-   * no-op; a different one is refused unless `replace` is set.
+   * no-op; a different one for a finished experiment is refused unless
+   * `replace` is set (a failed experiment's result is replaced by its retry's).
    */
   async registerResult(input: RegisterResultInput): Promise<RegisterResultOutput> {
     const p = parse(RegisterResultInputSchema, input);
@@ -131,7 +132,7 @@ export class Catalog {
       // Checked again inside the transaction: a concurrent register may have won.
       if (existing?.result_digest) {
         if (existing.result_digest === digest) return 'unchanged' as const;
-        if (!p.replace) throw conflict(id, existing.result_digest, digest);
+        if (existing.status === 'finished' && !p.replace) throw conflict(id, existing.result_digest, digest);
       }
       const now = new Date().toISOString();
       const row: ExperimentRow = {
@@ -193,7 +194,7 @@ export class Catalog {
   /**
    * Creates or updates an experiment's status and fields (queued → running →
    * finished | failed | cancelled; a retry may go back to queued or running).
-   * An experiment with a registered result stays finished.
+   * An experiment with a registered finished result stays finished.
    */
   async upsertExperiment(input: UpsertExperimentInput): Promise<ExperimentRecord> {
     const p = parse(UpsertExperimentInputSchema, input);
@@ -201,7 +202,7 @@ export class Catalog {
     const record = await this.db.write(async (conn) => {
       const existing = await selectExperiment(conn, id);
       const status: ExperimentStatus = p.status ?? existing?.status ?? 'queued';
-      if (existing?.result_digest && status !== existing.status) {
+      if (existing?.result_digest && existing.status === 'finished' && status !== 'finished') {
         throw new CatalogError(
           'invalid_transition',
           `experiment ${id} already has a registered result (status ${existing.status}); it cannot become ${status}. ` +
@@ -306,7 +307,8 @@ export class Catalog {
     const existing = await readExperiment(this.db, id);
     if (!existing?.result_digest) return null;
     if (existing.result_digest === digest) return this.describeResult(id, 'unchanged');
-    if (!replace) throw conflict(id, existing.result_digest, digest);
+    // Only a finished result is final; a failed one is replaced by the retry's.
+    if (existing.status === 'finished' && !replace) throw conflict(id, existing.result_digest, digest);
     return null;
   }
 
