@@ -30,6 +30,8 @@ export class KernelPool {
   private readonly waiters: Waiter[] = [];
   private readonly onIdleDead = new Map<KernelClient, () => void>();
   private starting = 0;
+  /** Starts in progress (each settles after its kernel is pooled or, once closed, shut down). */
+  private readonly inflight = new Set<Promise<unknown>>();
   private closed = false;
   private lastError: Error | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -79,7 +81,7 @@ export class KernelPool {
     const error = new KernelError('kernel pool is shut down');
     for (const w of this.waiters.splice(0)) w.reject(error);
     const kernels = this.idle.splice(0);
-    await Promise.all(kernels.map((k) => k.shutdown()));
+    await Promise.allSettled([...kernels.map((k) => k.shutdown()), ...this.inflight]);
   }
 
   private take(): Promise<KernelClient> {
@@ -99,10 +101,12 @@ export class KernelPool {
     if (this.closed || this.retryTimer) return;
     while (this.idle.length + this.starting < this.size + this.waiters.length && this.size > 0) {
       this.starting += 1;
-      this.cold().then(
+      const start: Promise<unknown> = this.cold().then(
         (kernel) => {
           this.starting -= 1;
           this.lastError = undefined;
+          // Started after shutdown(): stop it here, and shutdown() waits for that.
+          if (this.closed) return kernel.shutdown();
           this.offer(kernel);
         },
         (err: Error) => {
@@ -117,14 +121,13 @@ export class KernelPool {
           this.retryTimer.unref();
         },
       );
+      this.inflight.add(start);
+      const forget = () => this.inflight.delete(start);
+      start.then(forget, forget);
     }
   }
 
   private offer(kernel: KernelClient): void {
-    if (this.closed) {
-      void kernel.shutdown();
-      return;
-    }
     const waiter = this.waiters.shift();
     if (waiter) {
       waiter.resolve(kernel);
