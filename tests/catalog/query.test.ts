@@ -1,7 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Catalog, type CatalogError } from '../../notebook-server/src/catalog/index.ts';
+import {
+  Catalog,
+  type CatalogError,
+  catalogQuery,
+  experimentList,
+} from '../../notebook-server/src/catalog/index.ts';
 import { sirSelect, tempDir, writeParquet } from './helpers.ts';
 
 describe('catalog_query', () => {
@@ -163,6 +168,20 @@ describe('catalog_query', () => {
     // Parallel queries share the pool and all complete.
     const many = await Promise.all(Array.from({ length: 6 }, (_, i) => cat.query(`SELECT ${i} AS i`)));
     expect(many.map((m) => m.rows[0]?.i)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('tool adapters take the snake_case MCP inputs', async () => {
+    const r = await catalogQuery(cat, { sql: 'SELECT * FROM range(10)', row_limit: 3 });
+    expect([r.row_count, r.truncated]).toEqual([3, true]);
+    await expect(catalogQuery(cat, { sql: 'SELECT 1', row_limit: 0 })).rejects.toThrow(/invalid input/);
+    const list = await experimentList(cat, { plan_id: 'grid', limit: 2 });
+    expect(list.total).toBe(3);
+    expect(list.experiments.map((e) => e.experiment_id)).toEqual(['sir-a', 'sir-b']);
+    expect(list.experiments[0]?.metrics).toEqual({
+      contact_rate: 12.05,
+      final_recovered: 500,
+      peak_infected: 120.5,
+    });
   });
 
   it('reports SQL errors without refusing', async () => {

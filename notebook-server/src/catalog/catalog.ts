@@ -21,6 +21,7 @@ import {
   type ExperimentFilter,
   ExperimentIdSchema,
   type ExperimentStatus,
+  parseInput,
   type RegisterResultInput,
   RegisterResultInputSchema,
   type UpsertExperimentInput,
@@ -109,7 +110,7 @@ export class Catalog {
    * `replace` is set (a failed experiment's result is replaced by its retry's).
    */
   async registerResult(input: RegisterResultInput): Promise<RegisterResultOutput> {
-    const p = parse(RegisterResultInputSchema, input);
+    const p = parseInput(RegisterResultInputSchema, input);
     const metrics = normalizeMetrics(p.metrics);
     const artifacts = await prepareArtifacts(p.artifacts);
     const digest = resultDigest(p.status, artifacts, metrics);
@@ -197,7 +198,7 @@ export class Catalog {
    * An experiment with a registered finished result stays finished.
    */
   async upsertExperiment(input: UpsertExperimentInput): Promise<ExperimentRecord> {
-    const p = parse(UpsertExperimentInputSchema, input);
+    const p = parseInput(UpsertExperimentInputSchema, input);
     const id = p.experiment_id;
     const record = await this.db.write(async (conn) => {
       const existing = await selectExperiment(conn, id);
@@ -389,21 +390,8 @@ export class Catalog {
   }
 }
 
-function parse<S extends { parse: (v: unknown) => unknown }>(
-  schema: S,
-  input: unknown,
-): ReturnType<S['parse']> {
-  try {
-    return schema.parse(input) as ReturnType<S['parse']>;
-  } catch (err) {
-    const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
-    const text = issues?.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`).join('; ');
-    throw new CatalogError('invalid_input', `invalid input: ${text ?? String(err)}`, { cause: err });
-  }
-}
-
 function checkId(id: string): string {
-  return parse(ExperimentIdSchema, id);
+  return parseInput(ExperimentIdSchema, id);
 }
 
 function conflict(id: string, have: string, got: string): CatalogError {

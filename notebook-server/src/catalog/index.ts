@@ -46,10 +46,12 @@ export {
   ExperimentStatusSchema,
   type MetricsInput,
   MetricsInputSchema,
+  parseInput,
   type RegisterResultInput,
   RegisterResultInputSchema,
   type UpsertExperimentInput,
   UpsertExperimentInputSchema,
 } from './schemas.ts';
 export { hashFile, type PutOptions, type PutSource, ResultStore, type StoredBlob } from './store.ts';
+export { catalogQuery, experimentList, experimentRegisterResult } from './tools.ts';
 export { type JsonValue, toJsonSafe } from './values.ts';

@@ -1,6 +1,7 @@
 // Input schemas of the catalog, defined once: the MCP tools (experiment_register_result,
 // experiment_list, catalog_query) and the HTTP API reuse them as they are.
 import { z } from 'zod';
+import { CatalogError } from './errors.ts';
 
 /**
  * Experiment ids become directory names (results/experiment_id=<id>/), so they
@@ -95,3 +96,17 @@ export const CatalogQueryInputSchema = z.object({
   timeout_ms: z.number().int().min(100).max(300_000).default(10_000),
 });
 export type CatalogQueryInput = z.input<typeof CatalogQueryInputSchema>;
+
+/** Parses with a schema; failures become CatalogError('invalid_input') listing each issue by path. */
+export function parseInput<S extends { parse: (v: unknown) => unknown }>(
+  schema: S,
+  input: unknown,
+): ReturnType<S['parse']> {
+  try {
+    return schema.parse(input) as ReturnType<S['parse']>;
+  } catch (err) {
+    const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
+    const text = issues?.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`).join('; ');
+    throw new CatalogError('invalid_input', `invalid input: ${text ?? String(err)}`, { cause: err });
+  }
+}
