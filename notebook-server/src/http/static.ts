@@ -2,6 +2,7 @@
 // files. The host (re)builds it when dist is missing or older than its sources,
 // so `npm start` from a fresh clone shows the current UI without a build step.
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
@@ -15,9 +16,10 @@ function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;
   const st = statSync(path);
   if (!st.isDirectory()) return st.mtimeMs;
-  let newest = st.mtimeMs;
+  // Files only: a directory's mtime changes when dist is swapped in.
+  let newest = 0;
   for (const entry of readdirSync(path)) {
-    if (entry === 'dist' || entry === 'node_modules') continue;
+    if (entry === 'dist' || entry.startsWith('dist.') || entry === 'node_modules') continue;
     newest = Math.max(newest, newestMtime(join(path, entry)));
   }
   return newest;
@@ -41,7 +43,23 @@ export function ensureUiBuilt(log: (m: string) => void = () => {}): Promise<void
     const t0 = Date.now();
     log('building the browser UI (vite)…');
     const vite = await import('vite');
-    await vite.build({ configFile: VITE_CONFIG, logLevel: 'warn' });
+    // Build beside dist, then swap: another process (a parallel test file, a second
+    // server) may be serving or building the same dist right now.
+    const tag = `${process.pid}-${Date.now()}`;
+    const fresh = join(UI_ROOT, `dist.new-${tag}`);
+    const old = join(UI_ROOT, `dist.old-${tag}`);
+    try {
+      await vite.build({
+        configFile: VITE_CONFIG,
+        logLevel: 'warn',
+        build: { outDir: fresh, emptyOutDir: true },
+      });
+      await rename(UI_DIST, old).catch(() => {});
+      await rename(fresh, UI_DIST);
+    } finally {
+      await rm(fresh, { recursive: true, force: true });
+      await rm(old, { recursive: true, force: true });
+    }
     log(`browser UI built in ${Date.now() - t0} ms`);
   })().finally(() => {
     building = undefined;
