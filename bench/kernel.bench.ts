@@ -15,7 +15,7 @@ import {
 import { type BenchFigure, type BenchSuite, median, percentile } from './lib.ts';
 
 const ROUNDS = 10;
-const PER_ROUND = 50;
+const PER_ROUND = 100;
 const WARMUP = 50;
 const WARM_SAMPLES = 12;
 const COLD_SAMPLES = 5;
