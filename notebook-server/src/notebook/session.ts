@@ -124,6 +124,17 @@ export class Session implements QueueHost {
     return structuredClone(this.#cells);
   }
 
+  /** The live kernel, if started: Jupyter clients attach to it (GET /api/kernels/{id}/channels). */
+  get kernel(): Kernel | null {
+    return this.#slot.kernel;
+  }
+
+  /** The session's kernel, started if needed (a Jupyter client attaching to the experiment). */
+  acquireKernel(): Promise<Kernel> {
+    this.#assertOpen();
+    return this.#slot.acquire();
+  }
+
   getCell(cellId: string): Cell {
     return structuredClone(this.#find(cellId));
   }
