@@ -8,15 +8,9 @@ import {
   SessionManager,
 } from '@jupyterlab/services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Session } from '../../notebook-server/src/notebook/session.ts';
 import { jupyterSettings, startTestHost, type TestHost } from './helpers.ts';
 
 type Framing = 'v1' | 'legacy';
-
-// Attaching to a session's kernel needs Session to expose it (acquireKernel / kernel).
-const attachable =
-  typeof (Session.prototype as unknown as { acquireKernel?: unknown }).acquireKernel === 'function';
-if (!attachable) console.warn('SKIP: Session has no acquireKernel(); session kernels cannot be attached yet');
 
 async function run(kernel: Kernel.IKernelConnection, code: string) {
   const iopub: KernelMessage.IIOPubMessage[] = [];
@@ -121,7 +115,7 @@ describe.each<Framing>(['v1', 'legacy'])('@jupyterlab/services over %s framing',
     contents.dispose();
   });
 
-  it.skipIf(!attachable)('attaches to an experiment session kernel and inspects its variables', async () => {
+  it('attaches to an experiment session kernel and inspects its variables', async () => {
     const session = await t.sessions.create({ name: `attach-${framing}` });
     const cell = await session.addCell({
       source: 'growth_rate = 0.25\nresults = [growth_rate * i for i in range(4)]',

@@ -3,7 +3,6 @@
 import type { Kernel } from '../kernel/types.ts';
 import type { EventBus } from '../notebook/events.ts';
 import type { SessionManager } from '../notebook/manager.ts';
-import type { Session } from '../notebook/session.ts';
 
 export interface CatalogQueryOptions {
   /** Rows returned at most (the catalog may cap it further). */
@@ -46,19 +45,4 @@ export interface HostContext {
   /** Kernel WS subprotocols offered (default [v1]); [] forces the legacy JSON framing. */
   kernelWsProtocols?: string[];
   log?: (message: string) => void;
-}
-
-/**
- * The session's live kernel, if Session exposes it. Jupyter clients attach to
- * an experiment's kernel through this; without it session kernels are listed
- * but cannot be attached.
- */
-export interface SessionKernelAccess {
-  readonly kernel: Kernel | null;
-  acquireKernel(): Promise<Kernel>;
-}
-
-export function kernelAccess(session: Session): SessionKernelAccess | undefined {
-  const s = session as unknown as Partial<SessionKernelAccess>;
-  return typeof s.acquireKernel === 'function' ? (s as SessionKernelAccess) : undefined;
 }

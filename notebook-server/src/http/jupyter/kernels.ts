@@ -8,7 +8,7 @@ import { startKernel } from '../../kernel/start.ts';
 import type { Kernel } from '../../kernel/types.ts';
 import type { SessionState } from '../../notebook/events.ts';
 import type { Session } from '../../notebook/session.ts';
-import { type HostContext, kernelAccess } from '../context.ts';
+import type { HostContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { type BridgeSource, KernelBridge } from './bridge.ts';
 
@@ -99,7 +99,7 @@ export class KernelRegistry {
     if (s) return s.kernel.interrupt();
     // Interrupt the kernel itself, not the session's queue: a Jupyter client's own
     // execution on a session kernel is not a queued cell.
-    const kernel = kernelAccess(this.#session(id))?.kernel;
+    const kernel = this.#session(id).kernel;
     if (kernel) await kernel.interrupt();
   }
 
@@ -144,15 +144,8 @@ export class KernelRegistry {
     const session = this.#session(id);
     let bridge = this.#sessionBridges.get(id);
     if (!bridge) {
-      const source: BridgeSource = {
-        current: () => kernelAccess(session)?.kernel ?? null,
-        ensure: () => {
-          const access = kernelAccess(session);
-          if (!access)
-            return Promise.reject(new Error('sessions do not expose their kernel to Jupyter clients'));
-          return access.acquireKernel();
-        },
-      };
+      // The session starts its kernel on demand, as a queued cell would.
+      const source: BridgeSource = { current: () => session.kernel, ensure: () => session.acquireKernel() };
       bridge = new KernelBridge(source, { log, onActivity: () => this.#activity.set(id, new Date()) });
       this.#sessionBridges.set(id, bridge);
     }
