@@ -153,3 +153,43 @@ describe('malformed kernel frames', () => {
     }
   });
 });
+
+describe('UI API', () => {
+  it('validates bodies with the shared schemas and maps notebook errors to statuses', async () => {
+    const json = (method: string, path: string, body?: unknown) =>
+      api(path, {
+        method,
+        headers: { 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    expect((await json('POST', '/ui-api/sessions', { name: '' })).status).toBe(400);
+    const created = await json('POST', '/ui-api/sessions', { name: 'ui-api' });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const bad = await json('POST', `/ui-api/sessions/${id}/cells`, { cell_type: 'raw' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+    const cell = (await (await json('POST', `/ui-api/sessions/${id}/cells`, { source: 'x = 1' })).json()) as {
+      id: string;
+    };
+    expect((await json('PATCH', `/ui-api/sessions/${id}/cells/${cell.id}`, { source: 'x = 2' })).status).toBe(
+      200,
+    );
+    expect((await json('PATCH', `/ui-api/sessions/${id}/cells/nope`, { source: '' })).status).toBe(404);
+    expect((await json('GET', '/ui-api/sessions/nope')).status).toBe(404);
+    expect((await json('POST', '/ui-api/sessions/nope/cells/x/execute', {})).status).toBe(404);
+    const srcmd = await json('GET', `/ui-api/sessions/${id}/export?format=srcmd`);
+    expect(await srcmd.text()).toContain('x = 2');
+    const ipynb = (await (await json('GET', `/ui-api/sessions/${id}/export?format=ipynb`)).json()) as {
+      nbformat: number;
+    };
+    expect(ipynb.nbformat).toBe(4);
+    expect((await json('GET', `/ui-api/sessions/${id}/export?format=pdf`)).status).toBe(400);
+    expect((await json('POST', '/ui-api/catalog/query', { sql: 'SELECT 1' })).status).toBe(501);
+    expect(
+      (await json('GET', `/ui-api/sessions/${id}/timeseries?path=../../etc/passwd`)).status,
+    ).toBeGreaterThanOrEqual(403);
+    expect((await json('DELETE', `/ui-api/sessions/${id}/cells/${cell.id}`)).status).toBe(204);
+    expect((await json('DELETE', `/ui-api/sessions/${id}`)).status).toBe(204);
+  });
+});

@@ -131,6 +131,16 @@ describe.each<Framing>(['v1', 'legacy'])('@jupyterlab/services over %s framing',
     const { reply, iopub } = await run(conn.kernel!, 'print(results[-1])');
     expect(reply.content.status).toBe('ok');
     expect(streamText(iopub)).toContain('0.75');
+
+    // Restarting through the Jupyter API restarts the session's kernel; the
+    // connection follows the new kernel and the old variables are gone.
+    await conn.kernel!.restart();
+    const after = await run(conn.kernel!, 'print("results" in dir())');
+    expect(after.reply.content.status).toBe('ok');
+    expect(streamText(after.iopub)).toContain('False');
+    // The session's own queue still runs cells on the new kernel.
+    const again = await session.execute((await session.addCell({ source: 'print(1 + 1)' })).id);
+    expect(again.status).toBe('ok');
     conn.dispose();
     jsm.dispose();
   });
