@@ -17,9 +17,17 @@ const run = promisify(execFile);
 const home = mkdtempSync(join(tmpdir(), 'peragus-cli-'));
 const env = { ...process.env, PERAGUS_HOME: home, PERAGUS_POOL_SIZE: '0' };
 const peragus = (args: string[]) =>
-  run(process.execPath, [join(REPO, 'bin/peragus.js'), ...args], { env, timeout: 600_000, maxBuffer: 1 << 24 }).then(
+  run(process.execPath, [join(REPO, 'bin/peragus.js'), ...args], {
+    env,
+    timeout: 600_000,
+    maxBuffer: 1 << 24,
+  }).then(
     (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
   );
 
 afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -40,7 +48,11 @@ describe('peragus CLI', () => {
     expect(r.stderr).toMatch(/2\/2/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/2\/2 finished, 0 failed/);
-    const q = await peragus(['catalog', 'query', 'SELECT count(*) AS n FROM experiments WHERE status = $$finished$$']);
+    const q = await peragus([
+      'catalog',
+      'query',
+      'SELECT count(*) AS n FROM experiments WHERE status = $$finished$$',
+    ]);
     expect(q.code).toBe(0);
     expect(q.stdout).toMatch(/\n2\s*\n/);
     const bad = await peragus(['catalog', 'query', 'DROP TABLE experiments']);
@@ -69,7 +81,12 @@ describe('peragus CLI', () => {
     await call('pysd_experiment_run', {
       session_id: sid,
       model_id: loaded.model_id,
-      experiment: { type: 'monte_carlo', samples: 20, seed: 3, parameters: { Infectivity: { dist: 'uniform', min: 0.03, max: 0.1 } } },
+      experiment: {
+        type: 'monte_carlo',
+        samples: 20,
+        seed: 3,
+        parameters: { Infectivity: { dist: 'uniform', min: 0.03, max: 0.1 } },
+      },
     });
     const exported = await call('notebook_export', { session_id: sid, format: 'srcmd' });
     const srcmdPath = join(nb.work_dir as string, (exported.artifacts as { path: string }[])[0]!.path);

@@ -45,10 +45,23 @@ describe('notebook tools over stdio', () => {
   it('lists the design tool names', async () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name);
-    for (const n of ['notebook_create', 'notebook_list', 'notebook_delete', 'notebook_import', 'notebook_export']) {
+    for (const n of [
+      'notebook_create',
+      'notebook_list',
+      'notebook_delete',
+      'notebook_import',
+      'notebook_export',
+    ]) {
       expect(names).toContain(n);
     }
-    for (const n of ['cell_add', 'cell_update', 'cell_delete', 'cell_execute', 'container_create', 'container_destroy']) {
+    for (const n of [
+      'cell_add',
+      'cell_update',
+      'cell_delete',
+      'cell_execute',
+      'container_create',
+      'container_destroy',
+    ]) {
       expect(names).toContain(n);
     }
   });
@@ -65,13 +78,20 @@ describe('notebook tools over stdio', () => {
     expect(first.outputs.map((o) => o.text).join('')).toContain('42');
     expect(events.some((e) => e.type === 'notebook.cell.completed' && e.session_id === sid)).toBe(true);
 
-    const bad = await client.callTool({ name: 'cell_execute', arguments: { session_id: sid, cell_id: 'nope' } });
+    const bad = await client.callTool({
+      name: 'cell_execute',
+      arguments: { session_id: sid, cell_id: 'nope' },
+    });
     expect(bad.isError).toBe(true);
     expect(JSON.stringify(bad.content)).toContain('nope');
 
     const exported = await call('notebook_export', { session_id: sid, format: 'srcmd' });
     expect(exported.content as string).toContain('x = 6 * 7');
-    const imported = await call('notebook_import', { format: 'srcmd', content: exported.content, name: 'again' });
+    const imported = await call('notebook_import', {
+      format: 'srcmd',
+      content: exported.content,
+      name: 'again',
+    });
     const all = await call('cell_execute', { session_id: imported.session_id, cell_id: 'all' });
     expect(all.failed).toBe(0);
     expect(all.ran).toBe(1);

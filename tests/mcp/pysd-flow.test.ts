@@ -25,12 +25,27 @@ interface Artifact {
 
 const suite = requireSdModels();
 const model = suite
-  ? { source: 'models/teacup.mdl', file: join(suite, 'samples/teacup/teacup.mdl'), param: 'Characteristic Time', range: [5, 15], out: 'Teacup Temperature' }
-  : { source: 'models/coffee.mdl', file: join(REPO, 'notebooks/models/coffee.mdl'), param: 'Cooling Time', range: [4, 12], out: 'Coffee Temperature' };
+  ? {
+      source: 'models/teacup.mdl',
+      file: join(suite, 'samples/teacup/teacup.mdl'),
+      param: 'Characteristic Time',
+      range: [5, 15],
+      out: 'Teacup Temperature',
+    }
+  : {
+      source: 'models/coffee.mdl',
+      file: join(REPO, 'notebooks/models/coffee.mdl'),
+      param: 'Cooling Time',
+      range: [4, 12],
+      out: 'Coffee Temperature',
+    };
 
 function caller(client: Client) {
   return async (name: string, args: Json): Promise<Json> => {
-    const r = await client.callTool({ name, arguments: args }, undefined, { timeout: 600_000, resetTimeoutOnProgress: true });
+    const r = await client.callTool({ name, arguments: args }, undefined, {
+      timeout: 600_000,
+      resetTimeoutOnProgress: true,
+    });
     if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
     return r.structuredContent as Json;
   };
@@ -78,7 +93,12 @@ async function fullFlow(client: Client): Promise<void> {
   expect(JSON.stringify(analysis)).toContain(model.param);
   const viz = await client.callTool({
     name: 'pysd_visualize',
-    arguments: { session_id: sid, target: (run.work_dir as string) ?? loaded.model_id, kind: 'fan', variables: [model.out] },
+    arguments: {
+      session_id: sid,
+      target: (run.work_dir as string) ?? loaded.model_id,
+      kind: 'fan',
+      variables: [model.out],
+    },
   });
   expect(viz.isError).toBeFalsy();
   expect(viz.content.some((c) => c.type === 'image')).toBe(true);
@@ -150,7 +170,9 @@ describe('PySD flow through MCP', () => {
     });
 
     const noToken = new Client({ name: 'no-token', version: '1' });
-    await expect(noToken.connect(new StreamableHTTPClientTransport(new URL(`${server.url}mcp`)))).rejects.toThrow();
+    await expect(
+      noToken.connect(new StreamableHTTPClientTransport(new URL(`${server.url}mcp`))),
+    ).rejects.toThrow();
 
     const client = new Client({ name: 'flow-http', version: '1' });
     await client.connect(

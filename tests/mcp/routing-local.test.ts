@@ -45,7 +45,11 @@ describe('routing to a local container', () => {
     // The session lives in the container: the host's own manager does not know it.
     expect(host.notebook.sessions.has(sid)).toBe(false);
     // After notebook_create, the session id alone routes the call.
-    const cell = await call('cell_add', { session_id: sid, source: 'import os\nprint(os.getpid())', execute: true });
+    const cell = await call('cell_add', {
+      session_id: sid,
+      source: 'import os\nprint(os.getpid())',
+      execute: true,
+    });
     const run = cell.run as { status: string; outputs: { text?: string }[] };
     expect(run.status).toBe('ok');
     expect(Number(run.outputs[0]?.text)).not.toBe(process.pid);
@@ -66,12 +70,18 @@ describe('routing to a local container', () => {
     expect(d1.removed).toBe(true);
     const d2 = await call('container_destroy', { container_id: cid });
     expect(d2.removed).toBe(false);
-    const after = await client.callTool({ name: 'cell_execute', arguments: { session_id: sid, cell_id: 'all' } });
+    const after = await client.callTool({
+      name: 'cell_execute',
+      arguments: { session_id: sid, cell_id: 'all' },
+    });
     expect(after.isError).toBe(true);
   });
 
   it('names an unknown container in the error', async () => {
-    const r = await client.callTool({ name: 'notebook_create', arguments: { name: 'x', container_id: 'local-nope' } });
+    const r = await client.callTool({
+      name: 'notebook_create',
+      arguments: { name: 'x', container_id: 'local-nope' },
+    });
     expect(r.isError).toBe(true);
     expect(JSON.stringify(r.content)).toContain('local-nope');
   });

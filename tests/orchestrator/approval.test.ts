@@ -25,7 +25,10 @@ const plan = {
 
 async function connect(answer?: 'accept' | 'decline'): Promise<{ client: Client; asked: string[] }> {
   const asked: string[] = [];
-  const client = new Client({ name: 'approver', version: '1' }, answer ? { capabilities: { elicitation: { form: {} } } } : {});
+  const client = new Client(
+    { name: 'approver', version: '1' },
+    answer ? { capabilities: { elicitation: { form: {} } } } : {},
+  );
   if (answer) {
     client.setRequestHandler(ElicitRequestSchema, async (req) => {
       asked.push(req.params.message);
@@ -71,10 +74,16 @@ describe('plan approval', () => {
 
   it('runs after approval; the failing experiment does not stop the others', async () => {
     const { client, asked } = await connect('accept');
-    const r = await client.callTool({ name: 'experiment_plan_run', arguments: plan }, undefined, { timeout: 600_000 });
+    const r = await client.callTool({ name: 'experiment_plan_run', arguments: plan }, undefined, {
+      timeout: 600_000,
+    });
     expect(asked).toHaveLength(1);
     expect(r.isError).toBeFalsy();
-    const summary = r.structuredContent as { finished: number; failed: number; experiments: { status: string; error?: string }[] };
+    const summary = r.structuredContent as {
+      finished: number;
+      failed: number;
+      experiments: { status: string; error?: string }[];
+    };
     expect(summary.finished).toBe(2);
     expect(summary.failed).toBe(1);
     const failed = summary.experiments.find((e) => e.status === 'failed');

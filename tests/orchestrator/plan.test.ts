@@ -17,7 +17,11 @@ let home: string;
 let host: Host;
 let client: Client;
 
-async function call(name: string, args: Json, onprogress?: (p: { progress: number; total?: number }) => void) {
+async function call(
+  name: string,
+  args: Json,
+  onprogress?: (p: { progress: number; total?: number }) => void,
+) {
   const r = await client.callTool({ name, arguments: args }, undefined, {
     timeout: 1_200_000,
     resetTimeoutOnProgress: true,
@@ -94,7 +98,9 @@ describe('experiment_plan_run', () => {
       expect(JSON.stringify(r.content)).toMatch(pattern);
     };
     await bad({ ...SIR_PLAN, parallel_limit: -1 }, /parallel_limit/);
-    const huge = Object.fromEntries(Array.from({ length: 7 }, (_, i) => [`p${i}`, Array.from({ length: 10 }, (_, j) => j)]));
+    const huge = Object.fromEntries(
+      Array.from({ length: 7 }, (_, i) => [`p${i}`, Array.from({ length: 10 }, (_, j) => j)]),
+    );
     await bad({ ...SIR_PLAN, grid: huge }, /1\.00e\+7 experiments/);
     await bad({ ...SIR_PLAN, model: { source: join(REPO, 'no-such-model.mdl') } }, /cannot read/);
   });

@@ -69,12 +69,20 @@ describe('host restart mid-plan', () => {
       const list = await call(client, 'experiment_list', { plan_id: planId, limit: 100 });
       return (list.experiments as Json[]).filter((e) => e.status === 'finished').length;
     };
-    await waitFor('two finished experiments', async () => ((await finishedCount(first.client)) >= 2 ? true : undefined), 300_000);
+    await waitFor(
+      'two finished experiments',
+      async () => ((await finishedCount(first.client)) >= 2 ? true : undefined),
+      300_000,
+    );
     process.kill(first.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
 
     const second = await startHost();
-    await waitFor('all six finished', async () => ((await finishedCount(second.client)) === 6 ? true : undefined), 600_000);
+    await waitFor(
+      'all six finished',
+      async () => ((await finishedCount(second.client)) === 6 ? true : undefined),
+      600_000,
+    );
     const perExperiment = await call(second.client, 'catalog_query', {
       sql: `SELECT experiment_id, count(*) AS n FROM artifacts WHERE experiment_id LIKE '${planId}%' GROUP BY 1 ORDER BY 1`,
     });
@@ -85,7 +93,11 @@ describe('host restart mid-plan', () => {
       sql: `SELECT experiment_id, name, count(*) AS n FROM metrics WHERE experiment_id LIKE '${planId}%' GROUP BY 1, 2 HAVING count(*) > 1`,
     });
     expect(metrics.rows).toHaveLength(0);
-    await waitFor('no orphan node processes', async () => (nodeProcesses().length === 0 ? true : undefined), 30_000);
+    await waitFor(
+      'no orphan node processes',
+      async () => (nodeProcesses().length === 0 ? true : undefined),
+      30_000,
+    );
     const containers = await call(second.client, 'container_list', {});
     expect(containers.containers).toHaveLength(0);
   }, 900_000);

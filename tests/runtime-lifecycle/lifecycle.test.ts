@@ -13,7 +13,9 @@ import { REPO, requireSdModels } from '../helpers/sd-models.ts';
 
 type Json = Record<string, unknown>;
 const suite = requireSdModels();
-const modelFile = suite ? join(suite, 'samples/teacup/teacup.mdl') : join(REPO, 'notebooks/models/coffee.mdl');
+const modelFile = suite
+  ? join(suite, 'samples/teacup/teacup.mdl')
+  : join(REPO, 'notebooks/models/coffee.mdl');
 const param = suite ? 'Characteristic Time' : 'Cooling Time';
 const withDocker = dockerTestsEnabled();
 
@@ -22,7 +24,10 @@ let host: Host;
 let client: Client;
 
 async function call(name: string, args: Json): Promise<Json> {
-  const r = await client.callTool({ name, arguments: args }, undefined, { timeout: 600_000, resetTimeoutOnProgress: true });
+  const r = await client.callTool({ name, arguments: args }, undefined, {
+    timeout: 600_000,
+    resetTimeoutOnProgress: true,
+  });
   if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
   return r.structuredContent as Json;
 }
@@ -39,7 +44,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   for (const kind of ['local', ...(withDocker ? ['docker'] : [])] as const) {
-    for (const c of await host.containers.list(undefined, kind)) await host.containers.destroy(c.container_id);
+    for (const c of await host.containers.list(undefined, kind))
+      await host.containers.destroy(c.container_id);
   }
   await host?.close();
   rmSync(home, { recursive: true, force: true });
@@ -64,7 +70,9 @@ async function lifecycle(runtime: 'local' | 'docker'): Promise<Buffer> {
     model_id: loaded.model_id,
     experiment: { type: 'lhs', samples: 20, seed: 11, parameters: { [param]: [5, 15] } },
   });
-  const parquet = (run.artifacts as { path: string; sha256: string }[]).find((a) => a.path.endsWith('runs.parquet'));
+  const parquet = (run.artifacts as { path: string; sha256: string }[]).find((a) =>
+    a.path.endsWith('runs.parquet'),
+  );
   expect(parquet).toBeDefined();
   const exported = await call('notebook_export', { session_id: sid, format: 'srcmd' });
   expect((exported.content as string).includes('run_experiment')).toBe(true);
@@ -83,8 +91,12 @@ describe('one lifecycle, two runtimes', () => {
     expect(localParquet.length).toBeGreaterThan(0);
   }, 600_000);
 
-  it.runIf(withDocker)('docker runtime gives byte-identical Parquet', async () => {
-    const dockerParquet = await lifecycle('docker');
-    expect(dockerParquet.equals(localParquet)).toBe(true);
-  }, 600_000);
+  it.runIf(withDocker)(
+    'docker runtime gives byte-identical Parquet',
+    async () => {
+      const dockerParquet = await lifecycle('docker');
+      expect(dockerParquet.equals(localParquet)).toBe(true);
+    },
+    600_000,
+  );
 });

@@ -4,28 +4,34 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  cellName,
+  experimentRunCode,
+  modelAnalyzeCode,
+  modelLoadCode,
+  PysdCellError,
+  PysdExperimentRunInput,
+  PysdModelAnalyzeInput,
+  PysdModelLoadInput,
+  PysdVisualizeInput,
+  parsePysdResult,
+  visualizeCode,
+} from '../../pysd/index.ts';
 import type { NotebookContext } from '../context.ts';
 import { resolveInWorkDir } from '../paths.ts';
 import { defineTool, RawResult, type ToolDef, ToolInputError, toolResult } from '../tool.ts';
 import { runCodeCell } from './notebook.ts';
-import {
-  analyzeCode,
-  ExperimentRunInput,
-  loadModelCode,
-  ModelAnalyzeInput,
-  ModelLoadInput,
-  runExperimentCode,
-  VisualizeInput,
-  visualizeCode,
-} from './pysd-code.ts';
 
-/** The `result` of a peragus_pysd display: {"peragus": 1, "function", "result"}. */
-function unwrap(value: unknown, fn: string): Record<string, unknown> {
-  const v = value as { function?: string; result?: Record<string, unknown> } | undefined;
-  if (!v || typeof v.result !== 'object' || v.result === null) {
-    throw new ToolInputError(`${fn} ran but displayed no result (was peragus_pysd imported in the kernel?)`);
+type Fn = 'load_model' | 'run_experiment' | 'analyze_model' | 'visualize';
+
+/** The result the cell displayed, as a plain object; a Python error becomes the tool error. */
+function resultOf(run: { outputs: Parameters<typeof parsePysdResult>[0] }, fn: Fn): Record<string, unknown> {
+  try {
+    return parsePysdResult(run.outputs, fn).result;
+  } catch (err) {
+    if (err instanceof PysdCellError) throw new ToolInputError(err.message);
+    throw err;
   }
-  return v.result;
 }
 
 export function pysdTools(ctx: NotebookContext): ToolDef[] {
@@ -35,75 +41,75 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       name: 'pysd_model_load',
       description:
         "Translate a model (Vensim .mdl, XMILE .xmile/.stmx, PySD .py) once and keep it in the session's kernel. source is relative to the session's work dir; with content, the content is written there first. Returns model_id, stocks, flows, auxiliaries, constants (units, limits, docs, values) and time settings.",
-      input: ModelLoadInput,
+      input: PysdModelLoadInput,
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
         // Checked here too, for a clear message before any cell is added.
         resolveInWorkDir(session.work_dir, args.source, 'source');
-        const { result, cell_id, run } = await runCodeCell(
+        const { cell_id, run } = await runCodeCell(
           events,
           session,
-          loadModelCode(args),
-          'load_model.py',
+          modelLoadCode(args),
+          cellName('load_model'),
           call,
         );
-        return { cell_id, duration_ms: run.duration_ms, ...unwrap(result, 'load_model') };
+        return { cell_id, duration_ms: run.duration_ms, ...resultOf(run, 'load_model') };
       },
     }),
     defineTool({
       name: 'pysd_experiment_run',
       description:
         'Run an experiment on a loaded model: single, sweep, grid, monte_carlo, lhs, sobol, morris, fast, optimization, scenarios. Parameters by model name ("Characteristic Time") or Python name; value | [min, max] | {values} | {dist}. Writes all runs to one file (parquet default, csv, netcdf) and returns run_count, artifacts (path, sha256, bytes, media_type), metrics, sensitivity indices or the optimum.',
-      input: ExperimentRunInput,
+      input: PysdExperimentRunInput,
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
-        const { result, cell_id, run } = await runCodeCell(
+        const { cell_id, run } = await runCodeCell(
           events,
           session,
-          runExperimentCode(args),
-          `run_${args.experiment.type}.py`,
+          experimentRunCode(args),
+          cellName('run_experiment', args.experiment.type),
           call,
         );
-        return { cell_id, duration_ms: run.duration_ms, ...unwrap(result, 'run_experiment') };
+        return { cell_id, duration_ms: run.duration_ms, ...resultOf(run, 'run_experiment') };
       },
     }),
     defineTool({
       name: 'pysd_model_analyze',
       description:
         'Documentation table, stock/flow structure, dependency graph, parameter list with ranges, and a units check of a loaded model.',
-      input: ModelAnalyzeInput,
+      input: PysdModelAnalyzeInput,
       routable: true,
       readOnly: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
-        const { result, cell_id, run } = await runCodeCell(
+        const { cell_id, run } = await runCodeCell(
           events,
           session,
-          analyzeCode(args),
-          'analyze_model.py',
+          modelAnalyzeCode(args),
+          cellName('analyze_model'),
           call,
         );
-        return { cell_id, duration_ms: run.duration_ms, ...unwrap(result, 'analyze_model') };
+        return { cell_id, duration_ms: run.duration_ms, ...resultOf(run, 'analyze_model') };
       },
     }),
     defineTool({
       name: 'pysd_visualize',
       description:
         'Plot a model run or an experiment result: timeseries, fan (sweep), scatter, tornado (sensitivity). Writes a PNG artifact; the tool result carries a small preview image.',
-      input: VisualizeInput,
+      input: PysdVisualizeInput,
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
-        const { result, cell_id, run } = await runCodeCell(
+        const { cell_id, run } = await runCodeCell(
           events,
           session,
           visualizeCode(args),
-          'visualize.py',
+          cellName('visualize', args.kind),
           call,
         );
-        const info = unwrap(result, 'visualize');
+        const info = resultOf(run, 'visualize');
         const { preview, ...rest } = info as { preview?: unknown } & Record<string, unknown>;
         const base = toolResult({ cell_id, duration_ms: run.duration_ms, ...rest });
         const image = previewImage(preview, session.work_dir, rest);
