@@ -70,7 +70,14 @@ class _ArrayHandler:
         if scalar:
             columns = list(addresses)
             values = np.empty((n, len(columns)), dtype=np.float64)
+            try:
+                block = np.array(self.rows, dtype=np.float64).reshape(n, len(self.capture_elements_step))
+            except (TypeError, ValueError):
+                block = None
             for j, (py, _) in enumerate(addresses.values()):
+                if block is not None and py not in self.run_values:
+                    values[:, j] = block[:, index[py]]
+                    continue
                 if py in self.run_values:
                     values[:, j] = float(np.asarray(self.run_values[py]).squeeze())
                 else:
