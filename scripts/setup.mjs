@@ -4,7 +4,7 @@
 // peragus_pysd package into it. Skips work when the stamp matches.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,9 +51,13 @@ if (!existsSync(venvPython)) {
   mkdirSync(dirname(venv), { recursive: true });
   execFileSync(findPython(), ['-m', 'venv', venv], { stdio: 'inherit' });
 }
-execFileSync(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements], {
-  stdio: 'inherit',
-});
+execFileSync(
+  venvPython,
+  ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements],
+  {
+    stdio: 'inherit',
+  },
+);
 ensurePth();
 writeFileSync(stampFile, `${stamp}\n`);
 log('kernel environment ready');

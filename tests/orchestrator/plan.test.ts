@@ -31,7 +31,7 @@ async function call(
   return r.structuredContent as Json;
 }
 
-export const SIR_PLAN = {
+const SIR_PLAN = {
   model: { source: join(REPO, 'notebooks/models/sir.mdl') },
   experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
   grid: { 'Contact Rate': [4, 6, 8, 10, 12, 14], Infectivity: [0.05, 0.1, 0.15, 0.2] },
