@@ -101,7 +101,7 @@ async function fullFlow(client: Client): Promise<void> {
     },
   });
   expect(viz.isError).toBeFalsy();
-  expect(viz.content.some((c) => c.type === 'image')).toBe(true);
+  expect((viz.content as { type: string }[]).some((c) => c.type === 'image')).toBe(true);
 
   const exported = await call('notebook_export', { session_id: sid, format: 'srcmd' });
   const [srcmdRef, outputsRef] = exported.artifacts as Artifact[];

@@ -43,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  for (const kind of ['local', ...(withDocker ? ['docker'] : [])] as const) {
+  for (const kind of ['local', ...(withDocker ? ['docker' as const] : [])] as const) {
     for (const c of await host.containers.list(undefined, kind))
       await host.containers.destroy(c.container_id);
   }

@@ -2,6 +2,7 @@
 // and persistence of every change to the session's work dir.
 import { join } from 'node:path';
 import type { Cell, CodeCell, Notebook, Output } from '../../../srcmd/src/nbformat.ts';
+import type { Kernel } from '../kernel/types.ts';
 import { type CellPosition, makeCell, type NewCell } from './cells.ts';
 import {
   CellBusyError,
