@@ -22,6 +22,17 @@ class LoadModel(InTempDir, unittest.TestCase):
         self.assertEqual(r["time"]["time_step"], 0.25)
         self.assertEqual(len(r["sha256"]), 64)
 
+    def test_xmile_model_loads_runs_and_analyzes(self) -> None:
+        r = pp.load_model(str(MODELS / "savings.xmile"))
+        self.assertEqual(r["format"], "xmile")
+        self.assertEqual(r["time"]["units"], "Year")
+        self.assertEqual(sorted(f["name"] for f in r["flows"]), ["Interest", "Withdrawals"])
+        s = pp.run_experiment(r["model_id"], {"type": "single", "parameters": {"Interest Rate": 0}})
+        self.assertAlmostEqual(s["metrics"]["final(Balance)"]["mean"], 1000 - 20 * 10, places=9)
+        a = pp.analyze_model(r["model_id"])
+        self.assertEqual(a["structure"]["stocks"][0]["inflows"], ["Interest"])
+        self.assertEqual(a["structure"]["stocks"][0]["outflows"], ["Withdrawals"])
+
     def test_same_file_same_id_and_name_overrides(self) -> None:
         a = pp.load_model(str(MODELS / "coffee.mdl"))
         b = pp.load_model(str(MODELS / "coffee.mdl"))
