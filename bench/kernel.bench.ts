@@ -7,15 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import {
+  createConnectionFile,
   defaultKernelSpecPath,
+  KernelClient,
   KernelPool,
   resolvePython,
   startKernel,
 } from '../notebook-server/src/kernel/index.ts';
 import { type BenchFigure, type BenchSuite, median, percentile } from './lib.ts';
 
-const ROUNDS = 10;
-const PER_ROUND = 100;
+const ROUNDS = 50;
+const PER_ROUND = 20;
 const WARMUP = 50;
 const WARM_SAMPLES = 12;
 const COLD_SAMPLES = 5;
@@ -49,11 +51,20 @@ def once(kc, code):
     return (time.perf_counter() - t0) * 1000
 
 km, kc = start()
+stub = None
 print(json.dumps("ready"), flush=True)
 for line in sys.stdin:
-    cmd, n = line.split()
+    cmd, n, *rest = line.split()
     if cmd == "run":
         out = [once(kc, "1+1") for _ in range(int(n))]
+    elif cmd == "stub":
+        if stub is None:
+            from jupyter_client.blocking import BlockingKernelClient
+            stub = BlockingKernelClient(connection_file=rest[0])
+            stub.load_connection_file()
+            stub.start_channels()
+            time.sleep(0.5)
+        out = [once(stub, "1+1") for _ in range(int(n))]
     elif cmd == "cold":
         out = []
         for _ in range(int(n)):
@@ -67,6 +78,47 @@ for line in sys.stdin:
     print(json.dumps(out), flush=True)
 kc.stop_channels()
 km.shutdown_kernel(now=True)
+`;
+
+// A stand-in kernel that answers at once (busy, execute_input, execute_result,
+// execute_reply, idle), so a round trip against it is client overhead only.
+const STUB_KERNEL = `
+import json, sys, zmq
+from jupyter_client.session import Session
+cfg = json.load(open(sys.argv[1]))
+ctx = zmq.Context()
+session = Session(key=cfg["key"].encode())
+def bind(kind, port):
+    sock = ctx.socket(kind)
+    sock.bind("tcp://127.0.0.1:%d" % port)
+    return sock
+shell, iopub, hb = bind(zmq.ROUTER, cfg["shell_port"]), bind(zmq.PUB, cfg["iopub_port"]), bind(zmq.REP, cfg["hb_port"])
+control, stdin = bind(zmq.ROUTER, cfg["control_port"]), bind(zmq.ROUTER, cfg["stdin_port"])
+poller = zmq.Poller()
+for sock in (shell, control, hb):
+    poller.register(sock, zmq.POLLIN)
+count = 0
+while True:
+    for sock, _ in poller.poll():
+        if sock is hb:
+            hb.send(hb.recv())
+            continue
+        idents, msg = session.recv(sock, copy=True)
+        kind = msg["header"]["msg_type"]
+        if kind == "shutdown_request":
+            sys.exit(0)
+        session.send(iopub, "status", {"execution_state": "busy"}, parent=msg)
+        if kind == "kernel_info_request":
+            info = {"status": "ok", "protocol_version": "5.3", "language_info": {"name": "python"}}
+            session.send(sock, "kernel_info_reply", info, parent=msg, ident=idents)
+        elif kind == "execute_request":
+            count += 1
+            session.send(iopub, "execute_input", {"code": msg["content"]["code"], "execution_count": count}, parent=msg)
+            result = {"execution_count": count, "data": {"text/plain": "2"}, "metadata": {}}
+            session.send(iopub, "execute_result", result, parent=msg)
+            reply = {"status": "ok", "execution_count": count, "user_expressions": {}}
+            session.send(sock, "execute_reply", reply, parent=msg, ident=idents)
+        session.send(iopub, "status", {"execution_state": "idle"}, parent=msg)
 `;
 
 class Peer {
@@ -97,9 +149,9 @@ class Peer {
     return this.next();
   }
 
-  async command(cmd: string, n: number): Promise<number[]> {
+  async command(cmd: string, n: number, arg = ''): Promise<number[]> {
     const reply = this.next();
-    this.proc.stdin.write(`${cmd} ${n}\n`);
+    this.proc.stdin.write(`${cmd} ${n} ${arg}\n`);
     return JSON.parse(await reply) as number[];
   }
 
@@ -166,6 +218,45 @@ export const suite: BenchSuite = async () => {
       });
     }
     await ours.shutdown();
+
+    // Client overhead alone: both clients against the stub kernel.
+    const stubFile = await createConnectionFile();
+    const stub = spawn(resolvePython(), ['-c', STUB_KERNEL, stubFile.path], { stdio: 'ignore' });
+    const stubClient = new KernelClient({ connection: stubFile, heartbeat: false });
+    try {
+      await stubClient.waitReady(30_000);
+      const stubRun = async (n: number) => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const t0 = performance.now();
+          await stubClient.execute('1+1');
+          out.push(ms(t0));
+        }
+        return out;
+      };
+      await stubRun(WARMUP);
+      await peer.command('stub', WARMUP, stubFile.path);
+      const sa: number[] = [];
+      const sb: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        sa.push(...(await stubRun(PER_ROUND)));
+        sb.push(...(await peer.command('stub', PER_ROUND, stubFile.path)));
+      }
+      const v = median(sa);
+      const pv = median(sb);
+      figures.push({
+        name: 'client_overhead_p50',
+        value: round3(v),
+        unit: 'ms',
+        peer: 'jupyter_client',
+        peer_value: round3(pv),
+        ratio: round3(v / pv),
+        goal: '<= 1.0',
+      });
+    } finally {
+      stub.kill('SIGKILL');
+      await stubClient.shutdown();
+    }
 
     // Warm: a full pool, acquire() into a work dir (chdir included).
     const pool = new KernelPool({ size: 2 });
