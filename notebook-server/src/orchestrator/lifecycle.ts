@@ -22,6 +22,12 @@ export interface LifecycleInput {
   modelText: string;
   signal: AbortSignal;
   onStep?: (step: string) => void;
+  /**
+   * Receives the container's teardown instead of awaiting it here: the result
+   * is registered by then, so the plan's slot can start the next experiment
+   * while this container stops (the runner awaits all teardowns at the end).
+   */
+  deferTeardown?: (teardown: Promise<void>) => void;
 }
 
 export interface ArtifactRefLike {
@@ -143,6 +149,11 @@ export async function runExperimentLifecycle(
   } finally {
     signal.removeEventListener('abort', onAbort);
     step('teardown');
-    await containers.destroy(cid).catch(() => undefined);
+    const teardown = containers.destroy(cid).then(
+      () => undefined,
+      () => undefined,
+    );
+    if (input.deferTeardown) input.deferTeardown(teardown);
+    else await teardown;
   }
 }

@@ -174,12 +174,17 @@ export class PlanRunner {
       for (const l of listeners) l({ plan_id: file.plan_id, total, done: outcomes.length, ...p });
     };
     const queue = [...experiments];
+    const teardowns: Promise<void>[] = [];
     const worker = async () => {
       for (;;) {
         const config = queue.shift();
         if (!config) return;
-        const outcome = await this.#runOne(file, config, signal, (message) =>
-          emit({ experiment_id: config.experiment_id, message }),
+        const outcome = await this.#runOne(
+          file,
+          config,
+          signal,
+          (message) => emit({ experiment_id: config.experiment_id, message }),
+          (t) => teardowns.push(t),
         );
         outcomes.push(outcome);
         emit({ experiment_id: config.experiment_id, message: `${config.experiment_id} ${outcome.status}` });
@@ -187,6 +192,7 @@ export class PlanRunner {
     };
     const k = Math.min(file.plan.parallel_limit, experiments.length);
     await Promise.all(Array.from({ length: k }, worker));
+    await Promise.all(teardowns);
     const status = signal.aborted ? 'cancelled' : 'finished';
     this.#write({ ...file, status });
     outcomes.sort((a, b) => a.experiment_id.localeCompare(b.experiment_id));
@@ -206,6 +212,7 @@ export class PlanRunner {
     config: ExperimentConfig,
     planSignal: AbortSignal,
     onStep: (s: string) => void,
+    deferTeardown: (teardown: Promise<void>) => void,
   ): Promise<ExperimentOutcome> {
     const started = Date.now();
     const base = { experiment_id: config.experiment_id, fixed: config.fixed };
@@ -224,16 +231,22 @@ export class PlanRunner {
       );
       const onPlanAbort = () => controller.abort(planSignal.reason);
       planSignal.addEventListener('abort', onPlanAbort);
+      const mine: Promise<void>[] = [];
+      const lifecycle = runExperimentLifecycle(this.deps, {
+        planId: file.plan_id,
+        plan: file.plan,
+        config,
+        modelText: file.model_text,
+        signal: controller.signal,
+        onStep: (s) => onStep(`${config.experiment_id}: ${s} (attempt ${attempt})`),
+        deferTeardown: (t) => {
+          mine.push(t);
+          deferTeardown(t);
+        },
+      });
       try {
         const done = await Promise.race([
-          runExperimentLifecycle(this.deps, {
-            planId: file.plan_id,
-            plan: file.plan,
-            config,
-            modelText: file.model_text,
-            signal: controller.signal,
-            onStep: (s) => onStep(`${config.experiment_id}: ${s} (attempt ${attempt})`),
-          }),
+          lifecycle,
           new Promise<never>((_, reject) => {
             controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
               once: true,
@@ -249,6 +262,9 @@ export class PlanRunner {
         };
       } catch (err) {
         lastError = errorMessage(err);
+        // Before a retry, the failed attempt's container must be gone (one per experiment id).
+        await Promise.race([lifecycle.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
+        await Promise.all(mine);
         // A result may have been registered before the failure (e.g. in teardown): never redo it.
         const now = await this.deps.catalog.getExperiment(config.experiment_id).catch(() => null);
         if (now?.status === 'finished' && now.result_digest) {
