@@ -62,7 +62,7 @@ async function fullFlow(client: Client): Promise<void> {
     content: readFileSync(model.file, 'utf8'),
   });
   expect((loaded.stocks as unknown[]).length).toBeGreaterThan(0);
-  const progress: number[] = [];
+  const progress: { progress: number; total?: number }[] = [];
   const r = await client.callTool(
     {
       name: 'pysd_experiment_run',
@@ -79,11 +79,13 @@ async function fullFlow(client: Client): Promise<void> {
       },
     },
     undefined,
-    { onprogress: (p) => progress.push(p.progress), timeout: 600_000, resetTimeoutOnProgress: true },
+    { onprogress: (p) => progress.push(p), timeout: 600_000, resetTimeoutOnProgress: true },
   );
   expect(r.isError).toBeFalsy();
   const run = r.structuredContent as Json;
   expect(run.run_count).toBe(50);
+  // The run's own progress display reached the client as MCP progress.
+  expect(progress.some((p) => p.progress === 50 && p.total === 50)).toBe(true);
   // Summaries and references, never the data itself.
   expect(JSON.stringify(run).length).toBeLessThan(64 * 1024);
   const parquet = (run.artifacts as Artifact[]).filter((a) => a.path.endsWith('.parquet'));

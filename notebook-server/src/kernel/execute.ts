@@ -62,24 +62,35 @@ export class Execution {
       }
       case 'display_data': {
         const c = content as KernelMessage.IDisplayDataMsg['content'];
-        const index = this.add({
-          output_type: 'display_data',
-          data: c.data ?? {},
-          metadata: (c.metadata ?? {}) as Record<string, unknown>,
-        });
         const id = c.transient?.display_id;
+        const index = this.add(
+          {
+            output_type: 'display_data',
+            data: c.data ?? {},
+            metadata: (c.metadata ?? {}) as Record<string, unknown>,
+          },
+          id,
+        );
         if (id) this.displays.set(id, [...(this.displays.get(id) ?? []), index]);
         return;
       }
       case 'update_display_data': {
         // Updates displays made by this cell in place (nbformat keeps the latest data).
         const c = content as KernelMessage.IUpdateDisplayDataMsg['content'];
-        for (const i of this.displays.get(c.transient?.display_id ?? '') ?? []) {
+        const id = c.transient?.display_id ?? '';
+        for (const i of this.displays.get(id) ?? []) {
           const out = this.outputs[i];
           if (out && out.output_type === 'display_data') {
             out.data = c.data ?? {};
             out.metadata = (c.metadata ?? {}) as Record<string, unknown>;
           }
+        }
+        if (this.displays.has(id)) {
+          this.options.onUpdateDisplay?.(id, {
+            output_type: 'display_data',
+            data: c.data ?? {},
+            metadata: (c.metadata ?? {}) as Record<string, unknown>,
+          });
         }
         return;
       }
@@ -130,11 +141,11 @@ export class Execution {
   }
 
   /** Appends (merging consecutive same-name streams, as notebook frontends do); returns the index. */
-  private add(output: Output): number {
+  private add(output: Output, displayId?: string): number {
     if (this.clearPending) this.clear();
     const index = this.store(output);
     // Last, so a throwing callback cannot leave the outputs half-updated.
-    this.options.onOutput?.(output);
+    this.options.onOutput?.(output, displayId);
     return index;
   }
 

@@ -7,7 +7,9 @@ export type KernelStatus = 'starting' | 'idle' | 'busy' | 'restarting' | 'dead';
 
 export interface ExecuteOptions {
   /** Called for every nbformat output as it arrives on iopub, in order. */
-  onOutput?: (output: Output) => void;
+  onOutput?: (output: Output, displayId?: string) => void;
+  /** update_display_data for a display this execution made (displayId from onOutput): its new content. */
+  onUpdateDisplay?: (displayId: string, output: Output) => void;
   /** Rejects with KernelTimeoutError (after interrupting) if the cell runs longer. */
   timeoutMs?: number;
   silent?: boolean;

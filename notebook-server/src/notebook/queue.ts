@@ -260,13 +260,25 @@ export class ExecutionQueue {
       );
     }
 
-    const onOutput = (output: Output) => {
+    const displays = new Map<string, number>();
+    const onOutput = (output: Output, displayId?: string) => {
       if (this.#current !== current) return; // late output of an abandoned run
       const index = appendOutput(cell.outputs, output);
+      if (displayId) displays.set(displayId, index);
       this.host.emit({ type: 'notebook.cell.output', cell_id: cell.id, output, output_index: index });
     };
+    // A display updated in place (e.g. peragus_pysd's run progress): the same
+    // index is replaced for clients, and progress payloads become progress events.
+    const onUpdateDisplay = (displayId: string, output: Output) => {
+      const index = displays.get(displayId);
+      if (this.#current !== current || index === undefined) return;
+      cell.outputs[index] = output;
+      this.host.emit({ type: 'notebook.cell.output', cell_id: cell.id, output, output_index: index });
+      const progress = output.output_type === 'display_data' ? progressOf(output.data) : undefined;
+      if (progress) this.host.emit({ type: 'experiment.progress', cell_id: cell.id, ...progress });
+    };
     const result = await Promise.race([
-      kernel.execute(cell.source, { onOutput }).then(
+      kernel.execute(cell.source, { onOutput, onUpdateDisplay }).then(
         (reply) => ({ reply }),
         (err: Error) => ({ failure: err }),
       ),
@@ -394,4 +406,20 @@ export class ExecutionQueue {
     current?.abort(cellError('kernel_died', 'KernelDied', reason));
     this.cancel(undefined, 'the kernel died before this cell ran');
   }
+}
+
+const PROGRESS_MIME = 'application/vnd.peragus.progress+json';
+
+/** {done, total, label} of a peragus progress display, as an experiment.progress body. */
+function progressOf(
+  data: Record<string, unknown>,
+): { progress: number; total?: number; message?: string } | undefined {
+  const p = data[PROGRESS_MIME] as { done?: unknown; total?: unknown; label?: unknown } | undefined;
+  if (!p || typeof p.done !== 'number') return undefined;
+  const total = typeof p.total === 'number' && p.total > 0 ? p.total : undefined;
+  return {
+    progress: p.done,
+    ...(total !== undefined ? { total } : {}),
+    message: `${typeof p.label === 'string' ? p.label : 'runs'}: ${p.done}${total ? `/${total}` : ''}`,
+  };
 }
