@@ -1,40 +1,22 @@
 // Bad input to the PySD tools is a tool error naming the problem, and the
 // session stays usable afterwards.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHost, type Host } from '../../notebook-server/src/app/host.ts';
+import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
-type Json = Record<string, unknown>;
-let home: string;
-let host: Host;
-let client: Client;
+let t: TestHost;
 let sid: string;
 let modelId: string;
-
-async function call(name: string, args: Json): Promise<Json> {
-  const r = await client.callTool({ name, arguments: args });
-  if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as Json;
-}
+const call = (name: string, args: Json) => t.call(name, args);
 
 async function refused(name: string, args: Json, pattern: RegExp): Promise<void> {
-  const r = await client.callTool({ name, arguments: args });
-  expect(r.isError, `${name} should fail`).toBe(true);
-  expect((r.content as { text: string }[]).map((c) => c.text).join('\n')).toMatch(pattern);
+  expect(await t.callError(name, args)).toMatch(pattern);
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'peragus-bad-'));
-  host = await createHost({ home, poolSize: 1, resumePlans: false });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await host.makeMcpServer().connect(a);
-  client = new Client({ name: 'bad-input', version: '1' });
-  await client.connect(b);
+  t = await startTestHost({ poolSize: 1 });
   sid = (await call('notebook_create', { name: 'bad' })).session_id as string;
   const loaded = await call('pysd_model_load', {
     session_id: sid,
@@ -45,9 +27,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.close();
-  await host?.close();
-  rmSync(home, { recursive: true, force: true });
+  await t?.close();
 });
 
 describe('PySD tools refuse bad input clearly', () => {

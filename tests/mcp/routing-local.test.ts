@@ -1,37 +1,16 @@
 // The host routes notebook tools that name a container to that container's
 // node server (local runtime: a child process with an MCP Unix socket).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHost, type Host } from '../../notebook-server/src/app/host.ts';
+import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 
-let home: string;
-let host: Host;
-let client: Client;
-
-async function call(name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const r = await client.callTool({ name, arguments: args });
-  if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as Record<string, unknown>;
-}
+let t: TestHost;
+const call = (name: string, args: Json) => t.call(name, args);
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'peragus-route-'));
-  host = await createHost({ home, runtime: 'local', poolSize: 0 });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await host.makeMcpServer().connect(a);
-  client = new Client({ name: 'test', version: '1' });
-  await client.connect(b);
+  t = await startTestHost({ runtime: 'local' });
 });
-
 afterAll(async () => {
-  await client?.close();
-  for (const c of await host.containers.list()) await host.containers.destroy(c.container_id);
-  await host?.close();
-  rmSync(home, { recursive: true, force: true });
+  await t?.close();
 });
 
 describe('routing to a local container', () => {
@@ -43,7 +22,7 @@ describe('routing to a local container', () => {
     expect(nb.experiment_id).toBe('exp-routed');
     const sid = nb.session_id as string;
     // The session lives in the container: the host's own manager does not know it.
-    expect(host.notebook.sessions.has(sid)).toBe(false);
+    expect(t.host.notebook.sessions.has(sid)).toBe(false);
     // After notebook_create, the session id alone routes the call.
     const cell = await call('cell_add', {
       session_id: sid,
@@ -57,7 +36,7 @@ describe('routing to a local container', () => {
     const exec = await call('container_exec', { container_id: cid, cmd: ['sh', '-c', 'echo hi; exit 3'] });
     expect(exec.exit_code).toBe(3);
     expect(exec.stdout).toBe('hi\n');
-    const cpIn = await client.callTool({
+    const cpIn = await t.client.callTool({
       name: 'container_cp_in',
       arguments: { container_id: cid, dest: '../escape.txt', content: 'x' },
     });
@@ -70,7 +49,7 @@ describe('routing to a local container', () => {
     expect(d1.removed).toBe(true);
     const d2 = await call('container_destroy', { container_id: cid });
     expect(d2.removed).toBe(false);
-    const after = await client.callTool({
+    const after = await t.client.callTool({
       name: 'cell_execute',
       arguments: { session_id: sid, cell_id: 'all' },
     });
@@ -78,7 +57,7 @@ describe('routing to a local container', () => {
   });
 
   it('names an unknown container in the error', async () => {
-    const r = await client.callTool({
+    const r = await t.client.callTool({
       name: 'notebook_create',
       arguments: { name: 'x', container_id: 'local-nope' },
     });

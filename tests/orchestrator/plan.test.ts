@@ -2,27 +2,20 @@
 // contact rate × infectivity) with K = 4 in local-runtime containers, all
 // registered; catalog_query's peak infected per experiment matches each
 // experiment's own Parquet file.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHost, type Host } from '../../notebook-server/src/app/host.ts';
+import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
-type Json = Record<string, unknown>;
-let home: string;
-let host: Host;
-let client: Client;
+let t: TestHost;
 
 async function call(
   name: string,
   args: Json,
   onprogress?: (p: { progress: number; total?: number }) => void,
 ) {
-  const r = await client.callTool({ name, arguments: args }, undefined, {
+  const r = await t.client.callTool({ name, arguments: args }, undefined, {
     timeout: 1_200_000,
     resetTimeoutOnProgress: true,
     ...(onprogress ? { onprogress } : {}),
@@ -39,18 +32,11 @@ const SIR_PLAN = {
 };
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'peragus-plan-'));
-  host = await createHost({ home, runtime: 'local', poolSize: 0 });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await host.makeMcpServer().connect(a);
-  client = new Client({ name: 'plan-test', version: '1' });
-  await client.connect(b);
+  t = await startTestHost({ runtime: 'local' });
 });
 
 afterAll(async () => {
-  await client?.close();
-  await host?.close();
-  rmSync(home, { recursive: true, force: true });
+  await t?.close();
 });
 
 describe('experiment_plan_run', () => {
@@ -64,7 +50,7 @@ describe('experiment_plan_run', () => {
 
     const listed = await call('experiment_list', { plan_id: plan.plan_id, limit: 100 });
     expect((listed.experiments as Json[]).filter((e) => e.status === 'finished')).toHaveLength(24);
-    expect(await host.containers.list()).toHaveLength(0);
+    expect(await t.host.containers.list()).toHaveLength(0);
 
     const peaks = await call('catalog_query', {
       sql: `SELECT experiment_id, max("Infected") AS peak FROM results GROUP BY experiment_id ORDER BY experiment_id`,
@@ -78,7 +64,7 @@ describe('experiment_plan_run', () => {
     });
     const db = await (await DuckDBInstance.create(':memory:')).connect();
     for (const f of files.rows as { experiment_id: string; sha256: string }[]) {
-      const blob = join(home, 'store', 'sha256', f.sha256.slice(0, 2), f.sha256.slice(2));
+      const blob = join(t.home, 'store', 'sha256', f.sha256.slice(0, 2), f.sha256.slice(2));
       const reader = await db.runAndReadAll(`SELECT max("Infected") AS peak FROM read_parquet('${blob}')`);
       const own = Number(reader.getRowObjects()[0]?.peak);
       const fromCatalog = rows.find((r) => r.experiment_id === f.experiment_id)?.peak;
@@ -93,7 +79,7 @@ describe('experiment_plan_run', () => {
 
   it('refuses bad plans with a message', async () => {
     const bad = async (args: Json, pattern: RegExp) => {
-      const r = await client.callTool({ name: 'experiment_plan_run', arguments: args });
+      const r = await t.client.callTool({ name: 'experiment_plan_run', arguments: args });
       expect(r.isError).toBe(true);
       expect(JSON.stringify(r.content)).toMatch(pattern);
     };

@@ -1,17 +1,13 @@
 // The same experiment lifecycle against both runtimes, through the host's MCP
 // tools: create → notebook_create → load teacup → LHS of 20 → export srcmd →
 // cp_out the Parquet file → destroy. The Parquet files are byte-identical.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHost, type Host } from '../../notebook-server/src/app/host.ts';
 import { dockerTestsEnabled } from '../helpers/docker.ts';
+import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO, requireSdModels } from '../helpers/sd-models.ts';
 
-type Json = Record<string, unknown>;
 const suite = requireSdModels();
 const modelFile = suite
   ? join(suite, 'samples/teacup/teacup.mdl')
@@ -19,36 +15,15 @@ const modelFile = suite
 const param = suite ? 'Characteristic Time' : 'Cooling Time';
 const withDocker = dockerTestsEnabled();
 
-let home: string;
-let host: Host;
-let client: Client;
-
-async function call(name: string, args: Json): Promise<Json> {
-  const r = await client.callTool({ name, arguments: args }, undefined, {
-    timeout: 600_000,
-    resetTimeoutOnProgress: true,
-  });
-  if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as Json;
-}
+let t: TestHost;
+const call = (name: string, args: Json) => t.call(name, args);
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'peragus-life-'));
-  host = await createHost({ home, poolSize: 0 });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await host.makeMcpServer().connect(a);
-  client = new Client({ name: 'lifecycle', version: '1' });
-  await client.connect(b);
+  t = await startTestHost();
 });
 
 afterAll(async () => {
-  await client?.close();
-  for (const kind of ['local', ...(withDocker ? ['docker' as const] : [])] as const) {
-    for (const c of await host.containers.list(undefined, kind))
-      await host.containers.destroy(c.container_id);
-  }
-  await host?.close();
-  rmSync(home, { recursive: true, force: true });
+  await t?.close();
 });
 
 async function lifecycle(runtime: 'local' | 'docker'): Promise<Buffer> {

@@ -1,11 +1,12 @@
 // MCP Streamable HTTP at /mcp: stateful sessions (one McpServer per MCP
 // session, with the GET stream for notifications and elicitation), token auth
 // and DNS-rebinding protection (Host and Origin must be ours).
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { requestToken, tokenMatches } from '../http/auth.ts';
 
 export interface McpHttpOptions {
   token: string;
@@ -13,23 +14,6 @@ export interface McpHttpOptions {
   allowedHosts: string[];
   /** Origins allowed for browser-based MCP clients; requests without Origin (SDK clients) pass. */
   allowedOrigins: string[];
-}
-
-export function tokenMatches(given: string | undefined, token: string): boolean {
-  if (!given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-export function requestToken(req: IncomingMessage): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth) {
-    const m = /^(?:token|bearer)\s+(.+)$/i.exec(auth.trim());
-    if (m) return m[1];
-  }
-  const url = new URL(req.url ?? '/', 'http://x');
-  return url.searchParams.get('token') ?? undefined;
 }
 
 function deny(res: ServerResponse, status: number, message: string): void {

@@ -91,7 +91,11 @@ export class ContainerService {
         : ['local'];
     const all: (ContainerInfo & { runtime: RuntimeKind })[] = [];
     for (const k of kinds) {
-      for (const c of await this.runtime(k).list(labels)) all.push({ ...c, runtime: k });
+      for (const c of await this.runtime(k).list(labels)) {
+        // Only this host's containers: another PERAGUS_HOME's are not ours to show or clean.
+        if (c.work_dir && !c.work_dir.startsWith(`${this.home}/`)) continue;
+        all.push({ ...c, runtime: k });
+      }
     }
     return all;
   }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Session } from '../../notebook/session.ts';
 import {
   cellName,
   experimentRunCode,
@@ -19,7 +20,7 @@ import {
 } from '../../pysd/index.ts';
 import type { NotebookContext } from '../context.ts';
 import { resolveInWorkDir } from '../paths.ts';
-import { defineTool, RawResult, type ToolDef, ToolInputError, toolResult } from '../tool.ts';
+import { defineTool, RawResult, type ToolCall, type ToolDef, ToolInputError, toolResult } from '../tool.ts';
 import { runCodeCell } from './notebook.ts';
 
 type Fn = 'load_model' | 'run_experiment' | 'analyze_model' | 'visualize';
@@ -36,6 +37,11 @@ function resultOf(run: { outputs: Parameters<typeof parsePysdResult>[0] }, fn: F
 
 export function pysdTools(ctx: NotebookContext): ToolDef[] {
   const { sessions, events } = ctx;
+  /** Runs one peragus_pysd cell in the session; its displayed result (plus cell id and duration). */
+  const pysdCell = async (session: Session, code: string, fn: Fn, call: ToolCall, detail?: string) => {
+    const { cell_id, run } = await runCodeCell(events, session, code, cellName(fn, detail), call);
+    return { cell_id, duration_ms: run.duration_ms, ...resultOf(run, fn) };
+  };
   return [
     defineTool({
       name: 'pysd_model_load',
@@ -47,14 +53,7 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
         const session = sessions.get(args.session_id);
         // Checked here too, for a clear message before any cell is added.
         resolveInWorkDir(session.work_dir, args.source, 'source');
-        const { cell_id, run } = await runCodeCell(
-          events,
-          session,
-          modelLoadCode(args),
-          cellName('load_model'),
-          call,
-        );
-        return { cell_id, duration_ms: run.duration_ms, ...resultOf(run, 'load_model') };
+        return pysdCell(session, modelLoadCode(args), 'load_model', call);
       },
     }),
     defineTool({
@@ -65,14 +64,7 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
-        const { cell_id, run } = await runCodeCell(
-          events,
-          session,
-          experimentRunCode(args),
-          cellName('run_experiment', args.experiment.type),
-          call,
-        );
-        return { cell_id, duration_ms: run.duration_ms, ...resultOf(run, 'run_experiment') };
+        return pysdCell(session, experimentRunCode(args), 'run_experiment', call, args.experiment.type);
       },
     }),
     defineTool({
@@ -83,15 +75,7 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       routable: true,
       readOnly: true,
       handler: async (args, call) => {
-        const session = sessions.get(args.session_id);
-        const { cell_id, run } = await runCodeCell(
-          events,
-          session,
-          modelAnalyzeCode(args),
-          cellName('analyze_model'),
-          call,
-        );
-        return { cell_id, duration_ms: run.duration_ms, ...resultOf(run, 'analyze_model') };
+        return pysdCell(sessions.get(args.session_id), modelAnalyzeCode(args), 'analyze_model', call);
       },
     }),
     defineTool({
@@ -102,16 +86,9 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
-        const { cell_id, run } = await runCodeCell(
-          events,
-          session,
-          visualizeCode(args),
-          cellName('visualize', args.kind),
-          call,
-        );
-        const info = resultOf(run, 'visualize');
+        const info = await pysdCell(session, visualizeCode(args), 'visualize', call, args.kind);
         const { preview, ...rest } = info as { preview?: unknown } & Record<string, unknown>;
-        const base = toolResult({ cell_id, duration_ms: run.duration_ms, ...rest });
+        const base = toolResult(rest);
         const image = previewImage(preview, session.work_dir, rest);
         return new RawResult(
           image ? ({ ...base, content: [...base.content, image] } as CallToolResult) : base,
