@@ -34,8 +34,8 @@ function findPython() {
 // A fresh clone: install the npm packages first, so `npm start` / `npm test`
 // are the only commands a user needs.
 if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
-  log('installing npm packages (npm ci)');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  log('installing npm packages (npm install, from package-lock.json)');
+  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
 const stamp = createHash('sha256').update(readFileSync(requirements)).update('v1').digest('hex');
