@@ -1,25 +1,26 @@
-// A single run of SDXorg test models through the PySD tool path matches the
+// A single run of SDXorg test models through the MCP tools matches the
 // canonical output (rtol = atol = 1e-5, columns present in both). Prints a table
 // model → pass/fail. PERAGUS_CONFORMANCE_MAX bounds how many models are tried
 // (default 40, "all" for the whole suite).
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KernelClient } from '../../notebook-server/src/kernel/index.ts';
+import { startTestHost, type TestHost } from '../helpers/host.ts';
 import { requireSdModels } from '../helpers/sd-models.ts';
 import { type ConformanceRow, checkModel, conformanceCandidates, formatTable } from './conformance.ts';
-import { pysdKernel } from './helpers.ts';
 
 const suite = requireSdModels();
-const workDir = mkdtempSync(join(tmpdir(), 'peragus-pysd-conformance-'));
-let kernel: KernelClient;
+let t: TestHost;
+let sessionId: string;
+let workDir: string;
 
 beforeAll(async () => {
-  if (suite) kernel = await pysdKernel(workDir);
+  if (!suite) return;
+  t = await startTestHost({ poolSize: 1 });
+  const nb = await t.call('notebook_create', { name: 'conformance' });
+  sessionId = nb.session_id as string;
+  workDir = nb.work_dir as string;
 }, 180_000);
 afterAll(async () => {
-  await kernel?.shutdown();
+  await t?.close();
 });
 
 describe.skipIf(!suite)('SDXorg test-model conformance', () => {
@@ -32,7 +33,7 @@ describe.skipIf(!suite)('SDXorg test-model conformance', () => {
     const candidates = all.slice(0, max);
     expect(candidates.length).toBeGreaterThanOrEqual(25);
     const rows: ConformanceRow[] = [];
-    for (const c of candidates) rows.push(await checkModel(kernel, workDir, c));
+    for (const c of candidates) rows.push(await checkModel(t, sessionId, workDir, c));
     process.stdout.write(`\n${formatTable(rows)}\n\n`);
     const translated = rows.filter((r) => r.outcome !== 'translate-error');
     expect(translated.length).toBeGreaterThanOrEqual(25);

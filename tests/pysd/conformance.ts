@@ -1,10 +1,10 @@
 // Conformance against SDXorg's test-model suite: which models to try, and a
-// single run of each through the tool path (load → run → read back → compare).
+// single run of each through the MCP tools (load → run → read back → compare).
 import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KernelClient } from '../../notebook-server/src/kernel/index.ts';
-import { experimentRunCode, modelLoadCode, PysdCellError } from '../../notebook-server/src/pysd/index.ts';
-import { compareToCanonical, readCanonical, readTable, runCell } from './helpers.ts';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { Json, TestHost } from '../helpers/host.ts';
+import { compareToCanonical, readCanonical, type Table } from './helpers.ts';
 
 export interface Candidate {
   name: string;
@@ -39,47 +39,68 @@ export interface ConformanceRow {
   detail: string;
 }
 
-/** Copies the model folder into the work dir (data files travel with it) and checks one run. */
+/** A Parquet results file as columns (numbers; NaN/inf as null), read with DuckDB. */
+export async function readParquetTable(path: string): Promise<Table> {
+  const db = await (await DuckDBInstance.create(':memory:')).connect();
+  try {
+    const reader = await db.runAndReadAll(`SELECT * FROM read_parquet('${path.replaceAll("'", "''")}')`);
+    const names = reader.columnNames();
+    const cols = reader.getColumnsJS();
+    const columns: Table['columns'] = {};
+    names.forEach((name, i) => {
+      columns[name] = (cols[i] ?? []).map((v) => {
+        const n = typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : Number.NaN;
+        return Number.isFinite(n) ? n : null;
+      });
+    });
+    return { columns };
+  } finally {
+    db.closeSync();
+  }
+}
+
+/**
+ * One model through the MCP tools, as an agent would: its folder is copied into
+ * the session's work dir (data files travel with it), then pysd_model_load and
+ * pysd_experiment_run {type: single}; the runs file is compared to the canonical output.
+ */
 export async function checkModel(
-  kernel: KernelClient,
+  t: TestHost,
+  sessionId: string,
   workDir: string,
   c: Candidate,
 ): Promise<ConformanceRow> {
   const rel = join('conformance', c.name);
   cpSync(c.dir, join(workDir, rel), { recursive: true });
-  let modelId: string;
-  try {
-    const loaded = await runCell<{ model_id: string }>(
-      kernel,
-      modelLoadCode({ source: join(rel, c.mdl), name: `conf-${c.name}` }),
-      'load_model',
-    );
-    modelId = loaded.model_id;
-  } catch (err) {
-    if (err instanceof PysdCellError)
-      return { model: c.name, outcome: 'translate-error', detail: err.message.slice(0, 120) };
-    throw err;
+  const call = async (name: string, args: Json): Promise<Json | string> => {
+    const r = await t.client.callTool({ name, arguments: args }, undefined, { timeout: 600_000 });
+    if (r.isError) return (r.content as { text?: string }[]).map((x) => x.text ?? '').join(' ');
+    return r.structuredContent as Json;
+  };
+  const loaded = await call('pysd_model_load', {
+    session_id: sessionId,
+    source: join(rel, c.mdl),
+    name: `conf-${c.name}`,
+  });
+  if (typeof loaded === 'string')
+    return { model: c.name, outcome: 'translate-error', detail: loaded.slice(0, 120) };
+  const ran = await call('pysd_experiment_run', {
+    session_id: sessionId,
+    model_id: loaded.model_id,
+    experiment: { type: 'single' },
+    name: `conf-${c.name}`,
+  });
+  if (typeof ran === 'string') return { model: c.name, outcome: 'run-error', detail: ran.slice(0, 120) };
+  const s = ran as {
+    artifacts: { role: string; path: string }[];
+    failed_runs: number;
+    errors: { error: string }[];
+  };
+  if (s.failed_runs > 0) {
+    return { model: c.name, outcome: 'run-error', detail: (s.errors[0]?.error ?? '').slice(0, 120) };
   }
-  let runs: string;
-  try {
-    const s = await runCell<{
-      artifacts: { role: string; path: string }[];
-      failed_runs: number;
-      errors: { error: string }[];
-    }>(
-      kernel,
-      experimentRunCode({ model_id: modelId, experiment: { type: 'single' }, name: `conf-${c.name}` }),
-      'run_experiment',
-    );
-    if (s.failed_runs > 0)
-      return { model: c.name, outcome: 'run-error', detail: (s.errors[0]?.error ?? '').slice(0, 120) };
-    runs = s.artifacts.find((a) => a.role === 'runs')?.path ?? '';
-  } catch (err) {
-    if (err instanceof PysdCellError)
-      return { model: c.name, outcome: 'run-error', detail: err.message.slice(0, 120) };
-    throw err;
-  }
-  const cmp = compareToCanonical(readCanonical(c.output), await readTable(kernel, runs));
+  const runs = s.artifacts.find((a) => a.role === 'runs')?.path ?? '';
+  const cmp = compareToCanonical(readCanonical(c.output), await readParquetTable(join(workDir, runs)));
   const detail = cmp.reason
     ? cmp.reason
     : cmp.worst
