@@ -1,0 +1,210 @@
+// Read-only views of Peragus containers: the ownership check every operation
+// starts with, and the Engine API's inspect/stats/logs/list mapped to our types.
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { call, fail, statusOf } from './docker-errors.ts';
+import { Capped, Demuxer, demuxBuffer } from './docker-stream.ts';
+import { probeSocket } from './paths.ts';
+import {
+  type ContainerInfo,
+  ContainerRuntimeError,
+  CREATED_BY,
+  type HealthResult,
+  LABELS,
+  type LogsOptions,
+  type LogsResult,
+  type StatsResult,
+} from './types.ts';
+
+export type Inspect = Docker.ContainerInspectInfo;
+export interface Owned {
+  container: Docker.Container;
+  info: Inspect;
+}
+
+// Container ids, short ids and names only: anything else could steer the
+// request to another API path, since dockerode splices ids into URLs.
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Inspects a container and checks Peragus created it; anything else is "not found". */
+export async function own(docker: Docker, id: string): Promise<Owned> {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+    throw new ContainerRuntimeError('not_found', `no container "${String(id)}": not a valid container id`);
+  }
+  const container = docker.getContainer(id);
+  let info: Inspect;
+  try {
+    info = await container.inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) {
+      throw new ContainerRuntimeError(
+        'not_found',
+        `no container "${id}" (unknown id, or already destroyed)`,
+        {
+          cause: err,
+        },
+      );
+    }
+    fail(docker, err);
+  }
+  if (info.Config.Labels?.[LABELS.createdBy] !== CREATED_BY) {
+    throw new ContainerRuntimeError(
+      'not_found',
+      `no Peragus container "${id}" (that container was not created by Peragus)`,
+    );
+  }
+  return { container: docker.getContainer(info.Id), info };
+}
+
+/** The uid/gid a container runs as (files copied in are given to it). */
+export function userOf(info: Inspect): { uid: number; gid: number } {
+  const [u, g] = (info.Config.User || '0:0').split(':');
+  const uid = Number(u);
+  const gid = Number(g ?? u);
+  return { uid: Number.isInteger(uid) ? uid : 0, gid: Number.isInteger(gid) ? gid : 0 };
+}
+
+function formatBytes(n: number): string {
+  return n >= 2 ** 30 ? `${+(n / 2 ** 30).toFixed(2)} GiB` : `${+(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
+export async function logsOf(container: Docker.Container, tail: number): Promise<LogsResult> {
+  const data = (await container.logs({
+    stdout: true,
+    stderr: true,
+    tail,
+    follow: false,
+  })) as unknown as Buffer;
+  return demuxBuffer(data);
+}
+
+export async function logs(docker: Docker, id: string, options: LogsOptions = {}): Promise<LogsResult> {
+  const { container } = await own(docker, id);
+  const tail = Math.max(1, Math.min(options.tail ?? 200, 100_000));
+  return call(docker, () => logsOf(container, tail));
+}
+
+export async function stats(docker: Docker, id: string): Promise<StatsResult> {
+  const { container } = await own(docker, id);
+  const s = (await call(docker, () => container.stats({ stream: false }))) as Docker.ContainerStats;
+  const cpuDelta = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
+  const sysDelta = (s.cpu_stats?.system_cpu_usage ?? 0) - (s.precpu_stats?.system_cpu_usage ?? 0);
+  const cpus = s.cpu_stats?.online_cpus || s.cpu_stats?.cpu_usage?.percpu_usage?.length || 1;
+  const mem = s.memory_stats ?? ({} as Docker.MemoryStats);
+  const memStats = (mem.stats ?? {}) as unknown as Record<string, number | undefined>;
+  // Page cache that can be dropped is not pressure: subtract it like `docker stats` does.
+  const cache = memStats.total_inactive_file ?? memStats.inactive_file ?? 0;
+  const usage = Math.max(0, (mem.usage ?? 0) - cache);
+  const limit = mem.limit ?? 0;
+  const pidsStats = (s.pids_stats ?? {}) as { current?: number; limit?: number };
+  return {
+    container_id: id,
+    cpu_percent: sysDelta > 0 && cpuDelta > 0 ? +((cpuDelta / sysDelta) * cpus * 100).toFixed(2) : 0,
+    memory_usage_bytes: usage,
+    memory_limit_bytes: limit,
+    memory_percent: limit > 0 ? +((usage / limit) * 100).toFixed(2) : 0,
+    pids: pidsStats.current ?? 0,
+    pids_limit: pidsStats.limit && pidsStats.limit < 2 ** 62 ? pidsStats.limit : null,
+    read_at: s.read,
+  };
+}
+
+/**
+ * OOM kills of any process in the container's memory cgroup. Docker only
+ * flags OOMKilled when the main process dies, but a kernel child can be the
+ * victim while the node role survives, so read the cgroup's own counter.
+ */
+async function oomKills(container: Docker.Container): Promise<number | null> {
+  const script =
+    'cat /sys/fs/cgroup/memory.events 2>/dev/null || cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null';
+  try {
+    const exec = await container.exec({
+      Cmd: ['sh', '-c', script],
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = (await exec.start({ hijack: true, stdin: false })) as Readable;
+    const out = new Capped(64 * 1024);
+    const demux = new Demuxer((s, c) => s === 'stdout' && out.add(c));
+    await new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        stream.destroy();
+        done();
+      }, 5000);
+      stream.on('data', (c: Buffer) => demux.push(c));
+      stream.once('close', () => {
+        clearTimeout(timer);
+        done();
+      });
+      stream.once('end', () => {
+        clearTimeout(timer);
+        done();
+      });
+    });
+    const m = /^oom_kill (\d+)$/m.exec(out.text());
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function health(docker: Docker, id: string): Promise<HealthResult> {
+  const { container, info } = await own(docker, id);
+  const state = info.State;
+  const labels = info.Config.Labels ?? {};
+  const running = state.Running === true;
+  const oomCount = running ? await oomKills(container) : null;
+  const oomKilled = state.OOMKilled === true || (oomCount ?? 0) > 0;
+  const expectsEndpoint = labels[LABELS.role] === 'node';
+  const endpoint = labels[LABELS.endpoint];
+  const reachable =
+    expectsEndpoint && endpoint && running ? await probeSocket(endpoint) : expectsEndpoint ? false : null;
+  const limit = info.HostConfig.Memory ?? 0;
+
+  let reason: string;
+  if (oomKilled) {
+    const who = state.OOMKilled ? 'the main process' : `${oomCount} process(es)`;
+    reason = `out of memory: the OOM killer ended ${who} at the ${limit ? formatBytes(limit) : 'memory'} limit`;
+    if (!running) reason += `; container exited with code ${state.ExitCode}`;
+  } else if (running) {
+    reason = reachable === false ? 'running, but the MCP endpoint does not accept connections' : 'running';
+  } else if (state.Status === 'created') {
+    reason = 'created but never started';
+  } else {
+    reason = `${state.Status} with exit code ${state.ExitCode}${state.Error ? `: ${state.Error}` : ''}`;
+  }
+  const time = (t: string | undefined) => (t && !t.startsWith('0001-') ? t : null);
+  return {
+    container_id: info.Id,
+    experiment_id: labels[LABELS.experimentId] ?? null,
+    running,
+    status: state.Status,
+    oom_killed: oomKilled,
+    oom_kill_count: oomCount,
+    exit_code: running ? null : state.ExitCode,
+    reason,
+    started_at: time(state.StartedAt),
+    finished_at: running ? null : time(state.FinishedAt),
+    endpoint_reachable: reachable,
+  };
+}
+
+export async function list(docker: Docker, labels: Record<string, string> = {}): Promise<ContainerInfo[]> {
+  const filters = [
+    `${LABELS.createdBy}=${CREATED_BY}`,
+    ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+  ];
+  const rows = await call(docker, () => docker.listContainers({ all: true, filters: { label: filters } }));
+  return rows.map((row) => ({
+    container_id: row.Id,
+    experiment_id: row.Labels?.[LABELS.experimentId] ?? null,
+    name: (row.Names?.[0] ?? '').replace(/^\//, ''),
+    image: row.Labels?.[LABELS.image] ?? row.Image,
+    status: row.State,
+    running: row.State === 'running',
+    created_at: new Date(row.Created * 1000).toISOString(),
+    labels: row.Labels ?? {},
+    endpoint: row.Labels?.[LABELS.endpoint] ?? null,
+    work_dir: row.Labels?.[LABELS.workDir] ?? null,
+  }));
+}
