@@ -25,8 +25,17 @@ for (const file of suiteFiles) {
   }
 }
 
-const fmt = (v: number | undefined) => (v === undefined ? '' : Number.isInteger(v) ? String(v) : v.toFixed(3));
-const rows = figures.map((f) => [f.name, fmt(f.value), f.unit, f.peer ?? '', fmt(f.peer_value), fmt(f.ratio), f.goal ?? '']);
+const fmt = (v: number | undefined) =>
+  v === undefined ? '' : Number.isInteger(v) ? String(v) : v.toFixed(3);
+const rows = figures.map((f) => [
+  f.name,
+  fmt(f.value),
+  f.unit,
+  f.peer ?? '',
+  fmt(f.peer_value),
+  fmt(f.ratio),
+  f.goal ?? '',
+]);
 const header = ['name', 'value', 'unit', 'peer', 'peer_value', 'ratio', 'goal'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
 const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
