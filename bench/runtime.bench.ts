@@ -74,12 +74,17 @@ export const suite: BenchSuite = async () => {
       },
       runtime: 'local',
     };
-    const alone = await call(client, 'experiment_plan_run', {
-      ...base,
-      targets: [{ 'Contact Rate': 8, Infectivity: 0.1 }],
-      parallel_limit: 1,
-    });
-    const aloneMs = (alone.experiments as { compute_ms: number }[])[0]?.compute_ms ?? 0;
+    // Median of three lone runs: one sample is at the mercy of the shared machine.
+    const aloneRuns: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const alone = await call(client, 'experiment_plan_run', {
+        ...base,
+        targets: [{ 'Contact Rate': 8, Infectivity: 0.1 }],
+        parallel_limit: 1,
+      });
+      aloneRuns.push((alone.experiments as { compute_ms: number }[])[0]?.compute_ms ?? 0);
+    }
+    const aloneMs = median(aloneRuns);
     const plan = await call(client, 'experiment_plan_run', {
       ...base,
       grid: { 'Contact Rate': [4, 6, 8, 10, 12, 14], Infectivity: [0.05, 0.1, 0.15, 0.2] },

@@ -48,7 +48,7 @@ export async function readTable(kernel: KernelClient, path: string, columns?: st
     kernel,
     `import json as _j, math as _m
 _a = _j.loads(${JSON.stringify(args)})
-from peragus_pysd.visualize import _read_columns as _rc
+from peragus_pysd.plots import _read_columns as _rc
 import pyarrow.parquet as _pq
 _cols = _a["columns"] or _pq.ParquetFile(_a["path"]).schema_arrow.names
 _t = _rc(__import__("pathlib").Path(_a["path"]), _cols)

@@ -4,6 +4,10 @@ Each public function returns a JSON-able dict (a :class:`~peragus_pysd.display.R
 and, inside a Jupyter kernel, displays it once as ``application/vnd.peragus.result+json``
 (``{"peragus": 1, "function": NAME, "result": {...}}``) plus a one-line ``text/plain``.
 Errors a caller can fix raise :class:`~peragus_pysd.errors.PeragusError` subclasses.
+
+The experiment, analysis and plotting modules (scipy.optimize, SALib, matplotlib)
+are imported on first use: every kernel pre-imports this package, and most
+experiment containers never plot or optimise, so their cold start skips ~0.6 s.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .analyze import analyze as _analyze
 from .describe import summarize
 from .display import PROGRESS_MIME, RESULT_MIME, Result, emit
 from .errors import (
@@ -25,10 +28,8 @@ from .errors import (
     UnknownParameterError,
     UnsupportedExperimentError,
 )
-from .experiment import run as _run
 from .loader import get_model, load, loaded_models
 from .validate import check_format
-from .visualize import plot as _plot
 
 __all__ = [
     "RESULT_MIME",
@@ -95,6 +96,8 @@ def run_experiment(
 
     fmt = check_format(output_format)
     loaded = get_model(model_id)
+    from .experiment import run as _run  # noqa: PLC0415  (lazy: see the module docstring)
+
     summary, timing = _run(loaded, experiment, fmt, Path(out_dir), name)
     summary["timing"] = timing
     text = (
@@ -107,6 +110,8 @@ def run_experiment(
 
 def analyze_model(model_id: str) -> Result:
     """Documentation table, stock/flow structure, dependency graph, parameters with ranges, units check."""
+
+    from .analyze import analyze as _analyze  # noqa: PLC0415
 
     info = _analyze(get_model(model_id))
     u = info["units_check"]
@@ -122,8 +127,10 @@ def visualize(target: str, kind: str = "timeseries", **options: Any) -> Result:
 
     ``target`` is a model id (the model is run once with its defaults) or a
     results path (an experiment work dir, its runs/metrics file or summary.json).
-    ``kind``: timeseries | fan | scatter | tornado. See :func:`peragus_pysd.visualize.plot`.
+    ``kind``: timeseries | fan | scatter | tornado. See :func:`peragus_pysd.plots.plot`.
     """
+
+    from .plots import plot as _plot  # noqa: PLC0415
 
     info = _plot(target, kind, **options)
     return emit("visualize", info, f"{kind} plot → {info['artifacts'][0]['path']}")
