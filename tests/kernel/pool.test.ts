@@ -64,3 +64,23 @@ describe('KernelPool', () => {
     await expect(pool.acquire({ workDir: tmpdir() })).rejects.toThrow(/shut down/);
   });
 });
+
+describe('KernelPool with maxStarts (one experiment per node)', () => {
+  it('pre-starts one kernel, does not refill, and later acquires start cold', async () => {
+    const pool = new KernelPool({ size: 1, maxStarts: 1 });
+    const kernels: KernelClient[] = [];
+    try {
+      await pool.whenFull();
+      kernels.push(await pool.acquire({ workDir: tmpdir() }));
+      // No refill: nothing burns CPU beside the experiment's kernel.
+      expect(pool.stats).toMatchObject({ idle: 0, starting: 0 });
+      const second = await pool.acquire({ workDir: tmpdir() });
+      kernels.push(second);
+      expect((await second.execute('1 + 1')).status).toBe('ok');
+      expect(pool.stats).toMatchObject({ idle: 0, starting: 0 });
+    } finally {
+      await pool.shutdown();
+      await Promise.all(kernels.map((k) => k.shutdown()));
+    }
+  });
+});

@@ -16,11 +16,16 @@ export interface NotebookServicesOptions {
   root: string;
   /** Warm kernels kept ready (PERAGUS_POOL_SIZE, default 1). */
   poolSize?: number;
+  /** Kernels the pool pre-starts in all (default unlimited; a node serving one experiment uses 1). */
+  poolMaxStarts?: number;
 }
 
 export async function createNotebookServices(options: NotebookServicesOptions): Promise<NotebookServices> {
   const poolSize = options.poolSize ?? Number(process.env.PERAGUS_POOL_SIZE ?? 1);
-  const pool = new KernelPool({ size: poolSize });
+  const pool = new KernelPool({
+    size: poolSize,
+    ...(options.poolMaxStarts !== undefined ? { maxStarts: options.poolMaxStarts } : {}),
+  });
   const events = new EventBus();
   const sessions = new SessionManager({
     root: options.root,

@@ -21,6 +21,8 @@ export async function nodeCommand(argv: string[]): Promise<number | undefined> {
   process.chdir(workDir);
   const services = await createNotebookServices({
     root: workDir,
+    // One experiment per node: one warm kernel, no refill burning CPU beside it.
+    poolMaxStarts: Number(process.env.PERAGUS_POOL_MAX_STARTS ?? 1),
     ...(values['pool-size'] !== undefined ? { poolSize: Number(values['pool-size']) } : {}),
   });
   const ctx = {

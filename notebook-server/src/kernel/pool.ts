@@ -13,6 +13,12 @@ export interface KernelPoolOptions extends Omit<StartKernelOptions, 'workDir' | 
   idleDir?: string;
   /** Pause before retrying after a failed start, so a broken kernelspec does not spin (default 5 s). */
   retryDelayMs?: number;
+  /**
+   * Kernels the pool pre-starts over its whole life (default unlimited). A
+   * node serving one experiment needs one warm kernel, not a refill it will
+   * never use; after that, acquire() starts kernels cold.
+   */
+  maxStarts?: number;
 }
 
 export interface AcquireOptions {
@@ -37,6 +43,11 @@ export class KernelPool {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly fullListeners: (() => void)[] = [];
 
+  private prestarted = 0;
+  private get maxStarts(): number {
+    return this.options.maxStarts ?? Number.POSITIVE_INFINITY;
+  }
+
   constructor(private readonly options: KernelPoolOptions = {}) {
     this.size = options.size ?? 2;
     this.refill();
@@ -59,7 +70,8 @@ export class KernelPool {
     if (!statSync(options.workDir, { throwIfNoEntry: false })?.isDirectory()) {
       throw new KernelError(`work dir does not exist or is not a directory: ${options.workDir}`);
     }
-    const kernel = this.size === 0 ? await this.cold() : await this.take();
+    const spent = this.idle.length === 0 && this.starting === 0 && this.prestarted >= this.maxStarts;
+    const kernel = this.size === 0 || spent ? await this.cold() : await this.take();
     this.refill();
     try {
       await prepare(kernel, options);
@@ -99,8 +111,13 @@ export class KernelPool {
 
   private refill(): void {
     if (this.closed || this.retryTimer) return;
-    while (this.idle.length + this.starting < this.size + this.waiters.length && this.size > 0) {
+    while (
+      this.idle.length + this.starting < this.size + this.waiters.length &&
+      this.size > 0 &&
+      this.prestarted < this.maxStarts
+    ) {
       this.starting += 1;
+      this.prestarted += 1;
       const start: Promise<unknown> = this.cold().then(
         (kernel) => {
           this.starting -= 1;
