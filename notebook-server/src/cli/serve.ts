@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createHost } from '../app/host.ts';
+import { remoteSessions } from '../app/remote-sessions.ts';
 import { startHostServer } from '../http/server.ts';
 import { createMcpHttpHandler } from '../mcp/http.ts';
 
@@ -29,6 +30,7 @@ export async function serveCommand(argv: string[]): Promise<number | undefined> 
       return { columns: r.columns.map((c) => c.name), rows: r.rows, truncated: r.truncated };
     },
     listExperiments: async () => (await host.catalog.listExperiments({ limit: 1000 })).experiments,
+    remote: remoteSessions(host.containers, host.router),
   });
   const origins = [`http://127.0.0.1:${server.port}`, `http://localhost:${server.port}`];
   const mcp = createMcpHttpHandler(() => host.makeMcpServer(), {

@@ -3,6 +3,7 @@
 import type { Kernel } from '../kernel/types.ts';
 import type { EventBus } from '../notebook/events.ts';
 import type { SessionManager } from '../notebook/manager.ts';
+import type { SessionInfo } from '../notebook/session.ts';
 
 export interface CatalogQueryOptions {
   /** Rows returned at most (the catalog may cap it further). */
@@ -27,6 +28,22 @@ export interface ExperimentSummary {
 
 export type SessionRegistry = Pick<SessionManager, 'create' | 'get' | 'has' | 'list' | 'delete'>;
 
+/** A session that lives in an experiment container, as the UI sees it. */
+export type RemoteSessionInfo = SessionInfo & {
+  /** Where the session's work dir is on the host (the container's volume). */
+  host_work_dir: string;
+  container_id: string;
+};
+
+/** Sessions in this host's experiment containers, reached through its MCP router. */
+export interface RemoteSessions {
+  list(): Promise<RemoteSessionInfo[]>;
+  /** Null when no live container of this host holds the session. */
+  get(id: string): Promise<RemoteSessionInfo | null>;
+  /** A notebook/cell tool routed to the session's container; its structured result. */
+  call(id: string, tool: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
 export interface HostContext {
   sessions: SessionRegistry;
   events: EventBus;
@@ -38,6 +55,8 @@ export interface HostContext {
   catalogQuery?: (sql: string, options?: CatalogQueryOptions) => Promise<CatalogQueryResult>;
   /** Experiments from the catalog; without it the UI groups sessions by experiment_id. */
   listExperiments?: () => Promise<ExperimentSummary[]>;
+  /** Sessions inside experiment containers (listed and driven through the host's router). */
+  remote?: RemoteSessions;
   /** Starts a kernel for POST /api/kernels (default: a cold start of the PySD kernelspec). */
   startKernel?: (options: { workDir: string }) => Promise<Kernel>;
   /** Extra origins allowed besides the server's own (e.g. a dev server). */

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { encodeSrcmd } from '../../../srcmd/src/encode.ts';
 import { toIpynb } from '../../../srcmd/src/ipynb.ts';
 import type { ExperimentProgressEvent } from '../notebook/events.ts';
-import type { Session } from '../notebook/session.ts';
+import type { Session, SessionInfo } from '../notebook/session.ts';
 import {
   CellAddInput,
   CellExecuteInput,
@@ -14,7 +14,7 @@ import {
   NotebookCreateInput,
   NotebookFormat,
 } from '../schemas/notebook-tools.ts';
-import type { ExperimentSummary, HostContext } from './context.ts';
+import type { ExperimentSummary, HostContext, RemoteSessionInfo } from './context.ts';
 import { HttpError } from './errors.ts';
 import { readSeries } from './timeseries.ts';
 
@@ -66,7 +66,10 @@ function lastProgress(ctx: HostContext, id: string): Progress | null {
 }
 
 export function summarize(ctx: HostContext, s: Session): SessionSummary {
-  const info = s.info();
+  return summarizeInfo(ctx, s.info());
+}
+
+function summarizeInfo(ctx: HostContext, info: SessionInfo): SessionSummary {
   return {
     id: info.id,
     experiment_id: info.experiment_id,
@@ -79,7 +82,7 @@ export function summarize(ctx: HostContext, s: Session): SessionSummary {
     seq: info.seq,
     cell_count: info.cells.length,
     error_count: Object.values(info.runs).filter((r) => r.status === 'error').length,
-    progress: lastProgress(ctx, s.id),
+    progress: lastProgress(ctx, info.id),
   };
 }
 
@@ -91,13 +94,23 @@ function fireAndLog(ctx: HostContext, what: string, p: Promise<unknown>): void {
 export function uiApiRouter(ctx: HostContext): Router {
   const r = express.Router();
   const session = (id: string) => ctx.sessions.get(id);
+  // A session in an experiment container (driven through the host's router), if the id is not local.
+  const remote = async (id: string): Promise<RemoteSessionInfo | null> => {
+    if (ctx.sessions.has(id) || !ctx.remote) return null;
+    return ctx.remote.get(id);
+  };
+  const remoteCall = (id: string, tool: string, args: Record<string, unknown> = {}) => {
+    if (!ctx.remote) throw new HttpError(404, `no session ${id}`, 'not_found');
+    return ctx.remote.call(id, tool, args);
+  };
 
   r.get('/ui-api/info', (_req, res) => {
     res.json({ catalog: ctx.catalogQuery !== undefined, experiments: ctx.listExperiments !== undefined });
   });
 
-  r.get('/ui-api/sessions', (_req, res) => {
+  r.get('/ui-api/sessions', async (_req, res) => {
     const list = ctx.sessions.list().map((s) => summarize(ctx, s));
+    for (const info of (await ctx.remote?.list()) ?? []) list.push(summarizeInfo(ctx, info));
     list.sort((a, b) => b.created_at.localeCompare(a.created_at));
     res.json(list);
   });
@@ -106,18 +119,45 @@ export function uiApiRouter(ctx: HostContext): Router {
     const s = await ctx.sessions.create(body);
     res.status(201).json(s.info());
   });
-  r.get('/ui-api/sessions/:id', (req, res) => {
+  r.get('/ui-api/sessions/:id', async (req, res) => {
+    const far = await remote(req.params.id);
+    if (far) {
+      res.json({ ...far, progress: lastProgress(ctx, far.id) });
+      return;
+    }
     const s = session(req.params.id);
     res.json({ ...s.info(), progress: lastProgress(ctx, s.id) });
   });
   r.delete('/ui-api/sessions/:id', async (req, res) => {
-    await ctx.sessions.delete(session(req.params.id).id);
+    if (await remote(req.params.id)) await remoteCall(req.params.id, 'notebook_delete');
+    else await ctx.sessions.delete(session(req.params.id).id);
     res.status(204).end();
   });
 
   r.post('/ui-api/sessions/:id/cells', async (req, res) => {
-    const s = session(req.params.id);
     const body = AddBody.parse(req.body ?? {});
+    if (await remote(req.params.id)) {
+      const { execute, timeout_ms, ...rest } = body;
+      const added = await remoteCall(req.params.id, 'cell_add', { ...rest, execute: false });
+      const cellId = String(added.cell_id);
+      if (execute && body.cell_type === 'code') {
+        fireAndLog(
+          ctx,
+          `execute ${cellId}`,
+          remoteCall(req.params.id, 'cell_execute', { cell_id: cellId, timeout_ms }),
+        );
+      }
+      res.status(201).json({
+        id: cellId,
+        cell_type: body.cell_type,
+        source: body.source,
+        outputs: [],
+        execution_count: null,
+        metadata: {},
+      });
+      return;
+    }
+    const s = session(req.params.id);
     const position =
       body.index !== undefined
         ? { index: body.index }
@@ -139,16 +179,37 @@ export function uiApiRouter(ctx: HostContext): Router {
   });
   r.patch('/ui-api/sessions/:id/cells/:cellId', async (req, res) => {
     const body = UpdateBody.parse(req.body ?? {});
+    if (await remote(req.params.id)) {
+      await remoteCall(req.params.id, 'cell_update', { cell_id: req.params.cellId, ...body });
+      const info = await ctx.remote?.get(req.params.id);
+      res.json(info?.cells.find((c) => c.id === req.params.cellId) ?? { id: req.params.cellId });
+      return;
+    }
     res.json(await session(req.params.id).updateCell(req.params.cellId, body));
   });
   r.delete('/ui-api/sessions/:id/cells/:cellId', async (req, res) => {
-    await session(req.params.id).deleteCell(req.params.cellId);
+    if (await remote(req.params.id))
+      await remoteCall(req.params.id, 'cell_delete', { cell_id: req.params.cellId });
+    else await session(req.params.id).deleteCell(req.params.cellId);
     res.status(204).end();
   });
-  r.post('/ui-api/sessions/:id/cells/:cellId/execute', (req, res) => {
-    const s = session(req.params.id);
+  r.post('/ui-api/sessions/:id/cells/:cellId/execute', async (req, res) => {
     const body = ExecuteBody.parse(req.body ?? {});
     const cellId = req.params.cellId;
+    const far = await remote(req.params.id);
+    if (far) {
+      if (cellId !== 'all' && !far.cells.some((c) => c.id === cellId)) {
+        throw new HttpError(404, `cell "${cellId}" not found in session "${far.id}"`, 'cell_not_found');
+      }
+      const args = {
+        cell_id: cellId,
+        ...(body.timeout_ms !== undefined ? { timeout_ms: body.timeout_ms } : {}),
+      };
+      fireAndLog(ctx, `execute ${cellId}`, remoteCall(far.id, 'cell_execute', args));
+      res.status(202).json({ session_id: far.id, cell_id: cellId, queued: true });
+      return;
+    }
+    const s = session(req.params.id);
     // Validate now (unknown cell, dead kernel) so the caller gets the error, then run in the background.
     if (cellId !== 'all') s.getCell(cellId);
     if (s.state === 'dead' || s.state === 'closed') {
@@ -159,19 +220,37 @@ export function uiApiRouter(ctx: HostContext): Router {
     res.status(202).json({ session_id: s.id, cell_id: cellId, queued: true });
   });
   r.post('/ui-api/sessions/:id/interrupt', async (req, res) => {
+    if (await remote(req.params.id)) {
+      res.json(await remoteCall(req.params.id, 'cell_interrupt'));
+      return;
+    }
     const s = session(req.params.id);
     const cancelled = s.cancel();
     res.json({ interrupted: await s.interrupt(), cancelled });
   });
   r.post('/ui-api/sessions/:id/restart', async (req, res) => {
+    if (await remote(req.params.id)) {
+      throw new HttpError(409, 'a container session restarts with its container', 'not_supported');
+    }
     const s = session(req.params.id);
     await s.restart();
     res.json({ state: s.state });
   });
 
-  r.get('/ui-api/sessions/:id/export', (req, res) => {
-    const s = session(req.params.id);
+  r.get('/ui-api/sessions/:id/export', async (req, res) => {
     const format = NotebookFormat.parse(req.query.format ?? 'srcmd');
+    const far = await remote(req.params.id);
+    if (far) {
+      const out = await remoteCall(far.id, 'notebook_export', { format });
+      const base = far.name.replace(/[^\w.-]+/g, '_') || far.id;
+      const type = format === 'ipynb' ? 'application/x-ipynb+json' : 'text/markdown';
+      res
+        .type(type)
+        .attachment(`${base}.${format === 'ipynb' ? 'ipynb' : 'src.md'}`)
+        .send(String(out.content ?? ''));
+      return;
+    }
+    const s = session(req.params.id);
     const nb = s.toNotebook();
     const base = s.name.replace(/[^\w.-]+/g, '_') || s.id;
     if (format === 'ipynb') {
@@ -182,12 +261,13 @@ export function uiApiRouter(ctx: HostContext): Router {
   });
 
   r.get('/ui-api/sessions/:id/timeseries', async (req, res) => {
-    const s = session(req.params.id);
+    const far = await remote(req.params.id);
+    const workDir = far ? far.host_work_dir : session(req.params.id).work_dir;
     const q = SeriesQuery.parse(req.query);
     const labels = q.labels?.split(',').filter((l) => l !== '');
     res.json(
       await readSeries({
-        workDir: s.work_dir,
+        workDir,
         path: q.path,
         ...(q.variable !== undefined ? { variable: q.variable } : {}),
         ...(labels ? { labels } : {}),
@@ -198,7 +278,8 @@ export function uiApiRouter(ctx: HostContext): Router {
 
   r.get('/ui-api/experiments', async (_req, res) => {
     const fromSessions = new Map<string, ExperimentSummary & { session_ids: string[] }>();
-    for (const s of ctx.sessions.list()) {
+    const all = [...ctx.sessions.list().map((s) => s.info()), ...((await ctx.remote?.list()) ?? [])];
+    for (const s of all) {
       const e = fromSessions.get(s.experiment_id) ?? { experiment_id: s.experiment_id, session_ids: [] };
       e.session_ids.push(s.id);
       fromSessions.set(s.experiment_id, e);

@@ -1,0 +1,68 @@
+// The browser UI's view of sessions that live in experiment containers: found
+// by asking each live container's node (notebook_list), read through its
+// `notebook://session/{id}/state` resource, and driven by routed tool calls.
+import type { RemoteSessionInfo, RemoteSessions } from '../http/context.ts';
+import type { ContainerRouter } from '../mcp/router.ts';
+import type { SessionInfo } from '../notebook/session.ts';
+import type { ContainerService } from '../orchestrator/containers.ts';
+import { EXPERIMENT_MOUNT } from '../runtime/types.ts';
+
+export function remoteSessions(containers: ContainerService, router: ContainerRouter): RemoteSessions {
+  const hostDirs = new Map<string, string>();
+
+  const live = async () => {
+    const list = await containers.list().catch(() => []);
+    const running = list.filter((c) => c.running && c.work_dir);
+    for (const c of running) hostDirs.set(c.container_id, c.work_dir as string);
+    return running;
+  };
+
+  /** A container path under /experiment becomes the volume's host path (local runtime paths pass through). */
+  const toHost = (containerId: string, dir: string) => {
+    const volume = hostDirs.get(containerId);
+    if (!volume || (dir !== EXPERIMENT_MOUNT && !dir.startsWith(`${EXPERIMENT_MOUNT}/`))) return dir;
+    return volume + dir.slice(EXPERIMENT_MOUNT.length);
+  };
+
+  const read = async (containerId: string, id: string): Promise<RemoteSessionInfo | null> => {
+    try {
+      const client = await router.client(containerId);
+      const r = await client.readResource({ uri: `notebook://session/${id}/state` });
+      const first = r.contents[0];
+      if (!first || !('text' in first)) return null;
+      const info = JSON.parse(first.text) as SessionInfo;
+      return { ...info, container_id: containerId, host_work_dir: toHost(containerId, info.work_dir) };
+    } catch {
+      return null;
+    }
+  };
+
+  return {
+    async list() {
+      const out: RemoteSessionInfo[] = [];
+      for (const c of await live()) {
+        const listed = await router.call(c.container_id, 'notebook_list', {}).catch(() => null);
+        for (const s of (listed?.sessions as { session_id: string }[] | undefined) ?? []) {
+          const info = await read(c.container_id, s.session_id);
+          if (info) out.push(info);
+        }
+      }
+      return out;
+    },
+    async get(id) {
+      let cid = router.containerOf(id);
+      if (!cid) {
+        await this.list(); // learns session → container for sessions made before this host started
+        cid = router.containerOf(id);
+      }
+      if (!cid) return null;
+      if (!hostDirs.has(cid)) await live();
+      return read(cid, id);
+    },
+    async call(id, tool, args) {
+      const cid = router.containerOf(id) ?? (await this.get(id))?.container_id;
+      if (!cid) throw new Error(`no container of this host holds session ${id}`);
+      return router.call(cid, tool, { ...args, session_id: id });
+    },
+  };
+}
