@@ -1,10 +1,12 @@
 // The serial execution queue of a session: one cell at a time on its kernel,
 // outputs streamed as events, timeouts, interrupts, and kernel death.
+
 import type { CodeCell, Output } from '../../../srcmd/src/nbformat.ts';
 import type { Kernel } from '../kernel/types.ts';
 import { appendOutput } from './cells.ts';
 import type { CellError, SessionEvent, SessionEventBody } from './events.ts';
 import { KernelSlot, type KernelSource } from './kernel-slot.ts';
+import { progressOf } from './progress.ts';
 import type { CellRunResult, ExecuteOptions } from './session.ts';
 import type { CellRun } from './store.ts';
 
@@ -406,20 +408,4 @@ export class ExecutionQueue {
     current?.abort(cellError('kernel_died', 'KernelDied', reason));
     this.cancel(undefined, 'the kernel died before this cell ran');
   }
-}
-
-const PROGRESS_MIME = 'application/vnd.peragus.progress+json';
-
-/** {done, total, label} of a peragus progress display, as an experiment.progress body. */
-function progressOf(
-  data: Record<string, unknown>,
-): { progress: number; total?: number; message?: string } | undefined {
-  const p = data[PROGRESS_MIME] as { done?: unknown; total?: unknown; label?: unknown } | undefined;
-  if (!p || typeof p.done !== 'number') return undefined;
-  const total = typeof p.total === 'number' && p.total > 0 ? p.total : undefined;
-  return {
-    progress: p.done,
-    ...(total !== undefined ? { total } : {}),
-    message: `${typeof p.label === 'string' ? p.label : 'runs'}: ${p.done}${total ? `/${total}` : ''}`,
-  };
 }
