@@ -37,13 +37,23 @@ export function remoteSessions(containers: ContainerService, router: ContainerRo
     }
   };
 
+  /** Session ids per live container (notebook_list; the router remembers where each lives). */
+  const discover = async () => {
+    const found: { containerId: string; sessionIds: string[] }[] = [];
+    for (const c of await live()) {
+      const listed = await router.call(c.container_id, 'notebook_list', {}).catch(() => null);
+      const sessions = (listed?.sessions as { session_id: string }[] | undefined) ?? [];
+      found.push({ containerId: c.container_id, sessionIds: sessions.map((s) => s.session_id) });
+    }
+    return found;
+  };
+
   return {
     async list() {
       const out: RemoteSessionInfo[] = [];
-      for (const c of await live()) {
-        const listed = await router.call(c.container_id, 'notebook_list', {}).catch(() => null);
-        for (const s of (listed?.sessions as { session_id: string }[] | undefined) ?? []) {
-          const info = await read(c.container_id, s.session_id);
+      for (const { containerId, sessionIds } of await discover()) {
+        for (const id of sessionIds) {
+          const info = await read(containerId, id);
           if (info) out.push(info);
         }
       }
@@ -52,7 +62,7 @@ export function remoteSessions(containers: ContainerService, router: ContainerRo
     async get(id) {
       let cid = router.containerOf(id);
       if (!cid) {
-        await this.list(); // learns session → container for sessions made before this host started
+        await discover(); // the router learns session → container for sessions made before this host started
         cid = router.containerOf(id);
       }
       if (!cid) return null;

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { decodeBundle } from '../../../srcmd/src/bundle.ts';
 import type { Notebook, Output } from '../../../srcmd/src/nbformat.ts';
 import { createNotebookServices } from '../app/notebook-services.ts';
-import { RESULT_MIME } from '../mcp/outputs.ts';
+import { RESULT_MIME } from '../pysd/result.ts';
 import { formatTable } from './table.ts';
 
 interface ArtifactRef {

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Output } from '../../../srcmd/src/nbformat.ts';
+import { RESULT_MIME } from '../pysd/result.ts';
 
-export const RESULT_MIME = 'application/vnd.peragus.result+json';
 const TEXT_LIMIT = 4000;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes start with ESC
 const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
@@ -55,17 +55,6 @@ export function writeArtifact(
     bytes: data.length,
     media_type: mediaType,
   };
-}
-
-/** The structured result a peragus_pysd call displayed, if any (last one wins). */
-export function findResult(outputs: Output[]): unknown {
-  let found: unknown;
-  for (const o of outputs) {
-    if ((o.output_type === 'display_data' || o.output_type === 'execute_result') && RESULT_MIME in o.data) {
-      found = o.data[RESULT_MIME];
-    }
-  }
-  return found;
 }
 
 export function summarizeOutputs(outputs: Output[], workDir: string, cellId: string): OutputSummary[] {

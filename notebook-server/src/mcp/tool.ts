@@ -5,7 +5,7 @@
 // host) forwards calls that name a container to that container's MCP server.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { type ZodRawShape, z } from 'zod';
+import type { ZodRawShape, z } from 'zod';
 
 export interface ToolCall {
   /** Cancelled by the client (notifications/cancelled) or the connection closing. */
@@ -121,5 +121,3 @@ export function toolError(err: unknown): CallToolResult {
   const message = err instanceof Error ? err.message : String(err);
   return { isError: true, content: [{ type: 'text', text: message }] };
 }
-
-export const nonEmpty = z.string().min(1);

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { isAbsolute, join, resolve } from 'node:path';
 import { errorMessage } from '../catalog/errors.ts';
 import { type LifecycleDeps, runExperimentLifecycle } from './lifecycle.ts';
-import { type ExperimentConfig, expandPlan, type Plan, PlanInput } from './plan-schema.ts';
+import { checkPlan, type ExperimentConfig, expandPlan, type Plan, PlanInput } from './plan-schema.ts';
 
 export interface PlanProgress {
   plan_id: string;
@@ -71,8 +71,7 @@ export class PlanRunner {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'plan'}: ${i.message}`).join('; ');
       throw new Error(`invalid plan: ${issues}`);
     }
-    const configs = expandPlan(parsed.data, 'check');
-    return { plan: parsed.data, count: configs.length };
+    return { plan: parsed.data, count: checkPlan(parsed.data) };
   }
 
   /** Reads the model from the plan (inline content, or a host file relative to baseDir). */

@@ -18,7 +18,6 @@ import {
   type ContainerRuntime,
   ContainerRuntimeError,
   type ContainerSpec,
-  ContainerSpecSchema,
   type CopyInResult,
   type CopyOutResult,
   type CopySource,
@@ -32,6 +31,7 @@ import {
   LABELS,
   type LogsOptions,
   type LogsResult,
+  parseContainerSpec,
   parseMemory,
   type StatsResult,
 } from './types.ts';
@@ -107,12 +107,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
-    const parsed = ContainerSpecSchema.safeParse(input);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ');
-      throw new ContainerRuntimeError('invalid_spec', `invalid container spec: ${issues}`);
-    }
-    const spec = parsed.data;
+    const spec = parseContainerSpec(input);
     const image = spec.image ?? this.image;
 
     let imageInfo: Docker.ImageInspectInfo;

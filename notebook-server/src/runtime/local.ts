@@ -14,6 +14,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -35,7 +36,6 @@ import {
   type ContainerRuntime,
   ContainerRuntimeError,
   type ContainerSpec,
-  ContainerSpecSchema,
   type CopyInResult,
   type CopyOutResult,
   type CopySource,
@@ -48,6 +48,7 @@ import {
   LABELS,
   type LogsOptions,
   type LogsResult,
+  parseContainerSpec,
   type StatsResult,
 } from './types.ts';
 
@@ -88,12 +89,7 @@ export class LocalRuntime implements ContainerRuntime {
   }
 
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
-    const parsed = ContainerSpecSchema.safeParse(input);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ');
-      throw new ContainerRuntimeError('invalid_spec', `invalid container spec: ${issues}`);
-    }
-    const spec = parsed.data;
+    const spec = parseContainerSpec(input);
     const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
@@ -213,8 +209,7 @@ export class LocalRuntime implements ContainerRuntime {
           : Buffer.from(source.content);
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(`${target}.peragus-tmp`, data);
-    copyFileSync(`${target}.peragus-tmp`, target);
-    rmSync(`${target}.peragus-tmp`, { force: true });
+    renameSync(`${target}.peragus-tmp`, target);
     return { path: target.slice(rec.work_dir.length + 1), sha256: sha256(data), bytes: data.length };
   }
 
@@ -340,8 +335,7 @@ export class LocalRuntime implements ContainerRuntime {
   #save(rec: LocalRecord): void {
     const file = join(this.#registry, `${rec.container_id}.json`);
     writeFileSync(`${file}.tmp`, JSON.stringify(rec, null, 2));
-    copyFileSync(`${file}.tmp`, file);
-    rmSync(`${file}.tmp`, { force: true });
+    renameSync(`${file}.tmp`, file);
   }
 
   #tail(path: string, lines: number): string {

@@ -95,6 +95,16 @@ export const ContainerSpecSchema = z
   .strict();
 export type ContainerSpec = z.infer<typeof ContainerSpecSchema>;
 
+/** Validates a create() spec for any runtime; the error lists every problem with its field. */
+export function parseContainerSpec(input: unknown): ContainerSpec {
+  const parsed = ContainerSpecSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ');
+    throw new ContainerRuntimeError('invalid_spec', `invalid container spec: ${issues}`);
+  }
+  return parsed.data;
+}
+
 export interface CreateResult {
   container_id: string;
   experiment_id: string;

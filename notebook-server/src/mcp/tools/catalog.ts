@@ -2,13 +2,17 @@
 // experiment_list, catalog_query, experiment_plan_run, plus the experiment://
 // resources, which notify subscribers when the catalog changes.
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Catalog } from '../../catalog/catalog.ts';
-import { ArtifactInputSchema, ExperimentFilterSchema, MetricsInputSchema } from '../../catalog/schemas.ts';
+import {
+  ArtifactInputSchema,
+  CatalogQueryInputSchema,
+  ExperimentFilterSchema,
+  MetricsInputSchema,
+} from '../../catalog/schemas.ts';
 import type { SessionManager } from '../../notebook/manager.ts';
 import type { ContainerService } from '../../orchestrator/containers.ts';
 import { PlanInput } from '../../orchestrator/plan-schema.ts';
@@ -118,11 +122,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
       name: 'catalog_query',
       description:
         'Read-only SQL over the catalog: tables experiments, artifacts, metrics, and results (rows of every registered Parquet result, with experiment_id). Row and time limits apply.',
-      input: {
-        sql: z.string().min(1).max(100_000),
-        row_limit: z.number().int().min(1).max(100_000).default(1000),
-        timeout_ms: z.number().int().min(100).max(300_000).default(10_000),
-      },
+      input: CatalogQueryInputSchema.shape,
       readOnly: true,
       handler: async (args) =>
         catalog.query(args.sql, { rowLimit: args.row_limit, timeoutMs: args.timeout_ms }),
@@ -205,5 +205,3 @@ export const approvalFromEnv = (env: NodeJS.ProcessEnv = process.env) => ({
   maxExperiments: Number(env.PERAGUS_PLAN_APPROVE_EXPERIMENTS ?? 100),
   maxParallel: Number(env.PERAGUS_PLAN_APPROVE_PARALLEL ?? 8),
 });
-
-export const plansDir = (home: string) => join(home, 'plans');

@@ -1,7 +1,6 @@
 // notebook_* and cell_* tools over the SessionManager. Routable: on the host,
 // a call naming a container runs in that container's node server instead.
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { decodeBundle } from '../../../../srcmd/src/bundle.ts';
 import { decodeSrcmd } from '../../../../srcmd/src/decode.ts';
 import type { Notebook } from '../../../../srcmd/src/nbformat.ts';
@@ -21,7 +20,7 @@ import {
 } from '../../schemas/notebook-tools.ts';
 import type { NotebookContext } from '../context.ts';
 import { exportNotebook } from '../export.ts';
-import { findResult, summarizeOutputs } from '../outputs.ts';
+import { summarizeOutputs } from '../outputs.ts';
 import { resolveInWorkDir } from '../paths.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
 import { watchSessionProgress } from './progress.ts';
@@ -76,7 +75,7 @@ export async function executeWithProgress(
   }
 }
 
-/** Runs one generated cell and returns the structured result it displayed, or throws its Python error. */
+/** Runs one generated cell and returns its run, or throws its Python error. */
 export async function runCodeCell(
   events: EventBus,
   session: Session,
@@ -84,7 +83,7 @@ export async function runCodeCell(
   filename: string,
   call: ToolCall,
   timeoutMs?: number,
-): Promise<{ cell_id: string; result: unknown; run: CellRunResult }> {
+): Promise<{ cell_id: string; run: CellRunResult }> {
   const cell = await session.addCell({ cell_type: 'code', source, filename });
   const [run] = await executeWithProgress(events, session, cell.id, timeoutMs, call);
   if (!run) throw new Error('the cell did not run');
@@ -93,7 +92,7 @@ export async function runCodeCell(
     const detail = e ? `${e.ename}: ${e.evalue}` : run.status;
     throw new ToolInputError(`${filename} (cell ${cell.id}) failed: ${detail}`);
   }
-  return { cell_id: cell.id, result: findResult(run.outputs), run };
+  return { cell_id: cell.id, run };
 }
 
 /**
@@ -275,5 +274,3 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
   ];
 }
-
-export const exportBase = (name: string) => basename(name).replace(/[^\w.-]+/g, '_');
