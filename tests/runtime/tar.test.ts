@@ -119,6 +119,38 @@ describe('tar codec', () => {
     expect(last).toBe('xyz');
   });
 
+  it('releases its source however the reading ends: early return, archive end, error', async () => {
+    const archive = await collect(
+      packTar([
+        { name: 'a', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 3, body: Buffer.from('abc') },
+        { name: 'b', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 3, body: Buffer.from('xyz') },
+      ]),
+    );
+    // The archive's blocks arrive apart, as the Docker daemon sends them.
+    const source = () => Readable.from([archive.subarray(0, 1024), archive.subarray(1024)]);
+
+    const early = source();
+    for await (const e of readTar(early)) {
+      expect(e.header.name).toBe('a');
+      break;
+    }
+    expect(early.destroyed).toBe(true);
+
+    const whole = source();
+    const names: string[] = [];
+    for await (const e of readTar(whole)) names.push(e.header.name);
+    expect(names).toEqual(['a', 'b']);
+    expect(whole.destroyed).toBe(true);
+
+    const broken = Readable.from([archive.subarray(0, 512), randomBytes(2048)]);
+    await expect(
+      (async () => {
+        for await (const e of readTar(broken)) for await (const _ of e.body);
+      })(),
+    ).rejects.toThrow(/checksum/);
+    expect(broken.destroyed).toBe(true);
+  });
+
   it('rejects garbage and truncated archives', async () => {
     await expect(entries(randomBytes(1024))).rejects.toThrow(/checksum/);
     const archive = await collect(

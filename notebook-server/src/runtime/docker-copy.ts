@@ -32,6 +32,7 @@ export async function cpIn(
   const hash = createHash('sha256');
   let size: number;
   let body: AsyncIterable<Uint8Array> | Uint8Array;
+  let file: Readable | undefined;
 
   if ('content' in source && source.content !== undefined) {
     const buf = typeof source.content === 'string' ? Buffer.from(source.content, 'utf8') : source.content;
@@ -54,9 +55,10 @@ export async function cpIn(
     if (!st.isFile())
       throw new ContainerRuntimeError('copy_failed', `source ${source.path} is not a regular file`);
     size = st.size;
-    const file = createReadStream(source.path);
+    const stream = createReadStream(source.path);
+    file = stream;
     body = (async function* () {
-      for await (const chunk of file) {
+      for await (const chunk of stream) {
         hash.update(chunk as Buffer);
         yield chunk as Buffer;
       }
@@ -73,8 +75,9 @@ export async function cpIn(
   }
   entries.push({ name: target.relative, type: 'file', mode: 0o644, uid, gid, size, body });
 
+  const tar = packTar(entries);
   try {
-    await container.putArchive(packTar(entries), { path: EXPERIMENT_MOUNT });
+    await container.putArchive(tar, { path: EXPERIMENT_MOUNT });
   } catch (err) {
     if (err instanceof ContainerRuntimeError) throw err;
     const status = statusOf(err);
@@ -86,6 +89,10 @@ export async function cpIn(
         cause: err,
       },
     );
+  } finally {
+    // A refusal can come before the body was read: release the archive and the host file.
+    tar.destroy();
+    file?.destroy();
   }
   return { path: target.relative, sha256: hash.digest('hex'), bytes: size };
 }
@@ -167,7 +174,6 @@ export async function cpOut(
     throw new ContainerRuntimeError('copy_failed', `the archive of "${source.relative}" was empty`);
   } catch (err) {
     await rm(partial, { force: true });
-    archive.destroy();
     if (err instanceof ContainerRuntimeError) throw err;
     throw new ContainerRuntimeError(
       'copy_failed',
@@ -176,5 +182,9 @@ export async function cpOut(
         cause: err,
       },
     );
+  } finally {
+    // Every way out (the file returned, a refusal, an error) closes the response,
+    // or its docker.sock connection stays open until the daemon times it out.
+    archive.destroy();
   }
 }

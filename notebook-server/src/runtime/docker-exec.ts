@@ -127,7 +127,8 @@ export async function exec(
       clearTimeout(timer);
       done();
     });
-  });
+    // The hijacked connection is ours to close, whether the command ended, timed out or failed.
+  }).finally(() => stream.destroy());
 
   let exitCode: number | null = null;
   for (let i = 0; i < 50; i++) {

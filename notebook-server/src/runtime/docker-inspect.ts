@@ -127,6 +127,7 @@ async function oomKills(container: Docker.Container): Promise<number | null> {
     const out = new Capped(64 * 1024);
     const demux = new Demuxer((s, c) => s === 'stdout' && out.add(c));
     await new Promise<void>((done) => {
+      stream.once('error', done);
       const timer = setTimeout(() => {
         stream.destroy();
         done();
@@ -140,7 +141,7 @@ async function oomKills(container: Docker.Container): Promise<number | null> {
         clearTimeout(timer);
         done();
       });
-    });
+    }).finally(() => stream.destroy());
     const m = /^oom_kill (\d+)$/m.exec(out.text());
     return m ? Number(m[1]) : null;
   } catch {

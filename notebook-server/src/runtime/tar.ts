@@ -177,6 +177,15 @@ class ByteReader {
     }
   }
 
+  /** Stops reading: the source's iterator is returned, which destroys a stream source. */
+  async close(): Promise<void> {
+    this.buffered = [];
+    this.length = 0;
+    if (this.done) return;
+    this.done = true;
+    await this.iterator.return?.();
+  }
+
   async skip(n: number): Promise<void> {
     for await (const _ of this.chunks(n)) {
       // discard
@@ -233,9 +242,21 @@ export interface TarReadEntry {
   body: AsyncIterable<Buffer>;
 }
 
-/** Streams the entries of a tar archive; pax and GNU long-name headers are folded into the next entry. */
+/**
+ * Streams the entries of a tar archive; pax and GNU long-name headers are folded into the next entry.
+ * However the reading ends (the archive's end, an error, or the consumer stopping early), the
+ * source is released: its iterator is returned, which destroys a stream source.
+ */
 export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerator<TarReadEntry> {
   const reader = new ByteReader(source);
+  try {
+    yield* readEntries(reader);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function* readEntries(reader: ByteReader): AsyncGenerator<TarReadEntry> {
   let pax: Record<string, string> = {};
   let longName: string | undefined;
   let longLink: string | undefined;
