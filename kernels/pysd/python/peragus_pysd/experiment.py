@@ -115,8 +115,13 @@ def run(
         collector.add(out, run_params, label)
         progress.step(out.error is not None)
 
+    def emit_block(ids: list[int], res: Any, metrics: np.ndarray) -> None:
+        assert design is not None
+        collector.add_block(ids, [design.runs[i] for i in ids], [design.labels[i] for i in ids] if design.labels else None, res, metrics)
+        progress.advance(len(ids))
+
     try:
-        report = vectorised.run(loaded, plan, design, touched, exp.vectorise, emit, exp.type)
+        report = vectorised.run(loaded, plan, design, touched, exp.vectorise, emit, emit_block, exp.type)
         workers = 1
         if report.mode == "per_run":
             with Engine(plan, exp.workers, total) as engine:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import PeragusError
+from ..errors import NotVectorisableError
 from ..loader import CONTROL_VARS, LoadedModel
 from ..runner import RunOutput, RunPlan, execute
 from ..sampling import Design, run_seed
@@ -38,12 +38,8 @@ from .scan import Scan, scan_file
 MIN_CHUNK = 67  # chunks never have 2..66 runs: no run axis can line up with a small internal axis
 FIRST_CHUNK = 256
 MAX_CHUNK = 20_000
-CHUNK_BYTES = 48 * 1024 * 1024  # values of one chunk (runs x times x columns, float64)
+CHUNK_BYTES = 64 * 1024 * 1024  # outputs of one chunk that vary per run (runs x times x columns, float64)
 RTOL = 1e-9
-
-
-class NotVectorisableError(PeragusError):
-    """``vectorise: "on"`` for an experiment that cannot run vectorised."""
 
 
 @dataclass
@@ -143,9 +139,11 @@ def run(
     touched: list[str],
     vectorise: str,
     emit: Callable[[RunOutput, dict[str, float], str | None], None],
+    emit_block: Callable[[list[int], engine.ChunkResult, np.ndarray], None],
     kind: str = "",
 ) -> Report:
-    """Run every run of ``design`` vectorised, passing each run's output to ``emit`` in run order.
+    """Run every run of ``design`` vectorised, passing outputs in run order to ``emit_block`` (a chunk)
+    or ``emit`` (one run of a chunk that ran per run).
 
     Returns a per_run report (nothing emitted) when the experiment must run per run instead.
     """
@@ -191,13 +189,10 @@ def run(
             for i in ids:
                 emit(execute(plan, i, runs[i]), runs[i], labels[i])
         else:
-            metrics = engine.block_metrics(plan.metrics, res.columns, res.times, res.values)
-            keep = [j for j, c in enumerate(res.columns) if c not in plan.drop_columns]
-            cols = [res.columns[j] for j in keep]
-            vals = res.values if len(keep) == len(res.columns) else res.values[:, :, keep]
-            for k, i in enumerate(ids):
-                emit(RunOutput(i, cols, res.times, vals[k], metrics[k].tolist()), runs[i], labels[i])
-            per_run_bytes = max(1, res.values[0].nbytes)
+            res = res.select([j for j, c in enumerate(res.columns) if c not in plan.drop_columns])
+            emit_block(ids, res, engine.block_metrics(plan.metrics, res))
+            per_run_bytes = max(1, sum(d.shape[0] * 8 for d in res.data if d.ndim == 2))
+            del res
             size = int(min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_BYTES // per_run_bytes)))
         report.chunks += 1
         report.chunk_runs.append(len(ids))
@@ -217,15 +212,14 @@ def _run_ids(loaded: LoadedModel, plan: RunPlan, scan: Scan, runs: list[dict[str
     seeds = [run_seed(plan.seed, i) for i in padded]
     model = loaded.fresh()
     res = engine.run_chunk(model, scan, arrays, seeds, plan.return_columns, plan.time_kwargs)
-    return engine.ChunkResult(res.times, res.columns, res.values[:n])
+    return res.head(n)
 
 
 def _spot_check(plan: RunPlan, runs: list[dict[str, float]], ids: list[int], res: engine.ChunkResult) -> str | None:
-    keep = [j for j, c in enumerate(res.columns) if c not in plan.drop_columns]
-    cols = [res.columns[j] for j in keep]
+    sel = res.select([j for j, c in enumerate(res.columns) if c not in plan.drop_columns])
     for k in sorted({0, len(ids) - 1}):
         i = ids[k]
-        problem = _compare(execute(plan, i, runs[i]), cols, res.values[k][:, keep])
+        problem = _compare(execute(plan, i, runs[i]), sel.columns, sel.run(k))
         if problem:
             return f"run {i}: {problem}"
     return None

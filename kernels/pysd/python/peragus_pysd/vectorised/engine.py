@@ -35,13 +35,42 @@ ERRSTATE = {"divide": "raise", "over": "raise", "invalid": "raise", "under": "ig
 
 @dataclass
 class ChunkResult:
+    """The outputs of N runs. Each column is a (T, N) array, or (T,) when it is the same in every run."""
+
     times: np.ndarray  # (T,)
     columns: list[str]
-    values: np.ndarray  # (N, T, C)
+    data: list[np.ndarray]
+    n: int
+
+    def head(self, n: int) -> ChunkResult:
+        """The first ``n`` runs (drops padding)."""
+        return ChunkResult(self.times, self.columns, [d if d.ndim == 1 else d[:, :n] for d in self.data], n)
+
+    def select(self, keep: list[int]) -> ChunkResult:
+        return ChunkResult(self.times, [self.columns[j] for j in keep], [self.data[j] for j in keep], self.n)
+
+    def run(self, i: int) -> np.ndarray:
+        """(T, C) values of run ``i``."""
+        out = np.empty((len(self.times), len(self.columns)))
+        for j, d in enumerate(self.data):
+            out[:, j] = d if d.ndim == 1 else d[:, i]
+        return out
+
+    def flat(self, j: int, a: int, b: int) -> np.ndarray:
+        """Column ``j`` for runs a..b-1, run-major (run a's times, then run a+1's, ...)."""
+        d = self.data[j]
+        if d.ndim == 1:
+            return np.tile(d, b - a)
+        return np.ascontiguousarray(d[:, a:b].T).ravel()
+
+    def matrix(self, j: int) -> np.ndarray:
+        """(T, N) values of column ``j``."""
+        d = self.data[j]
+        return np.broadcast_to(d[:, None], (len(d), self.n)) if d.ndim == 1 else d
 
 
 class _BlockHandler:
-    """PySD output handler that keeps, per saved step, one (C, N) block."""
+    """PySD output handler that keeps the raw values of each saved step and stacks them at the end."""
 
     capture_elements_step: list[str]
     capture_elements_run: list[str]
@@ -49,19 +78,11 @@ class _BlockHandler:
     def __init__(self, n: int) -> None:
         self.n = n
 
-    def _col(self, v: Any, name: str) -> np.ndarray:
-        a = np.asarray(v, dtype=np.float64)
-        if a.ndim == 0:
-            return np.full(self.n, float(a))
-        if a.shape != (self.n,):
-            raise patches.Unsupported(f"{name} has shape {a.shape}, not one value per run")
-        return a
-
     def initialize(self, model: Any) -> None:
         self.funcs = [getattr(model.components, k) for k in self.capture_elements_step]
         self.time = model.time
         self.times: list[float] = []
-        self.blocks: list[np.ndarray] = []
+        self.rows: list[list[Any]] = []
         self.fixed_decimals = (
             -int(np.log10(model.time.time_step() * model.time.rprec)) if model.cache_type.get("time_step") == "run" else None
         )
@@ -71,13 +92,28 @@ class _BlockHandler:
         self.times.append(self.time._time)
         if self.fixed_decimals is None:
             self.decimals.append(-int(np.log10(self.time.time_step() * self.time.rprec)))
-        block = np.empty((len(self.funcs), self.n))
-        for j, (f, k) in enumerate(zip(self.funcs, self.capture_elements_step, strict=True)):
-            block[j] = self._col(f(), k)
-        self.blocks.append(block)
+        self.rows.append([f() for f in self.funcs])
 
     def add_run_elements(self, model: Any) -> None:
-        self.run_values = {k: self._col(getattr(model.components, k)(), k) for k in self.capture_elements_run}
+        self.run_values = {k: getattr(model.components, k)() for k in self.capture_elements_run}
+
+    def _column(self, name: str, values: list[Any]) -> np.ndarray:
+        t = len(values)
+        try:
+            block = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError):  # scalars at some steps, arrays at others
+            block = None
+        if block is not None and block.shape == (t,):
+            return block
+        if block is not None and block.shape == (t, self.n):
+            return block
+        out = np.empty((t, self.n))
+        for k, v in enumerate(values):
+            a = np.asarray(v, dtype=np.float64)
+            if a.ndim and a.shape != (self.n,):
+                raise patches.Unsupported(f"{name} has shape {a.shape}, not one value per run")
+            out[k] = a
+        return out
 
     def postprocess(self, **kwargs: Any) -> ChunkResult:
         raw = np.asarray(self.times, dtype=np.float64)
@@ -87,18 +123,18 @@ class _BlockHandler:
             times = np.array([np.round(t, d) for t, d in zip(raw, self.decimals, strict=True)])
         addresses = kwargs["return_addresses"]
         index = {k: i for i, k in enumerate(self.capture_elements_step)}
-        stacked = np.stack(self.blocks, axis=0) if self.blocks else np.empty((0, len(index), self.n))  # (T, C', N)
-        self.blocks = []
-        columns = list(addresses)
-        values = np.empty((self.n, len(raw), len(columns)))
-        for j, (py, addr) in enumerate(addresses.values()):
+        data = []
+        for py, addr in addresses.values():
             if addr:
                 raise patches.Unsupported(f"output {py} is subscripted")
             if py in self.run_values:
-                values[:, :, j] = self.run_values[py][:, None]
+                values = [self.run_values[py]] * len(raw)
             else:
-                values[:, :, j] = stacked[:, index[py], :].T
-        return ChunkResult(times, [str(c) for c in columns], values)
+                i = index[py]
+                values = [r[i] for r in self.rows]
+            data.append(self._column(py, values))
+        self.rows = []
+        return ChunkResult(times, [str(c) for c in addresses], data, self.n)
 
 
 def _set_array(model: Any, py: str, value: np.ndarray) -> None:
@@ -196,12 +232,12 @@ def run_chunk(
         return output.postprocess(return_addresses=model.return_addresses, flatten=True)
 
 
-def block_metrics(metrics: list[Any], columns: list[str], times: np.ndarray, values: np.ndarray) -> np.ndarray:
+def block_metrics(metrics: list[Any], res: ChunkResult) -> np.ndarray:
     """:func:`peragus_pysd.runner.compute_metrics` for every run of a chunk at once: (N, M)."""
-    n = values.shape[0]
+    n, times = res.n, res.times
     out = np.full((n, len(metrics)), np.nan)
-    index = {c: i for i, c in enumerate(columns)}
-    if values.shape[1] == 0:
+    index = {c: i for i, c in enumerate(res.columns)}
+    if len(times) == 0:
         return out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -209,23 +245,23 @@ def block_metrics(metrics: list[Any], columns: list[str], times: np.ndarray, val
             j = index.get(m.variable)
             if j is None:
                 continue
-            col = values[:, :, j]
+            col = res.matrix(j)  # (T, N)
             assert m.stat in STATS
             if m.stat == "final":
-                out[:, k] = col[:, -1]
+                out[:, k] = col[-1]
             elif m.stat == "initial":
-                out[:, k] = col[:, 0]
+                out[:, k] = col[0]
             elif m.stat == "max":
-                out[:, k] = np.nanmax(col, axis=1)
+                out[:, k] = np.nanmax(col, axis=0)
             elif m.stat == "min":
-                out[:, k] = np.nanmin(col, axis=1)
+                out[:, k] = np.nanmin(col, axis=0)
             elif m.stat == "mean":
-                out[:, k] = [np.nanmean(r) for r in col]  # row by row: the same summation as per run
+                out[:, k] = np.nanmean(col, axis=0)
             else:
-                finite = ~np.all(np.isnan(col), axis=1)
+                finite = ~np.all(np.isnan(col), axis=0)
                 pick = np.nanargmax if m.stat == "time_of_max" else np.nanargmin
                 idx = np.zeros(n, dtype=int)
                 if finite.any():
-                    idx[finite] = pick(col[finite], axis=1)
+                    idx[finite] = pick(col[:, finite], axis=0)
                 out[:, k] = np.where(finite, times[idx], np.nan)
     return out
