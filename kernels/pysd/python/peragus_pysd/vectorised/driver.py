@@ -19,7 +19,6 @@ its runs gets exactly its per-run outcome; the report counts such chunks.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,16 +106,27 @@ def scan_of(loaded: LoadedModel, model: Any) -> Scan:
     return _SCANS[key]
 
 
-def _where(exc: BaseException, py_file: Path, model: Any) -> str:
-    """'variable X (in function f)' for the innermost model equation on the traceback."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    model_frames = [f for f in frames if Path(f.filename).resolve() == py_file.resolve()]
-    inner = frames[-1].name if frames else "?"
-    if not model_frames:
-        return f"in {inner}"
-    var = model_frames[-1].name
-    real = loaded_name(model, var)
-    return f"variable {real!r} (in function {inner})"
+def _where(exc: BaseException, py_file: Path, model: Any, scan: Scan) -> str:
+    """'variable X (in function f)': the innermost model equation or stateful object on the traceback."""
+    target = py_file.resolve()
+    inner, var, obj = "?", None, None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        inner = frame.f_code.co_name
+        if Path(frame.f_code.co_filename).resolve() == target and inner != "<lambda>":
+            var = inner
+        holder = frame.f_locals.get("self")
+        name = getattr(holder, "py_name", None)
+        if isinstance(name, str) and name in scan.owners:
+            obj = (type(holder).__name__, name)
+        tb = tb.tb_next
+    if obj is not None:
+        real = scan.owners[obj[1]]
+        return f"variable {real!r} ({obj[0]} {obj[1]}, in function {inner})"
+    if var is not None:
+        return f"variable {loaded_name(model, var)!r} (in function {inner})"
+    return f"in function {inner}"
 
 
 def _compare(a: RunOutput, cols: list[str], values: np.ndarray) -> str | None:
@@ -176,7 +186,7 @@ def run(
                 if problem:
                     raise Unsupported(problem)
         except Exception as exc:  # noqa: BLE001 - any failure: fall back (first chunk) or per run (later)
-            where = _where(exc, loaded.py_file, model)
+            where = _where(exc, loaded.py_file, model, scan)
             why = f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400]
             if first:
                 if vectorise == "on":

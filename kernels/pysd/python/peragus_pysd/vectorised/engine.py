@@ -25,10 +25,10 @@ from .scan import Scan
 
 try:
     from pysd.py_backend.output import ModelOutput
-    from pysd.py_backend.statefuls import Delay, DelayN
+    from pysd.py_backend.statefuls import Delay, DelayFixed, DelayN, Smooth, Stateful
 except ImportError:  # pragma: no cover - other PySD layouts
     ModelOutput = None  # type: ignore[assignment,misc]
-    Delay = DelayN = ()  # type: ignore[assignment,misc]
+    Delay = DelayFixed = DelayN = Smooth = Stateful = ()  # type: ignore[assignment,misc]
 
 ERRSTATE = {"divide": "raise", "over": "raise", "invalid": "raise", "under": "ignore"}
 
@@ -170,6 +170,27 @@ def _vector_euler(model: Any) -> None:
     model._euler_step = euler_step
 
 
+def _broadcast_states(module: Any, n: int) -> None:
+    """Give every stock one value per run from the start (a constant initial value is the same for all runs).
+
+    Without it a stock, smooth or delay that starts from a constant holds a scalar (or one value per
+    stage) and cannot take the per-run values of its inflows. Values per run are unchanged.
+    """
+    for obj in vars(module).values():
+        if not isinstance(obj, Stateful) or isinstance(obj, DelayFixed) or obj.shape_info:
+            continue
+        state = getattr(obj, "_state", None)
+        if state is None:
+            continue
+        staged = isinstance(obj, (Delay, DelayN, Smooth))
+        if not staged and np.ndim(state) == 0:
+            obj._state = np.full(n, float(state))
+        elif staged and np.ndim(state) == 1:
+            obj._state = np.repeat(np.asarray(state, dtype=np.float64)[:, None], n, axis=1)
+            if isinstance(obj, DelayN) and np.ndim(obj.times) == 1:
+                obj.times = np.repeat(np.asarray(obj.times, dtype=np.float64)[:, None], n, axis=1)
+
+
 def _check_delays(module: Any, n: int) -> None:
     """PySD lowers a delay's order by the smallest delay time of the chunk; per run it uses that run's."""
     for obj in vars(module).values():
@@ -219,6 +240,7 @@ def run_chunk(
             progress=False,
         )
         _check_delays(module, n)
+        _broadcast_states(module, n)
         output = ModelOutput(None)
         handler = _BlockHandler(n)
         output.handler = handler

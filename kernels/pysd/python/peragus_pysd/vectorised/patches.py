@@ -74,6 +74,12 @@ def install(module: Any, rngs: list[np.random.RandomState] | None, lookups: list
             q = numerator / np.where(small, 1.0, denominator)
         return np.where(small, 0, q)
 
+    def to_float(x: Any = 0.0) -> Any:
+        if _is_vec(x):
+            return np.array(x, dtype=np.float64)
+        return float(x)
+
+    module.float = to_float  # the equations wrap scalar results in float(); per run that is elementwise
     module.if_then_else = if_then_else
     module.xidz = xidz
     module.zidz = zidz

@@ -69,6 +69,7 @@ class Scan:
     blockers: list[Blocker]
     uses_random: bool
     lookups: list[str]  # module names of HardcodedLookups objects
+    owners: dict[str, str]  # module object (_integ_x, _delayfixed_y) -> the model variable that uses it
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -132,6 +133,16 @@ def scan_file(py_file: str | Path, subscripts: dict[str, Any] | None = None) -> 
         for call in _calls(body):
             if call in module_objects:
                 owner.setdefault(call, real)
+    changed = True
+    while changed:  # objects used inside other objects (a macro inside an INTEG) belong to the same variable
+        changed = False
+        for obj, (_, node) in module_objects.items():
+            if obj not in owner:
+                continue
+            for call in _calls(node):
+                if call in module_objects and call not in owner:
+                    owner[call] = owner[obj]
+                    changed = True
     for obj, (cls, node) in module_objects.items():
         bodies.append((owner.get(obj, obj), node))
         bodies.append((owner.get(obj, obj), ast.Call(func=ast.Name(id=cls), args=[], keywords=[])))
@@ -176,4 +187,5 @@ def scan_file(py_file: str | Path, subscripts: dict[str, Any] | None = None) -> 
             else:
                 block(real, name, "not reviewed for arrays of runs")
     lookups = [n for n, (cls, _) in module_objects.items() if cls == "HardcodedLookups"]
-    return Scan(blockers=blockers, uses_random=uses_random, lookups=lookups)
+    owners = {obj: owner.get(obj, obj) for obj in module_objects}
+    return Scan(blockers=blockers, uses_random=uses_random, lookups=lookups, owners=owners)
