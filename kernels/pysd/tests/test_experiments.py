@@ -58,12 +58,16 @@ class Experiments(InTempDir, unittest.TestCase):
             self.assertTrue(np.array_equal(vals, df.to_numpy(float)))
 
     def test_lhs_is_byte_identical_across_reruns_and_worker_counts(self) -> None:
-        a = pp.run_experiment(self.coffee, {**LHS, "workers": 1})
-        b = pp.run_experiment(self.coffee, {**LHS, "workers": 2})
+        a = pp.run_experiment(self.coffee, {**LHS, "workers": 1, "vectorise": "off"})
+        b = pp.run_experiment(self.coffee, {**LHS, "workers": 2, "vectorise": "off"})
+        c = pp.run_experiment(self.coffee, LHS, name="lhs-vectorised")
         self.assertEqual(a["run_count"], 24)
         self.assertEqual(a["timing"]["workers"], 1)
         self.assertEqual(b["timing"]["workers"], 2)
         self.assertEqual([x["sha256"] for x in a["artifacts"]], [x["sha256"] for x in b["artifacts"]])
+        self.assertEqual(c["mode"], "vectorised")
+        data = [x["sha256"] for x in a["artifacts"] if x["role"] != "summary"]
+        self.assertEqual(data, [x["sha256"] for x in c["artifacts"] if x["role"] != "summary"])
         t = pq.read_table(runs_path(a))
         self.assertEqual(t.num_rows, 24 * 21)
         ids = t.column("run_id").to_numpy()

@@ -53,6 +53,7 @@ const INPUT_ERRORS = new Set([
   'InvalidExperimentError',
   'UnsupportedExperimentError',
   'PathOutsideWorkDirError',
+  'NotVectorisableError',
 ]);
 
 function mimeValue(data: Record<string, unknown> | undefined, mime: string): unknown {

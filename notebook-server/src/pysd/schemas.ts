@@ -21,6 +21,7 @@ export const EXPERIMENT_TYPES = [
 export type ExperimentType = (typeof EXPERIMENT_TYPES)[number];
 
 export const METRIC_STATS = ['final', 'initial', 'max', 'min', 'mean', 'time_of_max', 'time_of_min'] as const;
+export const VECTORISE_MODES = ['auto', 'on', 'off'] as const;
 export const OUTPUT_FORMATS = ['parquet', 'csv', 'netcdf'] as const;
 export const MODEL_FORMATS = ['vensim', 'xmile', 'python'] as const;
 export const PLOT_KINDS = ['timeseries', 'fan', 'scatter', 'tornado'] as const;
@@ -135,6 +136,13 @@ export const Experiment = z
     objective: Objective.optional(),
     scenarios: z.array(Scenario).min(1).optional(),
     options: ExperimentOptions.optional(),
+    vectorise: z
+      .enum(VECTORISE_MODES)
+      .optional()
+      .describe(
+        'auto (default): run the sweep as one vectorised integration when the model allows it, else per run ' +
+          '(the result says which, and why); on: vectorised or an error naming the construct; off: per run.',
+      ),
   })
   .superRefine((e, ctx) => {
     const params = Object.entries(e.parameters ?? {});

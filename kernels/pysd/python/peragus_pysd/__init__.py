@@ -22,6 +22,7 @@ from .errors import (
     InvalidExperimentError,
     InvalidParameterError,
     ModelTranslationError,
+    NotVectorisableError,
     PathOutsideWorkDirError,
     PeragusError,
     UnknownModelError,
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidExperimentError",
     "UnsupportedExperimentError",
     "PathOutsideWorkDirError",
+    "NotVectorisableError",
 ]
 
 

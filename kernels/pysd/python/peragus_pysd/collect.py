@@ -81,11 +81,70 @@ class Collector:
         if self._buf_rows >= self.rows_per_group:
             self._flush()
 
+    def add_block(
+        self,
+        run_ids: list[int],
+        params: list[dict[str, float]],
+        labels: list[str | None] | None,
+        res: Any,
+        metrics: np.ndarray,
+    ) -> None:
+        """Successful runs of one vectorised chunk (a :class:`~.vectorised.engine.ChunkResult`).
+
+        Rows go to the same row groups as :meth:`add` would put them in (a group closes once it
+        holds ``rows_per_group`` rows), so both paths write the same file.
+        """
+        labels = labels or [None] * len(run_ids)
+        if self.columns is not None and res.columns != self.columns:
+            for k, rid in enumerate(run_ids):
+                self.add(RunOutput(run_id=rid, error="output columns differ from the first run's"), params[k], labels[k])
+            return
+        t = len(res.times)
+        n = len(run_ids)
+        k = 0
+        while k < n and (self._buf or t == 0):
+            self.add(RunOutput(run_ids[k], list(res.columns), res.times, res.run(k), metrics[k].tolist()), params[k], labels[k])
+            k += 1
+        group = max(1, -(-self.rows_per_group // t)) if t else 1
+        while n - k >= group:
+            self._record(run_ids[k : k + group], params[k : k + group], labels[k : k + group], metrics[k : k + group])
+            if self.columns is None:
+                self.columns = list(res.columns)
+            self._write_block(run_ids[k : k + group], params[k : k + group], labels[k : k + group], res, k, k + group)
+            k += group
+        for j in range(k, n):
+            self.add(RunOutput(run_ids[j], list(res.columns), res.times, res.run(j), metrics[j].tolist()), params[j], labels[j])
+
+    def _record(self, run_ids: list[int], params: list[dict[str, float]], labels: list[str | None], metrics: np.ndarray) -> None:
+        self.run_count += len(run_ids)
+        self.run_ids.extend(run_ids)
+        self.labels.extend(labels)
+        self.param_values.extend([float(pr.get(p.py_name, np.nan)) for p in self.params] for pr in params)
+        self.metric_values.extend(metrics.tolist())
+
+    def _write_block(self, run_ids: list[int], params: list[dict[str, float]], labels: list[str | None], res: Any, a: int, b: int) -> None:
+        if self.sink is None:
+            self.sink = open_sink(self.fmt, self.path, self._fields(), self._dictionary())
+        t = len(res.times)
+        cols: dict[str, Any] = {"run_id": np.repeat(np.asarray(run_ids, dtype=np.int64), t)}
+        if self.with_labels:
+            cols["scenario"] = [lab for lab in labels for _ in range(t)]
+        for p in self.params:
+            cols[p.name] = np.repeat(np.array([float(pr.get(p.py_name, np.nan)) for pr in params]), t)
+        cols["time"] = np.tile(res.times, b - a)
+        for j, c in enumerate(self.columns or []):
+            cols[c] = res.flat(j, a, b)
+        self.sink.write(cols)
+
+    def _dictionary(self) -> list[str]:
+        """Columns that repeat (ids, labels, parameters, time) are dictionary-encoded; outputs are not."""
+        return ["run_id", "scenario", *[p.name for p in self.params], "time"]
+
     def _flush(self) -> None:
         if not self._buf:
             return
         if self.sink is None:
-            self.sink = open_sink(self.fmt, self.path, self._fields())
+            self.sink = open_sink(self.fmt, self.path, self._fields(), self._dictionary())
         cols: dict[str, Any] = {}
         sizes = [len(o.times) for o, _, _ in self._buf]  # type: ignore[arg-type]
         cols["run_id"] = np.repeat(np.array([o.run_id for o, _, _ in self._buf], dtype=np.int64), sizes)

@@ -132,8 +132,11 @@ class Progress:
         }
 
     def step(self, failed: bool = False) -> None:
-        self.done += 1
-        self.failed += int(failed)
+        self.advance(1, int(failed))
+
+    def advance(self, done: int, failed: int = 0) -> None:
+        self.done += done
+        self.failed += failed
         if self._handle is None:
             return
         now = self._clock()

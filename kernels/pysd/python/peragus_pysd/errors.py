@@ -39,6 +39,10 @@ class InvalidExperimentError(PeragusError):
     """The experiment object is malformed."""
 
 
+class NotVectorisableError(PeragusError):
+    """``vectorise: "on"`` for an experiment that cannot run as one vectorised integration."""
+
+
 class PathOutsideWorkDirError(PeragusError):
     """A path escapes the directory it is confined to."""
 

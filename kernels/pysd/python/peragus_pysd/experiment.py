@@ -16,7 +16,8 @@ from .describe import time_settings
 from .display import Progress, jsonable
 from .loader import LoadedModel, slug
 from .params import NameResolver, ParamSpec
-from .runner import Engine, RunPlan
+from .runner import Engine, RunOutput, RunPlan
+from .vectorised import driver as vectorised
 from .validate import SENSITIVITY, Experiment, normalize
 from .writers import artifact
 
@@ -109,17 +110,29 @@ def run(
     total = len(design.runs) if design is not None else exp.samples
     progress = Progress(f"{exp.type} {loaded.model_id}", total)
     extra: dict[str, Any] = {}
+
+    def emit(out: RunOutput, run_params: dict[str, float], label: str | None) -> None:
+        collector.add(out, run_params, label)
+        progress.step(out.error is not None)
+
+    def emit_block(ids: list[int], res: Any, metrics: np.ndarray) -> None:
+        assert design is not None
+        collector.add_block(ids, [design.runs[i] for i in ids], [design.labels[i] for i in ids] if design.labels else None, res, metrics)
+        progress.advance(len(ids))
+
     try:
-        with Engine(plan, exp.workers, total) as engine:
-            if design is not None:
-                tasks = list(enumerate(design.runs))
-                labels = design.labels or [None] * len(tasks)
-                for out in engine.map(iter(tasks), len(tasks)):
-                    collector.add(out, tasks[out.run_id][1], labels[out.run_id])
-                    progress.step(out.error is not None)
-            else:
-                extra["optimization"] = _optimize(exp, variables, engine, collector, progress)
-            workers = engine.workers
+        report = vectorised.run(loaded, plan, design, touched, exp.vectorise, emit, emit_block, exp.type)
+        workers = 1
+        if report.mode == "per_run":
+            with Engine(plan, exp.workers, total) as engine:
+                if design is not None:
+                    tasks = list(enumerate(design.runs))
+                    labels = design.labels or [None] * len(tasks)
+                    for out in engine.map(iter(tasks), len(tasks)):
+                        emit(out, tasks[out.run_id][1], labels[out.run_id])
+                else:
+                    extra["optimization"] = _optimize(exp, variables, engine, collector, progress)
+                workers = engine.workers
         runs_path = collector.close()
     except BaseException:
         collector.abort()
@@ -145,6 +158,8 @@ def run(
         "work_dir": artifact_dir(work_dir),
         "output_format": output_format,
         "run_count": collector.run_count,
+        "mode": report.mode,
+        "vectorise": report.describe(),
         "failed_runs": collector.failed,
         "errors": collector.errors,
         "rows": collector.sink.rows if collector.sink is not None else 0,
@@ -182,6 +197,7 @@ def run(
         "elapsed_s": round(elapsed, 3),
         "runs_per_s": round(collector.run_count / elapsed, 2) if elapsed > 0 else None,
         "workers": workers,
+        "mode": report.mode,
     }
     return summary, timing
 

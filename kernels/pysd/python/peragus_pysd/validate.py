@@ -42,9 +42,11 @@ KEYS = (
     "objective",
     "scenarios",
     "options",
+    "vectorise",
 )
 TIME_KEYS = ("initial_time", "final_time", "time_step", "saveper")
 MAX_DEFAULT_METRICS = 10
+VECTORISE = ("auto", "on", "off")  # not part of `normalized`: results do not depend on it
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Experiment:
     goal: str = "min"
     scenarios: list[tuple[str, list[ParamSpec]]] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    vectorise: str = "auto"
     normalized: dict[str, Any] = field(default_factory=dict)
 
 
@@ -180,6 +183,12 @@ def normalize(resolver: NameResolver, experiment: Any) -> Experiment:
     if not isinstance(options, Mapping):
         raise InvalidExperimentError("experiment.options must be an object")
 
+    vectorise = experiment.get("vectorise", "auto")
+    if vectorise not in VECTORISE:
+        raise InvalidExperimentError(
+            f"experiment.vectorise must be one of {', '.join(VECTORISE)}, got {vectorise!r}"
+        )
+
     exp = Experiment(
         type=kind,
         params=params,
@@ -193,6 +202,7 @@ def normalize(resolver: NameResolver, experiment: Any) -> Experiment:
         goal=goal,
         scenarios=scenarios,
         options=dict(options),
+        vectorise=str(vectorise),
     )
     exp.normalized = {
         "type": kind,
