@@ -70,8 +70,13 @@ function isLink(fd: number, name: string): boolean {
   }
 }
 
-function openRoot(root: string): number {
-  return openSync(root, O_RDONLY | O_DIRECTORY);
+function openRoot(root: string, options: RelativeOptions = {}): number {
+  try {
+    return openSync(root, O_RDONLY | O_DIRECTORY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new PathError('not_found', `${options.where ?? root} does not exist`, { cause: err });
+  }
 }
 
 /**
@@ -86,7 +91,7 @@ function openDirs(
   options: InsideOptions,
   create: boolean,
 ): number {
-  let fd = openRoot(root);
+  let fd = openRoot(root, options);
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i] as string;
     let created = false;

@@ -15,6 +15,16 @@ const ALLOWED = [
   'PERAGUS_POOL_MAX_STARTS',
   'PERAGUS_KERNEL_DEBUGGER',
   'PERAGUS_PYSD_CACHE',
+  'PERAGUS_VENV',
+  'PERAGUS_WORK_DIR',
+  'NODE_ENV',
+  // Python and plotting settings (the experiment image sets these).
+  'MPLBACKEND',
+  'MPLCONFIGDIR',
+  'IPYTHONDIR',
+  'JUPYTER_RUNTIME_DIR',
+  'PYTHONDONTWRITEBYTECODE',
+  'PYTHONUNBUFFERED',
 ];
 
 /** Only for processes that run outside a sandbox (host-session kernels): their temp and runtime dirs. */
