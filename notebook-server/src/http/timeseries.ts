@@ -50,12 +50,12 @@ const NUMERIC = /^(DOUBLE|FLOAT|REAL|DECIMAL.*|BIGINT|INTEGER|SMALLINT|TINYINT|H
 const PINNED = /^\/proc\/self\/fd\/\d+$/;
 
 export async function readSeries(req: SeriesRequest): Promise<SeriesResponse> {
-  const ext = extname(req.path).toLowerCase();
-  const reader = ext === '.parquet' ? 'read_parquet' : ext === '.csv' ? 'read_csv_auto' : undefined;
-  if (!reader)
-    throw new HttpError(400, `cannot plot ${ext || 'this'} files (Parquet or CSV only)`, 'unsupported');
   const where = "the session's work dir";
   return withFileInside(req.workDir, req.path, { what: 'path', where, mount: req.workDir }, (file) => {
+    const ext = extname(file.rel).toLowerCase();
+    const reader = ext === '.parquet' ? 'read_parquet' : ext === '.csv' ? 'read_csv_auto' : undefined;
+    if (!reader)
+      throw new HttpError(400, `cannot plot ${ext || 'this'} files (Parquet or CSV only)`, 'unsupported');
     if (!PINNED.test(file.pinned)) throw new Error(`unexpected descriptor path ${file.pinned}`);
     return query(req, `${reader}('${file.pinned}')`);
   });
