@@ -55,7 +55,20 @@ export function bwrapArgs(cmd: string[], options: SandboxOptions): string[] {
   const workDir = resolve(options.workDir);
   const masks = [...MASKED.filter((m) => existsSync(m)), home];
   const hidden = (p: string) => masks.some((m) => inside(p, m));
-  const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
+  // A private /dev/shm too: Python's multiprocessing locks live there.
+  const args = [
+    '--ro-bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/dev/shm',
+    '--proc',
+    '/proc',
+  ];
   for (const m of masks) {
     if (m !== home && masks.some((o) => o !== m && inside(m, o))) continue;
     if (m === '/tmp' || m === '/var/tmp') args.push('--perms', '1777');
