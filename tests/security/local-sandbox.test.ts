@@ -145,7 +145,11 @@ describe.skipIf(!enabled)('the local runtime sandbox (bubblewrap)', () => {
     expect(existsSync(join(workDir, 'stolen.txt'))).toBe(false);
     // A real inbox file still goes in.
     writeFileSync(join(inbox, 'good.mdl'), 'a model');
-    const ok = (await t.call('container_cp_in', { container_id: cid, src: 'good.mdl', dest: 'good.mdl' })) as Json;
+    const ok = (await t.call('container_cp_in', {
+      container_id: cid,
+      src: 'good.mdl',
+      dest: 'good.mdl',
+    })) as Json;
     expect(ok.bytes).toBe(7);
   });
 });
