@@ -1,7 +1,7 @@
 // Plans above the approval threshold ask the user through MCP elicitation
 // (and are refused cleanly when the client cannot ask); a failing experiment
 // does not stop the rest of its plan.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -15,7 +15,7 @@ let home: string;
 let host: Host;
 
 const plan = {
-  model: { source: join(REPO, 'notebooks/models/sir.mdl') },
+  model: { source: 'sir.mdl', content: readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8') },
   experiment: { type: 'single' },
   // The second target names a parameter the model does not have: that experiment fails.
   targets: [{ 'Contact Rate': 5 }, { 'Contact Rote': 6 }, { 'Contact Rate': 7 }],

@@ -2,6 +2,7 @@
 // contact rate × infectivity) with K = 4 in local-runtime containers, all
 // registered; catalog_query's peak infected per experiment matches each
 // experiment's own Parquet file.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,7 @@ async function call(
 }
 
 const SIR_PLAN = {
-  model: { source: join(REPO, 'notebooks/models/sir.mdl') },
+  model: { source: 'sir.mdl', content: readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8') },
   experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
   grid: { 'Contact Rate': [4, 6, 8, 10, 12, 14], Infectivity: [0.05, 0.1, 0.15, 0.2] },
   parallel_limit: 4,
@@ -88,6 +89,8 @@ describe('experiment_plan_run', () => {
       Array.from({ length: 7 }, (_, i) => [`p${i}`, Array.from({ length: 10 }, (_, j) => j)]),
     );
     await bad({ ...SIR_PLAN, grid: huge }, /1\.00e\+7 experiments/);
-    await bad({ ...SIR_PLAN, model: { source: join(REPO, 'no-such-model.mdl') } }, /cannot read/);
+    await bad({ ...SIR_PLAN, model: { source: 'no-such-model.mdl' } }, /no "no-such-model\.mdl" in .*inbox/);
+    // Over MCP a plan never reads a host path (the CLI reads paths relative to its plan file).
+    await bad({ ...SIR_PLAN, model: { source: join(REPO, 'notebooks/models/sir.mdl') } }, /is absolute/);
   });
 });

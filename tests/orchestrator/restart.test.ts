@@ -2,7 +2,7 @@
 // experiments stay registered, unfinished ones are resumed, nothing is
 // registered twice, and no container (node process) is left orphaned.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -58,7 +58,7 @@ describe('host restart mid-plan', () => {
   it('keeps finished results, resumes the rest, duplicates nothing, orphans nothing', async () => {
     const first = await startHost();
     const started = await call(first.client, 'experiment_plan_run', {
-      model: { source: join(REPO, 'notebooks/models/sir.mdl') },
+      model: { source: 'sir.mdl', content: readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8') },
       experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
       targets: [4, 5, 6, 7, 8, 9].map((v) => ({ 'Contact Rate': v })),
       parallel_limit: 2,

@@ -1,5 +1,6 @@
 // 8 experiments in 8 Docker containers at once, with no cross-talk: each
 // experiment's registered Parquet holds only its own parameter value.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerTestsEnabled } from '../helpers/docker.ts';
@@ -26,7 +27,10 @@ describe('parallel containers', () => {
         {
           name: 'experiment_plan_run',
           arguments: {
-            model: { source: join(REPO, 'notebooks/models/sir.mdl') },
+            model: {
+              source: 'sir.mdl',
+              content: readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8'),
+            },
             experiment: { type: 'single', return_columns: ['Infected', 'Contact Rate'] },
             targets: rates.map((v) => ({ 'Contact Rate': v })),
             parallel_limit: 8,

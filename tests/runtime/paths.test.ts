@@ -1,15 +1,25 @@
-import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PathError, readInside, writeInside } from '../../notebook-server/src/confine/index.ts';
 import { DockerRuntime } from '../../notebook-server/src/runtime/docker.ts';
 import {
   endpointFor,
   experimentLayout,
   releaseEndpoint,
   resolveExperimentPath,
-  resolveUnderRoot,
 } from '../../notebook-server/src/runtime/paths.ts';
 import {
   ContainerRuntimeError,
@@ -66,24 +76,42 @@ describe('resolveExperimentPath', () => {
   });
 });
 
-describe('resolveUnderRoot (host side)', () => {
+describe('confined file operations (host side, never following links)', () => {
   const root = join(scratch, 'work');
   mkdirSync(join(root, 'sub'), { recursive: true });
   writeFileSync(join(scratch, 'secret.txt'), 'outside');
+  writeFileSync(join(root, 'sub', 'in.txt'), 'inside');
   symlinkSync(scratch, join(root, 'escape'));
   symlinkSync(join(scratch, 'secret.txt'), join(root, 'secret-link'));
   symlinkSync(join(root, 'sub'), join(root, 'inner-link'));
+  const pathCode = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return err instanceof PathError ? err.code : `not a path error: ${String(err)}`;
+    }
+    return undefined;
+  };
 
-  it('resolves paths inside the root, existing or not', () => {
-    expect(resolveUnderRoot(root, 'sub/new/file.txt')).toBe(join(root, 'sub', 'new', 'file.txt'));
-    expect(resolveUnderRoot(root, 'inner-link/x')).toBe(join(root, 'inner-link', 'x'));
+  it('reads and writes real files inside the root, making parents', () => {
+    expect(readInside(root, 'sub/in.txt').toString()).toBe('inside');
+    expect(writeInside(root, 'sub/new/file.txt', 'x').rel).toBe('sub/new/file.txt');
+    expect(readFileSync(join(root, 'sub/new/file.txt'), 'utf8')).toBe('x');
   });
 
-  it('rejects symlinks that lead out of the root', () => {
-    expect(codeOf(() => resolveUnderRoot(root, 'escape/secret.txt'))).toBe('invalid_path');
-    expect(codeOf(() => resolveUnderRoot(root, 'escape/new-file'))).toBe('invalid_path');
-    expect(codeOf(() => resolveUnderRoot(root, 'secret-link'))).toBe('invalid_path');
-    expect(codeOf(() => resolveUnderRoot(root, '../secret.txt'))).toBe('invalid_path');
+  it('refuses every link on the path, even one that stays inside', () => {
+    expect(pathCode(() => readInside(root, 'escape/secret.txt'))).toBe('symlink');
+    expect(pathCode(() => writeInside(root, 'escape/new-file', 'x'))).toBe('symlink');
+    expect(pathCode(() => readInside(root, 'secret-link'))).toBe('symlink');
+    expect(pathCode(() => readInside(root, 'inner-link/in.txt'))).toBe('symlink');
+    expect(pathCode(() => readInside(root, '../secret.txt'))).toBe('invalid_path');
+    expect(existsSync(join(scratch, 'new-file'))).toBe(false);
+  });
+
+  it('replaces a link at the target instead of writing through it', () => {
+    writeInside(root, 'secret-link', 'mine');
+    expect(readFileSync(join(scratch, 'secret.txt'), 'utf8')).toBe('outside');
+    expect(lstatSync(join(root, 'secret-link')).isFile()).toBe(true);
   });
 });
 

@@ -14,6 +14,7 @@ import { containerTools } from '../mcp/tools/container.ts';
 import { ContainerService, type RuntimeKind } from '../orchestrator/containers.ts';
 import { PlanRunner } from '../orchestrator/plans.ts';
 import { peragusHome } from '../runtime/paths.ts';
+import { isolationWarning, localIsolation } from '../sandbox/bwrap.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
 
 export interface HostOptions {
@@ -22,8 +23,6 @@ export interface HostOptions {
   poolSize?: number;
   /** Continue plans a previous host left unfinished (default true). */
   resumePlans?: boolean;
-  /** Base dir for plan model paths (default: the process cwd). */
-  planBaseDir?: string;
 }
 
 export interface Host {
@@ -48,6 +47,11 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
   });
   const containers = new ContainerService(home, options.runtime);
+  if (containers.defaultKind === 'local') {
+    // Loud when experiments would run unsandboxed (container_create says isolation: "none" too).
+    const warning = isolationWarning(localIsolation());
+    if (warning) process.stderr.write(warning);
+  }
   const router = new ContainerRouter((id) => containers.endpoint(id), notebook.events);
   containers.onDestroyed = (id) => router.forget(id);
   const catalog = await Catalog.open({ home });
@@ -64,7 +68,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
       containers,
       sessions: notebook.sessions,
       plans,
-      planBaseDir: options.planBaseDir ?? process.cwd(),
+      home,
       approval: approvalFromEnv(),
     }),
   ];

@@ -2,7 +2,8 @@
 // the digest that makes registration idempotent.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { basename, posix } from 'node:path';
+import { basename } from 'node:path';
+import { confineRelative, PathError } from '../confine/index.ts';
 import { CatalogError, ChecksumMismatchError } from './errors.ts';
 import { PARQUET_MEDIA_TYPE } from './results-index.ts';
 import type { ArtifactInput, MetricsInput } from './schemas.ts';
@@ -46,15 +47,12 @@ export function inferMediaType(name: string): string {
 
 /** Catalog paths are relative POSIX paths: they name files of the experiment, never locations outside it. */
 function checkName(name: string): string {
-  const n = name.replaceAll('\\', '/');
-  const norm = posix.normalize(n);
-  if (posix.isAbsolute(n) || norm === '..' || norm.startsWith('../') || norm === '.' || norm.includes('\0')) {
-    throw new CatalogError(
-      'invalid_input',
-      `artifact name "${name}" must be a relative path inside the experiment`,
-    );
+  try {
+    return confineRelative(name, { what: 'artifact name', where: 'the experiment' });
+  } catch (err) {
+    if (!(err instanceof PathError)) throw err;
+    throw new CatalogError('invalid_input', `${err.message} (a relative path inside the experiment)`);
   }
-  return norm;
 }
 
 /**

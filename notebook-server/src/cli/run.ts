@@ -22,9 +22,10 @@ export async function runCommand(argv: string[]): Promise<number | undefined> {
   }
   if (values.parallel !== undefined) raw.parallel_limit = Number(values.parallel);
   const planDir = dirname(resolve(file));
-  const host = await createHost({ planBaseDir: planDir, resumePlans: false, poolSize: 0 });
+  const host = await createHost({ resumePlans: false, poolSize: 0 });
   try {
     const { plan } = host.plans.prepare(raw);
+    // The person running the CLI owns the plan file: its model path is read relative to it.
     const started = host.plans.start(plan, host.plans.modelText(plan, planDir));
     const tty = process.stderr.isTTY;
     process.stderr.write(

@@ -2,6 +2,7 @@
 // UI API ({error: {code, message}}) and the Jupyter API ({message, reason}).
 import type { NextFunction, Request, Response } from 'express';
 import { ZodError } from 'zod';
+import { PathError } from '../confine/index.ts';
 import { NotebookError } from '../notebook/errors.ts';
 
 export class HttpError extends Error {
@@ -33,6 +34,10 @@ export function statusOf(err: unknown): { status: number; code: string; message:
       code: 'invalid_request',
       message: `${where}${issue?.message ?? 'invalid request'}`,
     };
+  }
+  if (err instanceof PathError) {
+    const status = err.code === 'not_found' ? 404 : err.code === 'not_a_file' ? 400 : 403;
+    return { status, code: err.code, message: err.message };
   }
   if (err instanceof NotebookError) {
     return { status: NOTEBOOK_STATUS[err.code] ?? 500, code: err.code, message: err.message };

@@ -2,9 +2,13 @@
 // experiment wrote into its session's work dir (Parquet or CSV, long format:
 // run_id, time, variables…). DuckDB reads the file; the browser gets one line
 // per run, thinned to a few thousand points.
-import { realpath } from 'node:fs/promises';
-import { extname, isAbsolute, relative, resolve } from 'node:path';
+//
+// No client-supplied path reaches SQL: the host opens the file itself (no link
+// followed, confine/), and DuckDB reads that open descriptor by its
+// /proc/self/fd/N name, which has no glob characters and names that file only.
+import { extname } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { withFileInside } from '../confine/index.ts';
 import { HttpError } from './errors.ts';
 
 export interface SeriesRequest {
@@ -32,38 +36,33 @@ let conn: Promise<DuckDBConnection> | undefined;
 function connection(): Promise<DuckDBConnection> {
   conn ??= (async () => {
     const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
-    return instance.connect();
+    const c = await instance.connect();
+    // Descriptor names are reused by later files: never serve a cached copy by name.
+    await c.run('SET enable_external_file_cache = false');
+    return c;
   })();
   return conn;
-}
-
-/** The file, if it lies inside the work dir (symlinks resolved). */
-async function safePath(workDir: string, path: string): Promise<string> {
-  const root = await realpath(workDir);
-  let full: string;
-  try {
-    full = await realpath(isAbsolute(path) ? path : resolve(root, path));
-  } catch {
-    throw new HttpError(404, `no such file in the session's work dir: ${path}`, 'not_found');
-  }
-  const rel = relative(root, full);
-  if (rel.startsWith('..') || isAbsolute(rel)) {
-    throw new HttpError(403, `${path} is outside the session's work dir`, 'forbidden');
-  }
-  return full;
 }
 
 const quote = (id: string) => `"${id.replace(/"/g, '""')}"`;
 const NUMERIC = /^(DOUBLE|FLOAT|REAL|DECIMAL.*|BIGINT|INTEGER|SMALLINT|TINYINT|HUGEINT|UBIGINT|UINTEGER)$/i;
 
+const PINNED = /^\/proc\/self\/fd\/\d+$/;
+
 export async function readSeries(req: SeriesRequest): Promise<SeriesResponse> {
-  const file = await safePath(req.workDir, req.path);
-  const ext = extname(file).toLowerCase();
-  const reader = ext === '.parquet' ? 'read_parquet' : ext === '.csv' ? 'read_csv_auto' : undefined;
-  if (!reader)
-    throw new HttpError(400, `cannot plot ${ext || 'this'} files (Parquet or CSV only)`, 'unsupported');
+  const where = "the session's work dir";
+  return withFileInside(req.workDir, req.path, { what: 'path', where, mount: req.workDir }, (file) => {
+    const ext = extname(file.rel).toLowerCase();
+    const reader = ext === '.parquet' ? 'read_parquet' : ext === '.csv' ? 'read_csv_auto' : undefined;
+    if (!reader)
+      throw new HttpError(400, `cannot plot ${ext || 'this'} files (Parquet or CSV only)`, 'unsupported');
+    if (!PINNED.test(file.pinned)) throw new Error(`unexpected descriptor path ${file.pinned}`);
+    return query(req, `${reader}('${file.pinned}')`);
+  });
+}
+
+async function query(req: SeriesRequest, source: string): Promise<SeriesResponse> {
   const c = await connection();
-  const source = `${reader}('${file.replace(/'/g, "''")}')`;
   const described = await c.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
   const cols = described
     .getRowObjectsJS()

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { experimentEnv } from '../sandbox/env.ts';
 import { sleep } from './util.ts';
 
 export interface KernelSpec {
@@ -106,8 +107,9 @@ export function launchKernel(options: LaunchOptions): KernelProcess {
   });
   const cwd = options.cwd ?? process.cwd();
   if (!existsSync(cwd)) throw new Error(`kernel working directory does not exist: ${cwd}`);
+  // Allow-listed: the host's token and secrets never reach kernel code (sandbox/env.ts).
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...experimentEnv({}, { sandboxed: false }),
     ...spec.env,
     ...options.env,
     JPY_PARENT_PID: String(process.pid),

@@ -3,12 +3,12 @@
 // media type), plus the text itself when it is small.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
-import { writeFileAtomic, writeNotebookFiles } from '../../../srcmd/src/fs.ts';
+import { posix } from 'node:path';
+import { writeNotebookFiles } from '../../../srcmd/src/fs.ts';
 import type { Notebook } from '../../../srcmd/src/nbformat.ts';
+import { confineRelative, withDirInside, writeInside } from '../confine/index.ts';
 import type { Session } from '../notebook/session.ts';
 import type { ArtifactRef } from './outputs.ts';
-import { resolveInWorkDir } from './paths.ts';
 
 const INLINE_LIMIT = 64 * 1024;
 const EXT = { srcmd: '.src.md', ipynb: '.ipynb', json: '.json', markdown: '.md' } as const;
@@ -21,12 +21,12 @@ const MEDIA = {
 
 export type ExportFormatName = keyof typeof EXT;
 
-function ref(workDir: string, abs: string, mediaType: string): ArtifactRef {
-  const data = readFileSync(abs);
+function ref(rel: string, data: Buffer | string, mediaType: string): ArtifactRef {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   return {
-    path: relative(workDir, abs),
-    sha256: createHash('sha256').update(data).digest('hex'),
-    bytes: data.length,
+    path: rel,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    bytes: bytes.length,
     media_type: mediaType,
   };
 }
@@ -48,20 +48,29 @@ export async function exportNotebook(session: Session, format: ExportFormatName,
   const nb = session.toNotebook();
   const workDir = session.work_dir;
   const base = session.name.replace(/[^\w.-]+/g, '_');
-  const target = resolveInWorkDir(workDir, path ?? `exports/${base}${EXT[format]}`);
+  // Written without following any link in the work dir (the kernel can plant them there).
+  const where = { where: "the session's work dir" };
+  const target = confineRelative(path ?? `exports/${base}${EXT[format]}`, where);
   const artifacts: ArtifactRef[] = [];
   let inline: string | undefined;
   if (format === 'srcmd') {
-    const dir = target.endsWith('.src.md') ? target.slice(0, target.lastIndexOf('/')) : target;
-    const name = target.endsWith('.src.md') ? target.slice(dir.length + 1, -'.src.md'.length) : base;
-    const paths = await writeNotebookFiles(dir, name, nb);
-    artifacts.push(ref(workDir, paths.srcmd, MEDIA.srcmd), ref(workDir, paths.outputs, 'application/json'));
-    const text = readFileSync(paths.srcmd, 'utf8');
-    if (text.length <= INLINE_LIMIT) inline = text;
+    const isFile = target.endsWith('.src.md');
+    const dir = isFile ? posix.dirname(target) : target;
+    const name = isFile ? posix.basename(target, '.src.md') : base;
+    await withDirInside(workDir, dir, { ...where, create: true }, async (pinned, rel) => {
+      const paths = await writeNotebookFiles(pinned, name, nb);
+      const at = (file: string) => (rel === '.' ? posix.basename(file) : `${rel}/${posix.basename(file)}`);
+      const text = readFileSync(paths.srcmd, 'utf8');
+      artifacts.push(
+        ref(at(paths.srcmd), text, MEDIA.srcmd),
+        ref(at(paths.outputs), readFileSync(paths.outputs), 'application/json'),
+      );
+      if (text.length <= INLINE_LIMIT) inline = text;
+    });
   } else {
     const text = await renderNotebook(nb, format);
-    await writeFileAtomic(target, text);
-    artifacts.push(ref(workDir, target, MEDIA[format]));
+    writeInside(workDir, target, text, where);
+    artifacts.push(ref(target, text, MEDIA[format]));
     if (text.length <= INLINE_LIMIT) inline = text;
   }
   return {

@@ -9,7 +9,12 @@ export const PlanModel = z
   .object({
     source: z.string().min(1).describe('Model file: .mdl (Vensim), .xmile/.stmx (XMILE) or .py (PySD).'),
     format: z.enum(['vensim', 'xmile', 'python']).optional(),
-    content: z.string().optional().describe('The model text; without it, source is read on the host.'),
+    content: z
+      .string()
+      .optional()
+      .describe(
+        'The model text. Without it, over MCP source names a file in the host inbox ("inbox/NAME.mdl") or a catalog model ("catalog:SHA256/NAME.mdl"); `peragus run` reads it relative to the plan file.',
+      ),
   })
   .strict();
 

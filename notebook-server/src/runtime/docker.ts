@@ -4,15 +4,23 @@
 // This class creates and destroys containers; exec, copies and the read-only
 // views live in the docker-*.ts modules it delegates to.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { chown, rm, unlink } from 'node:fs/promises';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
+import { EXPERIMENT_UID } from '../sandbox/bwrap.ts';
 import { cpIn, cpOut } from './docker-copy.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
 import { exec } from './docker-exec.ts';
 import { health, list, logs, logsOf, type Owned, own, stats } from './docker-inspect.ts';
-import { endpointFor, experimentLayout, peragusHome, releaseEndpoint, waitForEndpoint } from './paths.ts';
+import {
+  endpointFor,
+  experimentLayout,
+  peragusHome,
+  prepareVolume,
+  releaseEndpoint,
+  waitForEndpoint,
+} from './paths.ts';
 import {
   type ContainerInfo,
   type ContainerRuntime,
@@ -37,7 +45,7 @@ import {
 } from './types.ts';
 
 /** uid/gid of the `peragus` user baked into the experiment image. */
-export const IMAGE_UID = 10001;
+export const IMAGE_UID = EXPERIMENT_UID;
 
 const DEFAULTS = {
   cpu: 1,
@@ -145,13 +153,7 @@ export class DockerRuntime implements ContainerRuntime {
     let containerId: string | undefined;
 
     try {
-      mkdirSync(join(layout.workDir, '.peragus'), { recursive: true });
-      if (process.getuid?.() === 0) {
-        await chown(layout.workDir, user.uid, user.gid);
-        await chown(join(layout.workDir, '.peragus'), user.uid, user.gid);
-      }
-      // A socket left by an earlier container would look like a dead endpoint.
-      await unlink(layout.socketPath).catch(() => undefined);
+      prepareVolume(layout.workDir, process.getuid?.() === 0 ? user : undefined);
       endpoint = endpointFor(layout.socketPath);
 
       const env = {
@@ -245,6 +247,7 @@ export class DockerRuntime implements ContainerRuntime {
         work_dir: layout.workDir,
         image,
         image_id: imageInfo.Id,
+        isolation: 'docker',
       };
     } catch (err) {
       // A failed create leaves nothing behind: no container, no new folders.

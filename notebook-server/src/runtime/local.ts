@@ -1,14 +1,14 @@
 // The local runtime (the default, no Docker needed): each experiment is a
 // child process running the notebook server in its node role, with its own
 // work dir and an MCP endpoint on a Unix socket there — the same protocol as
-// a container. It isolates work dirs and processes, not the kernel: resource
-// caps other than a process count are not enforced (use the docker runtime).
+// a container. Where bubblewrap runs, the node, its kernels and exec'd
+// commands are sandboxed (sandbox/bwrap.ts); every experiment process gets an
+// allow-listed environment. CPU and memory caps are not enforced (use docker).
 
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
-  copyFileSync,
   existsSync,
   mkdirSync,
   openSync,
@@ -16,19 +16,30 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyOutOf, kindInside, type Owner, writeInside } from '../confine/index.ts';
+import {
+  bwrapArgs,
+  type IsolationCheck,
+  localIsolation,
+  SANDBOX_ENV,
+  sandboxOwner,
+} from '../sandbox/bwrap.ts';
+import { experimentEnv } from '../sandbox/env.ts';
 import { isAlive, runCommand, stopGroup, treeUsage } from './local-process.ts';
 import {
   endpointFor,
   experimentLayout,
+  inVolume,
   peragusHome,
+  prepareVolume,
   probeSocket,
   releaseEndpoint,
-  resolveUnderRoot,
+  resolveExperimentPath,
+  VOLUME,
   waitForEndpoint,
 } from './paths.ts';
 import {
@@ -71,6 +82,8 @@ interface LocalRecord {
 export interface LocalRuntimeOptions {
   home?: string;
   readyTimeoutMs?: number;
+  /** Default: bubblewrap when it runs here (checked once), else none. */
+  isolation?: IsolationCheck;
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -80,12 +93,29 @@ export class LocalRuntime implements ContainerRuntime {
   readonly home: string;
   readonly #registry: string;
   readonly #readyTimeoutMs: number;
+  /** Whether experiment processes run under bubblewrap (and why not, when they do not). */
+  readonly isolation: IsolationCheck;
+  /** Owner of the files the host makes in a volume: the sandbox user. */
+  readonly #owner: Owner | undefined;
 
   constructor(options: LocalRuntimeOptions = {}) {
     this.home = options.home ?? peragusHome();
     this.#registry = join(this.home, 'local-containers');
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
     mkdirSync(this.#registry, { recursive: true });
+    this.isolation = options.isolation ?? localIsolation();
+    this.#owner = this.isolation.isolation === 'bubblewrap' ? sandboxOwner() : undefined;
+  }
+
+  /** The argv and environment of an experiment process: sandboxed and scrubbed. */
+  #sandboxed(cmd: string[], workDir: string, env: Record<string, string>, cwd?: string) {
+    if (this.isolation.isolation !== 'bubblewrap') {
+      return { argv: cmd, env: experimentEnv(env, { sandboxed: false }) };
+    }
+    return {
+      argv: ['bwrap', ...bwrapArgs(cmd, { workDir, home: this.home, ...(cwd ? { cwd } : {}) })],
+      env: experimentEnv({ ...SANDBOX_ENV, ...env }),
+    };
   }
 
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
@@ -101,9 +131,8 @@ export class LocalRuntime implements ContainerRuntime {
     const layout = experimentLayout(this.home, experimentId);
     const containerId = `local-${randomBytes(6).toString('hex')}`;
     const logDir = join(layout.root, 'logs');
-    mkdirSync(join(layout.workDir, '.peragus'), { recursive: true });
+    prepareVolume(layout.workDir, this.#owner);
     mkdirSync(logDir, { recursive: true });
-    rmSync(layout.socketPath, { force: true });
     const endpoint = endpointFor(layout.socketPath);
     const out = openSync(join(logDir, 'stdout.log'), 'a');
     const err = openSync(join(logDir, 'stderr.log'), 'a');
@@ -116,17 +145,16 @@ export class LocalRuntime implements ContainerRuntime {
       '--work-dir',
       layout.workDir,
     ];
-    const env = {
-      ...process.env,
+    const sandboxed = this.#sandboxed(cmd, layout.workDir, {
       ...spec.env,
       PERAGUS_EXPERIMENT_ID: experimentId,
       PERAGUS_CONTAINER_ID: containerId,
       PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
-    };
-    const [file, ...args] = cmd as [string, ...string[]];
+    });
+    const [file, ...args] = sandboxed.argv as [string, ...string[]];
     const child = spawn(file, args, {
       cwd: layout.workDir,
-      env,
+      env: sandboxed.env,
       detached: true,
       stdio: ['ignore', out, err],
     });
@@ -176,6 +204,7 @@ export class LocalRuntime implements ContainerRuntime {
       work_dir: layout.workDir,
       image: 'local',
       image_id: 'local',
+      isolation: this.isolation.isolation,
     };
   }
 
@@ -185,10 +214,24 @@ export class LocalRuntime implements ContainerRuntime {
       throw new ContainerRuntimeError('exec_failed', 'exec needs a non-empty command array of strings');
     }
     if (!isAlive(rec.pid)) throw new ContainerRuntimeError('exec_failed', `container ${id} is not running`);
-    const cwd = options.cwd ? resolveUnderRoot(rec.work_dir, options.cwd, 'cwd') : rec.work_dir;
-    const result = await runCommand(cmd, {
+    let cwd = rec.work_dir;
+    if (options.cwd) {
+      const rel = inVolume(() => {
+        const kind = kindInside(rec.work_dir, options.cwd as string, { ...VOLUME, what: 'cwd' });
+        if (kind !== 'directory') {
+          throw new ContainerRuntimeError(
+            'invalid_path',
+            `cwd "${options.cwd}" is not a directory in /experiment`,
+          );
+        }
+        return resolveExperimentPath(options.cwd as string, 'cwd').relative;
+      });
+      cwd = join(rec.work_dir, rel);
+    }
+    const sandboxed = this.#sandboxed(cmd, rec.work_dir, { ...rec.env, ...options.env }, cwd);
+    const result = await runCommand(sandboxed.argv, {
       cwd,
-      env: { ...process.env, ...rec.env, ...options.env },
+      env: sandboxed.env,
       timeoutMs: options.timeoutMs ?? 60_000,
       maxOutputBytes: options.maxOutputBytes ?? 2 ** 20,
     });
@@ -200,34 +243,31 @@ export class LocalRuntime implements ContainerRuntime {
 
   async cpIn(id: string, dest: string, source: CopySource): Promise<CopyInResult> {
     const rec = this.#get(id);
-    const target = resolveUnderRoot(rec.work_dir, dest, 'dest');
     const data =
       'path' in source
         ? readFileSync(source.path)
         : typeof source.content === 'string'
           ? Buffer.from(source.content)
           : Buffer.from(source.content);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(`${target}.peragus-tmp`, data);
-    renameSync(`${target}.peragus-tmp`, target);
-    return { path: target.slice(rec.work_dir.length + 1), sha256: sha256(data), bytes: data.length };
+    // No link in the volume is followed: not on the way, not at dest, not at a temp name.
+    const { rel } = inVolume(() =>
+      writeInside(rec.work_dir, dest, data, {
+        ...VOLUME,
+        what: 'dest',
+        ...(this.#owner ? { owner: this.#owner } : {}),
+      }),
+    );
+    return { path: rel, sha256: sha256(data), bytes: data.length };
   }
 
   async cpOut(id: string, src: string, destHostPath?: string): Promise<CopyOutResult> {
     const rec = this.#get(id);
-    const from = resolveUnderRoot(rec.work_dir, src, 'src');
-    if (!existsSync(from) || !statSync(from).isFile()) {
-      throw new ContainerRuntimeError(
-        'file_not_found',
-        `${src} does not exist in container ${id} (or is not a file)`,
-      );
-    }
-    const rel = from.slice(rec.work_dir.length + 1);
+    const { relative: rel } = resolveExperimentPath(src, 'src');
     const dest = destHostPath ?? join(dirname(rec.work_dir), 'out', rel);
     mkdirSync(dirname(dest), { recursive: true });
-    copyFileSync(from, dest);
-    const data = readFileSync(dest);
-    return { path: dest, sha256: sha256(data), bytes: data.length };
+    // Read through a no-follow descriptor: a link in the volume is refused, never copied through.
+    const copied = inVolume(() => copyOutOf(rec.work_dir, rel, dest, { ...VOLUME, what: 'src' }));
+    return { path: dest, sha256: copied.sha256, bytes: copied.bytes };
   }
 
   async logs(id: string, options: LogsOptions = {}): Promise<LogsResult> {

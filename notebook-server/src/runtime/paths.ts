@@ -2,18 +2,19 @@
 // experiment volume and must never reach outside it, and the on-host layout
 // of an experiment (work dir, endpoint socket, copied-out files).
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readlinkSync,
-  realpathSync,
-  symlinkSync,
-  unlinkSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, posix, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import {
+  chownInside,
+  confineRelative,
+  mkdirInside,
+  type Owner,
+  PathError,
+  type RelativeOptions,
+  unlinkInside,
+} from '../confine/index.ts';
 import { ContainerRuntimeError, ENDPOINT_RELATIVE_PATH, EXPERIMENT_MOUNT } from './types.ts';
 
 export interface ExperimentPath {
@@ -23,81 +24,32 @@ export interface ExperimentPath {
   container: string;
 }
 
+/** The confinement rule for experiment volumes (client paths may also name /experiment/...). */
+export const VOLUME: RelativeOptions = { mount: EXPERIMENT_MOUNT, where: EXPERIMENT_MOUNT };
+
+/** Runs a confined file operation, reporting refusals as runtime errors (invalid_path / file_not_found). */
+export function inVolume<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw asRuntimeError(err);
+  }
+}
+
+export function asRuntimeError(err: unknown): unknown {
+  if (!(err instanceof PathError)) return err;
+  const code = err.code === 'not_found' ? 'file_not_found' : 'invalid_path';
+  return new ContainerRuntimeError(code, err.message, { cause: err });
+}
+
 /**
  * Resolves a client-supplied path against the experiment root. Accepts
  * `a/b.csv`, `./a/b.csv` and `/experiment/a/b.csv`; rejects other absolute
  * paths, anything that normalises outside the root, the root itself, and NUL bytes.
  */
 export function resolveExperimentPath(input: string, what = 'path'): ExperimentPath {
-  if (typeof input !== 'string' || input.trim() === '') {
-    throw new ContainerRuntimeError(
-      'invalid_path',
-      `${what} is empty: give a path relative to ${EXPERIMENT_MOUNT}`,
-    );
-  }
-  if (input.includes('\0')) throw new ContainerRuntimeError('invalid_path', `${what} contains a NUL byte`);
-  let candidate = input;
-  if (candidate.startsWith('/')) {
-    const normalised = posix.normalize(candidate);
-    if (normalised !== EXPERIMENT_MOUNT && !normalised.startsWith(`${EXPERIMENT_MOUNT}/`)) {
-      throw new ContainerRuntimeError(
-        'invalid_path',
-        `${what} "${input}" is an absolute path outside ${EXPERIMENT_MOUNT}: give a path relative to ${EXPERIMENT_MOUNT}`,
-      );
-    }
-    candidate = normalised.slice(EXPERIMENT_MOUNT.length + 1);
-  }
-  const rel = posix.normalize(candidate).replace(/\/+$/, '');
-  if (rel === '..' || rel.startsWith('../')) {
-    throw new ContainerRuntimeError(
-      'invalid_path',
-      `${what} "${input}" escapes ${EXPERIMENT_MOUNT} through "..": paths must stay inside the experiment`,
-    );
-  }
-  if (rel === '.' || rel === '') {
-    throw new ContainerRuntimeError(
-      'invalid_path',
-      `${what} "${input}" names the experiment root, not a file`,
-    );
-  }
-  return { relative: rel, container: `${EXPERIMENT_MOUNT}/${rel}` };
-}
-
-/**
- * Host-side counterpart for runtimes that touch the work dir directly: the
- * resolved path, after following symlinks of the parts that exist, must stay
- * under `root` (a symlink inside the work dir must not lead out of it).
- */
-export function resolveUnderRoot(root: string, input: string, what = 'path'): string {
-  const { relative: rel } = resolveExperimentPath(input, what);
-  const realRoot = realpathSync(root);
-  const target = resolve(realRoot, ...rel.split('/'));
-  // Find the deepest existing ancestor and check where it really points.
-  let existing = target;
-  while (!existsSync(existing) && existing !== realRoot) existing = dirname(existing);
-  let real = existing;
-  try {
-    real = realpathSync(existing);
-  } catch {
-    // a dangling symlink: judge it by its own path below
-  }
-  const inside = (p: string) => p === realRoot || p.startsWith(realRoot + sep);
-  if (!inside(real) || !inside(target)) {
-    throw new ContainerRuntimeError(
-      'invalid_path',
-      `${what} "${input}" leads outside the experiment work dir`,
-    );
-  }
-  if (existsSync(target) && lstatSync(target).isSymbolicLink()) {
-    const link = resolve(dirname(target), readlinkSync(target));
-    if (!inside(link)) {
-      throw new ContainerRuntimeError(
-        'invalid_path',
-        `${what} "${input}" is a symlink out of the experiment work dir`,
-      );
-    }
-  }
-  return target;
+  const relative = inVolume(() => confineRelative(input, { ...VOLUME, what }));
+  return { relative, container: `${EXPERIMENT_MOUNT}/${relative}` };
 }
 
 export function peragusHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -119,6 +71,27 @@ export function experimentLayout(home: string, experimentId: string): Experiment
   const root = join(home, 'experiments', experimentId);
   const workDir = join(root, 'work');
   return { root, workDir, outDir: join(root, 'out'), socketPath: join(workDir, ENDPOINT_RELATIVE_PATH) };
+}
+
+/**
+ * Readies an experiment volume for a (re)created container: `.peragus` made
+ * and, when `owner` is given, the volume root and `.peragus` (only those, never
+ * recursively) handed to the container's user; a socket left by an earlier
+ * container removed. A link planted by an earlier container anywhere on these
+ * paths makes this fail with invalid_path; the host follows none of them.
+ */
+export function prepareVolume(workDir: string, owner?: Owner): void {
+  mkdirSync(workDir, { recursive: true });
+  const what = { ...VOLUME, what: 'the endpoint directory' };
+  inVolume(() => {
+    mkdirInside(workDir, '.peragus', { ...what, ...(owner ? { owner } : {}) });
+    if (owner) {
+      chownInside(workDir, '.', owner, what);
+      chownInside(workDir, '.peragus', owner, what);
+    }
+    // A socket left by an earlier container would look like a dead endpoint.
+    unlinkInside(workDir, ENDPOINT_RELATIVE_PATH, what);
+  });
 }
 
 // sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.

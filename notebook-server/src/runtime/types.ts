@@ -3,6 +3,7 @@
 // Unix socket inside the experiment's work dir. Implemented by docker.ts and
 // local.ts; callers (MCP tools, orchestrator) depend only on this file.
 import { z } from 'zod';
+import type { Isolation } from '../sandbox/bwrap.ts';
 
 /** Where the experiment volume is mounted inside a container; client paths are relative to it. */
 export const EXPERIMENT_MOUNT = '/experiment';
@@ -115,6 +116,8 @@ export interface CreateResult {
   image: string;
   /** Content id of the image the container was created from (pins the run). */
   image_id: string;
+  /** What confines the experiment: a Docker container, a bubblewrap sandbox, or nothing (say so). */
+  isolation: Isolation;
 }
 
 export interface ExecOptions {

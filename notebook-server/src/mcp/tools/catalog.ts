@@ -1,7 +1,9 @@
 // Catalog and plan tools (host only): experiment_register_result,
 // experiment_list, catalog_query, experiment_plan_run, plus the experiment://
 // resources, which notify subscribers when the catalog changes.
-import { existsSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -13,11 +15,12 @@ import {
   ExperimentFilterSchema,
   MetricsInputSchema,
 } from '../../catalog/schemas.ts';
+import { copyOutOf } from '../../confine/index.ts';
 import type { SessionManager } from '../../notebook/manager.ts';
 import type { ContainerService } from '../../orchestrator/containers.ts';
+import { clientModelText, PlanModelError } from '../../orchestrator/plan-model.ts';
 import { PlanInput } from '../../orchestrator/plan-schema.ts';
 import type { PlanRunner } from '../../orchestrator/plans.ts';
-import { resolveInWorkDir } from '../paths.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
 
 export interface CatalogToolDeps {
@@ -25,8 +28,8 @@ export interface CatalogToolDeps {
   containers: ContainerService;
   sessions: SessionManager;
   plans: PlanRunner;
-  /** Base dir of plan model paths given as host files. */
-  planBaseDir: string;
+  /** PERAGUS_HOME: plan models come from its inbox or catalog, never from other host paths. */
+  home: string;
   /** Plans above these ask the user first (MCP elicitation). */
   approval: { maxExperiments: number; maxParallel: number };
 }
@@ -80,35 +83,40 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
       input: RegisterInput,
       handler: async (args) => {
         const artifacts = [];
-        for (const a of args.artifacts) {
-          let local: string;
-          if (args.container_id) {
-            const out = await containers.runtimeOf(args.container_id).cpOut(args.container_id, a.path);
-            local = out.path;
-          } else {
-            local = resolveInWorkDir(sessions.get(args.session_id).work_dir, a.path, 'artifact path');
-            if (!existsSync(local) || !statSync(local).isFile()) {
-              throw new ToolInputError(
-                `artifact ${a.path} does not exist in session ${args.session_id}'s work dir`,
-              );
+        // Files of a host session are copied out (no link followed) before the catalog reads them.
+        const stage = args.container_id ? undefined : mkdtempSync(join(tmpdir(), 'peragus-register-'));
+        try {
+          for (const [i, a] of args.artifacts.entries()) {
+            let local: string;
+            if (args.container_id) {
+              const out = await containers.runtimeOf(args.container_id).cpOut(args.container_id, a.path);
+              local = out.path;
+            } else {
+              local = join(stage as string, String(i));
+              copyOutOf(sessions.get(args.session_id).work_dir, a.path, local, {
+                what: 'artifact path',
+                where: `session ${args.session_id}'s work dir`,
+              });
             }
+            artifacts.push({
+              path: local,
+              name: a.path,
+              ...(a.sha256 ? { sha256: a.sha256 } : {}),
+              ...(a.media_type ? { media_type: a.media_type } : {}),
+            });
           }
-          artifacts.push({
-            path: local,
-            name: a.path,
-            ...(a.sha256 ? { sha256: a.sha256 } : {}),
-            ...(a.media_type ? { media_type: a.media_type } : {}),
+          return await catalog.registerResult({
+            experiment_id: args.experiment_id,
+            session_id: args.session_id,
+            ...(args.container_id ? { container_id: args.container_id } : {}),
+            ...(args.config ? { config: args.config } : {}),
+            artifacts,
+            metrics: args.metrics,
+            replace: args.replace,
           });
+        } finally {
+          if (stage) rmSync(stage, { recursive: true, force: true });
         }
-        return catalog.registerResult({
-          experiment_id: args.experiment_id,
-          session_id: args.session_id,
-          ...(args.container_id ? { container_id: args.container_id } : {}),
-          ...(args.config ? { config: args.config } : {}),
-          artifacts,
-          metrics: args.metrics,
-          replace: args.replace,
-        });
       },
     }),
     defineTool({
@@ -135,6 +143,9 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
       handler: async (args, call) => {
         const { wait, ...input } = args;
         const { plan, count } = plans.prepare(input);
+        const modelText = await clientModelText(plan, deps.home, catalog).catch((err: unknown) => {
+          throw err instanceof PlanModelError ? new ToolInputError(err.message) : err;
+        });
         const { maxExperiments, maxParallel } = deps.approval;
         if (count > maxExperiments || plan.parallel_limit > maxParallel) {
           await askApproval(
@@ -142,7 +153,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
             `The plan starts ${count} experiments, up to ${plan.parallel_limit} containers at once (approval needed above ${maxExperiments} experiments or ${maxParallel} at once).`,
           );
         }
-        const started = plans.start(plan, plans.modelText(plan, deps.planBaseDir));
+        const started = plans.start(plan, modelText);
         const head = {
           plan_id: started.plan_id,
           experiments: started.experiments.map((e) => ({ experiment_id: e.experiment_id, fixed: e.fixed })),

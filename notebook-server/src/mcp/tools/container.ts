@@ -1,6 +1,7 @@
 // container_* tools (host only): provision, inspect and tear down one
 // isolated container per experiment.
-import { join, resolve, sep } from 'node:path';
+import { join } from 'node:path';
+import { withFileInside } from '../../confine/index.ts';
 import type { ContainerRouter } from '../../mcp/router.ts';
 import type { ContainerService } from '../../orchestrator/containers.ts';
 import {
@@ -56,19 +57,15 @@ export function containerTools(
         if ((args.src === undefined) === (args.content === undefined)) {
           throw new ToolInputError('container_cp_in needs exactly one of src or content');
         }
-        let source: { path: string } | { content: string };
-        if (args.src !== undefined) {
-          // Host files come from PERAGUS_HOME/inbox only: an agent must not read the host's files.
-          const inbox = join(home, 'inbox');
-          const path = resolve(inbox, args.src);
-          if (!path.startsWith(inbox + sep)) {
-            throw new ToolInputError(`src "${args.src}" must be a file inside ${inbox}`);
-          }
-          source = { path };
-        } else {
-          source = { content: args.content as string };
-        }
-        return containers.runtimeOf(args.container_id).cpIn(args.container_id, args.dest, source);
+        const rt = containers.runtimeOf(args.container_id);
+        if (args.src === undefined)
+          return rt.cpIn(args.container_id, args.dest, { content: args.content as string });
+        // Host files come from PERAGUS_HOME/inbox only, opened without following any link
+        // there: an agent must not read the host's files through a link in the inbox.
+        const inbox = join(home, 'inbox');
+        return withFileInside(inbox, args.src, { what: 'src', where: inbox }, (file) =>
+          rt.cpIn(args.container_id, args.dest, { path: file.pinned }),
+        );
       },
     }),
     defineTool({

@@ -1,9 +1,9 @@
 // notebook_* and cell_* tools over the SessionManager. Routable: on the host,
 // a call naming a container runs in that container's node server instead.
-import { readFile } from 'node:fs/promises';
 import { decodeBundle } from '../../../../srcmd/src/bundle.ts';
 import { decodeSrcmd } from '../../../../srcmd/src/decode.ts';
 import type { Notebook } from '../../../../srcmd/src/nbformat.ts';
+import { readInside } from '../../confine/index.ts';
 import type { EventBus } from '../../notebook/events.ts';
 import type { CellRunResult, Session } from '../../notebook/session.ts';
 import {
@@ -21,7 +21,6 @@ import {
 import type { NotebookContext } from '../context.ts';
 import { exportNotebook } from '../export.ts';
 import { summarizeOutputs } from '../outputs.ts';
-import { resolveInWorkDir } from '../paths.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
 import { watchSessionProgress } from './progress.ts';
 
@@ -170,7 +169,7 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
         let text = args.content;
         if (text === undefined) {
           if (!args.path) throw new ToolInputError('notebook_import needs content or path');
-          text = await readFile(resolveInWorkDir(ctx.workDir, args.path), 'utf8');
+          text = readInside(ctx.workDir, args.path, { where: 'the work dir' }).toString('utf8');
         }
         let nb: Notebook;
         if (args.format === 'ipynb') {

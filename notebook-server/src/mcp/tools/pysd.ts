@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { confineRelative } from '../../confine/index.ts';
 import type { Session } from '../../notebook/session.ts';
 import {
   cellName,
@@ -19,7 +20,6 @@ import {
   visualizeCode,
 } from '../../pysd/index.ts';
 import type { NotebookContext } from '../context.ts';
-import { resolveInWorkDir } from '../paths.ts';
 import { defineTool, RawResult, type ToolCall, type ToolDef, ToolInputError, toolResult } from '../tool.ts';
 import { runCodeCell } from './notebook.ts';
 
@@ -52,7 +52,7 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
         // Checked here too, for a clear message before any cell is added.
-        resolveInWorkDir(session.work_dir, args.source, 'source');
+        confineRelative(args.source, { what: 'source', where: "the session's work dir" });
         return pysdCell(session, modelLoadCode(args), 'load_model', call);
       },
     }),

@@ -1,0 +1,100 @@
+// Breach 1: the host followed links that experiment code planted in its
+// volume. Code in the experiment replaces /experiment/.peragus with a link to
+// a host directory; on the next container_create the host (root) used to chown
+// that directory to the experiment uid and unlink node.sock inside it. The same
+// for copies: a link in the volume must never make the host read or write its
+// target. Run for real in Docker and in the (bubblewrapped) local runtime.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerTestsEnabled } from '../helpers/docker.ts';
+import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
+
+const withDocker = dockerTestsEnabled();
+const run = randomBytes(3).toString('hex');
+
+/** A host directory the experiment must not be able to touch, and a fingerprint of it. */
+function victimDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'peragus-victim-'));
+  writeFileSync(join(dir, 'node.sock'), 'not a socket: host data');
+  writeFileSync(join(dir, 'secret.txt'), `host secret ${run}`);
+  const fingerprint = () => {
+    const st = statSync(dir);
+    return {
+      owner: `${st.uid}:${st.gid}`,
+      mode: st.mode,
+      entries: readdirSync(dir).sort(),
+      sock: readFileSync(join(dir, 'node.sock'), 'utf8'),
+      secret: readFileSync(join(dir, 'secret.txt'), 'utf8'),
+      secretOwner: `${statSync(join(dir, 'secret.txt')).uid}`,
+    };
+  };
+  return { dir, fingerprint };
+}
+
+describe.each([
+  ['docker', withDocker],
+  ['local', true],
+] as const)('links planted in a %s experiment volume', (runtime, enabled) => {
+  let t: TestHost;
+  const victim = victimDir();
+  const before = victim.fingerprint();
+  const experimentId = `links-${runtime}-${run}`;
+  let cid = '';
+  const sh = (script: string) => t.call('container_exec', { container_id: cid, cmd: ['sh', '-c', script] });
+
+  beforeAll(async () => {
+    if (!enabled) return;
+    t = await startTestHost({ runtime });
+    const created = await t.call('container_create', { experiment_id: experimentId });
+    cid = created.container_id as string;
+    // The experiment's own code plants links to the host directory (a path it cannot see).
+    const planted = await sh(
+      `ln -s ${victim.dir}/secret.txt leak.txt && ln -s ${victim.dir} dirlink && ` +
+        `rm -rf .peragus && ln -s ${victim.dir} .peragus && ls -la`,
+    );
+    expect(planted.exit_code, String(planted.stderr)).toBe(0);
+  }, 300_000);
+
+  afterAll(async () => {
+    if (t) await t.close();
+    rmSync(victim.dir, { recursive: true, force: true });
+  });
+
+  it.runIf(enabled)('cp_out of a link is refused; nothing of the host file is copied', async () => {
+    const err = await t.callError('container_cp_out', { container_id: cid, src: 'leak.txt' });
+    expect(err).toMatch(/symbolic link|symlink/);
+    const out = join(t.home, 'experiments', experimentId, 'out');
+    expect(existsSync(join(out, 'leak.txt'))).toBe(false);
+    expect(victim.fingerprint()).toEqual(before);
+  });
+
+  it.runIf(enabled)('cp_in through a linked directory never writes into the host directory', async () => {
+    const r = await t.client.callTool({
+      name: 'container_cp_in',
+      arguments: { container_id: cid, dest: 'dirlink/planted.txt', content: 'from the agent' },
+    });
+    // Docker resolves the link inside the container (where that path is not the host's); the
+    // local runtime refuses it. Either way the host directory is untouched.
+    if (runtime === 'local') expect(JSON.stringify(r.content)).toMatch(/symbolic link/);
+    expect(existsSync(join(victim.dir, 'planted.txt'))).toBe(false);
+    expect(victim.fingerprint()).toEqual(before);
+  });
+
+  it.runIf(enabled)(
+    're-creating the experiment refuses the planted .peragus link: no chown, no unlink on the host',
+    async () => {
+      await t.call('container_destroy', { container_id: cid });
+      const err = await t.callError('container_create', { experiment_id: experimentId });
+      expect(err).toMatch(/"\.peragus" is a symbolic link/);
+      expect(err).toMatch(/never follows links/);
+      expect(victim.fingerprint()).toEqual(before);
+      // Nothing half-made is left running for the experiment.
+      const list = await t.call('container_list', { experiment_id: experimentId });
+      expect((list.containers as Json[]).filter((c) => c.running)).toEqual([]);
+    },
+    300_000,
+  );
+});
