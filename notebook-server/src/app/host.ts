@@ -68,6 +68,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   };
   const extraTools: ToolDef[] = [
     ...catalogTools({
+      router,
       catalog,
       containers,
       sessions: notebook.sessions,

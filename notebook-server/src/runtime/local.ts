@@ -31,6 +31,7 @@ import {
   resolveUnderRoot,
   waitForEndpoint,
 } from './paths.ts';
+import { writeStateFile } from './state-file.ts';
 import {
   type ContainerInfo,
   type ContainerRuntime,
@@ -334,8 +335,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   #save(rec: LocalRecord): void {
     const file = join(this.#registry, `${rec.container_id}.json`);
-    writeFileSync(`${file}.tmp`, JSON.stringify(rec, null, 2));
-    renameSync(`${file}.tmp`, file);
+    writeStateFile(file, JSON.stringify(rec, null, 2));
   }
 
   #tail(path: string, lines: number): string {

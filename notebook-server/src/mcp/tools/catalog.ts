@@ -18,7 +18,9 @@ import type { ContainerService } from '../../orchestrator/containers.ts';
 import { PlanInput } from '../../orchestrator/plan-schema.ts';
 import type { PlanRunner } from '../../orchestrator/plans.ts';
 import { resolveInWorkDir } from '../paths.ts';
+import type { ContainerRouter } from '../router.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
+import { checkLineage } from './lineage.ts';
 
 export interface CatalogToolDeps {
   catalog: Catalog;
@@ -27,6 +29,8 @@ export interface CatalogToolDeps {
   plans: PlanRunner;
   /** Base dir of plan model paths given as host files. */
   planBaseDir: string;
+  /** Reaches container sessions for the lineage check of experiment_register_result. */
+  router?: ContainerRouter;
   /** Plans above these ask the user first (MCP elicitation). */
   approval: { maxExperiments: number; maxParallel: number };
 }
@@ -79,6 +83,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
         "Register an experiment's artifacts (copied out of its container or host session into the content-addressed store, checksums verified) and metrics in the catalog. Idempotent by experiment_id.",
       input: RegisterInput,
       handler: async (args) => {
+        await checkLineage(deps, args);
         const artifacts = [];
         for (const a of args.artifacts) {
           let local: string;
