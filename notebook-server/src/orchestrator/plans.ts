@@ -161,8 +161,7 @@ export class PlanRunner {
       if (!name.endsWith('.json')) continue;
       const file = this.#read(name.slice(0, -'.json'.length));
       // A `peragus run` plan is continued by running its plan file again, not here.
-      if (!file || file.status !== 'running' || file.owner === 'cli') continue;
-      if (this.#running.has(file.plan_id)) continue;
+      if (file?.status !== 'running' || file.owner === 'cli' || this.#running.has(file.plan_id)) continue;
       await this.#destroyContainersOf(file.plan_id);
       this.#launch(file, expandPlan(file.plan, file.plan_id));
       resumed.push(file.plan_id);
@@ -200,7 +199,11 @@ export class PlanRunner {
 
   /** Atomic, and never leaves a temp file behind (e.g. on ENOSPC). */
   #write(file: PlanFile): void {
-    writeStateFile(join(this.#dir, `${file.plan_id}.json`), JSON.stringify(file));
+    // Slack and in-place fallback: a full disk never leaves a plan marked "running".
+    writeStateFile(join(this.#dir, `${file.plan_id}.json`), JSON.stringify(file), {
+      slack: 256,
+      inPlaceWhenFull: true,
+    });
   }
 
   #launch(file: PlanFile, experiments: ExperimentConfig[]): void {
