@@ -38,12 +38,13 @@ async function main(argv: string[]): Promise<number> {
   return (await command(rest)) ?? 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+/** Exit code 1 with the message; a handle left open by a failed start never keeps the process alive. */
+function fail(err: unknown): void {
+  process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 1000).unref();
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, fail);

@@ -50,13 +50,13 @@ describe('registering results', () => {
 
     const wrong = await t.callError('experiment_register_result', {
       ...args,
-      experiment_id: 'reg-2',
+      replace: true,
       artifacts: [{ ...artifacts[0], sha256: '0'.repeat(64) }],
     });
     expect(wrong).toMatch(/checksum|sha256/i);
     const outside = await t.callError('experiment_register_result', {
       ...args,
-      experiment_id: 'reg-3',
+      replace: true,
       artifacts: [{ path: '../../../etc/passwd' }],
     });
     expect(outside).toMatch(/escapes|outside/);

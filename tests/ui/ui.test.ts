@@ -168,15 +168,16 @@ describe.skipIf(!hasChromium)('browser UI', () => {
   });
 
   it('queries the catalog and charts metrics per experiment', async () => {
-    const sid = (host.notebook.sessions.list()[0] as { id: string }).id;
     for (const [i, v] of [
       [1, 120],
       [2, 480],
       [3, 950],
     ] as const) {
+      // A result is registered from a session of its own experiment (lineage is checked).
+      const nb = await call('notebook_create', { name: `ui-exp-${i}`, experiment_id: `ui-exp-${i}` });
       await call('experiment_register_result', {
         experiment_id: `ui-exp-${i}`,
-        session_id: sid,
+        session_id: nb.session_id,
         metrics: { max_infected: v, peak_day: 10 + i },
       });
     }

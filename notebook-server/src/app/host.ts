@@ -42,10 +42,19 @@ export interface Host {
 export async function createHost(options: HostOptions = {}): Promise<Host> {
   const home = options.home ?? peragusHome();
   mkdirSync(home, { recursive: true });
-  const notebook = await createNotebookServices({
-    root: join(home, 'sessions'),
-    ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
-  });
+  // The catalog first: a locked, empty or corrupt catalog fails the start
+  // before any kernel or plan is started, so nothing is left running.
+  const catalog = await Catalog.open({ home });
+  let notebook: NotebookServices;
+  try {
+    notebook = await createNotebookServices({
+      root: join(home, 'sessions'),
+      ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+    });
+  } catch (err) {
+    catalog.close();
+    throw err;
+  }
   const containers = new ContainerService(home, options.runtime);
   if (containers.defaultKind === 'local') {
     // Loud when experiments would run unsandboxed (container_create says isolation: "none" too).
@@ -54,7 +63,6 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   }
   const router = new ContainerRouter((id) => containers.endpoint(id), notebook.events);
   containers.onDestroyed = (id) => router.forget(id);
-  const catalog = await Catalog.open({ home });
   const plans = new PlanRunner({ containers, router, catalog }, home);
   const ctx: NotebookContext = {
     role: 'host',
@@ -64,6 +72,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   };
   const extraTools: ToolDef[] = [
     ...catalogTools({
+      router,
       catalog,
       containers,
       sessions: notebook.sessions,
@@ -95,8 +104,13 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     },
   };
   if (options.resumePlans !== false) {
-    const resumed = await plans.resumeAll();
-    for (const id of resumed) process.stderr.write(`peragus: resuming plan ${id}\n`);
+    try {
+      const resumed = await plans.resumeAll();
+      for (const id of resumed) process.stderr.write(`peragus: resuming plan ${id}\n`);
+    } catch (err) {
+      await host.close().catch(() => undefined);
+      throw err;
+    }
   }
   return host;
 }

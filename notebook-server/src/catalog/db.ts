@@ -96,7 +96,10 @@ export class CatalogDb {
         const pid = /PID (\d+)/.exec(msg)?.[1];
         throw new CatalogLockedError(file, pid === undefined ? undefined : Number(pid), err);
       }
-      throw new CatalogError('query_failed', `cannot open the catalog ${file}: ${msg}`, { cause: err });
+      const fix = /not a valid DuckDB database|corrupt|Invalid Input|checksum/i.test(msg)
+        ? `; the file is damaged or not a catalog: move it aside (mv ${file} ${file}.bad) and start again to create a fresh catalog, or restore it from a backup`
+        : '';
+      throw new CatalogError('query_failed', `cannot open the catalog ${file}: ${msg}${fix}`, { cause: err });
     }
     openFiles.add(file);
     try {

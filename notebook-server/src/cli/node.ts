@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createNotebookServices } from '../app/notebook-services.ts';
+import { onParentDeath } from '../app/parent-watch.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { listenSocket } from '../mcp/socket-transport.ts';
 
@@ -42,6 +43,11 @@ export async function nodeCommand(argv: string[]): Promise<number | undefined> {
     const stop = () => done();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // A local node dies with its host (kill -9 of `peragus run` leaves no orphan).
+    onParentDeath(() => {
+      process.stderr.write('peragus node: the host process is gone; stopping\n');
+      stop();
+    });
   });
   server.close();
   await services.close();

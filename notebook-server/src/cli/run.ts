@@ -1,10 +1,29 @@
 // `peragus run PLAN.json`: runs a plan (the experiment_plan_run object) with a
 // progress bar on stderr and prints a summary table. Exit code 1 if any failed.
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHost } from '../app/host.ts';
+import type { Plan } from '../orchestrator/plan-schema.ts';
 import { formatTable, progressBar } from './table.ts';
+
+/**
+ * A plan file's id: its real path, the plan without parallel_limit (K changes
+ * nothing about which configurations run) and the model text. Editing the plan
+ * or the model makes a new plan; experiments of the old one keep their results.
+ */
+export function planIdForFile(file: string, plan: Plan, modelText: string): string {
+  const { parallel_limit: _k, ...what } = plan;
+  const hash = createHash('sha256')
+    .update(realpathSync(file))
+    .update('\0')
+    .update(JSON.stringify(what))
+    .update('\0')
+    .update(modelText)
+    .digest('hex');
+  return `plan-file-${hash.slice(0, 16)}`;
+}
 
 export async function runCommand(argv: string[]): Promise<number | undefined> {
   const { values, positionals } = parseArgs({
@@ -26,10 +45,13 @@ export async function runCommand(argv: string[]): Promise<number | undefined> {
   try {
     const { plan } = host.plans.prepare(raw);
     // The person running the CLI owns the plan file: its model path is read relative to it.
-    const started = host.plans.start(plan, host.plans.modelText(plan, planDir));
+    const modelText = host.plans.modelText(plan, planDir);
+    // The same plan file (same content) on the same home is the same plan: a
+    // run killed half-way continues, and registered experiments are not run again.
+    const started = await host.plans.startOrContinue(planIdForFile(file, plan, modelText), plan, modelText);
     const tty = process.stderr.isTTY;
     process.stderr.write(
-      `plan ${started.plan_id}: ${started.experiments.length} experiments, K=${plan.parallel_limit}\n`,
+      `plan ${started.plan_id}${started.resumed ? ' (continued)' : ''}: ${started.experiments.length} experiments, K=${plan.parallel_limit}\n`,
     );
     host.plans.onProgress(started.plan_id, (p) => {
       const bar = progressBar(p.done, p.total, p.message);

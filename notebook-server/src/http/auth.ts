@@ -85,3 +85,30 @@ export function authMiddleware(options: AuthOptions) {
     next();
   };
 }
+
+/**
+ * Host names a server bound to `bindHost:port` answers to: loopback names and
+ * the bound address. A request whose Host header is another name reached us
+ * through a name that is not ours (DNS rebinding) and is refused on every
+ * route. A wildcard bind (0.0.0.0, ::) is reached by whatever names the
+ * machine has, so it checks nothing beyond the token.
+ */
+export function allowedHostsFor(
+  bindHost: string,
+  port: number,
+  extra: readonly string[] = [],
+): Set<string> | null {
+  if (bindHost === '0.0.0.0' || bindHost === '::' || bindHost === '') return null;
+  const shown = bindHost.includes(':') ? `[${bindHost}]` : bindHost;
+  return new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${shown}:${port}`, ...extra]);
+}
+
+export function hostAllowed(req: IncomingMessage, allowed: ReadonlySet<string> | null): boolean {
+  if (!allowed) return true;
+  const host = req.headers.host;
+  return host !== undefined && allowed.has(host.toLowerCase());
+}
+
+export function hostRefusal(req: IncomingMessage, allowed: ReadonlySet<string>): string {
+  return `Host "${req.headers.host ?? ''}" is not this server's name: use one of ${[...allowed].join(', ')}`;
+}

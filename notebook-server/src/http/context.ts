@@ -59,6 +59,8 @@ export interface HostContext {
   remote?: RemoteSessions;
   /** Starts a kernel for POST /api/kernels (default: a cold start of the PySD kernelspec). */
   startKernel?: (options: { workDir: string }) => Promise<Kernel>;
+  /** Extra Host header values accepted besides loopback names and the bound address (host:port). */
+  allowedHosts?: string[];
   /** Extra origins allowed besides the server's own (e.g. a dev server). */
   allowedOrigins?: string[];
   /** Kernel WS subprotocols offered (default [v1]); [] forces the legacy JSON framing. */

@@ -59,9 +59,9 @@ export function serveEventStream(
   };
   const replay = (session: string, afterSeq: number) => {
     if (filter.session_id !== undefined && filter.session_id !== session) return;
-    // Replay is synchronous, so no live event can slip in between; seq dedup keeps order.
-    const last = lastSeq.get(session);
-    if (last !== undefined && last > afterSeq) lastSeq.set(session, afterSeq);
+    // Replay is synchronous, so no live event can slip in between. Events this
+    // connection already delivered are not sent again (send skips seq <= the last
+    // sent): a resume is exact, every event once and in seq order.
     for (const e of bus.replay(session, afterSeq)) {
       if (filter.experiment_id === undefined || e.experiment_id === filter.experiment_id) send(e);
     }

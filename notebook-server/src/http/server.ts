@@ -6,7 +6,15 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer } from 'ws';
-import { authMiddleware, originAllowed, requestToken, tokenMatches } from './auth.ts';
+import {
+  allowedHostsFor,
+  authMiddleware,
+  hostAllowed,
+  hostRefusal,
+  originAllowed,
+  requestToken,
+  tokenMatches,
+} from './auth.ts';
 import type { HostContext } from './context.ts';
 import { HttpError, jupyterErrorHandler, uiErrorHandler } from './errors.ts';
 import { serveEventStream } from './events-ws.ts';
@@ -25,6 +33,8 @@ export interface HttpApp {
   kernels: KernelRegistry;
   /** Mounts the MCP Streamable HTTP handler at /mcp (token-checked; the body is left unparsed). */
   attachMcp(handler: McpHandler): void;
+  /** Host header values accepted on every route and upgrade (null: any). Set once the port is known. */
+  setAllowedHosts(hosts: Set<string> | null): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +52,11 @@ export function createHttpApp(ctx: HostContext): HttpApp {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  let allowedHosts: Set<string> | null = null;
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (hostAllowed(req, allowedHosts)) return next();
+    res.status(403).json({ message: hostRefusal(req, allowedHosts as Set<string>), reason: 'host' });
+  });
   app.use(
     authMiddleware({ token: ctx.token, allowedOrigins: ctx.allowedOrigins, openPaths: ['/api', '/api/'] }),
   );
@@ -107,6 +122,8 @@ export function createHttpApp(ctx: HostContext): HttpApp {
       );
     };
     socket.on('error', () => {});
+    if (!hostAllowed(req, allowedHosts))
+      return refuse(403, 'Forbidden', hostRefusal(req, allowedHosts as Set<string>));
     if (!originAllowed(req, ctx.allowedOrigins))
       return refuse(403, 'Forbidden', 'cross-origin request refused');
     if (!tokenMatches(requestToken(req), ctx.token))
@@ -136,6 +153,9 @@ export function createHttpApp(ctx: HostContext): HttpApp {
     kernels,
     attachMcp(handler) {
       mcp = handler;
+    },
+    setAllowedHosts(hosts) {
+      allowedHosts = hosts;
     },
     async close() {
       for (const ws of [...channelsWss.clients, ...eventsWss.clients]) ws.terminate();
@@ -170,6 +190,24 @@ export interface HostServer extends HttpApp {
 export async function startHostServer(options: StartHostServerOptions): Promise<HostServer> {
   const { port = 4300, host = '127.0.0.1', buildUi = true, ...ctx } = options;
   const log = ctx.log ?? defaultLog;
+  const http = createHttpApp(ctx);
+  // Bind first: a port in use fails the start at once, before the UI build.
+  await new Promise<void>((resolve, reject) => {
+    http.server.once('error', (err: NodeJS.ErrnoException) => {
+      void http.close();
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(
+              `port ${port} on ${host} is already in use (another peragus serve?): stop it, or pick another port with --port N (0 picks a free one)`,
+            )
+          : err,
+      );
+    });
+    http.server.listen(port, host, () => {
+      http.server.removeAllListeners('error');
+      resolve();
+    });
+  });
   if (buildUi) {
     try {
       await ensureUiBuilt(log);
@@ -178,15 +216,8 @@ export async function startHostServer(options: StartHostServerOptions): Promise<
       log(`could not build the browser UI: ${(err as Error).message}`);
     }
   }
-  const http = createHttpApp(ctx);
-  await new Promise<void>((resolve, reject) => {
-    http.server.once('error', reject);
-    http.server.listen(port, host, () => {
-      http.server.off('error', reject);
-      resolve();
-    });
-  });
   const bound = (http.server.address() as AddressInfo).port;
+  http.setAllowedHosts(allowedHostsFor(host, bound, ctx.allowedHosts));
   const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const url = `http://${shownHost}:${bound}/`;
   return { ...http, url, port: bound, browserUrl: `${url}?token=${encodeURIComponent(ctx.token)}` };

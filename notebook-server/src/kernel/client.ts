@@ -13,6 +13,7 @@ import {
 } from './errors.ts';
 import { Execution } from './execute.ts';
 import { type KernelProcess, type KernelSpec, terminate } from './launcher.ts';
+import { oomKillCount, oomReason } from './oom.ts';
 import { PendingReplies } from './replies.ts';
 import type { ExecuteOptions, ExecuteResult, Kernel, KernelEvents, KernelStatus } from './types.ts';
 import { type Message, parentId, WireCodec, type WireStats } from './wire.ts';
@@ -307,9 +308,11 @@ export class KernelClient extends EventEmitter implements Kernel {
   private adopt(proc: KernelProcess): void {
     this.process = proc;
     this.expectingExit = false;
+    const oomBefore = oomKillCount();
     proc.exited.then(({ code, signal }) => {
       if (this.process !== proc || this.expectingExit) return;
-      this.markDead(`kernel process exited (${describeExit(code, signal)})`);
+      const oom = oomReason(signal, oomBefore);
+      this.markDead(`kernel process exited (${describeExit(code, signal)}${oom ? `: ${oom}` : ''})`);
     });
   }
 

@@ -2,10 +2,11 @@
 // readable size, images become artifact files in the work dir (path, sha256,
 // bytes, media type) with only a small preview inline.
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Output } from '../../../srcmd/src/nbformat.ts';
 import { RESULT_MIME } from '../pysd/result.ts';
+import { writeStateFile } from '../runtime/state-file.ts';
 
 const TEXT_LIMIT = 4000;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes start with ESC
@@ -46,9 +47,7 @@ export function writeArtifact(
 ): ArtifactRef {
   const abs = join(workDir, relPath);
   mkdirSync(join(abs, '..'), { recursive: true });
-  const tmp = `${abs}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, abs);
+  writeStateFile(abs, data);
   return {
     path: relPath,
     sha256: createHash('sha256').update(data).digest('hex'),

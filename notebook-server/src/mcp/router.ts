@@ -20,6 +20,8 @@ export interface ContainerEndpoint {
 export class ContainerRouter {
   readonly #clients = new Map<string, Promise<Client>>();
   readonly #sessionToContainer = new Map<string, string>();
+  /** Session ids whose events came from each container (dropped from the bus when it goes). */
+  readonly #sessionsSeen = new Map<string, Set<string>>();
 
   constructor(
     private readonly lookup: (containerId: string) => Promise<ContainerEndpoint>,
@@ -101,7 +103,10 @@ export class ContainerRouter {
     const client = new Client({ name: 'peragus-host', version: SERVER_VERSION });
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
       const parsed = SessionEvent.safeParse(n.params.data);
-      if (n.params.logger === 'peragus.events' && parsed.success) this.events.publish(parsed.data);
+      if (n.params.logger === 'peragus.events' && parsed.success) {
+        this.#eventSessions(containerId).add(parsed.data.session_id);
+        this.events.publish(parsed.data);
+      }
     });
     client.onclose = () => this.#clients.delete(containerId);
     await client.connect(transport);
@@ -114,7 +119,19 @@ export class ContainerRouter {
     const pending = this.#clients.get(containerId);
     this.#clients.delete(containerId);
     for (const [s, c] of this.#sessionToContainer) if (c === containerId) this.#sessionToContainer.delete(s);
+    // The container is gone: so are its sessions, and the events kept for their resume.
+    for (const s of this.#sessionsSeen.get(containerId) ?? []) this.events.forget(s);
+    this.#sessionsSeen.delete(containerId);
     if (pending) await (await pending.catch(() => undefined))?.close().catch(() => undefined);
+  }
+
+  #eventSessions(containerId: string): Set<string> {
+    let seen = this.#sessionsSeen.get(containerId);
+    if (!seen) {
+      seen = new Set();
+      this.#sessionsSeen.set(containerId, seen);
+    }
+    return seen;
   }
 
   async close(): Promise<void> {

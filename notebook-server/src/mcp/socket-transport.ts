@@ -4,32 +4,31 @@
 // container whose volume holds the socket.
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import { serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { JsonLineReader } from './framing/line-reader.ts';
 
 export class SocketTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
-  private readonly buffer = new ReadBuffer();
+  // A line over the cap or not JSON-RPC (a hostile container) is dropped and
+  // reported; it never ends the connection or throws into the host.
+  private readonly buffer = new JsonLineReader({
+    onMessage: (m) => this.onmessage?.(m),
+    onRejected: (r) => this.onerror?.(new Error(r.message)),
+  });
   private closed = false;
 
   constructor(private readonly socket: Socket) {}
 
   async start(): Promise<void> {
     this.socket.on('data', (chunk: Buffer) => {
-      this.buffer.append(chunk);
-      for (;;) {
-        let message: JSONRPCMessage | null;
-        try {
-          message = this.buffer.readMessage();
-        } catch (err) {
-          this.onerror?.(err as Error);
-          continue;
-        }
-        if (message === null) break;
-        this.onmessage?.(message);
+      try {
+        this.buffer.push(chunk);
+      } catch (err) {
+        this.onerror?.(err as Error);
       }
     });
     this.socket.on('error', (err) => this.onerror?.(err));

@@ -1,12 +1,22 @@
-// The host MCP server on stdio (for desktop MCP clients).
+// The host MCP server on stdio (for desktop MCP clients). Framing goes through
+// the capped line reader: a message over 10 MiB, or a line that is not
+// JSON-RPC, gets a JSON-RPC error reply and the server keeps serving.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { LineFramedTransport } from './framing/line-transport.ts';
 
-export async function serveStdio(server: McpServer): Promise<void> {
-  const transport = new StdioServerTransport();
-  await server.connect(transport);
-  await new Promise<void>((resolve) => {
-    transport.onclose = () => resolve();
-    process.stdin.once('end', () => resolve());
+export const LARGE_CONTENT_HINT =
+  'put large files in PERAGUS_HOME/inbox and copy them with container_cp_in {src}';
+
+export async function serveStdio(server: McpServer, maxLineBytes?: number): Promise<void> {
+  const transport = new LineFramedTransport(process.stdin, process.stdout, {
+    replyToRejected: true,
+    largeContentHint: LARGE_CONTENT_HINT,
+    ...(maxLineBytes !== undefined ? { maxLineBytes } : {}),
+    onRejected: (r) => process.stderr.write(`peragus mcp: refused a message (${r.code}): ${r.message}\n`),
   });
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = () => resolve();
+  });
+  await server.connect(transport);
+  await closed;
 }

@@ -58,6 +58,17 @@ export function makeCell(spec: NewCell, taken: ReadonlySet<string>): Cell {
   };
 }
 
+/** `name` if free, else `stem_2.ext`, `stem_3.ext`, …: the first not in `taken`. */
+export function uniqueFilename(name: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(name)) return name;
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  for (let i = 2; ; i++) {
+    const candidate = `${stem}_${i}${ext}`;
+    if (!taken.has(candidate)) return candidate;
+  }
+}
+
 /**
  * Appends an output the way Jupyter front ends do: a stream chunk following
  * the same stream extends it. Returns the index the chunk landed at.

@@ -48,3 +48,14 @@ export class InvalidCellError extends NotebookError {
     super('invalid_cell', message);
   }
 }
+
+/** A change could not be written to the session's work dir (e.g. ENOSPC). */
+export class PersistError extends NotebookError {
+  constructor(sessionId: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(
+      'persist_failed',
+      `could not save session "${sessionId}": ${why}. The change is kept in memory and written with the next successful save; free disk space (or fix the work dir), then run or edit a cell again`,
+    );
+  }
+}

@@ -121,20 +121,45 @@ export interface EventFilter {
   types?: readonly SessionEventType[];
 }
 
+export interface EventBusOptions {
+  /** Events kept per session for resume (default 1000). */
+  replayLimit?: number;
+  /** Bytes (JSON) kept per session for resume (default 4 MiB): outputs are the big events. */
+  replayBytes?: number;
+  /** Sessions whose events are kept (default 1000); the least recently active are dropped first. */
+  maxSessions?: number;
+  onListenerError?: (error: unknown, event: SessionEvent) => void;
+}
+
+interface Recent {
+  events: SessionEvent[];
+  sizes: number[];
+  bytes: number;
+}
+
+/** Approximate JSON size: outputs are measured, the small fixed-shape events are not. */
+function sizeOf(event: SessionEvent): number {
+  return event.type === 'notebook.cell.output' ? JSON.stringify(event.output).length + 200 : 300;
+}
+
 /**
- * Fan-out of session events to the faces. Keeps the last `replayLimit` events
- * of every session so a reconnecting client can resume after the seq it saw.
+ * Fan-out of session events to the faces. Keeps recent events of each session
+ * (bounded in count and bytes per session, and in sessions) so a reconnecting
+ * client can resume after the seq it saw; a deleted session's are dropped.
  */
 export class EventBus {
   readonly #listeners = new Set<{ fn: EventListener; filter: EventFilter | undefined }>();
-  readonly #recent = new Map<string, SessionEvent[]>();
+  /** Insertion order = least recently active first (re-inserted on publish). */
+  readonly #recent = new Map<string, Recent>();
   readonly #replayLimit: number;
+  readonly #replayBytes: number;
+  readonly #maxSessions: number;
   readonly #onListenerError: (error: unknown, event: SessionEvent) => void;
 
-  constructor(
-    options: { replayLimit?: number; onListenerError?: (error: unknown, event: SessionEvent) => void } = {},
-  ) {
+  constructor(options: EventBusOptions = {}) {
     this.#replayLimit = options.replayLimit ?? 1000;
+    this.#replayBytes = options.replayBytes ?? 4 * 1024 * 1024;
+    this.#maxSessions = options.maxSessions ?? 1000;
     this.#onListenerError =
       options.onListenerError ??
       ((err) => process.emitWarning(`peragus EventBus listener threw: ${String(err)}`));
@@ -150,13 +175,7 @@ export class EventBus {
   }
 
   publish(event: SessionEvent): void {
-    let recent = this.#recent.get(event.session_id);
-    if (!recent) {
-      recent = [];
-      this.#recent.set(event.session_id, recent);
-    }
-    recent.push(event);
-    if (recent.length > this.#replayLimit) recent.splice(0, recent.length - this.#replayLimit);
+    this.#keep(event);
     // Snapshot: a listener may unsubscribe (or subscribe) while we deliver.
     for (const { fn, filter } of [...this.#listeners]) {
       if (!matches(event, filter)) continue;
@@ -171,7 +190,40 @@ export class EventBus {
 
   /** Events of a session with seq > afterSeq still held in memory, oldest first. */
   replay(sessionId: string, afterSeq = -1): SessionEvent[] {
-    return (this.#recent.get(sessionId) ?? []).filter((e) => e.seq > afterSeq);
+    return (this.#recent.get(sessionId)?.events ?? []).filter((e) => e.seq > afterSeq);
+  }
+
+  /** Sessions and bytes held for resume (for tests and diagnostics). */
+  get retained(): { sessions: number; events: number; bytes: number } {
+    let events = 0;
+    let bytes = 0;
+    for (const r of this.#recent.values()) {
+      events += r.events.length;
+      bytes += r.bytes;
+    }
+    return { sessions: this.#recent.size, events, bytes };
+  }
+
+  #keep(event: SessionEvent): void {
+    let recent = this.#recent.get(event.session_id);
+    if (recent) this.#recent.delete(event.session_id);
+    else recent = { events: [], sizes: [], bytes: 0 };
+    this.#recent.set(event.session_id, recent);
+    const size = sizeOf(event);
+    recent.events.push(event);
+    recent.sizes.push(size);
+    recent.bytes += size;
+    while (
+      recent.events.length > 1 &&
+      (recent.events.length > this.#replayLimit || recent.bytes > this.#replayBytes)
+    ) {
+      recent.events.shift();
+      recent.bytes -= recent.sizes.shift() ?? 0;
+    }
+    while (this.#recent.size > this.#maxSessions) {
+      const oldest = this.#recent.keys().next().value as string;
+      this.#recent.delete(oldest);
+    }
   }
 
   /** Drops a session's replay buffer (after delete). */

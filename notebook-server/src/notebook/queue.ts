@@ -16,6 +16,7 @@ export interface QueueHost {
   findCodeCell(cellId: string): CodeCell | undefined;
   setRun(cellId: string, run: CellRun | undefined): void;
   emit(body: SessionEventBody): SessionEvent;
+  /** Persists; rejects with a PersistError (already reported as a notebook.error event). */
   save(): Promise<void>;
 }
 
@@ -120,7 +121,7 @@ export class ExecutionQueue {
     );
     if (cellIds.length > 0) {
       this.announce('queued');
-      void this.host.save();
+      this.#saveQuietly();
       if (!this.#draining) {
         this.#draining = true;
         this.#pump = this.#drain();
@@ -137,7 +138,7 @@ export class ExecutionQueue {
     this.#items = this.#items.filter((i) => !removed.includes(i));
     for (const item of removed) this.#settleCancelled(item, why);
     this.announce('cancelled');
-    void this.host.save();
+    this.#saveQuietly();
     return removed.map((i) => i.cellId);
   }
 
@@ -228,7 +229,7 @@ export class ExecutionQueue {
     this.host.setRun(cell.id, { status: 'running', started_at: startedAt.toISOString() });
     this.slot.setBusy(true);
     this.host.emit({ type: 'notebook.cell.executing', cell_id: cell.id });
-    void this.host.save();
+    this.#saveQuietly();
 
     let timedOut = false;
     const timers: NodeJS.Timeout[] = [];
@@ -347,7 +348,11 @@ export class ExecutionQueue {
     });
     this.#current = null;
     // On disk before anyone hears the cell completed: a crash never loses a completed cell's output.
-    await this.host.save();
+    // A failed save fails the caller's run (persist_error); the outputs stay in memory for the next save.
+    const persistError = await this.host.save().then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
     this.host.emit({
       type: 'notebook.cell.completed',
       cell_id: cell.id,
@@ -370,8 +375,14 @@ export class ExecutionQueue {
       outputs: structuredClone(cell.outputs),
       duration_ms: duration,
       ...(o.error ? { error: o.error } : {}),
+      ...(persistError ? { persist_error: persistError } : {}),
     });
     this.announce('completed', cell.id);
+  }
+
+  /** Saves where no caller waits on it: a failure is already reported as a notebook.error event. */
+  #saveQuietly(): void {
+    this.host.save().catch(() => undefined);
   }
 
   #settleCancelled(item: Item, why: string): void {

@@ -3,11 +3,12 @@
 import { join } from 'node:path';
 import type { Cell, CodeCell, Notebook, Output } from '../../../srcmd/src/nbformat.ts';
 import type { Kernel } from '../kernel/types.ts';
-import { type CellPosition, makeCell, type NewCell } from './cells.ts';
+import { type CellPosition, makeCell, type NewCell, uniqueFilename } from './cells.ts';
 import {
   CellBusyError,
   CellNotFoundError,
   InvalidCellError,
+  PersistError,
   SessionClosedError,
   SessionDeadError,
 } from './errors.ts';
@@ -36,6 +37,8 @@ export interface CellRunResult {
   outputs: Output[];
   duration_ms: number | null;
   error?: CellError;
+  /** The cell ran but its outputs could not be saved (why); they stay in memory for the next save. */
+  persist_error?: string;
 }
 
 export interface SessionInfo {
@@ -194,9 +197,23 @@ export class Session implements QueueHost {
   /** Inserts a cell (default: at the end) and persists it. */
   async addCell(spec: NewCell = {}, position?: CellPosition): Promise<Cell> {
     this.#assertOpen();
-    const cell = makeCell(spec, new Set(this.#cells.map((c) => c.id)));
+    // Generated names repeat (two runs of one experiment type): a taken file
+    // name gets a suffix, so the notebook always stays writable as srcmd.
+    const filename =
+      spec.filename === undefined ? undefined : uniqueFilename(spec.filename, this.#filenames());
+    const cell = makeCell(
+      filename === undefined ? spec : { ...spec, filename },
+      new Set(this.#cells.map((c) => c.id)),
+    );
     this.#cells.splice(this.#insertIndex(position), 0, cell);
-    await this.#changed('cell_added', cell.id);
+    try {
+      await this.save();
+    } catch (err) {
+      // The call fails and leaves no cell behind: memory matches what is on disk.
+      this.#cells = this.#cells.filter((c) => c !== cell);
+      throw err;
+    }
+    this.#queue.announce('cell_added', cell.id);
     return structuredClone(cell);
   }
 
@@ -210,6 +227,14 @@ export class Session implements QueueHost {
     this.#assertOpen();
     const cell = this.#find(cellId);
     if (this.#queue.runningCellId === cellId) throw new CellBusyError(cellId, this.id, 'update');
+    if (patch.filename !== undefined) {
+      if (cell.cell_type !== 'code')
+        throw new InvalidCellError(`cell "${cellId}" is markdown: it has no filename`);
+      if (patch.filename !== cell.filename && this.#filenames().has(patch.filename))
+        throw new InvalidCellError(
+          `another cell already has the file name "${patch.filename}": pick a name not used in this notebook`,
+        );
+    }
     if (patch.source !== undefined && patch.source !== cell.source) {
       cell.source = patch.source;
       if (cell.cell_type === 'code') {
@@ -218,11 +243,7 @@ export class Session implements QueueHost {
         if (this.#runs.get(cellId)?.status !== 'queued') this.#runs.delete(cellId);
       }
     }
-    if (patch.filename !== undefined) {
-      if (cell.cell_type !== 'code')
-        throw new InvalidCellError(`cell "${cellId}" is markdown: it has no filename`);
-      cell.filename = patch.filename;
-    }
+    if (patch.filename !== undefined && cell.cell_type === 'code') cell.filename = patch.filename;
     await this.#changed('cell_updated', cellId);
     return structuredClone(cell);
   }
@@ -345,18 +366,19 @@ export class Session implements QueueHost {
     return event;
   }
 
-  /** Persists now; failures are reported as events, never thrown into the queue. */
+  /**
+   * Persists now. A failure is reported as a notebook.error event and rejects
+   * with a PersistError, so the call that caused the change fails; the state
+   * stays in memory and the next save writes all of it.
+   */
   async save(): Promise<void> {
     this.#updatedAt = new Date().toISOString();
     try {
       await this.#store.save();
     } catch (err) {
-      this.emit({
-        type: 'notebook.error',
-        cell_id: null,
-        code: 'persist_failed',
-        message: `could not save session: ${(err as Error).message}`,
-      });
+      const error = new PersistError(this.id, err);
+      this.emit({ type: 'notebook.error', cell_id: null, code: 'persist_failed', message: error.message });
+      throw error;
     }
   }
 
@@ -365,6 +387,13 @@ export class Session implements QueueHost {
   async #changed(reason: string, cellId: string): Promise<void> {
     await this.save();
     this.#queue.announce(reason, cellId);
+  }
+
+  #filenames(): Set<string> {
+    const names = new Set<string>();
+    for (const c of this.#cells)
+      if (c.cell_type === 'code' && c.filename !== undefined) names.add(c.filename);
+    return names;
   }
 
   #find(cellId: string): Cell {

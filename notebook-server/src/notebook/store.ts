@@ -5,10 +5,9 @@
 //   <work_dir>/.peragus/sessions/<id>.seq  event seq reservation
 // Every write goes to a temp file in the same directory and is renamed over
 // the target, so a crash leaves either the old or the new file, never half of one.
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { Cell, Notebook } from '../../../srcmd/src/index.ts';
 import {
@@ -17,6 +16,7 @@ import {
   writeFileAtomic,
   writeNotebookFiles,
 } from '../../../srcmd/src/index.ts';
+import { writeStateFile } from '../runtime/state-file.ts';
 import { CellError, CellRunStatus } from './events.ts';
 
 export { writeFileAtomic };
@@ -58,17 +58,6 @@ export function sessionFile(workDir: string, id: string): string {
 }
 function seqFile(workDir: string, id: string): string {
   return join(sessionDir(workDir), `${id}.seq`);
-}
-
-function tempName(path: string): string {
-  return join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
-}
-
-function writeFileAtomicSync(path: string, data: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = tempName(path);
-  writeFileSync(tmp, data, 'utf8');
-  renameSync(tmp, path);
 }
 
 /** A persisted session as read back: metadata + the notebook's cells with their outputs. */
@@ -162,8 +151,13 @@ export class SessionStore {
    */
   reserveSeq(seq: number): void {
     if (seq <= this.#seqReserved) return;
-    this.#seqReserved = seq + this.seqBlock;
-    writeFileAtomicSync(seqFile(this.workDir, this.id), String(this.#seqReserved));
+    try {
+      writeStateFile(seqFile(this.workDir, this.id), String(seq + this.seqBlock));
+      this.#seqReserved = seq + this.seqBlock;
+    } catch {
+      // Not written (e.g. disk full): the event still goes out and the next
+      // event tries again; the session record's own seq covers a restart.
+    }
   }
 
   get seqReserved(): number {

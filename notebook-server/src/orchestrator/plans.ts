@@ -3,9 +3,10 @@
 // plan state on disk so a restarted host resumes unfinished plans (and cleans
 // containers the dead host left behind).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { errorMessage } from '../catalog/errors.ts';
+import { writeStateFile } from '../runtime/state-file.ts';
 import { type LifecycleDeps, runExperimentLifecycle } from './lifecycle.ts';
 import { checkPlan, type ExperimentConfig, expandPlan, type Plan, PlanInput } from './plan-schema.ts';
 
@@ -44,6 +45,8 @@ interface PlanFile {
   model_text: string;
   status: 'running' | 'finished' | 'cancelled';
   created_at: string;
+  /** 'cli': a `peragus run` plan, continued by running the same plan file again, never by a serving host. */
+  owner?: 'cli';
 }
 
 interface RunningPlan {
@@ -85,14 +88,41 @@ export class PlanRunner {
     }
   }
 
-  start(plan: Plan, modelText: string): { plan_id: string; experiments: ExperimentConfig[] } {
-    const planId = `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
+  /**
+   * Runs the plan with this id (the CLI's id for a plan file): a plan of that
+   * id already on disk is continued, after destroying the containers a dead
+   * run left behind; experiments with a registered result are skipped, so
+   * running the same plan again never registers a configuration twice.
+   */
+  async startOrContinue(
+    planId: string,
+    plan: Plan,
+    modelText: string,
+  ): Promise<{ plan_id: string; experiments: ExperimentConfig[]; resumed: boolean }> {
+    if (this.#running.has(planId)) throw new Error(`plan ${planId} is already running in this host`);
+    const previous = this.#read(planId);
+    if (!previous) return { ...this.start(plan, modelText, planId, 'cli'), resumed: false };
+    await this.#destroyContainersOf(planId);
+    const file: PlanFile = { ...previous, plan, model_text: modelText, status: 'running', owner: 'cli' };
+    this.#write(file);
+    const experiments = expandPlan(plan, planId);
+    this.#launch(file, experiments);
+    return { plan_id: planId, experiments, resumed: true };
+  }
+
+  start(
+    plan: Plan,
+    modelText: string,
+    planId = `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`,
+    owner?: 'cli',
+  ): { plan_id: string; experiments: ExperimentConfig[] } {
     const file: PlanFile = {
       plan_id: planId,
       plan,
       model_text: modelText,
       status: 'running',
       created_at: new Date().toISOString(),
+      ...(owner ? { owner } : {}),
     };
     this.#write(file);
     const experiments = expandPlan(plan, planId);
@@ -129,10 +159,10 @@ export class PlanRunner {
     const resumed: string[] = [];
     for (const name of readdirSync(this.#dir)) {
       if (!name.endsWith('.json')) continue;
-      const file = JSON.parse(readFileSync(join(this.#dir, name), 'utf8')) as PlanFile;
-      if (file.status !== 'running' || this.#running.has(file.plan_id)) continue;
-      const orphans = await this.deps.containers.list({ plan: file.plan_id });
-      for (const c of orphans) await this.deps.containers.destroy(c.container_id).catch(() => undefined);
+      const file = this.#read(name.slice(0, -'.json'.length));
+      // A `peragus run` plan is continued by running its plan file again, not here.
+      if (file?.status !== 'running' || file.owner === 'cli' || this.#running.has(file.plan_id)) continue;
+      await this.#destroyContainersOf(file.plan_id);
       this.#launch(file, expandPlan(file.plan, file.plan_id));
       resumed.push(file.plan_id);
     }
@@ -144,10 +174,36 @@ export class PlanRunner {
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
   }
 
+  /** Containers a dead run of the plan left behind (their host is gone). */
+  async #destroyContainersOf(planId: string): Promise<void> {
+    const orphans = await this.deps.containers.list({ plan: planId });
+    for (const c of orphans) await this.deps.containers.destroy(c.container_id).catch(() => undefined);
+  }
+
+  /** A plan's state file, or null when there is none (or it is unreadable: reported, skipped). */
+  #read(planId: string): PlanFile | null {
+    const path = join(this.#dir, `${planId}.json`);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return null;
+    }
+    try {
+      return JSON.parse(text) as PlanFile;
+    } catch (err) {
+      process.stderr.write(`peragus: ignoring unreadable plan state ${path}: ${errorMessage(err)}\n`);
+      return null;
+    }
+  }
+
+  /** Atomic, and never leaves a temp file behind (e.g. on ENOSPC). */
   #write(file: PlanFile): void {
-    const path = join(this.#dir, `${file.plan_id}.json`);
-    writeFileSync(`${path}.tmp`, JSON.stringify(file));
-    renameSync(`${path}.tmp`, path);
+    // Slack and in-place fallback: a full disk never leaves a plan marked "running".
+    writeStateFile(join(this.#dir, `${file.plan_id}.json`), JSON.stringify(file), {
+      slack: 256,
+      inPlaceWhenFull: true,
+    });
   }
 
   #launch(file: PlanFile, experiments: ExperimentConfig[]): void {

@@ -42,6 +42,7 @@ import {
   VOLUME,
   waitForEndpoint,
 } from './paths.ts';
+import { writeStateFile } from './state-file.ts';
 import {
   type ContainerInfo,
   type ContainerRuntime,
@@ -374,8 +375,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   #save(rec: LocalRecord): void {
     const file = join(this.#registry, `${rec.container_id}.json`);
-    writeFileSync(`${file}.tmp`, JSON.stringify(rec, null, 2));
-    renameSync(`${file}.tmp`, file);
+    writeStateFile(file, JSON.stringify(rec, null, 2));
   }
 
   #tail(path: string, lines: number): string {

@@ -15,13 +15,15 @@ export const SessionRef = {
   ...Routing,
 };
 
+/** A session name: shown in lists and slugged into file names, so no path characters or controls. */
+export const SessionName = z
+  .string()
+  .min(1)
+  .max(120)
+  .regex(/^[\w .-]+$/, 'name may contain letters, digits, spaces, ".", "_" and "-"');
+
 export const NotebookCreateInput = {
-  name: z
-    .string()
-    .min(1)
-    .max(120)
-    .regex(/^[\w .-]+$/, 'name may contain letters, digits, spaces, ".", "_" and "-"')
-    .describe('Notebook name, e.g. "teacup-lhs".'),
+  name: SessionName.describe('Notebook name, e.g. "teacup-lhs".'),
   experiment_id: z.string().min(1).max(120).optional().describe('Experiment this session belongs to.'),
   ...Routing,
 };
@@ -44,7 +46,7 @@ export const NotebookImportInput = {
     .string()
     .optional()
     .describe('For srcmd: the outputs JSON that travels beside the notebook (optional).'),
-  name: z.string().min(1).max(120).optional().describe('Session name; defaults to the notebook title.'),
+  name: SessionName.optional().describe('Session name; defaults to the notebook title.'),
   experiment_id: z.string().min(1).max(120).optional(),
   ...Routing,
 };

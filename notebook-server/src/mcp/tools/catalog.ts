@@ -21,7 +21,9 @@ import type { ContainerService } from '../../orchestrator/containers.ts';
 import { clientModelText, PlanModelError } from '../../orchestrator/plan-model.ts';
 import { PlanInput } from '../../orchestrator/plan-schema.ts';
 import type { PlanRunner } from '../../orchestrator/plans.ts';
+import type { ContainerRouter } from '../router.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
+import { checkLineage } from './lineage.ts';
 
 export interface CatalogToolDeps {
   catalog: Catalog;
@@ -30,6 +32,8 @@ export interface CatalogToolDeps {
   plans: PlanRunner;
   /** PERAGUS_HOME: plan models come from its inbox or catalog, never from other host paths. */
   home: string;
+  /** Reaches container sessions for the lineage check of experiment_register_result. */
+  router?: ContainerRouter;
   /** Plans above these ask the user first (MCP elicitation). */
   approval: { maxExperiments: number; maxParallel: number };
 }
@@ -82,6 +86,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
         "Register an experiment's artifacts (copied out of its container or host session into the content-addressed store, checksums verified) and metrics in the catalog. Idempotent by experiment_id.",
       input: RegisterInput,
       handler: async (args) => {
+        await checkLineage(deps, args);
         const artifacts = [];
         // Files of a host session are copied out (no link followed) before the catalog reads them.
         const stage = args.container_id ? undefined : mkdtempSync(join(tmpdir(), 'peragus-register-'));

@@ -17,6 +17,7 @@ import {
   NotebookExportInput,
   NotebookImportInput,
   NotebookListInput,
+  SessionName,
 } from '../../schemas/notebook-tools.ts';
 import type { NotebookContext } from '../context.ts';
 import { exportNotebook } from '../export.ts';
@@ -66,8 +67,16 @@ export async function executeWithProgress(
   call.signal.addEventListener('abort', onAbort);
   try {
     const opts = timeoutMs !== undefined ? { timeoutMs } : {};
-    if (target === 'all') return await session.execute('all', opts);
-    return [await session.execute(target, opts)];
+    const runs =
+      target === 'all' ? await session.execute('all', opts) : [await session.execute(target, opts)];
+    // A cell that ran but could not be saved fails the call: the caller must know its record is not on disk.
+    const unsaved = runs.find((r) => r.persist_error);
+    if (unsaved) {
+      throw new ToolInputError(
+        `cell ${unsaved.cell_id} ran (${unsaved.status}) but the notebook could not be saved: ${unsaved.persist_error}`,
+      );
+    }
+    return runs;
   } finally {
     call.signal.removeEventListener('abort', onAbort);
     stop();
@@ -110,6 +119,12 @@ function createOptions(ctx: NotebookContext, name: string, experimentId: string 
 
 async function importNotebook(ctx: NotebookContext, args: Record<string, unknown>, nb: Notebook) {
   const name = (args.name as string | undefined) ?? nb.title;
+  // The title stands in for a name: it must be one (no NUL, "/" or "../").
+  if (!SessionName.safeParse(name).success) {
+    throw new ToolInputError(
+      `name: the notebook title ${JSON.stringify(name.slice(0, 80))} cannot be a session name (letters, digits, spaces, ".", "_" and "-" only); pass name explicitly`,
+    );
+  }
   const experimentId = (args.experiment_id as string | undefined) ?? ctx.defaultExperimentId;
   const session = await ctx.sessions.create(createOptions(ctx, name, experimentId));
   for (const cell of nb.cells) {

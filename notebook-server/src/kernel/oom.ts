@@ -1,0 +1,57 @@
+// Telling an out-of-memory kill from any other SIGKILL: the memory cgroup we
+// run in (a container's, under its memory cap) counts OOM kills. A kernel
+// killed by SIGKILL while that count went up was killed by the OOM killer,
+// and the error names the cap instead of a bare signal.
+import { readFileSync } from 'node:fs';
+
+const V2 = { events: '/sys/fs/cgroup/memory.events', limit: '/sys/fs/cgroup/memory.max' };
+const V1 = {
+  events: '/sys/fs/cgroup/memory/memory.oom_control',
+  limit: '/sys/fs/cgroup/memory/memory.limit_in_bytes',
+};
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** OOM kills counted in our memory cgroup so far (null when no cgroup says). */
+export function oomKillCount(): number | null {
+  for (const files of [V2, V1]) {
+    const m = /^oom_kill (\d+)$/m.exec(read(files.events) ?? '');
+    if (m) return Number(m[1]);
+  }
+  return null;
+}
+
+/** Our memory cgroup's cap in bytes (null when there is none). */
+export function memoryCap(): number | null {
+  for (const files of [V2, V1]) {
+    const text = read(files.limit)?.trim();
+    if (!text || text === 'max') continue;
+    const n = Number(text);
+    // v1 reports "no limit" as a huge page-rounded number.
+    if (Number.isFinite(n) && n > 0 && n < 2 ** 60) return n;
+  }
+  return null;
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / (1024 * 1024))} MiB`;
+}
+
+/**
+ * The reason text for a kernel killed by SIGKILL, when the OOM count grew
+ * since `countBefore`: names the cap and the fix. Undefined otherwise.
+ */
+export function oomReason(signal: NodeJS.Signals | null, countBefore: number | null): string | undefined {
+  if (signal !== 'SIGKILL' || countBefore === null) return undefined;
+  const now = oomKillCount();
+  if (now === null || now <= countBefore) return undefined;
+  const cap = memoryCap();
+  const limit = cap === null ? 'the memory cap' : `the memory cap of ${mib(cap)}`;
+  return `killed by the out-of-memory killer: the experiment reached ${limit}; raise resources.memory in container_create (or the plan), or use less memory (fewer samples, a shorter return period)`;
+}
