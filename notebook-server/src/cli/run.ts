@@ -25,7 +25,7 @@ export async function runCommand(argv: string[]): Promise<number | undefined> {
   const host = await createHost({ planBaseDir: planDir, resumePlans: false, poolSize: 0 });
   try {
     const { plan } = host.plans.prepare(raw);
-    const started = host.plans.start(plan, host.plans.modelText(plan, planDir));
+    const started = await host.plans.start(plan, host.plans.modelText(plan, planDir), planDir);
     const tty = process.stderr.isTTY;
     process.stderr.write(
       `plan ${started.plan_id}: ${started.experiments.length} experiments, K=${plan.parallel_limit}\n`,

@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { isAbsolute, join, resolve } from 'node:path';
 import { errorMessage } from '../catalog/errors.ts';
 import { type LifecycleDeps, runExperimentLifecycle } from './lifecycle.ts';
+import { checkPlanModel } from './plan-check.ts';
 import { checkPlan, type ExperimentConfig, expandPlan, type Plan, PlanInput } from './plan-schema.ts';
 
 export interface PlanProgress {
@@ -54,12 +55,14 @@ interface RunningPlan {
 
 export class PlanRunner {
   readonly #dir: string;
+  readonly #home: string;
   readonly #running = new Map<string, RunningPlan>();
 
   constructor(
     private readonly deps: LifecycleDeps,
     home: string,
   ) {
+    this.#home = home;
     this.#dir = join(home, 'plans');
     mkdirSync(this.#dir, { recursive: true });
   }
@@ -85,8 +88,25 @@ export class PlanRunner {
     }
   }
 
-  start(plan: Plan, modelText: string): { plan_id: string; experiments: ExperimentConfig[] } {
+  /**
+   * Checks the plan against its model (translating it once into the shared
+   * cache), then starts it. A model that does not translate or an experiment
+   * the model cannot run rejects here, before any container is started.
+   */
+  async start(
+    plan: Plan,
+    modelText: string,
+    baseDir?: string,
+  ): Promise<{ plan_id: string; experiments: ExperimentConfig[] }> {
     const planId = `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
+    const experiments = expandPlan(plan, planId);
+    await checkPlanModel({
+      home: this.#home,
+      plan,
+      modelText,
+      experiments: experiments.map((e) => e.experiment),
+      ...(baseDir !== undefined ? { baseDir } : {}),
+    });
     const file: PlanFile = {
       plan_id: planId,
       plan,
@@ -95,7 +115,6 @@ export class PlanRunner {
       created_at: new Date().toISOString(),
     };
     this.#write(file);
-    const experiments = expandPlan(plan, planId);
     this.#launch(file, experiments);
     return { plan_id: planId, experiments };
   }

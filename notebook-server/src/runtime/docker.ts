@@ -12,7 +12,15 @@ import { cpIn, cpOut } from './docker-copy.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
 import { exec } from './docker-exec.ts';
 import { health, list, logs, logsOf, type Owned, own, stats } from './docker-inspect.ts';
-import { endpointFor, experimentLayout, peragusHome, releaseEndpoint, waitForEndpoint } from './paths.ts';
+import {
+  endpointFor,
+  experimentLayout,
+  PYSD_CACHE_MOUNT,
+  peragusHome,
+  pysdCacheDir,
+  releaseEndpoint,
+  waitForEndpoint,
+} from './paths.ts';
 import {
   type ContainerInfo,
   type ContainerRuntime,
@@ -134,6 +142,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
 
     const layout = experimentLayout(this.home, experimentId);
+    const sharedCache = pysdCacheDir(this.home);
     const createdRoot = !existsSync(layout.root);
     const user = this.containerUser();
     const memory =
@@ -159,6 +168,7 @@ export class DockerRuntime implements ContainerRuntime {
         PERAGUS_EXPERIMENT_ID: experimentId,
         PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
         PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/.peragus/node.sock`,
+        ...(existsSync(sharedCache) ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
       };
       const container = await call(this.docker, () =>
         this.docker.createContainer({
@@ -191,7 +201,13 @@ export class DockerRuntime implements ContainerRuntime {
             // Equal to Memory: no swap, so the cap is a hard cap.
             MemorySwap: memory,
             NanoCpus: Math.round(cpu * 1e9),
-            Mounts: [{ Type: 'bind', Source: layout.workDir, Target: EXPERIMENT_MOUNT, ReadOnly: false }],
+            Mounts: [
+              { Type: 'bind', Source: layout.workDir, Target: EXPERIMENT_MOUNT, ReadOnly: false },
+              // Translations made once by the host's plan check; experiments only read them.
+              ...(existsSync(sharedCache)
+                ? [{ Type: 'bind' as const, Source: sharedCache, Target: PYSD_CACHE_MOUNT, ReadOnly: true }]
+                : []),
+            ],
             Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${DEFAULTS.tmpfsBytes},mode=1777` },
             IpcMode: 'private',
             RestartPolicy: { Name: 'no' },

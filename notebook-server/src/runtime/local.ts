@@ -27,6 +27,7 @@ import {
   experimentLayout,
   peragusHome,
   probeSocket,
+  pysdCacheDir,
   releaseEndpoint,
   resolveUnderRoot,
   waitForEndpoint,
@@ -122,6 +123,7 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_EXPERIMENT_ID: experimentId,
       PERAGUS_CONTAINER_ID: containerId,
       PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
+      PERAGUS_PYSD_SHARED_CACHE: pysdCacheDir(this.home),
     };
     const [file, ...args] = cmd as [string, ...string[]];
     const child = spawn(file, args, {

@@ -121,6 +121,14 @@ export function experimentLayout(home: string, experimentId: string): Experiment
   return { root, workDir, outDir: join(root, 'out'), socketPath: join(workDir, ENDPOINT_RELATIVE_PATH) };
 }
 
+/**
+ * The shared PySD translation cache (one translation per model sha256 and PySD
+ * version, written by the host's plan check, read-only to experiments).
+ */
+export const pysdCacheDir = (home: string): string => join(home, 'pysd-cache');
+/** Where Docker experiments see the shared translation cache (mounted read-only). */
+export const PYSD_CACHE_MOUNT = '/opt/peragus/pysd-cache';
+
 // sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
 const MAX_SOCKET_PATH = 107;
 
