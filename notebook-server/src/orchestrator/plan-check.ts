@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { resolvePython } from '../kernel/launcher.ts';
-import { pysdCacheDir } from '../runtime/paths.ts';
+import { sharedCacheEnv } from '../runtime/paths.ts';
 import type { Plan } from './plan-schema.ts';
 
 export interface PlanCheckResult {
@@ -32,8 +32,8 @@ export async function checkPlanModel(options: {
   baseDir?: string;
 }): Promise<PlanCheckResult> {
   const { plan } = options;
-  const cache = pysdCacheDir(options.home);
-  mkdirSync(cache, { recursive: true, mode: 0o755 });
+  const cache = sharedCacheEnv(options.home);
+  if (cache !== '0') mkdirSync(cache, { recursive: true, mode: 0o755 });
   // A host file is checked where it is (its data files beside it); inline content in a scratch file.
   let scratch: string | undefined;
   let modelPath: string;

@@ -100,6 +100,8 @@ export class PlanRunner {
   ): Promise<{ plan_id: string; experiments: ExperimentConfig[] }> {
     const planId = `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
     const experiments = expandPlan(plan, planId);
+    // The runtime gets ready (kernel zygote) while the model is checked.
+    this.deps.containers.warm(plan.runtime);
     await checkPlanModel({
       home: this.#home,
       plan,

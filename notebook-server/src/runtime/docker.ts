@@ -17,8 +17,8 @@ import {
   experimentLayout,
   PYSD_CACHE_MOUNT,
   peragusHome,
-  pysdCacheDir,
   releaseEndpoint,
+  sharedCacheEnv,
   waitForEndpoint,
 } from './paths.ts';
 import {
@@ -142,7 +142,8 @@ export class DockerRuntime implements ContainerRuntime {
     }
 
     const layout = experimentLayout(this.home, experimentId);
-    const sharedCache = pysdCacheDir(this.home);
+    const sharedCache = sharedCacheEnv(this.home);
+    const mountCache = sharedCache !== '0' && existsSync(sharedCache);
     const createdRoot = !existsSync(layout.root);
     const user = this.containerUser();
     const memory =
@@ -168,7 +169,7 @@ export class DockerRuntime implements ContainerRuntime {
         PERAGUS_EXPERIMENT_ID: experimentId,
         PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
         PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/.peragus/node.sock`,
-        ...(existsSync(sharedCache) ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
+        ...(mountCache ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
       };
       const container = await call(this.docker, () =>
         this.docker.createContainer({
@@ -204,7 +205,7 @@ export class DockerRuntime implements ContainerRuntime {
             Mounts: [
               { Type: 'bind', Source: layout.workDir, Target: EXPERIMENT_MOUNT, ReadOnly: false },
               // Translations made once by the host's plan check; experiments only read them.
-              ...(existsSync(sharedCache)
+              ...(mountCache
                 ? [{ Type: 'bind' as const, Source: sharedCache, Target: PYSD_CACHE_MOUNT, ReadOnly: true }]
                 : []),
             ],

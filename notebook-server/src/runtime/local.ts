@@ -21,15 +21,16 @@ import {
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
 import { isAlive, runCommand, stopGroup, treeUsage } from './local-process.ts';
 import {
   endpointFor,
   experimentLayout,
   peragusHome,
   probeSocket,
-  pysdCacheDir,
   releaseEndpoint,
   resolveUnderRoot,
+  sharedCacheEnv,
   waitForEndpoint,
 } from './paths.ts';
 import {
@@ -89,8 +90,42 @@ export class LocalRuntime implements ContainerRuntime {
     mkdirSync(this.#registry, { recursive: true });
   }
 
+  #zygote: Promise<Zygote | null> | undefined;
+
+  /**
+   * One kernel zygote per runtime, started on first use: each experiment's node
+   * asks it to fork that experiment's kernel (imports already paid). When it
+   * cannot start, nodes start their kernels cold (and the reason is logged).
+   */
+  #kernelZygote(): Promise<Zygote | null> {
+    if (zygoteDisabled()) return Promise.resolve(null);
+    this.#zygote ??= startZygote().catch((err: Error) => {
+      process.stderr.write(`peragus: kernels start cold: ${err.message}\n`);
+      return null;
+    });
+    return this.#zygote;
+  }
+
+  /** Starts what create() will need (the kernel zygote) ahead of time; never throws. */
+  warm(): void {
+    void this.#kernelZygote();
+  }
+
+  /** The pid of this runtime's kernel zygote, if one runs. */
+  async zygotePid(): Promise<number | undefined> {
+    return (await this.#zygote)?.pid;
+  }
+
+  /** Stops the kernel zygote (and with it the kernels it forked for this runtime's containers). */
+  async close(): Promise<void> {
+    const zygote = await this.#zygote;
+    this.#zygote = undefined;
+    await zygote?.close();
+  }
+
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
     const spec = parseContainerSpec(input);
+    const zygote = spec.command ? null : await this.#kernelZygote();
     const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
@@ -123,7 +158,8 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_EXPERIMENT_ID: experimentId,
       PERAGUS_CONTAINER_ID: containerId,
       PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
-      PERAGUS_PYSD_SHARED_CACHE: pysdCacheDir(this.home),
+      PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home),
+      [ZYGOTE_ENV]: zygote?.socketPath ?? '0',
     };
     const [file, ...args] = cmd as [string, ...string[]];
     const child = spawn(file, args, {

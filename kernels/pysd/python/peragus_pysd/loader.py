@@ -162,7 +162,7 @@ def entry_name(sha: str) -> str:
 
 def shared_cache_root() -> Path | None:
     env = os.environ.get("PERAGUS_PYSD_SHARED_CACHE")
-    return Path(env) if env else None
+    return Path(env) if env and env != "0" else None
 
 
 def shared_translation(sha: str) -> Path | None:
