@@ -52,6 +52,8 @@ COPY bin /opt/peragus/app/bin
 COPY srcmd/src /opt/peragus/app/srcmd/src
 COPY kernels/pysd /opt/peragus/app/kernels/pysd
 COPY notebook-server/src /opt/peragus/app/notebook-server/src
+# The CLI bundle built by set-up (scripts/build-bundle.mjs): the node role starts without tsx.
+COPY dist/bundle /opt/peragus/app/dist/bundle
 
 ENV PERAGUS_PYTHON=/opt/peragus/venv/bin/python \
     PERAGUS_VENV=/opt/peragus/venv \
@@ -71,4 +73,4 @@ ENV PERAGUS_PYTHON=/opt/peragus/venv/bin/python \
 USER 10001:10001
 WORKDIR /experiment
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/peragus-entrypoint"]
-CMD ["node", "/opt/peragus/app/bin/peragus.js", "node", "--socket", "/experiment/.peragus/node.sock", "--work-dir", "/experiment"]
+CMD ["node", "/opt/peragus/app/dist/bundle/cli/peragus.mjs", "node", "--socket", "/experiment/.peragus/node.sock", "--work-dir", "/experiment"]

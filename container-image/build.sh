@@ -95,8 +95,10 @@ for whl in sorted(pathlib.Path(folder).glob("*.whl")):
                 break
 PY
 
-# 5) The build context, as a file list relative to the repo root.
-context=(Dockerfile package.json package-lock.json bin srcmd/src notebook-server/src kernels/pysd
+# 5) The CLI bundle the image runs (no tsx at run time), then the build context,
+#    as a file list relative to the repo root.
+node scripts/build-bundle.mjs
+context=(Dockerfile package.json package-lock.json bin srcmd/src notebook-server/src dist/bundle kernels/pysd
   container-image/entrypoint.sh container-image/build/node container-image/build/wheels)
 mapfile -t modules <"$build/node_modules.list"
 
@@ -106,7 +108,7 @@ input_hash="$(
     echo "base $base_id"
     echo "node $node_version"
     cat "$build/node_modules.list"
-    find Dockerfile package.json package-lock.json bin srcmd/src notebook-server/src kernels/pysd \
+    find Dockerfile package.json package-lock.json bin srcmd/src notebook-server/src dist/bundle kernels/pysd \
       container-image/entrypoint.sh container-image/build.sh -type f \
       -not -path 'kernels/pysd/.venv/*' -not -name '*.pyc' -not -path '*/__pycache__/*' -not -name '.*' -print0 |
       sort -z | xargs -0 sha256sum 2>/dev/null || true

@@ -38,6 +38,12 @@ if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
   execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
+// The CLI bundle (no TypeScript compiler at run time; rebuilt only when a source changed).
+{
+  const { buildBundle } = await import('./build-bundle.mjs');
+  if (await buildBundle()) log('built the CLI bundle (dist/bundle/cli/peragus.mjs)');
+}
+
 const stamp = createHash('sha256').update(readFileSync(requirements)).update('v1').digest('hex');
 const venvPython = join(venv, 'bin', 'python');
 if (existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {

@@ -17,8 +17,8 @@ let host: Host;
 const plan = {
   model: { source: 'sir.mdl', content: readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8') },
   experiment: { type: 'single' },
-  // The second target names a parameter the model does not have: that experiment fails.
-  targets: [{ 'Contact Rate': 5 }, { 'Contact Rote': 6 }, { 'Contact Rate': 7 }],
+  // The second target passes the plan check but its run divides by zero: that experiment fails.
+  targets: [{ 'Contact Rate': 5 }, { 'Total Population': 0 }, { 'Contact Rate': 7 }],
   parallel_limit: 2,
   retries: 0,
 };
@@ -87,7 +87,7 @@ describe('plan approval', () => {
     expect(summary.finished).toBe(2);
     expect(summary.failed).toBe(1);
     const failed = summary.experiments.find((e) => e.status === 'failed');
-    expect(failed?.error).toMatch(/Contact Rote/);
+    expect(failed?.error).toMatch(/every run of the experiment failed.*ZeroDivisionError/);
     await client.close();
   }, 600_000);
 });

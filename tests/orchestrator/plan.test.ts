@@ -2,7 +2,8 @@
 // contact rate × infectivity) with K = 4 in local-runtime containers, all
 // registered; catalog_query's peak infected per experiment matches each
 // experiment's own Parquet file.
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,4 +94,62 @@ describe('experiment_plan_run', () => {
     // Over MCP a plan never reads a host path (the CLI reads paths relative to its plan file).
     await bad({ ...SIR_PLAN, model: { source: join(REPO, 'notebooks/models/sir.mdl') } }, /is absolute/);
   });
+
+  it('checks the plan against the model once, before any container starts', async () => {
+    const started: string[] = [];
+    const create = t.host.containers.create.bind(t.host.containers);
+    t.host.containers.create = async (...args) => {
+      started.push(String(args[0]?.experiment_id));
+      return create(...args);
+    };
+    try {
+      const misspelled = await t.client.callTool({
+        name: 'experiment_plan_run',
+        arguments: { ...SIR_PLAN, grid: { 'Contact Rte': [4, 6], Infectivity: [0.05, 0.1] } },
+      });
+      expect(misspelled.isError).toBe(true);
+      expect(JSON.stringify(misspelled.content)).toMatch(
+        /plan was not started.*unknown parameter 'Contact Rte'.*did you mean 'Contact Rate'/,
+      );
+      const broken = await t.client.callTool({
+        name: 'experiment_plan_run',
+        arguments: { ...SIR_PLAN, model: { source: 'broken.mdl', content: 'x = {{ not vensim' } },
+      });
+      expect(broken.isError).toBe(true);
+      expect(JSON.stringify(broken.content)).toMatch(
+        /plan was not started.*PySD cannot translate broken\.mdl/,
+      );
+      expect(started).toEqual([]);
+      const listed = await call('experiment_list', { limit: 1000 });
+      expect((listed.experiments as Json[]).filter((e) => String(e.experiment_id).includes('Rte'))).toEqual(
+        [],
+      );
+    } finally {
+      t.host.containers.create = create;
+    }
+  });
+
+  it('translates the model once per content: the cache entry is verified and a corrupt one rebuilt', async () => {
+    const cache = join(t.home, 'pysd-cache');
+    const entries = readdirSync(cache).filter((n) => !n.startsWith('.'));
+    const sirEntry = entries.find((n) => {
+      const e = JSON.parse(readFileSync(join(cache, n, 'entry.json'), 'utf8')) as { source_sha256: string };
+      return e.source_sha256 === createHash('sha256').update(SIR_PLAN.model.content).digest('hex');
+    });
+    expect(sirEntry).toBeDefined();
+    const dir = join(cache, sirEntry as string);
+    const entry = JSON.parse(readFileSync(join(dir, 'entry.json'), 'utf8')) as {
+      py_file: string;
+      py_sha256: string;
+    };
+    // Corrupt the cached translation: the next plan must detect it and translate again.
+    writeFileSync(join(dir, entry.py_file), 'raise SystemExit("corrupt cache entry was loaded")\n');
+    const plan = await call('experiment_plan_run', {
+      ...SIR_PLAN,
+      grid: { 'Contact Rate': [5], Infectivity: [0.1] },
+    });
+    expect(plan.finished).toBe(1);
+    const rebuilt = readFileSync(join(dir, entry.py_file));
+    expect(createHash('sha256').update(rebuilt).digest('hex')).toBe(entry.py_sha256);
+  }, 600_000);
 });

@@ -100,6 +100,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
       await plans.close();
       await router.close();
       await notebook.close();
+      await containers.close();
       catalog.close();
     },
   };

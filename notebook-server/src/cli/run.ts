@@ -48,7 +48,12 @@ export async function runCommand(argv: string[]): Promise<number | undefined> {
     const modelText = host.plans.modelText(plan, planDir);
     // The same plan file (same content) on the same home is the same plan: a
     // run killed half-way continues, and registered experiments are not run again.
-    const started = await host.plans.startOrContinue(planIdForFile(file, plan, modelText), plan, modelText);
+    const started = await host.plans.startOrContinue(
+      planIdForFile(file, plan, modelText),
+      plan,
+      modelText,
+      planDir,
+    );
     const tty = process.stderr.isTTY;
     process.stderr.write(
       `plan ${started.plan_id}${started.resumed ? ' (continued)' : ''}: ${started.experiments.length} experiments, K=${plan.parallel_limit}\n`,

@@ -72,7 +72,8 @@ export interface LaunchOptions {
 
 export interface KernelProcess {
   readonly pid: number;
-  readonly child: ChildProcess;
+  /** The spawned process (absent for a kernel forked by the zygote). */
+  readonly child?: ChildProcess;
   /** Resolves once the process has exited (never rejects). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly hasExited: boolean;
@@ -94,11 +95,23 @@ function installExitHook(): void {
   });
 }
 
+/** Kernels we started are SIGKILLed when this process exits. */
+export function trackKernel(proc: KernelProcess): void {
+  live.add(proc);
+  installExitHook();
+  void proc.exited.then(() => live.delete(proc));
+}
+
 export function substituteArgv(argv: string[], vars: Record<string, string>): string[] {
   return argv.map((a) => a.replace(/\{(\w+)\}/g, (m, name: string) => vars[name] ?? m));
 }
 
-export function launchKernel(options: LaunchOptions): KernelProcess {
+/** The argv, cwd and environment a kernel is started with (cold spawn or zygote fork). */
+export function kernelCommand(options: LaunchOptions): {
+  argv: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+} {
   const { spec, connectionFile } = options;
   const argv = substituteArgv(spec.argv, {
     connection_file: connectionFile,
@@ -115,6 +128,11 @@ export function launchKernel(options: LaunchOptions): KernelProcess {
     JPY_PARENT_PID: String(process.pid),
     PERAGUS_PARENT_PID: String(process.pid),
   };
+  return { argv, cwd, env };
+}
+
+export function launchKernel(options: LaunchOptions): KernelProcess {
+  const { argv, cwd, env } = kernelCommand(options);
   const child = spawn(argv[0] as string, argv.slice(1), {
     cwd,
     env,

@@ -1,7 +1,8 @@
 // The cold path: connection file + process + client, resolved when ready.
 import { type HeartbeatOptions, KernelClient } from './client.ts';
 import { createConnectionFile, type Transport } from './connection.ts';
-import { type KernelSpec, launchKernel, loadKernelSpec } from './launcher.ts';
+import { type KernelSpec, loadKernelSpec } from './launcher.ts';
+import { launchAny } from './zygote.ts';
 
 export interface StartKernelOptions {
   /** The kernel's working directory (default: this process's cwd). */
@@ -25,7 +26,7 @@ export async function startKernel(options: StartKernelOptions = {}): Promise<Ker
     spec,
     heartbeat: options.heartbeat,
     launch: () =>
-      launchKernel({ spec, connectionFile: connection.path, cwd: options.workDir, env: options.env }),
+      launchAny({ spec, connectionFile: connection.path, cwd: options.workDir, env: options.env }),
   });
   try {
     await client.boot(options.readyTimeoutMs ?? 60_000);

@@ -43,6 +43,16 @@ export class ContainerService {
     return rt;
   }
 
+  /** Lets a runtime prepare for creates to come (e.g. the local runtime's kernel zygote). */
+  warm(kind: RuntimeKind = this.defaultKind): void {
+    (this.runtime(kind) as { warm?: () => void }).warm?.();
+  }
+
+  /** Releases what the runtimes hold for this host (the local runtime's kernel zygote). */
+  async close(): Promise<void> {
+    for (const rt of this.#runtimes.values()) await (rt as { close?: () => Promise<void> }).close?.();
+  }
+
   runtimeOf(containerId: string): ContainerRuntime {
     return this.runtime(containerId.startsWith('local-') ? 'local' : 'docker');
   }

@@ -114,6 +114,11 @@ export async function runExperimentLifecycle(
       experiment: config.experiment,
       output_format: plan.output_format,
     });
+    const runCount = Number(ran.run_count ?? 0);
+    if (runCount > 0 && Number(ran.failed_runs ?? 0) >= runCount) {
+      const first = (ran.errors as { error?: string }[] | undefined)?.[0]?.error ?? 'no error message';
+      throw new Error(`every run of the experiment failed (${runCount} of ${runCount}): ${first}`);
+    }
     step('export');
     const exported = await router.call(cid, 'notebook_export', { session_id: sessionId, format: 'srcmd' });
     step('register');

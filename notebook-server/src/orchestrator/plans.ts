@@ -8,6 +8,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { errorMessage } from '../catalog/errors.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
 import { type LifecycleDeps, runExperimentLifecycle } from './lifecycle.ts';
+import { checkPlanModel } from './plan-check.ts';
 import { checkPlan, type ExperimentConfig, expandPlan, type Plan, PlanInput } from './plan-schema.ts';
 
 export interface PlanProgress {
@@ -57,12 +58,14 @@ interface RunningPlan {
 
 export class PlanRunner {
   readonly #dir: string;
+  readonly #home: string;
   readonly #running = new Map<string, RunningPlan>();
 
   constructor(
     private readonly deps: LifecycleDeps,
     home: string,
   ) {
+    this.#home = home;
     this.#dir = join(home, 'plans');
     mkdirSync(this.#dir, { recursive: true });
   }
@@ -98,11 +101,20 @@ export class PlanRunner {
     planId: string,
     plan: Plan,
     modelText: string,
+    baseDir?: string,
   ): Promise<{ plan_id: string; experiments: ExperimentConfig[]; resumed: boolean }> {
     if (this.#running.has(planId)) throw new Error(`plan ${planId} is already running in this host`);
     const previous = this.#read(planId);
-    if (!previous) return { ...this.start(plan, modelText, planId, 'cli'), resumed: false };
+    if (!previous) {
+      const started = await this.start(plan, modelText, {
+        planId,
+        owner: 'cli',
+        ...(baseDir !== undefined ? { baseDir } : {}),
+      });
+      return { ...started, resumed: false };
+    }
     await this.#destroyContainersOf(planId);
+    this.deps.containers.warm(plan.runtime);
     const file: PlanFile = { ...previous, plan, model_text: modelText, status: 'running', owner: 'cli' };
     this.#write(file);
     const experiments = expandPlan(plan, planId);
@@ -110,12 +122,31 @@ export class PlanRunner {
     return { plan_id: planId, experiments, resumed: true };
   }
 
-  start(
+  /**
+   * Checks the plan against its model (translating it once into the shared
+   * cache), then starts it. A model that does not translate or an experiment
+   * the model cannot run rejects here, before any container is started.
+   * `baseDir` (the CLI's plan folder) lets the check read a host model in place.
+   */
+  async start(
     plan: Plan,
     modelText: string,
-    planId = `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`,
-    owner?: 'cli',
-  ): { plan_id: string; experiments: ExperimentConfig[] } {
+    options: { planId?: string; owner?: 'cli'; baseDir?: string } = {},
+  ): Promise<{ plan_id: string; experiments: ExperimentConfig[] }> {
+    const planId =
+      options.planId ??
+      `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
+    const owner = options.owner;
+    const experiments = expandPlan(plan, planId);
+    // The runtime gets ready (kernel zygote) while the model is checked.
+    this.deps.containers.warm(plan.runtime);
+    await checkPlanModel({
+      home: this.#home,
+      plan,
+      modelText,
+      experiments: experiments.map((e) => e.experiment),
+      ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
+    });
     const file: PlanFile = {
       plan_id: planId,
       plan,
@@ -125,7 +156,6 @@ export class PlanRunner {
       ...(owner ? { owner } : {}),
     };
     this.#write(file);
-    const experiments = expandPlan(plan, planId);
     this.#launch(file, experiments);
     return { plan_id: planId, experiments };
   }

@@ -16,9 +16,11 @@ import { health, list, logs, logsOf, type Owned, own, stats } from './docker-ins
 import {
   endpointFor,
   experimentLayout,
+  PYSD_CACHE_MOUNT,
   peragusHome,
   prepareVolume,
   releaseEndpoint,
+  sharedCacheEnv,
   waitForEndpoint,
 } from './paths.ts';
 import {
@@ -142,6 +144,8 @@ export class DockerRuntime implements ContainerRuntime {
     }
 
     const layout = experimentLayout(this.home, experimentId);
+    const sharedCache = sharedCacheEnv(this.home);
+    const mountCache = sharedCache !== '0' && existsSync(sharedCache);
     const createdRoot = !existsSync(layout.root);
     const user = this.containerUser();
     const memory =
@@ -161,6 +165,7 @@ export class DockerRuntime implements ContainerRuntime {
         PERAGUS_EXPERIMENT_ID: experimentId,
         PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
         PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/.peragus/node.sock`,
+        ...(mountCache ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
       };
       const container = await call(this.docker, () =>
         this.docker.createContainer({
@@ -193,7 +198,13 @@ export class DockerRuntime implements ContainerRuntime {
             // Equal to Memory: no swap, so the cap is a hard cap.
             MemorySwap: memory,
             NanoCpus: Math.round(cpu * 1e9),
-            Mounts: [{ Type: 'bind', Source: layout.workDir, Target: EXPERIMENT_MOUNT, ReadOnly: false }],
+            Mounts: [
+              { Type: 'bind', Source: layout.workDir, Target: EXPERIMENT_MOUNT, ReadOnly: false },
+              // Translations made once by the host's plan check; experiments only read them.
+              ...(mountCache
+                ? [{ Type: 'bind' as const, Source: sharedCache, Target: PYSD_CACHE_MOUNT, ReadOnly: true }]
+                : []),
+            ],
             Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${DEFAULTS.tmpfsBytes},mode=1777` },
             IpcMode: 'private',
             RestartPolicy: { Name: 'no' },

@@ -7,20 +7,11 @@
 
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copyOutOf, kindInside, type Owner, writeInside } from '../confine/index.ts';
+import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
 import {
   bwrapArgs,
   type IsolationCheck,
@@ -37,8 +28,10 @@ import {
   peragusHome,
   prepareVolume,
   probeSocket,
+  pysdCacheDir,
   releaseEndpoint,
   resolveExperimentPath,
+  sharedCacheEnv,
   VOLUME,
   waitForEndpoint,
 } from './paths.ts';
@@ -114,13 +107,57 @@ export class LocalRuntime implements ContainerRuntime {
       return { argv: cmd, env: experimentEnv(env, { sandboxed: false }) };
     }
     return {
-      argv: ['bwrap', ...bwrapArgs(cmd, { workDir, home: this.home, ...(cwd ? { cwd } : {}) })],
+      argv: [
+        'bwrap',
+        ...bwrapArgs(cmd, {
+          workDir,
+          home: this.home,
+          readOnly: [pysdCacheDir(this.home)],
+          ...(cwd ? { cwd } : {}),
+        }),
+      ],
       env: experimentEnv({ ...SANDBOX_ENV, ...env }),
     };
   }
 
+  #zygote: Promise<Zygote | null> | undefined;
+
+  /**
+   * One kernel zygote per runtime, started on first use: each experiment's node
+   * asks it to fork that experiment's kernel (imports already paid). When it
+   * cannot start, nodes start their kernels cold (and the reason is logged).
+   */
+  #kernelZygote(): Promise<Zygote | null> {
+    if (zygoteDisabled()) return Promise.resolve(null);
+    this.#zygote ??= startZygote().catch((err: Error) => {
+      process.stderr.write(`peragus: kernels start cold: ${err.message}\n`);
+      return null;
+    });
+    return this.#zygote;
+  }
+
+  /** Starts what create() will need (the kernel zygote) ahead of time; never throws. */
+  warm(): void {
+    void this.#kernelZygote();
+  }
+
+  /** The pid of this runtime's kernel zygote, if one runs. */
+  async zygotePid(): Promise<number | undefined> {
+    return (await this.#zygote)?.pid;
+  }
+
+  /** Stops the kernel zygote (and with it the kernels it forked for this runtime's containers). */
+  async close(): Promise<void> {
+    const zygote = await this.#zygote;
+    this.#zygote = undefined;
+    await zygote?.close();
+  }
+
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
     const spec = parseContainerSpec(input);
+    // The zygote forks kernels outside the bubblewrap sandbox, so a sandboxed node starts its kernel cold.
+    const zygote =
+      spec.command || this.isolation.isolation === 'bubblewrap' ? null : await this.#kernelZygote();
     const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
@@ -151,6 +188,8 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_EXPERIMENT_ID: experimentId,
       PERAGUS_CONTAINER_ID: containerId,
       PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
+      PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home),
+      [ZYGOTE_ENV]: zygote?.socketPath ?? '0',
     });
     const [file, ...args] = sandboxed.argv as [string, ...string[]];
     const child = spawn(file, args, {

@@ -94,6 +94,17 @@ export function prepareVolume(workDir: string, owner?: Owner): void {
   });
 }
 
+/**
+ * The shared PySD translation cache (one translation per model sha256 and PySD
+ * version, written by the host's plan check, read-only to experiments).
+ */
+export const pysdCacheDir = (home: string): string => join(home, 'pysd-cache');
+/** The PERAGUS_PYSD_SHARED_CACHE value for experiments: the cache, or "0" when the host turned it off. */
+export const sharedCacheEnv = (home: string, env: NodeJS.ProcessEnv = process.env): string =>
+  env.PERAGUS_PYSD_SHARED_CACHE === '0' ? '0' : pysdCacheDir(home);
+/** Where Docker experiments see the shared translation cache (mounted read-only). */
+export const PYSD_CACHE_MOUNT = '/opt/peragus/pysd-cache';
+
 // sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
 const MAX_SOCKET_PATH = 107;
 

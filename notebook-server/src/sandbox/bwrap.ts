@@ -33,6 +33,8 @@ export interface SandboxOptions {
   home: string;
   /** Default: workDir. */
   cwd?: string;
+  /** Host directories shown read-only at the same path (e.g. the shared PySD translation cache). */
+  readOnly?: string[];
 }
 
 const inside = (p: string, dir: string) => p === dir || p.startsWith(dir + sep);
@@ -89,6 +91,11 @@ export function bwrapArgs(cmd: string[], options: SandboxOptions): string[] {
   const owner = sandboxOwner();
   const tsxCache = join(tmpdir(), `tsx-${process.geteuid?.() ?? 0}`);
   if (existsSync(tsxCache)) args.push('--ro-bind', tsxCache, `/tmp/tsx-${owner?.uid ?? process.geteuid?.()}`);
+  for (const p of options.readOnly ?? []) {
+    if (!existsSync(p)) continue;
+    parents(p);
+    args.push('--ro-bind', p, p);
+  }
   parents(workDir);
   args.push('--bind', workDir, workDir);
   args.push(

@@ -25,16 +25,31 @@ def _exit_with_parent() -> None:
     if parent <= 1:
         return
 
+    # A kernel forked by the zygote (peragus_pysd.zygote) is the zygote's child:
+    # then the owner is watched by pid instead of by parenthood.
+    by_parenthood = os.getppid() == parent
+
+    def owner_alive() -> bool:
+        if by_parenthood:
+            return os.getppid() == parent
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
     def watch() -> None:
         while True:
             time.sleep(1.0)
-            if os.getppid() != parent:
+            if not owner_alive():
                 os._exit(1)
 
     threading.Thread(target=watch, name="peragus-parent-watch", daemon=True).start()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     if os.environ.get("PERAGUS_KERNEL_DEBUGGER") != "1":
         # Headless kernels are never debugged (kernelspec: "debugger": false);
         # hiding debugpy saves its import and its frozen-modules warnings.
@@ -44,7 +59,7 @@ def main() -> None:
 
     _exit_with_parent()
     IPKernelApp.launch_instance(
-        argv=sys.argv[1:],
+        argv=sys.argv[1:] if argv is None else argv,
         exec_lines=[
             "import matplotlib; matplotlib.use('Agg')",
             "import pysd",

@@ -6,11 +6,21 @@ working directory, or ``$PERAGUS_PYSD_CACHE``), never next to the source, so a
 read-only model folder works and reruns reuse the translation. Files that sit
 beside the source (data spreadsheets, tab files) are symlinked into the cache so
 PySD's relative external references still resolve.
+
+A second, shared cache (``$PERAGUS_PYSD_SHARED_CACHE``, the host's
+``<PERAGUS_HOME>/pysd-cache``) holds one translation per model content sha256 and
+PySD version, written once per plan by :mod:`peragus_pysd.plancheck` before any
+experiment starts. Experiments only read it (Docker mounts it read-only): a
+verified translation is copied read-only into the experiment's own cache folder,
+so every experiment still loads its own file, beside its own data files. Each
+entry records the sha256 of its translated file; an entry that does not match is
+ignored (and rebuilt by the next plan check), never loaded.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -123,7 +133,7 @@ def cache_root() -> Path:
 
 def _stage_for_translation(src: Path, sha: str) -> Path:
     """Copy ``src`` into its cache folder, with its siblings symlinked; return the copy."""
-    folder = cache_root() / f"{sha[:16]}-pysd{pysd.__version__}"
+    folder = cache_root() / entry_name(sha)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / src.name
     if not target.exists():
@@ -143,6 +153,115 @@ def _stage_for_translation(src: Path, sha: str) -> Path:
     return target
 
 
+ENTRY_FILE = "entry.json"
+
+
+def entry_name(sha: str) -> str:
+    return f"{sha[:16]}-pysd{pysd.__version__}"
+
+
+def shared_cache_root() -> Path | None:
+    env = os.environ.get("PERAGUS_PYSD_SHARED_CACHE")
+    return Path(env) if env and env != "0" else None
+
+
+def shared_translation(sha: str) -> Path | None:
+    """The verified translated file for ``sha`` in the shared cache, or None (missing or corrupt)."""
+    root = shared_cache_root()
+    if root is None:
+        return None
+    folder = root / entry_name(sha)
+    try:
+        entry = json.loads((folder / ENTRY_FILE).read_text(encoding="utf-8"))
+        py_file = folder / entry["py_file"]
+        if entry.get("source_sha256") != sha or entry.get("pysd_version") != pysd.__version__:
+            return None
+        if Path(entry["py_file"]).name != entry["py_file"] or sha256_file(py_file) != entry.get("py_sha256"):
+            return None
+        return py_file
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def publish_translation(src: Path, fmt: str, sha: str) -> Path:
+    """Translate ``src`` into the shared cache (once per content sha256 and PySD version).
+
+    A valid entry is reused; a corrupt one (its file no longer matches the recorded
+    sha256) is rebuilt. The entry is written in a temporary folder and renamed
+    into place, so readers never see half a translation.
+    """
+    root = shared_cache_root()
+    if root is None:
+        raise PeragusError("PERAGUS_PYSD_SHARED_CACHE is not set")
+    hit = shared_translation(sha)
+    if hit is not None:
+        return hit
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{entry_name(sha)}-{os.getpid()}-{threading.get_ident()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        staged = tmp / f"model{src.suffix.lower()}"
+        shutil.copyfile(src, staged)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = pysd.read_vensim if fmt == "vensim" else pysd.read_xmile
+            try:
+                reader(str(staged), initialize=False)
+            except Exception as exc:  # noqa: BLE001 - PySD raises many exception types
+                raise _translation_error(src, fmt, exc) from exc
+        py_file = staged.with_suffix(".py")
+        entry = {
+            "source_sha256": sha,
+            "pysd_version": pysd.__version__,
+            "format": fmt,
+            "py_file": py_file.name,
+            "py_sha256": sha256_file(py_file),
+        }
+        (tmp / ENTRY_FILE).write_text(json.dumps(entry), encoding="utf-8")
+        final = root / entry_name(sha)
+        if final.exists():
+            shutil.rmtree(final, ignore_errors=True)  # corrupt: verified above
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if shared_translation(sha) is None:  # lost a race to a bad writer: report it
+                raise
+        found = shared_translation(sha)
+        if found is None:
+            raise PeragusError(f"the shared translation cache entry {final} does not verify after writing it")
+        return found
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _reuse_shared(staged: Path, sha: str) -> Path | None:
+    """Copy a verified shared translation next to the staged source (read-only); None when there is none."""
+    shared = shared_translation(sha)
+    if shared is None:
+        return None
+    py_file = staged.with_suffix(".py")
+    tmp = py_file.with_name(f".{py_file.name}.tmp{os.getpid()}")
+    shutil.copyfile(shared, tmp)
+    os.chmod(tmp, 0o444)
+    if sha256_file(tmp) != sha256_file(shared):
+        tmp.unlink()
+        return None
+    os.replace(tmp, py_file)
+    return py_file
+
+
+def _translation_error(src: Path, fmt: str, exc: BaseException) -> ModelTranslationError:
+    cause = str(exc).strip().splitlines()
+    first = cause[0] if cause else ""
+    if len(cause) > 1:
+        first = " ".join(line.strip() for line in cause[:4])
+    return ModelTranslationError(
+        f"PySD cannot {'load' if fmt == 'python' else 'translate'} {src.name} ({fmt}): "
+        f"{type(exc).__name__}: {first[:600]}"
+    )
+
+
 def _translate(src: Path, fmt: str, sha: str) -> Any:
     try:
         with warnings.catch_warnings():
@@ -151,6 +270,8 @@ def _translate(src: Path, fmt: str, sha: str) -> Any:
                 return pysd.load(str(src))
             staged = _stage_for_translation(src, sha)
             py_file = staged.with_suffix(".py")
+            if not py_file.exists():
+                _reuse_shared(staged, sha)
             if py_file.exists():
                 try:
                     return pysd.load(str(py_file))
@@ -161,14 +282,7 @@ def _translate(src: Path, fmt: str, sha: str) -> Any:
     except PeragusError:
         raise
     except Exception as exc:  # noqa: BLE001 - PySD raises many exception types
-        cause = str(exc).strip().splitlines()
-        first = cause[0] if cause else ""
-        if len(cause) > 1:
-            first = " ".join(line.strip() for line in cause[:4])
-        raise ModelTranslationError(
-            f"PySD cannot {'load' if fmt == 'python' else 'translate'} {src.name} ({fmt}): "
-            f"{type(exc).__name__}: {first[:600]}"
-        ) from exc
+        raise _translation_error(src, fmt, exc) from exc
 
 
 def _register(loaded: LoadedModel) -> None:

@@ -158,7 +158,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
             `The plan starts ${count} experiments, up to ${plan.parallel_limit} containers at once (approval needed above ${maxExperiments} experiments or ${maxParallel} at once).`,
           );
         }
-        const started = plans.start(plan, modelText);
+        const started = await plans.start(plan, modelText);
         const head = {
           plan_id: started.plan_id,
           experiments: started.experiments.map((e) => ({ experiment_id: e.experiment_id, fixed: e.fixed })),

@@ -1,0 +1,335 @@
+"""A kernel zygote: one Python process with ipykernel, PySD and peragus_pysd imported
+that forks each experiment's kernel, so a kernel starts without the ~2 s import bill.
+
+``python -m peragus_pysd.zygote --socket PATH`` imports everything once, listens
+on a Unix socket (mode 0600) and prints ``ready`` on stdout. Each connection
+asks for one kernel with one JSON line::
+
+    {"argv": ["-f", "/path/kernel-xyz.json"], "cwd": "/work/dir", "env": {...}}
+
+The zygote forks; the child isolates itself (:func:`isolate`: new session,
+the requester's cwd and environment, stdin from /dev/null, stdout/stderr to a
+pipe) and only then runs ``IPKernelApp`` — no experiment code runs before
+that. The zygote answers ``{"pid": N}``, forwards the kernel's output as
+``{"out": TEXT}`` lines and ends with ``{"exit": CODE, "signal": SIG}``. When
+the requester closes the connection (it died, or it is done with the kernel)
+the kernel's process group is killed. One kernel process per experiment, as
+before: only the imports are shared (copy-on-write pages).
+
+The sandbox seam: :func:`isolate` runs in the child between fork and the
+kernel. A per-experiment sandbox that can be applied from inside a process
+(namespaces via unshare(2), rlimits, uid/gid, landlock, seccomp) goes there,
+driven by fields of the request; one that must exec a wrapper (bubblewrap)
+runs kernels on the cold path instead (``PERAGUS_KERNEL_ZYGOTE=0``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+READ_CHUNK = 65536
+
+
+def warm_imports() -> None:
+    """Everything a kernel and a typical experiment import, loaded once here."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import pysd  # noqa: F401, PLC0415
+    from ipykernel.kernelapp import IPKernelApp  # noqa: F401, PLC0415
+
+    import peragus_pysd  # noqa: F401, PLC0415
+    import peragus_pysd.experiment  # noqa: F401, PLC0415  (params, validate, writers, runner)
+
+    from . import kernel_launcher  # noqa: F401, PLC0415
+
+
+def isolate(request: dict[str, Any], out_fd: int) -> None:
+    """In the forked child, before the kernel: the experiment's own session, cwd, env and stdio."""
+    os.setsid()
+    env = request.get("env")
+    if isinstance(env, dict):
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in env.items()})
+    cwd = request.get("cwd")
+    if cwd:
+        os.chdir(str(cwd))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A cold kernel starts with fresh entropy; so does a forked one.
+    try:
+        import numpy as np  # noqa: PLC0415
+
+        np.random.seed()
+    except ImportError:
+        pass
+
+
+def run_kernel(request: dict[str, Any], out_fd: int, close_fds: list[int]) -> None:
+    """The child: never returns."""
+    code = 1
+    try:
+        for fd in close_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        isolate(request, out_fd)
+        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+        from . import kernel_launcher  # noqa: PLC0415
+
+        argv = [str(a) for a in request.get("argv") or []]
+        sys.argv = ["peragus-kernel", *argv]
+        kernel_launcher.main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report whatever stopped the kernel
+        import traceback  # noqa: PLC0415
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001
+            pass
+        os._exit(code)
+
+
+class Kernel:
+    def __init__(self, conn: socket.socket, pid: int, out_r: int) -> None:
+        self.conn = conn
+        self.pid = pid
+        self.out_r: int | None = out_r
+        self.status: tuple[int | None, str | None] | None = None
+        self.exited_at = 0.0
+
+    def send(self, obj: dict[str, Any]) -> None:
+        try:
+            self.conn.sendall((json.dumps(obj) + "\n").encode())
+        except OSError:
+            pass
+
+
+class Zygote:
+    def __init__(self, path: str, owner: int) -> None:
+        self.path = path
+        self.owner = owner
+        self.sel = selectors.DefaultSelector()
+        self.kernels: dict[int, Kernel] = {}
+        self.pending: dict[socket.socket, bytes] = {}
+        old = os.umask(0o077)
+        try:
+            if os.path.exists(path):
+                os.unlink(path)
+            self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.server.bind(path)
+        finally:
+            os.umask(old)
+        self.server.listen(64)
+        self.sel.register(self.server, selectors.EVENT_READ, ("accept", None))
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.sel.select(timeout=0.1):
+                kind, obj = key.data
+                if kind == "accept":
+                    conn, _ = self.server.accept()
+                    self.pending[conn] = b""
+                    self.sel.register(conn, selectors.EVENT_READ, ("request", conn))
+                elif kind == "request":
+                    self._on_request(obj)
+                elif kind == "conn":
+                    self._on_conn(obj)
+                elif kind == "out":
+                    self._on_out(obj)
+            self._reap()
+            if self.owner > 1 and os.getppid() != self.owner:
+                self.shutdown()
+                return
+
+    def _on_request(self, conn: socket.socket) -> None:
+        try:
+            chunk = conn.recv(READ_CHUNK)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.sel.unregister(conn)
+            self.pending.pop(conn, None)
+            conn.close()
+            return
+        buf = self.pending[conn] + chunk
+        if b"\n" not in buf:
+            self.pending[conn] = buf
+            return
+        self.sel.unregister(conn)
+        del self.pending[conn]
+        line = buf.split(b"\n", 1)[0]
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ValueError("the request must be a JSON object")
+        except ValueError as exc:
+            conn.sendall((json.dumps({"error": f"bad request: {exc}"}) + "\n").encode())
+            conn.close()
+            return
+        self._fork(conn, request)
+
+    def _fork(self, conn: socket.socket, request: dict[str, Any]) -> None:
+        out_r, out_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            others = [self.server.fileno(), out_r, conn.fileno(), *(k.conn.fileno() for k in self.kernels.values())]
+            others += [k.out_r for k in self.kernels.values() if k.out_r is not None]
+            others += [c.fileno() for c in self.pending]
+            run_kernel(request, out_w, others)
+        os.close(out_w)
+        kernel = Kernel(conn, pid, out_r)
+        self.kernels[pid] = kernel
+        kernel.send({"pid": pid})
+        self.sel.register(conn, selectors.EVENT_READ, ("conn", kernel))
+        self.sel.register(out_r, selectors.EVENT_READ, ("out", kernel))
+
+    def _on_conn(self, kernel: Kernel) -> None:
+        try:
+            data = kernel.conn.recv(READ_CHUNK)
+        except OSError:
+            data = b""
+        if data:
+            return  # nothing else is expected from the requester
+        # The requester is gone or done: the kernel goes with it.
+        self._kill(kernel)
+        self._drop(kernel)
+
+    def _on_out(self, kernel: Kernel) -> None:
+        assert kernel.out_r is not None
+        try:
+            data = os.read(kernel.out_r, READ_CHUNK)
+        except OSError:
+            data = b""
+        if data:
+            kernel.send({"out": data.decode("utf-8", "replace")})
+            return
+        self.sel.unregister(kernel.out_r)
+        os.close(kernel.out_r)
+        kernel.out_r = None
+        self._finish(kernel)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                break
+            kernel = self.kernels.get(pid)
+            if kernel is None:
+                continue
+            if os.WIFSIGNALED(status):
+                kernel.status = (None, signal.Signals(os.WTERMSIG(status)).name)
+            else:
+                kernel.status = (os.waitstatus_to_exitcode(status), None)
+            kernel.exited_at = time.monotonic()
+            self._finish(kernel)
+        # Output pipes held open by the kernel's own children must not delay the exit report.
+        for kernel in list(self.kernels.values()):
+            if kernel.status is not None and kernel.out_r is not None and time.monotonic() - kernel.exited_at > 0.2:
+                self.sel.unregister(kernel.out_r)
+                os.close(kernel.out_r)
+                kernel.out_r = None
+                self._finish(kernel)
+
+    def _finish(self, kernel: Kernel) -> None:
+        if kernel.status is None or kernel.out_r is not None:
+            return
+        code, sig = kernel.status
+        kernel.send({"exit": code, "signal": sig})
+        self._drop(kernel)
+
+    def _kill(self, kernel: Kernel) -> None:
+        if kernel.status is not None:
+            return
+        for target in (lambda: os.killpg(kernel.pid, signal.SIGKILL), lambda: os.kill(kernel.pid, signal.SIGKILL)):
+            try:
+                target()
+                return
+            except OSError:
+                continue
+
+    def _drop(self, kernel: Kernel) -> None:
+        if kernel.out_r is not None:
+            self.sel.unregister(kernel.out_r)
+            os.close(kernel.out_r)
+            kernel.out_r = None
+        try:
+            self.sel.unregister(kernel.conn)
+        except (KeyError, ValueError):
+            pass
+        kernel.conn.close()
+        if kernel.status is None:
+            # Killed on disconnect: still reaped by _reap (kept until then).
+            kernel.conn = _Closed()  # type: ignore[assignment]
+            return
+        self.kernels.pop(kernel.pid, None)
+
+    def shutdown(self) -> None:
+        for kernel in list(self.kernels.values()):
+            self._kill(kernel)
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class _Closed:
+    """Stands in for a closed connection of a kernel that is still being reaped."""
+
+    def sendall(self, _data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return -1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m peragus_pysd.zygote")
+    parser.add_argument("--socket", required=True)
+    args = parser.parse_args()
+    owner = int(os.environ.get("PERAGUS_PARENT_PID") or 0)
+    warm_imports()
+    zygote = Zygote(args.socket, owner)
+    signal.signal(signal.SIGTERM, lambda *_: (zygote.shutdown(), os._exit(0)))
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    try:
+        zygote.serve()
+    except KeyboardInterrupt:
+        zygote.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

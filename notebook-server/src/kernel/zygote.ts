@@ -1,0 +1,216 @@
+// The kernel zygote (kernels/pysd/python/peragus_pysd/zygote.py): a Python
+// process with ipykernel + PySD + peragus_pysd imported once, which forks one
+// kernel process per request. startZygote() runs it; launchFromZygote() asks it
+// for a kernel and returns the same KernelProcess a cold spawn returns (pid,
+// exit, stderr tail, process-group signals). PERAGUS_KERNEL_ZYGOTE names the
+// socket for child processes (the local runtime's node roles); "0" turns the
+// fast path off everywhere.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type KernelProcess,
+  kernelCommand,
+  type LaunchOptions,
+  launchKernel,
+  RingBuffer,
+  resolvePython,
+  trackKernel,
+} from './launcher.ts';
+
+export const ZYGOTE_ENV = 'PERAGUS_KERNEL_ZYGOTE';
+
+/** The zygote socket this process should use, or undefined for the cold path. */
+export function zygoteSocket(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const v = env[ZYGOTE_ENV];
+  return v && v !== '0' && existsSync(v) ? v : undefined;
+}
+
+export const zygoteDisabled = (env: NodeJS.ProcessEnv = process.env): boolean => env[ZYGOTE_ENV] === '0';
+
+export interface Zygote {
+  readonly socketPath: string;
+  readonly pid: number;
+  /** Stops the zygote (it kills the kernels it forked) and waits until it has exited. */
+  close(): Promise<void>;
+}
+
+/** Starts a zygote and resolves once it has imported everything and listens. */
+export function startZygote(
+  options: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {},
+): Promise<Zygote> {
+  const socketPath = join(tmpdir(), `peragus-zygote-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
+  const child: ChildProcess = spawn(resolvePython(), ['-m', 'peragus_pysd.zygote', '--socket', socketPath], {
+    env: {
+      ...process.env,
+      ...options.env,
+      MPLBACKEND: 'Agg',
+      PYTHONUNBUFFERED: '1',
+      PERAGUS_PARENT_PID: String(process.pid),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr = new RingBuffer(8 * 1024);
+  child.stderr?.on('data', (d: Buffer) => stderr.push(d));
+  let exited = false;
+  const gone = new Promise<void>((res) => child.once('exit', () => res()));
+  void gone.then(() => {
+    exited = true;
+  });
+  const kill = () => {
+    if (!exited) child.kill('SIGTERM');
+    rmSync(socketPath, { force: true });
+  };
+  const close = async () => {
+    process.off('exit', kill);
+    kill();
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000).unref())]);
+  };
+  process.once('exit', kill);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      kill();
+      reject(new Error(`the kernel zygote did not start within ${options.readyTimeoutMs ?? 120_000} ms`));
+    }, options.readyTimeoutMs ?? 120_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+      if (out.includes('ready\n')) {
+        clearTimeout(timer);
+        child.stdout?.removeAllListeners('data');
+        child.stdout?.resume();
+        child.unref();
+        (child.stdout as { unref?: () => void } | null)?.unref?.();
+        (child.stderr as { unref?: () => void } | null)?.unref?.();
+        resolve({ socketPath, pid: child.pid as number, close });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      process.off('exit', kill);
+      reject(
+        new Error(`the kernel zygote exited (${code}) before it was ready: ${stderr.text().slice(-1500)}`),
+      );
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start the kernel zygote (${resolvePython()}): ${err.message}`));
+    });
+  });
+}
+
+interface ZygoteMessage {
+  pid?: number;
+  out?: string;
+  exit?: number | null;
+  signal?: NodeJS.Signals | null;
+  error?: string;
+}
+
+/** Asks the zygote at socketPath for a kernel (ipykernel argv after `-m peragus_pysd.kernel_launcher`). */
+export function launchFromZygote(
+  socketPath: string,
+  request: { argv: string[]; cwd: string; env: NodeJS.ProcessEnv },
+): KernelProcess {
+  const stderr = new RingBuffer();
+  const conn = createConnection(socketPath);
+  let pid = -1;
+  let hasExited = false;
+  const pending: NodeJS.Signals[] = [];
+  let settle: (v: { code: number | null; signal: NodeJS.Signals | null }) => void = () => undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
+    settle = (v) => {
+      if (hasExited) return;
+      hasExited = true;
+      conn.destroy();
+      res(v);
+    };
+  });
+  const send = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // gone
+      }
+    }
+  };
+  let buf = '';
+  conn.setEncoding('utf8');
+  conn.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf('\n');
+      let msg: ZygoteMessage;
+      try {
+        msg = JSON.parse(line) as ZygoteMessage;
+      } catch {
+        continue;
+      }
+      if (typeof msg.pid === 'number') {
+        pid = msg.pid;
+        for (const sig of pending.splice(0)) send(sig);
+      }
+      if (typeof msg.out === 'string') stderr.push(Buffer.from(msg.out));
+      if (msg.error) stderr.push(Buffer.from(`kernel zygote: ${msg.error}\n`));
+      if ('exit' in msg) settle({ code: msg.exit ?? null, signal: msg.signal ?? null });
+    }
+  });
+  conn.on('error', (err) => {
+    stderr.push(
+      Buffer.from(
+        `the kernel zygote at ${socketPath} is not reachable (${err.message}); set ${ZYGOTE_ENV}=0 to start kernels directly\n`,
+      ),
+    );
+  });
+  conn.on('close', () => settle({ code: null, signal: null }));
+  conn.write(`${JSON.stringify({ argv: request.argv, cwd: request.cwd, env: request.env })}\n`);
+  const proc: KernelProcess = {
+    get pid() {
+      return pid;
+    },
+    exited,
+    get hasExited() {
+      return hasExited;
+    },
+    stderrTail: () => stderr.text().trimEnd().split('\n').slice(-40).join('\n'),
+    signal(sig) {
+      if (hasExited) return;
+      if (pid < 0) {
+        pending.push(sig);
+        if (sig === 'SIGKILL') conn.destroy(); // the zygote kills a kernel whose requester hung up
+        return;
+      }
+      send(sig);
+    },
+  };
+  trackKernel(proc);
+  return proc;
+}
+
+/**
+ * The Peragus kernelspec (`{python} -m peragus_pysd.kernel_launcher ...`) is
+ * forked by the zygote when one is configured; any other kernelspec, or no
+ * zygote, is spawned cold.
+ */
+export function launchAny(options: LaunchOptions): KernelProcess {
+  const socket = zygoteSocket();
+  const { argv, cwd, env } = kernelCommand(options);
+  if (
+    socket &&
+    argv[1] === '-m' &&
+    argv[2] === 'peragus_pysd.kernel_launcher' &&
+    argv[0] === resolvePython()
+  ) {
+    return launchFromZygote(socket, { argv: argv.slice(3), cwd, env });
+  }
+  return launchKernel(options);
+}

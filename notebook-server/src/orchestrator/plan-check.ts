@@ -1,0 +1,112 @@
+// Checks a plan against its model once, on the host, before any container
+// starts: the model is translated into the shared translation cache (so each
+// experiment loads that translation instead of translating again) and every
+// experiment object is validated against the model exactly as the kernel
+// would. A model that does not translate, or a misspelled parameter, fails the
+// whole plan once with PySD's message.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { resolvePython } from '../kernel/launcher.ts';
+import { sharedCacheEnv } from '../runtime/paths.ts';
+import type { Plan } from './plan-schema.ts';
+
+export interface PlanCheckResult {
+  model_sha256: string;
+  /** sha256 of the cached translation (absent for PySD .py models). */
+  py_sha256: string | null;
+}
+
+export class PlanCheckError extends Error {
+  override name = 'PlanCheckError';
+}
+
+const CHECK_TIMEOUT_MS = 300_000;
+
+export async function checkPlanModel(options: {
+  home: string;
+  plan: Plan;
+  modelText: string;
+  experiments: Record<string, unknown>[];
+  baseDir?: string;
+}): Promise<PlanCheckResult> {
+  const { plan } = options;
+  const cache = sharedCacheEnv(options.home);
+  if (cache !== '0') mkdirSync(cache, { recursive: true, mode: 0o755 });
+  // A host file is checked where it is (its data files beside it); inline content in a scratch file.
+  let scratch: string | undefined;
+  let modelPath: string;
+  // Only the CLI (baseDir: the plan file's folder) reads a host model in place; MCP plans
+  // arrive as text already confined to inline content, the inbox or the catalog.
+  if (plan.model.content === undefined && options.baseDir !== undefined) {
+    const src = plan.model.source;
+    modelPath = isAbsolute(src) ? src : resolve(options.baseDir, src);
+  } else {
+    scratch = mkdtempSync(join(tmpdir(), 'peragus-plancheck-'));
+    modelPath = join(scratch, basename(plan.model.source));
+    writeFileSync(modelPath, options.modelText);
+  }
+  try {
+    const request = {
+      model: modelPath,
+      format: plan.model.format ?? null,
+      experiments: options.experiments,
+    };
+    const reply = await runCheck(JSON.stringify(request), cache);
+    if (!reply.ok) {
+      throw new PlanCheckError(
+        `the plan was not started: ${reply.error ?? 'the model check failed'} (model ${plan.model.source}; fix the model or the plan and run it again)`,
+      );
+    }
+    return {
+      model_sha256: String(reply.model_sha256),
+      py_sha256: (reply.py_sha256 as string | null) ?? null,
+    };
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function runCheck(
+  input: string,
+  cache: string,
+): Promise<Record<string, unknown> & { ok?: boolean; error?: string }> {
+  return new Promise((ok, fail) => {
+    const child = spawn(resolvePython(), ['-m', 'peragus_pysd.plancheck'], {
+      env: { ...process.env, PERAGUS_PYSD_SHARED_CACHE: cache, MPLBACKEND: 'Agg' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHECK_TIMEOUT_MS);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString('utf8')).slice(-4000);
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      fail(
+        new PlanCheckError(
+          `cannot start the PySD plan check (${resolvePython()}): ${e.message}; run npm run setup`,
+        ),
+      );
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        ok(JSON.parse(last));
+      } catch {
+        fail(
+          new PlanCheckError(
+            `the PySD plan check failed (exit ${code}): ${err.trim().split('\n').slice(-5).join(' ')}`,
+          ),
+        );
+      }
+    });
+    child.stdin.end(input);
+  });
+}
