@@ -27,7 +27,11 @@ export function peragus(args: string[], env: NodeJS.ProcessEnv, timeout = 600_00
   );
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 120_000) {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  ms = 120_000,
+) {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await probe();
@@ -57,7 +61,10 @@ export interface ServeProcess {
 /** `peragus serve --port 0`; resolves once its address file names it. */
 export async function startServe(env: NodeJS.ProcessEnv): Promise<ServeProcess> {
   const home = env.PERAGUS_HOME as string;
-  const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout?.on('data', (d) => {
     out += String(d);

@@ -9,13 +9,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import WebSocket from 'ws';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { REPO } from '../helpers/sd-models.ts';
 import { api, BIN, peragus, type ServeProcess, startServe, waitFor } from './helpers.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'peragus-onehost-'));
-const env = { ...process.env, PERAGUS_HOME: home, PERAGUS_POOL_SIZE: '0' };
+// Plans of more than 2 experiments ask the user (MCP elicitation) first.
+const env = {
+  ...process.env,
+  PERAGUS_HOME: home,
+  PERAGUS_POOL_SIZE: '0',
+  PERAGUS_PLAN_APPROVE_EXPERIMENTS: '2',
+};
+const asked: string[] = [];
 let serve: ServeProcess;
 let client: Client;
 let transport: StdioClientTransport;
@@ -46,7 +54,14 @@ beforeAll(async () => {
   transport.stderr?.on('data', (d) => {
     bridgeErr += String(d);
   });
-  client = new Client({ name: 'desktop-like', version: '1' });
+  client = new Client(
+    { name: 'desktop-like', version: '1' },
+    { capabilities: { elicitation: { form: {} } } },
+  );
+  client.setRequestHandler(ElicitRequestSchema, async (req) => {
+    asked.push(req.params.message);
+    return { action: 'decline' };
+  });
   await client.connect(transport);
 }, 300_000);
 
@@ -186,7 +201,9 @@ describe('one host per home', () => {
       '/ui-api/experiments',
     );
     expect(experiments.find((e) => e.experiment_id === planExp)?.status).toBe('finished');
-    expect(events.some((e) => e.experiment_id === planExp && e.type === 'notebook.cell.completed')).toBe(true);
+    expect(events.some((e) => e.experiment_id === planExp && e.type === 'notebook.cell.completed')).toBe(
+      true,
+    );
 
     // The agent sees the plan's row too.
     const rows = await call('catalog_query', {
@@ -194,6 +211,21 @@ describe('one host per home', () => {
     });
     expect(rows.rows).toEqual([{ status: 'finished' }]);
   }, 600_000);
+
+  it("the host's elicitation reaches the client through the bridge and its answer comes back", async () => {
+    const r = await client.callTool({
+      name: 'experiment_plan_run',
+      arguments: {
+        model: { source: 'sir.mdl', content: readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8') },
+        experiment: { type: 'single' },
+        grid: { 'Contact Rate': [4, 5, 6] },
+      },
+    });
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toMatch(/3 experiments/);
+    expect(r.isError).toBe(true);
+    expect(JSON.stringify(r.content)).toMatch(/did not approve/);
+  }, 120_000);
 
   it('a second host on the same home is refused, naming the running one', async () => {
     const second = await peragus(['serve', '--port', '0'], env, 120_000);
