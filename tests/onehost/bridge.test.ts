@@ -1,13 +1,16 @@
-// `peragus mcp` with no host running starts one in the background on the same
-// home (saying where the browser is) and bridges to it; stale and unreadable
-// address files are detected and replaced; when the host dies, the bridge says
-// so on stderr and exits non-zero with its stdout closed.
+// `peragus mcp` with no host running becomes the home's host (embedded: the
+// browser URL on stderr, the address file, until the client disconnects),
+// replacing a stale address file; with a host running it bridges, and when
+// that host dies the bridge says so on stderr and exits 1 with its stdout
+// closed; unreadable address files are named and replaced.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, peragus, readAddressFile, waitFor } from './helpers.ts';
+import { api, BIN, peragus, readAddressFile, startServe, waitFor } from './helpers.ts';
 
 const homes: string[] = [];
 const pids: number[] = [];
@@ -36,21 +39,62 @@ async function deadPid(): Promise<number> {
   return p.pid as number;
 }
 
-describe('peragus mcp without a running host', () => {
-  it('replaces a stale address file, starts a host in the background, bridges, and exits 1 when it dies', async () => {
+function staleAddress(pid: number) {
+  return JSON.stringify({
+    url: 'http://127.0.0.1:9/',
+    token: 'old',
+    pid,
+    hostname: hostname(),
+    started_at: new Date().toISOString(),
+    version: '0.1.0',
+  });
+}
+
+describe('peragus mcp and the home host', () => {
+  it('with no live host (a stale file), it hosts the home itself until the client leaves', async () => {
     const { home, env } = newHome();
-    // A host that crashed left its file behind.
-    writeFileSync(
-      join(home, 'host.json'),
-      JSON.stringify({
-        url: 'http://127.0.0.1:9/',
-        token: 'old',
-        pid: await deadPid(),
-        hostname: hostname(),
-        started_at: new Date().toISOString(),
-        version: '0.1.0',
-      }),
-    );
+    writeFileSync(join(home, 'host.json'), staleAddress(await deadPid()));
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp'],
+      env: env as Record<string, string>,
+      stderr: 'pipe',
+    });
+    let err = '';
+    transport.stderr?.on('data', (d) => {
+      err += String(d);
+    });
+    const client = new Client({ name: 'desktop-like', version: '1' });
+    await client.connect(transport);
+    const pid = transport.pid as number;
+    pids.push(pid);
+    const address = readAddressFile(home);
+    if (!address) throw new Error('no address file');
+    expect(address.pid).toBe(pid);
+    expect(statSync(join(home, 'host.json')).mode & 0o777).toBe(0o600);
+    expect(err).toMatch(/replacing the address file .*host\.json: its process \d+ is gone/);
+    expect(err).toContain(`browser: ${address.url}?token=${address.token}`);
+
+    // The browser and the shell see what the agent does.
+    const nb = await client.callTool({
+      name: 'notebook_create',
+      arguments: { name: 'embedded', experiment_id: 'emb-1' },
+    });
+    const sid = (nb.structuredContent as { session_id: string }).session_id;
+    const sessions = await api<{ id: string }[]>(address, '/ui-api/sessions');
+    expect(sessions.map((s) => s.id)).toContain(sid);
+    const q = await peragus(['catalog', 'query', 'SELECT count(*) AS n FROM experiments'], env);
+    expect(q.code).toBe(0);
+
+    // The client leaves: the host stops and takes its address file with it.
+    await client.close();
+    await waitFor('the address file to go', () => (readAddressFile(home) ? undefined : true), 60_000);
+  }, 300_000);
+
+  it('bridges to a running host and exits 1 when that host dies', async () => {
+    const { env } = newHome();
+    const serve = await startServe(env);
+    if (serve.proc.pid) pids.push(serve.proc.pid);
     const bridge = spawn(process.execPath, [BIN, 'mcp'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let err = '';
     let out = '';
@@ -69,26 +113,19 @@ describe('peragus mcp without a running host', () => {
       method: 'initialize',
       params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
     });
-    await waitFor('the initialize result', () => (out.includes('"id":1') ? true : undefined), 300_000);
-    const address = readAddressFile(home);
-    if (!address) throw new Error('no address file');
-    pids.push(address.pid);
-    expect(statSync(join(home, 'host.json')).mode & 0o777).toBe(0o600);
-    expect(err).toMatch(/ignoring .*host\.json: its process \d+ is gone/);
-    expect(err).toContain(`starting one in the background (pid ${address.pid})`);
-    expect(err).toContain(`browser: ${address.url}?token=${address.token}`);
+    await waitFor('the initialize result', () => (out.includes('"id":1') ? true : undefined), 120_000);
     expect(JSON.parse(out.trim().split('\n')[0] as string).result.serverInfo.name).toBe('peragus');
     send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
     await waitFor('tools/list', () => (out.includes('"id":2') ? true : undefined), 60_000);
     expect(out).toContain('notebook_create');
+    expect(err).toContain(`using the host of ${env.PERAGUS_HOME} (pid ${serve.address.pid})`);
 
-    // The background host outlives nothing but itself: kill it; the bridge reports and exits 1.
-    process.kill(address.pid, 'SIGKILL');
+    serve.proc.kill('SIGKILL');
     expect(await exited).toBe(1);
     await stdoutClosed;
-    expect(err).toContain(`the host ${address.url} stopped`);
-  }, 400_000);
+    expect(err).toContain(`the host ${serve.address.url} stopped`);
+  }, 300_000);
 
   it('an unreadable or stale address file is named and replaced; commands work without a host', async () => {
     const { home, env } = newHome();
@@ -115,17 +152,7 @@ describe('peragus mcp without a running host', () => {
     expect(address.pid).toBe(serve.pid);
 
     // A file naming a live process that is no host (this test runner) is stale too.
-    writeFileSync(
-      join(home, 'host.json'),
-      JSON.stringify({
-        url: 'http://127.0.0.1:9/',
-        token: 't',
-        pid: process.pid,
-        hostname: hostname(),
-        started_at: new Date().toISOString(),
-        version: '0.1.0',
-      }),
-    );
+    writeFileSync(join(home, 'host.json'), staleAddress(process.pid));
     const q = await peragus(['catalog', 'query', 'SELECT count(*) AS n FROM experiments'], env);
     expect(q.stderr).toMatch(/no live host .*host\.json: http:\/\/127\.0\.0\.1:9\/ does not answer/);
     expect(q.code).toBe(0);

@@ -13,11 +13,12 @@ options:
 `,
   mcp: `usage: peragus mcp
 
-MCP on stdio for desktop clients. Bridges to the host of $PERAGUS_HOME
-(the one \`peragus serve\` runs); with none running, starts one in the
-background (port chosen freely, log in $PERAGUS_HOME/host.log) and prints its
-browser URL on stderr. The agent then shares sessions, events and the catalog
-with the browser. Exits 1 if the host goes away.
+MCP on stdio for desktop clients. With a host running on $PERAGUS_HOME (from
+\`peragus serve\` or another \`peragus mcp\`), a bridge to it; with none, this
+process becomes the home's host (browser UI, /api, /mcp on a free port, until
+the client disconnects) and prints its browser URL on stderr. Either way the
+agent shares sessions, events and the catalog with the browser. A bridge exits
+1 if its host goes away.
 `,
   node: `usage: peragus node --socket PATH --work-dir DIR [--pool-size N]
 
@@ -72,7 +73,7 @@ export const usage = `usage: peragus <command> [options]
 
 commands:
   serve [--port 4300] [--host 127.0.0.1]      host: browser UI, Jupyter /api, MCP at /mcp
-  mcp                                         MCP on stdio, bridged to the home's host
+  mcp                                         MCP on stdio: the home's host, or a bridge to it
   node --socket PATH --work-dir DIR           in-container notebook server
   run PLAN.json [--parallel K] [--json]       run a plan of experiments, print a summary
   rerun NB.src.md [--inputs DIR] [--json]     replay an export, compare artifact checksums

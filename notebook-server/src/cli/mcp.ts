@@ -1,24 +1,54 @@
-// `peragus mcp`: MCP on stdio for desktop clients, bridged to this home's
-// host (started in the background when none runs), so the agent shares the
-// browser's sessions, events and catalog. Diagnostics go to stderr only:
+// `peragus mcp`: MCP on stdio for desktop clients. With a host running on the
+// home, a bridge to its MCP endpoint; with none, this process becomes the
+// home's host (embedded: browser UI, /api, /mcp and the address file, for as
+// long as the client stays connected). Either way the agent shares sessions,
+// events and the catalog with the browser. Diagnostics go to stderr only:
 // stdout carries the protocol.
 import { parseArgs } from 'node:util';
-import { browserUrl } from '../hostlink/address.ts';
+import { findHost, type HostAddress } from '../hostlink/address.ts';
 import { runBridge } from '../hostlink/bridge.ts';
-import { ensureHost } from '../hostlink/launch.ts';
+import { HostRunningError, startServing } from '../hostlink/serving.ts';
+import { serveStdio } from '../mcp/stdio.ts';
 import { peragusHome } from '../runtime/paths.ts';
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
+/** A host another starter is bringing up right now (it holds the catalog): its address once it answers. */
+async function awaitRacer(home: string, ms = 30_000): Promise<HostAddress | null> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const found = await findHost(home);
+    if (found.kind === 'live') return found.address;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return null;
+}
+
+async function bridge(home: string, address: HostAddress): Promise<never> {
+  log(`peragus mcp: using the host of ${home} (pid ${address.pid}); browser: ${address.url}`);
+  process.exit(await runBridge(address, { log }));
+}
+
 export async function mcpCommand(argv: string[]): Promise<number | undefined> {
   parseArgs({ args: argv, options: {} });
   const home = peragusHome();
-  const { address, started } = await ensureHost(home, { log });
+  const found = await findHost(home);
+  if (found.kind === 'live') return bridge(home, found.address);
+  let serving: Awaited<ReturnType<typeof startServing>>;
+  try {
+    serving = await startServing({ home, port: 0, log });
+  } catch (err) {
+    if (err instanceof HostRunningError) return bridge(home, err.address);
+    const racer = await awaitRacer(home);
+    if (racer) return bridge(home, racer);
+    throw err;
+  }
   log(
-    `peragus mcp: ${started ? 'started' : 'using'} the host of ${home} (pid ${address.pid}); ` +
-      `browser: ${browserUrl(address)}`,
+    `peragus mcp: no host was running on ${home}, so this process is its host until the client disconnects; ` +
+      `browser: ${serving.server.browserUrl}`,
   );
-  const code = await runBridge(address, { log });
-  // stdin may still hold the event loop open; the protocol is over either way.
-  process.exit(code);
+  await serveStdio(serving.host.makeMcpServer());
+  await serving.close();
+  // Kernels and sockets may still hold the event loop; the protocol is over.
+  process.exit(0);
 }
