@@ -36,7 +36,7 @@ export async function mcpCommand(argv: string[]): Promise<number | undefined> {
   if (found.kind === 'live') return bridge(home, found.address);
   let serving: Awaited<ReturnType<typeof startServing>>;
   try {
-    serving = await startServing({ home, port: 0, log });
+    serving = await startServing({ home, port: 0, log, uiInBackground: true });
   } catch (err) {
     if (err instanceof HostRunningError) return bridge(home, err.address);
     const racer = await awaitRacer(home);

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { createHost, type Host } from '../app/host.ts';
 import { remoteSessions } from '../app/remote-sessions.ts';
 import { type HostServer, startHostServer } from '../http/server.ts';
+import { ensureUiBuilt } from '../http/static.ts';
 import { createMcpHttpHandler } from '../mcp/http.ts';
 import { SERVER_VERSION } from '../mcp/server.ts';
 import { findHost, type HostAddress, removeAddress, writeAddress } from './address.ts';
@@ -18,6 +19,11 @@ export interface ServingOptions {
   /** Listen address (default 127.0.0.1). */
   listen?: string;
   log: (message: string) => void;
+  /**
+   * Build a missing or stale browser UI after listening instead of before (an embedded host must
+   * answer its MCP client's initialize quickly; the page appears when the build is done).
+   */
+  uiInBackground?: boolean;
 }
 
 export interface ServingHost {
@@ -58,6 +64,7 @@ export async function startServing(options: ServingOptions): Promise<ServingHost
     home: host.home,
     port,
     host: listen,
+    ...(options.uiInBackground ? { buildUi: false } : {}),
     catalogQuery: async (sql, opts) => {
       const r = await host.catalog.query(sql, opts?.limit ? { rowLimit: opts.limit } : {});
       return { columns: r.columns.map((c) => c.name), rows: r.rows, truncated: r.truncated };
@@ -78,6 +85,9 @@ export async function startServing(options: ServingOptions): Promise<ServingHost
     allowedOrigins: [`http://127.0.0.1:${server.port}`, `http://localhost:${server.port}`],
   });
   server.attachMcp((req, res) => mcp.handle(req, res));
+  if (options.uiInBackground) {
+    ensureUiBuilt(log).catch((err: Error) => log(`could not build the browser UI: ${err.message}`));
+  }
   const address: HostAddress = {
     url: server.url,
     token,
