@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setupPeers } from './setup-peers.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const kernelDir = join(root, 'kernels', 'pysd');
@@ -86,6 +87,8 @@ function ensurePth() {
 // and browser tests say loudly that they cannot run (and fail in CI).
 function systemSetup() {
   if (!process.argv.includes('--system')) return;
+  // The Python test peers (tests/peers/requirements.txt): only `npm test` needs them.
+  setupPeers();
   const isRoot = process.getuid?.() === 0;
   let hasApt = true;
   try {

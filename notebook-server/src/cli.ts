@@ -1,16 +1,8 @@
-// peragus serve | mcp | node | run | rerun | export | catalog
-// Each command lives in its own module under cli/; this file only dispatches.
-
-const usage = `usage: peragus <command> [options]
-
-commands:
-  serve [--port 4300] [--host 127.0.0.1]      host: browser UI, Jupyter /api subset, MCP at /mcp
-  mcp                                         host MCP server on stdio
-  node --socket PATH --work-dir DIR           in-container notebook server (MCP on a Unix socket)
-  run PLAN.json [--parallel K]                run a plan of experiments, print a summary table
-  rerun NOTEBOOK.src.md                       replay an exported notebook, compare artifact checksums
-  catalog query "SQL"                         query the results catalog
-`;
+// peragus serve | mcp | node | run | rerun | catalog | kernelspec
+// Each command lives in its own module under cli/; this file only dispatches,
+// answers --help/--version, and turns errors into messages that name the fix.
+import { commandHelp, usage } from './cli/help.ts';
+import { SERVER_VERSION } from './mcp/server.ts';
 
 type Command = (argv: string[]) => Promise<number | undefined>;
 
@@ -21,26 +13,49 @@ const commands: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./cli/run.ts')).runCommand,
   rerun: async () => (await import('./cli/rerun.ts')).rerunCommand,
   catalog: async () => (await import('./cli/catalog.ts')).catalogCommand,
+  kernelspec: async () => (await import('./cli/kernelspec.ts')).kernelspecCommand,
 };
+
+let current: string | undefined;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage);
+    const topic = name === 'help' ? rest[0] : undefined;
+    process.stdout.write(topic && commandHelp[topic] ? commandHelp[topic] : usage);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`peragus ${SERVER_VERSION}\n`);
+    return 0;
   }
   const load = commands[name];
   if (!load) {
     process.stderr.write(`peragus: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp[name] ?? usage);
+    return 0;
+  }
+  current = name;
   const command = await load();
   return (await command(rest)) ?? 0;
 }
 
 /** Exit code 1 with the message; a handle left open by a failed start never keeps the process alive. */
 function fail(err: unknown): void {
-  process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}\n`);
+  const e = err as { code?: string; message?: string };
+  // node:util parseArgs: an unknown or malformed option.
+  if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`peragus ${current}: ${e.message}
+  see: peragus ${current} --help
+`);
+    process.exitCode = 2;
+    return;
+  }
+  process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}
+`);
   process.exitCode = 1;
   setTimeout(() => process.exit(1), 1000).unref();
 }

@@ -1,10 +1,39 @@
-// `peragus catalog query "SQL"`: read-only SQL over the catalog. Opens the
-// catalog read-only, so it works beside a running host only when DuckDB
-// allows it; otherwise the error says to use catalog_query through the host.
+// `peragus catalog query "SQL"`: read-only SQL over the catalog. With a host
+// running on this home it asks the host (catalog_query over its MCP endpoint:
+// the host holds the catalog open); otherwise it opens the catalog read-only.
 import { parseArgs } from 'node:util';
 import { Catalog } from '../catalog/catalog.ts';
+import { connectHost } from '../hostlink/client.ts';
+import { findHostOrSay } from '../hostlink/find.ts';
 import { peragusHome } from '../runtime/paths.ts';
 import { formatTable } from './table.ts';
+
+interface QueryResult {
+  columns: { name: string }[];
+  rows: unknown[];
+  row_count: number;
+  truncated: boolean;
+}
+
+async function query(sql: string, rowLimit: number | undefined): Promise<QueryResult> {
+  const home = peragusHome();
+  const address = await findHostOrSay(home);
+  if (address) {
+    const client = await connectHost(address);
+    try {
+      const args = { sql, ...(rowLimit !== undefined ? { row_limit: rowLimit } : {}) };
+      return (await client.call('catalog_query', args)) as unknown as QueryResult;
+    } finally {
+      await client.close();
+    }
+  }
+  const catalog = await Catalog.open({ home, readOnly: true });
+  try {
+    return await catalog.query(sql, rowLimit !== undefined ? { rowLimit } : {});
+  } finally {
+    catalog.close();
+  }
+}
 
 export async function catalogCommand(argv: string[]): Promise<number | undefined> {
   const { values, positionals } = parseArgs({
@@ -13,23 +42,22 @@ export async function catalogCommand(argv: string[]): Promise<number | undefined
     options: { json: { type: 'boolean' }, limit: { type: 'string' } },
   });
   const [sub, sql] = positionals;
-  if (sub !== 'query' || !sql) throw new Error('usage: peragus catalog query "SQL" [--json] [--limit N]');
-  const catalog = await Catalog.open({ home: peragusHome(), readOnly: true });
-  try {
-    const result = await catalog.query(sql, values.limit ? { rowLimit: Number(values.limit) } : {});
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    } else {
-      const cols = result.columns.map((c) => c.name);
-      const rows = result.rows.map((r) =>
-        Array.isArray(r) ? r : cols.map((c) => (r as Record<string, unknown>)[c]),
-      );
-      process.stdout.write(
-        `${formatTable(cols, rows)}\n(${result.row_count} rows${result.truncated ? ', truncated' : ''})\n`,
-      );
-    }
-    return 0;
-  } finally {
-    catalog.close();
+  if (sub !== 'query' || !sql)
+    throw new Error('usage: peragus catalog query "SQL" [--json] [--limit N] (see peragus catalog --help)');
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new Error(`--limit ${values.limit}: give a whole number ≥ 1`);
+  const result = await query(sql, limit);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    const cols = result.columns.map((c) => c.name);
+    const rows = result.rows.map((r) =>
+      Array.isArray(r) ? r : cols.map((c) => (r as Record<string, unknown>)[c]),
+    );
+    process.stdout.write(
+      `${formatTable(cols, rows)}\n(${result.row_count} rows${result.truncated ? ', truncated' : ''})\n`,
+    );
   }
+  return 0;
 }

@@ -1,14 +1,54 @@
-// `peragus mcp`: the host MCP server on stdio. Diagnostics go to stderr only:
+// `peragus mcp`: MCP on stdio for desktop clients. With a host running on the
+// home, a bridge to its MCP endpoint; with none, this process becomes the
+// home's host (embedded: browser UI, /api, /mcp and the address file, for as
+// long as the client stays connected). Either way the agent shares sessions,
+// events and the catalog with the browser. Diagnostics go to stderr only:
 // stdout carries the protocol.
-import { createHost } from '../app/host.ts';
+import { parseArgs } from 'node:util';
+import { findHost, type HostAddress } from '../hostlink/address.ts';
+import { runBridge } from '../hostlink/bridge.ts';
+import { HostRunningError, startServing } from '../hostlink/serving.ts';
 import { serveStdio } from '../mcp/stdio.ts';
+import { peragusHome } from '../runtime/paths.ts';
 
-export async function mcpCommand(_argv: string[]): Promise<number | undefined> {
-  const host = await createHost();
-  try {
-    await serveStdio(host.makeMcpServer());
-  } finally {
-    await host.close();
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+/** A host another starter is bringing up right now (it holds the catalog): its address once it answers. */
+async function awaitRacer(home: string, ms = 30_000): Promise<HostAddress | null> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const found = await findHost(home);
+    if (found.kind === 'live') return found.address;
+    await new Promise((r) => setTimeout(r, 500));
   }
-  return 0;
+  return null;
+}
+
+async function bridge(home: string, address: HostAddress): Promise<never> {
+  log(`peragus mcp: using the host of ${home} (pid ${address.pid}); browser: ${address.url}`);
+  process.exit(await runBridge(address, { log }));
+}
+
+export async function mcpCommand(argv: string[]): Promise<number | undefined> {
+  parseArgs({ args: argv, options: {} });
+  const home = peragusHome();
+  const found = await findHost(home);
+  if (found.kind === 'live') return bridge(home, found.address);
+  let serving: Awaited<ReturnType<typeof startServing>>;
+  try {
+    serving = await startServing({ home, port: 0, log, uiInBackground: true });
+  } catch (err) {
+    if (err instanceof HostRunningError) return bridge(home, err.address);
+    const racer = await awaitRacer(home);
+    if (racer) return bridge(home, racer);
+    throw err;
+  }
+  log(
+    `peragus mcp: no host was running on ${home}, so this process is its host until the client disconnects; ` +
+      `browser: ${serving.server.browserUrl}`,
+  );
+  await serveStdio(serving.host.makeMcpServer());
+  await serving.close();
+  // Kernels and sockets may still hold the event loop; the protocol is over.
+  process.exit(0);
 }

@@ -1,7 +1,7 @@
 // `peragus rerun NOTEBOOK.src.md`: replays an exported notebook in a fresh
 // session and reports, artifact by artifact, whether each checksum matches
 // the one recorded in the outputs beside the notebook. Exit 1 on a mismatch.
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,6 +9,7 @@ import { decodeBundle } from '../../../srcmd/src/bundle.ts';
 import type { Notebook, Output } from '../../../srcmd/src/nbformat.ts';
 import { createNotebookServices } from '../app/notebook-services.ts';
 import { RESULT_MIME } from '../pysd/result.ts';
+import { copyReferencedInputs } from './rerun-inputs.ts';
 import { formatTable } from './table.ts';
 
 interface ArtifactRef {
@@ -38,12 +39,12 @@ export function recordedArtifacts(outputs: Output[][]): ArtifactRef[] {
   return refs;
 }
 
-const SKIP = new Set(['exports', 'results', 'artifacts', '.peragus']);
-
-/** The work dir the notebook was exported from: the parent of exports/, else the notebook's folder. */
+/** The work dir the notebook was exported from: the parent of the nearest exports/ above it, else its folder. */
 function inputsDir(notebookPath: string): string {
-  const dir = dirname(notebookPath);
-  return basename(dir) === 'exports' ? dirname(dir) : dir;
+  for (let dir = dirname(notebookPath); dir !== dirname(dir); dir = dirname(dir)) {
+    if (basename(dir) === 'exports') return dirname(dir);
+  }
+  return dirname(notebookPath);
 }
 
 export async function rerunCommand(argv: string[]): Promise<number | undefined> {
@@ -54,7 +55,10 @@ export async function rerunCommand(argv: string[]): Promise<number | undefined> 
   });
   const file = positionals[0];
   if (!file?.endsWith('.src.md'))
-    throw new Error('usage: peragus rerun NOTEBOOK.src.md [--inputs DIR] [--json]');
+    throw new Error(
+      'usage: peragus rerun NOTEBOOK.src.md [--inputs DIR] [--json] (see peragus rerun --help)',
+    );
+  if (!existsSync(file)) throw new Error(`${file} does not exist: give the path of an exported .src.md`);
   const srcmd = readFileSync(file, 'utf8');
   const outputsFile = file.replace(/\.src\.md$/, '.outputs.json');
   const outputs = existsSync(outputsFile) ? readFileSync(outputsFile, 'utf8') : null;
@@ -64,8 +68,12 @@ export async function rerunCommand(argv: string[]): Promise<number | undefined> 
   // A fresh work dir holding the notebook's inputs (models, data), not its old results.
   const work = mkdtempSync(join(tmpdir(), 'peragus-rerun-'));
   const from = resolve(values.inputs ?? inputsDir(resolve(file)));
-  for (const entry of readdirSync(from)) {
-    if (!SKIP.has(entry)) cpSync(join(from, entry), join(work, entry), { recursive: true });
+  const code = original.cells.filter((c) => c.cell_type === 'code').map((c) => c.source);
+  const inputs = copyReferencedInputs(code, from, work);
+  if (!values.json) {
+    process.stderr.write(
+      `rerun in ${work}: ${inputs.files.length} referenced input(s) copied from ${from}${inputs.files.length ? `: ${inputs.files.join(', ')}` : ''}\n`,
+    );
   }
   const services = await createNotebookServices({ root: join(work, '.rerun'), poolSize: 0 });
   try {
@@ -93,7 +101,9 @@ export async function rerunCommand(argv: string[]): Promise<number | undefined> 
     });
     const allMatch = !failed && rows.length > 0 && rows.every((r) => r.match);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ match: allMatch, artifacts: rows }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ match: allMatch, artifacts: rows, inputs: inputs.files }, null, 2)}\n`,
+      );
     } else {
       const table = rows.map((r) => [
         r.path,

@@ -1,11 +1,17 @@
 // `peragus run PLAN.json`: runs a plan (the experiment_plan_run object) with a
 // progress bar on stderr and prints a summary table. Exit code 1 if any failed.
+// With a host running on this home, the plan runs there (experiment_plan_run
+// over its MCP endpoint: the browser sees it); otherwise in this process.
 import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHost } from '../app/host.ts';
+import { connectHost } from '../hostlink/client.ts';
+import { findHostOrSay } from '../hostlink/find.ts';
 import type { Plan } from '../orchestrator/plan-schema.ts';
+import type { PlanSummary } from '../orchestrator/plans.ts';
+import { peragusHome } from '../runtime/paths.ts';
 import { formatTable, progressBar } from './table.ts';
 
 /**
@@ -25,22 +31,38 @@ export function planIdForFile(file: string, plan: Plan, modelText: string): stri
   return `plan-file-${hash.slice(0, 16)}`;
 }
 
-export async function runCommand(argv: string[]): Promise<number | undefined> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { parallel: { type: 'string' }, json: { type: 'boolean' } },
-  });
-  const file = positionals[0];
-  if (!file) throw new Error('usage: peragus run PLAN.json [--parallel K] [--json]');
-  let raw: Record<string, unknown>;
+type Progress = (done: number, total: number, message: string) => void;
+
+/** Model paths are relative to the plan file; the host gets the model text inline. */
+function inlineModel(raw: Record<string, unknown>, planDir: string): void {
+  const model = raw.model as { source?: unknown; content?: unknown } | undefined;
+  if (!model || typeof model.source !== 'string' || model.content !== undefined) return;
+  const path = isAbsolute(model.source) ? model.source : resolve(planDir, model.source);
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    model.content = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read plan ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read the plan's model ${path}: ${(err as Error).message}`);
   }
-  if (values.parallel !== undefined) raw.parallel_limit = Number(values.parallel);
-  const planDir = dirname(resolve(file));
+}
+
+async function runOnHost(raw: Record<string, unknown>, planDir: string, progress: Progress) {
+  const home = peragusHome();
+  const address = await findHostOrSay(home);
+  if (!address) return null;
+  process.stderr.write(`plan runs on the host ${address.url} (pid ${address.pid})\n`);
+  inlineModel(raw, planDir);
+  const client = await connectHost(address);
+  try {
+    const out = await client.call('experiment_plan_run', { ...raw, wait: true }, (p) =>
+      progress(p.progress, p.total ?? 0, p.message ?? ''),
+    );
+    return out as unknown as PlanSummary;
+  } finally {
+    await client.close();
+  }
+}
+
+async function runHere(file: string, raw: Record<string, unknown>, planDir: string, progress: Progress) {
   const host = await createHost({ resumePlans: false, poolSize: 0 });
   try {
     const { plan } = host.plans.prepare(raw);
@@ -54,35 +76,60 @@ export async function runCommand(argv: string[]): Promise<number | undefined> {
       modelText,
       planDir,
     );
-    const tty = process.stderr.isTTY;
     process.stderr.write(
       `plan ${started.plan_id}${started.resumed ? ' (continued)' : ''}: ${started.experiments.length} experiments, K=${plan.parallel_limit}\n`,
     );
-    host.plans.onProgress(started.plan_id, (p) => {
-      const bar = progressBar(p.done, p.total, p.message);
-      process.stderr.write(tty ? `\r${bar.padEnd(120)}` : `${bar}\n`);
-    });
-    const summary = await host.plans.wait(started.plan_id);
-    if (tty) process.stderr.write('\n');
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    } else {
-      const rows = summary.experiments.map((e) => [
-        e.experiment_id,
-        e.status,
-        JSON.stringify(e.fixed),
-        (e.duration_ms / 1000).toFixed(1),
-        e.error ?? '',
-      ]);
-      process.stdout.write(
-        `${formatTable(['experiment', 'status', 'parameters', 'seconds', 'error'], rows)}\n`,
-      );
-      process.stdout.write(
-        `\n${summary.finished}/${summary.total} finished, ${summary.failed} failed, wall ${(summary.wall_ms / 1000).toFixed(1)} s (plan ${summary.plan_id})\n`,
-      );
-    }
-    return summary.failed > 0 ? 1 : 0;
+    host.plans.onProgress(started.plan_id, (p) => progress(p.done, p.total, p.message));
+    return await host.plans.wait(started.plan_id);
   } finally {
     await host.close();
   }
+}
+
+export async function runCommand(argv: string[]): Promise<number | undefined> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { parallel: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const file = positionals[0];
+  if (!file) throw new Error('usage: peragus run PLAN.json [--parallel K] [--json] (see peragus run --help)');
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`cannot read plan ${file}: ${(err as Error).message}`);
+  }
+  if (values.parallel !== undefined) {
+    const k = Number(values.parallel);
+    if (!Number.isInteger(k) || k < 1)
+      throw new Error(`--parallel ${values.parallel}: give a whole number ≥ 1`);
+    raw.parallel_limit = k;
+  }
+  const planDir = dirname(resolve(file));
+  const tty = process.stderr.isTTY;
+  const progress: Progress = (done, total, message) => {
+    const bar = progressBar(done, total, message);
+    process.stderr.write(tty ? `\r${bar.padEnd(120)}` : `${bar}\n`);
+  };
+  const summary = (await runOnHost(raw, planDir, progress)) ?? (await runHere(file, raw, planDir, progress));
+  if (tty) process.stderr.write('\n');
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } else {
+    const rows = summary.experiments.map((e) => [
+      e.experiment_id,
+      e.status,
+      JSON.stringify(e.fixed),
+      (e.duration_ms / 1000).toFixed(1),
+      e.error ?? '',
+    ]);
+    process.stdout.write(
+      `${formatTable(['experiment', 'status', 'parameters', 'seconds', 'error'], rows)}\n`,
+    );
+    process.stdout.write(
+      `\n${summary.finished}/${summary.total} finished, ${summary.failed} failed, wall ${(summary.wall_ms / 1000).toFixed(1)} s (plan ${summary.plan_id})\n`,
+    );
+  }
+  return summary.failed > 0 ? 1 : 0;
 }

@@ -1,10 +1,11 @@
 // /ui-api: what the browser UI calls. Bodies are validated with the same zod
 // input schemas as the MCP tools; sessions and events are the same objects, so
 // edits from the UI and from an agent show up in each other live.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import { encodeSrcmd } from '../../../srcmd/src/encode.ts';
-import { toIpynb } from '../../../srcmd/src/ipynb.ts';
+import { exportNotebook } from '../mcp/export.ts';
 import type { ExperimentProgressEvent } from '../notebook/events.ts';
 import type { Session, SessionInfo } from '../notebook/session.ts';
 import {
@@ -105,7 +106,16 @@ export function uiApiRouter(ctx: HostContext): Router {
   };
 
   r.get('/ui-api/info', (_req, res) => {
-    res.json({ catalog: ctx.catalogQuery !== undefined, experiments: ctx.listExperiments !== undefined });
+    res.json({
+      catalog: ctx.catalogQuery !== undefined,
+      experiments: ctx.listExperiments !== undefined,
+      plans: ctx.listPlans !== undefined,
+    });
+  });
+
+  // Plans (from an agent's experiment_plan_run or `peragus run`) with their progress.
+  r.get('/ui-api/plans', (_req, res) => {
+    res.json(ctx.listPlans?.() ?? []);
   });
 
   r.get('/ui-api/sessions', async (_req, res) => {
@@ -250,14 +260,17 @@ export function uiApiRouter(ctx: HostContext): Router {
         .send(String(out.content ?? ''));
       return;
     }
+    // The same bundle as notebook_export: written to the work dir's exports/ (the .src.md with
+    // its .outputs.json, checksums included, so `peragus rerun` can compare), and downloaded.
     const s = session(req.params.id);
-    const nb = s.toNotebook();
+    const out = await exportNotebook(s, format === 'ipynb' ? 'ipynb' : 'srcmd');
+    const main = out.artifacts[0] as { path: string };
     const base = s.name.replace(/[^\w.-]+/g, '_') || s.id;
-    if (format === 'ipynb') {
-      res.type('application/x-ipynb+json').attachment(`${base}.ipynb`).send(toIpynb(nb));
-    } else {
-      res.type('text/markdown').attachment(`${base}.src.md`).send(encodeSrcmd(nb));
-    }
+    res
+      .type(format === 'ipynb' ? 'application/x-ipynb+json' : 'text/markdown')
+      .attachment(`${base}.${format === 'ipynb' ? 'ipynb' : 'src.md'}`)
+      .set('X-Peragus-Export', out.artifacts.map((a) => a.path).join(', '))
+      .send(readFileSync(join(s.work_dir, main.path)));
   });
 
   r.get('/ui-api/sessions/:id/timeseries', async (req, res) => {

@@ -50,6 +50,15 @@ interface PlanFile {
   owner?: 'cli';
 }
 
+/** A plan as the browser lists it: its state on disk and the last progress seen. */
+export interface PlanStatus {
+  plan_id: string;
+  status: 'running' | 'finished' | 'cancelled';
+  created_at: string;
+  /** Null until the plan reported progress in this host. */
+  progress: PlanProgress | null;
+}
+
 interface RunningPlan {
   controller: AbortController;
   done: Promise<PlanSummary>;
@@ -60,6 +69,7 @@ export class PlanRunner {
   readonly #dir: string;
   readonly #home: string;
   readonly #running = new Map<string, RunningPlan>();
+  readonly #lastProgress = new Map<string, PlanProgress>();
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -173,6 +183,22 @@ export class PlanRunner {
     return () => running.listeners.delete(listener);
   }
 
+  /** Every plan of this home, newest first, with live progress for those this host runs. */
+  list(): PlanStatus[] {
+    const plans: PlanStatus[] = [];
+    for (const name of readdirSync(this.#dir)) {
+      if (!name.endsWith('.json')) continue;
+      try {
+        const file = JSON.parse(readFileSync(join(this.#dir, name), 'utf8')) as PlanFile;
+        const progress = this.#lastProgress.get(file.plan_id) ?? null;
+        plans.push({ plan_id: file.plan_id, status: file.status, created_at: file.created_at, progress });
+      } catch {
+        // a plan file being replaced right now: it shows on the next call
+      }
+    }
+    return plans.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  }
+
   cancel(planId: string): boolean {
     const running = this.#running.get(planId);
     if (!running) return false;
@@ -256,7 +282,9 @@ export class PlanRunner {
     const outcomes: ExperimentOutcome[] = [];
     const total = experiments.length;
     const emit = (p: Omit<PlanProgress, 'plan_id' | 'total' | 'done'>) => {
-      for (const l of listeners) l({ plan_id: file.plan_id, total, done: outcomes.length, ...p });
+      const progress = { plan_id: file.plan_id, total, done: outcomes.length, ...p };
+      this.#lastProgress.set(file.plan_id, progress);
+      for (const l of listeners) l(progress);
     };
     const queue = [...experiments];
     const teardowns: Promise<void>[] = [];

@@ -1,7 +1,9 @@
 // One kernel's WebSocket fan-in/fan-out for Jupyter clients. Every client's
 // requests go to the same kernel connection; iopub goes to every client, and
-// shell/control/stdin replies go to the client whose session sent the request
-// (parent_header.session), like jupyter_server's per-connection sockets. A
+// shell/control/stdin replies go to the connection that sent the request
+// (found by the request's msg_id, whatever its header.session says), like
+// jupyter_server's per-connection sockets; a reply to a request we did not
+// relay falls back to parent_header.session. A
 // client that drops keeps a bounded buffer of what it missed, replayed when it
 // reconnects with the same session_id.
 import type WebSocket from 'ws';
@@ -36,6 +38,8 @@ export interface BridgeOptions {
   onActivity?: () => void;
 }
 
+const REQUESTERS_KEPT = 10_000;
+
 interface Client {
   ws: WebSocket;
   session: string;
@@ -50,6 +54,8 @@ interface Parked {
 export class KernelBridge {
   readonly #clients = new Set<Client>();
   readonly #parked = new Map<string, Parked>();
+  /** Request msg_id → the client session that sent it (bounded, oldest dropped first). */
+  readonly #requesters = new Map<string, string>();
   #attached: Kernel | null = null;
   #sendChain: Promise<unknown> = Promise.resolve();
   /** Frames dropped because they were malformed (for tests and logs). */
@@ -125,6 +131,7 @@ export class KernelBridge {
     }
     this.options.onActivity?.();
     const channel = message.channel as 'shell' | 'control' | 'stdin';
+    if (channel !== 'stdin') this.#remember(message.header.msg_id, client.session);
     // Serialised so requests reach the kernel in the order the client sent them,
     // even while the first one waits for the kernel to start.
     this.#sendChain = this.#sendChain
@@ -146,12 +153,23 @@ export class KernelBridge {
       for (const p of this.#parked.values()) this.#park(p, message);
       return;
     }
-    const target = (message.parent_header as { session?: string }).session;
+    const parent = message.parent_header as { msg_id?: string; session?: string };
+    const target = (parent.msg_id !== undefined && this.#requesters.get(parent.msg_id)) || parent.session;
     if (target === undefined) return;
     for (const c of this.#clients) if (c.session === target) this.#deliver(c, message);
     const parked = this.#parked.get(target);
     if (parked) this.#park(parked, message);
   };
+
+  #remember(msgId: string, session: string): void {
+    this.#requesters.delete(msgId);
+    this.#requesters.set(msgId, session);
+    // Replies may come many times per request (stdin input_request) or never: keep the newest.
+    if (this.#requesters.size > REQUESTERS_KEPT) {
+      const oldest = this.#requesters.keys().next().value;
+      if (oldest !== undefined) this.#requesters.delete(oldest);
+    }
+  }
 
   #park(p: Parked, message: Message): void {
     p.messages.push(message);
