@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createHost } from '../app/host.ts';
 import { remoteSessions } from '../app/remote-sessions.ts';
+import { createWorkbench } from '../app/workbench.ts';
 import { startHostServer } from '../http/server.ts';
 import { createMcpHttpHandler } from '../mcp/http.ts';
 
@@ -18,6 +19,7 @@ export async function serveCommand(argv: string[]): Promise<number | undefined> 
     throw new Error(`--port ${values.port} is not a port number`);
   const host = await createHost();
   const token = process.env.PERAGUS_TOKEN || randomBytes(24).toString('hex');
+  const wb = await createWorkbench(host, (m) => process.stderr.write(`[peragus workbench] ${m}\n`));
   const server = await startHostServer({
     sessions: host.notebook.sessions,
     events: host.notebook.events,
@@ -31,6 +33,8 @@ export async function serveCommand(argv: string[]): Promise<number | undefined> 
     },
     listExperiments: async () => (await host.catalog.listExperiments({ limit: 1000 })).experiments,
     remote: remoteSessions(host.containers, host.router),
+    workbench: wb.workbench,
+    containers: host.containers,
   });
   const origins = [`http://127.0.0.1:${server.port}`, `http://localhost:${server.port}`];
   const mcp = createMcpHttpHandler(() => host.makeMcpServer(), {
@@ -48,6 +52,7 @@ export async function serveCommand(argv: string[]): Promise<number | undefined> 
   });
   await mcp.close();
   await server.close();
+  await wb.close();
   await host.close();
   return 0;
 }

@@ -1,6 +1,8 @@
 // What the HTTP face needs from the host: the sessions, the event bus, the
 // token, and optional extras (catalog, kernel starts for Jupyter clients).
 import type { Kernel } from '../kernel/types.ts';
+import type { ContainerService } from '../orchestrator/containers.ts';
+import type { Workbench } from '../workbench/workbench.ts';
 import type { EventBus } from '../notebook/events.ts';
 import type { SessionManager } from '../notebook/manager.ts';
 import type { SessionInfo } from '../notebook/session.ts';
@@ -57,6 +59,10 @@ export interface HostContext {
   listExperiments?: () => Promise<ExperimentSummary[]>;
   /** Sessions inside experiment containers (listed and driven through the host's router). */
   remote?: RemoteSessions;
+  /** Models, designs, plan and chart views of the browser workbench (/ui-api/models, plans, results). */
+  workbench?: Workbench;
+  /** This host's experiment containers (the containers view). */
+  containers?: ContainerService;
   /** Starts a kernel for POST /api/kernels (default: a cold start of the PySD kernelspec). */
   startKernel?: (options: { workDir: string }) => Promise<Kernel>;
   /** Extra origins allowed besides the server's own (e.g. a dev server). */

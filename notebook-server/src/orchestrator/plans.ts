@@ -15,6 +15,9 @@ export interface PlanProgress {
   total: number;
   experiment_id?: string;
   message: string;
+  /** The lifecycle step the experiment just entered (provision, notebook, load, run, export, register, teardown). */
+  step?: string;
+  attempt?: number;
 }
 
 export interface ExperimentOutcome {
@@ -38,6 +41,16 @@ export interface PlanSummary {
   experiments: ExperimentOutcome[];
 }
 
+/** A plan as stored on disk (it outlives its containers and the host process). */
+export interface StoredPlan {
+  plan_id: string;
+  plan: Plan;
+  status: 'running' | 'finished' | 'cancelled';
+  created_at: string;
+  /** True while this host process is running it. */
+  live: boolean;
+}
+
 interface PlanFile {
   plan_id: string;
   plan: Plan;
@@ -55,6 +68,8 @@ interface RunningPlan {
 export class PlanRunner {
   readonly #dir: string;
   readonly #running = new Map<string, RunningPlan>();
+  /** Listeners of every plan's progress (the browser's plan view). */
+  readonly #watchers = new Set<(p: PlanProgress) => void>();
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -111,6 +126,38 @@ export class PlanRunner {
     if (!running) return () => undefined;
     running.listeners.add(listener);
     return () => running.listeners.delete(listener);
+  }
+
+  /** Progress of every plan run by this host, as it happens; returns the unsubscribe function. */
+  watch(listener: (p: PlanProgress) => void): () => void {
+    this.#watchers.add(listener);
+    return () => this.#watchers.delete(listener);
+  }
+
+  /** Plans on disk, newest first (finished and cancelled ones too). */
+  list(): StoredPlan[] {
+    const out: StoredPlan[] = [];
+    for (const name of readdirSync(this.#dir)) {
+      if (!name.endsWith('.json')) continue;
+      try {
+        const f = JSON.parse(readFileSync(join(this.#dir, name), 'utf8')) as PlanFile;
+        out.push({ plan_id: f.plan_id, plan: f.plan, status: f.status, created_at: f.created_at, live: this.#running.has(f.plan_id) });
+      } catch {
+        // a plan file being replaced: skip it this time
+      }
+    }
+    return out.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  }
+
+  /** One stored plan, or null. */
+  get(planId: string): StoredPlan | null {
+    if (!/^[\w-]{1,100}$/.test(planId)) return null;
+    try {
+      const f = JSON.parse(readFileSync(join(this.#dir, `${planId}.json`), 'utf8')) as PlanFile;
+      return { plan_id: f.plan_id, plan: f.plan, status: f.status, created_at: f.created_at, live: this.#running.has(f.plan_id) };
+    } catch {
+      return null;
+    }
   }
 
   cancel(planId: string): boolean {
@@ -170,7 +217,8 @@ export class PlanRunner {
     const outcomes: ExperimentOutcome[] = [];
     const total = experiments.length;
     const emit = (p: Omit<PlanProgress, 'plan_id' | 'total' | 'done'>) => {
-      for (const l of listeners) l({ plan_id: file.plan_id, total, done: outcomes.length, ...p });
+      const progress = { plan_id: file.plan_id, total, done: outcomes.length, ...p };
+      for (const l of [...listeners, ...this.#watchers]) l(progress);
     };
     const queue = [...experiments];
     const teardowns: Promise<void>[] = [];
@@ -182,11 +230,15 @@ export class PlanRunner {
           file,
           config,
           signal,
-          (message) => emit({ experiment_id: config.experiment_id, message }),
+          (message, step, attempt) => emit({ experiment_id: config.experiment_id, message, step, attempt }),
           (t) => teardowns.push(t),
         );
         outcomes.push(outcome);
-        emit({ experiment_id: config.experiment_id, message: `${config.experiment_id} ${outcome.status}` });
+        emit({
+          experiment_id: config.experiment_id,
+          message: `${config.experiment_id} ${outcome.status}`,
+          step: outcome.status,
+        });
       }
     };
     const k = Math.min(file.plan.parallel_limit, experiments.length);
@@ -210,7 +262,7 @@ export class PlanRunner {
     file: PlanFile,
     config: ExperimentConfig,
     planSignal: AbortSignal,
-    onStep: (s: string) => void,
+    onStep: (message: string, step: string, attempt: number) => void,
     deferTeardown: (teardown: Promise<void>) => void,
   ): Promise<ExperimentOutcome> {
     const started = Date.now();
@@ -237,7 +289,7 @@ export class PlanRunner {
         config,
         modelText: file.model_text,
         signal: controller.signal,
-        onStep: (s) => onStep(`${config.experiment_id}: ${s} (attempt ${attempt})`),
+        onStep: (s) => onStep(`${config.experiment_id}: ${s} (attempt ${attempt})`, s, attempt),
         deferTeardown: (t) => {
           mine.push(t);
           deferTeardown(t);
