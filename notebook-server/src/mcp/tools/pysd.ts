@@ -1,8 +1,10 @@
 // pysd_* tools: each call becomes one code cell calling peragus_pysd, so the
 // exported notebook replays it. The cell displays a structured result
 // (application/vnd.peragus.result+json) that becomes the tool result.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../../../../srcmd/src/fs.ts';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Session } from '../../notebook/session.ts';
 import {
@@ -52,8 +54,17 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
         // Checked here too, for a clear message before any cell is added.
-        resolveInWorkDir(session.work_dir, args.source, 'source');
-        return pysdCell(session, modelLoadCode(args), 'load_model', call);
+        const file = resolveInWorkDir(session.work_dir, args.source, 'source');
+        // The model goes beside the notebook; the cell names it by path and sha256 (not inlined).
+        if (args.content !== undefined) {
+          mkdirSync(dirname(file), { recursive: true });
+          await writeFileAtomic(file, args.content);
+        }
+        const sha256 = existsSync(file)
+          ? createHash('sha256').update(readFileSync(file)).digest('hex')
+          : undefined;
+        const { content: _inline, ...rest } = args;
+        return pysdCell(session, modelLoadCode({ ...rest, ...(sha256 ? { sha256 } : {}) }), 'load_model', call);
       },
     }),
     defineTool({
