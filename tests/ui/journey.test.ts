@@ -5,7 +5,7 @@
 // each step land in test-artifacts/journey-*.png.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { type BrowserHost, hasChromium, startBrowserHost } from './browser.ts';
 
 const SIR = resolve('notebooks/models/sir.mdl');
@@ -35,6 +35,10 @@ describe.skipIf(!hasChromium)('modeller journey', () => {
 
   it('uploads SIR, designs and watches a 3×4 plan of LHS-50 experiments, compares, exports, finds them in the catalog', async () => {
     const { page } = b;
+    onTestFailed(async () => {
+      await b.shot('failed');
+      console.error('[journey] page text at failure:', (await page.locator('main').textContent())?.slice(0, 2000));
+    });
     await page.goto(`${b.server.url}?token=${b.token}#/models`);
     await page.waitForSelector('#conn.online');
     await page.waitForSelector('.dropzone');
@@ -101,10 +105,12 @@ describe.skipIf(!hasChromium)('modeller journey', () => {
     // Compare a variable across the 12 experiments; parameter → metric scatter; the table.
     await page.waitForSelector('.overlay-chart .uplot canvas', { timeout: 60_000 });
     expect(await page.locator('select.overlay-variable').inputValue()).toBe('Infected');
-    await expect.poll(() => page.locator('.overlay-chart .u-legend .u-series').count()).toBe(13);
-    await page.waitForSelector('.scatter-box circle.point');
-    expect(await page.locator('.scatter-box circle.point').count()).toBe(12);
+    await expect
+      .poll(() => page.locator('.overlay-chart .u-legend .u-series').count(), { timeout: 60_000 })
+      .toBe(13);
+    await expect.poll(() => page.locator('.scatter-box circle.point').count(), { timeout: 30_000 }).toBe(12);
     expect(await page.locator('table.plan-table tbody tr').count()).toBe(12);
+    expect(await page.locator('table.plan-table td:has-text("running")').count()).toBe(0);
     const heads = await page.locator('table.plan-table th').allTextContents();
     expect(heads).toEqual(expect.arrayContaining(['Illness Duration', 'Initial Infected', 'max(Infected).mean']));
     await page.locator('.plan-compare').scrollIntoViewIfNeeded();

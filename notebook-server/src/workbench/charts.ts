@@ -193,7 +193,9 @@ export class Charts {
       throw new WorkbenchError(400, 'bad_variable', `unknown variable ${JSON.stringify(variable)}`);
     }
     const data = await rows(`SELECT filename, time, median(${sqlIdent(variable)}) AS v FROM ${source} GROUP BY ALL ORDER BY filename, time`);
-    return lines(data, (r) => labels.get(String(r.filename)) ?? String(r.filename));
+    const out = lines(data, (r) => labels.get(String(r.filename)) ?? String(r.filename));
+    out.series.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+    return out;
   }
 
   /** One row per experiment of a plan: its fixed parameters and its metrics as columns. */
@@ -207,6 +209,7 @@ export class Charts {
       for (const k of Object.keys(e.metrics)) metrics.add(k);
       return { experiment_id: e.experiment_id, status: e.status, ...fixed, ...e.metrics };
     });
+    out.sort((a, b) => a.experiment_id.localeCompare(b.experiment_id));
     return { parameters: [...parameters], metrics: [...metrics].sort(), rows: out };
   }
 }

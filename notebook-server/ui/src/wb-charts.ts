@@ -114,7 +114,7 @@ export function scatterChart(
 ): SVGSVGElement {
   const w = width(box);
   const hgt = 300;
-  const pad = { l: 70, r: 20, t: 20, b: 40 };
+  const pad = { l: 70, r: 20, t: 30, b: 40 };
   const xs = points.map((p) => p.x);
   const ys = points.map((p) => p.y);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
@@ -126,7 +126,7 @@ export function scatterChart(
     svg('line', { x1: pad.l, x2: w - pad.r, y1: hgt - pad.b, y2: hgt - pad.b, stroke: '#999' }),
     svg('line', { x1: pad.l, x2: pad.l, y1: pad.t, y2: hgt - pad.b, stroke: '#999' }),
     svg('text', { x: (w + pad.l) / 2, y: hgt - 6, 'text-anchor': 'middle', class: 'tick' }, xName),
-    svg('text', { x: 12, y: pad.t + 4, class: 'tick' }, yName),
+    svg('text', { x: pad.l, y: 14, class: 'tick axis-name' }, `↑ ${yName}`),
   );
   for (const t of [x0, (x0 + x1) / 2, x1]) root.append(svg('text', { x: sx(t), y: hgt - pad.b + 14, 'text-anchor': 'middle', class: 'tick' }, fmt(t)));
   for (const t of [y0, (y0 + y1) / 2, y1]) root.append(svg('text', { x: pad.l - 6, y: sy(t) + 4, 'text-anchor': 'end', class: 'tick' }, fmt(t)));

@@ -218,6 +218,8 @@ export function designForm(model: ModelMeta): HTMLElement {
 
   let seq = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The design last checked: a blur's change event with nothing new must not re-disable Run. */
+  let lastKey = '';
   function changed(): void {
     const t = type.value;
     samples.closest('label')?.toggleAttribute('hidden', !SAMPLED.has(t));
@@ -232,6 +234,9 @@ export function designForm(model: ModelMeta): HTMLElement {
         drawRow(p);
       }
     }
+    const key = JSON.stringify(design());
+    if (key === lastKey) return;
+    lastKey = key;
     runBtn.disabled = true;
     status.className = 'design-status busy';
     status.textContent = 'checking…';

@@ -59,6 +59,7 @@ export function planView(root: HTMLElement, planId: string): () => void {
   root.append(header, err, tiles, compare);
   let last: PlanView | null = null;
   let compareFor = -1;
+  let comparedAt = 0;
 
   function drawHeader(v: PlanView): void {
     const fixedNames = Object.keys(v.grid ?? {}).join(' × ');
@@ -162,8 +163,11 @@ export function planView(root: HTMLElement, planId: string): () => void {
         err.hidden = true;
         drawHeader(v);
         drawTiles(v);
-        if (v.counts.finished > 0 && v.counts.finished !== compareFor && (!v.live || compareFor < 0)) {
+        // Redrawn as experiments finish, at most every 5 s while running (charts are not free).
+        const due = !v.live || Date.now() - comparedAt > 5000;
+        if (v.counts.finished > 0 && v.counts.finished !== compareFor && due) {
           compareFor = v.counts.finished;
+          comparedAt = Date.now();
           void drawCompare(v).catch((e: Error) => {
             compare.hidden = false;
             compare.replaceChildren(h('div', { class: 'error' }, e.message));

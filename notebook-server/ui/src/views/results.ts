@@ -28,7 +28,8 @@ export function resultsView(root: HTMLElement, id: string): () => void {
         { class: 'result-meta muted' },
         `${s.experiment_type ?? 'experiment'} · ${s.run_count ?? '?'} runs · ${rec?.status ?? ''}`,
         rec?.plan_id ? [' · plan ', h('a', { href: `#/p/${rec.plan_id}` }, rec.plan_id)] : '',
-        rec?.session_id ? [' · ', h('a', { href: `#/s/${rec.session_id}` }, 'notebook')] : '',
+        // A plan's notebook went with its container; its export is below.
+        rec?.session_id && !rec.plan_id ? [' · ', h('a', { href: `#/s/${rec.session_id}` }, 'notebook')] : '',
       ),
     );
     // Fan chart
