@@ -221,7 +221,9 @@ describe('optimization and bad input', () => {
   it('a path outside the work dir is refused by the schema and by Python', async () => {
     expect(PysdModelLoad.safeParse({ session_id: 's', source: '../x.mdl' }).success).toBe(false);
     expect(PysdModelLoad.safeParse({ session_id: 's', source: '/etc/passwd' }).success).toBe(false);
-    const e = await pyError(pysdCall('load_model', { source: '../escape.mdl', content: 'x', confine_to: '.' }));
+    const e = await pyError(
+      pysdCall('load_model', { source: '../escape.mdl', content: 'x', confine_to: '.' }),
+    );
     expect(e.ename).toBe('PathOutsideWorkDirError');
   });
 

@@ -73,7 +73,13 @@ export async function startBrowserHost(prefix: string, home?: string): Promise<B
   );
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+    ],
   });
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   page.on('pageerror', (err) => console.error('[page error]', err));
@@ -86,7 +92,10 @@ export async function startBrowserHost(prefix: string, home?: string): Promise<B
     page,
     token,
     async call(name, args) {
-      const r = await mcp.callTool({ name, arguments: args }, undefined, { timeout: 600_000, resetTimeoutOnProgress: true });
+      const r = await mcp.callTool({ name, arguments: args }, undefined, {
+        timeout: 600_000,
+        resetTimeoutOnProgress: true,
+      });
       if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
       return r.structuredContent as Json;
     },

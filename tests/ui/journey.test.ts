@@ -37,7 +37,10 @@ describe.skipIf(!hasChromium)('modeller journey', () => {
     const { page } = b;
     onTestFailed(async () => {
       await b.shot('failed');
-      console.error('[journey] page text at failure:', (await page.locator('main').textContent())?.slice(0, 2000));
+      console.error(
+        '[journey] page text at failure:',
+        (await page.locator('main').textContent())?.slice(0, 2000),
+      );
     });
     await page.goto(`${b.server.url}?token=${b.token}#/models`);
     await page.waitForSelector('#conn.online');
@@ -92,13 +95,19 @@ describe.skipIf(!hasChromium)('modeller journey', () => {
     await page.waitForSelector('.plan-header h1');
     expect(page.url()).toMatch(/#\/p\/plan-/);
     await page.waitForFunction(() => document.querySelectorAll('.tiles .tile').length === 12);
-    await page.waitForSelector('.tile[data-state="running"], .tile[data-state="provisioning"]', { timeout: 120_000 });
+    await page.waitForSelector('.tile[data-state="running"], .tile[data-state="provisioning"]', {
+      timeout: 120_000,
+    });
     await b.shot('05-plan-running');
     await page.waitForSelector('.plan-progress .eta', { timeout: 300_000 });
-    await page.waitForFunction(() => document.querySelectorAll('.tile[data-state="finished"]').length === 12, undefined, {
-      timeout: 600_000,
-      polling: 1000,
-    });
+    await page.waitForFunction(
+      () => document.querySelectorAll('.tile[data-state="finished"]').length === 12,
+      undefined,
+      {
+        timeout: 600_000,
+        polling: 1000,
+      },
+    );
     expect(await page.locator('.tile[data-state="failed"]').count()).toBe(0);
     await page.waitForSelector('.plan-progress[data-done="12"]');
 
@@ -112,7 +121,9 @@ describe.skipIf(!hasChromium)('modeller journey', () => {
     expect(await page.locator('table.plan-table tbody tr').count()).toBe(12);
     expect(await page.locator('table.plan-table td:has-text("running")').count()).toBe(0);
     const heads = await page.locator('table.plan-table th').allTextContents();
-    expect(heads).toEqual(expect.arrayContaining(['Illness Duration', 'Initial Infected', 'max(Infected).mean']));
+    expect(heads).toEqual(
+      expect.arrayContaining(['Illness Duration', 'Initial Infected', 'max(Infected).mean']),
+    );
     await page.locator('.plan-compare').scrollIntoViewIfNeeded();
     await b.shot('06-plan-compare');
 
@@ -121,17 +132,22 @@ describe.skipIf(!hasChromium)('modeller journey', () => {
     await page.waitForSelector('.fan-chart canvas', { timeout: 60_000 });
     expect(await page.locator('.fan-chart').getAttribute('data-runs')).toBe('50');
     await page.waitForSelector('.sensitivity .bar-chart rect.bar');
-    const bars = await page.locator('.sensitivity rect.bar').evaluateAll((els) =>
-      els.map((e) => e.getAttribute('data-parameter')),
-    );
+    const bars = await page
+      .locator('.sensitivity rect.bar')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-parameter')));
     expect(bars.sort()).toEqual(['Contact Rate', 'Infectivity']);
     expect(await page.locator('.sensitivity line.ci').count()).toBe(2);
     await page.locator('select.fan-variable').selectOption('Recovered');
-    await page.waitForFunction(() => document.querySelector('.fan-chart .u-title')?.textContent?.startsWith('Recovered'));
+    await page.waitForFunction(() =>
+      document.querySelector('.fan-chart .u-title')?.textContent?.startsWith('Recovered'),
+    );
     await b.shot('07-experiment-fan-sobol');
 
     // Export the experiment's notebook: readable cells, the model by path and sha256.
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('button.export-notebook')]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('button.export-notebook'),
+    ]);
     const text = readFileSync((await download.path()) as string, 'utf8');
     expect(text).toContain('peragus_pysd.run_experiment(');
     expect(text).toContain('"type": "lhs"');

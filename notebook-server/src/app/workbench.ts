@@ -6,7 +6,10 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Workbench } from '../workbench/workbench.ts';
 import type { Host } from './host.ts';
 
-export async function createWorkbench(host: Host, log?: (m: string) => void): Promise<{ workbench: Workbench; close(): Promise<void> }> {
+export async function createWorkbench(
+  host: Host,
+  log?: (m: string) => void,
+): Promise<{ workbench: Workbench; close(): Promise<void> }> {
   const server = host.makeMcpServer();
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);

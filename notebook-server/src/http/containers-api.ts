@@ -11,12 +11,14 @@ const Tail = z.coerce.number().int().min(1).max(5000).default(200);
 export function containersRouter(ctx: HostContext): Router {
   const r = express.Router();
   const svc = () => {
-    if (!ctx.containers) throw new HttpError(501, 'this server runs no experiment containers', 'no_containers');
+    if (!ctx.containers)
+      throw new HttpError(501, 'this server runs no experiment containers', 'no_containers');
     return ctx.containers;
   };
   const known = async (id: string) => {
     const c = (await svc().list()).find((x) => x.container_id === id);
-    if (!c) throw new HttpError(404, `no container "${id}" of this host (it may have been destroyed)`, 'not_found');
+    if (!c)
+      throw new HttpError(404, `no container "${id}" of this host (it may have been destroyed)`, 'not_found');
     return c;
   };
   r.get('/ui-api/containers', async (_req, res) => {

@@ -1,11 +1,11 @@
 // What the HTTP face needs from the host: the sessions, the event bus, the
 // token, and optional extras (catalog, kernel starts for Jupyter clients).
 import type { Kernel } from '../kernel/types.ts';
-import type { ContainerService } from '../orchestrator/containers.ts';
-import type { Workbench } from '../workbench/workbench.ts';
 import type { EventBus } from '../notebook/events.ts';
 import type { SessionManager } from '../notebook/manager.ts';
 import type { SessionInfo } from '../notebook/session.ts';
+import type { ContainerService } from '../orchestrator/containers.ts';
+import type { Workbench } from '../workbench/workbench.ts';
 
 export interface CatalogQueryOptions {
   /** Rows returned at most (the catalog may cap it further). */

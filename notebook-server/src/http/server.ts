@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer } from 'ws';
 import { authMiddleware, originAllowed, requestToken, tokenMatches } from './auth.ts';
+import { containersRouter } from './containers-api.ts';
 import type { HostContext } from './context.ts';
 import { HttpError, jupyterErrorHandler, uiErrorHandler } from './errors.ts';
 import { serveEventStream } from './events-ws.ts';
@@ -15,7 +16,6 @@ import { V1_PROTOCOL } from './jupyter/framing.ts';
 import { KernelRegistry } from './jupyter/kernels.ts';
 import { JUPYTER_SERVER_VERSION, jupyterRouter } from './jupyter/rest.ts';
 import { ensureUiBuilt, uiRouter } from './static.ts';
-import { containersRouter } from './containers-api.ts';
 import { uiApiRouter } from './ui-api.ts';
 import { workbenchRouter } from './workbench-api.ts';
 

@@ -83,7 +83,9 @@ export function workbenchRouter(ctx: HostContext): Router {
     const w = wb();
     const id = req.params.id;
     const artifacts = await w.charts.artifacts(id);
-    const record = ctx.listExperiments ? (await ctx.listExperiments()).find((e) => e.experiment_id === id) : undefined;
+    const record = ctx.listExperiments
+      ? (await ctx.listExperiments()).find((e) => e.experiment_id === id)
+      : undefined;
     res.json({
       experiment_id: id,
       record: record ?? null,

@@ -32,7 +32,9 @@ export function examplesRouter(ctx: HostContext): Router {
   r.post('/ui-api/examples/notebooks/:name/open', async (req, res) => {
     const known = exampleNotebooks().find((n) => n.name === req.params.name);
     if (!known) {
-      const names = exampleNotebooks().map((n) => n.name).join(', ');
+      const names = exampleNotebooks()
+        .map((n) => n.name)
+        .join(', ');
       throw new HttpError(404, `no example notebook "${req.params.name}"; examples: ${names}`, 'not_found');
     }
     const file = join(EXAMPLES_DIR, known.name);

@@ -141,7 +141,13 @@ export class PlanRunner {
       if (!name.endsWith('.json')) continue;
       try {
         const f = JSON.parse(readFileSync(join(this.#dir, name), 'utf8')) as PlanFile;
-        out.push({ plan_id: f.plan_id, plan: f.plan, status: f.status, created_at: f.created_at, live: this.#running.has(f.plan_id) });
+        out.push({
+          plan_id: f.plan_id,
+          plan: f.plan,
+          status: f.status,
+          created_at: f.created_at,
+          live: this.#running.has(f.plan_id),
+        });
       } catch {
         // a plan file being replaced: skip it this time
       }
@@ -154,7 +160,13 @@ export class PlanRunner {
     if (!/^[\w-]{1,100}$/.test(planId)) return null;
     try {
       const f = JSON.parse(readFileSync(join(this.#dir, `${planId}.json`), 'utf8')) as PlanFile;
-      return { plan_id: f.plan_id, plan: f.plan, status: f.status, created_at: f.created_at, live: this.#running.has(f.plan_id) };
+      return {
+        plan_id: f.plan_id,
+        plan: f.plan,
+        status: f.status,
+        created_at: f.created_at,
+        live: this.#running.has(f.plan_id),
+      };
     } catch {
       return null;
     }

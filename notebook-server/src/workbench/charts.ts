@@ -29,7 +29,16 @@ export interface SensitivityBars {
   estimated: boolean;
   note: string;
   /** metric → one bar per parameter. */
-  by_metric: Record<string, { parameter: string; value: number; conf: number | null; total: number | null; total_conf: number | null }[]>;
+  by_metric: Record<
+    string,
+    {
+      parameter: string;
+      value: number;
+      conf: number | null;
+      total: number | null;
+      total_conf: number | null;
+    }[]
+  >;
   value_label: string;
   total_label: string | null;
 }
@@ -37,12 +46,17 @@ export interface SensitivityBars {
 type RunSummary = {
   experiment_type?: string;
   columns?: { parameters?: string[]; variables?: string[]; scenario?: string | null };
-  sensitivity?: { method: string; note?: string; by_metric: Record<string, Record<string, Record<string, number>>> };
+  sensitivity?: {
+    method: string;
+    note?: string;
+    by_metric: Record<string, Record<string, Record<string, number>>>;
+  };
   optimization?: { objective: { variable: string; stat: string; goal: string }; best_value?: number };
   metrics?: Record<string, { variable?: string; stat?: string }>;
 };
 
-const byRole = (arts: ArtifactRecord[], name: string) => arts.find((a) => a.path.endsWith(`/${name}`) || a.path === name);
+const byRole = (arts: ArtifactRecord[], name: string) =>
+  arts.find((a) => a.path.endsWith(`/${name}`) || a.path === name);
 
 export class Charts {
   constructor(private readonly catalog: Catalog) {}
@@ -62,7 +76,12 @@ export class Charts {
     const arts = await this.artifacts(experimentId);
     const a = byRole(arts, `${name}.parquet`) ?? byRole(arts, `${name}.csv`);
     const source = a ? reader(a.store_path, a.media_type) : null;
-    if (!source) throw new WorkbenchError(404, 'no_runs', `experiment ${experimentId} registered no ${name} table (Parquet or CSV)`);
+    if (!source)
+      throw new WorkbenchError(
+        404,
+        'no_runs',
+        `experiment ${experimentId} registered no ${name} table (Parquet or CSV)`,
+      );
     return source;
   }
 
@@ -71,18 +90,29 @@ export class Charts {
     const cols = await columns(source);
     const summary = await this.summary(experimentId).catch(() => null);
     const params = new Set(summary?.columns?.parameters ?? []);
-    const variables = cols.filter((c) => NUMERIC.test(c.type) && !CONTROL.has(c.name) && !params.has(c.name)).map((c) => c.name);
+    const variables = cols
+      .filter((c) => NUMERIC.test(c.type) && !CONTROL.has(c.name) && !params.has(c.name))
+      .map((c) => c.name);
     const firstMetric = Object.values(summary?.metrics ?? {})[0]?.variable;
     const v = variable ?? (firstMetric && variables.includes(firstMetric) ? firstMetric : variables[0]);
     if (!v || !variables.includes(v)) {
-      throw new WorkbenchError(400, 'bad_variable', `unknown variable ${JSON.stringify(variable)}; one of: ${variables.join(', ')}`);
+      throw new WorkbenchError(
+        400,
+        'bad_variable',
+        `unknown variable ${JSON.stringify(variable)}; one of: ${variables.join(', ')}`,
+      );
     }
     const hasRun = cols.some((c) => c.name === 'run_id');
-    const [count] = await rows(`SELECT count(DISTINCT ${hasRun ? 'run_id' : '0'}) AS n, count(DISTINCT time) AS t FROM ${source}`);
+    const [count] = await rows(
+      `SELECT count(DISTINCT ${hasRun ? 'run_id' : '0'}) AS n, count(DISTINCT time) AS t FROM ${source}`,
+    );
     const times = Number(count?.t ?? 0);
     const step = Math.max(1, Math.ceil(times / MAX_POINTS));
     const q = BANDS.map((b, i) => `quantile_cont(${sqlIdent(v)}, ${b}) AS q${i}`).join(', ');
-    const thin = step > 1 ? `WHERE time IN (SELECT time FROM (SELECT DISTINCT time FROM ${source}) QUALIFY (row_number() OVER (ORDER BY time) - 1) % ${step} = 0)` : '';
+    const thin =
+      step > 1
+        ? `WHERE time IN (SELECT time FROM (SELECT DISTINCT time FROM ${source}) QUALIFY (row_number() OVER (ORDER BY time) - 1) % ${step} = 0)`
+        : '';
     const data = await rows(`SELECT time, ${q} FROM ${source} ${thin} GROUP BY time ORDER BY time`);
     return {
       variable: v,
@@ -120,7 +150,12 @@ export class Charts {
     }
     const params = summary.columns?.parameters ?? [];
     const metrics = Object.keys(summary.metrics ?? {});
-    if (!['lhs', 'monte_carlo'].includes(summary.experiment_type ?? '') || params.length === 0 || metrics.length === 0) return null;
+    if (
+      !['lhs', 'monte_carlo'].includes(summary.experiment_type ?? '') ||
+      params.length === 0 ||
+      metrics.length === 0
+    )
+      return null;
     const source = await this.#table(experimentId, 'metrics');
     const data = await rows(`SELECT ${[...params, ...metrics].map(sqlIdent).join(', ')} FROM ${source}`);
     // Parameters fixed for this experiment (a plan's grid values) carry no information: left out.
@@ -129,7 +164,10 @@ export class Charts {
     );
     const by_metric: SensitivityBars['by_metric'] = {};
     for (const m of metrics) {
-      by_metric[m] = givenDataS1(x, data.map((r) => Number(r[m]))).map((g) => ({
+      by_metric[m] = givenDataS1(
+        x,
+        data.map((r) => Number(r[m])),
+      ).map((g) => ({
         parameter: g.parameter,
         value: g.S1,
         conf: g.S1_conf,
@@ -148,7 +186,9 @@ export class Charts {
   }
 
   /** Optimisation: the objective of each evaluation in order, and the best so far. */
-  async trace(experimentId: string): Promise<{ objective: string; goal: string; values: number[]; best: number[] } | null> {
+  async trace(
+    experimentId: string,
+  ): Promise<{ objective: string; goal: string; values: number[]; best: number[] } | null> {
     const summary = await this.summary(experimentId);
     const o = summary?.optimization?.objective;
     if (!o) return null;
@@ -165,18 +205,31 @@ export class Charts {
   }
 
   /** Scenarios: one line per scenario (the mean over its runs). */
-  async scenarios(experimentId: string, variable: string): Promise<{ time: number[]; series: { name: string; values: number[] }[] } | null> {
+  async scenarios(
+    experimentId: string,
+    variable: string,
+  ): Promise<{ time: number[]; series: { name: string; values: number[] }[] } | null> {
     const source = await this.#table(experimentId, 'runs');
     const cols = await columns(source);
     if (!cols.some((c) => c.name === 'scenario')) return null;
-    if (!cols.some((c) => c.name === variable)) throw new WorkbenchError(400, 'bad_variable', `unknown variable ${JSON.stringify(variable)}`);
-    const data = await rows(`SELECT scenario, time, avg(${sqlIdent(variable)}) AS v FROM ${source} GROUP BY ALL ORDER BY scenario, time`);
+    if (!cols.some((c) => c.name === variable))
+      throw new WorkbenchError(400, 'bad_variable', `unknown variable ${JSON.stringify(variable)}`);
+    const data = await rows(
+      `SELECT scenario, time, avg(${sqlIdent(variable)}) AS v FROM ${source} GROUP BY ALL ORDER BY scenario, time`,
+    );
     return lines(data, (r) => String(r.scenario));
   }
 
   /** A variable across a plan's finished experiments: the median over each experiment's runs. */
-  async overlay(planId: string, variable: string): Promise<{ time: number[]; series: { name: string; values: number[] }[] }> {
-    const { experiments } = await this.catalog.listExperiments({ plan_id: planId, status: 'finished', limit: 10_000 });
+  async overlay(
+    planId: string,
+    variable: string,
+  ): Promise<{ time: number[]; series: { name: string; values: number[] }[] }> {
+    const { experiments } = await this.catalog.listExperiments({
+      plan_id: planId,
+      status: 'finished',
+      limit: 10_000,
+    });
     const files: string[] = [];
     const labels = new Map<string, string>();
     for (const e of experiments) {
@@ -184,7 +237,9 @@ export class Charts {
       if (!runs) continue;
       files.push(runs.store_path);
       const fixed = (e.config as { fixed?: Record<string, unknown> } | null)?.fixed ?? {};
-      const label = Object.entries(fixed).map(([k, v]) => `${k}=${v}`).join(', ');
+      const label = Object.entries(fixed)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ');
       labels.set(runs.store_path, label || e.experiment_id);
     }
     if (files.length === 0) return { time: [], series: [] };
@@ -192,14 +247,18 @@ export class Charts {
     if (!(await columns(source)).some((c) => c.name === variable)) {
       throw new WorkbenchError(400, 'bad_variable', `unknown variable ${JSON.stringify(variable)}`);
     }
-    const data = await rows(`SELECT filename, time, median(${sqlIdent(variable)}) AS v FROM ${source} GROUP BY ALL ORDER BY filename, time`);
+    const data = await rows(
+      `SELECT filename, time, median(${sqlIdent(variable)}) AS v FROM ${source} GROUP BY ALL ORDER BY filename, time`,
+    );
     const out = lines(data, (r) => labels.get(String(r.filename)) ?? String(r.filename));
     out.series.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
     return out;
   }
 
   /** One row per experiment of a plan: its fixed parameters and its metrics as columns. */
-  async planTable(planId: string): Promise<{ parameters: string[]; metrics: string[]; rows: Record<string, unknown>[] }> {
+  async planTable(
+    planId: string,
+  ): Promise<{ parameters: string[]; metrics: string[]; rows: Record<string, unknown>[] }> {
     const { experiments } = await this.catalog.listExperiments({ plan_id: planId, limit: 10_000 });
     const parameters = new Set<string>();
     const metrics = new Set<string>();

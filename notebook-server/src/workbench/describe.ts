@@ -90,7 +90,11 @@ export function describeModel(dir: string, file: string, timeoutMs = 120_000): P
         reject(new Error(e.message));
         return;
       }
-      reject(new Error(`the model translator exited with code ${code}: ${err.trim().split('\n').slice(-3).join(' ')}`));
+      reject(
+        new Error(
+          `the model translator exited with code ${code}: ${err.trim().split('\n').slice(-3).join(' ')}`,
+        ),
+      );
     });
   });
 }
@@ -128,7 +132,10 @@ export function locateError(message: string, text: string): { variable: string |
     const l = lines[i] as string;
     if (i < line - 1 && /\|\s*$/.test(l)) break;
     const prev = i > 0 ? (lines[i - 1] as string) : '|';
-    if ((i === 0 || /\|\s*$/.test(prev) || prev.trim() === '' || /^\{UTF-8\}/.test(prev)) && DEFINITION.test(l)) {
+    if (
+      (i === 0 || /\|\s*$/.test(prev) || prev.trim() === '' || /^\{UTF-8\}/.test(prev)) &&
+      DEFINITION.test(l)
+    ) {
       return { variable: (DEFINITION.exec(l)?.[1] ?? '').trim() || null, line };
     }
   }

@@ -89,7 +89,10 @@ export function checkDesign(raw: unknown, model: ModelDescription): CheckedDesig
     }
   }
   if (experiment.objective && !variables.has(experiment.objective.variable)) {
-    throw badInput(`objective variable "${experiment.objective.variable}" is not in this model`, 'experiment.objective');
+    throw badInput(
+      `objective variable "${experiment.objective.variable}" is not in this model`,
+      'experiment.objective',
+    );
   }
   let count = 1;
   if (input.mode === 'plan') {
@@ -97,7 +100,11 @@ export function checkDesign(raw: unknown, model: ModelDescription): CheckedDesig
       throw badInput('a plan needs a grid ({parameter: [values]}) or a targets list', 'grid');
     }
     for (const name of Object.keys(input.grid ?? {})) {
-      if (!params.has(name)) throw badInput(`grid parameter "${name}" is not a constant of this model${suggest(name, params)}`, `grid.${name}`);
+      if (!params.has(name))
+        throw badInput(
+          `grid parameter "${name}" is not a constant of this model${suggest(name, params)}`,
+          `grid.${name}`,
+        );
       if (experiment.parameters && name in experiment.parameters) {
         throw badInput(
           `"${name}" is both varied inside each experiment and fixed per experiment by the grid: choose one`,

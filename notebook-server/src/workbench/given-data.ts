@@ -41,7 +41,11 @@ export interface GivenDataIndex {
   S1_conf: number;
 }
 
-export function givenDataS1(params: Record<string, number[]>, y: number[], resamples = 200): GivenDataIndex[] {
+export function givenDataS1(
+  params: Record<string, number[]>,
+  y: number[],
+  resamples = 200,
+): GivenDataIndex[] {
   const ok = y.map((v, i) => (Number.isFinite(v) ? i : -1)).filter((i) => i >= 0);
   return Object.entries(params).map(([parameter, x]) => {
     const S1 = correlationRatio(x, y, ok);

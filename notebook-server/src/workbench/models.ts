@@ -49,7 +49,10 @@ function slug(s: string): string {
 export function checkModelFile(filename: string, content: string): 'vensim' | 'xmile' | 'python' {
   const name = basename(filename);
   if (name !== filename || name.startsWith('.') || name.length > 200 || /[\0/\\]/.test(name)) {
-    throw badInput(`"${filename}" is not a plain file name: give the model file's name, e.g. sir.mdl`, 'file');
+    throw badInput(
+      `"${filename}" is not a plain file name: give the model file's name, e.g. sir.mdl`,
+      'file',
+    );
   }
   const format = MODEL_EXTENSIONS[extname(name).toLowerCase()];
   if (!format) {
@@ -61,7 +64,8 @@ export function checkModelFile(filename: string, content: string): 'vensim' | 'x
   if (Buffer.byteLength(content) > MAX_MODEL_BYTES) {
     throw badInput(`${name} is larger than ${MAX_MODEL_BYTES / 1e6} MB: that is not a model file`, 'file');
   }
-  if (content.includes('\0')) throw badInput(`${name} is a binary file, not a model (models are text)`, 'file');
+  if (content.includes('\0'))
+    throw badInput(`${name} is a binary file, not a model (models are text)`, 'file');
   const looksRight =
     format === 'vensim'
       ? /[=]/.test(content) && /~/.test(content) && /\|/.test(content)
@@ -134,7 +138,7 @@ export class ModelStore {
         throw new WorkbenchError(
           422,
           'untranslatable_model',
-          `PySD cannot translate ${filename}: ${at} is the problem. ${message.replace(/^PySD cannot translate [^:]+: /, '')}`,
+          `PySD cannot translate ${filename}: ${at} is the problem. ${message.replace(/^PySD cannot translate [^:]+: /, '')} Fix it and upload the file again.`,
           'file',
         );
       }
@@ -169,7 +173,12 @@ export class ModelStore {
 
   addExample(filename: string): Promise<ModelMeta> {
     const known = this.examples().find((e) => e.filename === filename);
-    if (!known) throw notFound(`no example model "${filename}"; examples: ${this.examples().map((e) => e.filename).join(', ')}`);
+    if (!known)
+      throw notFound(
+        `no example model "${filename}"; examples: ${this.examples()
+          .map((e) => e.filename)
+          .join(', ')}`,
+      );
     return this.add(filename, readFileSync(join(EXAMPLES_DIR, 'models', filename), 'utf8'), 'example');
   }
 }

@@ -80,7 +80,8 @@ export class PlanWatch {
   ) {
     this.#off.push(
       plans.watch((p) => {
-        if (p.experiment_id && p.step) this.#steps.set(p.experiment_id, { step: p.step, attempt: p.attempt ?? null });
+        if (p.experiment_id && p.step)
+          this.#steps.set(p.experiment_id, { step: p.step, attempt: p.attempt ?? null });
       }),
       events.subscribe((e) => {
         if (e.type === 'experiment.progress') {
@@ -109,9 +110,17 @@ export class PlanWatch {
     const { experiments: rows } = await this.catalog.listExperiments({ plan_id: planId, limit: 10_000 });
     const byId = new Map(rows.map((r) => [r.experiment_id, r]));
     const counts = Object.fromEntries(
-      ['queued', 'provisioning', 'running', 'finishing', 'finished', 'failed', 'cancelled', 'interrupted', 'not run'].map(
-        (s) => [s, 0],
-      ),
+      [
+        'queued',
+        'provisioning',
+        'running',
+        'finishing',
+        'finished',
+        'failed',
+        'cancelled',
+        'interrupted',
+        'not run',
+      ].map((s) => [s, 0]),
     ) as Record<TileState, number>;
     let firstStart = Number.POSITIVE_INFINITY;
     const tiles = configs.map((c): Tile => {
@@ -129,7 +138,10 @@ export class PlanWatch {
         index: c.index,
         fixed: c.fixed,
         state,
-        step: state === 'running' || state === 'provisioning' || state === 'finishing' ? (live?.step ?? null) : null,
+        step:
+          state === 'running' || state === 'provisioning' || state === 'finishing'
+            ? (live?.step ?? null)
+            : null,
         attempt: live?.attempt ?? null,
         error: row?.error ?? null,
         started_at: row?.started_at ?? null,

@@ -4,9 +4,9 @@
 // catalog like an agent's) or as a plan, and the plan and chart views.
 import { randomBytes } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.ts';
+import type { EventBus } from '../notebook/events.ts';
 import { flattenMetrics } from '../orchestrator/lifecycle.ts';
 import type { PlanRunner } from '../orchestrator/plans.ts';
-import type { EventBus } from '../notebook/events.ts';
 import { Charts } from './charts.ts';
 import { type CheckedDesign, checkDesign } from './design.ts';
 import { WorkbenchError } from './errors.ts';
@@ -54,7 +54,8 @@ export class Workbench {
   /** Checks a design against its model; nothing runs. */
   check(body: unknown): CheckedDesign {
     const modelId = (body as { model_id?: unknown })?.model_id;
-    if (typeof modelId !== 'string') throw new WorkbenchError(400, 'invalid_input', 'model_id: choose a model first', 'model_id');
+    if (typeof modelId !== 'string')
+      throw new WorkbenchError(400, 'invalid_input', 'model_id: choose a model first', 'model_id');
     return checkDesign(body, this.models.get(modelId).description);
   }
 

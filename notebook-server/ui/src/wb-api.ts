@@ -1,9 +1,9 @@
 // The workbench's calls: models, designs, plans, results, containers.
 import { tableFromIPC } from 'apache-arrow';
+import type { FanData, SensitivityBars } from '../../src/workbench/charts.ts';
 import type { ModelDescription } from '../../src/workbench/describe.ts';
 import type { ModelMeta } from '../../src/workbench/models.ts';
 import type { PlanView, Tile } from '../../src/workbench/plan-view.ts';
-import type { FanData, SensitivityBars } from '../../src/workbench/charts.ts';
 import { ApiError, call, token } from './api.ts';
 
 export type { FanData, ModelDescription, ModelMeta, PlanView, SensitivityBars, Tile };
@@ -22,7 +22,12 @@ export interface Started {
 }
 export interface ResultDetail {
   experiment_id: string;
-  record: { status?: string; plan_id?: string | null; error?: string | null; session_id?: string | null } | null;
+  record: {
+    status?: string;
+    plan_id?: string | null;
+    error?: string | null;
+    session_id?: string | null;
+  } | null;
   artifacts: { path: string; sha256: string; bytes: number; media_type: string }[];
   summary: Record<string, unknown> | null;
 }
@@ -44,7 +49,8 @@ const enc = encodeURIComponent;
 export const wb = {
   models: () => call<ModelListItem[]>('GET', '/ui-api/models'),
   model: (id: string) => call<ModelMeta>('GET', `/ui-api/models/${enc(id)}`),
-  upload: (filename: string, content: string) => call<ModelMeta>('POST', '/ui-api/models', { filename, content }),
+  upload: (filename: string, content: string) =>
+    call<ModelMeta>('POST', '/ui-api/models', { filename, content }),
   examples: () =>
     call<{ models: { filename: string; bytes: number }[]; notebooks: { name: string; title: string }[] }>(
       'GET',
@@ -75,17 +81,18 @@ export const wb = {
   scenarios: (id: string, variable: string) =>
     call<Lines | null>('GET', `/ui-api/results/${enc(id)}/scenarios?variable=${enc(variable)}`),
   containers: () => call<ContainerRow[]>('GET', '/ui-api/containers'),
-  stats: (id: string) => call<Record<string, number | string | null>>('GET', `/ui-api/containers/${enc(id)}/stats`),
-  logs: (id: string) => call<{ stdout: string; stderr: string }>('GET', `/ui-api/containers/${enc(id)}/logs?tail=200`),
+  stats: (id: string) =>
+    call<Record<string, number | string | null>>('GET', `/ui-api/containers/${enc(id)}/stats`),
+  logs: (id: string) =>
+    call<{ stdout: string; stderr: string }>('GET', `/ui-api/containers/${enc(id)}/logs?tail=200`),
   destroy: (id: string) => call<{ removed: boolean }>('DELETE', `/ui-api/containers/${enc(id)}`),
 };
 
 /** The fan chart's bands, as Arrow over the wire (one float64 column per quantile). */
 export async function fetchFan(id: string, variable?: string): Promise<FanData> {
-  const res = await fetch(
-    `/ui-api/results/${enc(id)}/fan${variable ? `?variable=${enc(variable)}` : ''}`,
-    { headers: { Authorization: `token ${token()}`, Accept: 'application/vnd.apache.arrow.stream' } },
-  );
+  const res = await fetch(`/ui-api/results/${enc(id)}/fan${variable ? `?variable=${enc(variable)}` : ''}`, {
+    headers: { Authorization: `token ${token()}`, Accept: 'application/vnd.apache.arrow.stream' },
+  });
   if (!res.ok) {
     let message = `${res.status} ${res.statusText}`;
     try {

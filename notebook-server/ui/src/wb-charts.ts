@@ -7,7 +7,11 @@ import type { FanData } from './wb-api.ts';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+  text?: string,
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
   if (text !== undefined) el.textContent = text;
@@ -49,7 +53,11 @@ export interface Bar {
 }
 
 /** Horizontal bars with ±conf whiskers (e.g. S1 and ST per parameter). */
-export function barChart(box: HTMLElement, groups: { name: string; color: string; bars: Bar[] }[], title: string): SVGSVGElement {
+export function barChart(
+  box: HTMLElement,
+  groups: { name: string; color: string; bars: Bar[] }[],
+  title: string,
+): SVGSVGElement {
   const labels = [...new Set(groups.flatMap((g) => g.bars.map((b) => b.label)))];
   const w = width(box);
   const left = 170;
@@ -62,7 +70,9 @@ export function barChart(box: HTMLElement, groups: { name: string; color: string
   root.append(svg('text', { x: 8, y: 18, class: 'chart-title' }, title));
   labels.forEach((label, i) => {
     const y0 = 36 + i * row;
-    root.append(svg('text', { x: left - 8, y: y0 + row / 2 + 2, 'text-anchor': 'end', class: 'bar-label' }, label));
+    root.append(
+      svg('text', { x: left - 8, y: y0 + row / 2 + 2, 'text-anchor': 'end', class: 'bar-label' }, label),
+    );
     groups.forEach((g, j) => {
       const b = g.bars.find((bb) => bb.label === label);
       if (!b) return;
@@ -77,13 +87,27 @@ export function barChart(box: HTMLElement, groups: { name: string; color: string
         'data-parameter': label,
         'data-value': b.value,
       });
-      rect.append(svg('title', {}, `${g.name} ${label}: ${b.value.toPrecision(3)}${b.conf !== null ? ` ± ${b.conf.toPrecision(2)}` : ''}`));
+      rect.append(
+        svg(
+          'title',
+          {},
+          `${g.name} ${label}: ${b.value.toPrecision(3)}${b.conf !== null ? ` ± ${b.conf.toPrecision(2)}` : ''}`,
+        ),
+      );
       root.append(rect);
       if (b.conf !== null) {
         const lo = x(b.value - b.conf);
         const hi = x(b.value + b.conf);
         root.append(
-          svg('line', { x1: lo, x2: hi, y1: y + 6, y2: y + 6, stroke: '#222', 'stroke-width': 1.2, class: 'ci' }),
+          svg('line', {
+            x1: lo,
+            x2: hi,
+            y1: y + 6,
+            y2: y + 6,
+            stroke: '#222',
+            'stroke-width': 1.2,
+            class: 'ci',
+          }),
           svg('line', { x1: lo, x2: lo, y1: y + 2, y2: y + 10, stroke: '#222' }),
           svg('line', { x1: hi, x2: hi, y1: y + 2, y2: y + 10, stroke: '#222' }),
         );
@@ -93,7 +117,9 @@ export function barChart(box: HTMLElement, groups: { name: string; color: string
   const axisY = hgt - 22;
   root.append(svg('line', { x1: left, x2: w - 20, y1: axisY, y2: axisY, stroke: '#999' }));
   for (const t of [min, (min + max) / 2, max]) {
-    root.append(svg('text', { x: x(t), y: axisY + 14, 'text-anchor': 'middle', class: 'tick' }, t.toPrecision(2)));
+    root.append(
+      svg('text', { x: x(t), y: axisY + 14, 'text-anchor': 'middle', class: 'tick' }, t.toPrecision(2)),
+    );
   }
   groups.forEach((g, j) => {
     root.append(
@@ -128,8 +154,12 @@ export function scatterChart(
     svg('text', { x: (w + pad.l) / 2, y: hgt - 6, 'text-anchor': 'middle', class: 'tick' }, xName),
     svg('text', { x: pad.l, y: 14, class: 'tick axis-name' }, `↑ ${yName}`),
   );
-  for (const t of [x0, (x0 + x1) / 2, x1]) root.append(svg('text', { x: sx(t), y: hgt - pad.b + 14, 'text-anchor': 'middle', class: 'tick' }, fmt(t)));
-  for (const t of [y0, (y0 + y1) / 2, y1]) root.append(svg('text', { x: pad.l - 6, y: sy(t) + 4, 'text-anchor': 'end', class: 'tick' }, fmt(t)));
+  for (const t of [x0, (x0 + x1) / 2, x1])
+    root.append(
+      svg('text', { x: sx(t), y: hgt - pad.b + 14, 'text-anchor': 'middle', class: 'tick' }, fmt(t)),
+    );
+  for (const t of [y0, (y0 + y1) / 2, y1])
+    root.append(svg('text', { x: pad.l - 6, y: sy(t) + 4, 'text-anchor': 'end', class: 'tick' }, fmt(t)));
   for (const p of points) {
     const c = svg('circle', { cx: sx(p.x), cy: sy(p.y), r: 5, fill: 'rgba(36,88,214,0.7)', class: 'point' });
     c.append(svg('title', {}, `${p.label}: ${xName}=${fmt(p.x)}, ${yName}=${fmt(p.y)}`));

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../../../../srcmd/src/fs.ts';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { writeFileAtomic } from '../../../../srcmd/src/fs.ts';
 import type { Session } from '../../notebook/session.ts';
 import {
   cellName,
@@ -64,7 +64,12 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
           ? createHash('sha256').update(readFileSync(file)).digest('hex')
           : undefined;
         const { content: _inline, ...rest } = args;
-        return pysdCell(session, modelLoadCode({ ...rest, ...(sha256 ? { sha256 } : {}) }), 'load_model', call);
+        return pysdCell(
+          session,
+          modelLoadCode({ ...rest, ...(sha256 ? { sha256 } : {}) }),
+          'load_model',
+          call,
+        );
       },
     }),
     defineTool({

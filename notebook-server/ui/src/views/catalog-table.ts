@@ -26,11 +26,21 @@ function params(e: Exp): Record<string, unknown> {
 }
 
 export function experimentsTable(): HTMLElement {
-  const filter = h('input', { type: 'text', class: 'catalog-filter', placeholder: 'filter (experiment, plan, status, values)' });
+  const filter = h('input', {
+    type: 'text',
+    class: 'catalog-filter',
+    placeholder: 'filter (experiment, plan, status, values)',
+  });
   const all = h('input', { type: 'checkbox', class: 'all-stats' });
   const note = h('span', { class: 'muted' });
   const table = h('table', { class: 'experiments sortable' });
-  const box = h('section', { class: 'catalog-experiments' }, h('h2', {}, 'Experiments'), h('div', { class: 'form-line' }, filter, ' ', h('label', {}, all, ' all statistics'), ' ', note), table);
+  const box = h(
+    'section',
+    { class: 'catalog-experiments' },
+    h('h2', {}, 'Experiments'),
+    h('div', { class: 'form-line' }, filter, ' ', h('label', {}, all, ' all statistics'), ' ', note),
+    table,
+  );
   let rows: Row[] = [];
   let paramCols: string[] = [];
   let metricCols: string[] = [];
@@ -39,14 +49,27 @@ export function experimentsTable(): HTMLElement {
 
   const draw = () => {
     const q = filter.value.trim().toLowerCase();
-    const metrics = all.checked ? metricCols : metricCols.filter((m) => !m.includes('.') || m.endsWith('.mean'));
+    const metrics = all.checked
+      ? metricCols
+      : metricCols.filter((m) => !m.includes('.') || m.endsWith('.mean'));
     const cols = ['experiment_id', 'plan_id', 'type', 'status', ...paramCols, ...metrics];
     const shown = rows
-      .filter((r) => !q || cols.some((c) => String(r[c] ?? '').toLowerCase().includes(q)))
+      .filter(
+        (r) =>
+          !q ||
+          cols.some((c) =>
+            String(r[c] ?? '')
+              .toLowerCase()
+              .includes(q),
+          ),
+      )
       .sort((a, b) => {
         const x = a[sortBy];
         const y = b[sortBy];
-        const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x ?? '').localeCompare(String(y ?? ''));
+        const c =
+          typeof x === 'number' && typeof y === 'number'
+            ? x - y
+            : String(x ?? '').localeCompare(String(y ?? ''));
         return desc ? -c : c;
       });
     note.textContent = `${shown.length} of ${rows.length} experiment(s)${shown.length > MAX_ROWS ? `, first ${MAX_ROWS} shown` : ''}`;
@@ -103,7 +126,14 @@ export function experimentsTable(): HTMLElement {
         const p = params(e);
         for (const k of Object.keys(p)) ps.add(k);
         for (const k of Object.keys(e.metrics ?? {})) ms.add(k);
-        return { experiment_id: e.experiment_id, plan_id: e.plan_id ?? '', type: e.config?.type ?? '', status: e.status ?? '', ...p, ...(e.metrics ?? {}) };
+        return {
+          experiment_id: e.experiment_id,
+          plan_id: e.plan_id ?? '',
+          type: e.config?.type ?? '',
+          status: e.status ?? '',
+          ...p,
+          ...(e.metrics ?? {}),
+        };
       });
       paramCols = [...ps].sort();
       metricCols = [...ms].sort();

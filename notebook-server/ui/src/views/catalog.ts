@@ -79,7 +79,11 @@ export function catalogView(root: HTMLElement): () => void {
     chartBox.append(controls, plot);
     if (cols.has('experiment_id') && cols.has('name') && cols.has('value')) {
       const { categories, groups } = pivotMetrics(r.rows);
-      const pick = h('select', { class: 'chart-y' }, ...groups.map((g) => h('option', { value: g.name }, g.name)));
+      const pick = h(
+        'select',
+        { class: 'chart-y' },
+        ...groups.map((g) => h('option', { value: g.name }, g.name)),
+      );
       const mean = groups.find((g) => g.name.endsWith('.mean'));
       if (mean) pick.value = mean.name;
       const draw = () => {
@@ -107,11 +111,20 @@ export function catalogView(root: HTMLElement): () => void {
       const y = ys.value;
       const yv = (row: Record<string, unknown>) => (row[y] == null ? null : Number(row[y]));
       if (!numeric.includes(x)) {
-        categoryChart(plot, r.rows.map((row) => String(row[x])), [{ name: y, values: r.rows.map(yv) }], `${y} by ${x}`);
+        categoryChart(
+          plot,
+          r.rows.map((row) => String(row[x])),
+          [{ name: y, values: r.rows.map(yv) }],
+          `${y} by ${x}`,
+        );
         return;
       }
       const rows = [...r.rows].sort((a, b) => Number(a[x]) - Number(b[x]));
-      lineChart(plot, { title: `${y} against ${x}`, x: { name: x, values: rows.map((row) => Number(row[x])) }, series: [{ name: y, values: rows.map(yv) }] });
+      lineChart(plot, {
+        title: `${y} against ${x}`,
+        x: { name: x, values: rows.map((row) => Number(row[x])) },
+        series: [{ name: y, values: rows.map(yv) }],
+      });
     };
     xs.addEventListener('change', draw);
     ys.addEventListener('change', draw);

@@ -12,27 +12,73 @@ export function containersView(root: HTMLElement): () => void {
   clear(root);
   root.append(
     h('h1', {}, 'Containers'),
-    h('table', { class: 'containers' }, h('thead', {}, h('tr', {}, ...['Container', 'Experiment', 'Runtime', 'Node', 'Image', 'State', 'Created', ''].map((t) => h('th', {}, t)))), body),
+    h(
+      'table',
+      { class: 'containers' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Container', 'Experiment', 'Runtime', 'Node', 'Image', 'State', 'Created', ''].map((t) =>
+            h('th', {}, t),
+          ),
+        ),
+      ),
+      body,
+    ),
     detail,
   );
   let selected: string | null = null;
   let stop = false;
   const draw = (list: ContainerRow[]) => {
     clear(body);
-    if (list.length === 0) body.append(h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No live containers.')));
+    if (list.length === 0)
+      body.append(h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No live containers.')));
     for (const c of list) {
       body.append(
         h(
           'tr',
           { 'data-container-id': c.container_id, class: c.container_id === selected ? 'selected' : '' },
-          h('td', { class: 'mono' }, h('a', { href: '#', onclick: (e: Event) => { e.preventDefault(); selected = c.container_id; void sample(); } }, c.container_id)),
+          h(
+            'td',
+            { class: 'mono' },
+            h(
+              'a',
+              {
+                href: '#',
+                onclick: (e: Event) => {
+                  e.preventDefault();
+                  selected = c.container_id;
+                  void sample();
+                },
+              },
+              c.container_id,
+            ),
+          ),
           h('td', { class: 'mono' }, c.experiment_id ?? ''),
           h('td', {}, c.runtime),
           h('td', {}, c.node),
           h('td', { class: 'mono' }, c.image),
           h('td', {}, c.running ? 'running' : c.status),
           h('td', {}, ago(c.created_at)),
-          h('td', {}, h('button', { class: 'destroy', onclick: () => wb.destroy(c.container_id).then(refresh).catch(() => undefined) }, 'Destroy')),
+          h(
+            'td',
+            {},
+            h(
+              'button',
+              {
+                class: 'destroy',
+                onclick: () =>
+                  wb
+                    .destroy(c.container_id)
+                    .then(refresh)
+                    .catch(() => undefined),
+              },
+              'Destroy',
+            ),
+          ),
         ),
       );
     }
@@ -44,7 +90,11 @@ export function containersView(root: HTMLElement): () => void {
       const [s, logs] = await Promise.all([wb.stats(id), wb.logs(id)]);
       detail.replaceChildren(
         h('h2', {}, id),
-        h('div', { class: 'stats' }, `CPU ${fmt(s.cpu_percent)} % · memory ${mb(s.memory_usage_bytes)} of ${mb(s.memory_limit_bytes)} · pids ${s.pids}${s.pids_limit ? ` of ${s.pids_limit}` : ''}`),
+        h(
+          'div',
+          { class: 'stats' },
+          `CPU ${fmt(s.cpu_percent)} % · memory ${mb(s.memory_usage_bytes)} of ${mb(s.memory_limit_bytes)} · pids ${s.pids}${s.pids_limit ? ` of ${s.pids_limit}` : ''}`,
+        ),
         h('pre', { class: 'logs' }, `${logs.stdout}${logs.stderr}`.slice(-20_000)),
       );
     } catch (e) {

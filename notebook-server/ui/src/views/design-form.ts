@@ -14,7 +14,14 @@ type Role = 'fixed' | 'vary' | 'grid';
 const KINDS = ['range', 'values', 'normal', 'uniform', 'triangular', 'lognormal'] as const;
 type Kind = (typeof KINDS)[number];
 
-const DEFAULT_SAMPLES: Record<string, number> = { monte_carlo: 100, lhs: 50, sobol: 64, morris: 10, fast: 65, optimization: 50 };
+const DEFAULT_SAMPLES: Record<string, number> = {
+  monte_carlo: 100,
+  lhs: 50,
+  sobol: 64,
+  morris: 10,
+  fast: 65,
+  optimization: 50,
+};
 const SAMPLED = new Set(['monte_carlo', 'lhs', 'sobol', 'morris', 'fast', 'optimization']);
 const STAT_LABEL = (s: string) => s.replace(/_/g, ' ');
 
@@ -51,7 +58,11 @@ interface ParamRow {
 export function designForm(model: ModelMeta): HTMLElement {
   const d = model.description;
   const variables = [...d.stocks, ...d.flows, ...d.auxiliaries].map((v) => v.name);
-  const type = h('select', { name: 'type' }, ...EXPERIMENT_TYPES.map((t) => h('option', { value: t }, t.replace('_', ' '))));
+  const type = h(
+    'select',
+    { name: 'type' },
+    ...EXPERIMENT_TYPES.map((t) => h('option', { value: t }, t.replace('_', ' '))),
+  );
   type.value = 'lhs';
   const name = input({ name: 'name', placeholder: 'name (optional)' }, '');
   const samples = input({ name: 'samples', size: 6 }, 50);
@@ -79,7 +90,13 @@ export function designForm(model: ModelMeta): HTMLElement {
       sigma: input({ class: 'sigma', size: 7 }, 0.1),
       grid: input({ class: 'grid-values', size: 16 }, [min, (min + max) / 2, max].map(round).join(', ')),
     };
-    const role = h('select', { class: 'role' }, h('option', { value: 'fixed' }, 'fixed'), h('option', { value: 'vary' }, 'vary'), h('option', { value: 'grid' }, 'plan grid'));
+    const role = h(
+      'select',
+      { class: 'role' },
+      h('option', { value: 'fixed' }, 'fixed'),
+      h('option', { value: 'vary' }, 'vary'),
+      h('option', { value: 'grid' }, 'plan grid'),
+    );
     const kind = h('select', { class: 'kind' }, ...KINDS.map((kk) => h('option', { value: kk }, kk)));
     const row = h('tr', { 'data-param': c.name }) as HTMLTableRowElement;
     return { c, role, kind, fields, row };
@@ -90,19 +107,33 @@ export function designForm(model: ModelMeta): HTMLElement {
     const f = p.fields;
     const spec = h('td', { class: 'spec' });
     if (r === 'fixed') spec.append(f.value as HTMLInputElement);
-    else if (r === 'grid') spec.append(f.grid as HTMLInputElement, h('span', { class: 'muted' }, ' one experiment per value'));
+    else if (r === 'grid')
+      spec.append(f.grid as HTMLInputElement, h('span', { class: 'muted' }, ' one experiment per value'));
     else {
       const kk = p.kind.value as Kind;
-      const lab = (t: string, el?: HTMLInputElement) => [h('span', { class: 'muted' }, ` ${t} `), el as HTMLInputElement];
+      const lab = (t: string, el?: HTMLInputElement) => [
+        h('span', { class: 'muted' }, ` ${t} `),
+        el as HTMLInputElement,
+      ];
       spec.append(p.kind);
       if (kk === 'range' || kk === 'uniform') spec.append(...lab('min', f.min), ...lab('max', f.max));
       if (kk === 'values') spec.append(...lab('values', f.values));
       if (kk === 'normal') spec.append(...lab('mean', f.mean), ...lab('std', f.std));
-      if (kk === 'triangular') spec.append(...lab('min', f.min), ...lab('mode', f.mode), ...lab('max', f.max));
+      if (kk === 'triangular')
+        spec.append(...lab('min', f.min), ...lab('mode', f.mode), ...lab('max', f.max));
       if (kk === 'lognormal') spec.append(...lab('μ', f.mu), ...lab('σ', f.sigma));
     }
     p.row.replaceChildren(
-      h('td', {}, h('strong', {}, p.c.name), h('div', { class: 'muted' }, `${p.c.units ?? ''} ${p.c.limits ? `[${p.c.limits[0] ?? '?'}, ${p.c.limits[1] ?? '?'}]` : ''}`)),
+      h(
+        'td',
+        {},
+        h('strong', {}, p.c.name),
+        h(
+          'div',
+          { class: 'muted' },
+          `${p.c.units ?? ''} ${p.c.limits ? `[${p.c.limits[0] ?? '?'}, ${p.c.limits[1] ?? '?'}]` : ''}`,
+        ),
+      ),
       h('td', {}, p.role),
       spec,
     );
@@ -110,42 +141,90 @@ export function designForm(model: ModelMeta): HTMLElement {
   for (const p of rows) drawRow(p);
 
   // Sensible defaults: vary the first two constants that have a Vensim range.
-  rows.filter((p) => p.c.limits).slice(0, 2).forEach((p) => {
-    p.role.value = 'vary';
-    drawRow(p);
-  });
+  rows
+    .filter((p) => p.c.limits)
+    .slice(0, 2)
+    .forEach((p) => {
+      p.role.value = 'vary';
+      drawRow(p);
+    });
 
   // --- outputs and metrics
   const outputs = h(
     'div',
     { class: 'outputs-pick' },
     ...variables.map((v) =>
-      h('label', { class: 'check' }, h('input', { type: 'checkbox', value: v, checked: d.stocks.some((s) => s.name === v) }), ` ${v}`),
+      h(
+        'label',
+        { class: 'check' },
+        h('input', { type: 'checkbox', value: v, checked: d.stocks.some((s) => s.name === v) }),
+        ` ${v}`,
+      ),
     ),
   );
   const metricsBox = h('div', { class: 'metrics-rows' });
   const addMetric = (variable: string, stat: string) => {
-    const vs = h('select', { class: 'metric-variable' }, ...variables.map((v) => h('option', { value: v }, v)));
+    const vs = h(
+      'select',
+      { class: 'metric-variable' },
+      ...variables.map((v) => h('option', { value: v }, v)),
+    );
     vs.value = variable;
-    const ss = h('select', { class: 'metric-stat' }, ...METRIC_STATS.map((s) => h('option', { value: s }, STAT_LABEL(s))));
+    const ss = h(
+      'select',
+      { class: 'metric-stat' },
+      ...METRIC_STATS.map((s) => h('option', { value: s }, STAT_LABEL(s))),
+    );
     ss.value = stat;
-    const line = h('div', { class: 'metric-row' }, vs, ss, h('button', { type: 'button', onclick: () => { line.remove(); changed(); } }, '✕'));
+    const line = h(
+      'div',
+      { class: 'metric-row' },
+      vs,
+      ss,
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: () => {
+            line.remove();
+            changed();
+          },
+        },
+        '✕',
+      ),
+    );
     metricsBox.append(line);
   };
   const firstStock = d.stocks[0]?.name ?? variables[0] ?? '';
   if (firstStock) addMetric(d.stocks.find((s) => /infect/i.test(s.name))?.name ?? firstStock, 'max');
 
-  const objVar = h('select', { class: 'objective-variable' }, ...variables.map((v) => h('option', { value: v }, v)));
-  const objStat = h('select', { class: 'objective-stat' }, ...METRIC_STATS.map((s) => h('option', { value: s }, STAT_LABEL(s))));
+  const objVar = h(
+    'select',
+    { class: 'objective-variable' },
+    ...variables.map((v) => h('option', { value: v }, v)),
+  );
+  const objStat = h(
+    'select',
+    { class: 'objective-stat' },
+    ...METRIC_STATS.map((s) => h('option', { value: s }, STAT_LABEL(s))),
+  );
   objStat.value = 'max';
-  const objGoal = h('select', { class: 'objective-goal' }, h('option', { value: 'min' }, 'minimise'), h('option', { value: 'max' }, 'maximise'));
+  const objGoal = h(
+    'select',
+    { class: 'objective-goal' },
+    h('option', { value: 'min' }, 'minimise'),
+    h('option', { value: 'max' }, 'maximise'),
+  );
   const objectiveBox = h('div', { class: 'objective' }, 'Objective: ', objGoal, ' ', objStat, ' of ', objVar);
 
   const scenariosBox = h('div', { class: 'scenarios' });
   const scenarioRows: { name: HTMLInputElement; values: HTMLInputElement }[] = [];
   const addScenario = () => {
     const n = input({ class: 'scenario-name', size: 10 }, `scenario ${scenarioRows.length + 1}`);
-    const vals = input({ class: 'scenario-values', size: 40, placeholder: 'Contact Rate=4, Infectivity=0.03' }, '');
+    const vals = input(
+      { class: 'scenario-values', size: 40, placeholder: 'Contact Rate=4, Infectivity=0.03' },
+      '',
+    );
     scenarioRows.push({ name: n, values: vals });
     scenariosBox.append(h('div', { class: 'scenario-row' }, n, ' ', vals));
   };
@@ -180,14 +259,16 @@ export function designForm(model: ModelMeta): HTMLElement {
     const e: Record<string, unknown> = { type: t, parameters };
     if (SAMPLED.has(t)) e.samples = Number(samples.value);
     if (seed.value.trim() !== '') e.seed = Number(seed.value);
-    if (finalTime.value.trim() !== '' && Number(finalTime.value) !== d.time.final_time) e.final_time = Number(finalTime.value);
+    if (finalTime.value.trim() !== '' && Number(finalTime.value) !== d.time.final_time)
+      e.final_time = Number(finalTime.value);
     const cols = [...outputs.querySelectorAll<HTMLInputElement>('input:checked')].map((i) => i.value);
     if (cols.length > 0) e.return_columns = cols;
     e.metrics = [...metricsBox.querySelectorAll('.metric-row')].map((row) => ({
       variable: (row.querySelector('.metric-variable') as HTMLSelectElement).value,
       stat: (row.querySelector('.metric-stat') as HTMLSelectElement).value,
     }));
-    if (t === 'optimization') e.objective = { variable: objVar.value, stat: objStat.value, goal: objGoal.value };
+    if (t === 'optimization')
+      e.objective = { variable: objVar.value, stat: objStat.value, goal: objGoal.value };
     if (t === 'scenarios') {
       e.scenarios = scenarioRows.map((s) => ({
         name: s.name.value,
@@ -206,7 +287,8 @@ export function designForm(model: ModelMeta): HTMLElement {
   function design(): Record<string, unknown> {
     const plan = modePlan.checked;
     const grid: Record<string, number[]> = {};
-    for (const p of rows) if (p.role.value === 'grid') grid[p.c.name] = numList((p.fields.grid as HTMLInputElement).value);
+    for (const p of rows)
+      if (p.role.value === 'grid') grid[p.c.name] = numList((p.fields.grid as HTMLInputElement).value);
     return {
       model_id: model.model_id,
       ...(name.value.trim() ? { name: name.value.trim() } : {}),
@@ -253,7 +335,10 @@ export function designForm(model: ModelMeta): HTMLElement {
         const e = experiment();
         const runs = SAMPLED.has(String(e.type)) ? ` · ${e.samples} samples each` : '';
         status.className = 'design-status ok';
-        status.textContent = r.mode === 'plan' ? `✓ ${r.count} experiments${runs}, ${k.value} at once` : `✓ one experiment${runs}`;
+        status.textContent =
+          r.mode === 'plan'
+            ? `✓ ${r.count} experiments${runs}, ${k.value} at once`
+            : `✓ one experiment${runs}`;
         runBtn.disabled = false;
         runBtn.textContent = r.mode === 'plan' ? `Run plan of ${r.count} experiments` : 'Run experiment';
       })
@@ -261,7 +346,9 @@ export function designForm(model: ModelMeta): HTMLElement {
         if (mine !== seq) return;
         status.className = 'design-status error';
         status.textContent = err.message;
-        const field = err.message.match(/^(experiment\.parameters|grid)\.([^:]+):/) ?? err.message.match(/(?:parameter|grid parameter) "([^"]+)"/);
+        const field =
+          err.message.match(/^(experiment\.parameters|grid)\.([^:]+):/) ??
+          err.message.match(/(?:parameter|grid parameter) "([^"]+)"/);
         const param = field ? field[field.length - 1] : undefined;
         if (param) form.querySelector(`tr[data-param="${CSS.escape(param)}"]`)?.classList.add('invalid');
       });
@@ -280,7 +367,12 @@ export function designForm(model: ModelMeta): HTMLElement {
       });
   });
 
-  const paramTable = h('table', { class: 'params' }, h('thead', {}, h('tr', {}, h('th', {}, 'Constant'), h('th', {}, 'Role'), h('th', {}, 'Values'))), h('tbody', {}, ...rows.map((p) => p.row)));
+  const paramTable = h(
+    'table',
+    { class: 'params' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Constant'), h('th', {}, 'Role'), h('th', {}, 'Values'))),
+    h('tbody', {}, ...rows.map((p) => p.row)),
+  );
   const form = h(
     'form',
     { class: 'design-form', onsubmit: (e: Event) => e.preventDefault() },
@@ -294,9 +386,42 @@ export function designForm(model: ModelMeta): HTMLElement {
       h('label', {}, `Final time (${d.time.units ?? 'time'}) `, finalTime),
     ),
     h('fieldset', {}, h('legend', {}, 'Outputs'), outputs),
-    h('fieldset', {}, h('legend', {}, 'Metrics'), metricsBox, h('button', { type: 'button', class: 'add-metric', onclick: () => { addMetric(firstStock, 'final'); changed(); } }, '+ metric')),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Metrics'),
+      metricsBox,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'add-metric',
+          onclick: () => {
+            addMetric(firstStock, 'final');
+            changed();
+          },
+        },
+        '+ metric',
+      ),
+    ),
     objectiveBox,
-    h('fieldset', { hidden: true }, h('legend', {}, 'Scenarios (name, then name=value pairs)'), scenariosBox, h('button', { type: 'button', onclick: () => { addScenario(); changed(); } }, '+ scenario')),
+    h(
+      'fieldset',
+      { hidden: true },
+      h('legend', {}, 'Scenarios (name, then name=value pairs)'),
+      scenariosBox,
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: () => {
+            addScenario();
+            changed();
+          },
+        },
+        '+ scenario',
+      ),
+    ),
     h(
       'div',
       { class: 'form-line mode' },

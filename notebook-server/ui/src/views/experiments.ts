@@ -58,7 +58,13 @@ export function experimentsView(root: HTMLElement): () => void {
   wb.examples()
     .then((ex) => {
       examples.replaceChildren(
-        h('p', {}, 'No notebooks yet. Start from an example, or upload a model on the ', h('a', { href: '#/models' }, 'Models'), ' page.'),
+        h(
+          'p',
+          {},
+          'No notebooks yet. Start from an example, or upload a model on the ',
+          h('a', { href: '#/models' }, 'Models'),
+          ' page.',
+        ),
         h(
           'div',
           { class: 'example-list' },

@@ -21,7 +21,19 @@ function table(title: string, items: El[], extra?: { head: string; cell: (e: El)
     h(
       'table',
       { class: 'elements' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Units'), h('th', {}, 'Range'), extra ? h('th', {}, extra.head) : null, h('th', {}, 'Documentation'))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'Name'),
+          h('th', {}, 'Units'),
+          h('th', {}, 'Range'),
+          extra ? h('th', {}, extra.head) : null,
+          h('th', {}, 'Documentation'),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -57,7 +69,11 @@ export function modelView(root: HTMLElement, id: string): () => void {
           `${m.format} · sha256 ${m.sha256.slice(0, 12)}… · time ${t.initial_time} → ${t.final_time} ${t.units ?? ''}, dt ${t.time_step}, saveper ${t.saveper}`,
           d.analysis?.units_check ? ` · units check: ${d.analysis.units_check.issues.length} issue(s)` : '',
         ),
-        h('div', { class: 'toolbar' }, h('a', { class: 'button', href: '#design' }, 'Design an experiment ↓')),
+        h(
+          'div',
+          { class: 'toolbar' },
+          h('a', { class: 'button', href: '#design' }, 'Design an experiment ↓'),
+        ),
         table('Stocks', d.stocks, { head: 'Initial', cell: (e) => String(e.initial_value ?? '') }),
         table('Flows', d.flows),
         table('Auxiliaries', d.auxiliaries),

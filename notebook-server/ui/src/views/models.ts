@@ -20,7 +20,29 @@ export function modelsView(root: HTMLElement): () => void {
     h('div', { class: 'muted' }, 'Vensim .mdl · XMILE .xmile / .stmx · PySD .py'),
   );
   clear(root);
-  root.append(h('h1', {}, 'Models'), drop, picker, status, h('h2', {}, 'Examples'), examples, h('h2', {}, 'Library'), h('table', { class: 'models' }, h('thead', {}, h('tr', {}, ...['Model', 'Format', 'Stocks', 'Flows', 'Aux', 'Constants', 'Added'].map((t) => h('th', {}, t)))), list));
+  root.append(
+    h('h1', {}, 'Models'),
+    drop,
+    picker,
+    status,
+    h('h2', {}, 'Examples'),
+    examples,
+    h('h2', {}, 'Library'),
+    h(
+      'table',
+      { class: 'models' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Model', 'Format', 'Stocks', 'Flows', 'Aux', 'Constants', 'Added'].map((t) => h('th', {}, t)),
+        ),
+      ),
+      list,
+    ),
+  );
 
   const show = (text: string, kind: 'busy' | 'error' | 'ok') => {
     status.textContent = text;
@@ -61,14 +83,23 @@ export function modelsView(root: HTMLElement): () => void {
       { 'data-model-id': m.model_id },
       h('td', {}, h('a', { href: `#/m/${m.model_id}` }, m.filename)),
       h('td', {}, m.format),
-      ...['stocks', 'flows', 'auxiliaries', 'constants'].map((k) => h('td', { class: 'num' }, String(m.counts[k] ?? 0))),
+      ...['stocks', 'flows', 'auxiliaries', 'constants'].map((k) =>
+        h('td', { class: 'num' }, String(m.counts[k] ?? 0)),
+      ),
       h('td', { title: m.uploaded_at }, ago(m.uploaded_at)),
     );
 
   wb.models()
     .then((ms) => {
       clear(list);
-      if (ms.length === 0) list.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No models yet: upload one or add an example.')));
+      if (ms.length === 0)
+        list.append(
+          h(
+            'tr',
+            {},
+            h('td', { colspan: 7, class: 'empty' }, 'No models yet: upload one or add an example.'),
+          ),
+        );
       for (const m of ms) list.append(row(m));
     })
     .catch((err: Error) => show(err.message, 'error'));

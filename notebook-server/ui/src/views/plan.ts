@@ -5,8 +5,8 @@
 // (one request whatever the plan's size) while the plan runs.
 import { clear, h } from '../dom.ts';
 import { lineChart } from '../plots.ts';
-import { fmt, scatterChart } from '../wb-charts.ts';
 import { type PlanListItem, type PlanView, type Tile, wb } from '../wb-api.ts';
+import { fmt, scatterChart } from '../wb-charts.ts';
 
 function duration(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -26,7 +26,9 @@ export function planProgress(p: PlanListItem): HTMLElement {
       { class: 'progress-label' },
       `${done}/${p.total} done`,
       c.failed ? ` · ${c.failed} failed` : '',
-      c.running + c.provisioning + c.finishing ? ` · ${c.running + c.provisioning + c.finishing} running` : '',
+      c.running + c.provisioning + c.finishing
+        ? ` · ${c.running + c.provisioning + c.finishing} running`
+        : '',
       p.eta_ms !== null ? h('span', { class: 'eta' }, ` · about ${duration(p.eta_ms)} left`) : '',
       ` · ${duration(p.elapsed_ms)} elapsed`,
     ),
@@ -41,10 +43,27 @@ function tile(t: Tile): HTMLElement {
   const firstMetric = Object.entries(t.metrics).find(([k]) => k.endsWith('.mean') || !k.includes('.'));
   return h(
     t.state === 'finished' ? 'a' : 'div',
-    { class: `tile st-${t.state.replace(' ', '-')}`, 'data-state': t.state, 'data-experiment-id': t.experiment_id, href: t.state === 'finished' ? `#/e/${t.experiment_id}` : null, title: t.error ?? t.experiment_id },
-    h('div', { class: 'tile-head' }, h('span', { class: 'tile-index' }, `#${t.index}`), h('span', { class: 'tile-state' }, t.step && t.state !== 'finished' ? `${t.state} · ${t.step}` : t.state)),
+    {
+      class: `tile st-${t.state.replace(' ', '-')}`,
+      'data-state': t.state,
+      'data-experiment-id': t.experiment_id,
+      href: t.state === 'finished' ? `#/e/${t.experiment_id}` : null,
+      title: t.error ?? t.experiment_id,
+    },
+    h(
+      'div',
+      { class: 'tile-head' },
+      h('span', { class: 'tile-index' }, `#${t.index}`),
+      h(
+        'span',
+        { class: 'tile-state' },
+        t.step && t.state !== 'finished' ? `${t.state} · ${t.step}` : t.state,
+      ),
+    ),
     h('div', { class: 'tile-fixed' }, fixed || t.experiment_id),
-    pct !== null ? h('div', { class: 'progress-track' }, h('div', { class: 'progress-fill', style: `width:${pct}%` })) : null,
+    pct !== null
+      ? h('div', { class: 'progress-track' }, h('div', { class: 'progress-fill', style: `width:${pct}%` }))
+      : null,
     t.error ? h('div', { class: 'tile-error' }, t.error.slice(0, 160)) : null,
     firstMetric ? h('div', { class: 'tile-metric muted' }, `${firstMetric[0]} ${fmt(firstMetric[1])}`) : null,
   );
@@ -65,7 +84,16 @@ export function planView(root: HTMLElement, planId: string): () => void {
     const fixedNames = Object.keys(v.grid ?? {}).join(' × ');
     header.replaceChildren(
       h('h1', {}, v.name),
-      h('div', { class: 'plan-meta muted' }, `${v.plan_id} · ${v.experiment_type} on ${v.model} · ${v.total} experiments${fixedNames ? ` over ${fixedNames}` : ''} · K=${v.parallel_limit} · `, h('span', { class: `badge state-${v.status}`, 'data-plan-status': v.status }, v.live ? 'running' : v.status)),
+      h(
+        'div',
+        { class: 'plan-meta muted' },
+        `${v.plan_id} · ${v.experiment_type} on ${v.model} · ${v.total} experiments${fixedNames ? ` over ${fixedNames}` : ''} · K=${v.parallel_limit} · `,
+        h(
+          'span',
+          { class: `badge state-${v.status}`, 'data-plan-status': v.status },
+          v.live ? 'running' : v.status,
+        ),
+      ),
       planProgress(v),
       v.live
         ? h(
@@ -96,11 +124,17 @@ export function planView(root: HTMLElement, planId: string): () => void {
     const summary = done ? (await wb.result(done.experiment_id).catch(() => null))?.summary : null;
     const CONTROL = new Set(['FINAL TIME', 'INITIAL TIME', 'SAVEPER', 'TIME STEP']);
     const cols = (summary?.columns as { variables?: string[]; parameters?: string[] } | undefined) ?? {};
-    const variables = (cols.variables ?? []).filter((x) => !CONTROL.has(x) && !(cols.parameters ?? []).includes(x));
+    const variables = (cols.variables ?? []).filter(
+      (x) => !CONTROL.has(x) && !(cols.parameters ?? []).includes(x),
+    );
     const exp = v.experiment as { metrics?: { variable: string }[] };
     const firstVar = exp.metrics?.[0]?.variable;
     const fromRuns = variables.length ? variables : firstVar ? [firstVar] : [];
-    const overlayVar = h('select', { class: 'overlay-variable' }, ...fromRuns.map((x) => h('option', { value: x }, x)));
+    const overlayVar = h(
+      'select',
+      { class: 'overlay-variable' },
+      ...fromRuns.map((x) => h('option', { value: x }, x)),
+    );
     if (firstVar && fromRuns.includes(firstVar)) overlayVar.value = firstVar;
     const overlayBox = h('div', { class: 'overlay-chart' });
     const drawOverlay = () => {
@@ -108,15 +142,27 @@ export function planView(root: HTMLElement, planId: string): () => void {
       wb.overlay(planId, overlayVar.value)
         .then((o) => {
           overlayBox.replaceChildren();
-          lineChart(overlayBox, { title: `${overlayVar.value}: median over each experiment's runs`, x: { name: 'time', values: o.time }, series: o.series });
+          lineChart(overlayBox, {
+            title: `${overlayVar.value}: median over each experiment's runs`,
+            x: { name: 'time', values: o.time },
+            series: o.series,
+          });
         })
         .catch((e: Error) => overlayBox.replaceChildren(h('span', { class: 'error' }, e.message)));
     };
     overlayVar.addEventListener('change', drawOverlay);
 
-    const sx = h('select', { class: 'scatter-x' }, ...table.parameters.map((p) => h('option', { value: p }, p)));
+    const sx = h(
+      'select',
+      { class: 'scatter-x' },
+      ...table.parameters.map((p) => h('option', { value: p }, p)),
+    );
     const preferred = table.metrics.filter((m) => m.endsWith('.mean'));
-    const sy = h('select', { class: 'scatter-y' }, ...(preferred.length ? preferred : table.metrics).map((m) => h('option', { value: m }, m)));
+    const sy = h(
+      'select',
+      { class: 'scatter-y' },
+      ...(preferred.length ? preferred : table.metrics).map((m) => h('option', { value: m }, m)),
+    );
     const scatterBox = h('div', { class: 'scatter-box' });
     const drawScatter = () => {
       scatterBox.replaceChildren();
@@ -128,7 +174,12 @@ export function planView(root: HTMLElement, planId: string): () => void {
     sx.addEventListener('change', drawScatter);
     sy.addEventListener('change', drawScatter);
 
-    const columns = ['experiment_id', 'status', ...table.parameters, ...(preferred.length ? preferred : table.metrics)];
+    const columns = [
+      'experiment_id',
+      'status',
+      ...table.parameters,
+      ...(preferred.length ? preferred : table.metrics),
+    ];
     const tbl = h(
       'table',
       { class: 'plan-table results' },
@@ -137,7 +188,17 @@ export function planView(root: HTMLElement, planId: string): () => void {
         'tbody',
         {},
         ...table.rows.map((r) =>
-          h('tr', {}, ...columns.map((c) => h('td', { class: typeof r[c] === 'number' ? 'num' : '' }, c === 'experiment_id' ? h('a', { href: `#/e/${r[c]}` }, String(r[c])) : fmt(r[c])))),
+          h(
+            'tr',
+            {},
+            ...columns.map((c) =>
+              h(
+                'td',
+                { class: typeof r[c] === 'number' ? 'num' : '' },
+                c === 'experiment_id' ? h('a', { href: `#/e/${r[c]}` }, String(r[c])) : fmt(r[c]),
+              ),
+            ),
+          ),
         ),
       ),
     );

@@ -10,14 +10,19 @@ export function plansView(root: HTMLElement): () => void {
   root.append(h('h1', {}, 'Plans'), body);
   const draw = (list: PlanListItem[]) => {
     clear(body);
-    if (list.length === 0) body.append(h('div', { class: 'empty' }, 'No plans yet: design one from a model page (Models).'));
+    if (list.length === 0)
+      body.append(h('div', { class: 'empty' }, 'No plans yet: design one from a model page (Models).'));
     for (const p of list) {
       body.append(
         h(
           'div',
           { class: 'plan-row', 'data-plan-id': p.plan_id },
           h('a', { href: `#/p/${p.plan_id}`, class: 'plan-name' }, p.name),
-          h('span', { class: 'muted' }, ` ${p.experiment_type} · ${p.model} · ${p.total} experiments · ${p.status}${p.live ? '' : ' (not running here)'}`),
+          h(
+            'span',
+            { class: 'muted' },
+            ` ${p.experiment_type} · ${p.model} · ${p.total} experiments · ${p.status}${p.live ? '' : ' (not running here)'}`,
+          ),
           planProgress(p),
         ),
       );

@@ -4,8 +4,8 @@
 // optimisation trace, scenario comparison, and its artifacts for export.
 import { clear, h } from '../dom.ts';
 import { lineChart } from '../plots.ts';
-import { barChart, fanChart, fmt } from '../wb-charts.ts';
 import { downloadArtifact, fetchFan, type ResultDetail, wb } from '../wb-api.ts';
+import { barChart, fanChart, fmt } from '../wb-charts.ts';
 
 export function resultsView(root: HTMLElement, id: string): () => void {
   clear(root);
@@ -20,7 +20,11 @@ export function resultsView(root: HTMLElement, id: string): () => void {
     .catch(fail);
 
   function draw(r: ResultDetail): void {
-    const s = (r.summary ?? {}) as { experiment_type?: string; run_count?: number; columns?: { variables?: string[]; parameters?: string[] } };
+    const s = (r.summary ?? {}) as {
+      experiment_type?: string;
+      run_count?: number;
+      columns?: { variables?: string[]; parameters?: string[] };
+    };
     const rec = r.record;
     root.append(
       h(
@@ -40,7 +44,8 @@ export function resultsView(root: HTMLElement, id: string): () => void {
       const t0 = performance.now();
       fetchFan(id, variable)
         .then((fan) => {
-          if (picker.options.length === 0) for (const v of fan.variables) picker.append(h('option', { value: v }, v));
+          if (picker.options.length === 0)
+            for (const v of fan.variables) picker.append(h('option', { value: v }, v));
           picker.value = fan.variable;
           fanBox.replaceChildren();
           fanChart(fanBox, fan);
@@ -49,7 +54,15 @@ export function resultsView(root: HTMLElement, id: string): () => void {
         .catch(fail);
     };
     picker.addEventListener('change', () => drawFan(picker.value));
-    root.append(h('section', { class: 'fan' }, h('h2', {}, 'Fan chart'), h('div', { class: 'form-line' }, 'Variable ', picker, note), fanBox));
+    root.append(
+      h(
+        'section',
+        { class: 'fan' },
+        h('h2', {}, 'Fan chart'),
+        h('div', { class: 'form-line' }, 'Variable ', picker, note),
+        fanBox,
+      ),
+    );
     drawFan();
 
     // Sensitivity
@@ -59,11 +72,30 @@ export function resultsView(root: HTMLElement, id: string): () => void {
       .then((b) => {
         if (!b) return;
         sens.hidden = false;
-        sens.append(h('h2', {}, b.method === 'morris' ? 'Morris elementary effects' : `${b.method.toUpperCase()} sensitivity indices`), h('div', { class: 'muted' }, b.note));
+        sens.append(
+          h(
+            'h2',
+            {},
+            b.method === 'morris'
+              ? 'Morris elementary effects'
+              : `${b.method.toUpperCase()} sensitivity indices`,
+          ),
+          h('div', { class: 'muted' }, b.note),
+        );
         for (const [metric, bars] of Object.entries(b.by_metric)) {
-          const groups = [{ name: b.value_label, color: '#2458d6', bars: bars.map((x) => ({ label: x.parameter, value: x.value, conf: x.conf })) }];
+          const groups = [
+            {
+              name: b.value_label,
+              color: '#2458d6',
+              bars: bars.map((x) => ({ label: x.parameter, value: x.value, conf: x.conf })),
+            },
+          ];
           if (b.total_label && bars.some((x) => x.total !== null)) {
-            groups.push({ name: b.total_label, color: '#ff7f0e', bars: bars.map((x) => ({ label: x.parameter, value: x.total ?? 0, conf: x.total_conf })) });
+            groups.push({
+              name: b.total_label,
+              color: '#ff7f0e',
+              bars: bars.map((x) => ({ label: x.parameter, value: x.total ?? 0, conf: x.total_conf })),
+            });
           }
           const box = h('div', { class: 'bars', 'data-metric': metric });
           sens.append(box);
@@ -93,13 +125,19 @@ export function resultsView(root: HTMLElement, id: string): () => void {
     // Scenario comparison
     if (s.experiment_type === 'scenarios') {
       const box = h('section', { class: 'scenario-compare' }, h('h2', {}, 'Scenarios'));
-      const vpick = h('select', { class: 'scenario-variable' }, ...(s.columns?.variables ?? []).map((v) => h('option', { value: v }, v)));
+      const vpick = h(
+        'select',
+        { class: 'scenario-variable' },
+        ...(s.columns?.variables ?? []).map((v) => h('option', { value: v }, v)),
+      );
       const chart = h('div');
       const drawS = () =>
-        wb.scenarios(id, vpick.value)
+        wb
+          .scenarios(id, vpick.value)
           .then((l) => {
             chart.replaceChildren();
-            if (l) lineChart(chart, { title: vpick.value, x: { name: 'time', values: l.time }, series: l.series });
+            if (l)
+              lineChart(chart, { title: vpick.value, x: { name: 'time', values: l.time }, series: l.series });
           })
           .catch(fail);
       vpick.addEventListener('change', () => void drawS());
@@ -114,11 +152,28 @@ export function resultsView(root: HTMLElement, id: string): () => void {
         'section',
         { class: 'artifacts' },
         h('h2', {}, 'Export'),
-        notebook ? h('button', { class: 'export-notebook', onclick: () => downloadArtifact(id, notebook.path).catch(fail) }, `Download notebook (${notebook.path.split('/').pop()})`) : null,
+        notebook
+          ? h(
+              'button',
+              { class: 'export-notebook', onclick: () => downloadArtifact(id, notebook.path).catch(fail) },
+              `Download notebook (${notebook.path.split('/').pop()})`,
+            )
+          : null,
         h(
           'table',
           { class: 'results' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'artifact'), h('th', {}, 'type'), h('th', {}, 'bytes'), h('th', {}, 'sha256'))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', {}, 'artifact'),
+              h('th', {}, 'type'),
+              h('th', {}, 'bytes'),
+              h('th', {}, 'sha256'),
+            ),
+          ),
           h(
             'tbody',
             {},
@@ -126,7 +181,22 @@ export function resultsView(root: HTMLElement, id: string): () => void {
               h(
                 'tr',
                 {},
-                h('td', {}, h('a', { href: '#', class: 'artifact-link', onclick: (e: Event) => { e.preventDefault(); downloadArtifact(id, a.path).catch(fail); } }, a.path)),
+                h(
+                  'td',
+                  {},
+                  h(
+                    'a',
+                    {
+                      href: '#',
+                      class: 'artifact-link',
+                      onclick: (e: Event) => {
+                        e.preventDefault();
+                        downloadArtifact(id, a.path).catch(fail);
+                      },
+                    },
+                    a.path,
+                  ),
+                ),
                 h('td', {}, a.media_type),
                 h('td', { class: 'num' }, fmt(a.bytes)),
                 h('td', { class: 'mono' }, a.sha256.slice(0, 12)),
