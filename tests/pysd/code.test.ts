@@ -12,9 +12,9 @@ import {
   parseExecution,
   parseProgress,
   parsePysdResult,
+  pyLiteral,
   pysdCall,
   RESULT_MIME,
-  safeJson,
 } from '../../notebook-server/src/pysd/index.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
@@ -44,7 +44,7 @@ function echo(codes: string[]): unknown[] {
 }
 
 describe('code builders', () => {
-  it('embed arguments as JSON that Python reads back exactly', () => {
+  it('embed arguments as Python literals that Python reads back exactly', () => {
     const nasty = [
       "'''",
       '"""',
@@ -60,7 +60,11 @@ describe('code builders', () => {
     );
     const got = echo(codes) as { fn: string; kw: { model_id: string } }[];
     expect(got.map((g) => g.kw.model_id)).toEqual(nasty);
-    for (const code of codes) expect(code).not.toMatch(/[^\n\x20-\x7e]/);
+    // No raw control or line-separator characters: the cell reads the same in any editor.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for raw control characters is the point
+    const raw = /[\0-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
+    for (const code of codes) expect(code).not.toMatch(raw);
+    expect(codes[0]).not.toContain('json.loads');
   });
 
   it('round-trip arbitrary strings (property)', () => {
@@ -77,14 +81,17 @@ describe('code builders', () => {
 
   it('load cells confine the source to the work dir; run cells carry the experiment', () => {
     const [load, run] = echo([
-      modelLoadCode({ source: 'models/m.mdl', content: 'x' }),
+      modelLoadCode({ source: 'models/m.mdl', sha256: 'ab'.repeat(32) }),
       experimentRunCode({
         model_id: 'm',
         experiment: { type: 'lhs', samples: 3, parameters: { a: [1, 2] } },
         output_format: 'csv',
       }),
     ]) as { fn: string; kw: Record<string, unknown> }[];
-    expect(load).toEqual({ fn: 'load_model', kw: { source: 'models/m.mdl', content: 'x', confine_to: '.' } });
+    expect(load).toEqual({
+      fn: 'load_model',
+      kw: { source: 'models/m.mdl', sha256: 'ab'.repeat(32), confine_to: '.' },
+    });
     expect(run?.kw).toEqual({
       model_id: 'm',
       experiment: { type: 'lhs', samples: 3, parameters: { a: [1, 2] } },
@@ -92,8 +99,40 @@ describe('code builders', () => {
     });
   });
 
-  it('safeJson has no quote characters and only ASCII', () => {
-    expect(safeJson({ a: "it's" })).toBe('{\n  "a": "it\\u0027s"\n}');
+  it('cells read like hand-written Python: literals, short values inline, long ones one per line', () => {
+    expect(pyLiteral({ a: [1, 2.5], b: true, c: null, d: "it's" })).toBe(
+      '{"a": [1, 2.5], "b": True, "c": None, "d": "it\'s"}',
+    );
+    const code = experimentRunCode({
+      model_id: 'sir-1',
+      experiment: {
+        type: 'lhs',
+        samples: 50,
+        seed: 1,
+        parameters: { 'Contact Rate': [2, 10], Infectivity: { dist: 'normal', mean: 0.05, std: 0.01 } },
+        metrics: [{ variable: 'Infected', stat: 'max' }],
+      },
+    });
+    expect(code).toBe(
+      [
+        'import peragus_pysd',
+        '',
+        'peragus_pysd.run_experiment(',
+        '    model_id="sir-1",',
+        '    experiment={',
+        '        "type": "lhs",',
+        '        "samples": 50,',
+        '        "seed": 1,',
+        '        "parameters": {"Contact Rate": [2, 10], "Infectivity": {"dist": "normal", "mean": 0.05, "std": 0.01}},',
+        '        "metrics": [{"variable": "Infected", "stat": "max"}],',
+        '    },',
+        ')',
+        '',
+      ].join('\n'),
+    );
+    expect(modelLoadCode({ source: 'models/sir.mdl', sha256: 'f'.repeat(64) })).toContain(
+      `peragus_pysd.load_model(\n    source="models/sir.mdl",\n    sha256="${'f'.repeat(64)}",`,
+    );
   });
 });
 

@@ -13,6 +13,7 @@ import {
   PysdExperimentRun,
   PysdModelLoad,
   PysdVisualize,
+  pysdCall,
   visualizeCode,
 } from '../../notebook-server/src/pysd/index.ts';
 import { REPO, requireSdModels } from '../helpers/sd-models.ts';
@@ -169,7 +170,11 @@ describe('optimization and bad input', () => {
 
   it('a model PySD cannot translate: error naming the file and the cause', async () => {
     const e = await pyError(
-      modelLoadCode({ source: 'models/broken.mdl', content: '{UTF-8}\nx = y +* 3 (\n~~|\n' }),
+      pysdCall('load_model', {
+        source: 'models/broken.mdl',
+        content: '{UTF-8}\nx = y +* 3 (\n~~|\n',
+        confine_to: '.',
+      }),
     );
     expect(e.ename).toBe('ModelTranslationError');
     expect(e.evalue).toContain('broken.mdl');
@@ -216,7 +221,9 @@ describe('optimization and bad input', () => {
   it('a path outside the work dir is refused by the schema and by Python', async () => {
     expect(PysdModelLoad.safeParse({ session_id: 's', source: '../x.mdl' }).success).toBe(false);
     expect(PysdModelLoad.safeParse({ session_id: 's', source: '/etc/passwd' }).success).toBe(false);
-    const e = await pyError(modelLoadCode({ source: '../escape.mdl', content: 'x' }));
+    const e = await pyError(
+      pysdCall('load_model', { source: '../escape.mdl', content: 'x', confine_to: '.' }),
+    );
     expect(e.ename).toBe('PathOutsideWorkDirError');
   });
 

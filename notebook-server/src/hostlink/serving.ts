@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createHost, type Host } from '../app/host.ts';
 import { remoteSessions } from '../app/remote-sessions.ts';
+import { createWorkbench } from '../app/workbench.ts';
 import { type HostServer, startHostServer } from '../http/server.ts';
 import { ensureUiBuilt } from '../http/static.ts';
 import { createMcpHttpHandler } from '../mcp/http.ts';
@@ -59,6 +60,7 @@ export async function startServing(options: ServingOptions): Promise<ServingHost
   await checkPortFree(port, listen);
   const host = await createHost({ home });
   const token = process.env.PERAGUS_TOKEN || randomBytes(24).toString('hex');
+  const wb = await createWorkbench(host, (m) => log(`[peragus workbench] ${m}`));
   const server = await startHostServer({
     sessions: host.notebook.sessions,
     events: host.notebook.events,
@@ -74,8 +76,11 @@ export async function startServing(options: ServingOptions): Promise<ServingHost
     listExperiments: async () => (await host.catalog.listExperiments({ limit: 1000 })).experiments,
     listPlans: () => host.plans.list(),
     remote: remoteSessions(host.containers, host.router),
+    workbench: wb.workbench,
+    containers: host.containers,
   }).catch(async (err: NodeJS.ErrnoException) => {
     // Stop what the host started, then fail the command.
+    await wb.close().catch(() => undefined);
     await host.close().catch(() => undefined);
     if (err.code === 'EADDRINUSE') {
       throw new Error(`port ${port} is in use on ${listen}: pick another with --port N (0 picks a free one)`);
@@ -112,6 +117,7 @@ export async function startServing(options: ServingOptions): Promise<ServingHost
       process.off('exit', onExit);
       await mcp.close();
       await server.close();
+      await wb.close();
       await host.close();
     },
   };

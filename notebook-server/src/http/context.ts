@@ -4,6 +4,8 @@ import type { Kernel } from '../kernel/types.ts';
 import type { EventBus } from '../notebook/events.ts';
 import type { SessionManager } from '../notebook/manager.ts';
 import type { SessionInfo } from '../notebook/session.ts';
+import type { ContainerService } from '../orchestrator/containers.ts';
+import type { Workbench } from '../workbench/workbench.ts';
 
 export interface CatalogQueryOptions {
   /** Rows returned at most (the catalog may cap it further). */
@@ -67,6 +69,10 @@ export interface HostContext {
   listPlans?: () => PlanInfo[];
   /** Sessions inside experiment containers (listed and driven through the host's router). */
   remote?: RemoteSessions;
+  /** Models, designs, plan and chart views of the browser workbench (/ui-api/models, plans, results). */
+  workbench?: Workbench;
+  /** This host's experiment containers (the containers view). */
+  containers?: ContainerService;
   /** Starts a kernel for POST /api/kernels (default: a cold start of the PySD kernelspec). */
   startKernel?: (options: { workDir: string }) => Promise<Kernel>;
   /** Extra Host header values accepted besides loopback names and the bound address (host:port). */

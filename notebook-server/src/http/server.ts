@@ -15,6 +15,7 @@ import {
   requestToken,
   tokenMatches,
 } from './auth.ts';
+import { containersRouter } from './containers-api.ts';
 import type { HostContext } from './context.ts';
 import { HttpError, jupyterErrorHandler, uiErrorHandler } from './errors.ts';
 import { serveEventStream } from './events-ws.ts';
@@ -24,6 +25,7 @@ import { KernelRegistry } from './jupyter/kernels.ts';
 import { JUPYTER_SERVER_VERSION, jupyterRouter } from './jupyter/rest.ts';
 import { ensureUiBuilt, uiRouter } from './static.ts';
 import { uiApiRouter } from './ui-api.ts';
+import { workbenchRouter } from './workbench-api.ts';
 
 export type McpHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -89,11 +91,14 @@ export function createHttpApp(ctx: HostContext): HttpApp {
   });
 
   const json = express.json({ limit: '100mb' });
+  // Model uploads are capped by the workbench (20 MB); a JSON-escaped model is a little larger.
   app.use('/api', json);
   app.use('/ui-api', json);
   app.use(jupyterRouter(fullCtx, kernels));
   app.use(contentsRouter(fullCtx));
   app.use(uiApiRouter(fullCtx));
+  app.use(workbenchRouter(fullCtx));
+  app.use(containersRouter(fullCtx));
   app.use(['/api', '/ui-api'], (req: Request) => {
     throw new HttpError(404, `not found: ${req.method} ${req.originalUrl.split('?')[0]}`, 'NotFound');
   });

@@ -17,6 +17,9 @@ export interface PlanProgress {
   total: number;
   experiment_id?: string;
   message: string;
+  /** The lifecycle step the experiment just entered (provision, notebook, load, run, export, register, teardown). */
+  step?: string;
+  attempt?: number;
 }
 
 export interface ExperimentOutcome {
@@ -40,6 +43,18 @@ export interface PlanSummary {
   experiments: ExperimentOutcome[];
 }
 
+/** A plan as stored on disk (it outlives its containers and the host process). */
+export interface StoredPlan {
+  plan_id: string;
+  plan: Plan;
+  status: 'running' | 'finished' | 'cancelled';
+  created_at: string;
+  /** True while this host process is running it. */
+  live: boolean;
+  /** Null until the plan reported progress in this host. */
+  progress: PlanProgress | null;
+}
+
 interface PlanFile {
   plan_id: string;
   plan: Plan;
@@ -51,14 +66,6 @@ interface PlanFile {
 }
 
 /** A plan as the browser lists it: its state on disk and the last progress seen. */
-export interface PlanStatus {
-  plan_id: string;
-  status: 'running' | 'finished' | 'cancelled';
-  created_at: string;
-  /** Null until the plan reported progress in this host. */
-  progress: PlanProgress | null;
-}
-
 interface RunningPlan {
   controller: AbortController;
   done: Promise<PlanSummary>;
@@ -70,6 +77,8 @@ export class PlanRunner {
   readonly #home: string;
   readonly #running = new Map<string, RunningPlan>();
   readonly #lastProgress = new Map<string, PlanProgress>();
+  /** Listeners of every plan's progress (the browser's plan view). */
+  readonly #watchers = new Set<(p: PlanProgress) => void>();
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -183,20 +192,50 @@ export class PlanRunner {
     return () => running.listeners.delete(listener);
   }
 
-  /** Every plan of this home, newest first, with live progress for those this host runs. */
-  list(): PlanStatus[] {
-    const plans: PlanStatus[] = [];
+  /** Progress of every plan run by this host, as it happens; returns the unsubscribe function. */
+  watch(listener: (p: PlanProgress) => void): () => void {
+    this.#watchers.add(listener);
+    return () => this.#watchers.delete(listener);
+  }
+
+  /** Plans on disk, newest first (finished and cancelled ones too). */
+  list(): StoredPlan[] {
+    const out: StoredPlan[] = [];
     for (const name of readdirSync(this.#dir)) {
       if (!name.endsWith('.json')) continue;
       try {
-        const file = JSON.parse(readFileSync(join(this.#dir, name), 'utf8')) as PlanFile;
-        const progress = this.#lastProgress.get(file.plan_id) ?? null;
-        plans.push({ plan_id: file.plan_id, status: file.status, created_at: file.created_at, progress });
+        const f = JSON.parse(readFileSync(join(this.#dir, name), 'utf8')) as PlanFile;
+        out.push({
+          plan_id: f.plan_id,
+          plan: f.plan,
+          status: f.status,
+          created_at: f.created_at,
+          live: this.#running.has(f.plan_id),
+          progress: this.#lastProgress.get(f.plan_id) ?? null,
+        });
       } catch {
-        // a plan file being replaced right now: it shows on the next call
+        // a plan file being replaced: skip it this time
       }
     }
-    return plans.sort((a, b) => b.created_at.localeCompare(a.created_at));
+    return out.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  }
+
+  /** One stored plan, or null. */
+  get(planId: string): StoredPlan | null {
+    if (!/^[\w-]{1,100}$/.test(planId)) return null;
+    try {
+      const f = JSON.parse(readFileSync(join(this.#dir, `${planId}.json`), 'utf8')) as PlanFile;
+      return {
+        plan_id: f.plan_id,
+        plan: f.plan,
+        status: f.status,
+        created_at: f.created_at,
+        live: this.#running.has(f.plan_id),
+        progress: this.#lastProgress.get(f.plan_id) ?? null,
+      };
+    } catch {
+      return null;
+    }
   }
 
   cancel(planId: string): boolean {
@@ -284,7 +323,7 @@ export class PlanRunner {
     const emit = (p: Omit<PlanProgress, 'plan_id' | 'total' | 'done'>) => {
       const progress = { plan_id: file.plan_id, total, done: outcomes.length, ...p };
       this.#lastProgress.set(file.plan_id, progress);
-      for (const l of listeners) l(progress);
+      for (const l of [...listeners, ...this.#watchers]) l(progress);
     };
     const queue = [...experiments];
     const teardowns: Promise<void>[] = [];
@@ -296,11 +335,15 @@ export class PlanRunner {
           file,
           config,
           signal,
-          (message) => emit({ experiment_id: config.experiment_id, message }),
+          (message, step, attempt) => emit({ experiment_id: config.experiment_id, message, step, attempt }),
           (t) => teardowns.push(t),
         );
         outcomes.push(outcome);
-        emit({ experiment_id: config.experiment_id, message: `${config.experiment_id} ${outcome.status}` });
+        emit({
+          experiment_id: config.experiment_id,
+          message: `${config.experiment_id} ${outcome.status}`,
+          step: outcome.status,
+        });
       }
     };
     const k = Math.min(file.plan.parallel_limit, experiments.length);
@@ -324,7 +367,7 @@ export class PlanRunner {
     file: PlanFile,
     config: ExperimentConfig,
     planSignal: AbortSignal,
-    onStep: (s: string) => void,
+    onStep: (message: string, step: string, attempt: number) => void,
     deferTeardown: (teardown: Promise<void>) => void,
   ): Promise<ExperimentOutcome> {
     const started = Date.now();
@@ -351,7 +394,7 @@ export class PlanRunner {
         config,
         modelText: file.model_text,
         signal: controller.signal,
-        onStep: (s) => onStep(`${config.experiment_id}: ${s} (attempt ${attempt})`),
+        onStep: (s) => onStep(`${config.experiment_id}: ${s} (attempt ${attempt})`, s, attempt),
         deferTeardown: (t) => {
           mine.push(t);
           deferTeardown(t);

@@ -1,17 +1,18 @@
-// Code builders: validated tool inputs → the Python source of one notebook cell.
+// Code builders: validated tool inputs → the Python source of one notebook
+// cell, written as a modeller would write it: keyword arguments as Python
+// literals, one per line when long.
 //
-// The arguments travel as one JSON document inside a raw, triple-single-quoted
-// Python string that `json.loads` reads back:
+//     import peragus_pysd
 //
-//     peragus_pysd.run_experiment(**json.loads(r'''
-//     {"model_id": "teacup-1a2b3c4d", "experiment": {...}}
-//     '''))
+//     peragus_pysd.run_experiment(
+//         model_id="teacup-1a2b3c4d",
+//         experiment={"type": "lhs", "samples": 50, "parameters": {"Characteristic Time": [5, 15]}},
+//     )
 //
-// The JSON is ASCII-only and every `'` is written as the JSON escape \u0027,
-// so the text holds no quote character at all: nothing in any input can end
-// the Python string, and a raw string hands every backslash escape to
-// json.loads untouched. The cell is the record of the action, readable, and an
-// exported notebook replays it.
+// A model is referenced by its path beside the notebook and its sha256 (the
+// load refuses a different file), never inlined. Every string goes through
+// pyString, so no input can end its literal (see literal.ts).
+import { pyCall } from './literal.ts';
 import type {
   PysdExperimentRunArgs,
   PysdModelAnalyzeArgs,
@@ -19,29 +20,26 @@ import type {
   PysdVisualizeArgs,
 } from './schemas.ts';
 
-/** JSON text safe to place between r''' and ''' (ASCII, no quote characters). */
-export function safeJson(value: unknown, indent = 2): string {
-  const text = JSON.stringify(value, null, indent);
-  if (text === undefined) throw new TypeError('value is not JSON-serialisable');
-  return text.replace(/[\u007f-\uffff']/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** `peragus_pysd.<fn>(**json.loads(r'''...'''))` with the given keyword arguments. */
-export function pysdCall(fn: string, kwargs: Record<string, unknown>): string {
+/** `import peragus_pysd` + `peragus_pysd.<fn>(key=literal, …)`. */
+export function pysdCall(fn: string, kwargs: Record<string, unknown>, comment?: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(fn)) throw new TypeError(`not a function name: ${fn}`);
-  const args = Object.fromEntries(Object.entries(kwargs).filter(([, v]) => v !== undefined));
-  return `import json\nimport peragus_pysd\n\nperagus_pysd.${fn}(**json.loads(r'''\n${safeJson(args)}\n'''))\n`;
+  const note = comment ? `# ${comment.replace(/[\r\n]+/g, ' ')}\n` : '';
+  return `import peragus_pysd\n\n${note}${pyCall(`peragus_pysd.${fn}`, kwargs)}\n`;
 }
 
-/** Cell for pysd_model_load: the path is confined to the kernel's cwd (the session work dir). */
-export function modelLoadCode(a: Pick<PysdModelLoadArgs, 'source' | 'format' | 'name' | 'content'>): string {
-  return pysdCall('load_model', {
-    source: a.source,
-    format: a.format,
-    name: a.name,
-    content: a.content,
-    confine_to: '.',
-  });
+/**
+ * Cell for pysd_model_load: the model file sits at `source` beside the
+ * notebook (the tool writes given content there first), checked by sha256;
+ * the path is confined to the kernel's cwd (the session work dir).
+ */
+export function modelLoadCode(
+  a: Pick<PysdModelLoadArgs, 'source' | 'format' | 'name'> & { sha256?: string },
+): string {
+  return pysdCall(
+    'load_model',
+    { source: a.source, sha256: a.sha256, format: a.format, name: a.name, confine_to: '.' },
+    a.sha256 ? `${a.source} is kept beside this notebook; sha256 checks it is the same file` : undefined,
+  );
 }
 
 export function experimentRunCode(

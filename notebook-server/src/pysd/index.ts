@@ -9,9 +9,9 @@ export {
   modelLoadCode,
   modelLoadCode as loadModelCode,
   pysdCall,
-  safeJson,
   visualizeCode,
 } from './code.ts';
+export { pyCall, pyLiteral, pyString } from './literal.ts';
 export {
   PROGRESS_MIME,
   PysdCellError,

@@ -35,7 +35,7 @@ export function initToken(): string | null {
   return sessionStorage.getItem(KEY);
 }
 
-const token = (): string => sessionStorage.getItem(KEY) ?? '';
+export const token = (): string => sessionStorage.getItem(KEY) ?? '';
 
 export class ApiError extends Error {
   constructor(
@@ -46,7 +46,7 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
     headers: {

@@ -27,7 +27,9 @@ const PALETTE = [
   '#7f7f7f',
   '#bcbd22',
 ];
-const color = (i: number) => PALETTE[i % PALETTE.length] as string;
+/** The palette first, then evenly spread hues, so a dozen lines stay apart. */
+const color = (i: number) =>
+  i < PALETTE.length ? (PALETTE[i] as string) : `hsl(${Math.round((i * 137.5) % 360)}, 60%, 42%)`;
 
 export function isTimeSeries(v: unknown): v is TimeSeries {
   const t = v as TimeSeries;
@@ -89,7 +91,14 @@ export function categoryChart(
   const wrap = h('div', { class: 'chart', 'data-chart': 'category' });
   container.append(wrap);
   const x = categories.map((_, i) => i);
-  const short = (s: string) => (s.length > 14 ? `${s.slice(0, 13)}…` : s);
+  // Ids of one plan share a long prefix: label by what differs.
+  let common = categories.length > 1 ? (categories[0] ?? '') : '';
+  for (const c of categories) while (common && !c.startsWith(common)) common = common.slice(0, -1);
+  const cut = common.length > 4 ? common.length : 0;
+  const short = (s: string) => {
+    const t = cut ? `…${s.slice(cut)}` : s;
+    return t.length > 14 ? `${t.slice(0, 13)}…` : t;
+  };
   const opts: uPlot.Options = {
     title,
     width: chartWidth(container),

@@ -59,6 +59,7 @@ def load_model(
     name: str | None = None,
     content: str | None = None,
     confine_to: str | os.PathLike[str] | None = None,
+    sha256: str | None = None,
 ) -> Result:
     """Translate a Vensim (.mdl), XMILE (.xmile/.xml/.stmx) or PySD (.py) model once and register it.
 
@@ -66,9 +67,12 @@ def load_model(
     path must stay inside that directory. The model id is ``slug(name)`` when a
     name is given, else ``<file stem>-<first 8 hex of the file's sha256>``.
     Returns model_id, stocks, flows, auxiliaries, constants (units, limits, docs,
-    values), lookups, data, subscripts and time settings.
+    values), lookups, data, subscripts and time settings. With ``sha256`` the
+    file must have that checksum (a notebook names its model by path and hash).
     """
 
+    if sha256 is not None and content is None:
+        _check_sha256(source, confine_to, sha256)
     loaded = load(source, format=format, name=name, content=content, confine_to=confine_to)
     info = summarize(loaded)
     c = info["counts"]
@@ -78,6 +82,20 @@ def load_model(
         f"dt={info['time']['time_step']}"
     )
     return emit("load_model", info, text)
+
+
+def _check_sha256(source: str | os.PathLike[str], confine_to: str | os.PathLike[str] | None, expected: str) -> None:
+    from .loader import confine, sha256_file  # noqa: PLC0415
+
+    path = confine(source, confine_to)
+    if not path.is_file():
+        raise PeragusError(f"model file not found: {str(source)!r} (the notebook expects it beside itself)")
+    actual = sha256_file(path)
+    if actual != expected.lower():
+        raise PeragusError(
+            f"{str(source)!r} has sha256 {actual[:12]}…, but this notebook was written for {expected[:12]}…: "
+            "the model file changed; restore the original file or load the new one in a new cell"
+        )
 
 
 def run_experiment(

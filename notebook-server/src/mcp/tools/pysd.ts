@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { confineRelative } from '../../confine/index.ts';
+import { confineRelative, hashInside, PathError, writeInside } from '../../confine/index.ts';
 import type { Session } from '../../notebook/session.ts';
 import {
   cellName,
@@ -52,8 +52,24 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
         // Checked here too, for a clear message before any cell is added.
-        confineRelative(args.source, { what: 'source', where: "the session's work dir" });
-        return pysdCell(session, modelLoadCode(args), 'load_model', call);
+        const where = { what: 'source', where: "the session's work dir" };
+        confineRelative(args.source, where);
+        // The model goes beside the notebook (no link followed); the cell names it by path and sha256.
+        if (args.content !== undefined) writeInside(session.work_dir, args.source, args.content, where);
+        let sha256: string | undefined;
+        try {
+          sha256 = hashInside(session.work_dir, args.source, where).sha256;
+        } catch (err) {
+          // A missing model is reported by the cell, with PySD's own message.
+          if (!(err instanceof PathError && err.code === 'not_found')) throw err;
+        }
+        const { content: _inline, ...rest } = args;
+        return pysdCell(
+          session,
+          modelLoadCode({ ...rest, ...(sha256 ? { sha256 } : {}) }),
+          'load_model',
+          call,
+        );
       },
     }),
     defineTool({

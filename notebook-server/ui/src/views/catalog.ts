@@ -1,8 +1,10 @@
-// Catalog: a SQL query box over the results catalog, the rows as a table, and
-// a chart of the result (metrics per experiment, or y against x columns).
+// Catalog: the experiments with parameters and metrics as columns, then a SQL
+// query box over the results catalog, the rows as a table, and a chart of one
+// metric (y) against a parameter or the experiment (x), both choosable.
 import { api, type CatalogQueryResult } from '../api.ts';
 import { clear, h } from '../dom.ts';
 import { categoryChart, lineChart, numericColumns, pivotMetrics } from '../plots.ts';
+import { experimentsTable } from './catalog-table.ts';
 
 const DEFAULT_SQL = 'SELECT experiment_id, name, value FROM metrics ORDER BY experiment_id, name LIMIT 500';
 
@@ -19,6 +21,8 @@ export function catalogView(root: HTMLElement): () => void {
   clear(root);
   root.append(
     h('h1', {}, 'Catalog'),
+    experimentsTable(),
+    h('h2', {}, 'SQL'),
     sql,
     h('div', { class: 'toolbar' }, runBtn),
     status,
@@ -62,37 +66,70 @@ export function catalogView(root: HTMLElement): () => void {
     );
   }
 
+  /**
+   * One metric against one x: long metrics rows (experiment_id, name, value)
+   * pick a metric name; other results pick x (a parameter or a label such as
+   * experiment_id) and y (one numeric column). Never every number at once.
+   */
   function renderChart(r: CatalogQueryResult): void {
     if (r.rows.length === 0) return;
     const cols = new Set(r.columns);
+    const controls = h('div', { class: 'form-line chart-controls' });
+    const plot = h('div');
+    chartBox.append(controls, plot);
     if (cols.has('experiment_id') && cols.has('name') && cols.has('value')) {
       const { categories, groups } = pivotMetrics(r.rows);
-      categoryChart(chartBox, categories, groups, 'metrics by experiment');
+      const pick = h(
+        'select',
+        { class: 'chart-y' },
+        ...groups.map((g) => h('option', { value: g.name }, g.name)),
+      );
+      const mean = groups.find((g) => g.name.endsWith('.mean'));
+      if (mean) pick.value = mean.name;
+      const draw = () => {
+        plot.replaceChildren();
+        const g = groups.find((x) => x.name === pick.value) ?? groups[0];
+        if (g) categoryChart(plot, categories, [g], `${g.name} by experiment`);
+      };
+      pick.addEventListener('change', draw);
+      controls.append('y: ', pick, ' x: experiment');
+      draw();
       return;
     }
     const numeric = numericColumns(r.columns, r.rows);
-    if (numeric.length >= 2) {
-      // First numeric column as x, the others as lines, sorted by x.
-      const [x, ...ys] = numeric as [string, ...string[]];
+    if (numeric.length === 0) return;
+    const labels = r.columns.filter((c) => !numeric.includes(c));
+    const xOptions = [...labels, ...numeric];
+    const xs = h('select', { class: 'chart-x' }, ...xOptions.map((c) => h('option', { value: c }, c)));
+    const ys = h('select', { class: 'chart-y' }, ...numeric.map((c) => h('option', { value: c }, c)));
+    // x: the experiment (or another label) when there is one, else the first numeric column.
+    xs.value = labels.includes('experiment_id') ? 'experiment_id' : (labels[0] ?? (numeric[0] as string));
+    ys.value = numeric.find((c) => c !== xs.value) ?? (numeric[0] as string);
+    const draw = () => {
+      plot.replaceChildren();
+      const x = xs.value;
+      const y = ys.value;
+      const yv = (row: Record<string, unknown>) => (row[y] == null ? null : Number(row[y]));
+      if (!numeric.includes(x)) {
+        categoryChart(
+          plot,
+          r.rows.map((row) => String(row[x])),
+          [{ name: y, values: r.rows.map(yv) }],
+          `${y} by ${x}`,
+        );
+        return;
+      }
       const rows = [...r.rows].sort((a, b) => Number(a[x]) - Number(b[x]));
-      lineChart(chartBox, {
+      lineChart(plot, {
+        title: `${y} against ${x}`,
         x: { name: x, values: rows.map((row) => Number(row[x])) },
-        series: ys.map((y) => ({
-          name: y,
-          values: rows.map((row) => (row[y] == null ? null : Number(row[y]))),
-        })),
+        series: [{ name: y, values: rows.map(yv) }],
       });
-      return;
-    }
-    const label = r.columns.find((c) => !numeric.includes(c));
-    if (label && numeric.length === 1) {
-      const y = numeric[0] as string;
-      categoryChart(
-        chartBox,
-        r.rows.map((row) => String(row[label])),
-        [{ name: y, values: r.rows.map((row) => (row[y] == null ? null : Number(row[y]))) }],
-      );
-    }
+    };
+    xs.addEventListener('change', draw);
+    ys.addEventListener('change', draw);
+    controls.append('x: ', xs, ' y: ', ys);
+    draw();
   }
 
   api

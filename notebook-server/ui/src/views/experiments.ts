@@ -1,6 +1,7 @@
 // Experiments list: every notebook session with live state and progress.
 import { api, events, type SessionEvent, type SessionSummary } from '../api.ts';
 import { ago, clear, h } from '../dom.ts';
+import { wb } from '../wb-api.ts';
 import { progressBar, stateBadge } from './widgets.ts';
 
 export function experimentsView(root: HTMLElement): () => void {
@@ -51,12 +52,70 @@ export function experimentsView(root: HTMLElement): () => void {
     ),
   );
 
+  /** The empty state offers the example notebooks and models instead of a blank page. */
+  const examples = h('div', { class: 'empty-examples' });
+  const emptyState = () => examples;
+  wb.examples()
+    .then((ex) => {
+      examples.replaceChildren(
+        h(
+          'p',
+          {},
+          'No notebooks yet. Start from an example, or upload a model on the ',
+          h('a', { href: '#/models' }, 'Models'),
+          ' page.',
+        ),
+        h(
+          'div',
+          { class: 'example-list' },
+          ...ex.notebooks.map((n) =>
+            h(
+              'button',
+              {
+                class: 'open-example',
+                'data-example': n.name,
+                onclick: () =>
+                  wb
+                    .openExample(n.name)
+                    .then((s) => {
+                      location.hash = `#/s/${s.session_id}`;
+                    })
+                    .catch((err: Error) => {
+                      message.hidden = false;
+                      message.textContent = err.message;
+                    }),
+              },
+              `Open “${n.title}”`,
+            ),
+          ),
+          ...ex.models.map((m) =>
+            h(
+              'button',
+              {
+                class: 'example-model',
+                onclick: () =>
+                  wb
+                    .addExample(m.filename)
+                    .then((mm) => {
+                      location.hash = `#/m/${mm.model_id}`;
+                    })
+                    .catch((err: Error) => {
+                      message.hidden = false;
+                      message.textContent = err.message;
+                    }),
+              },
+              `Model ${m.filename}`,
+            ),
+          ),
+        ),
+      );
+    })
+    .catch(() => examples.append('No notebooks yet.'));
   const rows = new Map<string, SessionSummary>();
   const render = () => {
     clear(table);
     const list = [...rows.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
-    if (list.length === 0)
-      table.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No notebooks yet.')));
+    if (list.length === 0) table.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, emptyState())));
     for (const s of list) {
       table.append(
         h(

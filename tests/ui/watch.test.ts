@@ -1,0 +1,148 @@
+// Watching and steering from the browser: an MCP agent's plan appears and
+// progresses live in the plan view; the containers view shows a container's
+// runtime, stats and logs and destroys it; bad uploads are refused with the
+// reason; plans stay browsable after the host restarts.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { type BrowserHost, hasChromium, startBrowserHost } from './browser.ts';
+
+const SIR_TEXT = readFileSync(resolve('notebooks/models/sir.mdl'), 'utf8');
+
+let b: BrowserHost;
+let home: string;
+let planId: string;
+
+function dropFile(name: string, text: string) {
+  return b.page.evaluate(
+    ([n, t]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([t as string], n as string));
+      document
+        .querySelector('.dropzone')
+        ?.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true }));
+    },
+    [name, text],
+  );
+}
+
+describe.skipIf(!hasChromium)('watching agents and containers', () => {
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), 'peragus-watch-'));
+    b = await startBrowserHost('watch', home);
+  }, 60_000);
+  afterAll(async () => {
+    await b?.close();
+    rmSync(home, { recursive: true, force: true });
+  }, 60_000);
+
+  it("shows an MCP agent's plan appear and progress live", async () => {
+    const { page } = b;
+    onTestFailed(() => b.shot('failed-agent'));
+    await page.goto(`${b.server.url}?token=${b.token}#/plans`);
+    await page.waitForSelector('#conn.online');
+    await page.waitForSelector('.plan-list .empty');
+    const started = await b.call('experiment_plan_run', {
+      name: 'agent-sweep',
+      model: { source: 'sir.mdl', content: SIR_TEXT },
+      experiment: {
+        type: 'monte_carlo',
+        samples: 20,
+        seed: 3,
+        final_time: 30,
+        parameters: { 'Contact Rate': { dist: 'uniform', min: 2, max: 8 } },
+        metrics: [{ variable: 'Infected', stat: 'max' }],
+      },
+      grid: { 'Illness Duration': [3, 6, 9] },
+      parallel_limit: 1,
+      wait: false,
+    });
+    planId = started.plan_id as string;
+    // The plan appears in the list without a reload, and opens.
+    await page.waitForSelector(`.plan-row[data-plan-id="${planId}"]`, { timeout: 15_000 });
+    await page.click(`.plan-row[data-plan-id="${planId}"] a`);
+    await page.waitForFunction(() => document.querySelectorAll('.tiles .tile').length === 3);
+    // Live: one experiment runs while the others wait (K = 1), then all finish.
+    await page.waitForSelector('.tile[data-state="queued"]', { timeout: 30_000 });
+    await page.waitForSelector('.tile[data-state="running"], .tile[data-state="provisioning"]', {
+      timeout: 60_000,
+    });
+    await b.shot('01-agent-plan-live');
+    await page.waitForFunction(
+      () => document.querySelectorAll('.tile[data-state="finished"]').length === 3,
+      undefined,
+      {
+        timeout: 300_000,
+        polling: 500,
+      },
+    );
+    await page.waitForSelector('[data-plan-status="finished"]', { timeout: 60_000 });
+    expect(await page.locator('.plan-progress').getAttribute('data-done')).toBe('3');
+    await b.shot('02-agent-plan-done');
+  }, 420_000);
+
+  it('lists containers with runtime, stats and logs, and destroys one', async () => {
+    const { page } = b;
+    onTestFailed(() => b.shot('failed-containers'));
+    const c = await b.call('container_create', { experiment_id: 'watch-box' });
+    const id = c.container_id as string;
+    await page.goto(`${b.server.url}#/containers`);
+    const row = page.locator(`tr[data-container-id="${id}"]`);
+    await row.waitFor({ timeout: 30_000 });
+    expect(await row.textContent()).toContain('local');
+    expect(await row.textContent()).toContain('watch-box');
+    await row.locator('a').click();
+    await page.waitForSelector('.container-detail .stats:has-text("CPU")', { timeout: 30_000 });
+    await page.waitForSelector('.container-detail pre.logs');
+    await b.shot('03-containers');
+    await row.locator('button.destroy').click();
+    await row.waitFor({ state: 'detached', timeout: 30_000 });
+    expect((await b.host.containers.list()).some((x) => x.container_id === id)).toBe(false);
+  }, 120_000);
+
+  it('refuses uploads that are not models, and names the variable and line PySD cannot translate', async () => {
+    const { page } = b;
+    onTestFailed(() => b.shot('failed-upload'));
+    await page.goto(`${b.server.url}#/models`);
+    await page.waitForSelector('.dropzone');
+    await dropFile('notes.txt', 'hello');
+    await page.waitForSelector('.upload-status.error');
+    expect(await page.locator('.upload-status').textContent()).toContain('notes.txt is not a model file');
+    await dropFile('fake.mdl', 'just some prose, no equations');
+    await page.waitForSelector('.upload-status.error:has-text("fake.mdl is not a model")');
+    await dropFile(
+      'broken.mdl',
+      SIR_TEXT.replace('Infected / Illness Duration', 'Infected / (Illness Duration'),
+    );
+    await page.waitForSelector('.upload-status.error:has-text("PySD cannot translate")', {
+      timeout: 120_000,
+    });
+    const text = (await page.locator('.upload-status').textContent()) ?? '';
+    expect(text).toContain('"Recovering"');
+    expect(text).toContain('line 30');
+    await b.shot('04-untranslatable');
+    expect(b.host.home).toBe(home);
+    const models = await page.evaluate(() =>
+      fetch('/ui-api/models', {
+        headers: { Authorization: `token ${sessionStorage.getItem('peragus_token')}` },
+      }).then((r) => r.json()),
+    );
+    expect(models).toEqual([]);
+  }, 180_000);
+
+  it('keeps plans and their results after the host restarts', async () => {
+    await b.close();
+    b = await startBrowserHost('watch', home);
+    const { page } = b;
+    onTestFailed(() => b.shot('failed-restart'));
+    await page.goto(`${b.server.url}?token=${b.token}#/plans`);
+    await page.waitForSelector(`.plan-row[data-plan-id="${planId}"]`);
+    await page.click(`.plan-row[data-plan-id="${planId}"] a`);
+    await page.waitForFunction(() => document.querySelectorAll('.tile[data-state="finished"]').length === 3);
+    await page.locator('.tile[data-state="finished"]').first().click();
+    await page.waitForSelector('.fan-chart canvas');
+    expect(await page.locator('.fan-chart').getAttribute('data-runs')).toBe('20');
+    await b.shot('05-after-restart');
+  }, 120_000);
+});
