@@ -130,16 +130,26 @@ export async function removeService(docker: Docker, id: string): Promise<boolean
   }
 }
 
-/** Removes a network once the swarm has let go of it (tasks shut down); bounded. */
+/** Removes a network once the swarm has let go of it (tasks shut down) and waits until it is gone; bounded. True when it was there. */
 export async function removeNetwork(docker: Docker, id: string, timeoutMs = 30_000): Promise<boolean> {
   const until = Date.now() + timeoutMs;
+  let removed = false;
   for (;;) {
     try {
-      await docker.getNetwork(id).remove();
-      return true;
+      if (removed) await docker.getNetwork(id).inspect();
+      else await docker.getNetwork(id).remove();
+      // Removed (or still listed while the manager's node lets go): look again.
+      removed = true;
+      if (Date.now() > until) {
+        throw new ContainerRuntimeError(
+          'create_failed',
+          `network ${id} was removed but is still listed after ${timeoutMs / 1000} s`,
+        );
+      }
     } catch (err) {
+      if (err instanceof ContainerRuntimeError) throw err;
       const status = statusOf(err);
-      if (status === 404) return false;
+      if (status === 404) return removed;
       if (status === undefined) fail(docker, err);
       // "has active endpoints" while the task is still shutting down
       if (Date.now() > until) {
@@ -149,7 +159,7 @@ export async function removeNetwork(docker: Docker, id: string, timeoutMs = 30_0
           { cause: err },
         );
       }
-      await sleep(500);
     }
+    await sleep(500);
   }
 }
