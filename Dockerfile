@@ -70,6 +70,11 @@ ENV PERAGUS_PYTHON=/opt/peragus/venv/bin/python \
     PYTHONUNBUFFERED=1 \
     LANG=C.UTF-8
 
+# A tmpfs mounted on /experiment (the swarm runtime's work dir) keeps this
+# folder's mode and not its owner: 1777 lets the experiment user write there.
+# The Docker runtime bind-mounts its volume over it.
+RUN chmod 1777 /experiment
+
 USER 10001:10001
 WORKDIR /experiment
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/peragus-entrypoint"]

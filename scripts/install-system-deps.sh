@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Debian packages Peragus needs beyond Node and Python: Docker (the docker
 # runtime and its tests), debootstrap (the local base image when no registry
-# is reachable), Chromium (browser tests) and bubblewrap (the local runtime's
-# sandbox; setpriv from util-linux drops it to the experiment uid under root).
-# Idempotent; needs root + apt.
+# is reachable), Chromium (browser tests), bubblewrap (the local runtime's
+# sandbox; setpriv from util-linux drops it to the experiment uid under root),
+# and for the swarm lab (scripts/swarm-lab.sh) Debian's docker-registry,
+# iproute2 and util-linux's nsenter. Idempotent; needs root + apt.
 set -euo pipefail
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
-command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+{ command -v setpriv && command -v nsenter; } >/dev/null 2>&1 || missing+=(util-linux)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages present"
   exit 0
