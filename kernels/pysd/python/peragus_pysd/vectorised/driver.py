@@ -201,7 +201,7 @@ def run(
         else:
             res = res.select([j for j, c in enumerate(res.columns) if c not in plan.drop_columns])
             emit_block(ids, res, engine.block_metrics(plan.metrics, res))
-            per_run_bytes = max(1, sum(d.shape[0] * 8 for d in res.data if d.ndim == 2))
+            per_run_bytes = max(1, sum(d.shape[0] * 8 for d in res.data if d.ndim == 2 and d.strides[0]))
             del res
             size = int(min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_BYTES // per_run_bytes)))
         report.chunks += 1
