@@ -192,8 +192,8 @@ def _broadcast_states(module: Any, n: int) -> None:
             obj._state = np.full(n, float(state))
         elif staged and np.ndim(state) == 1:
             obj._state = np.repeat(np.asarray(state, dtype=np.float64)[:, None], n, axis=1)
-            if isinstance(obj, DelayN) and np.ndim(obj.times) == 1:
-                obj.times = np.repeat(np.asarray(obj.times, dtype=np.float64)[:, None], n, axis=1)
+        if isinstance(obj, DelayN) and np.ndim(obj.times) == 1:  # the delay times of its stages
+            obj.times = np.repeat(np.asarray(obj.times, dtype=np.float64)[:, None], n, axis=1)
 
 
 def _check_delays(module: Any, n: int) -> None:
