@@ -110,9 +110,14 @@ print(json.dumps({"runs": s["run_count"], "failed": s["failed_runs"], "peak_kb":
                   "elapsed_s": elapsed, "rows": s["rows"]}))
 `;
 
-function runPython<T>(script: string, args: Record<string, unknown>, cwd: string): Promise<T> {
+function runPython<T>(
+  script: string,
+  args: Record<string, unknown>,
+  cwd: string,
+  python = PYTHON,
+): Promise<T> {
   return new Promise((ok, fail) => {
-    const child = spawn(PYTHON, ['-c', COMMON + script, JSON.stringify(args)], {
+    const child = spawn(python, ['-c', COMMON + script, JSON.stringify(args)], {
       cwd,
       env: { ...process.env, PERAGUS_PYSD_CACHE: join(tmpdir(), 'peragus-pysd-bench-cache') },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -140,6 +145,8 @@ function runPython<T>(script: string, args: Record<string, unknown>, cwd: string
 
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
+export { COMMON, REPO, runPython, sirPath };
+
 export const suite: BenchSuite = async () => {
   const model = sirPath();
   const dir = mkdtempSync(join(tmpdir(), 'peragus-pysd-bench-'));
@@ -163,6 +170,7 @@ export const suite: BenchSuite = async () => {
     const m1 = await mem(1000);
     rmSync(join(dir, 'results'), { recursive: true, force: true });
     const m10 = await mem(10_000);
+    rmSync(join(dir, 'results'), { recursive: true, force: true });
     return [
       {
         name: 'sweep_lhs_sir_speedup',

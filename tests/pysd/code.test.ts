@@ -184,6 +184,19 @@ describe('experiment schema', () => {
       }),
     ).toContain('duplicate scenario');
   });
+
+  it('takes vectorise auto | on | off and passes it to Python unchanged', () => {
+    for (const mode of ['auto', 'on', 'off'] as const) {
+      const e = { type: 'lhs', samples: 4, parameters: { a: [1, 2] }, vectorise: mode };
+      expect(ok(e).success).toBe(true);
+      const [run] = echo([experimentRunCode({ model_id: 'm', experiment: ok(e).data as never })]) as {
+        kw: { experiment: { vectorise?: string } };
+      }[];
+      expect(run?.kw.experiment.vectorise).toBe(mode);
+    }
+    expect(msg({ type: 'lhs', parameters: { a: [1, 2] }, vectorise: 'yes' })).toContain('vectorise');
+    expect(msg({ type: 'lhs', parameters: { a: [1, 2] }, vectorise: true })).toContain('vectorise');
+  });
 });
 
 describe('result parser', () => {

@@ -40,6 +40,18 @@ SAVEPER = 1 ~ Week ~ |
 TIME STEP = 1 ~ Week ~ |
 """
 
+# A run with Divisor 0 fails per run (ZeroDivisionError); in a vectorised chunk it raises, and
+# that chunk runs per run.
+DIVIDE = """{UTF-8}
+Divisor= 2 ~ Dmnl ~ |
+Share= 10 / Divisor ~ Widgets/Week ~ |
+Total= INTEG(Share, 0) ~ Widgets ~ |
+FINAL TIME = 5 ~ Week ~ |
+INITIAL TIME = 0 ~ Week ~ |
+SAVEPER = 1 ~ Week ~ |
+TIME STEP = 1 ~ Week ~ |
+"""
+
 MACRO = """{UTF-8}
 :MACRO: SCALED(input, factor)
 SCALED = input * factor ~ input ~ |
@@ -77,11 +89,13 @@ class Vectorised(InTempDir, unittest.TestCase):
         Path("mixed.mdl").write_text(MIXED)
         Path("fixed.mdl").write_text(FIXED)
         Path("macro.mdl").write_text(MACRO)
+        Path("divide.mdl").write_text(DIVIDE)
         cls.sir = pp.load_model(str(MODELS / "sir.mdl"))["model_id"]
         cls.tuning = pp.load_model(str(MODELS / "tuning.mdl"))["model_id"]
         cls.mixed = pp.load_model("mixed.mdl")["model_id"]
         cls.fixed = pp.load_model("fixed.mdl")["model_id"]
         cls.macro = pp.load_model("macro.mdl")["model_id"]
+        cls.divide = pp.load_model("divide.mdl")["model_id"]
 
     def test_sir_lhs_writes_the_same_files_in_both_modes(self) -> None:
         params = {name: [lo, hi] for name, lo, hi in self._sir_constants()}
@@ -129,6 +143,22 @@ class Vectorised(InTempDir, unittest.TestCase):
             driver.FIRST_CHUNK = old
         self.assertEqual(vec["run_count"], 144)
         self.assertGreaterEqual(vec["vectorise"]["chunks"], 2)
+
+    def test_a_chunk_with_a_failing_run_runs_per_run(self) -> None:
+        from peragus_pysd.vectorised import driver  # noqa: PLC0415
+
+        old = driver.FIRST_CHUNK
+        driver.FIRST_CHUNK = 70
+        try:
+            exp = {"type": "grid", "parameters": {"Divisor": {"values": [*range(1, 141), 0]}}}
+            vec, per = both(self, self.divide, exp, "divide")
+        finally:
+            driver.FIRST_CHUNK = old
+        self.assertEqual(vec["vectorise"]["per_run_chunks"], 1)
+        self.assertIn("FloatingPointError", vec["vectorise"]["per_run_chunk_reasons"][0])
+        self.assertEqual(vec["failed_runs"], 1)
+        self.assertEqual(vec["errors"], per["errors"])
+        self.assertIn("ZeroDivisionError", vec["errors"][0]["error"])
 
     def test_auto_falls_back_with_the_reason_and_on_names_the_construct(self) -> None:
         exp = {"type": "lhs", "samples": 20, "seed": 1, "parameters": {"Delay Time": [1, 5]}}

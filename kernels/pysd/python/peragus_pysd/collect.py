@@ -21,6 +21,43 @@ ROWS_PER_GROUP = 65_536
 MAX_ERRORS_KEPT = 20
 
 
+class Rows:
+    """A growable (runs x k) float table: rows read back as lists, the whole as an array."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self._data = np.empty((64, k))
+        self._n = 0
+
+    def _reserve(self, extra: int) -> None:
+        need = self._n + extra
+        if need > len(self._data):
+            grown = np.empty((max(need, 2 * len(self._data)), self.k))
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+
+    def append(self, row: list[float]) -> None:
+        self._reserve(1)
+        self._data[self._n] = row
+        self._n += 1
+
+    def extend(self, block: np.ndarray) -> None:
+        self._reserve(len(block))
+        self._data[self._n : self._n + len(block)] = block
+        self._n += len(block)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> list[float]:
+        if not -self._n <= i < self._n:
+            raise IndexError(i)
+        return self._data[i % self._n].tolist()
+
+    def array(self) -> np.ndarray:
+        return self._data[: self._n].copy()
+
+
 class Collector:
     def __init__(
         self,
@@ -47,8 +84,8 @@ class Collector:
         # the per-run metric table (small: runs x (params + metrics))
         self.run_ids: list[int] = []
         self.labels: list[str | None] = []
-        self.param_values: list[list[float]] = []
-        self.metric_values: list[list[float]] = []
+        self.param_values = Rows(len(params))
+        self.metric_values = Rows(len(metrics))
 
     def _fields(self) -> list[tuple[str, str]]:
         fields = [("run_id", "int64")]
@@ -119,8 +156,8 @@ class Collector:
         self.run_count += len(run_ids)
         self.run_ids.extend(run_ids)
         self.labels.extend(labels)
-        self.param_values.extend([float(pr.get(p.py_name, np.nan)) for p in self.params] for pr in params)
-        self.metric_values.extend(metrics.tolist())
+        self.param_values.extend(np.array([[float(pr.get(p.py_name, np.nan)) for p in self.params] for pr in params]).reshape(len(params), len(self.params)))
+        self.metric_values.extend(metrics)
 
     def _write_block(self, run_ids: list[int], params: list[dict[str, float]], labels: list[str | None], res: Any, a: int, b: int) -> None:
         if self.sink is None:
@@ -172,7 +209,7 @@ class Collector:
             self.sink.abort()
 
     def metric_array(self) -> np.ndarray:
-        return np.asarray(self.metric_values, dtype=float).reshape(len(self.metric_values), len(self.metrics))
+        return self.metric_values.array()
 
     def write_metrics(self, work_dir: Path) -> Path | None:
         if not self.metrics and not self.params:
@@ -183,7 +220,7 @@ class Collector:
         if self.with_labels:
             fields.append(("scenario", "string"))
             cols["scenario"] = self.labels
-        pv = np.asarray(self.param_values, dtype=float).reshape(len(self.run_ids), len(self.params))
+        pv = self.param_values.array()
         for j, p in enumerate(self.params):
             fields.append((p.name, "float64"))
             cols[p.name] = pv[:, j]

@@ -96,7 +96,7 @@ def run(
         touched = [p.py_name for p in params if not p.is_control]
     else:
         assert design is not None
-        touched = sorted({k for r in design.runs for k in r if k not in ("initial_time", "final_time", "time_step", "saveper")})
+        touched = sorted(k for k in sampling.run_keys(design.runs) if k not in ("initial_time", "final_time", "time_step", "saveper"))
     plan = RunPlan(
         model=model,
         return_columns=exp.return_columns,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ DEFAULT_SAMPLES = {
 
 @dataclass
 class Design:
-    runs: list[dict[str, float]]  # py_name -> value, one dict per run
+    runs: Sequence[dict[str, float]]  # py_name -> value, one dict per run (a RunTable for sampled designs)
     labels: list[str | None] = field(default_factory=list)  # scenario name per run
     unit: np.ndarray | None = None  # unit-space matrix (SALib designs), varying params only
     varying: list[ParamSpec] = field(default_factory=list)
@@ -54,16 +55,55 @@ def _fixed(params: list[ParamSpec]) -> dict[str, float]:
     return {p.py_name: float(p.value) for p in params if p.kind == "fixed"}  # type: ignore[arg-type]
 
 
-def _from_unit(params: list[ParamSpec], varying: list[ParamSpec], unit: np.ndarray) -> list[dict[str, float]]:
-    base = _fixed(params)
-    cols = [p.ppf(unit[:, j]) for j, p in enumerate(varying)]
-    runs = []
-    for i in range(unit.shape[0]):
-        row = dict(base)
-        for j, p in enumerate(varying):
-            row[p.py_name] = float(cols[j][i])
-        runs.append(row)
-    return [_ordered(params, r) for r in runs]
+class RunTable(Sequence[dict[str, float]]):
+    """The parameter sets of a sampled design, held as one array per parameter.
+
+    Reads like a list of ``{py_name: value}`` dicts (one is built per access), so
+    a 1,000,000-run design costs its arrays, not a million dicts.
+    """
+
+    def __init__(self, names: list[str], columns: list[np.ndarray]) -> None:
+        self.names = names
+        self.columns = dict(zip(names, (np.asarray(c, dtype=float) for c in columns), strict=True))
+        self._n = len(columns[0]) if columns else 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not -self._n <= i < self._n:
+            raise IndexError(i)
+        return {k: float(self.columns[k][i]) for k in self.names}
+
+
+def run_keys(runs: Sequence[dict[str, float]]) -> set[str]:
+    """Every parameter name that some run sets."""
+    if isinstance(runs, RunTable):
+        return set(runs.names) if len(runs) else set()
+    return {k for r in runs for k in r}
+
+
+def run_column(runs: Sequence[dict[str, float]], name: str, ids: list[int], default: float) -> np.ndarray:
+    """Values of ``name`` in runs ``ids`` (``default`` where a run leaves it out)."""
+    if isinstance(runs, RunTable) and name in runs.columns:
+        return runs.columns[name][ids]
+    return np.array([float(runs[i].get(name, default)) for i in ids])
+
+
+def _from_unit(params: list[ParamSpec], varying: list[ParamSpec], unit: np.ndarray) -> RunTable:
+    n = unit.shape[0]
+    by_name = {p.py_name: p.ppf(unit[:, j]) for j, p in enumerate(varying)}
+    names, cols = [], []
+    for p in params:
+        if p.py_name in by_name:
+            names.append(p.py_name)
+            cols.append(by_name[p.py_name])
+        elif p.kind == "fixed":
+            names.append(p.py_name)
+            cols.append(np.full(n, float(p.value)))  # type: ignore[arg-type]
+    return RunTable(names, cols)
 
 
 def _ordered(params: list[ParamSpec], row: dict[str, float]) -> dict[str, float]:

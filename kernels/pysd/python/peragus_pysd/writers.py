@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -100,16 +102,54 @@ class ParquetSink(TableSink):
             **encoding,
         )
 
+        # Encoding and compression run in a thread (pyarrow releases the GIL), overlapping the next
+        # batch's simulation; at most two batches wait, so memory stays bounded. Order is kept.
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="parquet-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            table = self._queue.get()
+            if table is None:
+                return
+            if self._error is None:
+                try:
+                    self._writer.write_table(table, row_group_size=max(1, table.num_rows))
+                except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                    self._error = exc
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
     def write(self, columns: dict[str, np.ndarray | list[Any]]) -> None:
+        self._check()
         arrays = [pa.array(columns[n], type=_arrow_type(k)) for n, k in self.fields]
         table = pa.Table.from_arrays(arrays, schema=self.schema)
-        self._writer.write_table(table, row_group_size=max(1, table.num_rows))
+        self._queue.put(table)
         self.rows += table.num_rows
 
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
     def close(self) -> Path:
+        self._stop()
+        self._check()
         self._writer.close()
         os.replace(self._tmp, self.path)
         return self.path
+
+    def abort(self) -> None:
+        self._stop()
+        try:
+            self._writer.close()
+        except Exception:  # noqa: BLE001 - the partial file is removed anyway
+            pass
+        super().abort()
 
 
 class CsvSink(TableSink):

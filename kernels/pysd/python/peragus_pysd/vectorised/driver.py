@@ -19,7 +19,7 @@ its runs gets exactly its per-run outcome; the report counts such chunks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import NotVectorisableError
 from ..loader import CONTROL_VARS, LoadedModel
 from ..runner import RunOutput, RunPlan, execute
-from ..sampling import Design, run_seed
+from ..sampling import Design, run_column, run_keys, run_seed
 from . import engine
 from .patches import Unsupported
 from .scan import Scan, scan_file
@@ -67,7 +67,7 @@ def static_reason(loaded: LoadedModel, model: Any, kind: str, design: Design | N
     """Why this experiment cannot run vectorised, known before running; None when it may."""
     if design is None:
         return f"a {kind} experiment picks its runs from earlier results, one batch at a time"
-    varied_time = sorted({k for r in design.runs for k in r if k in CONTROL_VARS})
+    varied_time = sorted(k for k in run_keys(design.runs) if k in CONTROL_VARS)
     if varied_time:
         return f"time settings vary across runs ({', '.join(varied_time)}): each run has its own time grid"
     for py in touched:
@@ -201,7 +201,7 @@ def run(
         else:
             res = res.select([j for j, c in enumerate(res.columns) if c not in plan.drop_columns])
             emit_block(ids, res, engine.block_metrics(plan.metrics, res))
-            per_run_bytes = max(1, sum(d.shape[0] * 8 for d in res.data if d.ndim == 2))
+            per_run_bytes = max(1, sum(d.shape[0] * 8 for d in res.data if d.ndim == 2 and d.strides[0]))
             del res
             size = int(min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_BYTES // per_run_bytes)))
         report.chunks += 1
@@ -211,21 +211,22 @@ def run(
     return report
 
 
-def _run_ids(loaded: LoadedModel, plan: RunPlan, scan: Scan, runs: list[dict[str, float]], ids: list[int], touched: list[str]) -> engine.ChunkResult:
+def _run_ids(
+    loaded: LoadedModel, plan: RunPlan, scan: Scan, runs: Sequence[dict[str, float]], ids: list[int], touched: list[str]
+) -> engine.ChunkResult:
     """One vectorised integration of ``ids``, padded to at least MIN_CHUNK runs (padding is dropped)."""
     n = len(ids)
     padded = ids + [ids[-1]] * max(0, MIN_CHUNK - n)
     arrays: dict[str, np.ndarray] = {}
     for py in touched:
-        default = plan.defaults[py]
-        arrays[py] = np.array([float(runs[i].get(py, default)) for i in padded])
+        arrays[py] = run_column(runs, py, padded, plan.defaults[py])
     seeds = [run_seed(plan.seed, i) for i in padded]
     model = loaded.fresh()
     res = engine.run_chunk(model, scan, arrays, seeds, plan.return_columns, plan.time_kwargs)
     return res.head(n)
 
 
-def _spot_check(plan: RunPlan, runs: list[dict[str, float]], ids: list[int], res: engine.ChunkResult) -> str | None:
+def _spot_check(plan: RunPlan, runs: Sequence[dict[str, float]], ids: list[int], res: engine.ChunkResult) -> str | None:
     sel = res.select([j for j, c in enumerate(res.columns) if c not in plan.drop_columns])
     for k in sorted({0, len(ids) - 1}):
         i = ids[k]

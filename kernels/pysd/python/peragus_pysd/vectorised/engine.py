@@ -127,12 +127,17 @@ class _BlockHandler:
         for py, addr in addresses.values():
             if addr:
                 raise patches.Unsupported(f"output {py} is subscripted")
-            if py in self.run_values:
-                values = [self.run_values[py]] * len(raw)
+            if py in self.run_values:  # constant over time: a view, not T copies
+                v = np.asarray(self.run_values[py], dtype=np.float64)
+                if v.ndim == 0:
+                    data.append(np.full(len(raw), float(v)))
+                elif v.shape == (self.n,):
+                    data.append(np.broadcast_to(v, (len(raw), self.n)))
+                else:
+                    raise patches.Unsupported(f"{py} has shape {v.shape}, not one value per run")
             else:
                 i = index[py]
-                values = [r[i] for r in self.rows]
-            data.append(self._column(py, values))
+                data.append(self._column(py, [r[i] for r in self.rows]))
         self.rows = []
         return ChunkResult(times, [str(c) for c in addresses], data, self.n)
 
@@ -187,8 +192,8 @@ def _broadcast_states(module: Any, n: int) -> None:
             obj._state = np.full(n, float(state))
         elif staged and np.ndim(state) == 1:
             obj._state = np.repeat(np.asarray(state, dtype=np.float64)[:, None], n, axis=1)
-            if isinstance(obj, DelayN) and np.ndim(obj.times) == 1:
-                obj.times = np.repeat(np.asarray(obj.times, dtype=np.float64)[:, None], n, axis=1)
+        if isinstance(obj, DelayN) and np.ndim(obj.times) == 1:  # the delay times of its stages
+            obj.times = np.repeat(np.asarray(obj.times, dtype=np.float64)[:, None], n, axis=1)
 
 
 def _check_delays(module: Any, n: int) -> None:
