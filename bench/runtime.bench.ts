@@ -2,12 +2,13 @@
 // notebook_create and a first trivial cell) for the local and docker
 // runtimes, through the host's MCP tools; and the 24-experiment plan's
 // parallel efficiency: (sum of kernel compute time / cores) / wall time.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createHost, type Host } from '../notebook-server/src/app/host.ts';
+import { LocalRuntime } from '../notebook-server/src/runtime/local.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
 import { type BenchFigure, type BenchSuite, median } from './lib.ts';
 
@@ -45,12 +46,52 @@ async function coldStart(client: Client, runtime: 'local' | 'docker'): Promise<n
   return times;
 }
 
+/**
+ * What the bubblewrap sandbox costs a local experiment: node role start (create
+ * until its endpoint answers) plus one exec, sandboxed vs not, interleaved.
+ */
+export async function sandboxCost(home: string): Promise<BenchFigure | undefined> {
+  const sandboxed = new LocalRuntime({ home });
+  if (sandboxed.isolation.isolation !== 'bubblewrap') {
+    process.stderr.write(`[bench] sandbox cost not measured: ${sandboxed.isolation.reason}\n`);
+    return undefined;
+  }
+  const bare = new LocalRuntime({ home, isolation: { isolation: 'none', reason: 'bench peer' } });
+  const once = async (rt: LocalRuntime, i: number) => {
+    const t0 = performance.now();
+    const c = await rt.create({ experiment_id: `sbx-${rt.isolation.isolation}-${i}` });
+    await rt.exec(c.container_id, ['true']);
+    const ms = performance.now() - t0;
+    await rt.destroy(c.container_id, { removeWorkDir: true });
+    return ms;
+  };
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let i = 0; i < ITERATIONS; i++) {
+    ours.push(await once(sandboxed, i));
+    theirs.push(await once(bare, i));
+  }
+  const value = Math.round(median(ours));
+  const peer = Math.round(median(theirs));
+  return {
+    name: 'local_start_p50_bubblewrap',
+    value,
+    unit: 'ms',
+    peer: 'unsandboxed',
+    peer_value: peer,
+    ratio: Number((value / peer).toFixed(3)),
+    goal: '<= 1.1',
+  };
+}
+
 export const suite: BenchSuite = async () => {
   const home = mkdtempSync(join(tmpdir(), 'peragus-bench-rt-'));
   const host = await createHost({ home, poolSize: 0, resumePlans: false });
   const client = await connect(host);
   const figures: BenchFigure[] = [];
   try {
+    const cost = await sandboxCost(home);
+    if (cost) figures.push(cost);
     const local = await coldStart(client, 'local');
     figures.push({ name: 'cold_start_p50_local', value: Math.round(median(local)), unit: 'ms' });
     const why = dockerReason();
@@ -64,7 +105,11 @@ export const suite: BenchSuite = async () => {
     // Kernel compute of one experiment measured alone (no contention), times 24,
     // over the cores: the ideal wall time; efficiency = ideal / measured.
     const base = {
-      model: { source: join(import.meta.dirname, '..', 'notebooks/models/sir.mdl') },
+      // Over MCP a plan's model is inline content (or the inbox / catalog), never a host path.
+      model: {
+        source: 'sir.mdl',
+        content: readFileSync(join(import.meta.dirname, '..', 'notebooks/models/sir.mdl'), 'utf8'),
+      },
       experiment: {
         type: 'lhs',
         samples: 100,

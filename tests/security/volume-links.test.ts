@@ -6,6 +6,7 @@
 // target. Run for real in Docker and in the (bubblewrapped) local runtime.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,9 @@ function victimDir() {
     return {
       owner: `${st.uid}:${st.gid}`,
       mode: st.mode,
-      entries: readdirSync(dir).sort(),
+      entries: readdirSync(dir)
+        .filter((e) => e !== 'host.sock')
+        .sort(),
       sock: readFileSync(join(dir, 'node.sock'), 'utf8'),
       secret: readFileSync(join(dir, 'secret.txt'), 'utf8'),
       secretOwner: `${statSync(join(dir, 'secret.txt')).uid}`,
@@ -43,6 +46,9 @@ describe.each([
   const before = victim.fingerprint();
   const experimentId = `links-${runtime}-${run}`;
   let cid = '';
+  let planted = false;
+  let hostSocket: Server;
+  let connections = 0;
   const sh = (script: string) => t.call('container_exec', { container_id: cid, cmd: ['sh', '-c', script] });
 
   beforeAll(async () => {
@@ -50,20 +56,43 @@ describe.each([
     t = await startTestHost({ runtime });
     const created = await t.call('container_create', { experiment_id: experimentId });
     cid = created.container_id as string;
-    // The experiment's own code plants links to the host directory (a path it cannot see).
-    const planted = await sh(
+    hostSocket = createServer((c) => {
+      connections++;
+      c.destroy();
+    });
+    await new Promise<void>((r) => hostSocket.listen(join(victim.dir, 'host.sock'), r));
+  }, 300_000);
+
+  /** The experiment's own code plants links to the host directory (a path it cannot see). */
+  async function plant() {
+    if (planted) return;
+    planted = true;
+    const r = await sh(
       `ln -s ${victim.dir}/secret.txt leak.txt && ln -s ${victim.dir} dirlink && ` +
         `rm -rf .peragus && ln -s ${victim.dir} .peragus && ls -la`,
     );
-    expect(planted.exit_code, String(planted.stderr)).toBe(0);
-  }, 300_000);
+    expect(r.exit_code, String(r.stderr)).toBe(0);
+  }
+
+  it.runIf(enabled)('the host never connects through a link planted at the endpoint socket', async () => {
+    // Another socket on the host (another experiment's node, the Docker socket, …).
+    const r = await sh(
+      `mv .peragus/node.sock .peragus/real.sock && ln -s ${victim.dir}/host.sock .peragus/node.sock`,
+    );
+    expect(r.exit_code, String(r.stderr)).toBe(0);
+    const err = await t.callError('notebook_create', { name: 'via-link', container_id: cid });
+    expect(err).toMatch(/"\.peragus\/node\.sock" is a symbolic link/);
+    expect(connections).toBe(0);
+  });
 
   afterAll(async () => {
     if (t) await t.close();
+    hostSocket?.close();
     rmSync(victim.dir, { recursive: true, force: true });
   });
 
   it.runIf(enabled)('cp_out of a link is refused; nothing of the host file is copied', async () => {
+    await plant();
     const err = await t.callError('container_cp_out', { container_id: cid, src: 'leak.txt' });
     expect(err).toMatch(/symbolic link|symlink/);
     const out = join(t.home, 'experiments', experimentId, 'out');
@@ -72,6 +101,7 @@ describe.each([
   });
 
   it.runIf(enabled)('cp_in through a linked directory never writes into the host directory', async () => {
+    await plant();
     const r = await t.client.callTool({
       name: 'container_cp_in',
       arguments: { container_id: cid, dest: 'dirlink/planted.txt', content: 'from the agent' },
@@ -86,6 +116,7 @@ describe.each([
   it.runIf(enabled)(
     're-creating the experiment refuses the planted .peragus link: no chown, no unlink on the host',
     async () => {
+      await plant();
       await t.call('container_destroy', { container_id: cid });
       const err = await t.callError('container_create', { experiment_id: experimentId });
       expect(err).toMatch(/"\.peragus" is a symbolic link/);

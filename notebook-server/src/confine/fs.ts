@@ -1,19 +1,13 @@
 // Host-side file operations inside a directory that untrusted code can also
-// write (an experiment volume, a session's work dir). The host never follows a
-// link there: each path component is opened relative to the directory opened
-// before it (through /proc/self/fd/N, Linux's openat for Node), with
-// O_NOFOLLOW, so a link planted anywhere on the path, even while we walk it,
-// makes the operation fail instead of leading out. chown is fchown on such a
-// descriptor, never recursive; writes go to a fresh temp name then rename,
-// which replaces a planted link instead of writing through it.
-import { createHash, randomBytes } from 'node:crypto';
+// write (an experiment volume, a session's work dir, the inbox). The host never
+// follows a link there (walk.ts): chown is fchown on a no-follow descriptor,
+// never recursive; writes go to a fresh temp name then rename, which replaces a
+// planted link instead of writing through it; reads use the no-follow descriptor.
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
-  constants,
   fchownSync,
   fstatSync,
-  lstatSync,
-  mkdirSync,
   openSync,
   readSync,
   renameSync,
@@ -23,115 +17,21 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { confineRelative, PathError, type RelativeOptions } from './relative.ts';
-
-// libuv opens every descriptor with O_CLOEXEC, so none leaks into the processes we spawn.
-const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
-
-export interface Owner {
-  uid: number;
-  gid: number;
-}
-
-export interface InsideOptions extends RelativeOptions {
-  /** Owner of directories and files this call creates (and of a file it writes). */
-  owner?: Owner;
-}
-
-/** The path of `name` in the directory open as `fd`: resolves through that exact directory. */
-export const fdPath = (fd: number, name?: string): string =>
-  name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`;
-
-function refuse(err: unknown, input: string, upto: string, options: RelativeOptions): never {
-  const what = options.what ?? 'path';
-  const where = options.where ?? options.mount ?? 'the work dir';
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ELOOP' || code === 'EMLINK') {
-    throw new PathError(
-      'symlink',
-      `${what} "${input}": "${upto}" is a symbolic link, and the host never follows links in ${where}; remove the link or use a real file`,
-      { cause: err },
-    );
-  }
-  if (code === 'ENOTDIR') {
-    throw new PathError('invalid_path', `${what} "${input}": "${upto}" is not a directory`, { cause: err });
-  }
-  if (code === 'ENOENT') {
-    throw new PathError('not_found', `${what} "${input}": no "${upto}" in ${where}`, { cause: err });
-  }
-  throw err;
-}
-
-/** Whether `name` in the directory open as `fd` is a symbolic link (lstat never follows it). */
-function isLink(fd: number, name: string): boolean {
-  try {
-    return lstatSync(fdPath(fd, name)).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
-function openRoot(root: string, options: RelativeOptions = {}): number {
-  try {
-    return openSync(root, O_RDONLY | O_DIRECTORY);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    throw new PathError('not_found', `${options.where ?? root} does not exist`, { cause: err });
-  }
-}
-
-/**
- * Opens the directory `parts` under root, one component at a time, never
- * following a link; with `create`, missing components are made (owned by
- * `owner`). The caller closes the returned descriptor.
- */
-function openDirs(
-  root: string,
-  parts: string[],
-  input: string,
-  options: InsideOptions,
-  create: boolean,
-): number {
-  let fd = openRoot(root, options);
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i] as string;
-    let created = false;
-    if (create) {
-      try {
-        mkdirSync(fdPath(fd, part), { mode: 0o755 });
-        created = true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          closeSync(fd);
-          refuse(err, input, parts.slice(0, i + 1).join('/'), options);
-        }
-      }
-    }
-    let next: number;
-    try {
-      next = openSync(fdPath(fd, part), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    } catch (err) {
-      const link = isLink(fd, part);
-      closeSync(fd);
-      refuse(
-        link ? Object.assign(new Error('link'), { code: 'ELOOP' }) : err,
-        input,
-        parts.slice(0, i + 1).join('/'),
-        options,
-      );
-    }
-    closeSync(fd);
-    if (created && options.owner) fchownSync(next, options.owner.uid, options.owner.gid);
-    fd = next;
-  }
-  return fd;
-}
-
-function split(input: string, options: RelativeOptions): { rel: string; dirs: string[]; name: string } {
-  const rel = confineRelative(input, options);
-  const parts = rel.split('/');
-  const name = parts.pop() as string;
-  return { rel, dirs: parts, name };
-}
+import {
+  fdPath,
+  type InsideOptions,
+  O_CREAT,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_WRONLY,
+  type Owner,
+  openDirs,
+  openRoot,
+  refuse,
+  split,
+} from './walk.ts';
 
 export interface OpenedFile {
   fd: number;
@@ -196,25 +96,6 @@ export function readInside(root: string, input: string, options: RelativeOptions
       off += n;
     }
     return out.subarray(0, off);
-  } finally {
-    closeSync(file.fd);
-  }
-}
-
-/** sha256 and size of a regular file inside root, read through a no-follow descriptor. */
-export function hashInside(root: string, input: string, options: RelativeOptions = {}) {
-  const file = openFileInside(root, input, options);
-  try {
-    const hash = createHash('sha256');
-    const buf = Buffer.alloc(1 << 20);
-    let bytes = 0;
-    for (;;) {
-      const n = readSync(file.fd, buf, 0, buf.length, bytes);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-      bytes += n;
-    }
-    return { rel: file.rel, sha256: hash.digest('hex'), bytes };
   } finally {
     closeSync(file.fd);
   }
@@ -378,49 +259,5 @@ function withDirKind(root: string, input: string, options: RelativeOptions): 'fi
     return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : 'other';
   } finally {
     closeSync(fd);
-  }
-}
-
-/**
- * Copies a regular file inside root to a host path outside it (written beside
- * the destination and renamed): the source is read through a no-follow
- * descriptor, so a link in the volume never makes the host copy its target.
- */
-export function copyOutOf(
-  root: string,
-  input: string,
-  dest: string,
-  options: RelativeOptions = {},
-): { rel: string; sha256: string; bytes: number } {
-  const file = openFileInside(root, input, options);
-  const partial = `${dest}.partial-${randomBytes(4).toString('hex')}`;
-  try {
-    const out = openSync(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
-    const hash = createHash('sha256');
-    let bytes = 0;
-    try {
-      const buf = Buffer.alloc(1 << 20);
-      for (;;) {
-        const n = readSync(file.fd, buf, 0, buf.length, bytes);
-        if (n === 0) break;
-        hash.update(buf.subarray(0, n));
-        let off = 0;
-        while (off < n) off += writeSync(out, buf, off, n - off);
-        bytes += n;
-      }
-    } finally {
-      closeSync(out);
-    }
-    renameSync(partial, dest);
-    return { rel: file.rel, sha256: hash.digest('hex'), bytes };
-  } catch (err) {
-    try {
-      unlinkSync(partial);
-    } catch {
-      // never made
-    }
-    throw err;
-  } finally {
-    closeSync(file.fd);
   }
 }

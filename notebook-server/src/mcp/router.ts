@@ -5,6 +5,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type EventBus, SessionEvent } from '../notebook/events.ts';
+import { ENDPOINT_RELATIVE_PATH } from '../runtime/types.ts';
 import { SERVER_VERSION } from './server.ts';
 import { connectSocketTransport } from './socket-transport.ts';
 import { type ToolCall, ToolInputError } from './tool.ts';
@@ -15,6 +16,8 @@ const ROUTED_TIMEOUT_MS = 24 * 3600 * 1000;
 export interface ContainerEndpoint {
   container_id: string;
   endpoint: string;
+  /** The experiment volume holding the endpoint socket: connections never follow a link there. */
+  work_dir?: string;
 }
 
 export class ContainerRouter {
@@ -98,8 +101,12 @@ export class ContainerRouter {
   }
 
   async #connect(containerId: string): Promise<Client> {
-    const { endpoint } = await this.lookup(containerId);
-    const transport = await connectSocketTransport(endpoint);
+    const { endpoint, work_dir } = await this.lookup(containerId);
+    const transport = await connectSocketTransport(
+      endpoint,
+      undefined,
+      work_dir ? { root: work_dir, socket: ENDPOINT_RELATIVE_PATH } : undefined,
+    );
     const client = new Client({ name: 'peragus-host', version: SERVER_VERSION });
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
       const parsed = SessionEvent.safeParse(n.params.data);

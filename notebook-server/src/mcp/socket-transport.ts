@@ -2,11 +2,12 @@
 // (newline-delimited JSON-RPC). The host reaches each experiment's node
 // server this way, whether the node is a local child process or runs inside a
 // container whose volume holds the socket.
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { openSocketInside } from '../confine/index.ts';
 import { JsonLineReader } from './framing/line-reader.ts';
 
 export class SocketTransport implements Transport {
@@ -58,10 +59,21 @@ export class SocketTransport implements Transport {
   }
 }
 
-/** Connects to an MCP endpoint socket; rejects with a message naming the path. */
-export function connectSocketTransport(path: string, timeoutMs = 5000): Promise<SocketTransport> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
+/**
+ * Connects to an MCP endpoint socket; rejects with a message naming the path.
+ * With `volume` (the experiment's work dir, which its code can write), the
+ * socket is pinned there first: a link planted in its place is refused.
+ */
+export function connectSocketTransport(
+  path: string,
+  timeoutMs = 5000,
+  volume?: { root: string; socket: string },
+): Promise<SocketTransport> {
+  const pinned = volume
+    ? openSocketInside(volume.root, volume.socket, { what: 'the MCP endpoint' })
+    : undefined;
+  return new Promise<SocketTransport>((resolve, reject) => {
+    const socket = connect(pinned?.pinned ?? path);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`timed out connecting to the MCP endpoint ${path}`));
@@ -74,6 +86,8 @@ export function connectSocketTransport(path: string, timeoutMs = 5000): Promise<
       clearTimeout(timer);
       reject(new Error(`cannot connect to the MCP endpoint ${path}: ${err.message}`));
     });
+  }).finally(() => {
+    if (pinned) closeSync(pinned.fd);
   });
 }
 

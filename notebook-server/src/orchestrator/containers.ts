@@ -81,7 +81,11 @@ export class ContainerService {
     }
     if (!found.endpoint)
       throw new ContainerRuntimeError('not_found', `container ${containerId} has no MCP endpoint`);
-    return { container_id: found.container_id, endpoint: found.endpoint };
+    return {
+      container_id: found.container_id,
+      endpoint: found.endpoint,
+      ...(found.work_dir ? { work_dir: found.work_dir } : {}),
+    };
   }
 
   async destroy(containerId: string, removeWorkDir = false): Promise<{ removed: boolean }> {
