@@ -123,6 +123,8 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_EXPERIMENT_ID: experimentId,
       PERAGUS_CONTAINER_ID: containerId,
       PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
+      // The node stops when this process is gone (app/parent-watch.ts).
+      PERAGUS_HOST_PID: String(process.pid),
     };
     const [file, ...args] = cmd as [string, ...string[]];
     const child = spawn(file, args, {
