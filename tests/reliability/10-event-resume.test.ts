@@ -19,8 +19,8 @@ function openEvents(url: string, into: SessionEvent[]): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.on('message', (d) => {
-      const m = JSON.parse(String(d)) as SessionEvent & { type: string };
-      if (m.type !== 'error') into.push(m);
+      const m = JSON.parse(String(d)) as { type: string };
+      if (m.type !== 'error') into.push(m as SessionEvent);
     });
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
