@@ -188,7 +188,7 @@ describe.runIf(dockerTestsEnabled())('out-of-memory kill (Docker)', () => {
   it('names the memory cap', async () => {
     const t = await hostAt(freshHome(), { runtime: 'docker' });
     try {
-      const c = await t.call('container_create', { experiment_id: 'oom-1', resources: { memory: '400m' } });
+      const c = await t.call('container_create', { experiment_id: 'oom-1', resources: { memory: '1g' } });
       const nb = await t.call('notebook_create', { name: 'oom', container_id: c.container_id });
       const r = await t.call('cell_add', {
         session_id: nb.session_id,
@@ -197,7 +197,7 @@ describe.runIf(dockerTestsEnabled())('out-of-memory kill (Docker)', () => {
       });
       const run = r.run as { status: string; error?: { evalue: string } };
       expect(run.status).toBe('error');
-      expect(run.error?.evalue).toMatch(/out-of-memory killer.*memory cap of 400 MiB.*resources\.memory/);
+      expect(run.error?.evalue).toMatch(/out-of-memory killer.*memory cap of 1024 MiB.*resources\.memory/);
     } finally {
       await t.close();
     }
