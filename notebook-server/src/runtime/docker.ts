@@ -35,6 +35,7 @@ import {
   parseMemory,
   type StatsResult,
 } from './types.ts';
+import { capVolume, diskCapOf, releaseVolume } from './volume-cap.ts';
 
 /** uid/gid of the `peragus` user baked into the experiment image. */
 export const IMAGE_UID = 10001;
@@ -145,6 +146,14 @@ export class DockerRuntime implements ContainerRuntime {
     let containerId: string | undefined;
 
     try {
+      mkdirSync(layout.workDir, { recursive: true });
+      // The volume's size cap: a loop-mounted file system of resources.disk bytes.
+      const cap = capVolume(layout.root, layout.workDir, diskCapOf(spec.resources), user);
+      if (!cap.capped) {
+        process.stderr.write(
+          `peragus: WARNING: the volume of ${experimentId} has no size cap: ${cap.reason}\n`,
+        );
+      }
       mkdirSync(join(layout.workDir, '.peragus'), { recursive: true });
       if (process.getuid?.() === 0) {
         await chown(layout.workDir, user.uid, user.gid);
@@ -258,6 +267,7 @@ export class DockerRuntime implements ContainerRuntime {
       const lostRace = err instanceof ContainerRuntimeError && err.code === 'conflict';
       if (!lostRace) {
         releaseEndpoint(endpoint, layout.socketPath);
+        releaseVolume(layout.workDir);
         if (createdRoot) rmSync(layout.root, { recursive: true, force: true });
       }
       if (err instanceof ContainerRuntimeError) throw err;
@@ -310,6 +320,7 @@ export class DockerRuntime implements ContainerRuntime {
     const workDir = labels[LABELS.workDir];
     const endpoint = labels[LABELS.endpoint];
     if (workDir && endpoint) releaseEndpoint(endpoint, join(workDir, '.peragus', 'node.sock'));
+    if (workDir) releaseVolume(workDir);
     if (options.removeWorkDir && workDir) await rm(dirname(workDir), { recursive: true, force: true });
     return { removed: true };
   }
