@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages Peragus needs beyond Node and Python: Docker (the docker
 # runtime and its tests), debootstrap (the local base image when no registry
-# is reachable) and Chromium (browser tests). Idempotent; needs root + apt.
+# is reachable), Chromium (browser tests) and e2fsprogs (capped volumes). Idempotent; needs root + apt.
 set -euo pipefail
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# mkfs.ext4: the size-capped experiment volume (runtime/volume-cap.ts).
+command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages present"
   exit 0
