@@ -57,7 +57,8 @@ function* tsFiles(dir) {
   }
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
 
 const problems = [];
 for (const tree of [SRC, join(root, 'srcmd', 'src')]) {
@@ -74,7 +75,9 @@ for (const tree of [SRC, join(root, 'srcmd', 'src')]) {
       const b = LAYERS[to];
       const where = relative(root, file);
       if (a === undefined || b === undefined) {
-        problems.push(`${where}: "${spec}" — folder ${a === undefined ? from : to} has no layer: add it to LAYERS in scripts/check-imports.mjs`);
+        problems.push(
+          `${where}: "${spec}" — folder ${a === undefined ? from : to} has no layer: add it to LAYERS in scripts/check-imports.mjs`,
+        );
       } else if (b >= a) {
         problems.push(
           `${where}: imports "${spec}" (${to}, layer ${b}) from ${from} (layer ${a}): imports go down only; move the shared code to a lower layer or pass it in`,
@@ -84,7 +87,9 @@ for (const tree of [SRC, join(root, 'srcmd', 'src')]) {
   }
 }
 if (problems.length > 0) {
-  process.stderr.write(`import direction: ${problems.length} backwards import(s)\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+  process.stderr.write(
+    `import direction: ${problems.length} backwards import(s)\n${problems.map((p) => `  ${p}`).join('\n')}\n`,
+  );
   process.exit(1);
 }
 process.stdout.write('import direction: ok\n');

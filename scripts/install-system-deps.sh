@@ -3,8 +3,9 @@
 # runtime and its tests), debootstrap (the local base image when no registry
 # is reachable), Chromium (browser tests), bubblewrap (the local runtime's
 # sandbox; setpriv from util-linux drops it to the experiment uid under root),
-# and for the swarm lab (scripts/swarm-lab.sh) Debian's docker-registry,
-# iproute2 and util-linux's nsenter. Idempotent; needs root + apt.
+# e2fsprogs (capped experiment volumes), and for the swarm lab
+# (scripts/swarm-lab.sh) Debian's docker-registry, iproute2 and util-linux's
+# nsenter. Idempotent; needs root + apt.
 set -euo pipefail
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -14,6 +15,8 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 { command -v setpriv && command -v nsenter; } >/dev/null 2>&1 || missing+=(util-linux)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# mkfs.ext4: the size-capped experiment volume (runtime/volume-cap.ts).
+command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages present"
   exit 0

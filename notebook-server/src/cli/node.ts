@@ -17,6 +17,13 @@ export async function nodeCommand(argv: string[]): Promise<number | undefined> {
   if (!values.socket || !values['work-dir']) {
     throw new Error('peragus node needs --socket PATH and --work-dir DIR');
   }
+  // A local node dies with its host (kill -9 of `peragus run` leaves no orphan),
+  // from the first moment on: SIGTERM stops it gracefully once it serves, and
+  // ends it at once before that (its kernels watch it and follow).
+  onParentDeath(() => {
+    process.stderr.write('peragus node: the host process is gone; stopping\n');
+    process.kill(process.pid, 'SIGTERM');
+  });
   const workDir = resolve(values['work-dir']);
   mkdirSync(workDir, { recursive: true });
   process.chdir(workDir);
@@ -43,11 +50,6 @@ export async function nodeCommand(argv: string[]): Promise<number | undefined> {
     const stop = () => done();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
-    // A local node dies with its host (kill -9 of `peragus run` leaves no orphan).
-    onParentDeath(() => {
-      process.stderr.write('peragus node: the host process is gone; stopping\n');
-      stop();
-    });
   });
   server.close();
   await services.close();

@@ -16,9 +16,9 @@ export interface McpHttpOptions {
   allowedOrigins: string[];
 }
 
-function deny(res: ServerResponse, status: number, message: string): void {
+function deny(res: ServerResponse, status: number, message: string, code = -32000): void {
   res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
 }
 
 const MAX_BODY = 16 * 1024 * 1024;
@@ -68,7 +68,8 @@ export function createMcpHttpHandler(makeServer: () => McpServer, options: McpHt
         try {
           req.body = await readJsonBody(req);
         } catch (err) {
-          deny(res, 400, `invalid JSON body: ${(err as Error).message}`);
+          // -32700: the JSON-RPC parse error, as on stdio.
+          deny(res, 400, `invalid JSON body: ${(err as Error).message}`, -32700);
           return;
         }
       }

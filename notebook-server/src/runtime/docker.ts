@@ -4,7 +4,7 @@
 // This class creates and destroys containers; exec, copies and the read-only
 // views live in the docker-*.ts modules it delegates to.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
@@ -45,6 +45,7 @@ import {
   parseMemory,
   type StatsResult,
 } from './types.ts';
+import { capVolume, diskCapOf, releaseVolume } from './volume-cap.ts';
 
 /** uid/gid of the `peragus` user baked into the experiment image. */
 export const IMAGE_UID = EXPERIMENT_UID;
@@ -157,6 +158,15 @@ export class DockerRuntime implements ContainerRuntime {
     let containerId: string | undefined;
 
     try {
+      mkdirSync(layout.workDir, { recursive: true });
+      // The volume's size cap: a loop-mounted file system of resources.disk bytes.
+      const cap = capVolume(layout.root, layout.workDir, diskCapOf(spec.resources), user);
+      if (!cap.capped) {
+        process.stderr.write(
+          `peragus: WARNING: the volume of ${experimentId} has no size cap: ${cap.reason}
+`,
+        );
+      }
       prepareVolume(layout.workDir, process.getuid?.() === 0 ? user : undefined);
       endpoint = endpointFor(layout.socketPath);
 
@@ -272,6 +282,7 @@ export class DockerRuntime implements ContainerRuntime {
       const lostRace = err instanceof ContainerRuntimeError && err.code === 'conflict';
       if (!lostRace) {
         releaseEndpoint(endpoint, layout.socketPath);
+        releaseVolume(layout.workDir);
         if (createdRoot) rmSync(layout.root, { recursive: true, force: true });
       }
       if (err instanceof ContainerRuntimeError) throw err;
@@ -324,6 +335,7 @@ export class DockerRuntime implements ContainerRuntime {
     const workDir = labels[LABELS.workDir];
     const endpoint = labels[LABELS.endpoint];
     if (workDir && endpoint) releaseEndpoint(endpoint, join(workDir, '.peragus', 'node.sock'));
+    if (workDir) releaseVolume(workDir);
     if (options.removeWorkDir && workDir) await rm(dirname(workDir), { recursive: true, force: true });
     return { removed: true };
   }

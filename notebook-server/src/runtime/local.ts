@@ -116,7 +116,9 @@ export class LocalRuntime implements ContainerRuntime {
           ...(cwd ? { cwd } : {}),
         }),
       ],
-      env: experimentEnv({ ...SANDBOX_ENV, ...env }),
+      // The host's pid means nothing in the sandbox's pid namespace: bwrap's
+      // --die-with-parent ends the sandbox with the host instead.
+      env: experimentEnv({ ...SANDBOX_ENV, ...env, PERAGUS_HOST_PID: undefined }),
     };
   }
 
@@ -190,6 +192,8 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
       PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home),
       [ZYGOTE_ENV]: zygote?.socketPath ?? '0',
+      // The node stops when this process is gone (app/parent-watch.ts).
+      PERAGUS_HOST_PID: String(process.pid),
     });
     const [file, ...args] = sandboxed.argv as [string, ...string[]];
     const child = spawn(file, args, {

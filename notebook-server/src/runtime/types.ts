@@ -25,6 +25,7 @@ export const CREATED_BY = 'peragus';
 
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 const MIN_MEMORY = 16 * 2 ** 20;
+const MIN_DISK = 16 * 2 ** 20;
 
 /** Parses `512m`, `2g`, `1.5GiB`, `1073741824` into bytes; throws on anything else. */
 export function parseMemory(value: number | string): number {
@@ -56,6 +57,23 @@ export const ResourcesSchema = z
           }
         },
         { message: 'memory must be a size of at least 16m, like 512m or 2g' },
+      )
+      .optional(),
+    /**
+     * Size cap of the experiment volume (/experiment): bytes or `512m` / `2g`;
+     * default 2 GiB (runtime/volume-cap.ts says how each runtime enforces it).
+     */
+    disk: z
+      .union([z.number().int().positive(), z.string().min(1)])
+      .refine(
+        (v) => {
+          try {
+            return parseMemory(v) >= MIN_DISK;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'disk must be a size of at least 16m, like 512m or 2g' },
       )
       .optional(),
     /** Maximum number of processes/threads in the container. */

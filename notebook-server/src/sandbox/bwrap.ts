@@ -99,6 +99,8 @@ export function bwrapArgs(cmd: string[], options: SandboxOptions): string[] {
   parents(workDir);
   args.push('--bind', workDir, workDir);
   args.push(
+    // Ends with its spawner (the host): no orphan survives a kill -9 of the host.
+    '--die-with-parent',
     '--unshare-pid',
     '--unshare-ipc',
     '--unshare-net',

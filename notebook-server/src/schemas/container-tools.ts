@@ -6,7 +6,9 @@ const ContainerId = { container_id: z.string().min(1).describe('From container_c
 
 export const ContainerCreateInput = {
   image: z.string().min(1).optional().describe('Image (docker runtime); default PERAGUS_IMAGE.'),
-  resources: ResourcesSchema.optional().describe('{cpu: cores, memory: "2g", pids}'),
+  resources: ResourcesSchema.optional().describe(
+    '{cpu: cores, memory: "2g", disk: "2g" (volume cap, default 2g), pids}',
+  ),
   env: z.record(z.string(), z.string()).optional(),
   experiment_id: ExperimentIdSchema.optional(),
   runtime: z.enum(['local', 'docker']).optional().describe('Default: PERAGUS_RUNTIME (local).'),

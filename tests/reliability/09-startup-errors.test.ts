@@ -1,0 +1,74 @@
+// Item 9: `serve` and `mcp` facing a locked, empty or corrupt catalog, or a
+// port in use, print a clear error and exit non-zero within 5 s, leaving no
+// process of theirs behind.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Cli, cli, processesUsing, until } from './helpers.ts';
+
+const homes: string[] = [];
+const holders: Cli[] = [];
+function freshHome(): string {
+  const h = mkdtempSync(join(tmpdir(), 'peragus-rel9-'));
+  homes.push(h);
+  return h;
+}
+afterAll(async () => {
+  for (const h of holders) {
+    h.child.kill('SIGTERM');
+    await h.exited;
+  }
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+async function expectFastFailure(args: string[], home: string, message: RegExp, except: number[] = []) {
+  const run = cli(args, { PERAGUS_HOME: home }, 'pipe');
+  const { code, ms } = await run.exited;
+  expect(code, run.stderr()).not.toBe(0);
+  expect(run.stderr()).toMatch(message);
+  expect(ms).toBeLessThan(5000);
+  // Nothing of it left running.
+  expect(processesUsing(home, except)).toEqual([]);
+}
+
+describe('start-up errors', () => {
+  it('a catalog locked by a running server', async () => {
+    const home = freshHome();
+    const holder = cli(['serve', '--port', '0'], { PERAGUS_HOME: home });
+    holders.push(holder);
+    await until(() => /serving on/.test(holder.stdout()), 120_000, 'the first server');
+    const pid = holder.child.pid!;
+    const except = processesUsing(home).map((p) => p.pid); // the holder and its kernels
+    for (const command of [['mcp'], ['serve', '--port', '0']]) {
+      await expectFastFailure(command, home, /in use by another process \(pid \d+\)/, [pid, ...except]);
+    }
+  }, 300_000);
+
+  it('an empty and a corrupt catalog file', async () => {
+    for (const content of [Buffer.alloc(0), randomBytes(64 * 1024)]) {
+      const home = freshHome();
+      writeFileSync(join(home, 'catalog.duckdb'), content);
+      for (const command of [['mcp'], ['serve', '--port', '0']]) {
+        await expectFastFailure(command, home, /catalog.*not a valid DuckDB database.*move it aside/);
+      }
+    }
+  }, 300_000);
+
+  it('a port in use', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      await expectFastFailure(
+        ['serve', '--port', String(port)],
+        freshHome(),
+        new RegExp(`port ${port} on 127.0.0.1 is already in use.*--port`),
+      );
+    } finally {
+      taken.close();
+    }
+  }, 120_000);
+});
