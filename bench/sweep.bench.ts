@@ -111,7 +111,7 @@ const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
 async function ema(dir: string, samplesFile: string): Promise<{ runs: number; ema_s: number }> {
   if (!existsSync(PEERS_PYTHON)) {
-    throw new Error('bench/peers/.venv missing: run node scripts/setup-bench-peers.mjs (npm run bench does)');
+    throw new Error('bench/peers/.venv missing: run node scripts/setup-bench.mjs (npm run bench does)');
   }
   const script = join(dir, 'ema_peer.py');
   writeFileSync(script, EMA);

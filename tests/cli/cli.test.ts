@@ -3,7 +3,7 @@
 // an exported notebook and reports every artifact checksum equal (and a
 // changed one as a mismatch).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,6 +58,25 @@ describe('peragus CLI', () => {
     const bad = await peragus(['catalog', 'query', 'DROP TABLE experiments']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/read-only|SELECT|refused/i);
+  }, 600_000);
+
+  it('run fails a plan with a misspelled parameter once, before any experiment starts', async () => {
+    const planFile = join(home, 'misspelled.json');
+    writeFileSync(
+      planFile,
+      JSON.stringify({
+        model: { source: join(REPO, 'notebooks/models/sir.mdl') },
+        experiment: { type: 'single' },
+        grid: { 'Contact Rat': [5, 9] },
+      }),
+    );
+    const before = readdirSync(join(home, 'experiments')).length;
+    const r = await peragus(['run', planFile]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /plan was not started: .*unknown parameter 'Contact Rat'.*did you mean 'Contact Rate'/,
+    );
+    expect(readdirSync(join(home, 'experiments'))).toHaveLength(before);
   }, 600_000);
 
   it('rerun replays an exported notebook and compares checksums', async () => {

@@ -66,8 +66,12 @@ export function startZygote(
   };
   const close = async () => {
     process.off('exit', kill);
+    // Keep this process alive until the zygote has gone (it was unref'd once ready).
+    child.ref();
     kill();
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+    clearTimeout(timer);
   };
   process.once('exit', kill);
   return new Promise((resolve, reject) => {
@@ -110,10 +114,13 @@ interface ZygoteMessage {
   error?: string;
 }
 
-/** Asks the zygote at socketPath for a kernel (ipykernel argv after `-m peragus_pysd.kernel_launcher`). */
+/**
+ * Asks the zygote at socketPath for a kernel (ipykernel argv after `-m
+ * peragus_pysd.kernel_launcher`), or for a task (`plancheck`) run in a forked child.
+ */
 export function launchFromZygote(
   socketPath: string,
-  request: { argv: string[]; cwd: string; env: NodeJS.ProcessEnv },
+  request: { argv?: string[]; task?: string; input?: unknown; cwd: string; env: NodeJS.ProcessEnv },
 ): KernelProcess {
   const stderr = new RingBuffer();
   const conn = createConnection(socketPath);
@@ -172,7 +179,7 @@ export function launchFromZygote(
     );
   });
   conn.on('close', () => settle({ code: null, signal: null }));
-  conn.write(`${JSON.stringify({ argv: request.argv, cwd: request.cwd, env: request.env })}\n`);
+  conn.write(`${JSON.stringify(request)}\n`);
   const proc: KernelProcess = {
     get pid() {
       return pid;
@@ -213,4 +220,16 @@ export function launchAny(options: LaunchOptions): KernelProcess {
     return launchFromZygote(socket, { argv: argv.slice(3), cwd, env });
   }
   return launchKernel(options);
+}
+
+/** Runs a task in a child forked by the zygote; resolves with what it printed. */
+export async function runZygoteTask(
+  socketPath: string,
+  task: string,
+  input: unknown,
+  env: NodeJS.ProcessEnv,
+): Promise<{ output: string; code: number | null }> {
+  const proc = launchFromZygote(socketPath, { task, input, cwd: process.cwd(), env });
+  const { code } = await proc.exited;
+  return { output: proc.stderrTail(), code };
 }

@@ -4,6 +4,7 @@
 // container whose volume holds the socket.
 import { chmodSync, closeSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { relative } from 'node:path';
 import { serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -103,9 +104,14 @@ export async function listenSocket(
   const server = createServer((socket) => {
     void onConnection(new SocketTransport(socket));
   });
+  // sun_path holds 107 bytes: a deeper socket is bound by its path relative to
+  // the cwd (the node role runs in its work dir), as the endpoint symlink of
+  // runtime/paths.ts lets clients reach it.
+  const rel = relative(process.cwd(), path);
+  const bindPath = Buffer.byteLength(path) > 107 && Buffer.byteLength(rel) <= 107 ? rel : path;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve());
+    server.listen(bindPath, () => resolve());
   });
   // Only the owner (host user / container user) may talk to the node.
   chmodSync(path, 0o600);

@@ -43,9 +43,13 @@ export class ContainerService {
     return rt;
   }
 
-  /** Lets a runtime prepare for creates to come (e.g. the local runtime's kernel zygote). */
-  warm(kind: RuntimeKind = this.defaultKind): void {
-    (this.runtime(kind) as { warm?: () => void }).warm?.();
+  /**
+   * Lets a runtime prepare for creates to come; resolves to the local runtime's
+   * kernel zygote socket when it has one (the plan check runs there too).
+   */
+  warm(kind: RuntimeKind = this.defaultKind): Promise<string | undefined> {
+    const rt = this.runtime(kind) as { warm?: () => Promise<string | undefined> };
+    return rt.warm?.() ?? Promise.resolve(undefined);
   }
 
   /** Releases what the runtimes hold for this host (the local runtime's kernel zygote). */

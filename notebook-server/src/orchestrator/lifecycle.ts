@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { ContainerRouter } from '../mcp/router.ts';
+import type { ContainerSpec, CreateResult } from '../runtime/types.ts';
 import type { ContainerService } from './containers.ts';
 import type { ExperimentConfig, Plan } from './plan-schema.ts';
 
@@ -28,6 +29,26 @@ export interface LifecycleInput {
    * while this container stops (the runner awaits all teardowns at the end).
    */
   deferTeardown?: (teardown: Promise<void>) => void;
+  /** A container already being provisioned for this experiment (see PlanRunner's look-ahead). */
+  created?: Promise<CreateResult>;
+  /** Called once the run is done and only export, copy-out and registration remain. */
+  onWindingDown?: () => void;
+}
+
+/** The container spec of one plan experiment. */
+export function containerSpecFor(planId: string, plan: Plan, config: ExperimentConfig): ContainerSpec {
+  return {
+    experiment_id: config.experiment_id,
+    labels: { plan: planId },
+    ...(plan.resources
+      ? {
+          resources: {
+            ...(plan.resources.cpu !== undefined ? { cpu: plan.resources.cpu } : {}),
+            ...(plan.resources.memory !== undefined ? { memory: plan.resources.memory } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 export interface ArtifactRefLike {
@@ -76,21 +97,8 @@ export async function runExperimentLifecycle(
     started_at: startedAt,
   });
   step('provision');
-  const created = await containers.create(
-    {
-      experiment_id: config.experiment_id,
-      labels: { plan: planId },
-      ...(plan.resources
-        ? {
-            resources: {
-              ...(plan.resources.cpu !== undefined ? { cpu: plan.resources.cpu } : {}),
-              ...(plan.resources.memory !== undefined ? { memory: plan.resources.memory } : {}),
-            },
-          }
-        : {}),
-    },
-    plan.runtime,
-  );
+  const created = await (input.created ??
+    containers.create(containerSpecFor(planId, plan, config), plan.runtime));
   const cid = created.container_id;
   const onAbort = () => void containers.destroy(cid).catch(() => undefined);
   signal.addEventListener('abort', onAbort);
@@ -119,6 +127,7 @@ export async function runExperimentLifecycle(
       const first = (ran.errors as { error?: string }[] | undefined)?.[0]?.error ?? 'no error message';
       throw new Error(`every run of the experiment failed (${runCount} of ${runCount}): ${first}`);
     }
+    input.onWindingDown?.();
     step('export');
     const exported = await router.call(cid, 'notebook_export', { session_id: sessionId, format: 'srcmd' });
     step('register');

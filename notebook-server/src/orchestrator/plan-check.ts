@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { resolvePython } from '../kernel/launcher.ts';
+import { runZygoteTask } from '../kernel/zygote.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
 import type { Plan } from './plan-schema.ts';
 
@@ -30,6 +31,8 @@ export async function checkPlanModel(options: {
   modelText: string;
   experiments: Record<string, unknown>[];
   baseDir?: string;
+  /** A kernel zygote's socket: the check runs in a child it forks (imports already paid). */
+  zygote?: Promise<string | undefined>;
 }): Promise<PlanCheckResult> {
   const { plan } = options;
   const cache = sharedCacheEnv(options.home);
@@ -53,7 +56,10 @@ export async function checkPlanModel(options: {
       format: plan.model.format ?? null,
       experiments: options.experiments,
     };
-    const reply = await runCheck(JSON.stringify(request), cache);
+    const zygote = await options.zygote?.catch(() => undefined);
+    const reply = zygote
+      ? await checkInZygote(zygote, request, cache)
+      : await runCheck(JSON.stringify(request), cache);
     if (!reply.ok) {
       throw new PlanCheckError(
         `the plan was not started: ${reply.error ?? 'the model check failed'} (model ${plan.model.source}; fix the model or the plan and run it again)`,
@@ -66,6 +72,35 @@ export async function checkPlanModel(options: {
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+type Reply = Record<string, unknown> & { ok?: boolean; error?: string };
+
+function lastJson(text: string): Reply | undefined {
+  for (const line of text.trim().split('\n').reverse()) {
+    try {
+      const v = JSON.parse(line) as Reply;
+      if (v && typeof v === 'object' && 'ok' in v) return v;
+    } catch {
+      // not the answer line
+    }
+  }
+  return undefined;
+}
+
+async function checkInZygote(socket: string, request: unknown, cache: string): Promise<Reply> {
+  const { output, code } = await runZygoteTask(socket, 'plancheck', request, {
+    ...process.env,
+    PERAGUS_PYSD_SHARED_CACHE: cache,
+    MPLBACKEND: 'Agg',
+  });
+  const reply = lastJson(output);
+  if (!reply) {
+    throw new PlanCheckError(
+      `the PySD plan check failed (exit ${code}): ${output.trim().split('\n').slice(-5).join(' ')}`,
+    );
+  }
+  return reply;
 }
 
 function runCheck(
@@ -96,10 +131,9 @@ function runCheck(
     });
     child.once('close', (code) => {
       clearTimeout(timer);
-      const last = out.trim().split('\n').pop() ?? '';
-      try {
-        ok(JSON.parse(last));
-      } catch {
+      const reply = lastJson(out);
+      if (reply) ok(reply);
+      else {
         fail(
           new PlanCheckError(
             `the PySD plan check failed (exit ${code}): ${err.trim().split('\n').slice(-5).join(' ')}`,

@@ -7,7 +7,8 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { errorMessage } from '../catalog/errors.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
-import { type LifecycleDeps, runExperimentLifecycle } from './lifecycle.ts';
+import type { CreateResult } from '../runtime/types.ts';
+import { containerSpecFor, type LifecycleDeps, runExperimentLifecycle } from './lifecycle.ts';
 import { checkPlanModel } from './plan-check.ts';
 import { checkPlan, type ExperimentConfig, expandPlan, type Plan, PlanInput } from './plan-schema.ts';
 
@@ -157,10 +158,11 @@ export class PlanRunner {
       `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
     const owner = options.owner;
     const experiments = expandPlan(plan, planId);
-    // The runtime gets ready (kernel zygote) while the model is checked.
-    this.deps.containers.warm(plan.runtime);
+    // The runtime gets ready (kernel zygote); the model check runs in the zygote when there is one.
+    const zygote = this.deps.containers.warm(plan.runtime);
     await checkPlanModel({
       home: this.#home,
+      zygote,
       plan,
       modelText,
       experiments: experiments.map((e) => e.experiment),
@@ -328,8 +330,14 @@ export class PlanRunner {
     const queue = [...experiments];
     const teardowns: Promise<void>[] = [];
     const worker = async () => {
+      // Look-ahead: when an experiment has only export and registration left, this
+      // slot provisions its next experiment, so a container start overlaps the
+      // previous experiment's tail (as its teardown already does).
+      let next: { config: ExperimentConfig; created: Promise<CreateResult | undefined> } | undefined;
       for (;;) {
-        const config = queue.shift();
+        const config = next?.config ?? queue.shift();
+        const created = next?.created;
+        next = undefined;
         if (!config) return;
         const outcome = await this.#runOne(
           file,
@@ -337,6 +345,14 @@ export class PlanRunner {
           signal,
           (message, step, attempt) => emit({ experiment_id: config.experiment_id, message, step, attempt }),
           (t) => teardowns.push(t),
+          created,
+          () => {
+            const upcoming = next || signal.aborted ? undefined : queue.shift();
+            if (!upcoming) return;
+            const created = this.#provision(file, upcoming);
+            created.catch(() => undefined); // handled where it is used (its attempt fails, then retries)
+            next = { config: upcoming, created };
+          },
         );
         outcomes.push(outcome);
         emit({
@@ -363,12 +379,59 @@ export class PlanRunner {
     };
   }
 
+  /** Provisions an experiment's container ahead of its turn (none when it is already finished). */
+  async #provision(file: PlanFile, config: ExperimentConfig): Promise<CreateResult | undefined> {
+    const existing = await this.deps.catalog.getExperiment(config.experiment_id).catch(() => null);
+    if (existing?.status === 'finished' && existing.result_digest) return undefined;
+    return this.deps.containers.create(containerSpecFor(file.plan_id, file.plan, config), file.plan.runtime);
+  }
+
   async #runOne(
     file: PlanFile,
     config: ExperimentConfig,
     planSignal: AbortSignal,
     onStep: (message: string, step: string, attempt: number) => void,
     deferTeardown: (teardown: Promise<void>) => void,
+    provisioned?: Promise<CreateResult | undefined>,
+    onWindingDown?: () => void,
+  ): Promise<ExperimentOutcome> {
+    let ahead = provisioned;
+    try {
+      return await this.#attempts(
+        file,
+        config,
+        planSignal,
+        onStep,
+        deferTeardown,
+        () => {
+          const c = ahead;
+          ahead = undefined;
+          return c;
+        },
+        onWindingDown,
+      );
+    } finally {
+      // A container provisioned ahead but never used (skipped, cancelled) is removed.
+      if (ahead) {
+        const unused = ahead.then((c) => (c ? this.deps.containers.destroy(c.container_id) : undefined));
+        deferTeardown(
+          unused.then(
+            () => undefined,
+            () => undefined,
+          ),
+        );
+      }
+    }
+  }
+
+  async #attempts(
+    file: PlanFile,
+    config: ExperimentConfig,
+    planSignal: AbortSignal,
+    onStep: (message: string, step: string, attempt: number) => void,
+    deferTeardown: (teardown: Promise<void>) => void,
+    takeProvisioned: () => Promise<CreateResult | undefined> | undefined,
+    onWindingDown?: () => void,
   ): Promise<ExperimentOutcome> {
     const started = Date.now();
     const base = { experiment_id: config.experiment_id, fixed: config.fixed };
@@ -388,7 +451,17 @@ export class PlanRunner {
       const onPlanAbort = () => controller.abort(planSignal.reason);
       planSignal.addEventListener('abort', onPlanAbort);
       const mine: Promise<void>[] = [];
+      const provisioned = takeProvisioned();
       const lifecycle = runExperimentLifecycle(this.deps, {
+        ...(provisioned
+          ? {
+              created: provisioned.then((c) => {
+                if (!c) throw new Error('the container provisioned ahead was not made');
+                return c;
+              }),
+            }
+          : {}),
+        ...(onWindingDown ? { onWindingDown } : {}),
         planId: file.plan_id,
         plan: file.plan,
         config,

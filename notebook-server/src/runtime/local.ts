@@ -138,9 +138,9 @@ export class LocalRuntime implements ContainerRuntime {
     return this.#zygote;
   }
 
-  /** Starts what create() will need (the kernel zygote) ahead of time; never throws. */
-  warm(): void {
-    void this.#kernelZygote();
+  /** Starts what create() will need (the kernel zygote) ahead of time; resolves to its socket (never rejects). */
+  warm(): Promise<string | undefined> {
+    return this.#kernelZygote().then((z) => z?.socketPath);
   }
 
   /** The pid of this runtime's kernel zygote, if one runs. */

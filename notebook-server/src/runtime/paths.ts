@@ -164,8 +164,8 @@ export async function waitForEndpoint(
   timeoutMs: number,
   stillAlive: () => Promise<string | null>,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 50;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   for (;;) {
     if (await probeSocket(endpoint, 500)) return;
     const deadReason = await stillAlive();
@@ -181,7 +181,8 @@ export async function waitForEndpoint(
         `the MCP endpoint ${endpoint} did not accept connections within ${timeoutMs} ms`,
       );
     }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 500);
+    // A node role is up within a second or two: poll finely then (a missing
+    // socket fails at once, so a probe costs next to nothing), then back off.
+    await new Promise((r) => setTimeout(r, Date.now() - started < 3_000 ? 20 : 250));
   }
 }

@@ -58,18 +58,28 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "model_sha256": sha, "py_sha256": py_sha}
 
 
-def main() -> int:
+def run(request: Any) -> dict[str, Any]:
+    """The check, with its answer (never raises for bad input)."""
     warnings.simplefilter("ignore")
     try:
-        request = json.loads(sys.stdin.read())
+        if not isinstance(request, dict):
+            raise TypeError("the request must be a JSON object")
         # Local translations (and their data-file links) go to a scratch folder, not the host's cwd.
         with tempfile.TemporaryDirectory(prefix="peragus-plancheck-") as scratch:
             os.environ["PERAGUS_PYSD_CACHE"] = scratch
-            result = check(request)
+            return check(request)
     except PeragusError as exc:
-        result = {"ok": False, "error": str(exc)}
+        return {"ok": False, "error": str(exc)}
     except (ValueError, KeyError, TypeError) as exc:
-        result = {"ok": False, "error": f"bad plan check request: {exc}"}
+        return {"ok": False, "error": f"bad plan check request: {exc}"}
+
+
+def main() -> int:
+    try:
+        request = json.loads(sys.stdin.read())
+    except ValueError as exc:
+        request = exc
+    result = run(request) if not isinstance(request, Exception) else {"ok": False, "error": f"bad JSON: {request}"}
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 

@@ -7,6 +7,9 @@ asks for one kernel with one JSON line::
 
     {"argv": ["-f", "/path/kernel-xyz.json"], "cwd": "/work/dir", "env": {...}}
 
+(or ``{"task": "plancheck", "input": {...}, "env": {...}}``: the host's plan
+check, :func:`peragus_pysd.plancheck.run`, in a forked child).
+
 The zygote forks; the child isolates itself (:func:`isolate`: new session,
 the requester's cwd and environment, stdin from /dev/null, stdout/stderr to a
 pipe) and only then runs ``IPKernelApp`` — no experiment code runs before
@@ -92,6 +95,13 @@ def run_kernel(request: dict[str, Any], out_fd: int, close_fds: list[int]) -> No
         isolate(request, out_fd)
         sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
         sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+        if request.get("task") == "plancheck":
+            # The host's plan check, forked with the imports it needs already paid.
+            from . import plancheck  # noqa: PLC0415
+
+            sys.stdout.write(json.dumps(plancheck.run(request.get("input"))) + "\n")
+            sys.stdout.flush()
+            os._exit(0)
         from . import kernel_launcher  # noqa: PLC0415
 
         argv = [str(a) for a in request.get("argv") or []]

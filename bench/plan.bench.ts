@@ -1,0 +1,346 @@
+// Plans of isolated experiments against the tools a modeller would otherwise
+// use (issue 10), peers measured in the same run, interleaved, medians of
+// PERAGUS_BENCH_PLAN_RUNS (default 3):
+// - plan_small_24[_docker]: 24 teacup "single" experiments, a grid over
+//   Characteristic Time × Room Temperature, K = 2: `peragus run` (a fresh host
+//   process and PERAGUS_HOME each time, so its start, the model check and the
+//   kernel zygote are inside the figure) against EMA Workbench's
+//   MultiprocessingEvaluator(2) over the same 24 points (a fresh process too),
+//   and papermill (one notebook per point, 2 at a time).
+// - experiment_cpu_local / _docker: CPU-seconds of every process of that plan
+//   (host, node roles, kernels, zygote, model check; for Docker also the
+//   containers' cgroups and dockerd/containerd) divided by 24.
+// - plan_lhs_8x200: 8 experiments × a 200-run SIR LHS, K = 2, against EMA's
+//   1,600-run LHS with MultiprocessingEvaluator(2).
+// - plan_scaling_*: local plan wall time at N = 6, 12, 24, 48, least-squares
+//   fit to fixed + N × per-experiment.
+// Peers come from bench/peers/.venv (scripts/setup-bench.mjs).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Docker from 'dockerode';
+import { LABELS } from '../notebook-server/src/runtime/types.ts';
+import { dockerReason } from '../tests/helpers/docker.ts';
+import { type BenchFigure, type BenchSuite, median } from './lib.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+const KERNEL_PY = join(REPO, 'kernels/pysd/.venv/bin/python');
+const PEERS_PY = join(REPO, 'bench/peers/.venv/bin/python');
+const RUNS = Number(process.env.PERAGUS_BENCH_PLAN_RUNS ?? 3);
+const models = process.env.PERAGUS_SD_TEST_MODELS ?? resolve(REPO, '..', 'shared', 'sd-test-models');
+const TEACUP = join(models, 'samples/teacup/teacup.mdl');
+const SIR = join(REPO, 'notebooks/models/sir.mdl');
+const CT = [5, 7.5, 10, 12.5, 15, 17.5];
+const RT = [60, 70, 80, 90];
+
+interface Measured {
+  wall_s: number;
+  cpu_s: number;
+  out: string;
+}
+
+// Runs a command under a tiny Python parent that reports wall time and the CPU
+// of every descendant it (transitively) reaped: RUSAGE_CHILDREN.
+const TIMER = String.raw`
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+with open(sys.argv[1], "w") as out:
+    code = subprocess.run(sys.argv[2:], stdout=out).returncode
+wall = time.perf_counter() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall_s": wall, "cpu_s": r.ru_utime + r.ru_stime, "code": code}))
+`;
+
+function timed(cmd: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Measured> {
+  const outFile = join(cwd, `out-${Date.now()}-${Math.random().toString(16).slice(2)}.txt`);
+  return new Promise((ok, fail) => {
+    const child = spawn(KERNEL_PY, ['-c', TIMER, outFile, ...cmd], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    child.on('error', fail);
+    child.on('close', () => {
+      try {
+        const r = JSON.parse(stdout.trim().split('\n').pop() ?? '') as Measured & { code: number };
+        const out = existsSync(outFile) ? readFileSync(outFile, 'utf8') : '';
+        if (r.code !== 0)
+          return fail(new Error(`${cmd.join(' ')} exited ${r.code}: ${stderr} ${out.slice(-1000)}`));
+        ok({ wall_s: r.wall_s, cpu_s: r.cpu_s, out });
+      } catch {
+        fail(new Error(`timer failed: ${stdout} ${stderr}`));
+      }
+    });
+  });
+}
+
+/** CPU of our experiment containers (cgroup v1 cpuacct or v2 cpu.stat), polled while a plan runs. */
+class ContainerCpu {
+  readonly #docker = new Docker();
+  readonly #last = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #ids = new Set<string>();
+  #daemons0 = 0;
+
+  constructor(private readonly home: string) {}
+
+  #usage(id: string): number | undefined {
+    for (const p of [
+      `/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`,
+      `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`,
+      `/sys/fs/cgroup/docker/${id}/cpu.stat`,
+    ]) {
+      try {
+        const text = readFileSync(p, 'utf8');
+        if (p.endsWith('cpuacct.usage')) return Number(text) / 1e9;
+        const m = /usage_usec (\d+)/.exec(text);
+        if (m) return Number(m[1]) / 1e6;
+      } catch {
+        // not this layout, or gone
+      }
+    }
+    return undefined;
+  }
+
+  start(): void {
+    this.#daemons0 = daemonCpu();
+    let tick = 0;
+    this.#timer = setInterval(async () => {
+      if (tick++ % 3 === 0) {
+        const list = await this.#docker
+          .listContainers({ all: true, filters: { label: [LABELS.workDir] } })
+          .catch(() => []);
+        for (const c of list)
+          if (String(c.Labels?.[LABELS.workDir]).startsWith(this.home)) this.#ids.add(c.Id);
+      }
+      for (const id of this.#ids) {
+        const u = this.#usage(id);
+        if (u !== undefined) this.#last.set(id, u);
+      }
+    }, 100);
+  }
+
+  stop(): { containers: number; daemons: number } {
+    clearInterval(this.#timer);
+    let sum = 0;
+    for (const v of this.#last.values()) sum += v;
+    return { containers: sum, daemons: daemonCpu() - this.#daemons0 };
+  }
+}
+
+/** CPU-seconds so far of dockerd and containerd (their share of every container operation). */
+function daemonCpu(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (name !== 'dockerd' && name !== 'containerd') continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited
+    }
+  }
+  return ticks / 100;
+}
+
+async function ours(
+  plan: Record<string, unknown>,
+  runtime: 'local' | 'docker',
+  dir: string,
+): Promise<Measured> {
+  const home = mkdtempSync(join(tmpdir(), 'pb-'));
+  const file = join(home, 'plan.json');
+  writeFileSync(file, JSON.stringify({ ...plan, runtime }));
+  const cpu = runtime === 'docker' ? new ContainerCpu(home) : undefined;
+  cpu?.start();
+  try {
+    const m = await timed(
+      [process.execPath, join(REPO, 'bin/peragus.js'), 'run', file, '--json'],
+      {
+        PERAGUS_HOME: home,
+        PERAGUS_RUNTIME: runtime,
+      },
+      home,
+    );
+    const summary = JSON.parse(m.out) as { finished: number; total: number };
+    if (summary.finished !== summary.total)
+      throw new Error(`plan: ${summary.finished}/${summary.total} finished`);
+    const extra = cpu?.stop();
+    return { ...m, cpu_s: m.cpu_s + (extra ? extra.containers + extra.daemons : 0) };
+  } finally {
+    cpu?.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+const peer = (script: string, args: Record<string, unknown>, dir: string) =>
+  timed([PEERS_PY, join(REPO, 'bench/peers', script), JSON.stringify(args)], {}, dir);
+
+const teacupPlan = (n = 24) => {
+  const rt = RT.slice(0, Math.max(1, Math.min(RT.length, Math.ceil(n / CT.length))));
+  const ct = Array.from(
+    { length: Math.ceil(n / rt.length) },
+    (_, i) => CT[i % CT.length]! + Math.floor(i / CT.length),
+  );
+  return {
+    model: { source: TEACUP },
+    experiment: { type: 'single', seed: 1, return_columns: ['Teacup Temperature'] },
+    grid: { 'Characteristic Time': ct, 'Room Temperature': rt },
+    parallel_limit: 2,
+  };
+};
+
+const points24 = CT.flatMap((c) => RT.map((r) => ({ characteristic_time: c, room_temperature: r })));
+const r3 = (v: number) => Math.round(v * 1000) / 1000;
+
+function fit(xs: number[], ys: number[]): { fixed: number; per: number } {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
+  const per = sxy / sxx;
+  return { fixed: my - per * mx, per };
+}
+
+export const suite: BenchSuite = async () => {
+  if (!existsSync(PEERS_PY))
+    throw new Error(`no bench peers venv at ${PEERS_PY}: run node scripts/setup-bench.mjs`);
+  if (!existsSync(TEACUP)) throw new Error(`teacup model not found at ${TEACUP}: set PERAGUS_SD_TEST_MODELS`);
+  const dir = mkdtempSync(join(tmpdir(), 'pbench-'));
+  const docker = dockerReason() === null;
+  if (!docker) process.stderr.write(`[bench] plan Docker figures not measured: ${dockerReason()}\n`);
+  const log = (s: string) => process.stderr.write(`[bench] plan: ${s}\n`);
+  const emaArgs = { model: TEACUP, processes: 2, outcome: 'teacup_temperature', points: points24 };
+  const pm = { model: TEACUP, processes: 2, outcome: 'Teacup Temperature', points: points24 };
+  const lhsPlan = {
+    model: { source: SIR },
+    experiment: {
+      type: 'lhs',
+      samples: 200,
+      workers: 1,
+      parameters: { 'Contact Rate': [4, 14], Infectivity: [0.05, 0.2] },
+    },
+    targets: Array.from({ length: 8 }, (_, i) => ({ 'Illness Duration': 3 + i })),
+    parallel_limit: 2,
+  };
+  const lhsEma = {
+    model: SIR,
+    processes: 2,
+    outcome: 'infected',
+    lhs: {
+      experiments: 8,
+      samples: 200,
+      ranges: { contact_rate: [4, 14], infectivity: [0.05, 0.2], illness_duration: [3, 10] },
+    },
+  };
+  const s: Record<string, number[]> = {};
+  const add = (k: string, v: number) => {
+    s[k] ??= [];
+    s[k].push(v);
+  };
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      const e = await peer('ema_plan.py', emaArgs, dir);
+      add('ema', e.wall_s);
+      const l = await ours(teacupPlan(), 'local', dir);
+      add('local', l.wall_s);
+      add('local_cpu', l.cpu_s / 24);
+      log(
+        `run ${i + 1}: EMA ${e.wall_s.toFixed(1)} s, local ${l.wall_s.toFixed(1)} s (${(l.cpu_s / 24).toFixed(2)} CPU-s/exp)`,
+      );
+      if (docker) {
+        const d = await ours(teacupPlan(), 'docker', dir);
+        add('docker', d.wall_s);
+        add('docker_cpu', d.cpu_s / 24);
+        log(`run ${i + 1}: docker ${d.wall_s.toFixed(1)} s (${(d.cpu_s / 24).toFixed(2)} CPU-s/exp)`);
+      }
+      const p = await peer('papermill_plan.py', { ...pm, work: mkdtempSync(join(dir, 'pm-')) }, dir);
+      add('papermill', p.wall_s);
+      const le = await peer('ema_plan.py', lhsEma, dir);
+      add('lhs_ema', le.wall_s);
+      const lo = await ours(lhsPlan, 'local', dir);
+      add('lhs_ours', lo.wall_s);
+      log(
+        `run ${i + 1}: papermill ${p.wall_s.toFixed(1)} s; LHS EMA ${le.wall_s.toFixed(1)} s, ours ${lo.wall_s.toFixed(1)} s`,
+      );
+    }
+    const scale = [6, 12, 24, 48];
+    const walls: number[] = [];
+    for (const n of scale) {
+      const m = n === 24 ? median(s.local!) : (await ours(teacupPlan(n), 'local', dir)).wall_s;
+      walls.push(m);
+      log(`scaling N=${n}: ${m.toFixed(1)} s`);
+    }
+    const f = fit(scale, walls);
+    const ema = median(s.ema!);
+    const figures: BenchFigure[] = [
+      {
+        name: 'plan_small_24',
+        value: r3(median(s.local!)),
+        unit: 's',
+        peer: 'ema_workbench_mp2',
+        peer_value: r3(ema),
+        ratio: r3(median(s.local!) / ema),
+        goal: '<= 2.0',
+      },
+      {
+        name: 'plan_small_24_vs_papermill',
+        value: r3(median(s.local!)),
+        unit: 's',
+        peer: 'papermill_2',
+        peer_value: r3(median(s.papermill!)),
+        ratio: r3(median(s.local!) / median(s.papermill!)),
+      },
+      { name: 'experiment_cpu_local', value: r3(median(s.local_cpu!)), unit: 'CPU-s', goal: '<= 0.4' },
+      {
+        name: 'plan_lhs_8x200',
+        value: r3(median(s.lhs_ours!)),
+        unit: 's',
+        peer: 'ema_workbench_mp2',
+        peer_value: r3(median(s.lhs_ema!)),
+        ratio: r3(median(s.lhs_ours!) / median(s.lhs_ema!)),
+        goal: '<= 0.8',
+      },
+      { name: 'plan_scaling_fixed', value: r3(f.fixed), unit: 's' },
+      { name: 'plan_scaling_per_experiment', value: r3(f.per), unit: 's' },
+      ...scale.map((n, i) => ({ name: `plan_scaling_n${n}`, value: r3(walls[i]!), unit: 's' })),
+    ];
+    if (docker) {
+      figures.splice(1, 0, {
+        name: 'plan_small_24_docker',
+        value: r3(median(s.docker!)),
+        unit: 's',
+        peer: 'ema_workbench_mp2',
+        peer_value: r3(ema),
+        ratio: r3(median(s.docker!) / ema),
+        goal: '<= 5.0',
+      });
+      figures.push({
+        name: 'experiment_cpu_docker',
+        value: r3(median(s.docker_cpu!)),
+        unit: 'CPU-s',
+        goal: '<= 1.2',
+      });
+    }
+    return figures;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
