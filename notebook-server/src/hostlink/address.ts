@@ -69,10 +69,6 @@ export function removeAddress(home: string, pid = process.pid): void {
   if (found.kind === 'found' && found.address.pid === pid) rmSync(found.path, { force: true });
 }
 
-export function removeStaleAddress(home: string): void {
-  rmSync(addressPath(home), { force: true });
-}
-
 /** Group/other permission bits on the file: the token is exposed beyond its owner. */
 export function looseMode(home: string): number {
   try {
