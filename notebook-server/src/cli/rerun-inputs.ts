@@ -12,12 +12,14 @@ const NEVER = new Set(['node_modules', '.git', '__pycache__', '.venv', 'venv', '
 const MODEL_EXT = new Set(['.mdl', '.xmile', '.stmx', '.py']);
 const MAX_MODEL_SCAN = 8 * 1024 * 1024;
 
-/** Quoted strings in source text ('…' or "…", one line each). */
+/** Quoted strings in source text ('…' and "…", one line each; quotes inside the other kind too). */
 export function quotedStrings(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/"((?:[^"\\\n]|\\.){1,4096})"|'((?:[^'\\\n]|\\.){1,4096})'/g)) {
-    const s = (m[1] ?? m[2] ?? '').replace(/\\(["'\\/])/g, '$1');
-    if (s.trim() !== '' && !s.includes('\0')) out.push(s);
+  for (const re of [/"((?:[^"\\\n]|\\.){1,4096})"/g, /'((?:[^'\\\n]|\\.){1,4096})'/g]) {
+    for (const m of text.matchAll(re)) {
+      const s = (m[1] ?? '').replace(/\\(["'\\/])/g, '$1');
+      if (s.trim() !== '' && !s.includes('\0')) out.push(s);
+    }
   }
   return out;
 }
@@ -37,6 +39,10 @@ function confined(root: string, base: string, ref: string): string | null {
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return null;
   const parts = rel.split(sep);
   if (OUTPUT_DIRS.has(parts[0] as string) || parts.some((p) => NEVER.has(p))) return null;
+  // Nothing inside a virtualenv (a folder holding pyvenv.cfg), whatever its name.
+  for (let i = 1; i < parts.length; i++) {
+    if (statOrNull(join(root, ...parts.slice(0, i), 'pyvenv.cfg'))) return null;
+  }
   return rel;
 }
 

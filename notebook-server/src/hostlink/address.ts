@@ -69,10 +69,6 @@ export function removeAddress(home: string, pid = process.pid): void {
   if (found.kind === 'found' && found.address.pid === pid) rmSync(found.path, { force: true });
 }
 
-export function removeStaleAddress(home: string): void {
-  rmSync(addressPath(home), { force: true });
-}
-
 /** Group/other permission bits on the file: the token is exposed beyond its owner. */
 export function looseMode(home: string): number {
   try {
@@ -91,8 +87,19 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * For a connected bridge: why the host is gone, or null. On this machine the pid decides (a host
+ * busy for seconds is not gone); elsewhere the HTTP probe.
+ */
+export async function goneReason(address: HostAddress): Promise<string | null> {
+  if (address.hostname === hostname()) {
+    return pidAlive(address.pid) ? null : `its process ${address.pid} is gone`;
+  }
+  return staleReason(address, 15_000);
+}
+
 /** Why an address is not a live host, or null when the host answers with this token. */
-export async function staleReason(address: HostAddress, timeoutMs = 3000): Promise<string | null> {
+export async function staleReason(address: HostAddress, timeoutMs = 10_000): Promise<string | null> {
   if (address.hostname === hostname() && !pidAlive(address.pid)) return `its process ${address.pid} is gone`;
   try {
     const res = await fetch(new URL('api/status', address.url), {

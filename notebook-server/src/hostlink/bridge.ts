@@ -9,7 +9,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { type HostAddress, staleReason } from './address.ts';
+import { goneReason, type HostAddress } from './address.ts';
 
 export interface BridgeOptions {
   /** The client side (default: stdin/stdout). */
@@ -54,7 +54,7 @@ export function runBridge(address: HostAddress, options: BridgeOptions): Promise
       if (checking || finished) return;
       checking = true;
       try {
-        const reason = await staleReason(address);
+        const reason = await goneReason(address);
         if (reason !== null) {
           await finish(1, `peragus mcp: the host ${address.url} stopped (${reason}); closing the connection`);
         }
