@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensurePeersVenv } from './peers-venv.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const kernelDir = join(root, 'kernels', 'pysd');
@@ -42,6 +43,7 @@ const stamp = createHash('sha256').update(readFileSync(requirements)).update('v1
 const venvPython = join(venv, 'bin', 'python');
 if (existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {
   ensurePth();
+  peersSetup();
   systemSetup();
   process.exit(0);
 }
@@ -61,7 +63,14 @@ execFileSync(
 ensurePth();
 writeFileSync(stampFile, `${stamp}\n`);
 log('kernel environment ready');
+peersSetup();
 systemSetup();
+
+// `--system` (npm test) also makes the test peers' venv (tests/peers/requirements.txt).
+function peersSetup() {
+  if (process.argv.includes('--system') || process.argv.includes('--peers'))
+    ensurePeersVenv(root, findPython, log);
+}
 
 // A .pth file puts kernels/pysd/python on the venv's path, so edits to
 // peragus_pysd take effect without reinstalling.
