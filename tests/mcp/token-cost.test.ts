@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
 import { runReadmeAgentSession } from './agent-session.ts';
 
-const BEFORE_BYTES = Number(process.env.PERAGUS_TOKEN_COST_BEFORE ?? 0);
+/** Measured with this file's session on f5601a5 (the commit before issue 14). */
+const BEFORE_BYTES = 55_944;
 
 let t: TestHost;
 beforeAll(async () => {
@@ -22,10 +23,11 @@ describe('token cost of the README agent session', () => {
     const lines = perTool.map((p) => `  ${p.tool.padEnd(28)} ${String(p.bytes).padStart(8)} B`);
     const tools = Buffer.byteLength(JSON.stringify(await t.client.listTools()));
     process.stdout.write(
-      `\n[token cost] README agent session, tool results: ${total} B (before: ${BEFORE_BYTES || 'n/a'} B)\n` +
+      `\n[token cost] README agent session, tool results: ${total} B (before: ${BEFORE_BYTES} B, ` +
+        `${Math.round((100 * total) / BEFORE_BYTES)} %)\n` +
         `${lines.join('\n')}\n  tools/list: ${tools} B\n`,
     );
     expect(perTool.length).toBe(11);
-    if (BEFORE_BYTES) expect(total).toBeLessThanOrEqual(BEFORE_BYTES / 2);
+    expect(total).toBeLessThanOrEqual(BEFORE_BYTES / 2);
   }, 900_000);
 });
