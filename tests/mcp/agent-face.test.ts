@@ -151,7 +151,7 @@ describe('sessions through the agent face', () => {
       'explore_scenarios_and_report',
     ]);
     const p = await t.client.getPrompt({ name: 'design_sensitivity_study', arguments: { model: 'sir.mdl' } });
-    const text = (p.messages[0]?.content as { text: string }).text;
+    const text = (p.messages[0]?.content as { text?: string } | undefined)?.text ?? '';
     for (const tool of [
       'pysd_model_load',
       'pysd_experiment_run',
