@@ -2,9 +2,12 @@
 // in-process host: experiment_list newest first with filters and cursors,
 // catalog_query pages, forged cursors, resource reads that try to leave a
 // work dir, a dead kernel restarted, prompts and completion errors.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
+import { REPO } from '../helpers/sd-models.ts';
 
 let t: TestHost;
 const ids: string[] = [];
@@ -141,6 +144,40 @@ describe('sessions through the agent face', () => {
     const run = again.run as { status: string; outputs: { text?: string }[] };
     expect(run.status).toBe('ok');
     expect(run.outputs.map((o) => o.text).join('')).toContain('42');
+  });
+
+  it('runs pysd_experiment_run as a task (TypeScript SDK client) with a valid result', async () => {
+    const nb = await t.call('notebook_create', { name: 'face-task' });
+    const sid = nb.session_id as string;
+    const loaded = await t.call('pysd_model_load', {
+      session_id: sid,
+      source: 'models/sir.mdl',
+      content: readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8'),
+    });
+    const kinds: string[] = [];
+    let result: Json | undefined;
+    const stream = t.client.experimental.tasks.callToolStream(
+      {
+        name: 'pysd_experiment_run',
+        arguments: {
+          session_id: sid,
+          model_id: loaded.model_id,
+          experiment: { type: 'monte_carlo', samples: 10, seed: 2, parameters: { 'Contact Rate': [4, 8] } },
+        },
+      },
+      undefined,
+      { task: { ttl: 120_000 }, timeout: 600_000 },
+    );
+    for await (const message of stream) {
+      kinds.push(message.type);
+      if (message.type === 'result') result = message.result.structuredContent as Json;
+      if (message.type === 'error') throw message.error;
+    }
+    expect(kinds[0]).toBe('taskCreated');
+    expect(kinds.at(-1)).toBe('result');
+    expect(result?.run_count).toBe(10);
+    const { tasks } = await t.client.experimental.tasks.listTasks();
+    expect(tasks.some((task) => task.status === 'completed')).toBe(true);
   });
 
   it('offers prompts that name the tools, completes ids, and names unknown arguments', async () => {

@@ -32,7 +32,7 @@ const MIN_TTL_MS = 60_000;
 const MAX_TTL_MS = 7 * 24 * 3600_000;
 const DEFAULT_TTL_MS = 24 * 3600_000;
 const POLL_INTERVAL_MS = 1000;
-const INLINE_POLL_MS = 50;
+const INLINE_POLL_MS = 20;
 /** Tasks kept at once (working and finished within their ttl), per host. */
 const MAX_TASKS = 1000;
 /** statusMessage updates (and tasks/status notifications) at most this often per task. */
