@@ -203,6 +203,18 @@ describe('sessions through the agent face', () => {
     await expect(t.client.complete({ ref, argument: { name: 'plan', value: '' } })).rejects.toThrow(
       /has no argument "plan"; its arguments: id/,
     );
+    const { resources } = await t.client.listResources();
+    expect(resources.map((r) => r.uri)).toEqual(
+      expect.arrayContaining(['plan://plan-odd', 'plan://plan-even']),
+    );
+    const plan = await t.client.readResource({ uri: 'plan://plan-odd' });
+    expect(JSON.parse((plan.contents[0] as { text: string }).text).total).toBe(3);
+    await expect(t.client.readResource({ uri: 'plan://nope' })).rejects.toThrow(/no plan "nope"/);
+    const planIds = await t.client.complete({
+      ref: { type: 'ref/resource', uri: 'plan://{plan_id}' },
+      argument: { name: 'plan_id', value: 'plan-o' },
+    });
+    expect(planIds.completion.values).toEqual(['plan-odd']);
     const prompt = { type: 'ref/prompt' as const, name: 'calibrate_to_data' };
     await expect(t.client.complete({ ref: prompt, argument: { name: 'colour', value: '' } })).rejects.toThrow(
       /prompt calibrate_to_data has no argument "colour"; its arguments: model, data, variable/,

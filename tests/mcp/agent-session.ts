@@ -41,7 +41,11 @@ export async function runReadmeAgentSession(client: Client): Promise<SessionByte
   });
   const artifacts = ran.artifacts as { path: string; sha256: string }[];
   const results = (ran.results_dir as string | undefined) ?? artifacts[0]?.path ?? '';
-  await call('pysd_visualize', { session_id, target: results, kind: 'fan' });
+  const plot = await call('pysd_visualize', { session_id, target: results, kind: 'fan' });
+  // The plot of a container session is readable through its resource link (not a tool result).
+  const uri = (plot.artifacts as { uri: string }[])[0]?.uri ?? '';
+  const png = await client.readResource({ uri });
+  if (png.contents[0]?.mimeType !== 'image/png') throw new Error(`${uri} is not a PNG resource`);
   await call('notebook_export', { session_id, format: 'srcmd' });
   await call('experiment_register_result', {
     experiment_id: 'readme-lhs',

@@ -44,7 +44,17 @@ export function registerCatalogResources(
   }
   server.registerResource(
     'plan',
-    new ResourceTemplate('plan://{plan_id}', { list: undefined }),
+    new ResourceTemplate('plan://{plan_id}', {
+      // The 100 most recent plans (older ones: completion/complete on plan_id, or experiment_list).
+      list: async () => ({
+        resources: (await catalog.completeIds('plan_id', '')).values.map((id) => ({
+          uri: `plan://${id}`,
+          name: id,
+          description: `Plan ${id}: its experiments and their status.`,
+          mimeType: 'application/json',
+        })),
+      }),
+    }),
     {
       description: "A plan's experiments (compact rows, newest first) from the catalog.",
       mimeType: 'application/json',
