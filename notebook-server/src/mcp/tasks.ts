@@ -42,6 +42,8 @@ const terminal = (s: Task['status']) => s === 'completed' || s === 'failed' || s
 
 interface Entry {
   task: Task;
+  /** Made for a call without params.task (the SDK polls it for the reply): short-lived, not capped. */
+  inline: boolean;
   sessionId: string | undefined;
   result?: Result;
   controller: AbortController;
@@ -78,13 +80,14 @@ export class TaskRegistry implements TaskStore {
     _req: unknown,
     sessionId?: string,
   ): Promise<Task> {
-    if (this.#tasks.size >= MAX_TASKS) {
+    const inline = params.context?.inline === true;
+    if (!inline && [...this.#tasks.values()].filter((e) => !e.inline).length >= MAX_TASKS) {
       throw new McpError(
         ErrorCode.InvalidRequest,
         `too many tasks (${MAX_TASKS}) are kept: wait for running ones to end or cancel some (tasks/cancel); finished ones expire after their ttl`,
       );
     }
-    const requested = typeof params.ttl === 'number' ? params.ttl : DEFAULT_TTL_MS;
+    const requested = inline ? MIN_TTL_MS : typeof params.ttl === 'number' ? params.ttl : DEFAULT_TTL_MS;
     const now = new Date().toISOString();
     const task: Task = {
       taskId: randomBytes(16).toString('hex'),
@@ -94,7 +97,7 @@ export class TaskRegistry implements TaskStore {
       lastUpdatedAt: now,
       pollInterval: params.pollInterval ?? POLL_INTERVAL_MS,
     };
-    this.#tasks.set(task.taskId, { task, sessionId, controller: new AbortController() });
+    this.#tasks.set(task.taskId, { task, inline, sessionId, controller: new AbortController() });
     return { ...task };
   }
 
@@ -229,6 +232,7 @@ export function registerTaskTool(
         const task = await extra.taskStore.createTask({
           ttl: extra.taskRequestedTtl ?? DEFAULT_TTL_MS,
           pollInterval: inline ? INLINE_POLL_MS : POLL_INTERVAL_MS,
+          context: { inline },
         });
         const id = task.taskId;
         // Inline calls (no params.task) end with their request; task calls only with tasks/cancel.
