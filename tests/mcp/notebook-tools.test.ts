@@ -66,6 +66,15 @@ describe('notebook tools over stdio', () => {
     }
   });
 
+  it('sends no notebook events before the client sets a log level', async () => {
+    const quiet = await call('notebook_create', { name: 'quiet', experiment_id: 'exp-quiet' });
+    await call('cell_add', { session_id: quiet.session_id, source: 'print(1)', execute: true });
+    await client.ping(); // anything sent before the reply to this has arrived by now
+    expect(events).toEqual([]);
+    await call('notebook_delete', { session_id: quiet.session_id });
+    await client.setLoggingLevel('info');
+  });
+
   it('creates a session, runs cells, streams events, exports and re-imports', async () => {
     const created = await call('notebook_create', { name: 'first', experiment_id: 'exp-one' });
     const sid = created.session_id as string;
@@ -85,7 +94,7 @@ describe('notebook tools over stdio', () => {
     expect(bad.isError).toBe(true);
     expect(JSON.stringify(bad.content)).toContain('nope');
 
-    const exported = await call('notebook_export', { session_id: sid, format: 'srcmd' });
+    const exported = await call('notebook_export', { session_id: sid, format: 'srcmd', inline: true });
     expect(exported.content as string).toContain('x = 6 * 7');
     const imported = await call('notebook_import', {
       format: 'srcmd',
@@ -96,7 +105,7 @@ describe('notebook tools over stdio', () => {
     expect(all.failed).toBe(0);
     expect(all.ran).toBe(1);
 
-    const ipynb = await call('notebook_export', { session_id: sid, format: 'ipynb' });
+    const ipynb = await call('notebook_export', { session_id: sid, format: 'ipynb', inline: true });
     expect(JSON.parse(ipynb.content as string).nbformat).toBe(4);
     const list = await call('notebook_list', {});
     expect((list.sessions as unknown[]).length).toBe(2);

@@ -100,10 +100,17 @@ async function fullFlow(client: Client): Promise<void> {
       target: (run.work_dir as string) ?? loaded.model_id,
       kind: 'fan',
       variables: [model.out],
+      preview: true,
     },
   });
   expect(viz.isError).toBeFalsy();
-  expect((viz.content as { type: string }[]).some((c) => c.type === 'image')).toBe(true);
+  const blocks = viz.content as { type: string; uri?: string }[];
+  expect(blocks.some((c) => c.type === 'image')).toBe(true);
+  // The PNG itself is a resource link the client can read.
+  const link = blocks.find((c) => c.type === 'resource_link');
+  expect(link?.uri).toMatch(/^peragus:\/\/session\//);
+  const png = await client.readResource({ uri: link!.uri! });
+  expect((png.contents[0] as { mimeType?: string }).mimeType).toBe('image/png');
 
   const exported = await call('notebook_export', { session_id: sid, format: 'srcmd' });
   const [srcmdRef, outputsRef] = exported.artifacts as Artifact[];

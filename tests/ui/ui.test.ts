@@ -155,7 +155,7 @@ describe.skipIf(!hasChromium)('browser UI', () => {
     await shot('03-ran-from-page');
 
     // The agent sees the page's cell; the page sees the agent's new cell.
-    const state = (await call('notebook_export', { session_id: sid, format: 'json' })) as Json;
+    const state = (await call('notebook_export', { session_id: sid, format: 'json', inline: true })) as Json;
     expect(JSON.stringify(state)).toContain('from the page');
     await call('cell_add', { session_id: sid, source: 'agent_marker = 1', execute: true });
     await page.waitForSelector('.cell textarea >> nth=-1');

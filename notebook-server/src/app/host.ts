@@ -5,17 +5,20 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Catalog } from '../catalog/catalog.ts';
+import { registerCatalogResources } from '../mcp/catalog-resources.ts';
 import type { NotebookContext } from '../mcp/context.ts';
-import { ContainerRouter } from '../mcp/router.ts';
 import { createMcpServer } from '../mcp/server.ts';
+import { TaskRegistry } from '../mcp/tasks.ts';
 import type { ToolDef } from '../mcp/tool.ts';
-import { approvalFromEnv, catalogTools, registerCatalogResources } from '../mcp/tools/catalog.ts';
+import { approvalFromEnv, catalogTools } from '../mcp/tools/catalog.ts';
 import { containerTools } from '../mcp/tools/container.ts';
 import { ContainerService, type RuntimeKind } from '../orchestrator/containers.ts';
 import { PlanRunner } from '../orchestrator/plans.ts';
+import { ContainerRouter } from '../orchestrator/router.ts';
 import { peragusHome } from '../runtime/paths.ts';
 import { isolationWarning, localIsolation } from '../sandbox/bwrap.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
+import { remoteSessions } from './remote-sessions.ts';
 
 export interface HostOptions {
   home?: string;
@@ -32,6 +35,8 @@ export interface Host {
   router: ContainerRouter;
   catalog: Catalog;
   plans: PlanRunner;
+  /** Long runs as MCP tasks, shared by every MCP connection of this host. */
+  tasks: TaskRegistry;
   ctx: NotebookContext;
   /** Extra host tools registered by later layers (catalog, plans). */
   extraTools: ToolDef[];
@@ -81,6 +86,8 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
       approval: approvalFromEnv(),
     }),
   ];
+  const tasks = new TaskRegistry();
+  const remote = remoteSessions(containers, router);
   const host: Host = {
     home,
     notebook,
@@ -88,15 +95,32 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     router,
     catalog,
     plans,
+    tasks,
     ctx,
     extraTools,
     makeMcpServer: () =>
       createMcpServer(ctx, {
         tools: [...containerTools(containers, router, home), ...extraTools],
         router: (name, args, call) => router.route(name, args, call),
-        setup: (server) => registerCatalogResources(server, catalog),
+        tasks,
+        locateRemote: async (id) => (await remote.get(id))?.host_work_dir,
+        completions: () => {
+          const experimentIds = async (prefix: string) =>
+            (await catalog.completeIds('experiment_id', prefix)).values;
+          const planIds = async (prefix: string) => (await catalog.completeIds('plan_id', prefix)).values;
+          return {
+            resources: {
+              'experiment://{id}/summary': { id: experimentIds },
+              'experiment://{id}/artifacts': { id: experimentIds },
+              'experiment://{id}/metrics': { id: experimentIds },
+              'plan://{plan_id}': { plan_id: planIds },
+            },
+          };
+        },
+        setup: (server, subscriptions) => registerCatalogResources(server, catalog, subscriptions),
       }),
     async close() {
+      tasks.close();
       await plans.close();
       await router.close();
       await notebook.close();

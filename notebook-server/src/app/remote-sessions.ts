@@ -2,9 +2,9 @@
 // by asking each live container's node (notebook_list), read through its
 // `notebook://session/{id}/state` resource, and driven by routed tool calls.
 import type { RemoteSessionInfo, RemoteSessions } from '../http/context.ts';
-import type { ContainerRouter } from '../mcp/router.ts';
 import type { SessionInfo } from '../notebook/session.ts';
 import type { ContainerService } from '../orchestrator/containers.ts';
+import type { ContainerRouter } from '../orchestrator/router.ts';
 import { EXPERIMENT_MOUNT } from '../runtime/types.ts';
 
 export function remoteSessions(containers: ContainerService, router: ContainerRouter): RemoteSessions {
@@ -42,7 +42,7 @@ export function remoteSessions(containers: ContainerService, router: ContainerRo
     const found: { containerId: string; sessionIds: string[] }[] = [];
     for (const c of await live()) {
       const listed = await router.call(c.container_id, 'notebook_list', {}).catch(() => null);
-      const sessions = (listed?.sessions as { session_id: string }[] | undefined) ?? [];
+      const sessions = listed?.sessions ?? [];
       found.push({ containerId: c.container_id, sessionIds: sessions.map((s) => s.session_id) });
     }
     return found;
@@ -72,7 +72,7 @@ export function remoteSessions(containers: ContainerService, router: ContainerRo
     async call(id, tool, args) {
       const cid = router.containerOf(id) ?? (await this.get(id))?.container_id;
       if (!cid) throw new Error(`no container of this host holds session ${id}`);
-      return router.call(cid, tool, { ...args, session_id: id });
+      return router.callRaw(cid, tool, { ...args, session_id: id });
     },
   };
 }

@@ -1,8 +1,10 @@
 // The catalog: experiments, their registered results and the queries over
 // them. One Catalog per PERAGUS_HOME per process (the host server's).
+
 import { normalizeMetrics, type PreparedArtifact, prepareArtifacts, resultDigest } from './artifacts.ts';
 import { CatalogDb, type OpenDbOptions } from './db.ts';
 import { CatalogError } from './errors.ts';
+import { completeIds, type ExperimentPageQuery, readExperimentPage } from './listing.ts';
 import { type CatalogQueryOptions, type CatalogQueryResult, QueryEngine } from './query.ts';
 import {
   type ArtifactRecord,
@@ -242,6 +244,16 @@ export class Catalog {
     filter: ExperimentFilter = {},
   ): Promise<{ experiments: ExperimentSummary[]; total: number }> {
     return readSummaries(this.db, filter);
+  }
+
+  /** Compact rows, newest first, paged by cursor (experiment_list). */
+  listExperimentPage(query: ExperimentPageQuery): ReturnType<typeof readExperimentPage> {
+    return readExperimentPage(this.db, query);
+  }
+
+  /** Ids starting with prefix, newest first (completion/complete). */
+  completeIds(column: 'experiment_id' | 'plan_id', prefix: string): ReturnType<typeof completeIds> {
+    return completeIds(this.db, column, prefix);
   }
 
   getExperiment(experimentId: string): Promise<ExperimentRecord | null> {

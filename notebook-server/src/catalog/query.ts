@@ -26,6 +26,8 @@ export interface CatalogQueryOptions {
   rowLimit?: number;
   /** The query is interrupted after this long (default 10 s). */
   timeoutMs?: number;
+  /** Rows to skip before the first one returned (catalog_query's cursor). */
+  skip?: number;
 }
 
 export interface QueryColumn {
@@ -73,6 +75,8 @@ export class QueryEngine {
 
   async query(sql: string, options: CatalogQueryOptions = {}): Promise<CatalogQueryResult> {
     const rowLimit = options.rowLimit ?? DEFAULT_ROW_LIMIT;
+    const skip = options.skip ?? 0;
+    let skipped = 0;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!Number.isInteger(rowLimit) || rowLimit < 1)
       throw new CatalogError('invalid_input', 'rowLimit must be >= 1');
@@ -100,6 +104,10 @@ export class QueryEngine {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
         for (const values of chunk.convertRows(JSDuckDBValueConverter)) {
+          if (skipped < skip) {
+            skipped++;
+            continue;
+          }
           if (rows.length >= rowLimit) {
             truncated = true;
             break;

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { createNotebookServices } from '../app/notebook-services.ts';
 import { onParentDeath } from '../app/parent-watch.ts';
 import { createMcpServer } from '../mcp/server.ts';
-import { listenSocket } from '../mcp/socket-transport.ts';
+import { listenSocket } from '../orchestrator/socket-transport.ts';
 
 export async function nodeCommand(argv: string[]): Promise<number | undefined> {
   const { values } = parseArgs({

@@ -251,7 +251,7 @@ export function uiApiRouter(ctx: HostContext): Router {
     const format = NotebookFormat.parse(req.query.format ?? 'srcmd');
     const far = await remote(req.params.id);
     if (far) {
-      const out = await remoteCall(far.id, 'notebook_export', { format });
+      const out = await remoteCall(far.id, 'notebook_export', { format, inline: true });
       const base = far.name.replace(/[^\w.-]+/g, '_') || far.id;
       const type = format === 'ipynb' ? 'application/x-ipynb+json' : 'text/markdown';
       res

@@ -1,6 +1,6 @@
 // notebook_export: writes the session's notebook into its work dir in the
 // requested format and returns artifact references (path, sha256, bytes,
-// media type), plus the text itself when it is small.
+// media type), plus the text itself when asked and small.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -44,7 +44,12 @@ export async function renderNotebook(
   return toMarkdown(nb);
 }
 
-export async function exportNotebook(session: Session, format: ExportFormatName, path?: string) {
+export async function exportNotebook(
+  session: Session,
+  format: ExportFormatName,
+  path?: string,
+  withText = false,
+) {
   const nb = session.toNotebook();
   const workDir = session.work_dir;
   const base = session.name.replace(/[^\w.-]+/g, '_');
@@ -65,13 +70,13 @@ export async function exportNotebook(session: Session, format: ExportFormatName,
         ref(at(paths.srcmd), text, MEDIA.srcmd),
         ref(at(paths.outputs), readFileSync(paths.outputs), 'application/json'),
       );
-      if (text.length <= INLINE_LIMIT) inline = text;
+      if (withText && text.length <= INLINE_LIMIT) inline = text;
     });
   } else {
     const text = await renderNotebook(nb, format);
     writeInside(workDir, target, text, where);
     artifacts.push(ref(target, text, MEDIA[format]));
-    if (text.length <= INLINE_LIMIT) inline = text;
+    if (withText && text.length <= INLINE_LIMIT) inline = text;
   }
   return {
     session_id: session.id,

@@ -1,75 +1,100 @@
 // Builds one McpServer per client connection. Both roles get the notebook and
-// PySD tools and the session-state resource; the host adds its own tools
-// (containers, catalog, plans) and a router that forwards calls naming a
-// container to that container's node server.
-import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
-import type { SessionEvent } from '../notebook/events.ts';
+// PySD tools, the session resources, prompts and completions; the host adds
+// its own tools (containers, catalog, plans), a router that forwards calls
+// naming a container to that container's node server, the catalog resources
+// and a task registry for long runs.
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { PERAGUS_VERSION } from '../version.ts';
+import {
+  type Completer,
+  type CompletionTable,
+  installCompletions,
+  none,
+  startingWith,
+} from './completions.ts';
 import type { NotebookContext } from './context.ts';
+import { FILES_TEMPLATE } from './links.ts';
+import { forwardEventsAsLogs } from './logging.ts';
+import { PROMPTS, registerPrompts } from './prompts.ts';
+import {
+  installSubscriptions,
+  registerSessionResources,
+  type Subscriptions,
+  type WorkDirLocator,
+} from './resources.ts';
+import { installTaskHandlers, type TaskRegistry } from './tasks.ts';
 import { registerTools, type ToolDef, type ToolRouter } from './tool.ts';
 import { notebookTools } from './tools/notebook.ts';
 import { pysdTools } from './tools/pysd.ts';
 
 export const SERVER_NAME = 'peragus';
-export const SERVER_VERSION = '0.1.0';
+export const SERVER_VERSION = PERAGUS_VERSION;
 
 export interface McpServerExtras {
   tools?: ToolDef[];
   router?: ToolRouter;
+  /** Long runs as MCP tasks (host): one registry shared by the host's connections. */
+  tasks?: TaskRegistry;
+  /** Work dirs of sessions this process does not hold (the host's containers). */
+  locateRemote?: WorkDirLocator;
+  /** More completers (experiment and plan ids on the host). */
+  completions?: (sessionIds: Completer) => Partial<CompletionTable>;
   /** Registers extra resources etc.; returns a cleanup run when the connection closes. */
-  setup?: (server: McpServer) => (() => void) | undefined;
+  setup?: (server: McpServer, subscriptions: Subscriptions) => (() => void) | undefined;
 }
 
-function levelOf(event: SessionEvent): LoggingLevel {
-  if (event.type === 'notebook.error') return 'error';
-  if (event.type === 'notebook.cell.output') return 'debug';
-  return 'info';
-}
+const INSTRUCTIONS =
+  'Peragus runs PySD system-dynamics experiments. Typical flow: container_create (optional) → notebook_create → ' +
+  'pysd_model_load → pysd_experiment_run → pysd_visualize → notebook_export → experiment_register_result → container_destroy; ' +
+  'or experiment_plan_run for N experiments (as an MCP task for long plans). Every action is a notebook cell; files come back ' +
+  'as resource links (peragus:// URIs, read with resources/read). Notebook events are sent as log messages only after ' +
+  'logging/setLevel. Prompts: design_sensitivity_study, calibrate_to_data, explore_scenarios_and_report.';
 
 export function createMcpServer(ctx: NotebookContext, extras: McpServerExtras = {}): McpServer {
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
     {
-      capabilities: { logging: {}, resources: { subscribe: true, listChanged: true } },
-      instructions:
-        'Peragus runs PySD system-dynamics experiments. Typical flow: container_create (optional) → notebook_create → ' +
-        'pysd_model_load → pysd_experiment_run → pysd_visualize → notebook_export → experiment_register_result → container_destroy. ' +
-        'Every action is a notebook cell; results are artifact references (path, sha256, bytes, media_type).',
+      capabilities: {
+        logging: {},
+        completions: {},
+        prompts: { listChanged: false },
+        resources: { subscribe: true, listChanged: true },
+        ...(extras.tasks ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {}),
+      },
+      ...(extras.tasks ? { taskStore: extras.tasks } : {}),
+      instructions: INSTRUCTIONS,
     },
   );
-  registerTools(server, [...notebookTools(ctx), ...pysdTools(ctx), ...(extras.tools ?? [])], extras.router);
+  const tools = [...notebookTools(ctx), ...pysdTools(ctx), ...(extras.tools ?? [])];
+  registerTools(server, tools, extras.router, extras.tasks);
+  if (extras.tasks) installTaskHandlers(server, extras.tasks);
 
-  server.registerResource(
-    'notebook-session-state',
-    new ResourceTemplate('notebook://session/{id}/state', {
-      list: async () => ({
-        resources: ctx.sessions.list().map((s) => ({
-          uri: `notebook://session/${s.id}/state`,
-          name: `${s.name} (${s.id})`,
-          mimeType: 'application/json',
-        })),
-      }),
-    }),
-    { description: 'A session: state, cells and their run status.', mimeType: 'application/json' },
-    async (uri, variables) => {
-      const session = ctx.sessions.get(String(variables.id));
-      return {
-        contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(session.info()) }],
-      };
-    },
+  const subscriptions = installSubscriptions(server);
+  const locate: WorkDirLocator = async (id) =>
+    ctx.sessions.has(id) ? ctx.sessions.get(id).work_dir : await extras.locateRemote?.(id);
+  const offResources = registerSessionResources(server, ctx, subscriptions, locate);
+  registerPrompts(server);
+
+  const sessionIds = startingWith(() => ctx.sessions.list().map((s) => s.id));
+  const more = extras.completions?.(sessionIds) ?? {};
+  const promptArgs = Object.fromEntries(
+    PROMPTS.map((p) => [p.name, Object.fromEntries(Object.keys(p.args).map((a) => [a, none]))]),
   );
-
-  // Session events reach the client as logging notifications (one schema with the WS stream).
-  const unsubscribe = ctx.events.subscribe((event) => {
-    if (!server.isConnected()) return;
-    void server
-      .sendLoggingMessage({ level: levelOf(event), logger: 'peragus.events', data: event })
-      .catch(() => undefined);
+  installCompletions(server, {
+    resources: {
+      'notebook://session/{id}/state': { id: sessionIds },
+      [FILES_TEMPLATE]: { session_id: sessionIds, path: none },
+      ...more.resources,
+    },
+    prompts: { ...promptArgs, ...more.prompts },
   });
-  const cleanup = extras.setup?.(server);
+
+  const offLogs = forwardEventsAsLogs(server, ctx.events);
+  const cleanup = extras.setup?.(server, subscriptions);
   const previousOnClose = server.server.onclose;
   server.server.onclose = () => {
-    unsubscribe();
+    offLogs();
+    offResources();
     cleanup?.();
     previousOnClose?.();
   };

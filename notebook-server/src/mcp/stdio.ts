@@ -2,7 +2,7 @@
 // the capped line reader: a message over 10 MiB, or a line that is not
 // JSON-RPC, gets a JSON-RPC error reply and the server keeps serving.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { LineFramedTransport } from './framing/line-transport.ts';
+import { LineFramedTransport } from '../jsonrpc/line-transport.ts';
 
 export const LARGE_CONTENT_HINT =
   'put large files in PERAGUS_HOME/inbox and copy them with container_cp_in {src}';

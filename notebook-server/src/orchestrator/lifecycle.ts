@@ -5,10 +5,11 @@
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { ContainerRouter } from '../mcp/router.ts';
+import { Experiment } from '../pysd/schemas.ts';
 import type { ContainerSpec, CreateResult } from '../runtime/types.ts';
 import type { ContainerService } from './containers.ts';
 import type { ExperimentConfig, Plan } from './plan-schema.ts';
+import type { ContainerRouter } from './router.ts';
 
 export interface LifecycleDeps {
   containers: ContainerService;
@@ -108,18 +109,25 @@ export async function runExperimentLifecycle(
     await rt.cpIn(cid, modelPath, { content: input.modelText });
     step('notebook');
     const nb = await router.call(cid, 'notebook_create', { name: config.experiment_id });
-    const sessionId = nb.session_id as string;
+    const sessionId = nb.session_id;
     step('load');
     const loaded = await router.call(cid, 'pysd_model_load', {
       session_id: sessionId,
       source: modelPath,
       ...(plan.model.format ? { format: plan.model.format } : {}),
     });
+    // Checked by the node's tool schema too; parsed here so the call is typed.
+    const parsed = Experiment.safeParse(config.experiment);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${['experiment', ...i.path].join('.')}: ${i.message}`);
+      throw new Error(`invalid experiment: ${issues.join('; ')}`);
+    }
+    const experiment = parsed.data;
     step('run');
     const ran = await router.call(cid, 'pysd_experiment_run', {
       session_id: sessionId,
       model_id: loaded.model_id,
-      experiment: config.experiment,
+      experiment,
       output_format: plan.output_format,
     });
     const runCount = Number(ran.run_count ?? 0);
@@ -131,10 +139,7 @@ export async function runExperimentLifecycle(
     step('export');
     const exported = await router.call(cid, 'notebook_export', { session_id: sessionId, format: 'srcmd' });
     step('register');
-    const refs = [
-      ...((ran.artifacts as ArtifactRefLike[]) ?? []),
-      ...((exported.artifacts as ArtifactRefLike[]) ?? []),
-    ];
+    const refs: ArtifactRefLike[] = [...ran.artifacts, ...exported.artifacts];
     const artifacts = [];
     for (const ref of refs) {
       const out = await rt.cpOut(cid, ref.path);
@@ -159,7 +164,7 @@ export async function runExperimentLifecycle(
       finished_at: new Date().toISOString(),
       status: 'finished',
     });
-    return { compute_ms: Number(loaded.duration_ms ?? 0) + Number(ran.duration_ms ?? 0) };
+    return { compute_ms: (loaded.duration_ms ?? 0) + (ran.duration_ms ?? 0) };
   } finally {
     signal.removeEventListener('abort', onAbort);
     step('teardown');

@@ -8,7 +8,10 @@ export const MAX_PLAN_EXPERIMENTS = 10_000;
 export const PlanModel = z
   .object({
     source: z.string().min(1).describe('Model file: .mdl (Vensim), .xmile/.stmx (XMILE) or .py (PySD).'),
-    format: z.enum(['vensim', 'xmile', 'python']).optional(),
+    format: z
+      .enum(['vensim', 'xmile', 'python'])
+      .optional()
+      .describe('Default: from the extension of source.'),
     content: z
       .string()
       .optional()
@@ -16,45 +19,80 @@ export const PlanModel = z
         'The model text. Without it, over MCP source names a file in the host inbox ("inbox/NAME.mdl") or a catalog model ("catalog:SHA256/NAME.mdl"); `peragus run` reads it relative to the plan file.',
       ),
   })
-  .strict();
+  .strict()
+  .describe('The model. Example: {"source": "sir.mdl", "content": "<the .mdl text>"}.');
 
 const ParamValue = z.union([z.number(), z.string(), z.boolean()]);
+/** A grid axis: [a, b, ...] or {values: [a, b, ...]}, both a SET of values (never a range). */
+const GridAxis = z.union([
+  z.array(ParamValue).min(1).describe('The values, e.g. [4, 8] = two experiments (4 and 8), not a range.'),
+  z.strictObject({ values: z.array(ParamValue).min(1) }).describe('The same, explicit: {"values": [4, 8]}.'),
+]);
+export const axisValues = (axis: z.infer<typeof GridAxis>) => (Array.isArray(axis) ? axis : axis.values);
 
 export const PlanInput = z
   .object({
-    name: z.string().min(1).max(120).optional(),
+    name: z.string().min(1).max(120).optional().describe('A label for the plan.'),
     model: PlanModel,
     experiment: z
       .object({ type: z.string().min(1) })
       .passthrough()
-      .describe('The pysd_experiment_run experiment object; grid/targets fix parameters per experiment.'),
+      .describe(
+        'The pysd_experiment_run experiment object, run once per experiment of the plan (there [a, b] is a range). ' +
+          'Example: {"type": "single", "metrics": [{"variable": "Infected", "stat": "max"}]}.',
+      ),
     grid: z
-      .record(z.string(), z.array(ParamValue).min(1))
+      .record(z.string(), GridAxis)
       .optional()
-      .describe('One experiment per combination: {param: [values]}.'),
+      .describe(
+        'One experiment per combination. In a grid, [a, b] is a SET of values (not a range): ' +
+          '{"Contact Rate": [4, 8], "Infectivity": {"values": [0.05, 0.1]}} = 4 experiments.',
+      ),
     targets: z
       .array(z.record(z.string(), ParamValue))
       .optional()
-      .describe('One experiment per entry: [{param: value}].'),
+      .describe(
+        'One experiment per entry, e.g. [{"Contact Rate": 4}, {"Contact Rate": 8, "Infectivity": 0.1}].',
+      ),
     parallel_limit: z
       .number()
       .int()
       .positive()
       .max(64)
       .default(4)
-      .describe('Experiments running at once (K).'),
+      .describe(
+        'Experiments running at once (K, default 4); above PERAGUS_PLAN_APPROVE_PARALLEL the user is asked.',
+      ),
     resources: z
-      .object({ cpu: z.number().positive().optional(), memory: z.union([z.number(), z.string()]).optional() })
-      .optional(),
-    runtime: z.enum(['local', 'docker']).optional(),
+      .object({
+        cpu: z.number().positive().optional().describe('CPU cores per experiment (fractional ok).'),
+        memory: z.union([z.number(), z.string()]).optional().describe('Bytes, or "512m" / "2g".'),
+      })
+      .optional()
+      .describe('Caps per experiment container, e.g. {"cpu": 1, "memory": "1g"}.'),
+    runtime: z
+      .enum(['local', 'docker'])
+      .optional()
+      .describe('Where experiments run. Default: PERAGUS_RUNTIME (local).'),
     timeout_ms: z
       .number()
       .int()
       .positive()
       .default(30 * 60_000)
-      .describe('Per experiment; a stalled experiment is stopped and marked failed.'),
-    retries: z.number().int().min(0).max(5).default(1),
-    output_format: z.enum(['parquet', 'csv', 'netcdf']).default('parquet'),
+      .describe(
+        'Milliseconds per experiment (default 1800000); a stalled experiment is stopped and marked failed.',
+      ),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(5)
+      .default(1)
+      .describe('Retries of a failed experiment (default 1).'),
+    output_format: z
+      .enum(['parquet', 'csv', 'netcdf'])
+      .default('parquet')
+      .describe('Runs file format (default parquet).'),
   })
   .strict();
 export type PlanInput = z.input<typeof PlanInput>;
@@ -68,8 +106,8 @@ export interface ExperimentConfig {
   experiment: Record<string, unknown>;
 }
 
-function gridSize(grid: Record<string, unknown[]>): number {
-  return Object.values(grid).reduce((n, values) => n * values.length, 1);
+function gridSize(grid: NonNullable<Plan['grid']>): number {
+  return Object.values(grid).reduce((n, axis) => n * axisValues(axis).length, 1);
 }
 
 /** Refuses impossible plans with a message naming the problem; returns the experiment count. */
@@ -90,8 +128,8 @@ export function expandPlan(plan: Plan, planId: string): ExperimentConfig[] {
   checkPlan(plan);
   let combos: Record<string, string | number | boolean>[] = [{}];
   if (plan.grid) {
-    for (const [param, values] of Object.entries(plan.grid)) {
-      combos = combos.flatMap((c) => values.map((v) => ({ ...c, [param]: v })));
+    for (const [param, axis] of Object.entries(plan.grid)) {
+      combos = combos.flatMap((c) => axisValues(axis).map((v) => ({ ...c, [param]: v })));
     }
   } else if (plan.targets) {
     combos = plan.targets;

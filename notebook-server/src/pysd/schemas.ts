@@ -78,38 +78,61 @@ export const Distribution = z.discriminatedUnion('dist', [
 ]);
 
 /** value | [min, max] | {values: [...]} | {dist: ...} (or {value}). */
-export const ParameterSpec = z.union([
-  finite('value'),
-  Range,
-  z.strictObject({ value: finite('value') }),
-  z.strictObject({ values: z.array(finite('values[i]')).min(1, { error: 'values must not be empty' }) }),
-  Distribution,
-]);
+export const ParameterSpec = z
+  .union([
+    finite('value').describe('A fixed value, e.g. 5.'),
+    Range.describe('In an experiment, [min, max] is a RANGE sampled or swept, e.g. [5, 15].'),
+    z.strictObject({ value: finite('value') }).describe('A fixed value, e.g. {"value": 5}.'),
+    z
+      .strictObject({
+        values: z.array(finite('values[i]')).min(1, { error: 'values must not be empty' }),
+      })
+      .describe('An explicit set of values, e.g. {"values": [5, 10, 15]}.'),
+    Distribution.describe('A distribution, e.g. {"dist": "normal", "mean": 10, "std": 2}.'),
+  ])
+  .describe(
+    'value | [min, max] (a range: sampled or swept) | {values: [...]} (exactly these values) | {dist: uniform|normal|lognormal|triangular, ...}.',
+  );
 export type ParameterSpec = z.infer<typeof ParameterSpec>;
 
-export const Parameters = z.record(VariableName, ParameterSpec);
+export const Parameters = z
+  .record(VariableName, ParameterSpec)
+  .describe(
+    'By model name or Python name. Example: {"Contact Rate": [4, 8], "Infectivity": {"values": [0.05, 0.1]}, "Illness Duration": 5}.',
+  );
 const FixedParameters = z.record(
   VariableName,
   z.union([finite('value'), z.strictObject({ value: finite('value') })]),
 );
 
-export const Metric = z.strictObject({
-  variable: VariableName,
-  stat: z.enum(METRIC_STATS).default('final'),
-});
-export const Objective = Metric.extend({ goal: z.enum(['min', 'max']).default('min') });
+export const Metric = z
+  .strictObject({
+    variable: VariableName.describe('A model variable, e.g. "Infected".'),
+    stat: z
+      .enum(METRIC_STATS)
+      .default('final')
+      .describe('Statistic of its time series (default final); time_of_* give the time.'),
+  })
+  .describe('One number per run, e.g. {"variable": "Infected", "stat": "max"}.');
+export const Objective = Metric.extend({
+  goal: z.enum(['min', 'max']).default('min').describe('Minimize (default) or maximize.'),
+}).describe('optimization target, e.g. {"variable": "Cost", "stat": "final", "goal": "min"}.');
 
-export const Scenario = z.strictObject({
-  name: z.string().min(1).max(200),
-  parameters: FixedParameters.default({}),
-});
+export const Scenario = z
+  .strictObject({
+    name: z.string().min(1).max(200).describe('Scenario name (unique), e.g. "high contact".'),
+    parameters: FixedParameters.default({}).describe(
+      'Fixed values of this scenario, e.g. {"Contact Rate": 8}.',
+    ),
+  })
+  .describe('e.g. {"name": "lockdown", "parameters": {"Contact Rate": 2}}.');
 
 export const ExperimentOptions = z.strictObject({
   method: z.enum(OPTIMIZATION_METHODS).optional().describe('optimization method'),
-  popsize: z.number().int().min(2).max(1000).optional(),
-  maxiter: z.number().int().min(1).optional(),
-  polish: z.boolean().optional(),
-  tol: z.number().positive().optional(),
+  popsize: z.number().int().min(2).max(1000).optional().describe('differential_evolution population size'),
+  maxiter: z.number().int().min(1).optional().describe('optimization iterations'),
+  polish: z.boolean().optional().describe('differential_evolution: polish the best point'),
+  tol: z.number().positive().optional().describe('optimization tolerance'),
   num_levels: z.number().int().min(2).max(100).optional().describe('morris grid levels'),
   calc_second_order: z.boolean().optional().describe('sobol second-order indices'),
   M: z.number().int().min(1).max(50).optional().describe('fast interference parameter'),
@@ -119,23 +142,55 @@ const isVarying = (s: ParameterSpec) => typeof s !== 'number' && !(typeof s === 
 
 export const Experiment = z
   .strictObject({
-    type: z.string().refine((t) => (EXPERIMENT_TYPES as readonly string[]).includes(t), {
-      error: (iss) =>
-        `unsupported experiment type ${JSON.stringify(iss.input)}; supported types: ${EXPERIMENT_TYPES.join(', ')}`,
-    }),
+    type: z
+      .string()
+      .refine((t) => (EXPERIMENT_TYPES as readonly string[]).includes(t), {
+        error: (iss) =>
+          `unsupported experiment type ${JSON.stringify(iss.input)}; supported types: ${EXPERIMENT_TYPES.join(', ')}`,
+      })
+      .describe(`One of ${EXPERIMENT_TYPES.join(', ')}.`),
     parameters: Parameters.optional(),
-    samples: z.number().int().min(1).max(10_000_000).optional(),
-    seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-    workers: z.number().int().min(1).max(256).optional(),
-    return_columns: z.array(VariableName).min(1).optional(),
-    initial_time: finite('initial_time').optional(),
-    final_time: finite('final_time').optional(),
-    time_step: finite('time_step').positive().optional(),
-    saveper: finite('saveper').positive().optional(),
-    metrics: z.array(Metric).optional(),
+    samples: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .optional()
+      .describe(
+        'Runs or base sample size; default per type: sweep 10 points, grid 5 per range, monte_carlo/lhs 100, sobol 64 (N·(D+2) runs), morris 10 trajectories, fast 65, optimization 300 evaluations.',
+      ),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .describe('Random seed (same seed, same design). Default: fixed per experiment.'),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe('Parallel worker processes. Default: CPUs.'),
+    return_columns: z
+      .array(VariableName)
+      .min(1)
+      .optional()
+      .describe('Variables to keep in the runs file. Default: stocks (and metric variables).'),
+    initial_time: finite('initial_time').optional().describe("Model time units. Default: the model's."),
+    final_time: finite('final_time').optional().describe("Model time units. Default: the model's."),
+    time_step: finite('time_step').positive().optional().describe("Integration step. Default: the model's."),
+    saveper: finite('saveper').positive().optional().describe("Output interval. Default: the model's."),
+    metrics: z
+      .array(Metric)
+      .optional()
+      .describe('Per-run numbers to summarize. Default: final value of each stock.'),
     objective: Objective.optional(),
-    scenarios: z.array(Scenario).min(1).optional(),
-    options: ExperimentOptions.optional(),
+    scenarios: z.array(Scenario).min(1).optional().describe('type scenarios only: one run per entry.'),
+    options: ExperimentOptions.optional().describe(
+      'Method options, e.g. {"calc_second_order": false} (sobol), {"method": "nelder-mead"} (optimization).',
+    ),
     vectorise: z
       .enum(VECTORISE_MODES)
       .optional()
@@ -172,6 +227,9 @@ export const Experiment = z
       issue("scenarios is only used by type 'scenarios'", ['scenarios']);
     }
   });
+export const ExperimentDescription =
+  'The experiment. Example: {"type": "lhs", "samples": 50, "seed": 1, "parameters": {"Contact Rate": [4, 8]}, ' +
+  '"metrics": [{"variable": "Infected", "stat": "max"}]}. Here [a, b] in parameters is a range; {"values": [...]} lists exact values.';
 export type Experiment = z.infer<typeof Experiment>;
 
 /** A path relative to the session's work dir that cannot leave it. */
@@ -195,13 +253,20 @@ export const PysdModelLoadInput = {
     .optional()
     .describe('Default: from the extension (.mdl, .xmile/.xml/.stmx, .py).'),
   name: z.string().min(1).max(120).optional().describe('Model id to use (default: file stem + checksum).'),
-  content: z.string().max(20_000_000).optional().describe('Model text, written to source first.'),
+  content: z
+    .string()
+    .max(20_000_000)
+    .optional()
+    .describe('Model text (up to 20 MB), written to source first. Without it, source must exist.'),
 };
 export const PysdExperimentRunInput = {
   ...SessionRef,
-  model_id: z.string().min(1).max(200),
-  experiment: Experiment,
-  output_format: z.enum(OUTPUT_FORMATS).default('parquet'),
+  model_id: z.string().min(1).max(200).describe('From pysd_model_load.'),
+  experiment: Experiment.describe(ExperimentDescription),
+  output_format: z
+    .enum(OUTPUT_FORMATS)
+    .default('parquet')
+    .describe('Runs file format: parquet (default), csv, netcdf.'),
   name: z
     .string()
     .min(1)
@@ -209,7 +274,10 @@ export const PysdExperimentRunInput = {
     .optional()
     .describe('Results folder name (default: derived from the experiment).'),
 };
-export const PysdModelAnalyzeInput = { ...SessionRef, model_id: z.string().min(1).max(200) };
+export const PysdModelAnalyzeInput = {
+  ...SessionRef,
+  model_id: z.string().min(1).max(200).describe('From pysd_model_load.'),
+};
 export const PysdVisualizeInput = {
   ...SessionRef,
   target: z
@@ -217,7 +285,10 @@ export const PysdVisualizeInput = {
     .min(1)
     .max(1000)
     .describe('A model id, or a results path (an experiment folder, its runs file or summary.json).'),
-  kind: z.enum(PLOT_KINDS).default('timeseries'),
+  kind: z
+    .enum(PLOT_KINDS)
+    .default('timeseries')
+    .describe('timeseries (default), fan (bands over runs), scatter, tornado (sensitivity).'),
   variables: z.array(VariableName).min(1).optional().describe('timeseries/fan: output columns to draw'),
   x: VariableName.optional().describe('scatter: a parameter or metric column'),
   y: VariableName.optional().describe('scatter: a metric or parameter column'),
@@ -227,9 +298,19 @@ export const PysdVisualizeInput = {
     .max(400)
     .optional()
     .describe('tornado: metric column, e.g. "final(Teacup Temperature)"'),
-  max_runs: z.number().int().min(1).max(100_000).optional(),
-  title: z.string().max(200).optional(),
+  max_runs: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .describe('timeseries: draw at most this many runs'),
+  title: z.string().max(200).optional().describe('Plot title. Default: from the target.'),
   path: WorkDirPath.optional().describe('PNG path relative to the work dir (default: <results>/plots/...).'),
+  preview: z
+    .boolean()
+    .default(false)
+    .describe('Also return a small PNG preview as image content. Default false: the PNG is a resource link.'),
 };
 
 export const PysdModelLoad = z.object(PysdModelLoadInput);

@@ -24,7 +24,12 @@ export const SessionName = z
 
 export const NotebookCreateInput = {
   name: SessionName.describe('Notebook name, e.g. "teacup-lhs".'),
-  experiment_id: z.string().min(1).max(120).optional().describe('Experiment this session belongs to.'),
+  experiment_id: z
+    .string()
+    .min(1)
+    .max(120)
+    .optional()
+    .describe("Experiment this session belongs to. Default: the container's experiment, or a fresh id."),
   ...Routing,
 };
 
@@ -36,7 +41,7 @@ export const NotebookFormat = z.enum(['srcmd', 'ipynb']);
 export const ExportFormat = z.enum(['srcmd', 'ipynb', 'json', 'markdown']);
 
 export const NotebookImportInput = {
-  format: NotebookFormat.default('srcmd'),
+  format: NotebookFormat.default('srcmd').describe('srcmd (default) or ipynb.'),
   content: z.string().optional().describe('The notebook text. Either content or path.'),
   path: z
     .string()
@@ -47,40 +52,58 @@ export const NotebookImportInput = {
     .optional()
     .describe('For srcmd: the outputs JSON that travels beside the notebook (optional).'),
   name: SessionName.optional().describe('Session name; defaults to the notebook title.'),
-  experiment_id: z.string().min(1).max(120).optional(),
+  experiment_id: z
+    .string()
+    .min(1)
+    .max(120)
+    .optional()
+    .describe("Experiment of the new session. Default: the container's experiment, or a fresh id."),
   ...Routing,
 };
 
 export const NotebookExportInput = {
   ...SessionRef,
-  format: ExportFormat.default('srcmd'),
+  format: ExportFormat.default('srcmd').describe(
+    'srcmd (default; an outputs JSON travels beside it), ipynb, json or markdown.',
+  ),
   path: z
     .string()
     .optional()
     .describe("Where to write, relative to the session's work dir. Default: exports/<name>.<ext>."),
+  inline: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Also return the notebook text in the result (when under 64 KB). Default false: read it via its resource link.',
+    ),
 };
 
 export const CellAddInput = {
   ...SessionRef,
-  source: z.string().default(''),
-  cell_type: z.enum(['code', 'markdown']).default('code'),
+  source: z.string().default('').describe('Python code or markdown text of the cell.'),
+  cell_type: z.enum(['code', 'markdown']).default('code').describe('code (default) or markdown.'),
   filename: z.string().optional().describe('srcmd file name of a code cell, e.g. "analysis.py".'),
   index: z.number().int().nonnegative().optional().describe('Insert at this position (default: append).'),
   after: z.string().optional().describe('Insert after this cell id.'),
   execute: z.boolean().default(false).describe('Run the cell right after adding it.'),
-  timeout_ms: z.number().int().positive().optional(),
+  timeout_ms: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('With execute: interrupt the cell after this many milliseconds. Default: no limit.'),
 };
 
 export const CellUpdateInput = {
   ...SessionRef,
-  cell_id: z.string().min(1),
-  source: z.string().optional(),
-  filename: z.string().optional(),
+  cell_id: z.string().min(1).describe('The cell to change (from cell_add or the session state).'),
+  source: z.string().optional().describe('New source (clears the outputs).'),
+  filename: z.string().optional().describe('New srcmd file name of a code cell.'),
 };
 
 export const CellDeleteInput = {
   ...SessionRef,
-  cell_id: z.string().min(1),
+  cell_id: z.string().min(1).describe('The cell to delete.'),
 };
 
 export const CellExecuteInput = {
@@ -96,3 +119,5 @@ export const CellExecuteInput = {
 };
 
 export const CellInterruptInput = { ...SessionRef };
+
+export const NotebookRestartInput = { ...SessionRef };

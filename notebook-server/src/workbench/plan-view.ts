@@ -4,7 +4,7 @@
 // live lifecycle step and the kernel's progress of each experiment.
 import type { Catalog } from '../catalog/catalog.ts';
 import type { EventBus } from '../notebook/events.ts';
-import { expandPlan } from '../orchestrator/plan-schema.ts';
+import { axisValues, expandPlan } from '../orchestrator/plan-schema.ts';
 import type { PlanRunner, StoredPlan } from '../orchestrator/plans.ts';
 import { notFound } from './errors.ts';
 
@@ -165,7 +165,9 @@ export class PlanWatch {
       experiment_type: String((stored.plan.experiment as { type?: unknown }).type ?? ''),
       model: stored.plan.model.source,
       parallel_limit: stored.plan.parallel_limit,
-      grid: stored.plan.grid ?? null,
+      grid: stored.plan.grid
+        ? Object.fromEntries(Object.entries(stored.plan.grid).map(([k, axis]) => [k, axisValues(axis)]))
+        : null,
       targets: stored.plan.targets ?? null,
       experiment: stored.plan.experiment as Record<string, unknown>,
       total: configs.length,

@@ -1,27 +1,27 @@
 // Catalog and plan tools (host only): experiment_register_result,
-// experiment_list, catalog_query, experiment_plan_run, plus the experiment://
-// resources, which notify subscribers when the catalog changes.
+// experiment_list, catalog_query, experiment_plan_run (an MCP task when the
+// client asks: see ../tasks.ts).
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
 import type { Catalog } from '../../catalog/catalog.ts';
-import {
-  ArtifactInputSchema,
-  CatalogQueryInputSchema,
-  ExperimentFilterSchema,
-  MetricsInputSchema,
-} from '../../catalog/schemas.ts';
 import { copyOutOf } from '../../confine/index.ts';
 import type { SessionManager } from '../../notebook/manager.ts';
 import type { ContainerService } from '../../orchestrator/containers.ts';
 import { clientModelText, PlanModelError } from '../../orchestrator/plan-model.ts';
-import { PlanInput } from '../../orchestrator/plan-schema.ts';
 import type { PlanRunner } from '../../orchestrator/plans.ts';
-import type { ContainerRouter } from '../router.ts';
+import type { ContainerRouter } from '../../orchestrator/router.ts';
+import {
+  CatalogQueryInput,
+  CatalogQueryOutput,
+  ExperimentListInput,
+  ExperimentListOutput,
+  PlanRunInput,
+  PlanRunOutput,
+  RegisterInput,
+  RegisterOutput,
+} from '../../schemas/catalog-tools.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
 import { checkLineage } from './lineage.ts';
 
@@ -38,22 +38,17 @@ export interface CatalogToolDeps {
   approval: { maxExperiments: number; maxParallel: number };
 }
 
-const RegisterArtifact = ArtifactInputSchema.pick({ sha256: true, media_type: true }).extend({
-  path: z.string().min(1).describe("Relative to the session's work dir (what pysd_* tools return)."),
-});
-
-export const RegisterInput = {
-  experiment_id: z.string().min(1),
-  container_id: z
-    .string()
-    .optional()
-    .describe('Where the artifacts are (copied out first); omit for host sessions.'),
-  session_id: z.string().min(1),
-  artifacts: z.array(RegisterArtifact).default([]),
-  metrics: MetricsInputSchema.default({}),
-  config: z.record(z.string(), z.unknown()).optional(),
-  replace: z.boolean().default(false),
-};
+/** catalog_query's cursor: the offset of the next page, bound to the sql it pages. */
+const sqlKey = (sql: string) => createHash('sha256').update(sql).digest('hex').slice(0, 16);
+function queryCursor(sql: string, cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  const m = /^([0-9a-f]{16})\.(\d{1,9})$/.exec(cursor);
+  if (!m) throw new ToolInputError('invalid cursor: pass next_cursor of the previous page unchanged');
+  if (m[1] !== sqlKey(sql)) {
+    throw new ToolInputError('this cursor belongs to another query: page with the same sql, or omit cursor');
+  }
+  return Number(m[2]);
+}
 
 async function askApproval(call: ToolCall, message: string): Promise<void> {
   const caps = call.server.server.getClientCapabilities();
@@ -83,8 +78,10 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
     defineTool({
       name: 'experiment_register_result',
       description:
-        "Register an experiment's artifacts (copied out of its container or host session into the content-addressed store, checksums verified) and metrics in the catalog. Idempotent by experiment_id.",
+        "Register an experiment's artifacts (copied out of its container or host session into the content-addressed store, checksums verified) and metrics in the catalog. Idempotent by experiment_id: the same result again is 'unchanged'; a different one needs replace: true.",
       input: RegisterInput,
+      output: RegisterOutput,
+      hints: { readOnly: false, destructive: false, idempotent: true, openWorld: false },
       handler: async (args) => {
         await checkLineage(deps, args);
         const artifacts = [];
@@ -126,25 +123,47 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
     }),
     defineTool({
       name: 'experiment_list',
-      description: 'Experiments in the catalog (filter by status, plan_id), newest first.',
-      input: ExperimentFilterSchema.shape,
-      readOnly: true,
-      handler: async (args) => catalog.listExperiments(args),
+      description:
+        'Experiments in the catalog, newest first (by creation time), as compact rows (status, plan, times, metrics, artifact count). ' +
+        'Filter by status, plan_id, created_after/created_before; page with cursor (next_cursor). Full record: resource experiment://{id}/summary.',
+      input: ExperimentListInput,
+      output: ExperimentListOutput,
+      hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
+      handler: async (args) => catalog.listExperimentPage(args),
     }),
     defineTool({
       name: 'catalog_query',
       description:
-        'Read-only SQL over the catalog: tables experiments, artifacts, metrics, and results (rows of every registered Parquet result, with experiment_id). Row and time limits apply.',
-      input: CatalogQueryInputSchema.shape,
-      readOnly: true,
-      handler: async (args) =>
-        catalog.query(args.sql, { rowLimit: args.row_limit, timeoutMs: args.timeout_ms }),
+        'Read-only SQL (DuckDB) over the catalog: tables experiments, artifacts, metrics, and results (rows of every registered Parquet result, with experiment_id). ' +
+        'Pages of row_limit rows (default 1000); next_cursor continues the same sql. Time limit timeout_ms (default 10 s).',
+      input: CatalogQueryInput,
+      output: CatalogQueryOutput,
+      hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
+      handler: async (args) => {
+        const skip = queryCursor(args.sql, args.cursor);
+        const r = await catalog.query(args.sql, {
+          rowLimit: args.row_limit,
+          timeoutMs: args.timeout_ms,
+          skip,
+        });
+        return {
+          ...r,
+          columns: r.columns.map((c) => ({ name: c.name, type: c.type })),
+          ...(r.truncated ? { next_cursor: `${sqlKey(args.sql)}.${skip + r.row_count}` } : {}),
+        };
+      },
     }),
     defineTool({
       name: 'experiment_plan_run',
       description:
-        'Run N experiments from one call: a grid over model parameters (or a list of targets), K at a time, each in its own container through the whole lifecycle (provision, notebook, load, run, export, register, destroy). Progress per experiment; waits for the plan unless wait=false.',
-      input: { ...PlanInput.shape, wait: z.boolean().default(true) },
+        'Run N experiments from one call: a grid over model parameters (or a list of targets), K at a time, each in its own container through the whole lifecycle (provision, notebook, load, run, export, register, destroy). ' +
+        'In grid, [a, b] is a SET of values (one experiment each), unlike in the experiment object where it is a range. ' +
+        'Long plans: call it as an MCP task (poll, cancel, fetch the result after reconnecting); otherwise the call waits, kept alive by progress per experiment (wait: false returns at once). ' +
+        'Example: {"model": {"source": "sir.mdl", "content": "..."}, "experiment": {"type": "single"}, "grid": {"Contact Rate": [4, 8], "Infectivity": [0.05, 0.1]}, "parallel_limit": 2}.',
+      input: PlanRunInput,
+      output: PlanRunOutput,
+      hints: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
+      task: true,
       handler: async (args, call) => {
         const { wait, ...input } = args;
         const { plan, count } = plans.prepare(input);
@@ -176,45 +195,6 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
       },
     }),
   ];
-}
-
-/** experiment://{id}/summary|artifacts|metrics, with updated notifications for subscribers. */
-export function registerCatalogResources(server: McpServer, catalog: Catalog): () => void {
-  const kinds = ['summary', 'artifacts', 'metrics'] as const;
-  for (const kind of kinds) {
-    server.registerResource(
-      `experiment-${kind}`,
-      new ResourceTemplate(`experiment://{id}/${kind}`, { list: undefined }),
-      { description: `An experiment's ${kind} from the catalog.`, mimeType: 'application/json' },
-      async (uri, variables) => {
-        const id = String(variables.id);
-        const value =
-          kind === 'summary'
-            ? await catalog.getSummary(id)
-            : kind === 'artifacts'
-              ? await catalog.getArtifacts(id)
-              : await catalog.getMetrics(id);
-        if (value === null) throw new Error(`no experiment "${id}" in the catalog`);
-        return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(value) }] };
-      },
-    );
-  }
-  // Only subscribed URIs get updated notifications (resources/subscribe).
-  const subscribed = new Set<string>();
-  server.server.setRequestHandler(SubscribeRequestSchema, async (req) => {
-    subscribed.add(req.params.uri);
-    return {};
-  });
-  server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
-    subscribed.delete(req.params.uri);
-    return {};
-  });
-  return catalog.onChange((experimentId) => {
-    for (const kind of kinds) {
-      const uri = `experiment://${experimentId}/${kind}`;
-      if (subscribed.has(uri)) void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
-    }
-  });
 }
 
 export const approvalFromEnv = (env: NodeJS.ProcessEnv = process.env) => ({

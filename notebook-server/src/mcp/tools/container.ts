@@ -2,17 +2,25 @@
 // isolated container per experiment.
 import { join } from 'node:path';
 import { withFileInside } from '../../confine/index.ts';
-import type { ContainerRouter } from '../../mcp/router.ts';
 import type { ContainerService } from '../../orchestrator/containers.ts';
+import type { ContainerRouter } from '../../orchestrator/router.ts';
 import {
   ContainerCpInInput,
   ContainerCpOutInput,
   ContainerCreateInput,
+  ContainerCreateOutput,
   ContainerDestroyInput,
+  ContainerDestroyOutput,
   ContainerExecInput,
+  ContainerExecOutput,
+  ContainerHealthOutput,
   ContainerIdInput,
   ContainerListInput,
+  ContainerListOutput,
   ContainerLogsInput,
+  ContainerLogsOutput,
+  ContainerStatsOutput,
+  CopyOutput,
 } from '../../schemas/container-tools.ts';
 import { defineTool, type ToolDef, ToolInputError } from '../tool.ts';
 
@@ -28,6 +36,8 @@ export function containerTools(
         'Provision an isolated container for one experiment (no network, read-only root, caps on CPU/memory/pids). ' +
         'Returns container_id; pass it to notebook_create and the pysd_* tools.',
       input: ContainerCreateInput,
+      output: ContainerCreateOutput,
+      hints: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
       handler: async (args) => {
         const spec = {
           ...(args.image ? { image: args.image } : {}),
@@ -42,6 +52,8 @@ export function containerTools(
       name: 'container_exec',
       description: 'Run a command in a container; returns exit_code, stdout, stderr.',
       input: ContainerExecInput,
+      output: ContainerExecOutput,
+      hints: { readOnly: false, destructive: true, idempotent: false, openWorld: true },
       handler: async (args) =>
         containers.runtimeOf(args.container_id).exec(args.container_id, args.cmd, {
           ...(args.timeout_ms ? { timeoutMs: args.timeout_ms } : {}),
@@ -53,6 +65,8 @@ export function containerTools(
       description:
         'Copy a file into the container (dest relative to /experiment), from content or a host inbox file.',
       input: ContainerCpInInput,
+      output: CopyOutput,
+      hints: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
       handler: async (args) => {
         if ((args.src === undefined) === (args.content === undefined)) {
           throw new ToolInputError('container_cp_in needs exactly one of src or content');
@@ -73,6 +87,8 @@ export function containerTools(
       description:
         "Copy a file out of the container (src relative to /experiment) into the experiment's host out dir.",
       input: ContainerCpOutInput,
+      output: CopyOutput,
+      hints: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
       handler: async (args) => {
         if (args.dest !== undefined) {
           throw new ToolInputError('dest is chosen by the host (the experiment out dir); omit it');
@@ -82,31 +98,35 @@ export function containerTools(
     }),
     defineTool({
       name: 'container_logs',
-      description: "The container's recent stdout/stderr.",
+      description: "The container's recent stdout/stderr (its node server's log).",
       input: ContainerLogsInput,
-      readOnly: true,
+      output: ContainerLogsOutput,
+      hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
       handler: async (args) =>
         containers.runtimeOf(args.container_id).logs(args.container_id, args.tail ? { tail: args.tail } : {}),
     }),
     defineTool({
       name: 'container_stats',
-      description: 'One sample of CPU, memory and process count.',
+      description: 'One sample of CPU (percent of one core), memory (bytes) and process count.',
       input: ContainerIdInput,
-      readOnly: true,
+      output: ContainerStatsOutput,
+      hints: { readOnly: true, destructive: false, idempotent: false, openWorld: false },
       handler: async (args) => containers.runtimeOf(args.container_id).stats(args.container_id),
     }),
     defineTool({
       name: 'container_health',
       description: 'Running / exited / OOM-killed, with the reason, and whether its MCP endpoint answers.',
       input: ContainerIdInput,
-      readOnly: true,
+      output: ContainerHealthOutput,
+      hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
       handler: async (args) => containers.runtimeOf(args.container_id).health(args.container_id),
     }),
     defineTool({
       name: 'container_list',
       description: 'Containers created by Peragus (optionally of one experiment).',
       input: ContainerListInput,
-      readOnly: true,
+      output: ContainerListOutput,
+      hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
       handler: async (args) => ({
         containers: await containers.list(
           args.experiment_id ? { 'peragus.experiment_id': args.experiment_id } : undefined,
@@ -119,6 +139,8 @@ export function containerTools(
       description:
         'Stop and remove a container (idempotent). Its experiment volume stays unless remove_work_dir.',
       input: ContainerDestroyInput,
+      output: ContainerDestroyOutput,
+      hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       handler: async (args) => {
         const result = await containers.destroy(args.container_id, args.remove_work_dir);
         await router.forget(args.container_id);

@@ -3,7 +3,7 @@
 // experiment's files can never be filed under another.
 import type { SessionManager } from '../../notebook/manager.ts';
 import type { ContainerService } from '../../orchestrator/containers.ts';
-import type { ContainerRouter } from '../router.ts';
+import type { ContainerRouter } from '../../orchestrator/router.ts';
 import { ToolInputError } from '../tool.ts';
 
 export interface LineageDeps {

@@ -7,6 +7,17 @@ import { readInside } from '../../confine/index.ts';
 import type { EventBus } from '../../notebook/events.ts';
 import type { CellRunResult, Session } from '../../notebook/session.ts';
 import {
+  CellAddOutput,
+  CellExecuteOutput,
+  CellInterruptOutput,
+  CellRef,
+  DeletedOutput,
+  NotebookExportOutput,
+  NotebookListOutput,
+  NotebookRestartOutput,
+  SessionSummary,
+} from '../../schemas/notebook-outputs.ts';
+import {
   CellAddInput,
   CellDeleteInput,
   CellExecuteInput,
@@ -17,10 +28,12 @@ import {
   NotebookExportInput,
   NotebookImportInput,
   NotebookListInput,
+  NotebookRestartInput,
   SessionName,
 } from '../../schemas/notebook-tools.ts';
 import type { NotebookContext } from '../context.ts';
 import { exportNotebook } from '../export.ts';
+import { artifactLinks } from '../links.ts';
 import { summarizeOutputs } from '../outputs.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
 import { watchSessionProgress } from './progress.ts';
@@ -145,8 +158,10 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     defineTool({
       name: 'notebook_create',
       description:
-        'Create a notebook session (one Python PySD kernel) for an experiment. Returns session_id; every later call names it.',
+        'Create a notebook session (one Python PySD kernel) for an experiment. Returns session_id; every later call names it. With container_id it runs in that container.',
       input: NotebookCreateInput,
+      output: SessionSummary,
+      hints: { readOnly: false, destructive: false, idempotent: false, openWorld: false },
       routable: true,
       handler: async (args) => {
         // In a container the node's own experiment is the default.
@@ -157,10 +172,11 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'notebook_list',
-      description: 'List notebook sessions with their state.',
+      description: 'List notebook sessions (of the host, or of one container) with their kernel state.',
       input: NotebookListInput,
+      output: NotebookListOutput,
+      hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
       routable: true,
-      readOnly: true,
       handler: async () => ({ sessions: sessions.list().map(sessionSummary) }),
     }),
     defineTool({
@@ -168,6 +184,8 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
       description:
         "Delete a session: stops its kernel and removes its saved state (the work dir's files stay).",
       input: NotebookDeleteInput,
+      output: DeletedOutput,
+      hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
         await sessions.delete(args.session_id);
@@ -179,6 +197,8 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
       description:
         'Create a session from a srcmd (.src.md) or ipynb notebook, given as content or a path in the work dir. Run it with cell_execute {cell_id: "all"}.',
       input: NotebookImportInput,
+      output: SessionSummary,
+      hints: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
       routable: true,
       handler: async (args) => {
         let text = args.content;
@@ -200,18 +220,22 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     defineTool({
       name: 'notebook_export',
       description:
-        'Export a session as srcmd (with outputs JSON beside it), ipynb, json or markdown into its work dir. Returns artifact references.',
+        'Export a session as srcmd (with outputs JSON beside it), ipynb, json or markdown into its work dir. Returns artifact references and resource links (peragus:// URIs); the text itself only with inline: true.',
       input: NotebookExportInput,
+      output: NotebookExportOutput,
+      hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
         const session = sessions.get(args.session_id);
-        return exportNotebook(session, args.format, args.path);
+        return artifactLinks(session.id, await exportNotebook(session, args.format, args.path, args.inline));
       },
     }),
     defineTool({
       name: 'cell_add',
-      description: 'Add a code or markdown cell (default: at the end); optionally run it.',
+      description: 'Add a code or markdown cell (default: at the end); optionally run it (execute: true).',
       input: CellAddInput,
+      output: CellAddOutput,
+      hints: { readOnly: false, destructive: false, idempotent: false, openWorld: false },
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
@@ -239,6 +263,8 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
       name: 'cell_update',
       description: "Change a cell's source or filename (a changed source clears its outputs).",
       input: CellUpdateInput,
+      output: CellRef,
+      hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
         const session = sessions.get(args.session_id);
@@ -252,8 +278,10 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'cell_delete',
-      description: 'Delete a cell.',
+      description: 'Delete a cell from the session (its outputs go with it).',
       input: CellDeleteInput,
+      output: DeletedOutput,
+      hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
         await sessions.get(args.session_id).deleteCell(args.cell_id);
@@ -265,6 +293,8 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
       description:
         'Run one cell, or "all" code cells in order (stops at the first error). Returns each run with summarized outputs; images become artifacts.',
       input: CellExecuteInput,
+      output: CellExecuteOutput,
+      hints: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
@@ -278,12 +308,28 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
       name: 'cell_interrupt',
       description: 'Interrupt the running cell and cancel the queued ones.',
       input: CellInterruptInput,
+      output: CellInterruptOutput,
+      hints: { readOnly: false, destructive: false, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
         const session = sessions.get(args.session_id);
         const cancelled = session.cancel();
         const interrupted = await session.interrupt();
         return { interrupted, cancelled };
+      },
+    }),
+    defineTool({
+      name: 'notebook_restart',
+      description:
+        'Restart a session\'s kernel (also a dead or crashed one): a fresh Python process, so variables and loaded models are gone; cells and outputs stay. Run cell_execute {cell_id: "all"} to rebuild the state.',
+      input: NotebookRestartInput,
+      output: NotebookRestartOutput,
+      hints: { readOnly: false, destructive: true, idempotent: false, openWorld: false },
+      routable: true,
+      handler: async (args) => {
+        const session = sessions.get(args.session_id);
+        await session.restart();
+        return { ...sessionSummary(session), restarted: true };
       },
     }),
   ];

@@ -2,8 +2,8 @@
 // exported notebook replays it. The cell displays a structured result
 // (application/vnd.peragus.result+json) that becomes the tool result.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { dirname, join } from 'node:path';
+import type { ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import { confineRelative, hashInside, PathError, writeInside } from '../../confine/index.ts';
 import type { Session } from '../../notebook/session.ts';
 import {
@@ -19,8 +19,15 @@ import {
   parsePysdResult,
   visualizeCode,
 } from '../../pysd/index.ts';
+import {
+  PysdExperimentRunOutput,
+  PysdModelAnalyzeOutput,
+  PysdModelLoadOutput,
+  PysdVisualizeOutput,
+} from '../../schemas/notebook-outputs.ts';
 import type { NotebookContext } from '../context.ts';
-import { defineTool, RawResult, type ToolCall, type ToolDef, ToolInputError, toolResult } from '../tool.ts';
+import { artifactLinks } from '../links.ts';
+import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
 import { runCodeCell } from './notebook.ts';
 
 type Fn = 'load_model' | 'run_experiment' | 'analyze_model' | 'visualize';
@@ -48,6 +55,8 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       description:
         "Translate a model (Vensim .mdl, XMILE .xmile/.stmx, PySD .py) once and keep it in the session's kernel. source is relative to the session's work dir; with content, the content is written there first. Returns model_id, stocks, flows, auxiliaries, constants (units, limits, docs, values) and time settings.",
       input: PysdModelLoadInput,
+      output: PysdModelLoadOutput,
+      hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
@@ -75,12 +84,31 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
     defineTool({
       name: 'pysd_experiment_run',
       description:
-        'Run an experiment on a loaded model: single, sweep, grid, monte_carlo, lhs, sobol, morris, fast, optimization, scenarios. Parameters by model name ("Characteristic Time") or Python name; value | [min, max] | {values} | {dist}. Writes all runs to one file (parquet default, csv, netcdf) and returns run_count, artifacts (path, sha256, bytes, media_type), metrics, sensitivity indices or the optimum.',
+        'Run an experiment on a loaded model: single, sweep, grid, monte_carlo, lhs, sobol, morris, fast, optimization, scenarios. ' +
+        'Parameters by model name ("Characteristic Time") or Python name: value | [min, max] (a range) | {values: [...]} (exact values) | {dist: ...}. ' +
+        'Writes all runs to one file (parquet default, csv, netcdf) and returns run_count, results_dir, artifacts (path, sha256, bytes, media_type, uri; also as resource links), metrics, sensitivity indices or the optimum. ' +
+        'Long runs: call it as an MCP task, or keep the call open (progress notifications).',
       input: PysdExperimentRunInput,
+      output: PysdExperimentRunOutput,
+      hints: { readOnly: false, destructive: false, idempotent: true, openWorld: false },
       routable: true,
+      task: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
-        return pysdCell(session, experimentRunCode(args), 'run_experiment', call, args.experiment.type);
+        const r = await pysdCell(
+          session,
+          experimentRunCode(args),
+          'run_experiment',
+          call,
+          args.experiment.type,
+        );
+        const artifacts = ((r as { artifacts?: unknown }).artifacts ?? []) as { path: string }[];
+        const first = artifacts[0];
+        return artifactLinks(session.id, {
+          ...r,
+          artifacts,
+          ...(first ? { results_dir: dirname(first.path) } : {}),
+        } as { artifacts: { path: string }[] });
       },
     }),
     defineTool({
@@ -88,8 +116,9 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
       description:
         'Documentation table, stock/flow structure, dependency graph, parameter list with ranges, and a units check of a loaded model.',
       input: PysdModelAnalyzeInput,
+      output: PysdModelAnalyzeOutput,
+      hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
       routable: true,
-      readOnly: true,
       handler: async (args, call) => {
         return pysdCell(sessions.get(args.session_id), modelAnalyzeCode(args), 'analyze_model', call);
       },
@@ -97,18 +126,20 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
     defineTool({
       name: 'pysd_visualize',
       description:
-        'Plot a model run or an experiment result: timeseries, fan (sweep), scatter, tornado (sensitivity). Writes a PNG artifact; the tool result carries a small preview image.',
+        'Plot a model run or an experiment result: timeseries, fan (sweep), scatter, tornado (sensitivity). Writes a PNG artifact, returned as a resource link (read it with resources/read); preview: true adds a small inline image.',
       input: PysdVisualizeInput,
+      output: PysdVisualizeOutput,
+      hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args, call) => {
         const session = sessions.get(args.session_id);
         const info = await pysdCell(session, visualizeCode(args), 'visualize', call, args.kind);
-        const { preview, ...rest } = info as { preview?: unknown } & Record<string, unknown>;
-        const base = toolResult(rest);
-        const image = previewImage(preview, session.work_dir, rest);
-        return new RawResult(
-          image ? ({ ...base, content: [...base.content, image] } as CallToolResult) : base,
-        );
+        const { preview, ...rest } = info as { preview?: unknown; artifacts?: { path: string }[] } & Record<
+          string,
+          unknown
+        >;
+        const image = args.preview ? previewImage(preview, session.work_dir, rest) : undefined;
+        return artifactLinks(session.id, rest, image ? [image] : []);
       },
     }),
   ];
@@ -119,7 +150,7 @@ function previewImage(
   preview: unknown,
   workDir: string,
   info: Record<string, unknown>,
-): CallToolResult['content'][number] | undefined {
+): ContentBlock | undefined {
   const p = preview as { data?: string; base64?: string; media_type?: string } | string | undefined;
   const data = typeof p === 'string' ? p : (p?.base64 ?? p?.data);
   if (data) return { type: 'image', data, mimeType: 'image/png' };

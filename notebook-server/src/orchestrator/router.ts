@@ -2,13 +2,26 @@
 // lives in one) to that container's node server over its MCP endpoint, so an
 // agent talks to one MCP server only. Progress is forwarded, and the node's
 // session events are re-published on the host's bus (WS clients, MCP logging).
+// Calls made by the host itself (plans, the UI) are typed by the node tools'
+// schemas: `call` parses the result with the tool's declared output shape.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type EventBus, SessionEvent } from '../notebook/events.ts';
 import { ENDPOINT_RELATIVE_PATH } from '../runtime/types.ts';
-import { SERVER_VERSION } from './server.ts';
+import {
+  type NodeToolArgs,
+  type NodeToolName,
+  type NodeToolResult,
+  parseNodeResult,
+} from '../schemas/node-tools.ts';
+import { PERAGUS_VERSION } from '../version.ts';
 import { connectSocketTransport } from './socket-transport.ts';
-import { type ToolCall, ToolInputError } from './tool.ts';
+import type { ToolCall } from './tool-call.ts';
+
+/** A node tool failed: its message is meant for the caller. */
+export class RoutedToolError extends Error {
+  override name = 'RoutedToolError';
+}
 
 /** Calls routed to a container may run for hours (a long sweep); progress keeps them alive. */
 const ROUTED_TIMEOUT_MS = 24 * 3600 * 1000;
@@ -80,12 +93,30 @@ export class ContainerRouter {
     return result;
   }
 
+  /** Calls a node tool in a container: typed args, and its result parsed with the tool's output schema. */
+  async call<N extends NodeToolName>(
+    containerId: string,
+    name: N,
+    args: NodeToolArgs<N>,
+    call?: ToolCall,
+  ): Promise<NodeToolResult<N>> {
+    return parseNodeResult(
+      name,
+      await this.callRaw(containerId, name, args as Record<string, unknown>, call),
+    );
+  }
+
   /** Calls a tool in a container and returns its structured result, or throws its error message. */
-  async call(containerId: string, name: string, args: Record<string, unknown>, call?: ToolCall) {
+  async callRaw(
+    containerId: string,
+    name: string,
+    args: Record<string, unknown>,
+    call?: ToolCall,
+  ): Promise<Record<string, unknown>> {
     const result = await this.forward(containerId, name, args, call);
     if (result.isError) {
       const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-      throw new ToolInputError(`${name} in container ${containerId}: ${text}`);
+      throw new RoutedToolError(`${name} in container ${containerId}: ${text}`);
     }
     return (result.structuredContent ?? {}) as Record<string, unknown>;
   }
@@ -107,7 +138,7 @@ export class ContainerRouter {
       undefined,
       work_dir ? { root: work_dir, socket: ENDPOINT_RELATIVE_PATH } : undefined,
     );
-    const client = new Client({ name: 'peragus-host', version: SERVER_VERSION });
+    const client = new Client({ name: 'peragus-host', version: PERAGUS_VERSION });
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
       const parsed = SessionEvent.safeParse(n.params.data);
       if (n.params.logger === 'peragus.events' && parsed.success) {

@@ -9,7 +9,7 @@ import { serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { openSocketInside } from '../confine/index.ts';
-import { JsonLineReader } from './framing/line-reader.ts';
+import { JsonLineReader } from '../jsonrpc/line-reader.ts';
 
 export class SocketTransport implements Transport {
   onclose?: () => void;
