@@ -37,6 +37,81 @@ describe.skipIf(!hasChromium)('watching agents and containers', () => {
     rmSync(home, { recursive: true, force: true });
   }, 60_000);
 
+  it('offers the example notebooks in the empty state; they run, and cells can be renamed, moved, collapsed', async () => {
+    const { page } = b;
+    onTestFailed(() => b.shot('failed-examples'));
+    await page.goto(`${b.server.url}?token=${b.token}#/`);
+    await page.click('button.open-example[data-example="teacup-sweep.src.md"]');
+    await page.waitForSelector('.nb-header h1:has-text("Teacup sweep")');
+    await page.waitForFunction(() => document.querySelectorAll('.cell-code').length === 3);
+    const names = await page
+      .locator('.filename-input')
+      .evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+    expect(names).toEqual(['load_model.py', 'run_experiment_sweep.py', 'plot_runs.py']);
+    await b.shot('00-example-opened');
+    await page.click('button.run-all');
+    await page.waitForFunction(
+      () => document.querySelectorAll('.cell-code[data-status="ok"]').length === 3,
+      undefined,
+      {
+        timeout: 180_000,
+      },
+    );
+    // The sweep's result chart, and the matplotlib figure drawn inline by plt.show().
+    await page.waitForSelector('.sweep-chart .uplot canvas', { timeout: 60_000 });
+    const plotCell = page.locator('.cell-code').nth(2);
+    await plotCell.locator('img.out-image').waitFor();
+    await plotCell.scrollIntoViewIfNeeded();
+    await b.shot('00-example-ran');
+
+    // Rename, move up, collapse.
+    const sid = page.url().split('#/s/')[1] as string;
+    await plotCell.locator('.filename-input').fill('plot_teacup.py');
+    await plotCell.locator('.filename-input').press('Enter');
+    await expect
+      .poll(() =>
+        b.host.notebook.sessions
+          .get(sid)
+          .toNotebook()
+          .cells.map((c) => (c.cell_type === 'code' ? c.filename : 'md')),
+      )
+      .toContain('plot_teacup.py');
+    await plotCell.locator('button.move-up').click();
+    await expect
+      .poll(() =>
+        b.host.notebook.sessions
+          .get(sid)
+          .toNotebook()
+          .cells.findIndex((c) => c.cell_type === 'code' && c.filename === 'plot_teacup.py'),
+      )
+      .toBe(4);
+    await page.waitForFunction(() => {
+      const ids = [...document.querySelectorAll('.cell')].map(
+        (c) => (c.querySelector('.filename-input') as HTMLInputElement | null)?.value ?? 'md',
+      );
+      return ids.indexOf('plot_teacup.py') === 4;
+    });
+    const plotId = b.host.notebook.sessions.get(sid).toNotebook().cells[4]?.id as string;
+    const moved = page.locator(`.cell[data-cell-id="${plotId}"]`);
+    await moved.locator('button.collapse').click();
+    expect(await moved.getAttribute('class')).toContain('collapsed');
+    expect(await moved.locator('.editor').isVisible()).toBe(false);
+
+    // A long output folds, and unfolds on demand.
+    const before = await page.locator('.cell').count();
+    await page.click('button:has-text("+ Code")');
+    await page.waitForFunction((n) => document.querySelectorAll('.cell').length > n, before);
+    const last = page.locator('.cell').last();
+    await last.locator('textarea').fill('for i in range(300):\n    print("line", i)');
+    await last.locator('textarea').press('Shift+Enter');
+    await last.locator('.outputs.folded').waitFor({ timeout: 60_000 });
+    expect(await last.locator('.outputs').evaluate((e) => e.clientHeight)).toBeLessThan(500);
+    await last.locator('button.fold-toggle').click();
+    expect(await last.locator('.outputs').evaluate((e) => e.clientHeight)).toBeGreaterThan(1000);
+    await b.shot('00-example-edited');
+    await b.call('notebook_delete', { session_id: sid });
+  }, 300_000);
+
   it("shows an MCP agent's plan appear and progress live", async () => {
     const { page } = b;
     onTestFailed(() => b.shot('failed-agent'));

@@ -38,7 +38,7 @@ function connection(): Promise<DuckDBConnection> {
 }
 
 /** The file, if it lies inside the work dir (symlinks resolved). */
-async function safePath(workDir: string, path: string): Promise<string> {
+export async function safePath(workDir: string, path: string): Promise<string> {
   const root = await realpath(workDir);
   let full: string;
   try {
