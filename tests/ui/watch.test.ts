@@ -86,7 +86,7 @@ describe.skipIf(!hasChromium)('watching agents and containers', () => {
       )
       .toBe(4);
     await page.waitForFunction(() => {
-      const ids = [...document.querySelectorAll('.cell')].map(
+      const ids = Array.from(document.querySelectorAll('.cell')).map(
         (c) => (c.querySelector('.filename-input') as HTMLInputElement | null)?.value ?? 'md',
       );
       return ids.indexOf('plot_teacup.py') === 4;
