@@ -206,6 +206,51 @@ describe.skipIf(!hasChromium)('watching agents and containers', () => {
     expect(models).toEqual([]);
   }, 180_000);
 
+  it('runs a form design as one experiment: cells of a notebook, registered in the catalog, Sobol bars', async () => {
+    const { page } = b;
+    onTestFailed(() => b.shot('failed-single'));
+    await page.goto(`${b.server.url}#/models`);
+    await page.click('button.example-model[data-example="sir.mdl"]');
+    await page.waitForSelector('h1.model-title:has-text("sir.mdl")', { timeout: 120_000 });
+    await page.locator('select[name=type]').selectOption('sobol');
+    await page.locator('tr[data-param="Illness Duration"] select.role').selectOption('fixed');
+    await page.locator('tr[data-param="Infectivity"] select.role').selectOption('vary');
+    await page.locator('input[name=samples]').fill('16');
+    await page.locator('input[name=final_time]').fill('30');
+    await page.waitForSelector('.design-status.ok:has-text("one experiment")');
+    await page.click('button.run-design');
+    await page.waitForSelector('.nb-header h1', { timeout: 30_000 });
+    const sid = page.url().split('#/s/')[1] as string;
+    await page.waitForFunction(
+      () => document.querySelectorAll('.cell-code[data-status="ok"]').length === 2,
+      undefined,
+      {
+        timeout: 180_000,
+      },
+    );
+    const sources = await page
+      .locator('.cell-code textarea')
+      .evaluateAll((els) => els.map((e) => (e as HTMLTextAreaElement).value));
+    expect(sources[0]).toMatch(
+      /peragus_pysd\.load_model\(\s*source="models\/sir\.mdl",\s*sha256="[0-9a-f]{64}"/,
+    );
+    expect(sources[1]).toContain('"type": "sobol"');
+    expect(sources.join('\n')).not.toContain('json.loads');
+    await b.shot('05-single-notebook');
+    // Registered in the catalog like an agent's experiment.
+    const registered = async () =>
+      (await b.host.catalog.listExperiments({ limit: 100 })).experiments.find((e) => e.session_id === sid);
+    await expect.poll(async () => (await registered())?.status, { timeout: 60_000 }).toBe('finished');
+    const exp = (await registered()) as { experiment_id: string; metrics: Record<string, number | null> };
+    expect(Object.keys(exp.metrics).some((k) => k.startsWith('max(Infected)'))).toBe(true);
+    await page.goto(`${b.server.url}#/e/${exp.experiment_id}`);
+    await page.waitForSelector('.sensitivity rect.bar');
+    // SALib's S1 and ST for both parameters, each with its interval.
+    expect(await page.locator('.sensitivity rect.bar').count()).toBe(4);
+    expect(await page.locator('.sensitivity line.ci').count()).toBe(4);
+    await b.shot('06-single-sobol');
+  }, 300_000);
+
   it('keeps plans and their results after the host restarts', async () => {
     await b.close();
     b = await startBrowserHost('watch', home);

@@ -29,7 +29,7 @@ export function fanChart(box: HTMLElement, fan: FanData, height = 320): uPlot {
     width: width(box),
     height,
     scales: { x: { time: false } },
-    axes: [{ label: 'time' }, { label: fan.variable }],
+    axes: [{ label: 'time' }, { label: fan.variable, size: 72 }],
     series: [
       { label: 'time' },
       { label: 'p05', stroke: blue(0.25), width: 1 },
