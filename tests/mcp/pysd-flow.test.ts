@@ -3,7 +3,7 @@
 // LHS of 50 runs → analyse → visualise → export srcmd; then notebook_import of
 // that export into a new session and `cell_execute all` reproduce
 // byte-identical Parquet files.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -120,6 +120,10 @@ async function fullFlow(client: Client): Promise<void> {
   const again = await call('notebook_import', { format: 'srcmd', content: srcmd, outputs, name: 'replay' });
   const replayDir = again.work_dir as string;
   expect(replayDir).not.toBe(workDir);
+  // The notebook names its model by path and sha256 (not inlined): the model goes beside it.
+  expect(srcmd).not.toContain(readFileSync(model.file, 'utf8').slice(0, 200));
+  expect(srcmd).toMatch(/sha256="[0-9a-f]{64}"/);
+  cpSync(join(workDir, 'models'), join(replayDir, 'models'), { recursive: true });
   const all = await call('cell_execute', { session_id: again.session_id, cell_id: 'all' });
   expect(all.failed).toBe(0);
   for (const a of parquet) {

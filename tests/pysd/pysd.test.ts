@@ -1,8 +1,8 @@
 // The PySD tools end to end without MCP: zod-validated inputs → generated cell
 // → a real PySD kernel → result parsed from the cell outputs.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelClient } from '../../notebook-server/src/kernel/index.ts';
 import {
@@ -38,12 +38,19 @@ interface RunSummary {
   optimization?: { best_parameters: Record<string, number>; best_value: number };
 }
 
-const load = (args: Record<string, unknown>) =>
-  runCell<{ model_id: string; stocks: { name: string }[] }>(
+/** As pysd_model_load does: given content is written beside the notebook, the cell names the file. */
+const load = (args: Record<string, unknown>) => {
+  const parsed = PysdModelLoad.parse({ session_id: 's', ...args });
+  if (parsed.content !== undefined) {
+    mkdirSync(dirname(join(workDir, parsed.source)), { recursive: true });
+    writeFileSync(join(workDir, parsed.source), parsed.content);
+  }
+  return runCell<{ model_id: string; stocks: { name: string }[] }>(
     kernel,
-    modelLoadCode(PysdModelLoad.parse({ session_id: 's', ...args })),
+    modelLoadCode(parsed),
     'load_model',
   );
+};
 const run = (args: Record<string, unknown>) =>
   runCell<RunSummary>(
     kernel,

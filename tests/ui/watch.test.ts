@@ -37,6 +37,81 @@ describe.skipIf(!hasChromium)('watching agents and containers', () => {
     rmSync(home, { recursive: true, force: true });
   }, 60_000);
 
+  it('offers the example notebooks in the empty state; they run, and cells can be renamed, moved, collapsed', async () => {
+    const { page } = b;
+    onTestFailed(() => b.shot('failed-examples'));
+    await page.goto(`${b.server.url}?token=${b.token}#/`);
+    await page.click('button.open-example[data-example="teacup-sweep.src.md"]');
+    await page.waitForSelector('.nb-header h1:has-text("Teacup sweep")');
+    await page.waitForFunction(() => document.querySelectorAll('.cell-code').length === 3);
+    const names = await page
+      .locator('.filename-input')
+      .evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+    expect(names).toEqual(['load_model.py', 'run_experiment_sweep.py', 'plot_runs.py']);
+    await b.shot('00-example-opened');
+    await page.click('button.run-all');
+    await page.waitForFunction(
+      () => document.querySelectorAll('.cell-code[data-status="ok"]').length === 3,
+      undefined,
+      {
+        timeout: 180_000,
+      },
+    );
+    // The sweep's result chart, and the matplotlib figure drawn inline by plt.show().
+    await page.waitForSelector('.sweep-chart .uplot canvas', { timeout: 60_000 });
+    const plotCell = page.locator('.cell-code').nth(2);
+    await plotCell.locator('img.out-image').waitFor();
+    await plotCell.scrollIntoViewIfNeeded();
+    await b.shot('00-example-ran');
+
+    // Rename, move up, collapse.
+    const sid = page.url().split('#/s/')[1] as string;
+    await plotCell.locator('.filename-input').fill('plot_teacup.py');
+    await plotCell.locator('.filename-input').press('Enter');
+    await expect
+      .poll(() =>
+        b.host.notebook.sessions
+          .get(sid)
+          .toNotebook()
+          .cells.map((c) => (c.cell_type === 'code' ? c.filename : 'md')),
+      )
+      .toContain('plot_teacup.py');
+    await plotCell.locator('button.move-up').click();
+    await expect
+      .poll(() =>
+        b.host.notebook.sessions
+          .get(sid)
+          .toNotebook()
+          .cells.findIndex((c) => c.cell_type === 'code' && c.filename === 'plot_teacup.py'),
+      )
+      .toBe(4);
+    await page.waitForFunction(() => {
+      const ids = Array.from(document.querySelectorAll('.cell')).map(
+        (c) => (c.querySelector('.filename-input') as HTMLInputElement | null)?.value ?? 'md',
+      );
+      return ids.indexOf('plot_teacup.py') === 4;
+    });
+    const plotId = b.host.notebook.sessions.get(sid).toNotebook().cells[4]?.id as string;
+    const moved = page.locator(`.cell[data-cell-id="${plotId}"]`);
+    await moved.locator('button.collapse').click();
+    expect(await moved.getAttribute('class')).toContain('collapsed');
+    expect(await moved.locator('.editor').isVisible()).toBe(false);
+
+    // A long output folds, and unfolds on demand.
+    const before = await page.locator('.cell').count();
+    await page.click('button:has-text("+ Code")');
+    await page.waitForFunction((n) => document.querySelectorAll('.cell').length > n, before);
+    const last = page.locator('.cell').last();
+    await last.locator('textarea').fill('for i in range(300):\n    print("line", i)');
+    await last.locator('textarea').press('Shift+Enter');
+    await last.locator('.outputs.folded').waitFor({ timeout: 60_000 });
+    expect(await last.locator('.outputs').evaluate((e) => e.clientHeight)).toBeLessThan(500);
+    await last.locator('button.fold-toggle').click();
+    expect(await last.locator('.outputs').evaluate((e) => e.clientHeight)).toBeGreaterThan(1000);
+    await b.shot('00-example-edited');
+    await b.call('notebook_delete', { session_id: sid });
+  }, 300_000);
+
   it("shows an MCP agent's plan appear and progress live", async () => {
     const { page } = b;
     onTestFailed(() => b.shot('failed-agent'));
@@ -130,6 +205,51 @@ describe.skipIf(!hasChromium)('watching agents and containers', () => {
     );
     expect(models).toEqual([]);
   }, 180_000);
+
+  it('runs a form design as one experiment: cells of a notebook, registered in the catalog, Sobol bars', async () => {
+    const { page } = b;
+    onTestFailed(() => b.shot('failed-single'));
+    await page.goto(`${b.server.url}#/models`);
+    await page.click('button.example-model[data-example="sir.mdl"]');
+    await page.waitForSelector('h1.model-title:has-text("sir.mdl")', { timeout: 120_000 });
+    await page.locator('select[name=type]').selectOption('sobol');
+    await page.locator('tr[data-param="Illness Duration"] select.role').selectOption('fixed');
+    await page.locator('tr[data-param="Infectivity"] select.role').selectOption('vary');
+    await page.locator('input[name=samples]').fill('16');
+    await page.locator('input[name=final_time]').fill('30');
+    await page.waitForSelector('.design-status.ok:has-text("one experiment")');
+    await page.click('button.run-design');
+    await page.waitForSelector('.nb-header h1', { timeout: 30_000 });
+    const sid = page.url().split('#/s/')[1] as string;
+    await page.waitForFunction(
+      () => document.querySelectorAll('.cell-code[data-status="ok"]').length === 2,
+      undefined,
+      {
+        timeout: 180_000,
+      },
+    );
+    const sources = await page
+      .locator('.cell-code textarea')
+      .evaluateAll((els) => els.map((e) => (e as HTMLTextAreaElement).value));
+    expect(sources[0]).toMatch(
+      /peragus_pysd\.load_model\(\s*source="models\/sir\.mdl",\s*sha256="[0-9a-f]{64}"/,
+    );
+    expect(sources[1]).toContain('"type": "sobol"');
+    expect(sources.join('\n')).not.toContain('json.loads');
+    await b.shot('05-single-notebook');
+    // Registered in the catalog like an agent's experiment.
+    const registered = async () =>
+      (await b.host.catalog.listExperiments({ limit: 100 })).experiments.find((e) => e.session_id === sid);
+    await expect.poll(async () => (await registered())?.status, { timeout: 60_000 }).toBe('finished');
+    const exp = (await registered()) as { experiment_id: string; metrics: Record<string, number | null> };
+    expect(Object.keys(exp.metrics).some((k) => k.startsWith('max(Infected)'))).toBe(true);
+    await page.goto(`${b.server.url}#/e/${exp.experiment_id}`);
+    await page.waitForSelector('.sensitivity rect.bar');
+    // SALib's S1 and ST for both parameters, each with its interval.
+    expect(await page.locator('.sensitivity rect.bar').count()).toBe(4);
+    expect(await page.locator('.sensitivity line.ci').count()).toBe(4);
+    await b.shot('06-single-sobol');
+  }, 300_000);
 
   it('keeps plans and their results after the host restarts', async () => {
     await b.close();

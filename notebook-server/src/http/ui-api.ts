@@ -1,10 +1,10 @@
 // /ui-api: what the browser UI calls. Bodies are validated with the same zod
 // input schemas as the MCP tools; sessions and events are the same objects, so
 // edits from the UI and from an agent show up in each other live.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname } from 'node:path';
 import express, { type Router } from 'express';
 import { z } from 'zod';
+import { readInside } from '../confine/index.ts';
 import { exportNotebook } from '../mcp/export.ts';
 import type { ExperimentProgressEvent } from '../notebook/events.ts';
 import type { Session, SessionInfo } from '../notebook/session.ts';
@@ -19,9 +19,20 @@ import type { ExperimentSummary, HostContext, RemoteSessionInfo } from './contex
 import { HttpError } from './errors.ts';
 import { readSeries } from './timeseries.ts';
 
+const IMAGE_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.svg': 'image/svg+xml',
+};
 const CreateBody = z.object(NotebookCreateInput).omit({ container_id: true });
 const AddBody = z.object(CellAddInput).omit({ session_id: true, container_id: true });
-const UpdateBody = z.object(CellUpdateInput).pick({ source: true, filename: true });
+const UpdateBody = z
+  .object(CellUpdateInput)
+  .pick({ source: true, filename: true })
+  .extend({
+    index: z.number().int().min(0).max(100_000).optional().describe('Move the cell to this position.'),
+  });
 const ExecuteBody = z.object(CellExecuteInput).pick({ timeout_ms: true });
 const SeriesQuery = z.object({
   path: z.string().min(1),
@@ -189,13 +200,23 @@ export function uiApiRouter(ctx: HostContext): Router {
   });
   r.patch('/ui-api/sessions/:id/cells/:cellId', async (req, res) => {
     const body = UpdateBody.parse(req.body ?? {});
+    const { index, ...patch } = body;
     if (await remote(req.params.id)) {
-      await remoteCall(req.params.id, 'cell_update', { cell_id: req.params.cellId, ...body });
+      if (index !== undefined) {
+        throw new HttpError(
+          409,
+          'cells of a container session cannot be moved from the browser',
+          'not_supported',
+        );
+      }
+      await remoteCall(req.params.id, 'cell_update', { cell_id: req.params.cellId, ...patch });
       const info = await ctx.remote?.get(req.params.id);
       res.json(info?.cells.find((c) => c.id === req.params.cellId) ?? { id: req.params.cellId });
       return;
     }
-    res.json(await session(req.params.id).updateCell(req.params.cellId, body));
+    const s = session(req.params.id);
+    if (index !== undefined) await s.moveCell(req.params.cellId, index);
+    res.json(await s.updateCell(req.params.cellId, patch));
   });
   r.delete('/ui-api/sessions/:id/cells/:cellId', async (req, res) => {
     if (await remote(req.params.id))
@@ -270,7 +291,7 @@ export function uiApiRouter(ctx: HostContext): Router {
       .type(format === 'ipynb' ? 'application/x-ipynb+json' : 'text/markdown')
       .attachment(`${base}.${format === 'ipynb' ? 'ipynb' : 'src.md'}`)
       .set('X-Peragus-Export', out.artifacts.map((a) => a.path).join(', '))
-      .send(readFileSync(join(s.work_dir, main.path)));
+      .send(readInside(s.work_dir, main.path, { what: 'export' }));
   });
 
   r.get('/ui-api/sessions/:id/timeseries', async (req, res) => {
@@ -287,6 +308,17 @@ export function uiApiRouter(ctx: HostContext): Router {
         ...(q.max_runs !== undefined ? { maxRuns: q.max_runs } : {}),
       }),
     );
+  });
+
+  // Images a cell wrote into the session's work dir (pysd_visualize PNGs), drawn at full size.
+  r.get('/ui-api/sessions/:id/image', async (req, res) => {
+    const far = await remote(req.params.id);
+    const workDir = far ? far.host_work_dir : session(req.params.id).work_dir;
+    const path = z.string().min(1).max(1000).parse(req.query.path);
+    const type = IMAGE_TYPES[extname(path).toLowerCase()];
+    if (!type) throw new HttpError(400, `${path} is not an image (png, jpeg or svg)`, 'unsupported');
+    // Read without following links: a planted link never serves a host file (PathError → 403/404).
+    res.type(type).send(readInside(workDir, path, { what: 'image', where: "the session's work dir" }));
   });
 
   r.get('/ui-api/experiments', async (_req, res) => {

@@ -111,6 +111,7 @@ export function workbenchRouter(ctx: HostContext): Router {
       .set('X-Peragus-Variable', encodeURIComponent(fan.variable))
       .set('X-Peragus-Variables', encodeURIComponent(JSON.stringify(fan.variables)))
       .set('X-Peragus-Run-Count', String(fan.run_count))
+      .set('X-Peragus-Approximate', String(fan.approximate))
       .send(Buffer.from(ipc));
   });
   r.get('/ui-api/results/:id/sensitivity', async (req, res) => {

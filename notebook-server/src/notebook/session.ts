@@ -248,6 +248,16 @@ export class Session implements QueueHost {
     return structuredClone(cell);
   }
 
+  /** Moves a cell to another position (index clamped to the notebook); its outputs stay. */
+  async moveCell(cellId: string, index: number): Promise<Cell> {
+    this.#assertOpen();
+    const cell = this.#find(cellId);
+    this.#cells = this.#cells.filter((c) => c.id !== cellId);
+    this.#cells.splice(Math.max(0, Math.min(Math.trunc(index), this.#cells.length)), 0, cell);
+    await this.#changed('cell_moved', cellId);
+    return structuredClone(cell);
+  }
+
   /** Removes a cell (cancelling it if queued). A running cell must be interrupted first. */
   async deleteCell(cellId: string): Promise<void> {
     this.#assertOpen();

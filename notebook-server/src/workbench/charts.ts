@@ -11,6 +11,7 @@ import { notFound, WorkbenchError } from './errors.ts';
 import { givenDataS1 } from './given-data.ts';
 
 export const MAX_POINTS = 1500;
+export const EXACT_RUNS = 2000;
 export const BANDS = [0.05, 0.25, 0.5, 0.75, 0.95] as const;
 const CONTROL = new Set(['FINAL TIME', 'INITIAL TIME', 'SAVEPER', 'TIME STEP', 'time', 'run_id', 'scenario']);
 
@@ -18,6 +19,8 @@ export interface FanData {
   variable: string;
   variables: string[];
   run_count: number;
+  /** True when the quantiles are t-digest estimates (more than EXACT_RUNS runs). */
+  approximate: boolean;
   time: number[];
   /** One array per quantile in BANDS. */
   bands: number[][];
@@ -67,13 +70,13 @@ export class Charts {
     return arts;
   }
 
-  async summary(experimentId: string): Promise<RunSummary | null> {
-    const s = byRole(await this.artifacts(experimentId), 'summary.json');
+  async summary(experimentId: string, known?: ArtifactRecord[]): Promise<RunSummary | null> {
+    const s = byRole(known ?? (await this.artifacts(experimentId)), 'summary.json');
     return s ? (JSON.parse(await readFile(s.store_path, 'utf8')) as RunSummary) : null;
   }
 
-  async #table(experimentId: string, name: 'runs' | 'metrics'): Promise<string> {
-    const arts = await this.artifacts(experimentId);
+  async #table(experimentId: string, name: 'runs' | 'metrics', known?: ArtifactRecord[]): Promise<string> {
+    const arts = known ?? (await this.artifacts(experimentId));
     const a = byRole(arts, `${name}.parquet`) ?? byRole(arts, `${name}.csv`);
     const source = a ? reader(a.store_path, a.media_type) : null;
     if (!source)
@@ -85,10 +88,24 @@ export class Charts {
     return source;
   }
 
+  /** Bands by runs-file sha256 and variable: artifacts never change, so neither do their bands. */
+  readonly #fans = new Map<string, FanData>();
+
   async fan(experimentId: string, variable?: string): Promise<FanData> {
-    const source = await this.#table(experimentId, 'runs');
+    const arts = await this.artifacts(experimentId);
+    const runsSha = (byRole(arts, 'runs.parquet') ?? byRole(arts, 'runs.csv'))?.sha256;
+    const hit = this.#fans.get(`${runsSha}:${variable ?? ''}`);
+    if (hit) return hit;
+    const fan = await this.#computeFan(experimentId, arts, variable);
+    if (this.#fans.size >= 64) this.#fans.delete(this.#fans.keys().next().value as string);
+    this.#fans.set(`${runsSha}:${variable ?? ''}`, fan);
+    return fan;
+  }
+
+  async #computeFan(experimentId: string, arts: ArtifactRecord[], variable?: string): Promise<FanData> {
+    const source = await this.#table(experimentId, 'runs', arts);
     const cols = await columns(source);
-    const summary = await this.summary(experimentId).catch(() => null);
+    const summary = await this.summary(experimentId, arts).catch(() => null);
     const params = new Set(summary?.columns?.parameters ?? []);
     const variables = cols
       .filter((c) => NUMERIC.test(c.type) && !CONTROL.has(c.name) && !params.has(c.name))
@@ -103,23 +120,32 @@ export class Charts {
       );
     }
     const hasRun = cols.some((c) => c.name === 'run_id');
-    const [count] = await rows(
-      `SELECT count(DISTINCT ${hasRun ? 'run_id' : '0'}) AS n, count(DISTINCT time) AS t FROM ${source}`,
+    // The run count is in the summary; counting 10^6 rows again is only the fallback.
+    const known = (summary as { run_count?: unknown } | null)?.run_count;
+    const runCount =
+      typeof known === 'number'
+        ? known
+        : Number(
+            (await rows(`SELECT count(DISTINCT ${hasRun ? 'run_id' : '0'}) AS n FROM ${source}`))[0]?.n ?? 0,
+          );
+    // All quantiles in one pass per time point; past EXACT_RUNS runs a t-digest
+    // (approx_quantile) instead of sorting every group: ~3x faster, error far below a band's width.
+    const list = `[${BANDS.join(', ')}]`;
+    const approximate = runCount > EXACT_RUNS;
+    const fn = approximate ? 'approx_quantile' : 'quantile_cont';
+    const data = await rows(
+      `SELECT time, ${fn}(${sqlIdent(v)}, ${list}) AS q FROM ${source} GROUP BY time ORDER BY time`,
     );
-    const times = Number(count?.t ?? 0);
-    const step = Math.max(1, Math.ceil(times / MAX_POINTS));
-    const q = BANDS.map((b, i) => `quantile_cont(${sqlIdent(v)}, ${b}) AS q${i}`).join(', ');
-    const thin =
-      step > 1
-        ? `WHERE time IN (SELECT time FROM (SELECT DISTINCT time FROM ${source}) QUALIFY (row_number() OVER (ORDER BY time) - 1) % ${step} = 0)`
-        : '';
-    const data = await rows(`SELECT time, ${q} FROM ${source} ${thin} GROUP BY time ORDER BY time`);
+    const step = Math.max(1, Math.ceil(data.length / MAX_POINTS));
+    const kept = data.filter((_, i) => i % step === 0 || i === data.length - 1);
+    const q = kept.map((r) => (r.q as unknown[]).map(Number));
     return {
       variable: v,
       variables,
-      run_count: Number(count?.n ?? 0),
-      time: data.map((r) => Number(r.time)),
-      bands: BANDS.map((_, i) => data.map((r) => Number(r[`q${i}`]))),
+      run_count: runCount,
+      approximate,
+      time: kept.map((r) => Number(r.time)),
+      bands: BANDS.map((_, i) => q.map((row) => row[i] as number)),
     };
   }
 

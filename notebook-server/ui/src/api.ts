@@ -84,7 +84,7 @@ export const api = {
   deleteSession: (id: string) => call<void>('DELETE', `/ui-api/sessions/${enc(id)}`),
   addCell: (id: string, body: CellAddBody) =>
     call<{ id: string }>('POST', `/ui-api/sessions/${enc(id)}/cells`, body),
-  updateCell: (id: string, cellId: string, body: { source?: string; filename?: string }) =>
+  updateCell: (id: string, cellId: string, body: { source?: string; filename?: string; index?: number }) =>
     call<unknown>('PATCH', `/ui-api/sessions/${enc(id)}/cells/${enc(cellId)}`, body),
   deleteCell: (id: string, cellId: string) =>
     call<void>('DELETE', `/ui-api/sessions/${enc(id)}/cells/${enc(cellId)}`),

@@ -67,7 +67,7 @@ export function lineChart(container: HTMLElement, ts: TimeSeries, height = 280):
     width: chartWidth(container),
     height,
     scales: { x: { time: false } },
-    axes: [{ label: ts.x.name }, {}],
+    axes: [{ label: ts.x.name }, { size: 64 }],
     legend: { show: ts.series.length <= 12 },
     series: [
       { label: ts.x.name },

@@ -1,7 +1,7 @@
 // Renders peragus_pysd results (application/vnd.peragus.result+json): the
 // summary line, metrics, and for experiments that wrote a runs table, a chart
 // of one variable over time with one line per run (variable picker above it).
-import { api } from './api.ts';
+import { api, token } from './api.ts';
 import { h } from './dom.ts';
 import { lineChart } from './plots.ts';
 
@@ -27,6 +27,7 @@ const CONTROL = new Set([
 ]);
 
 interface RunResult {
+  preview?: { base64?: string; media_type?: string };
   run_count?: number;
   experiment_type?: string;
   artifacts?: Artifact[];
@@ -92,12 +93,35 @@ function sweepChart(sessionId: string, r: RunResult, runs: Artifact): HTMLElemen
   return box;
 }
 
+/** A pysd_visualize plot: the small preview at once, then the PNG itself at full size. */
+function plotImage(
+  sessionId: string,
+  image: Artifact | undefined,
+  preview: RunResult['preview'],
+): HTMLElement {
+  const img = h('img', { class: 'out-image plot-image', alt: image?.path ?? 'plot' });
+  if (preview?.base64) img.src = `data:${preview.media_type ?? 'image/png'};base64,${preview.base64}`;
+  if (image) {
+    fetch(`/ui-api/sessions/${encodeURIComponent(sessionId)}/image?path=${encodeURIComponent(image.path)}`, {
+      headers: { Authorization: `token ${token()}` },
+    })
+      .then((res) => (res.ok ? res.blob() : null))
+      .then((blob) => {
+        if (blob) img.src = URL.createObjectURL(blob);
+      })
+      .catch(() => undefined);
+  }
+  return img;
+}
+
 export function renderResult(sessionId: string, value: unknown, summary: string | undefined): HTMLElement {
   const box = h('div', { class: 'peragus-result' });
   if (summary) box.append(h('div', { class: 'result-summary' }, summary));
   const r = ((value as { result?: unknown })?.result ?? {}) as RunResult;
   const runs = runsArtifact(r);
   if (runs) box.append(sweepChart(sessionId, r, runs));
+  const image = r.artifacts?.find((a) => (a.media_type ?? '').startsWith('image/'));
+  if (image || r.preview?.base64) box.append(plotImage(sessionId, image, r.preview));
   if (r.metrics && Object.keys(r.metrics).length > 0) box.append(metricsTable(r.metrics));
   return box;
 }

@@ -108,6 +108,7 @@ export async function fetchFan(id: string, variable?: string): Promise<FanData> 
     variable: decodeURIComponent(res.headers.get('X-Peragus-Variable') ?? ''),
     variables: JSON.parse(decodeURIComponent(res.headers.get('X-Peragus-Variables') ?? '%5B%5D')) as string[],
     run_count: Number(res.headers.get('X-Peragus-Run-Count') ?? 0),
+    approximate: res.headers.get('X-Peragus-Approximate') === 'true',
     time: col('time'),
     bands: ['p05', 'p25', 'p50', 'p75', 'p95'].map(col),
   };

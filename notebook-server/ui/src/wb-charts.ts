@@ -25,11 +25,11 @@ export function fanChart(box: HTMLElement, fan: FanData, height = 320): uPlot {
   box.append(wrap);
   const blue = (a: number) => `rgba(36, 88, 214, ${a})`;
   const opts: uPlot.Options = {
-    title: `${fan.variable}: median and 50% / 90% bands over ${fan.run_count} runs`,
+    title: `${fan.variable}: median and 50% / 90% bands over ${fan.run_count} runs${fan.approximate ? ' (t-digest quantiles)' : ''}`,
     width: width(box),
     height,
     scales: { x: { time: false } },
-    axes: [{ label: 'time' }, { label: fan.variable }],
+    axes: [{ label: 'time' }, { label: fan.variable, size: 72 }],
     series: [
       { label: 'time' },
       { label: 'p05', stroke: blue(0.25), width: 1 },

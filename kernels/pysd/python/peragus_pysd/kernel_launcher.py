@@ -11,7 +11,10 @@ import time
 
 import matplotlib
 
-matplotlib.use("Agg")
+# `%matplotlib inline` by default: plt.show() (or a figure left open) is drawn in
+# the notebook. Only the backend name is set here; pyplot loads on first use.
+INLINE = "module://matplotlib_inline.backend_inline"
+matplotlib.use(os.environ.get("MPLBACKEND") or INLINE)
 
 import pysd  # noqa: E402,F401  (warm import)
 
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     IPKernelApp.launch_instance(
         argv=sys.argv[1:] if argv is None else argv,
         exec_lines=[
-            "import matplotlib; matplotlib.use('Agg')",
+            f"import matplotlib; matplotlib.use({(os.environ.get('MPLBACKEND') or INLINE)!r})",
             "import pysd",
             "import peragus_pysd",
         ],

@@ -11,13 +11,17 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")
+# Agg, unless the kernel draws inline (its figures are closed after saving, so
+# they are not drawn twice).
+if not os.environ.get("MPLBACKEND", "").endswith("backend_inline"):
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

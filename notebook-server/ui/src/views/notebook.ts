@@ -19,7 +19,12 @@ interface CellView {
   dirty: boolean;
   /** The outputs last drawn, so unchanged outputs (and their charts) are not redrawn. */
   drawn: string;
+  /** The "show all / fold" toggle of a long output, and whether it is unfolded. */
+  fold?: HTMLElement;
+  unfolded?: boolean;
 }
+
+const FOLD_PX = 420;
 
 export function notebookView(root: HTMLElement, sessionId: string): () => void {
   let detail: SessionDetail | null = null;
@@ -64,6 +69,36 @@ export function notebookView(root: HTMLElement, sessionId: string): () => void {
     v.drawn = key;
     clear(v.outputs);
     for (const o of outputs) v.outputs.append(renderOutput(o, { sessionId }));
+    requestAnimationFrame(() => foldLong(v));
+  }
+
+  /** Long outputs fold to a few hundred pixels, with a toggle to show them whole. */
+  function foldLong(v: CellView): void {
+    v.fold?.remove();
+    v.fold = undefined;
+    if (v.outputs.scrollHeight <= FOLD_PX) {
+      v.outputs.classList.remove('folded');
+      return;
+    }
+    v.outputs.classList.toggle('folded', !v.unfolded);
+    const toggle = h('button', { class: 'fold-toggle' }, v.unfolded ? 'Fold output' : 'Show all output');
+    toggle.addEventListener('click', () => {
+      v.unfolded = !v.unfolded;
+      v.outputs.classList.toggle('folded', !v.unfolded);
+      toggle.textContent = v.unfolded ? 'Fold output' : 'Show all output';
+    });
+    v.outputs.after(toggle);
+    v.fold = toggle;
+  }
+
+  const collapsedKey = (cellId: string) => `peragus_collapsed:${sessionId}:${cellId}`;
+
+  async function move(v: CellView, delta: number): Promise<void> {
+    const cells = detail?.cells ?? [];
+    const at = cells.findIndex((c) => c.id === v.cell.id);
+    const to = at + delta;
+    if (at < 0 || to < 0 || to >= cells.length) return;
+    await api.updateCell(sessionId, v.cell.id, { index: to });
   }
 
   function renderStatus(v: CellView): void {
@@ -81,8 +116,48 @@ export function notebookView(root: HTMLElement, sessionId: string): () => void {
     const status = h('span', { class: 'cell-status' });
     const count = h('span', { class: 'count' });
     const outputs = h('div', { class: 'outputs' });
-    const label = cell.cell_type === 'code' ? (cell.filename ?? '') : 'markdown';
     const v: CellView = { cell, root: h('div'), editor, status, count, outputs, dirty: false, drawn: '' };
+    // Code cells are renamed in place (the srcmd `###### name.py`).
+    const label =
+      cell.cell_type === 'code'
+        ? h('input', {
+            type: 'text',
+            class: 'filename-input',
+            value: cell.filename ?? '',
+            placeholder: 'name.py',
+            title: 'Cell name (press Enter to rename)',
+          })
+        : h('span', { class: 'filename' }, 'markdown');
+    if (label instanceof HTMLInputElement) {
+      const rename = () => {
+        const name = label.value.trim();
+        if (v.cell.cell_type === 'code' && name && name !== (v.cell.filename ?? '')) {
+          api.updateCell(sessionId, v.cell.id, { filename: name }).catch(fail);
+        }
+      };
+      label.addEventListener('change', rename);
+      label.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') label.blur();
+      });
+    }
+    const collapseBtn = h('button', { class: 'collapse', title: 'Collapse / expand the cell' }, '▾');
+    const setCollapsed = (on: boolean) => {
+      v.root.classList.toggle('collapsed', on);
+      collapseBtn.textContent = on ? '▸' : '▾';
+      if (on) localStorage.setItem(collapsedKey(cell.id), '1');
+      else localStorage.removeItem(collapsedKey(cell.id));
+    };
+    collapseBtn.addEventListener('click', () => setCollapsed(!v.root.classList.contains('collapsed')));
+    const upBtn = h(
+      'button',
+      { class: 'move-up', title: 'Move up', onclick: () => move(v, -1).catch(fail) },
+      '↑',
+    );
+    const downBtn = h(
+      'button',
+      { class: 'move-down', title: 'Move down', onclick: () => move(v, 1).catch(fail) },
+      '↓',
+    );
     const runBtn = h(
       'button',
       { class: 'run', title: 'Run (Shift+Enter)', onclick: () => run(v).catch(fail) },
@@ -100,10 +175,11 @@ export function notebookView(root: HTMLElement, sessionId: string): () => void {
     v.root = h(
       'div',
       { class: `cell cell-${cell.cell_type}`, 'data-cell-id': cell.id },
-      h('div', { class: 'cell-bar' }, count, h('span', { class: 'filename' }, label), status, runBtn, delBtn),
+      h('div', { class: 'cell-bar' }, collapseBtn, count, label, status, upBtn, downBtn, runBtn, delBtn),
       editor,
       outputs,
     );
+    if (localStorage.getItem(collapsedKey(cell.id))) setCollapsed(true);
     const autosize = () => {
       editor.style.height = 'auto';
       editor.style.height = `${editor.scrollHeight + 2}px`;
@@ -196,6 +272,9 @@ export function notebookView(root: HTMLElement, sessionId: string): () => void {
           v.dirty = false;
         }
         v.cell = cell;
+        const input = v.root.querySelector<HTMLInputElement>('.filename-input');
+        if (input && cell.cell_type === 'code' && document.activeElement !== input)
+          input.value = cell.filename ?? '';
         renderOutputs(v);
         renderStatus(v);
       }

@@ -15,6 +15,9 @@ export function resultsView(root: HTMLElement, id: string): () => void {
     err.textContent = e.message;
   };
   root.append(h('h1', {}, id), err);
+  // The bands are fetched at once, alongside the experiment's record (first paint).
+  const firstFan = fetchFan(id);
+  firstFan.catch(() => undefined);
   wb.result(id)
     .then((r) => draw(r))
     .catch(fail);
@@ -40,9 +43,9 @@ export function resultsView(root: HTMLElement, id: string): () => void {
     const fanBox = h('div', { class: 'fan-box' });
     const picker = h('select', { class: 'fan-variable' });
     const note = h('span', { class: 'muted fan-note' });
-    const drawFan = (variable?: string) => {
+    const drawFan = (variable?: string, pending?: ReturnType<typeof fetchFan>) => {
       const t0 = performance.now();
-      fetchFan(id, variable)
+      (pending ?? fetchFan(id, variable))
         .then((fan) => {
           if (picker.options.length === 0)
             for (const v of fan.variables) picker.append(h('option', { value: v }, v));
@@ -63,7 +66,7 @@ export function resultsView(root: HTMLElement, id: string): () => void {
         fanBox,
       ),
     );
-    drawFan();
+    drawFan(undefined, firstFan);
 
     // Sensitivity
     const sens = h('section', { class: 'sensitivity', hidden: true });
