@@ -18,11 +18,12 @@ let t: TestHost;
 let sessionId = '';
 let workDir = '';
 let cid = '';
+let containerSessionId = '';
 
 beforeAll(async () => {
   writeFileSync(secretFile, `time,x\n0,${SECRET}\n`);
   t = await startTestHost({ runtime: 'local' });
-  const nb = await t.call('notebook_create', { name: 'confined' });
+  const nb = await t.call('notebook_create', { name: 'confined', experiment_id: 'confined-host' });
   sessionId = nb.session_id as string;
   workDir = nb.work_dir as string;
   // The planted link: a directory link out of each root a face reads or writes in.
@@ -30,6 +31,9 @@ beforeAll(async () => {
   symlinkSync(outside, join(t.home, 'sessions', 'linkdir'));
   cid = (await t.call('container_create', { experiment_id: 'confined' })).container_id as string;
   await t.call('container_exec', { container_id: cid, cmd: ['ln', '-s', outside, 'linkdir'] });
+  // Lineage is checked first: each register call names a session of its own experiment.
+  containerSessionId = (await t.call('notebook_create', { name: 'confined', container_id: cid }))
+    .session_id as string;
 }, 300_000);
 
 afterAll(async () => {
@@ -42,15 +46,15 @@ const faces: Record<string, (path: string) => Promise<string>> = {
   notebook_import: (path) => t.callError('notebook_import', { path }),
   'experiment_register_result (host session)': (path) =>
     t.callError('experiment_register_result', {
-      experiment_id: `reg-${randomBytes(3).toString('hex')}`,
+      experiment_id: 'confined-host',
       session_id: sessionId,
       artifacts: [{ path }],
     }),
   'experiment_register_result (container)': (path) =>
     t.callError('experiment_register_result', {
-      experiment_id: `reg-${randomBytes(3).toString('hex')}`,
+      experiment_id: 'confined',
       container_id: cid,
-      session_id: sessionId,
+      session_id: containerSessionId,
       artifacts: [{ path }],
     }),
   container_cp_out: (path) => t.callError('container_cp_out', { container_id: cid, src: path }),
@@ -81,7 +85,7 @@ describe.each(Object.keys(faces))('%s', (face) => {
 
 it('the catalog refuses artifact names outside the experiment with the same rule', async () => {
   const err = await t.callError('experiment_register_result', {
-    experiment_id: 'named',
+    experiment_id: 'confined-host',
     session_id: sessionId,
     artifacts: [{ path: '/etc/hostname' }],
   } as Json);
