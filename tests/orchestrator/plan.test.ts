@@ -123,7 +123,7 @@ describe('experiment_plan_run', () => {
         /plan was not started.*PySD cannot translate broken\.mdl/,
       );
       expect(started).toEqual([]);
-      const listed = await call('experiment_list', { limit: 1000 });
+      const listed = await call('experiment_list', { limit: 500 });
       expect((listed.experiments as Json[]).filter((e) => String(e.experiment_id).includes('Rte'))).toEqual(
         [],
       );
