@@ -12,7 +12,9 @@
 # never sees the lab's traffic). The host reaches the lab through one veth
 # (HOST_IP); the nodes have no default route, so nothing in the lab reaches
 # anything but the lab and the host. The manager also runs Debian's
-# docker-registry. The host's own dockerd is not touched.
+# docker-registry. All data roots and the registry's store are in one tmpfs
+# (PERAGUS_SWARM_LAB_TMPFS, default 12g; ~4 GB used with the experiment image on
+# every node). The host's own dockerd is not touched.
 #
 # Needs root, iproute2, docker.io and docker-registry (scripts/install-system-deps.sh).
 set -euo pipefail
@@ -166,9 +168,22 @@ PERAGUS_SWARM_LAB_W2_PIDFILE=$RUN/w2/dockerd.pid
 EOF
 }
 
+alive() { [[ -f $RUN/$1/dockerd.pid ]] && kill -0 "$(cat "$RUN/$1/dockerd.pid")" 2>/dev/null; }
+
 up() {
   need
-  local t0=$SECONDS n
+  local t0=$SECONDS n any=false
+  for n in "${NODES[@]}"; do alive "$n" && any=true; done
+  # Left over from a machine restart or a killed session: start clean rather
+  # than revive an old swarm. (One dead daemon in a live lab is restarted below.)
+  if ! $any && { has_ns "$LAN" || [[ -d $ROOT ]]; }; then
+    say "a stale lab is here with no daemon running: tearing it down first"
+    down
+  fi
+  # The data roots live in a tmpfs: no disk traffic for the image's layers on
+  # every node, and `down` frees them at once instead of deleting gigabytes.
+  mkdir -p "$ROOT"
+  mountpoint -q "$ROOT" || mount -t tmpfs -o "size=${PERAGUS_SWARM_LAB_TMPFS:-12g},mode=0711" peragus-swarm-lab "$ROOT"
   net_up
   for n in "${NODES[@]}"; do daemon_up "$n" & done
   wait
@@ -214,8 +229,9 @@ down() {
       ip netns pids "$PREFIX-$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     fi
   done
-  # Mounts the daemons left (overlay layers, netns files).
+  # Mounts the daemons left (overlay layers, netns files), then the tmpfs itself.
   grep -oE " ($ROOT|$RUN)/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  if mountpoint -q "$ROOT"; then umount -l "$ROOT"; fi
   ip link del "$HOST_VETH" 2>/dev/null || true
   for n in "${NODES[@]}" lan; do
     has_ns "$PREFIX-$n" && ip netns del "$PREFIX-$n"
