@@ -181,7 +181,21 @@ describe('one host per home', () => {
         parallel_limit: 1,
       }),
     );
-    const run = await peragus(['run', planFile, '--json'], env);
+    const running = peragus(['run', planFile, '--json'], env);
+    // Live: while it runs, the browser API lists the plan as running with its progress.
+    const live = await waitFor(
+      'the running plan in /ui-api/plans',
+      async () => {
+        const list = await api<{ plan_id: string; status: string; progress: { total: number } | null }[]>(
+          serve.address,
+          '/ui-api/plans',
+        );
+        return list.find((p) => p.status === 'running' && p.progress !== null);
+      },
+      300_000,
+    );
+    expect(live.progress?.total).toBe(1);
+    const run = await running;
     expect(run.stderr).toContain(`plan runs on the host ${serve.address.url}`);
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout) as { plan_id: string; experiments: { experiment_id: string }[] };
@@ -192,6 +206,7 @@ describe('one host per home', () => {
       serve.address,
       '/ui-api/plans',
     );
+    expect(live.plan_id).toBe(summary.plan_id);
     expect(plans.find((p) => p.plan_id === summary.plan_id)).toMatchObject({
       status: 'finished',
       progress: { done: 1, total: 1 },

@@ -42,7 +42,8 @@ options:
 Replays an exported notebook (notebook_export, or the browser's Export
 .src.md) in a fresh session and compares every artifact checksum recorded in
 NOTEBOOK.outputs.json. Copies only the files the notebook references (models,
-data) from its work dir. Exit 1 on a mismatch or a failed cell.
+data) from its work dir. Runs on the home's host when one is running (the
+browser sees it), else in this process. Exit 1 on a mismatch or a failed cell.
 
 options:
   --inputs DIR  where the referenced files are (default: the work dir the

@@ -1,6 +1,8 @@
 // `peragus rerun NOTEBOOK.src.md`: replays an exported notebook in a fresh
 // session and reports, artifact by artifact, whether each checksum matches
 // the one recorded in the outputs beside the notebook. Exit 1 on a mismatch.
+// With a host running on the home the session is the host's (the browser sees
+// it run; deleted afterwards unless --keep); otherwise it runs in-process.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -8,7 +10,11 @@ import { parseArgs } from 'node:util';
 import { decodeBundle } from '../../../srcmd/src/bundle.ts';
 import type { Notebook, Output } from '../../../srcmd/src/nbformat.ts';
 import { createNotebookServices } from '../app/notebook-services.ts';
+import type { HostAddress } from '../hostlink/address.ts';
+import { connectHost } from '../hostlink/client.ts';
+import { findHostOrSay } from '../hostlink/find.ts';
 import { RESULT_MIME } from '../pysd/result.ts';
+import { peragusHome } from '../runtime/paths.ts';
 import { copyReferencedInputs } from './rerun-inputs.ts';
 import { formatTable } from './table.ts';
 
@@ -47,6 +53,90 @@ function inputsDir(notebookPath: string): string {
   return dirname(notebookPath);
 }
 
+interface Replay {
+  /** Outputs of every code cell of the rerun. */
+  outputs: Output[][];
+  /** Why the rerun failed (a cell's error), or null. */
+  failure: string | null;
+  /** Inputs copied, relative to the inputs dir. */
+  inputs: string[];
+  /** Where it ran: a work dir, and the host when there is one. */
+  where: string;
+  cleanup(): Promise<void>;
+}
+
+/** In this process, in a temporary work dir (no home needed). */
+async function replayHere(original: Notebook, code: string[], from: string, keep: boolean): Promise<Replay> {
+  const work = mkdtempSync(join(tmpdir(), 'peragus-rerun-'));
+  const inputs = copyReferencedInputs(code, from, work).files;
+  const services = await createNotebookServices({ root: join(work, '.rerun'), poolSize: 0 });
+  const cleanup = async () => {
+    await services.close();
+    if (!keep) rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    const session = await services.sessions.create({ name: original.title, work_dir: work });
+    for (const cell of original.cells) {
+      await session.addCell({
+        id: cell.id,
+        cell_type: cell.cell_type,
+        source: cell.source,
+        ...(cell.cell_type === 'code' && cell.filename ? { filename: cell.filename } : {}),
+      });
+    }
+    const runs = await session.execute('all');
+    const bad = runs.find((r) => r.status !== 'ok');
+    const failure = bad ? `cell ${bad.cell_id} failed: ${bad.error?.ename}: ${bad.error?.evalue}` : null;
+    return { outputs: runs.map((r) => r.outputs), failure, inputs, where: work, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** On the running host, in a session of its own (the browser sees the rerun run). */
+async function replayOnHost(
+  address: HostAddress,
+  srcmd: string,
+  code: string[],
+  from: string,
+  keep: boolean,
+): Promise<Replay> {
+  const client = await connectHost(address);
+  let sessionId: string | undefined;
+  const cleanup = async () => {
+    if (sessionId && !keep)
+      await client.call('notebook_delete', { session_id: sessionId }).catch(() => undefined);
+    await client.close();
+  };
+  try {
+    const created = await client.call('notebook_import', { format: 'srcmd', content: srcmd });
+    sessionId = String(created.session_id);
+    const work = String(created.work_dir);
+    const inputs = copyReferencedInputs(code, from, work).files;
+    const ran = await client.call('cell_execute', { session_id: sessionId, cell_id: 'all' });
+    const runs = (ran.runs ?? []) as {
+      cell_id: string;
+      status: string;
+      error?: { ename?: string; evalue?: string };
+    }[];
+    const bad = runs.find((r) => r.status !== 'ok');
+    const failure = bad ? `cell ${bad.cell_id} failed: ${bad.error?.ename}: ${bad.error?.evalue}` : null;
+    const exported = await client.call('notebook_export', {
+      session_id: sessionId,
+      format: 'json',
+      path: 'exports/rerun.json',
+    });
+    const path = (exported.artifacts as { path: string }[])[0]?.path ?? 'exports/rerun.json';
+    const nb = JSON.parse(readFileSync(join(work, path), 'utf8')) as Notebook;
+    const outputs = nb.cells.map((c) => (c.cell_type === 'code' ? c.outputs : []));
+    return { outputs, failure, inputs, where: `${work} on the host ${address.url}`, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
 export async function rerunCommand(argv: string[]): Promise<number | undefined> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -65,35 +155,22 @@ export async function rerunCommand(argv: string[]): Promise<number | undefined> 
   const original: Notebook = decodeBundle(srcmd, outputs);
   const expected = recordedArtifacts(original.cells.map((c) => (c.cell_type === 'code' ? c.outputs : [])));
 
-  // A fresh work dir holding the notebook's inputs (models, data), not its old results.
-  const work = mkdtempSync(join(tmpdir(), 'peragus-rerun-'));
   const from = resolve(values.inputs ?? inputsDir(resolve(file)));
   const code = original.cells.filter((c) => c.cell_type === 'code').map((c) => c.source);
-  const inputs = copyReferencedInputs(code, from, work);
+  const address = await findHostOrSay(peragusHome());
+  const replay = address
+    ? await replayOnHost(address, srcmd, code, from, !!values.keep)
+    : await replayHere(original, code, from, !!values.keep);
   if (!values.json) {
+    const n = replay.inputs.length;
     process.stderr.write(
-      `rerun in ${work}: ${inputs.files.length} referenced input(s) copied from ${from}${inputs.files.length ? `: ${inputs.files.join(', ')}` : ''}\n`,
+      `rerun in ${replay.where}: ${n} referenced input(s) copied from ${from}${n ? `: ${replay.inputs.join(', ')}` : ''}\n`,
     );
   }
-  const services = await createNotebookServices({ root: join(work, '.rerun'), poolSize: 0 });
   try {
-    const session = await services.sessions.create({ name: original.title, work_dir: work });
-    for (const cell of original.cells) {
-      await session.addCell({
-        id: cell.id,
-        cell_type: cell.cell_type,
-        source: cell.source,
-        ...(cell.cell_type === 'code' && cell.filename ? { filename: cell.filename } : {}),
-      });
-    }
-    const runs = await session.execute('all');
-    const failed = runs.find((r) => r.status !== 'ok');
-    if (failed) {
-      process.stderr.write(
-        `cell ${failed.cell_id} failed: ${failed.error?.ename}: ${failed.error?.evalue}\n`,
-      );
-    }
-    const got = recordedArtifacts(runs.map((r) => r.outputs));
+    const failed = replay.failure;
+    if (failed) process.stderr.write(`${failed}\n`);
+    const got = recordedArtifacts(replay.outputs);
     const bySha = new Map(got.map((g) => [g.path, g.sha256]));
     const rows = expected.map((e) => {
       const now = bySha.get(e.path);
@@ -102,7 +179,7 @@ export async function rerunCommand(argv: string[]): Promise<number | undefined> 
     const allMatch = !failed && rows.length > 0 && rows.every((r) => r.match);
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ match: allMatch, artifacts: rows, inputs: inputs.files }, null, 2)}\n`,
+        `${JSON.stringify({ match: allMatch, artifacts: rows, inputs: replay.inputs, where: replay.where }, null, 2)}\n`,
       );
     } else {
       const table = rows.map((r) => [
@@ -120,7 +197,6 @@ export async function rerunCommand(argv: string[]): Promise<number | undefined> 
     }
     return allMatch ? 0 : 1;
   } finally {
-    await services.close();
-    if (!values.keep) rmSync(work, { recursive: true, force: true });
+    await replay.cleanup();
   }
 }
