@@ -22,6 +22,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive, runCommand, stopGroup, treeUsage } from './local-process.ts';
+import { parentWatchEnv } from './parent-watch.ts';
 import {
   endpointFor,
   experimentLayout,
@@ -124,7 +125,7 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_CONTAINER_ID: containerId,
       PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
       // The node stops when this process is gone (app/parent-watch.ts).
-      PERAGUS_HOST_PID: String(process.pid),
+      ...parentWatchEnv(),
     };
     const [file, ...args] = cmd as [string, ...string[]];
     const child = spawn(file, args, {
