@@ -5,17 +5,21 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHost } from '../app/host.ts';
+import { defaultRuntimeKind } from '../orchestrator/containers.ts';
 import type { Plan } from '../orchestrator/plan-schema.ts';
+import { startDockerReaper } from '../runtime/docker-reaper.ts';
 import { formatTable, progressBar } from './table.ts';
 
 /**
- * A plan file's id: its real path, the plan without parallel_limit (K changes
+ * A plan file's id: the home, the file's real path, the plan without parallel_limit (K changes
  * nothing about which configurations run) and the model text. Editing the plan
  * or the model makes a new plan; experiments of the old one keep their results.
  */
-export function planIdForFile(file: string, plan: Plan, modelText: string): string {
+export function planIdForFile(home: string, file: string, plan: Plan, modelText: string): string {
   const { parallel_limit: _k, ...what } = plan;
   const hash = createHash('sha256')
+    .update(home)
+    .update('\0')
     .update(realpathSync(file))
     .update('\0')
     .update(JSON.stringify(what))
@@ -47,7 +51,16 @@ export async function runCommand(argv: string[]): Promise<number | undefined> {
     const modelText = host.plans.modelText(plan, planDir);
     // The same plan file (same content) on the same home is the same plan: a
     // run killed half-way continues, and registered experiments are not run again.
-    const started = await host.plans.startOrContinue(planIdForFile(file, plan, modelText), plan, modelText);
+    const started = await host.plans.startOrContinue(
+      planIdForFile(host.home, file, plan, modelText),
+      plan,
+      modelText,
+    );
+    // Docker containers are not our children: a watchdog removes them if this process is killed.
+    const reaper =
+      (plan.runtime ?? defaultRuntimeKind()) === 'docker'
+        ? startDockerReaper(started.plan_id, host.home)
+        : null;
     const tty = process.stderr.isTTY;
     process.stderr.write(
       `plan ${started.plan_id}${started.resumed ? ' (continued)' : ''}: ${started.experiments.length} experiments, K=${plan.parallel_limit}\n`,
@@ -56,7 +69,7 @@ export async function runCommand(argv: string[]): Promise<number | undefined> {
       const bar = progressBar(p.done, p.total, p.message);
       process.stderr.write(tty ? `\r${bar.padEnd(120)}` : `${bar}\n`);
     });
-    const summary = await host.plans.wait(started.plan_id);
+    const summary = await host.plans.wait(started.plan_id).finally(() => reaper?.stop());
     if (tty) process.stderr.write('\n');
     if (values.json) {
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -85,6 +85,7 @@ export async function runExperimentLifecycle(
             resources: {
               ...(plan.resources.cpu !== undefined ? { cpu: plan.resources.cpu } : {}),
               ...(plan.resources.memory !== undefined ? { memory: plan.resources.memory } : {}),
+              ...(plan.resources.disk !== undefined ? { disk: plan.resources.disk } : {}),
             },
           }
         : {}),

@@ -39,7 +39,14 @@ export const PlanInput = z
       .default(4)
       .describe('Experiments running at once (K).'),
     resources: z
-      .object({ cpu: z.number().positive().optional(), memory: z.union([z.number(), z.string()]).optional() })
+      .object({
+        cpu: z.number().positive().optional(),
+        memory: z.union([z.number(), z.string()]).optional(),
+        disk: z
+          .union([z.number(), z.string()])
+          .optional()
+          .describe('Volume size cap per experiment (default 2g).'),
+      })
       .optional(),
     runtime: z.enum(['local', 'docker']).optional(),
     timeout_ms: z
