@@ -53,6 +53,7 @@ import {
   parseContainerSpec,
   type StatsResult,
 } from './types.ts';
+import { diskCapOf } from './volume-cap.ts';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/peragus.js');
 const CLK_TCK = 100;
@@ -124,8 +125,10 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_EXPERIMENT_ID: experimentId,
       PERAGUS_CONTAINER_ID: containerId,
       PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
-      // The node stops when this process is gone (app/parent-watch.ts).
+      // The node stops when this process is gone (runtime/parent-watch.ts).
       ...parentWatchEnv(),
+      // Kernels cap each file they write at the volume cap (volume-cap.ts: what the local runtime can do).
+      PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
     };
     const [file, ...args] = cmd as [string, ...string[]];
     const child = spawn(file, args, {
