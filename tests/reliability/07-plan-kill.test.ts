@@ -2,15 +2,24 @@
 // again on the same home: the same plan continues, every configuration ends
 // with exactly one registered result, and nothing of the killed run is left
 // running (its local experiment nodes and kernels die with it).
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dockerTestsEnabled } from '../helpers/docker.ts';
 import { REPO } from '../helpers/sd-models.ts';
 import { cli, processesUsing, until } from './helpers.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'peragus-rel7-'));
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+afterAll(() => {
+  // Volumes of containers a watchdog removed stay mounted until the plan runs again.
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const target = line.split(' ')[1];
+    if (target?.startsWith(`${home}/`)) execFileSync('umount', ['-l', target]);
+  }
+  rmSync(home, { recursive: true, force: true });
+});
 const env = { PERAGUS_HOME: home };
 const RATES = [3, 4, 5, 6, 7];
 
@@ -86,4 +95,36 @@ describe('peragus run after kill -9', () => {
     expect(third.stdout().match(/skipped/g)).toHaveLength(RATES.length);
     expect(await finishedCount()).toEqual(after);
   }, 900_000);
+});
+
+describe.runIf(dockerTestsEnabled())('peragus run on Docker after kill -9', () => {
+  it('removes the plan’s containers (they are not children of the CLI)', async () => {
+    const planFile = join(home, 'docker-plan.json');
+    writeFileSync(
+      planFile,
+      JSON.stringify({
+        model: { source: join(REPO, 'notebooks/models/sir.mdl') },
+        experiment: { type: 'single' },
+        targets: [{ 'Contact Rate': 3 }, { 'Contact Rate': 4 }],
+        parallel_limit: 2,
+        runtime: 'docker',
+      }),
+    );
+    const dockerHome = join(home, 'docker-home');
+    const run = cli(['run', planFile], { PERAGUS_HOME: dockerHome });
+    const planId = await until(
+      () => /plan (plan-file-[0-9a-f]+)/.exec(run.stderr())?.[1],
+      120_000,
+      'the plan id',
+    );
+    const ps = () =>
+      execFileSync('docker', ['ps', '-aq', '--filter', `label=plan=${planId}`], { encoding: 'utf8' })
+        .split(/\s+/)
+        .filter(Boolean);
+    await until(() => ps().length > 0, 180_000, 'a container of the plan');
+    run.child.kill('SIGKILL');
+    await run.exited;
+    await until(() => ps().length === 0, 30_000, 'the plan’s containers to be removed');
+    expect(processesUsing(dockerHome)).toEqual([]);
+  }, 600_000);
 });

@@ -3,7 +3,7 @@
 // per session; a plan run on a home whose disk is full ends (no plan left
 // "running") and leaves no temp files behind.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO } from '../helpers/sd-models.ts';
@@ -56,6 +56,26 @@ describe.runIf(mounted)('bounded memory and a full disk', () => {
       await t.call('container_destroy', { container_id: c.container_id });
       expect(bus.replay(csid)).toEqual([]);
       expect(bus.retained.sessions).toBe(0);
+    } finally {
+      await t.close();
+    }
+  }, 300_000);
+
+  it('local runtime: no file written by experiment code exceeds resources.disk', async () => {
+    const t = await hostAt(disk(256), { runtime: 'local' });
+    try {
+      const c = await t.call('container_create', { experiment_id: 'fsize', resources: { disk: '32m' } });
+      const nb = await t.call('notebook_create', { name: 'fsize', container_id: c.container_id });
+      const r = await t.call('cell_add', {
+        session_id: nb.session_id,
+        source: "with open('big.bin', 'wb') as f:\n    f.write(b'0' * (64 * 1024 * 1024))",
+        execute: true,
+      });
+      const run = r.run as { status: string; error?: { evalue: string } };
+      expect(run.status).toBe('error');
+      expect(run.error?.evalue).toMatch(/File too large/);
+      const size = statSync(join(c.work_dir as string, 'big.bin')).size;
+      expect(size).toBeLessThanOrEqual(32 * 1024 * 1024);
     } finally {
       await t.close();
     }

@@ -4,7 +4,9 @@
 // long as the client stays connected). Either way the agent shares sessions,
 // events and the catalog with the browser. Diagnostics go to stderr only:
 // stdout carries the protocol.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { CatalogLockedError } from '../catalog/errors.ts';
 import { findHost, type HostAddress } from '../hostlink/address.ts';
 import { runBridge } from '../hostlink/bridge.ts';
 import { HostRunningError, startServing } from '../hostlink/serving.ts';
@@ -24,6 +26,17 @@ async function awaitRacer(home: string, ms = 30_000): Promise<HostAddress | null
   return null;
 }
 
+/** Whether the catalog's lock holder is a Peragus host starting up (serve or mcp), worth waiting for. */
+function lockedByStartingHost(err: unknown): boolean {
+  if (!(err instanceof CatalogLockedError) || err.pid === undefined) return false;
+  try {
+    const argv = readFileSync(`/proc/${err.pid}/cmdline`, 'utf8').split('\0');
+    return argv.some((a) => a.includes('peragus')) && argv.some((a) => a === 'serve' || a === 'mcp');
+  } catch {
+    return false;
+  }
+}
+
 async function bridge(home: string, address: HostAddress): Promise<never> {
   log(`peragus mcp: using the host of ${home} (pid ${address.pid}); browser: ${address.url}`);
   process.exit(await runBridge(address, { log }));
@@ -39,6 +52,9 @@ export async function mcpCommand(argv: string[]): Promise<number | undefined> {
     serving = await startServing({ home, port: 0, log, uiInBackground: true });
   } catch (err) {
     if (err instanceof HostRunningError) return bridge(home, err.address);
+    // Another `peragus mcp`/`serve` won the race for the catalog: use it once it answers.
+    // Anything else (a corrupt catalog, a lock held by another program) fails at once.
+    if (!lockedByStartingHost(err)) throw err;
     const racer = await awaitRacer(home);
     if (racer) return bridge(home, racer);
     throw err;

@@ -5,9 +5,9 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createNotebookServices } from '../app/notebook-services.ts';
-import { onParentDeath } from '../app/parent-watch.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { listenSocket } from '../orchestrator/socket-transport.ts';
+import { onParentDeath } from '../runtime/parent-watch.ts';
 
 export async function nodeCommand(argv: string[]): Promise<number | undefined> {
   const { values } = parseArgs({

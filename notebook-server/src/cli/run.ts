@@ -9,19 +9,23 @@ import { parseArgs } from 'node:util';
 import { createHost } from '../app/host.ts';
 import { connectHost } from '../hostlink/client.ts';
 import { findHostOrSay } from '../hostlink/find.ts';
+import { defaultRuntimeKind } from '../orchestrator/containers.ts';
 import type { Plan } from '../orchestrator/plan-schema.ts';
 import type { PlanSummary } from '../orchestrator/plans.ts';
+import { startDockerReaper } from '../runtime/docker-reaper.ts';
 import { peragusHome } from '../runtime/paths.ts';
 import { formatTable, progressBar } from './table.ts';
 
 /**
- * A plan file's id: its real path, the plan without parallel_limit (K changes
+ * A plan file's id: the home, the file's real path, the plan without parallel_limit (K changes
  * nothing about which configurations run) and the model text. Editing the plan
  * or the model makes a new plan; experiments of the old one keep their results.
  */
-export function planIdForFile(file: string, plan: Plan, modelText: string): string {
+export function planIdForFile(home: string, file: string, plan: Plan, modelText: string): string {
   const { parallel_limit: _k, ...what } = plan;
   const hash = createHash('sha256')
+    .update(home)
+    .update('\0')
     .update(realpathSync(file))
     .update('\0')
     .update(JSON.stringify(what))
@@ -71,7 +75,7 @@ async function runHere(file: string, raw: Record<string, unknown>, planDir: stri
     // The same plan file (same content) on the same home is the same plan: a
     // run killed half-way continues, and registered experiments are not run again.
     const started = await host.plans.startOrContinue(
-      planIdForFile(file, plan, modelText),
+      planIdForFile(host.home, file, plan, modelText),
       plan,
       modelText,
       planDir,
@@ -79,8 +83,13 @@ async function runHere(file: string, raw: Record<string, unknown>, planDir: stri
     process.stderr.write(
       `plan ${started.plan_id}${started.resumed ? ' (continued)' : ''}: ${started.experiments.length} experiments, K=${plan.parallel_limit}\n`,
     );
+    // Docker containers are not our children: a watchdog removes them if this process is killed.
+    const reaper =
+      (plan.runtime ?? defaultRuntimeKind()) === 'docker'
+        ? startDockerReaper(started.plan_id, host.home)
+        : null;
     host.plans.onProgress(started.plan_id, (p) => progress(p.done, p.total, p.message));
-    return await host.plans.wait(started.plan_id);
+    return await host.plans.wait(started.plan_id).finally(() => reaper?.stop());
   } finally {
     await host.close();
   }

@@ -46,6 +46,7 @@ export function containerSpecFor(planId: string, plan: Plan, config: ExperimentC
           resources: {
             ...(plan.resources.cpu !== undefined ? { cpu: plan.resources.cpu } : {}),
             ...(plan.resources.memory !== undefined ? { memory: plan.resources.memory } : {}),
+            ...(plan.resources.disk !== undefined ? { disk: plan.resources.disk } : {}),
           },
         }
       : {}),

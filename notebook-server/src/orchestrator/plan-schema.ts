@@ -67,6 +67,10 @@ export const PlanInput = z
       .object({
         cpu: z.number().positive().optional().describe('CPU cores per experiment (fractional ok).'),
         memory: z.union([z.number(), z.string()]).optional().describe('Bytes, or "512m" / "2g".'),
+        disk: z
+          .union([z.number(), z.string()])
+          .optional()
+          .describe('Volume size cap per experiment: bytes, or "512m" / "2g" (default 2g).'),
       })
       .optional()
       .describe('Caps per experiment container, e.g. {"cpu": 1, "memory": "1g"}.'),

@@ -21,6 +21,7 @@ import {
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import { isAlive, runCommand, stopGroup, treeUsage } from './local-process.ts';
+import { parentWatchEnv } from './parent-watch.ts';
 import {
   endpointFor,
   experimentLayout,
@@ -56,6 +57,7 @@ import {
   parseContainerSpec,
   type StatsResult,
 } from './types.ts';
+import { diskCapOf } from './volume-cap.ts';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/peragus.js');
 const CLK_TCK = 100;
@@ -116,9 +118,9 @@ export class LocalRuntime implements ContainerRuntime {
           ...(cwd ? { cwd } : {}),
         }),
       ],
-      // The host's pid means nothing in the sandbox's pid namespace: bwrap's
-      // --die-with-parent ends the sandbox with the host instead.
-      env: experimentEnv({ ...SANDBOX_ENV, ...env, PERAGUS_HOST_PID: undefined }),
+      // In the sandbox's pid namespace the node's parent watch stands down (another
+      // namespace); bwrap's --die-with-parent ends the sandbox with the host instead.
+      env: experimentEnv({ ...SANDBOX_ENV, ...env }),
     };
   }
 
@@ -192,8 +194,10 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
       PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home),
       [ZYGOTE_ENV]: zygote?.socketPath ?? '0',
-      // The node stops when this process is gone (app/parent-watch.ts).
-      PERAGUS_HOST_PID: String(process.pid),
+      // The node stops when this process is gone (runtime/parent-watch.ts).
+      ...parentWatchEnv(),
+      // Kernels cap each file they write at the volume cap (volume-cap.ts: what the local runtime can do).
+      PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
     });
     const [file, ...args] = sandboxed.argv as [string, ...string[]];
     const child = spawn(file, args, {

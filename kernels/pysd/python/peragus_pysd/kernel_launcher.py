@@ -52,7 +52,20 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="peragus-parent-watch", daemon=True).start()
 
 
+def _cap_file_size() -> None:
+    # The local runtime cannot size the experiment volume; it caps what it
+    # can: no single file written by experiment code may exceed the volume cap
+    # (resources.disk). Python ignores SIGXFSZ, so a write past it raises
+    # OSError(EFBIG, "File too large") in the cell.
+    cap = int(os.environ.get("PERAGUS_DISK_CAP") or 0)
+    if cap > 0:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+
 def main(argv: list[str] | None = None) -> None:
+    _cap_file_size()
     if os.environ.get("PERAGUS_KERNEL_DEBUGGER") != "1":
         # Headless kernels are never debugged (kernelspec: "debugger": false);
         # hiding debugpy saves its import and its frozen-modules warnings.
