@@ -89,7 +89,10 @@ describe('experiment_plan_run', () => {
       Array.from({ length: 7 }, (_, i) => [`p${i}`, Array.from({ length: 10 }, (_, j) => j)]),
     );
     await bad({ ...SIR_PLAN, grid: huge }, /1\.00e\+7 experiments/);
-    await bad({ ...SIR_PLAN, model: { source: 'no-such-model.mdl' } }, /no-such-model\.mdl.* in .*inbox \(it does not exist yet\)/);
+    await bad(
+      { ...SIR_PLAN, model: { source: 'no-such-model.mdl' } },
+      /no-such-model\.mdl.* in .*inbox \(it does not exist yet\)/,
+    );
     // Over MCP a plan never reads a host path (the CLI reads paths relative to its plan file).
     await bad({ ...SIR_PLAN, model: { source: join(REPO, 'notebooks/models/sir.mdl') } }, /is absolute/);
   });
