@@ -79,7 +79,8 @@ export function bwrapArgs(cmd: string[], options: SandboxOptions): string[] {
   // Parents made inside a hidden dir must be traversable by the sandbox user.
   const parents = (p: string) => {
     const out: string[] = [];
-    for (let d = dirname(p); d !== '/' && hidden(d); d = dirname(d)) out.unshift(d);
+    // Below a hidden dir only: the tmpfs roots keep their own modes (/tmp stays 1777).
+    for (let d = dirname(p); d !== '/' && hidden(d) && !masks.includes(d); d = dirname(d)) out.unshift(d);
     for (const d of out) args.push('--perms', '0755', '--dir', d);
   };
   for (const p of neededPaths()) {

@@ -25,6 +25,12 @@ const ALLOWED = [
   'JUPYTER_RUNTIME_DIR',
   'PYTHONDONTWRITEBYTECODE',
   'PYTHONUNBUFFERED',
+  // Numeric library tuning: same threads and CPU kernels as the host would use.
+  'OPENBLAS_*',
+  'OMP_*',
+  'MKL_*',
+  'NUMEXPR_*',
+  'NVPL_*',
 ];
 
 /** Only for processes that run outside a sandbox (host-session kernels): their temp and runtime dirs. */
