@@ -70,6 +70,7 @@ class Scan:
     uses_random: bool
     lookups: list[str]  # module names of HardcodedLookups objects
     owners: dict[str, str]  # module object (_integ_x, _delayfixed_y) -> the model variable that uses it
+    control: dict[str, list[str]]  # time setting (final_time, ...) -> components its expression calls
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -114,6 +115,16 @@ def scan_file(py_file: str | Path, subscripts: dict[str, Any] | None = None) -> 
         elif isinstance(node, ast.Import):
             for a in node.names:
                 imported[a.asname or a.name] = a.name
+    control: dict[str, list[str]] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "_control_vars" for t in node.targets)
+            and isinstance(node.value, ast.Dict)
+        ):
+            for k, v in zip(node.value.keys, node.value.values, strict=True):
+                if isinstance(k, ast.Constant) and v is not None:
+                    control[str(k.value)] = _calls(v)
     components: dict[str, str] = {}  # python function name -> model name
     bodies: list[tuple[str, ast.AST]] = []
     module_objects: dict[str, tuple[str, ast.AST]] = {}  # _integ_x -> (class, node)
@@ -188,4 +199,5 @@ def scan_file(py_file: str | Path, subscripts: dict[str, Any] | None = None) -> 
                 block(real, name, "not reviewed for arrays of runs")
     lookups = [n for n, (cls, _) in module_objects.items() if cls == "HardcodedLookups"]
     owners = {obj: owner.get(obj, obj) for obj in module_objects}
-    return Scan(blockers=blockers, uses_random=uses_random, lookups=lookups, owners=owners)
+    control = {k: [c for c in calls if c in components] for k, calls in control.items()}
+    return Scan(blockers=blockers, uses_random=uses_random, lookups=lookups, owners=owners, control=control)
