@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import peragus_pysd as pp
 from helpers import MODELS, InTempDir
 
-# Functions the runner replaces or checks: IF THEN ELSE on a varied condition, lookups, STEP, SMOOTH, DELAY3.
+# Functions the runner replaces or checks: IF THEN ELSE on a varied condition, lookups, STEP, SMOOTH, DELAY3,
+# ZIDZ, TREND, FORECAST, SAMPLE IF TRUE.
 MIXED = """{UTF-8}
 Threshold= 50 ~ Widgets ~ |
 Gain= 0.5 ~ 1/Week ~ |
@@ -21,6 +22,9 @@ Inflow= IF THEN ELSE(Stock > Threshold, Gain * Effect Table(Stock), Gain * 2) + 
 Outflow= DELAY3(Inflow, Adjust Time) ~ Widgets/Week ~ |
 Smoothed= SMOOTH(Stock, Adjust Time) ~ Widgets ~ |
 Safe Ratio= ZIDZ(Stock, Threshold - 50) ~ Dmnl ~ |
+Stock Trend= TREND(Stock, Adjust Time, 0) ~ 1/Week ~ |
+Stock Forecast= FORECAST(Stock, Adjust Time, 3) ~ Widgets ~ |
+Sampled= SAMPLE IF TRUE(Stock > Threshold, Stock, 0) ~ Widgets ~ |
 Stock= INTEG(Inflow - Outflow + Stock * 0.05, 20) ~ Widgets ~ |
 FINAL TIME = 30 ~ Week ~ |
 INITIAL TIME = 0 ~ Week ~ |

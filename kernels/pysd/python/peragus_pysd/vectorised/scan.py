@@ -26,9 +26,9 @@ PYSD_OK = {
     "DelayFixed",  # a varied delay time raises (max() of an array)
     "Smooth",
     "Initial",
-    "Forecast",  # uses PySD's scalar zidz: raises on arrays that need it
-    "Trend",
-    "SampleIfTrue",  # uses PySD's scalar if_then_else: raises on a varied condition
+    "Forecast",  # swapped for a subclass calling the array-aware zidz (patches)
+    "Trend",  # idem
+    "SampleIfTrue",  # swapped for a subclass calling the array-aware if_then_else (patches)
     "HardcodedLookups",  # replaced by an array-aware call (patches.VecLookup)
     "if_then_else",  # replaced (patches)
     "xidz",  # replaced (patches)
