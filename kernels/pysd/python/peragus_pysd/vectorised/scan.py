@@ -61,6 +61,8 @@ class Blocker:
     why: str
 
     def describe(self) -> str:
+        if self.variable == "(model)":
+            return f"the model uses {self.function} ({self.why})"
         return f"variable {self.variable!r} uses {self.function} ({self.why})"
 
 
@@ -169,7 +171,7 @@ def scan_file(py_file: str | Path, subscripts: dict[str, Any] | None = None) -> 
 
     if subscripts:
         dims = ", ".join(sorted(subscripts)[:3])
-        block("(model)", "subscripts", f"subscript ranges {dims}: the vectorised runner covers scalar models")
+        block("(model)", f"subscript ranges ({dims})", "the vectorised runner covers scalar models")
     for real, body in bodies:
         for name in _calls(body):
             if name in RANDOM:
