@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import peragus_pysd as pp
 from helpers import MODELS, InTempDir
 
-# Functions the runner replaces or checks: IF THEN ELSE on a varied condition, lookups, STEP, SMOOTH, DELAY3.
+# Functions the runner replaces or checks: IF THEN ELSE on a varied condition, lookups, STEP, SMOOTH, DELAY3,
+# ZIDZ, TREND, FORECAST, SAMPLE IF TRUE.
 MIXED = """{UTF-8}
 Threshold= 50 ~ Widgets ~ |
 Gain= 0.5 ~ 1/Week ~ |
@@ -21,6 +22,9 @@ Inflow= IF THEN ELSE(Stock > Threshold, Gain * Effect Table(Stock), Gain * 2) + 
 Outflow= DELAY3(Inflow, Adjust Time) ~ Widgets/Week ~ |
 Smoothed= SMOOTH(Stock, Adjust Time) ~ Widgets ~ |
 Safe Ratio= ZIDZ(Stock, Threshold - 50) ~ Dmnl ~ |
+Stock Trend= TREND(Stock, Adjust Time, 0) ~ 1/Week ~ |
+Stock Forecast= FORECAST(Stock, Adjust Time, 3) ~ Widgets ~ |
+Sampled= SAMPLE IF TRUE(Stock > Threshold, Stock, 0) ~ Widgets ~ |
 Stock= INTEG(Inflow - Outflow + Stock * 0.05, 20) ~ Widgets ~ |
 FINAL TIME = 30 ~ Week ~ |
 INITIAL TIME = 0 ~ Week ~ |
@@ -47,6 +51,17 @@ Divisor= 2 ~ Dmnl ~ |
 Share= 10 / Divisor ~ Widgets/Week ~ |
 Total= INTEG(Share, 0) ~ Widgets ~ |
 FINAL TIME = 5 ~ Week ~ |
+INITIAL TIME = 0 ~ Week ~ |
+SAVEPER = 1 ~ Week ~ |
+TIME STEP = 1 ~ Week ~ |
+"""
+
+# FINAL TIME follows a constant: varying it gives each run its own time grid.
+HORIZON = """{UTF-8}
+Horizon= 6 ~ Week ~ |
+Rate= 2 ~ Widgets/Week ~ |
+Total= INTEG(Rate, 0) ~ Widgets ~ |
+FINAL TIME = Horizon ~ Week ~ |
 INITIAL TIME = 0 ~ Week ~ |
 SAVEPER = 1 ~ Week ~ |
 TIME STEP = 1 ~ Week ~ |
@@ -90,12 +105,14 @@ class Vectorised(InTempDir, unittest.TestCase):
         Path("fixed.mdl").write_text(FIXED)
         Path("macro.mdl").write_text(MACRO)
         Path("divide.mdl").write_text(DIVIDE)
+        Path("horizon.mdl").write_text(HORIZON)
         cls.sir = pp.load_model(str(MODELS / "sir.mdl"))["model_id"]
         cls.tuning = pp.load_model(str(MODELS / "tuning.mdl"))["model_id"]
         cls.mixed = pp.load_model("mixed.mdl")["model_id"]
         cls.fixed = pp.load_model("fixed.mdl")["model_id"]
         cls.macro = pp.load_model("macro.mdl")["model_id"]
         cls.divide = pp.load_model("divide.mdl")["model_id"]
+        cls.horizon = pp.load_model("horizon.mdl")["model_id"]
 
     def test_sir_lhs_writes_the_same_files_in_both_modes(self) -> None:
         params = {name: [lo, hi] for name, lo, hi in self._sir_constants()}
@@ -175,6 +192,18 @@ class Vectorised(InTempDir, unittest.TestCase):
         ok = pp.run_experiment(self.fixed, {**exp, "parameters": {"Delay Time": 3}, "type": "single"}, name="fixed-1")
         self.assertEqual(ok["mode"], "per_run")
         self.assertEqual(ok["vectorise"]["reason"], "a single run")
+
+    def test_time_settings_that_follow_a_varied_constant_run_per_run(self) -> None:
+        exp = {"type": "grid", "parameters": {"Horizon": {"values": [4, 8]}, "Rate": [1, 3]}, "samples": 3}
+        auto = pp.run_experiment(self.horizon, exp, name="horizon-auto")
+        self.assertEqual(auto["mode"], "per_run")
+        self.assertIn("final_time depends on parameter 'Horizon'", auto["vectorise"]["reason"])
+        self.assertEqual(auto["failed_runs"], 0)
+        self.assertEqual(auto["rows"], 3 * 5 + 3 * 9)
+        with self.assertRaisesRegex(pp.NotVectorisableError, "'Horizon'"):
+            pp.run_experiment(self.horizon, {**exp, "vectorise": "on"}, name="horizon-on")
+        fixed = pp.run_experiment(self.horizon, {**exp, "parameters": {"Rate": [1, 3]}}, name="horizon-rate")
+        self.assertEqual(fixed["mode"], "vectorised")
 
     def test_macros_are_detected_before_running(self) -> None:
         exp = {"type": "lhs", "samples": 10, "seed": 1, "parameters": {"Factor": [1, 3]}}

@@ -82,10 +82,36 @@ def static_reason(loaded: LoadedModel, model: Any, kind: str, design: Design | N
             return f"parameter {real!r}: its model value cannot be read ({type(exc).__name__})"
         if np.ndim(value) != 0:
             return f"parameter {real!r} is subscripted"
-    blockers = scan_of(loaded, model).blockers
+    scan = scan_of(loaded, model)
+    varied_clock = _time_depends_on(model, scan, set(touched))
+    if varied_clock:
+        setting, param = varied_clock
+        return f"the time setting {setting} depends on parameter {loaded_name(model, param)!r}: each run has its own time grid"
+    blockers = scan.blockers
     if blockers:
         more = f" (and {len(blockers) - 1} more)" if len(blockers) > 1 else ""
         return blockers[0].describe() + more
+    return None
+
+
+def _time_depends_on(model: Any, scan: Scan, touched: set[str]) -> tuple[str, str] | None:
+    """(time setting, parameter) when a varied parameter feeds INITIAL/FINAL TIME, TIME STEP or SAVEPER."""
+    deps = model._dependencies
+    for setting, calls in scan.control.items():
+        seen: set[str] = set()
+        stack = list(calls)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in touched:
+                return setting, name
+            entry = deps.get(name) or {}
+            for d, v in entry.items():
+                if isinstance(v, dict):  # a stateful object's {"initial": {...}, "step": {...}}
+                    stack.extend(k for sub in v.values() if isinstance(sub, dict) for k in sub)
+                stack.append(d)
     return None
 
 

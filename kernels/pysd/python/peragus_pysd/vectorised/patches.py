@@ -79,6 +79,7 @@ def install(module: Any, rngs: list[np.random.RandomState] | None, lookups: list
             return np.array(x, dtype=np.float64)
         return float(x)
 
+    _swap_statefuls(module, zidz, if_then_else)
     module.float = to_float  # the equations wrap scalar results in float(); per run that is elementwise
     module.if_then_else = if_then_else
     module.xidz = xidz
@@ -88,6 +89,33 @@ def install(module: Any, rngs: list[np.random.RandomState] | None, lookups: list
     if rngs is not None:
         module.np = _numpy_proxy(ctx)
         module.stats = _stats_proxy(ctx)
+
+
+def _swap_statefuls(module: Any, zidz: Any, if_then_else: Any) -> None:
+    """TREND, FORECAST and SAMPLE IF TRUE call PySD's scalar zidz / if_then_else from the statefuls
+    module; their objects in this model get subclasses that call the array-aware ones (same formulas)."""
+    from pysd.py_backend import statefuls as st  # noqa: PLC0415
+
+    class Trend(st.Trend):
+        def __call__(self) -> Any:
+            return zidz(self.input_func() - self.state, self.average_time_function() * np.abs(self.state))
+
+    class Forecast(st.Forecast):
+        def __call__(self) -> Any:
+            return self.input() * (1 + zidz(self.input() - self.state, self.average_time() * self.state) * self.horizon())
+
+    class SampleIfTrue(st.SampleIfTrue):
+        def __call__(self) -> Any:
+            return if_then_else(self.condition(), self.actual_value, lambda: self.state)
+
+        def update(self, state: Any) -> None:
+            self.state = self.state * 0 + if_then_else(self.condition(), self.actual_value, lambda: self.state)
+
+    swaps = {st.Trend: Trend, st.Forecast: Forecast, st.SampleIfTrue: SampleIfTrue}
+    for obj in list(vars(module).values()):
+        new = swaps.get(type(obj))
+        if new is not None:
+            obj.__class__ = new
 
 
 # --- lookups -----------------------------------------------------------------

@@ -26,9 +26,9 @@ PYSD_OK = {
     "DelayFixed",  # a varied delay time raises (max() of an array)
     "Smooth",
     "Initial",
-    "Forecast",  # uses PySD's scalar zidz: raises on arrays that need it
-    "Trend",
-    "SampleIfTrue",  # uses PySD's scalar if_then_else: raises on a varied condition
+    "Forecast",  # swapped for a subclass calling the array-aware zidz (patches)
+    "Trend",  # idem
+    "SampleIfTrue",  # swapped for a subclass calling the array-aware if_then_else (patches)
     "HardcodedLookups",  # replaced by an array-aware call (patches.VecLookup)
     "if_then_else",  # replaced (patches)
     "xidz",  # replaced (patches)
@@ -61,6 +61,8 @@ class Blocker:
     why: str
 
     def describe(self) -> str:
+        if self.variable == "(model)":
+            return f"the model uses {self.function} ({self.why})"
         return f"variable {self.variable!r} uses {self.function} ({self.why})"
 
 
@@ -70,6 +72,7 @@ class Scan:
     uses_random: bool
     lookups: list[str]  # module names of HardcodedLookups objects
     owners: dict[str, str]  # module object (_integ_x, _delayfixed_y) -> the model variable that uses it
+    control: dict[str, list[str]]  # time setting (final_time, ...) -> components its expression calls
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -114,6 +117,16 @@ def scan_file(py_file: str | Path, subscripts: dict[str, Any] | None = None) -> 
         elif isinstance(node, ast.Import):
             for a in node.names:
                 imported[a.asname or a.name] = a.name
+    control: dict[str, list[str]] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "_control_vars" for t in node.targets)
+            and isinstance(node.value, ast.Dict)
+        ):
+            for k, v in zip(node.value.keys, node.value.values, strict=True):
+                if isinstance(k, ast.Constant) and v is not None:
+                    control[str(k.value)] = _calls(v)
     components: dict[str, str] = {}  # python function name -> model name
     bodies: list[tuple[str, ast.AST]] = []
     module_objects: dict[str, tuple[str, ast.AST]] = {}  # _integ_x -> (class, node)
@@ -158,7 +171,7 @@ def scan_file(py_file: str | Path, subscripts: dict[str, Any] | None = None) -> 
 
     if subscripts:
         dims = ", ".join(sorted(subscripts)[:3])
-        block("(model)", "subscripts", f"subscript ranges {dims}: the vectorised runner covers scalar models")
+        block("(model)", f"subscript ranges ({dims})", "the vectorised runner covers scalar models")
     for real, body in bodies:
         for name in _calls(body):
             if name in RANDOM:
@@ -188,4 +201,5 @@ def scan_file(py_file: str | Path, subscripts: dict[str, Any] | None = None) -> 
                 block(real, name, "not reviewed for arrays of runs")
     lookups = [n for n, (cls, _) in module_objects.items() if cls == "HardcodedLookups"]
     owners = {obj: owner.get(obj, obj) for obj in module_objects}
-    return Scan(blockers=blockers, uses_random=uses_random, lookups=lookups, owners=owners)
+    control = {k: [c for c in calls if c in components] for k, calls in control.items()}
+    return Scan(blockers=blockers, uses_random=uses_random, lookups=lookups, owners=owners, control=control)
