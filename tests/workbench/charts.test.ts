@@ -89,6 +89,29 @@ describe('chart data', () => {
       for (let j = 1; j < q.length; j++) expect(q[j]).toBeGreaterThanOrEqual(q[j - 1] as number);
     }
     await expect(charts.fan('mc-1', 'Nope')).rejects.toThrow(/unknown variable "Nope"; one of: .*Infected/);
+    // Cross-plan overlay: experiments of two plans, each line labelled with its plan.
+    for (const [id, plan, rate] of [
+      ['mc-a', 'plan-a', 3],
+      ['mc-b', 'plan-b', 7],
+    ] as const) {
+      await runAndRegister(id, {
+        type: 'monte_carlo',
+        samples: 5,
+        seed: 1,
+        final_time: 30,
+        parameters: { 'Contact Rate': rate, Infectivity: { dist: 'uniform', min: 0.04, max: 0.06 } },
+      });
+      await t.host.catalog.upsertExperiment({
+        experiment_id: id,
+        plan_id: plan,
+        config: { fixed: { 'Contact Rate': rate } },
+      });
+    }
+    const both = await charts.overlay(['plan-a', 'plan-b'], 'Infected');
+    expect(both.series.map((x) => x.name)).toEqual(['plan-a: Contact Rate=3', 'plan-b: Contact Rate=7']);
+    expect((await charts.overlay('plan-a', 'Infected')).series.map((x) => x.name)).toEqual([
+      'Contact Rate=3',
+    ]);
     const sens = await charts.sensitivity('mc-1');
     expect(sens?.estimated).toBe(true);
     expect(Object.keys(sens?.by_metric ?? {})).toEqual(['max(Infected)']);
