@@ -69,9 +69,11 @@ describe('KernelClient outputs', () => {
     });
   });
 
-  it('runs matplotlib on the Agg backend (figures are saved as artifacts)', async () => {
+  it('draws matplotlib inline by default (%matplotlib inline; peragus plots still save files)', async () => {
     const r = await kernel.execute('import matplotlib; matplotlib.get_backend().lower()');
-    expect(r.outputs[0]).toMatchObject({ data: { 'text/plain': "'agg'" } });
+    expect(r.outputs[0]).toMatchObject({
+      data: { 'text/plain': "'module://matplotlib_inline.backend_inline'" },
+    });
   });
 
   it('reports errors as an error output and an error status', async () => {

@@ -76,7 +76,13 @@ export function workbenchRouter(ctx: HostContext): Router {
   r.get('/ui-api/plans/:id/overlay', async (req, res) => {
     const { variable } = VariableQuery.parse(req.query);
     if (!variable) throw new HttpError(400, 'variable: choose a model variable to overlay', 'bad_variable');
-    res.json(await wb().charts.overlay(req.params.id, variable));
+    // ?with=planB,planC overlays other plans' experiments too (at most 9 more).
+    const others = String(req.query.with ?? '')
+      .split(',')
+      .filter((id) => id !== '' && id !== req.params.id);
+    if (others.length > 9) throw new HttpError(400, 'with: overlay at most 9 other plans', 'too_many');
+    for (const id of [req.params.id, ...others]) await wb().plans.view(id);
+    res.json(await wb().charts.overlay([req.params.id, ...others], variable));
   });
 
   r.get('/ui-api/results/:id', async (req, res) => {

@@ -247,15 +247,20 @@ export class Charts {
   }
 
   /** A variable across a plan's finished experiments: the median over each experiment's runs. */
+  /**
+   * A variable across the finished experiments of one plan or several (a
+   * cross-plan overlay labels each line with its plan).
+   */
   async overlay(
-    planId: string,
+    planIds: string | string[],
     variable: string,
   ): Promise<{ time: number[]; series: { name: string; values: number[] }[] }> {
-    const { experiments } = await this.catalog.listExperiments({
-      plan_id: planId,
-      status: 'finished',
-      limit: 10_000,
-    });
+    const ids = Array.isArray(planIds) ? planIds : [planIds];
+    const experiments = [];
+    for (const plan_id of ids) {
+      const found = await this.catalog.listExperiments({ plan_id, status: 'finished', limit: 10_000 });
+      experiments.push(...found.experiments);
+    }
     const files: string[] = [];
     const labels = new Map<string, string>();
     for (const e of experiments) {
@@ -266,7 +271,8 @@ export class Charts {
       const label = Object.entries(fixed)
         .map(([k, v]) => `${k}=${v}`)
         .join(', ');
-      labels.set(runs.store_path, label || e.experiment_id);
+      const prefix = ids.length > 1 ? `${e.plan_id}: ` : '';
+      labels.set(runs.store_path, `${prefix}${label || e.experiment_id}`);
     }
     if (files.length === 0) return { time: [], series: [] };
     const source = `read_parquet([${files.map(sqlString).join(', ')}], filename = true, union_by_name = true)`;

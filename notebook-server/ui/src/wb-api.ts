@@ -69,8 +69,11 @@ export const wb = {
       'GET',
       `/ui-api/plans/${enc(id)}/table`,
     ),
-  overlay: (id: string, variable: string) =>
-    call<Lines>('GET', `/ui-api/plans/${enc(id)}/overlay?variable=${enc(variable)}`),
+  overlay: (id: string, variable: string, others: string[] = []) =>
+    call<Lines>(
+      'GET',
+      `/ui-api/plans/${enc(id)}/overlay?variable=${enc(variable)}${others.length ? `&with=${enc(others.join(','))}` : ''}`,
+    ),
   result: (id: string) => call<ResultDetail>('GET', `/ui-api/results/${enc(id)}`),
   sensitivity: (id: string) => call<SensitivityBars | null>('GET', `/ui-api/results/${enc(id)}/sensitivity`),
   trace: (id: string) =>

@@ -137,9 +137,19 @@ export function planView(root: HTMLElement, planId: string): () => void {
     );
     if (firstVar && fromRuns.includes(firstVar)) overlayVar.value = firstVar;
     const overlayBox = h('div', { class: 'overlay-chart' });
+    // Cross-plan: other plans on the same model can be overlaid too.
+    const others = (await wb.plans().catch(() => [])).filter(
+      (p) => p.plan_id !== planId && p.model === v.model && p.counts.finished > 0,
+    );
+    const withPlan = h(
+      'select',
+      { class: 'overlay-with' },
+      h('option', { value: '' }, 'this plan only'),
+      ...others.map((p) => h('option', { value: p.plan_id }, `+ ${p.name} (${p.plan_id})`)),
+    );
     const drawOverlay = () => {
       overlayBox.replaceChildren(h('span', { class: 'muted' }, 'loading…'));
-      wb.overlay(planId, overlayVar.value)
+      wb.overlay(planId, overlayVar.value, withPlan.value ? [withPlan.value] : [])
         .then((o) => {
           overlayBox.replaceChildren();
           lineChart(overlayBox, {
@@ -151,6 +161,7 @@ export function planView(root: HTMLElement, planId: string): () => void {
         .catch((e: Error) => overlayBox.replaceChildren(h('span', { class: 'error' }, e.message)));
     };
     overlayVar.addEventListener('change', drawOverlay);
+    withPlan.addEventListener('change', drawOverlay);
 
     const sx = h(
       'select',
@@ -204,7 +215,7 @@ export function planView(root: HTMLElement, planId: string): () => void {
     );
     compare.replaceChildren(
       h('h2', {}, 'Compare experiments'),
-      h('div', { class: 'form-line' }, 'Overlay ', overlayVar),
+      h('div', { class: 'form-line' }, 'Overlay ', overlayVar, ' ', others.length ? withPlan : ''),
       overlayBox,
       h('div', { class: 'form-line' }, 'Scatter ', sx, ' → ', sy),
       scatterBox,

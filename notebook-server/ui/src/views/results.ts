@@ -81,7 +81,7 @@ export function resultsView(root: HTMLElement, id: string): () => void {
             {},
             b.method === 'morris'
               ? 'Morris elementary effects'
-              : `${b.method.toUpperCase()} sensitivity indices`,
+              : `${b.method === 'fast' ? 'FAST' : 'Sobol'} sensitivity indices`,
           ),
           h('div', { class: 'muted' }, b.note),
         );
