@@ -210,6 +210,21 @@ describe('sessions through the agent face', () => {
     const plan = await t.client.readResource({ uri: 'plan://plan-odd' });
     expect(JSON.parse((plan.contents[0] as { text: string }).text).total).toBe(3);
     await expect(t.client.readResource({ uri: 'plan://nope' })).rejects.toThrow(/no plan "nope"/);
+    // A subscribed plan is updated when one of its experiments changes.
+    const planUpdates: string[] = [];
+    t.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      planUpdates.push(n.params.uri);
+    });
+    await t.client.subscribeResource({ uri: 'plan://plan-odd' });
+    await t.host.catalog.upsertExperiment({
+      experiment_id: 'face-7',
+      plan_id: 'plan-odd',
+      status: 'running',
+    });
+    for (let i = 0; i < 50 && !planUpdates.includes('plan://plan-odd'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(planUpdates).toContain('plan://plan-odd');
     const planIds = await t.client.complete({
       ref: { type: 'ref/resource', uri: 'plan://{plan_id}' },
       argument: { name: 'plan_id', value: 'plan-o' },

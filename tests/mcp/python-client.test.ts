@@ -64,6 +64,8 @@ describe('official Python MCP client', () => {
     const r = await check('tasks');
     expect(r.created_status).toBe('working');
     expect(r.seen_working).toBe(true);
+    // Partial results while it runs: the status message carries the plan's progress.
+    expect((r.status_messages as string[]).some((m) => /\(\d\/3\)$/.test(m))).toBe(true);
     expect(r.final_status).toBe('completed');
     expect(r.plan_result).toEqual({ status: 'finished', total: 3, finished: 3, failed: 0 });
     expect(r.plan_result_invalid).toEqual([]);

@@ -130,11 +130,13 @@ async def schema_mode(out):
         await close()
 
 
-async def wait_status(session, task_id, want, seen, limit_s=600):
+async def wait_status(session, task_id, want, seen, messages, limit_s=600):
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         task = await session.experimental.get_task(task_id)
         seen.append(task.status)
+        if task.statusMessage:
+            messages.append(task.statusMessage)
         if task.status in want:
             return task
         await asyncio.sleep(0.5)
@@ -165,9 +167,10 @@ async def tasks_mode(out):
 
     # 2. Reconnect to the same MCP session and poll to completion.
     b, _, close_b = await connect(headers={"mcp-session-id": mcp_session})
-    seen = []
+    seen, messages = [], []
     try:
-        done = await wait_status(b, task_id, ("completed", "failed", "cancelled"), seen)
+        done = await wait_status(b, task_id, ("completed", "failed", "cancelled"), seen, messages)
+        out["status_messages"] = messages[-3:]
         out["final_status"] = done.status
         out["seen_working"] = "working" in seen
         result = await b.experimental.get_task_result(task_id, types.CallToolResult)

@@ -49,7 +49,7 @@ async function lifecycle(runtime: 'local' | 'docker'): Promise<Buffer> {
     a.path.endsWith('runs.parquet'),
   );
   expect(parquet).toBeDefined();
-  const exported = await call('notebook_export', { session_id: sid, format: 'srcmd' });
+  const exported = await call('notebook_export', { session_id: sid, format: 'srcmd', inline: true });
   expect((exported.content as string).includes('run_experiment')).toBe(true);
   const out = await call('container_cp_out', { container_id: cid, src: parquet!.path });
   expect(out.sha256).toBe(parquet!.sha256);

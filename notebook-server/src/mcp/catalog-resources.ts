@@ -1,6 +1,6 @@
 // Host resources over the catalog: experiment://{id}/summary|artifacts|metrics
 // and plan://{plan_id} (its experiments as compact rows). Subscribed URIs are
-// updated when the catalog changes.
+// updated when the catalog changes (a plan when one of its experiments does).
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -73,5 +73,10 @@ export function registerCatalogResources(
   );
   return catalog.onChange((experimentId) => {
     for (const kind of kinds) subs.notify(`experiment://${experimentId}/${kind}`);
+    if (!subs.some('plan://')) return;
+    void catalog
+      .getExperiment(experimentId)
+      .then((e) => e?.plan_id && subs.notify(`plan://${e.plan_id}`))
+      .catch(() => undefined);
   });
 }

@@ -41,6 +41,8 @@ const BINARY_TYPES: Record<string, string> = {
 /** The subscribed URIs of one connection, and a way to tell it one changed. */
 export interface Subscriptions {
   has(uri: string): boolean;
+  /** Whether any subscribed URI starts with this prefix (to skip work nobody waits for). */
+  some(prefix: string): boolean;
   notify(uri: string): void;
 }
 
@@ -62,6 +64,7 @@ export function installSubscriptions(server: McpServer): Subscriptions {
   });
   return {
     has: (uri) => subscribed.has(uri),
+    some: (prefix) => [...subscribed].some((u) => u.startsWith(prefix)),
     notify(uri) {
       if (subscribed.has(uri) && server.isConnected()) {
         void server.server.sendResourceUpdated({ uri }).catch(() => undefined);

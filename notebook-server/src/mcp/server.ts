@@ -16,6 +16,7 @@ import type { NotebookContext } from './context.ts';
 import { FILES_TEMPLATE } from './links.ts';
 import { forwardEventsAsLogs } from './logging.ts';
 import { PROMPTS, registerPrompts } from './prompts.ts';
+import { registerTools } from './register.ts';
 import {
   installSubscriptions,
   registerSessionResources,
@@ -23,7 +24,7 @@ import {
   type WorkDirLocator,
 } from './resources.ts';
 import { installTaskHandlers, type TaskRegistry } from './tasks.ts';
-import { registerTools, type ToolDef, type ToolRouter } from './tool.ts';
+import type { ToolDef, ToolRouter } from './tool.ts';
 import { notebookTools } from './tools/notebook.ts';
 import { pysdTools } from './tools/pysd.ts';
 

@@ -4,8 +4,8 @@
 // handler returning the structured result. The layer turns errors into
 // `isError` results with the message, keeps long calls alive with progress
 // notifications, and (on the host) forwards calls that name a container to
-// that container's MCP server. Tools marked `task` also run as MCP tasks
-// (tasks.ts).
+// that container's MCP server. register.ts registers them (tools marked
+// `task` through tasks.ts).
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type {
@@ -15,9 +15,8 @@ import type {
   ServerRequest,
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
-import { type ZodRawShape, z } from 'zod';
+import type { ZodRawShape, z } from 'zod';
 import type { ToolCall } from '../orchestrator/tool-call.ts';
-import { registerTaskTool, type TaskRegistry } from './tasks.ts';
 
 export type { ToolCall } from '../orchestrator/tool-call.ts';
 
@@ -139,39 +138,6 @@ export async function runTool(
     return result instanceof RawResult ? result.result : toolResult(result);
   } catch (err) {
     return toolError(err);
-  }
-}
-
-export function registerTools(
-  server: McpServer,
-  tools: ToolDef[],
-  router?: ToolRouter,
-  tasks?: TaskRegistry,
-): void {
-  for (const tool of tools) {
-    if (tool.task && tasks) {
-      registerTaskTool(server, tool, tasks, router);
-      continue;
-    }
-    server.registerTool(
-      tool.name,
-      {
-        title: tool.title,
-        description: tool.description,
-        inputSchema: tool.input,
-        // Loose: results may carry more fields than declared (an agent reads them too).
-        outputSchema: z.looseObject(tool.output),
-        annotations: annotationsOf(tool.hints),
-      },
-      async (args: Record<string, unknown>, extra) => {
-        const { call, stop } = toolCallOf(server, extra, tool.name);
-        try {
-          return await runTool(tool, args, call, router);
-        } finally {
-          stop();
-        }
-      },
-    );
   }
 }
 

@@ -177,6 +177,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
             `The plan starts ${count} experiments, up to ${plan.parallel_limit} containers at once (approval needed above ${maxExperiments} experiments or ${maxParallel} at once).`,
           );
         }
+        if (call.signal.aborted) throw new ToolInputError('the call was cancelled before the plan started');
         const started = await plans.start(plan, modelText);
         const head = {
           plan_id: started.plan_id,
@@ -186,6 +187,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
         const off = plans.onProgress(started.plan_id, (p) => void call.progress(p.done, p.total, p.message));
         const onAbort = () => plans.cancel(started.plan_id);
         call.signal.addEventListener('abort', onAbort);
+        if (call.signal.aborted) onAbort(); // cancelled while the plan was being set up
         try {
           return { ...head, ...(await plans.wait(started.plan_id)) };
         } finally {

@@ -75,6 +75,7 @@ export async function executeWithProgress(
   timeoutMs: number | undefined,
   call: ToolCall,
 ): Promise<CellRunResult[]> {
+  if (call.signal.aborted) throw new ToolInputError('the call was cancelled before the cell ran');
   const stop = watchSessionProgress(events, session, call);
   const onAbort = () => void session.stop();
   call.signal.addEventListener('abort', onAbort);
