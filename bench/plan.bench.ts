@@ -155,11 +155,7 @@ function daemonCpu(): number {
   return ticks / 100;
 }
 
-async function ours(
-  plan: Record<string, unknown>,
-  runtime: 'local' | 'docker',
-  dir: string,
-): Promise<Measured> {
+async function ours(plan: Record<string, unknown>, runtime: 'local' | 'docker'): Promise<Measured> {
   const home = mkdtempSync(join(tmpdir(), 'pb-'));
   const file = join(home, 'plan.json');
   writeFileSync(file, JSON.stringify({ ...plan, runtime }));
@@ -205,7 +201,7 @@ const teacupPlan = (n = 24) => {
 const points24 = CT.flatMap((c) => RT.map((r) => ({ characteristic_time: c, room_temperature: r })));
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
-function fit(xs: number[], ys: number[]): { fixed: number; per: number } {
+function linearFit(xs: number[], ys: number[]): { fixed: number; per: number } {
   const n = xs.length;
   const mx = xs.reduce((a, b) => a + b, 0) / n;
   const my = ys.reduce((a, b) => a + b, 0) / n;
@@ -220,6 +216,12 @@ function fit(xs: number[], ys: number[]): { fixed: number; per: number } {
 }
 
 export const suite: BenchSuite = async () => {
+  // `peragus` runs the bundle only while it is newer than every source: measure that path.
+  const builder = '../scripts/build-bundle.mjs'; // plain JS, no type declarations
+  const { buildBundle } = (await import(builder)) as {
+    buildBundle: () => Promise<boolean>;
+  };
+  await buildBundle();
   if (!existsSync(PEERS_PY))
     throw new Error(`no bench peers venv at ${PEERS_PY}: run node scripts/setup-bench.mjs`);
   if (!existsSync(TEACUP)) throw new Error(`teacup model not found at ${TEACUP}: set PERAGUS_SD_TEST_MODELS`);
@@ -259,14 +261,14 @@ export const suite: BenchSuite = async () => {
     for (let i = 0; i < RUNS; i++) {
       const e = await peer('ema_plan.py', emaArgs, dir);
       add('ema', e.wall_s);
-      const l = await ours(teacupPlan(), 'local', dir);
+      const l = await ours(teacupPlan(), 'local');
       add('local', l.wall_s);
       add('local_cpu', l.cpu_s / 24);
       log(
         `run ${i + 1}: EMA ${e.wall_s.toFixed(1)} s, local ${l.wall_s.toFixed(1)} s (${(l.cpu_s / 24).toFixed(2)} CPU-s/exp)`,
       );
       if (docker) {
-        const d = await ours(teacupPlan(), 'docker', dir);
+        const d = await ours(teacupPlan(), 'docker');
         add('docker', d.wall_s);
         add('docker_cpu', d.cpu_s / 24);
         log(`run ${i + 1}: docker ${d.wall_s.toFixed(1)} s (${(d.cpu_s / 24).toFixed(2)} CPU-s/exp)`);
@@ -275,7 +277,7 @@ export const suite: BenchSuite = async () => {
       add('papermill', p.wall_s);
       const le = await peer('ema_plan.py', lhsEma, dir);
       add('lhs_ema', le.wall_s);
-      const lo = await ours(lhsPlan, 'local', dir);
+      const lo = await ours(lhsPlan, 'local');
       add('lhs_ours', lo.wall_s);
       log(
         `run ${i + 1}: papermill ${p.wall_s.toFixed(1)} s; LHS EMA ${le.wall_s.toFixed(1)} s, ours ${lo.wall_s.toFixed(1)} s`,
@@ -284,11 +286,11 @@ export const suite: BenchSuite = async () => {
     const scale = [6, 12, 24, 48];
     const walls: number[] = [];
     for (const n of scale) {
-      const m = n === 24 ? median(s.local!) : (await ours(teacupPlan(n), 'local', dir)).wall_s;
+      const m = n === 24 ? median(s.local!) : (await ours(teacupPlan(n), 'local')).wall_s;
       walls.push(m);
       log(`scaling N=${n}: ${m.toFixed(1)} s`);
     }
-    const f = fit(scale, walls);
+    const f = linearFit(scale, walls);
     const ema = median(s.ema!);
     const figures: BenchFigure[] = [
       {
