@@ -237,8 +237,13 @@ export const suite: BenchSuite = async () => {
     throw new Error(`no bench peers venv at ${PEERS_PY}: run node scripts/setup-bench.mjs`);
   if (!existsSync(TEACUP)) throw new Error(`teacup model not found at ${TEACUP}: set PERAGUS_SD_TEST_MODELS`);
   const dir = mkdtempSync(join(tmpdir(), 'pbench-'));
-  const docker = dockerReason() === null;
-  if (!docker) process.stderr.write(`[bench] plan Docker figures not measured: ${dockerReason()}\n`);
+  const skipDocker = process.env.PERAGUS_BENCH_PLAN_DOCKER === '0';
+  const docker = !skipDocker && dockerReason() === null;
+  if (!docker) {
+    process.stderr.write(
+      `[bench] plan Docker figures not measured: ${skipDocker ? 'PERAGUS_BENCH_PLAN_DOCKER=0' : dockerReason()}\n`,
+    );
+  }
   const log = (s: string) => process.stderr.write(`[bench] plan: ${s}\n`);
   const emaArgs = { model: TEACUP, processes: 2, outcome: 'teacup_temperature', points: points24 };
   const pm = { model: TEACUP, processes: 2, outcome: 'Teacup Temperature', points: points24 };
