@@ -38,9 +38,14 @@ async function main(argv: string[]): Promise<number> {
   return (await command(rest)) ?? 0;
 }
 
+// One-shot commands end the process once their output is flushed: a library's
+// idle keep-alive socket (the Docker client's) must not hold a finished run open.
+const ONE_SHOT = new Set(['run', 'rerun', 'catalog']);
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    if (ONE_SHOT.has(process.argv[2] ?? '')) process.stdout.write('', () => process.exit(code));
   },
   (err: unknown) => {
     process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}\n`);
