@@ -48,14 +48,11 @@ function fail(err: unknown): void {
   const e = err as { code?: string; message?: string };
   // node:util parseArgs: an unknown or malformed option.
   if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`peragus ${current}: ${e.message}
-  see: peragus ${current} --help
-`);
+    process.stderr.write(`peragus ${current}: ${e.message}\n  see: peragus ${current} --help\n`);
     process.exitCode = 2;
     return;
   }
-  process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}
-`);
+  process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
   setTimeout(() => process.exit(1), 1000).unref();
 }

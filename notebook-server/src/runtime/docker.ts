@@ -163,8 +163,7 @@ export class DockerRuntime implements ContainerRuntime {
       const cap = capVolume(layout.root, layout.workDir, diskCapOf(spec.resources), user);
       if (!cap.capped) {
         process.stderr.write(
-          `peragus: WARNING: the volume of ${experimentId} has no size cap: ${cap.reason}
-`,
+          `peragus: WARNING: the volume of ${experimentId} has no size cap: ${cap.reason}\n`,
         );
       }
       prepareVolume(layout.workDir, process.getuid?.() === 0 ? user : undefined);
