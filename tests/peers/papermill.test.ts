@@ -108,7 +108,9 @@ describe('the PySD kernel outside Peragus', () => {
       const fresh = mkdtempSync(join(dir, 'run-'));
       const nb = join(fresh, 'in.ipynb');
       copyFileSync(ipynb, nb);
+      // The notebook names its model by path and sha256: the model travels beside it.
       mkdirSync(join(fresh, 'models'), { recursive: true });
+      copyFileSync(join(workDir, 'models/sir.mdl'), join(fresh, 'models/sir.mdl'));
       const [bin, args] = command(nb, fresh) as [string, string[]];
       await exec(bin, args, { env: jupyterEnv, cwd: fresh, timeout: 300_000, maxBuffer: 1 << 24 });
       for (const p of parquet) {
