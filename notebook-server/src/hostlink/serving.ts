@@ -74,7 +74,6 @@ export async function startServing(options: ServingOptions): Promise<ServingHost
       return { columns: r.columns.map((c) => c.name), rows: r.rows, truncated: r.truncated };
     },
     listExperiments: async () => (await host.catalog.listExperiments({ limit: 1000 })).experiments,
-    listPlans: () => host.plans.list(),
     remote: remoteSessions(host.containers, host.router),
     workbench: wb.workbench,
     containers: host.containers,

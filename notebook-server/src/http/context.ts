@@ -29,13 +29,6 @@ export interface ExperimentSummary {
 }
 
 /** A plan as the browser sees it (orchestrator's PlanStatus). */
-export interface PlanInfo {
-  plan_id: string;
-  status: string;
-  created_at: string;
-  progress: { done: number; total: number; message: string; experiment_id?: string } | null;
-}
-
 export type SessionRegistry = Pick<SessionManager, 'create' | 'get' | 'has' | 'list' | 'delete'>;
 
 /** A session that lives in an experiment container, as the UI sees it. */
@@ -65,8 +58,6 @@ export interface HostContext {
   catalogQuery?: (sql: string, options?: CatalogQueryOptions) => Promise<CatalogQueryResult>;
   /** Experiments from the catalog; without it the UI groups sessions by experiment_id. */
   listExperiments?: () => Promise<ExperimentSummary[]>;
-  /** Plans of this home with their progress (the host's PlanRunner). */
-  listPlans?: () => PlanInfo[];
   /** Sessions inside experiment containers (listed and driven through the host's router). */
   remote?: RemoteSessions;
   /** Models, designs, plan and chart views of the browser workbench (/ui-api/models, plans, results). */

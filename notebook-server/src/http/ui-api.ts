@@ -120,13 +120,8 @@ export function uiApiRouter(ctx: HostContext): Router {
     res.json({
       catalog: ctx.catalogQuery !== undefined,
       experiments: ctx.listExperiments !== undefined,
-      plans: ctx.listPlans !== undefined,
+      plans: ctx.workbench !== undefined,
     });
-  });
-
-  // Plans (from an agent's experiment_plan_run or `peragus run`) with their progress.
-  r.get('/ui-api/plans', (_req, res) => {
-    res.json(ctx.listPlans?.() ?? []);
   });
 
   r.get('/ui-api/sessions', async (_req, res) => {

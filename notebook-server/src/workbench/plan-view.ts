@@ -38,6 +38,7 @@ export interface PlanView {
   name: string;
   status: StoredPlan['status'];
   live: boolean;
+  progress: StoredPlan['progress'];
   created_at: string;
   experiment_type: string;
   model: string;
@@ -161,6 +162,8 @@ export class PlanWatch {
       name: stored.plan.name ?? stored.plan_id,
       status: stored.status,
       live: stored.live,
+      // The latest progress this host saw (agents' and `peragus run`'s plans too), or null.
+      progress: stored.progress,
       created_at: stored.created_at,
       experiment_type: String((stored.plan.experiment as { type?: unknown }).type ?? ''),
       model: stored.plan.model.source,
