@@ -9,11 +9,18 @@ import { startTestHost, type TestHost } from '../helpers/host.ts';
 
 let t: TestHost;
 let charts: Charts;
-let sid: string;
-let modelId: string;
+const SIR = readFileSync(resolve('notebooks/models/sir.mdl'), 'utf8');
 
+/** Runs the experiment in a session of its own experiment (results are registered with their lineage). */
 async function runAndRegister(experimentId: string, experiment: Record<string, unknown>): Promise<void> {
-  const ran = await t.call('pysd_experiment_run', { session_id: sid, model_id: modelId, experiment });
+  const sid = (await t.call('notebook_create', { name: experimentId, experiment_id: experimentId }))
+    .session_id as string;
+  const loaded = await t.call('pysd_model_load', { session_id: sid, source: 'models/sir.mdl', content: SIR });
+  const ran = await t.call('pysd_experiment_run', {
+    session_id: sid,
+    model_id: loaded.model_id as string,
+    experiment,
+  });
   await t.call('experiment_register_result', {
     experiment_id: experimentId,
     session_id: sid,
@@ -29,13 +36,6 @@ describe('chart data', () => {
   beforeAll(async () => {
     t = await startTestHost({ poolSize: 1 });
     charts = new Charts(t.host.catalog);
-    sid = (await t.call('notebook_create', { name: 'charts' })).session_id as string;
-    const loaded = await t.call('pysd_model_load', {
-      session_id: sid,
-      source: 'models/sir.mdl',
-      content: readFileSync(resolve('notebooks/models/sir.mdl'), 'utf8'),
-    });
-    modelId = loaded.model_id as string;
   }, 180_000);
   afterAll(async () => {
     await t?.close();

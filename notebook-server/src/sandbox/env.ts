@@ -15,6 +15,9 @@ const ALLOWED = [
   'PERAGUS_POOL_MAX_STARTS',
   'PERAGUS_KERNEL_DEBUGGER',
   'PERAGUS_PYSD_CACHE',
+  // The host's shared translation cache (read-only) and the volume cap each kernel applies to the files it writes.
+  'PERAGUS_PYSD_SHARED_CACHE',
+  'PERAGUS_DISK_CAP',
   'PERAGUS_VENV',
   'PERAGUS_WORK_DIR',
   'NODE_ENV',
