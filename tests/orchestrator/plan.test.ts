@@ -3,7 +3,7 @@
 // registered; catalog_query's peak infected per experiment matches each
 // experiment's own Parquet file.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +140,22 @@ describe('experiment_plan_run', () => {
       return e.source_sha256 === createHash('sha256').update(SIR_PLAN.model.content).digest('hex');
     });
     expect(sirEntry).toBeDefined();
+    // Every experiment of the 24-experiment plan loaded that translation (a read-only copy of the
+    // verified entry beside its model), none translated the model again.
+    const experiments = readdirSync(join(t.home, 'experiments')).filter((n) => /^plan-.*-\d+$/.test(n));
+    expect(experiments.length).toBeGreaterThanOrEqual(24);
+    for (const id of experiments) {
+      const models = join(t.home, 'experiments', id, 'work', '.peragus', 'models');
+      const copies = readdirSync(models).flatMap((d) =>
+        readdirSync(join(models, d))
+          .filter((f) => f.endsWith('.py'))
+          .map((f) => join(models, d, f)),
+      );
+      expect(copies.length, id).toBe(1);
+      expect(statSync(copies[0] as string).mode & 0o777, `${id}: a copy of the shared translation`).toBe(
+        0o444,
+      );
+    }
     const dir = join(cache, sirEntry as string);
     const entry = JSON.parse(readFileSync(join(dir, 'entry.json'), 'utf8')) as {
       py_file: string;
