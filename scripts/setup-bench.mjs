@@ -7,9 +7,10 @@
 // pinned set). Idempotent: a stamp holds the hash of both pinned files.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sitePackages, stampMatches } from './python-env.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const kernelVenv = process.env.PERAGUS_VENV ?? join(root, 'kernels', 'pysd', '.venv');
@@ -18,13 +19,6 @@ const requirements = join(root, 'bench', 'peers', 'requirements.txt');
 const stampFile = join(venv, '.peragus-bench-stamp');
 const log = (msg) => process.stderr.write(`[peragus bench setup] ${msg}\n`);
 
-const sitePackages = (v) => {
-  const lib = join(v, 'lib');
-  const py = readdirSync(lib).find((d) => d.startsWith('python3'));
-  if (!py) throw new Error(`no python3.x folder in ${lib}`);
-  return join(lib, py, 'site-packages');
-};
-
 export function setupBenchPeers() {
   const stamp = createHash('sha256')
     .update(readFileSync(requirements))
@@ -32,8 +26,7 @@ export function setupBenchPeers() {
     .update(kernelVenv)
     .digest('hex');
   const python = join(venv, 'bin', 'python');
-  if (existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp)
-    return python;
+  if (stampMatches(python, stampFile, stamp)) return python;
   log(`creating the bench peers' venv in ${venv}`);
   if (!existsSync(python))
     execFileSync(join(kernelVenv, 'bin', 'python'), ['-m', 'venv', '--without-pip', venv]);

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findPython, stampMatches } from './python-env.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const peers = join(root, 'tests', 'peers');
@@ -16,23 +17,10 @@ const requirements = join(peers, 'requirements.txt');
 const stampFile = join(venv, '.peragus-stamp');
 const log = (msg) => process.stderr.write(`[peragus setup] ${msg}\n`);
 
-function findPython() {
-  for (const candidate of [process.env.PERAGUS_BASE_PYTHON, 'python3.11', 'python3']) {
-    if (!candidate) continue;
-    try {
-      execFileSync(candidate, ['-c', 'import sys; assert sys.version_info >= (3, 10)'], { stdio: 'ignore' });
-      return candidate;
-    } catch {
-      // try the next candidate
-    }
-  }
-  throw new Error('Python 3.10+ not found: install python3 or set PERAGUS_BASE_PYTHON.');
-}
-
 export function setupPeers() {
   const stamp = createHash('sha256').update(readFileSync(requirements)).update('v1').digest('hex');
   const python = join(venv, 'bin', 'python');
-  if (existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) return;
+  if (stampMatches(python, stampFile, stamp)) return;
   log(`creating the test peers' environment in ${venv} (jupyter_server, papermill, ...)`);
   if (!existsSync(python)) {
     mkdirSync(dirname(venv), { recursive: true });

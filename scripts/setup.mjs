@@ -4,9 +4,10 @@
 // peragus_pysd package into it. Skips work when the stamp matches.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findPython, sitePackages, stampMatches } from './python-env.mjs';
 import { setupPeers } from './setup-peers.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -15,22 +16,6 @@ const venv = process.env.PERAGUS_VENV ?? join(kernelDir, '.venv');
 const requirements = join(kernelDir, 'requirements.txt');
 const stampFile = join(venv, '.peragus-stamp');
 const log = (msg) => process.stderr.write(`[peragus setup] ${msg}\n`);
-
-function findPython() {
-  for (const candidate of [process.env.PERAGUS_BASE_PYTHON, 'python3.11', 'python3']) {
-    if (!candidate) continue;
-    try {
-      const v = execFileSync(candidate, ['-c', 'import sys;print("%d.%d"%sys.version_info[:2])'], {
-        encoding: 'utf8',
-      }).trim();
-      const [major, minor] = v.split('.').map(Number);
-      if (major === 3 && minor >= 10) return candidate;
-    } catch {
-      // try the next candidate
-    }
-  }
-  throw new Error('Python 3.10+ not found: install python3 (3.11 recommended) or set PERAGUS_BASE_PYTHON.');
-}
 
 // A fresh clone: install the npm packages first, so `npm start` / `npm test`
 // are the only commands a user needs.
@@ -47,7 +32,7 @@ if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
 
 const stamp = createHash('sha256').update(readFileSync(requirements)).update('v1').digest('hex');
 const venvPython = join(venv, 'bin', 'python');
-if (existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {
+if (stampMatches(venvPython, stampFile, stamp)) {
   ensurePth();
   systemSetup();
   process.exit(0);
@@ -73,10 +58,7 @@ systemSetup();
 // A .pth file puts kernels/pysd/python on the venv's path, so edits to
 // peragus_pysd take effect without reinstalling.
 function ensurePth() {
-  const lib = join(venv, 'lib');
-  const pyDir = readdirSync(lib).find((d) => d.startsWith('python3'));
-  if (!pyDir) throw new Error(`no python3.x folder in ${lib}`);
-  const pth = join(lib, pyDir, 'site-packages', 'peragus_pysd.pth');
+  const pth = join(sitePackages(venv), 'peragus_pysd.pth');
   const want = `${join(kernelDir, 'python')}\n`;
   if (!existsSync(pth) || readFileSync(pth, 'utf8') !== want) writeFileSync(pth, want);
 }
