@@ -60,19 +60,23 @@ export async function withFileInside<T>(
   }
 }
 
-/** Opens a regular file inside root for reading; the caller closes `fd`. */
-export function openFileInside(root: string, input: string, options: RelativeOptions = {}): OpenedFile {
+/** Opens whatever is at a path inside root, read-only and without following a link; the caller closes `fd`. */
+function openNoFollow(root: string, input: string, options: RelativeOptions): { fd: number; rel: string } {
   const { rel, dirs, name } = split(input, options);
   const dir = openDirs(root, dirs, input, options, false);
-  let fd: number;
   try {
     // O_NONBLOCK: a planted FIFO must not hang the host; regular files ignore it.
-    fd = openSync(fdPath(dir, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    return { fd: openSync(fdPath(dir, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK), rel };
   } catch (err) {
     refuse(err, input, rel, options);
   } finally {
     closeSync(dir);
   }
+}
+
+/** Opens a regular file inside root for reading; the caller closes `fd`. */
+export function openFileInside(root: string, input: string, options: RelativeOptions = {}): OpenedFile {
+  const { fd, rel } = openNoFollow(root, input, options);
   const stat = fstatSync(fd);
   if (!stat.isFile()) {
     closeSync(fd);
@@ -244,16 +248,7 @@ export function kindInside(
 }
 
 function withDirKind(root: string, input: string, options: RelativeOptions): 'file' | 'directory' | 'other' {
-  const { rel, dirs, name } = split(input, options);
-  const dir = openDirs(root, dirs, input, options, false);
-  let fd: number;
-  try {
-    fd = openSync(fdPath(dir, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  } catch (err) {
-    refuse(err, input, rel, options);
-  } finally {
-    closeSync(dir);
-  }
+  const { fd } = openNoFollow(root, input, options);
   try {
     const st = fstatSync(fd);
     return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : 'other';
