@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 export const LAYERS = {
   'srcmd/src': 0,
   confine: 0,
+  jsonrpc: 0,
+  version: 0,
   sandbox: 1,
   catalog: 1,
   kernel: 2,
