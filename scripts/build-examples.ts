@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createNotebookServices } from '../notebook-server/src/app/notebook-services.ts';
+import { newCellFrom } from '../notebook-server/src/notebook/cells.ts';
 import { decodeBundle } from '../srcmd/src/bundle.ts';
 import { writeNotebookFiles } from '../srcmd/src/fs.ts';
 
@@ -19,12 +20,7 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.src.md'))) {
   try {
     const session = await services.sessions.create({ name: nb.title, work_dir: work });
     for (const cell of nb.cells) {
-      await session.addCell({
-        id: cell.id,
-        cell_type: cell.cell_type,
-        source: cell.source,
-        ...(cell.cell_type === 'code' && cell.filename ? { filename: cell.filename } : {}),
-      });
+      await session.addCell({ id: cell.id, ...newCellFrom(cell) });
     }
     const runs = await session.execute('all');
     const failed = runs.find((r) => r.status !== 'ok');

@@ -13,6 +13,7 @@ import { createNotebookServices } from '../app/notebook-services.ts';
 import type { HostAddress } from '../hostlink/address.ts';
 import { connectHost } from '../hostlink/client.ts';
 import { findHostOrSay } from '../hostlink/find.ts';
+import { newCellFrom } from '../notebook/cells.ts';
 import { RESULT_MIME } from '../pysd/result.ts';
 import { peragusHome } from '../runtime/paths.ts';
 import { copyReferencedInputs } from './rerun-inputs.ts';
@@ -77,12 +78,7 @@ async function replayHere(original: Notebook, code: string[], from: string, keep
   try {
     const session = await services.sessions.create({ name: original.title, work_dir: work });
     for (const cell of original.cells) {
-      await session.addCell({
-        id: cell.id,
-        cell_type: cell.cell_type,
-        source: cell.source,
-        ...(cell.cell_type === 'code' && cell.filename ? { filename: cell.filename } : {}),
-      });
+      await session.addCell({ id: cell.id, ...newCellFrom(cell) });
     }
     const runs = await session.execute('all');
     const bad = runs.find((r) => r.status !== 'ok');

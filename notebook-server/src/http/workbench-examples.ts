@@ -5,6 +5,7 @@ import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Router } from 'express';
 import { decodeBundle } from '../../../srcmd/src/bundle.ts';
+import { newCellFrom } from '../notebook/cells.ts';
 import { EXAMPLES_DIR } from '../workbench/models.ts';
 import type { HostContext } from './context.ts';
 import { HttpError } from './errors.ts';
@@ -47,11 +48,7 @@ export function examplesRouter(ctx: HostContext): Router {
     // The models beside the example notebook go beside the session's notebook too.
     cpSync(join(EXAMPLES_DIR, 'models'), join(session.work_dir, 'models'), { recursive: true });
     for (const cell of nb.cells) {
-      await session.addCell({
-        cell_type: cell.cell_type,
-        source: cell.source,
-        ...(cell.cell_type === 'code' && cell.filename ? { filename: cell.filename } : {}),
-      });
+      await session.addCell(newCellFrom(cell));
     }
     res.status(201).json({ session_id: session.id, name: session.name });
   });

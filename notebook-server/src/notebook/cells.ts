@@ -25,6 +25,15 @@ export interface NewCell {
   metadata?: Record<string, unknown>;
 }
 
+/** A notebook cell's content as a NewCell: its type, source and (code cells) srcmd file name. */
+export function newCellFrom(cell: Cell): NewCell {
+  return {
+    cell_type: cell.cell_type,
+    source: cell.source,
+    ...(cell.cell_type === 'code' && cell.filename ? { filename: cell.filename } : {}),
+  };
+}
+
 /** Where to insert: at an index (clamped), or after / before a cell id. Default: the end. */
 export type CellPosition = { index: number } | { after: string } | { before: string };
 

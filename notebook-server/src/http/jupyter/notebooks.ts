@@ -2,6 +2,7 @@
 // `<name>.ipynb` at the contents root. Saving a document writes its cells back
 // into the session (outputs stay the session's: it is the record of what ran).
 import type { Cell, Notebook } from '../../../../srcmd/src/nbformat.ts';
+import { newCellFrom } from '../../notebook/cells.ts';
 import type { Session } from '../../notebook/session.ts';
 import type { SessionRegistry } from '../context.ts';
 
@@ -89,15 +90,6 @@ export async function applyNotebook(session: Session, nb: Notebook): Promise<voi
       if (Object.keys(patch).length > 0) await session.updateCell(cell.id, patch);
       continue;
     }
-    await session.addCell(
-      {
-        id: cell.id,
-        cell_type: cell.cell_type,
-        source: cell.source,
-        metadata: cell.metadata,
-        ...(cell.cell_type === 'code' && cell.filename ? { filename: cell.filename } : {}),
-      },
-      { index },
-    );
+    await session.addCell({ id: cell.id, metadata: cell.metadata, ...newCellFrom(cell) }, { index });
   }
 }
