@@ -117,8 +117,12 @@ def run_arrays(model: Any, **kwargs: Any) -> tuple[np.ndarray, list[str], np.nda
         True,
         progress=False,
     )
+    return integrate_with(model, _ArrayHandler())
+
+
+def integrate_with(model: Any, handler: Any) -> Any:
+    """PySD's own integration of a configured model, collecting outputs through ``handler``."""
     output = ModelOutput(None)
-    handler = _ArrayHandler()
     output.handler = handler
     output.set_capture_elements(model.capture_elements)
     output.initialize(model)

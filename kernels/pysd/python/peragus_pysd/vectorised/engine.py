@@ -19,15 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from ..fastrun import integrate_with
 from ..runner import STATS
 from . import patches
 from .scan import Scan
 
 try:
-    from pysd.py_backend.output import ModelOutput
     from pysd.py_backend.statefuls import Delay, DelayFixed, DelayN, Smooth, Stateful
 except ImportError:  # pragma: no cover - other PySD layouts
-    ModelOutput = None  # type: ignore[assignment,misc]
     Delay = DelayFixed = DelayN = Smooth = Stateful = ()  # type: ignore[assignment,misc]
 
 ERRSTATE = {"divide": "raise", "over": "raise", "invalid": "raise", "under": "ignore"}
@@ -246,17 +245,7 @@ def run_chunk(
         )
         _check_delays(module, n)
         _broadcast_states(module, n)
-        output = ModelOutput(None)
-        handler = _BlockHandler(n)
-        output.handler = handler
-        output.set_capture_elements(model.capture_elements)
-        output.initialize(model)
-        model.output = output
-        model._integrate()
-        del model._dependencies["OUTPUTS"]
-        output.add_run_elements(model)
-        model._remove_constant_cache()
-        return output.postprocess(return_addresses=model.return_addresses, flatten=True)
+        return integrate_with(model, _BlockHandler(n))
 
 
 def block_metrics(metrics: list[Any], res: ChunkResult) -> np.ndarray:
