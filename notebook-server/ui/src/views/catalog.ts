@@ -30,7 +30,11 @@ export function catalogView(root: HTMLElement): () => void {
     tableBox,
   );
 
+  // Only the latest query renders: an earlier one answering late (the view's first query, a
+  // double click) would otherwise add a second table and chart.
+  let latest = 0;
   async function run(): Promise<void> {
+    const mine = ++latest;
     sessionStorage.setItem('peragus_sql', sql.value);
     status.textContent = 'running…';
     clear(chartBox);
@@ -38,10 +42,12 @@ export function catalogView(root: HTMLElement): () => void {
     try {
       const t0 = performance.now();
       const result = await api.query(sql.value, 1000);
+      if (mine !== latest) return;
       status.textContent = `${result.rows.length} row(s)${result.truncated ? ' (truncated)' : ''} in ${Math.round(performance.now() - t0)} ms`;
       renderTable(result);
       renderChart(result);
     } catch (err) {
+      if (mine !== latest) return;
       status.textContent = (err as Error).message;
       status.classList.add('error');
       return;
