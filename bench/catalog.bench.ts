@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { Catalog } from '../notebook-server/src/catalog/index.ts';
+import { Catalog } from '../notebook-server/src/catalog/catalog.ts';
 import { type BenchFigure, type BenchSuite, median } from './lib.ts';
 
 const EXPERIMENTS = 1000;

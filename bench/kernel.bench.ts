@@ -6,14 +6,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import {
-  createConnectionFile,
-  defaultKernelSpecPath,
-  KernelClient,
-  KernelPool,
-  resolvePython,
-  startKernel,
-} from '../notebook-server/src/kernel/index.ts';
+import { KernelClient } from '../notebook-server/src/kernel/client.ts';
+import { createConnectionFile } from '../notebook-server/src/kernel/connection.ts';
+import { defaultKernelSpecPath, resolvePython } from '../notebook-server/src/kernel/launcher.ts';
+import { KernelPool } from '../notebook-server/src/kernel/pool.ts';
+import { startKernel } from '../notebook-server/src/kernel/start.ts';
 import { type BenchFigure, type BenchSuite, median, percentile } from './lib.ts';
 
 const ROUNDS = 50;

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { PlanInput } from '../notebook-server/src/orchestrator/plan-schema.ts';
+import { PlanInput } from '../notebook-server/src/schemas/plan.ts';
 import { hasChromium, startBrowserHost } from '../tests/ui/browser.ts';
 import { type BenchFigure, median } from './lib.ts';
 

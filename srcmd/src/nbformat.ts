@@ -7,6 +7,15 @@ export const MultilineString = z.union([z.string(), z.array(z.string())]);
 
 export const MimeBundle = z.record(z.string(), z.unknown());
 
+/** The value of a JSON mime type in a bundle: an object, or its JSON text as a string or list of lines. */
+export function mimeJson(data: Record<string, unknown> | undefined, mime: string): unknown {
+  const raw = data?.[mime];
+  if (raw === undefined) return undefined;
+  if (typeof raw === 'string') return JSON.parse(raw);
+  if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return JSON.parse(raw.join(''));
+  return raw;
+}
+
 export const StreamOutput = z.object({
   output_type: z.literal('stream'),
   name: z.enum(['stdout', 'stderr']),

@@ -1,8 +1,13 @@
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Catalog, CatalogError, LATEST_SCHEMA_VERSION } from '../../notebook-server/src/catalog/index.ts';
-import { migrate, schemaVersion } from '../../notebook-server/src/catalog/migrations.ts';
+import { Catalog } from '../../notebook-server/src/catalog/catalog.ts';
+import { CatalogError } from '../../notebook-server/src/catalog/errors.ts';
+import {
+  LATEST_SCHEMA_VERSION,
+  migrate,
+  schemaVersion,
+} from '../../notebook-server/src/catalog/migrations.ts';
 import { sirSelect, tempDir, writeParquet } from './helpers.ts';
 
 describe('catalog migrations', () => {

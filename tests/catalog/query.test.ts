@@ -1,12 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Catalog,
-  type CatalogError,
-  catalogQuery,
-  experimentList,
-} from '../../notebook-server/src/catalog/index.ts';
+import { Catalog } from '../../notebook-server/src/catalog/catalog.ts';
+import type { CatalogError } from '../../notebook-server/src/catalog/errors.ts';
+import { catalogQuery, experimentList } from '../../notebook-server/src/catalog/tools.ts';
 import { sirSelect, tempDir, writeParquet } from './helpers.ts';
 
 describe('catalog_query', () => {

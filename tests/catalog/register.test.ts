@@ -4,13 +4,9 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  Catalog,
-  type CatalogChange,
-  type CatalogError,
-  ChecksumMismatchError,
-  PARQUET_MEDIA_TYPE,
-} from '../../notebook-server/src/catalog/index.ts';
+import { Catalog, type CatalogChange } from '../../notebook-server/src/catalog/catalog.ts';
+import { type CatalogError, ChecksumMismatchError } from '../../notebook-server/src/catalog/errors.ts';
+import { PARQUET_MEDIA_TYPE } from '../../notebook-server/src/catalog/results-index.ts';
 import { sirSelect, tempDir, writeParquet, writeText } from './helpers.ts';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -323,7 +319,7 @@ describe('registerResult', () => {
   });
 
   it('a second process cannot open the catalog while this one holds it (CatalogLockedError)', async () => {
-    const script = `import { Catalog } from ${JSON.stringify(join(process.cwd(), 'notebook-server/src/catalog/index.ts'))};
+    const script = `import { Catalog } from ${JSON.stringify(join(process.cwd(), 'notebook-server/src/catalog/catalog.ts'))};
       try { await Catalog.open({ home: process.argv[1], readOnly: true }); console.log('opened'); }
       catch (e) { console.log(e.code + ' ' + e.pid + ' ' + e.message); }`;
     const { stdout } = await promisify(execFile)(

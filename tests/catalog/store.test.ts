@@ -3,7 +3,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChecksumMismatchError, ResultStore } from '../../notebook-server/src/catalog/index.ts';
+import { ChecksumMismatchError } from '../../notebook-server/src/catalog/errors.ts';
+import { ResultStore } from '../../notebook-server/src/catalog/store.ts';
 import { tempDir, writeText } from './helpers.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ServerConnection } from '@jupyterlab/services';
 import WebSocket from 'ws';
 import type { HostContext } from '../../notebook-server/src/http/context.ts';
-import { type HostServer, startHostServer } from '../../notebook-server/src/http/index.ts';
+import { type HostServer, startHostServer } from '../../notebook-server/src/http/server.ts';
 import { startKernel } from '../../notebook-server/src/kernel/start.ts';
 import { EventBus } from '../../notebook-server/src/notebook/events.ts';
 import { SessionManager } from '../../notebook-server/src/notebook/manager.ts';

@@ -4,13 +4,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type KernelClient,
-  KernelTimeoutError,
-  type Message,
-  startKernel,
-  WireCodec,
-} from '../../notebook-server/src/kernel/index.ts';
+import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
+import { KernelTimeoutError } from '../../notebook-server/src/kernel/errors.ts';
+import { startKernel } from '../../notebook-server/src/kernel/start.ts';
+import { type Message, WireCodec } from '../../notebook-server/src/kernel/wire.ts';
 import type { Output } from '../../srcmd/src/nbformat.ts';
 import { Output as OutputSchema } from '../../srcmd/src/nbformat.ts';
 

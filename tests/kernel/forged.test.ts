@@ -1,13 +1,10 @@
 // Forged signatures on real sockets: dropped, counted, never delivered.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Publisher, Router } from 'zeromq';
+import { KernelClient } from '../../notebook-server/src/kernel/client.ts';
 import type { ConnectionInfo } from '../../notebook-server/src/kernel/connection.ts';
-import {
-  KernelClient,
-  type Message,
-  startKernel,
-  WireCodec,
-} from '../../notebook-server/src/kernel/index.ts';
+import { startKernel } from '../../notebook-server/src/kernel/start.ts';
+import { type Message, WireCodec } from '../../notebook-server/src/kernel/wire.ts';
 
 const portOf = (endpoint: string | null) => Number(endpoint?.split(':').at(-1));
 

@@ -2,14 +2,10 @@
 // shutdown, and kernels that never become ready.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type KernelClient,
-  KernelDeadError,
-  type KernelSpec,
-  KernelStartError,
-  loadKernelSpec,
-  startKernel,
-} from '../../notebook-server/src/kernel/index.ts';
+import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
+import { KernelDeadError, KernelStartError } from '../../notebook-server/src/kernel/errors.ts';
+import { type KernelSpec, loadKernelSpec } from '../../notebook-server/src/kernel/launcher.ts';
+import { startKernel } from '../../notebook-server/src/kernel/start.ts';
 
 const alive = (pid: number | undefined) => {
   if (!pid) return false;

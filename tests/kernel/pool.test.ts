@@ -3,7 +3,8 @@ import { mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type KernelClient, KernelPool } from '../../notebook-server/src/kernel/index.ts';
+import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
+import { KernelPool } from '../../notebook-server/src/kernel/pool.ts';
 
 describe('KernelPool', () => {
   const pool = new KernelPool({ size: 1 });

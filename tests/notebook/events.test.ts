@@ -1,12 +1,8 @@
 // The event schema and EventBus on their own (no kernel needed), plus a
 // kernel source that fails to start (no kernel involved either).
 import { describe, expect, it } from 'vitest';
-import {
-  EventBus,
-  SessionEvent,
-  type SessionEventOf,
-  SessionManager,
-} from '../../notebook-server/src/notebook/index.ts';
+import { EventBus, SessionEvent, type SessionEventOf } from '../../notebook-server/src/notebook/events.ts';
+import { SessionManager } from '../../notebook-server/src/notebook/manager.ts';
 import { capture, tempRoot } from './helpers.ts';
 
 const ev = (session_id: string, seq: number): SessionEventOf<'notebook.cell.executing'> => ({

@@ -2,8 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startKernel } from '../../notebook-server/src/kernel/index.ts';
-import type { EventBus, KernelSource, SessionEvent } from '../../notebook-server/src/notebook/index.ts';
+import { startKernel } from '../../notebook-server/src/kernel/start.ts';
+import type { EventBus, SessionEvent } from '../../notebook-server/src/notebook/events.ts';
+import type { KernelSource } from '../../notebook-server/src/notebook/kernel-slot.ts';
 
 /** Cold-started real ipykernels (the PySD kernelspec), one per session. */
 export const realKernels: KernelSource = ({ workDir }) => startKernel({ workDir });

@@ -1,6 +1,7 @@
 // Interrupts, cancels, timeouts, and a kernel that kills itself, on a real ipykernel.
 import { afterAll, describe, expect, it } from 'vitest';
-import { SessionDeadError, SessionManager } from '../../notebook-server/src/notebook/index.ts';
+import { SessionDeadError } from '../../notebook-server/src/notebook/errors.ts';
+import { SessionManager } from '../../notebook-server/src/notebook/manager.ts';
 import { capture, realKernels, streamText, tempRoot } from './helpers.ts';
 
 describe('notebook session life cycle (real kernel)', () => {

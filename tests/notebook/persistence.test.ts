@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SessionManager, sessionFile } from '../../notebook-server/src/notebook/index.ts';
-import { decodeBundle } from '../../srcmd/src/index.ts';
+import { SessionManager } from '../../notebook-server/src/notebook/manager.ts';
+import { sessionFile } from '../../notebook-server/src/notebook/store.ts';
+import { decodeBundle } from '../../srcmd/src/bundle.ts';
 import { capture, realKernels, streamText, tempRoot } from './helpers.ts';
 
 describe('session persistence (real kernel)', () => {

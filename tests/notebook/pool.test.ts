@@ -1,8 +1,8 @@
 // Sessions on the warm pool (the production kernel source): the kernel runs in
 // the session's work dir and PySD is already imported.
 import { afterAll, describe, expect, it } from 'vitest';
-import { KernelPool } from '../../notebook-server/src/kernel/index.ts';
-import { SessionManager } from '../../notebook-server/src/notebook/index.ts';
+import { KernelPool } from '../../notebook-server/src/kernel/pool.ts';
+import { SessionManager } from '../../notebook-server/src/notebook/manager.ts';
 import { streamText, tempRoot } from './helpers.ts';
 
 describe('sessions on a warm kernel pool', () => {

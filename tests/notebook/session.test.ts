@@ -1,12 +1,10 @@
 // A session on a real ipykernel: outputs of every kind, event order and ids,
 // the serial queue, cell editing, and unknown cell ids.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CellNotFoundError,
-  type Session,
-  SessionEvent,
-  SessionManager,
-} from '../../notebook-server/src/notebook/index.ts';
+import { CellNotFoundError } from '../../notebook-server/src/notebook/errors.ts';
+import { SessionEvent } from '../../notebook-server/src/notebook/events.ts';
+import { SessionManager } from '../../notebook-server/src/notebook/manager.ts';
+import type { Session } from '../../notebook-server/src/notebook/session.ts';
 import { capture, realKernels, streamText, tempRoot } from './helpers.ts';
 
 describe('notebook session (real kernel)', () => {

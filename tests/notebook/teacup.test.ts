@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SessionManager } from '../../notebook-server/src/notebook/index.ts';
+import { SessionManager } from '../../notebook-server/src/notebook/manager.ts';
 import { realKernels, streamText, tempRoot } from './helpers.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -4,18 +4,16 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseProgress } from '../../notebook-server/src/notebook/progress.ts';
+import { experimentRunCode, modelLoadCode, pysdCall } from '../../notebook-server/src/pysd/code.ts';
+import { pyLiteral } from '../../notebook-server/src/pysd/literal.ts';
 import {
-  Experiment,
-  experimentRunCode,
-  modelLoadCode,
   PysdCellError,
   parseExecution,
-  parseProgress,
   parsePysdResult,
-  pyLiteral,
-  pysdCall,
   RESULT_MIME,
-} from '../../notebook-server/src/pysd/index.ts';
+} from '../../notebook-server/src/pysd/result.ts';
+import { Experiment } from '../../notebook-server/src/schemas/pysd-tools.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
 const PYTHON = join(REPO, 'kernels/pysd/.venv/bin/python');

@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type KernelClient, startKernel } from '../../notebook-server/src/kernel/index.ts';
-import { type PysdFunction, type PysdResult, parseExecution } from '../../notebook-server/src/pysd/index.ts';
+import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
+import { startKernel } from '../../notebook-server/src/kernel/start.ts';
+import { type PysdFunction, type PysdResult, parseExecution } from '../../notebook-server/src/pysd/result.ts';
 
 export async function pysdKernel(workDir: string): Promise<KernelClient> {
   return startKernel({

@@ -5,8 +5,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KernelClient } from '../../notebook-server/src/kernel/index.ts';
-import { modelLoadCode, visualizeCode } from '../../notebook-server/src/pysd/index.ts';
+import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
+import { modelLoadCode, visualizeCode } from '../../notebook-server/src/pysd/code.ts';
 import { pysdKernel, runCell } from './helpers.ts';
 
 let dir: string;

@@ -4,18 +4,20 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KernelClient } from '../../notebook-server/src/kernel/index.ts';
+import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
 import {
   experimentRunCode,
   modelAnalyzeCode,
   modelLoadCode,
-  PysdCellError,
+  pysdCall,
+  visualizeCode,
+} from '../../notebook-server/src/pysd/code.ts';
+import { PysdCellError } from '../../notebook-server/src/pysd/result.ts';
+import {
   PysdExperimentRun,
   PysdModelLoad,
   PysdVisualize,
-  pysdCall,
-  visualizeCode,
-} from '../../notebook-server/src/pysd/index.ts';
+} from '../../notebook-server/src/schemas/pysd-tools.ts';
 import { REPO, requireSdModels } from '../helpers/sd-models.ts';
 import { compareToCanonical, pysdKernel, readCanonical, readTable, runCell } from './helpers.ts';
 

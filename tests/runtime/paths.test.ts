@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PathError, readInside, writeInside } from '../../notebook-server/src/confine/index.ts';
+import { readInside, writeInside } from '../../notebook-server/src/confine/fs.ts';
+import { PathError } from '../../notebook-server/src/confine/relative.ts';
 import { DockerRuntime } from '../../notebook-server/src/runtime/docker.ts';
 import {
   endpointFor,

@@ -1,7 +1,7 @@
 // fast-check generators for notebooks, biased towards text that stresses the srcmd
 // grammar: headings, fences, backtick runs, markers, escapes, CR, blank lines, unicode.
 import fc from 'fast-check';
-import type { Cell, Notebook, Output } from '../../srcmd/src/index.ts';
+import type { Cell, Notebook, Output } from '../../srcmd/src/nbformat.ts';
 
 const TRICKY_LINES = [
   '# Title',

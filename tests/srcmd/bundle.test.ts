@@ -3,14 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  decodeBundle,
-  encodeBundle,
-  type Notebook,
-  readNotebookFiles,
-  writeFileAtomic,
-  writeNotebookFiles,
-} from '../../srcmd/src/index.ts';
+import { decodeBundle, encodeBundle } from '../../srcmd/src/bundle.ts';
+import { readNotebookFiles, writeFileAtomic, writeNotebookFiles } from '../../srcmd/src/fs.ts';
+import type { Notebook } from '../../srcmd/src/nbformat.ts';
 import { notebookArb } from './arbitraries.ts';
 
 describe('bundle: .src.md + .outputs.json', () => {

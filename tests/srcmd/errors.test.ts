@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { decodeBundle } from '../../srcmd/src/bundle.ts';
+import { decodeSrcmd } from '../../srcmd/src/decode.ts';
+import { encodeSrcmd } from '../../srcmd/src/encode.ts';
 import {
-  type CodeCell,
-  decodeBundle,
-  decodeSrcmd,
-  encodeSrcmd,
-  fromIpynb,
   IpynbParseError,
-  type Notebook,
   NotebookInvalidError,
   OutputsParseError,
   SrcmdParseError,
-} from '../../srcmd/src/index.ts';
+} from '../../srcmd/src/errors.ts';
+import { fromIpynb } from '../../srcmd/src/ipynb.ts';
+import type { CodeCell, Notebook } from '../../srcmd/src/nbformat.ts';
 
 const HEADER = '<!-- srcbook:{"language":"python"} -->';
 

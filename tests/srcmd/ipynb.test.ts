@@ -3,15 +3,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  decodeBundle,
-  encodeBundle,
-  fromIpynb,
-  importIpynb,
-  type Notebook,
-  toIpynb,
-  toIpynbObject,
-} from '../../srcmd/src/index.ts';
+import { decodeBundle, encodeBundle } from '../../srcmd/src/bundle.ts';
+import { fromIpynb, importIpynb, toIpynb, toIpynbObject } from '../../srcmd/src/ipynb.ts';
+import type { Notebook } from '../../srcmd/src/nbformat.ts';
 import { notebookArb } from './arbitraries.ts';
 
 const PYTHON = join(import.meta.dirname, '../../kernels/pysd/.venv/bin/python');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Notebook, toMarkdown } from '../../srcmd/src/index.ts';
+import { toMarkdown } from '../../srcmd/src/markdown.ts';
+import type { Notebook } from '../../srcmd/src/nbformat.ts';
 
 const nb: Notebook = {
   title: 'Teacup',

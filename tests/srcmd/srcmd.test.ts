@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeSrcmd, encodeSrcmd, headerExtras, type Notebook } from '../../srcmd/src/index.ts';
+import { decodeSrcmd } from '../../srcmd/src/decode.ts';
+import { encodeSrcmd, headerExtras } from '../../srcmd/src/encode.ts';
 import { FenceTracker, isH1, isH6 } from '../../srcmd/src/lines.ts';
+import type { Notebook } from '../../srcmd/src/nbformat.ts';
 import { inputsOnly, notebookArb } from './arbitraries.ts';
 
 const nb = (cells: Notebook['cells'], title = 'T'): Notebook => ({

@@ -1,6 +1,6 @@
 // Composition of the notebook side shared by both roles: a warm kernel pool,
 // the event bus and the session manager (sessions reopened from disk).
-import { KernelPool } from '../kernel/index.ts';
+import { KernelPool } from '../kernel/pool.ts';
 import { EventBus } from '../notebook/events.ts';
 import { SessionManager } from '../notebook/manager.ts';
 

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { confineRelative, PathError } from '../confine/index.ts';
+import { confineRelative, PathError } from '../confine/relative.ts';
 import { CatalogError, ChecksumMismatchError } from './errors.ts';
 import { PARQUET_MEDIA_TYPE } from './results-index.ts';
 import type { ArtifactInput, MetricsInput } from './schemas.ts';

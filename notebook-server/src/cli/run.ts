@@ -10,10 +10,10 @@ import { createHost } from '../app/host.ts';
 import { connectHost } from '../hostlink/client.ts';
 import { findHostOrSay } from '../hostlink/find.ts';
 import { defaultRuntimeKind } from '../orchestrator/containers.ts';
-import type { Plan } from '../orchestrator/plan-schema.ts';
 import type { PlanSummary } from '../orchestrator/plans.ts';
 import { startDockerReaper } from '../runtime/docker-reaper.ts';
 import { peragusHome } from '../runtime/paths.ts';
+import type { Plan } from '../schemas/plan.ts';
 import { formatTable, progressBar } from './table.ts';
 
 /**

@@ -2,7 +2,7 @@
 // UI API ({error: {code, message}}) and the Jupyter API ({message, reason}).
 import type { NextFunction, Request, Response } from 'express';
 import { ZodError } from 'zod';
-import { PathError } from '../confine/index.ts';
+import { PathError } from '../confine/relative.ts';
 import { NotebookError } from '../notebook/errors.ts';
 
 export class HttpError extends Error {

@@ -6,15 +6,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer } from 'ws';
-import {
-  allowedHostsFor,
-  authMiddleware,
-  hostAllowed,
-  hostRefusal,
-  originAllowed,
-  requestToken,
-  tokenMatches,
-} from './auth.ts';
+import { requestToken, tokenMatches } from '../auth/token.ts';
+import { allowedHostsFor, authMiddleware, hostAllowed, hostRefusal, originAllowed } from './auth.ts';
 import { containersRouter } from './containers-api.ts';
 import type { HostContext } from './context.ts';
 import { HttpError, jupyterErrorHandler, uiErrorHandler } from './errors.ts';

@@ -8,7 +8,7 @@
 // /proc/self/fd/N name, which has no glob characters and names that file only.
 import { extname } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { withFileInside } from '../confine/index.ts';
+import { withFileInside } from '../confine/fs.ts';
 import { HttpError } from './errors.ts';
 
 export interface SeriesRequest {

@@ -4,9 +4,9 @@
 import { extname } from 'node:path';
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import { readInside } from '../confine/index.ts';
-import { exportNotebook } from '../mcp/export.ts';
+import { readInside } from '../confine/fs.ts';
 import type { ExperimentProgressEvent } from '../notebook/events.ts';
+import { exportNotebook } from '../notebook/export.ts';
 import type { Session, SessionInfo } from '../notebook/session.ts';
 import {
   CellAddInput,

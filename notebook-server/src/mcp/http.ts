@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { requestToken, tokenMatches } from '../http/auth.ts';
+import { requestToken, tokenMatches } from '../auth/token.ts';
 
 export interface McpHttpOptions {
   token: string;

@@ -13,7 +13,8 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { PathError, withFileInside } from '../confine/index.ts';
+import { withFileInside } from '../confine/fs.ts';
+import { PathError } from '../confine/relative.ts';
 import type { NotebookContext } from './context.ts';
 import { FILES_TEMPLATE, parseFileUri } from './links.ts';
 

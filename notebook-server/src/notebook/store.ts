@@ -9,13 +9,13 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Cell, Notebook } from '../../../srcmd/src/index.ts';
 import {
   notebookPaths,
   readNotebookFiles,
   writeFileAtomic,
   writeNotebookFiles,
-} from '../../../srcmd/src/index.ts';
+} from '../../../srcmd/src/fs.ts';
+import type { Cell, Notebook } from '../../../srcmd/src/nbformat.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
 import { CellError, CellRunStatus } from './events.ts';
 

@@ -5,10 +5,11 @@
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
-import { Experiment } from '../pysd/schemas.ts';
 import type { ContainerSpec, CreateResult } from '../runtime/types.ts';
+import type { Plan } from '../schemas/plan.ts';
+import { Experiment } from '../schemas/pysd-tools.ts';
 import type { ContainerService } from './containers.ts';
-import type { ExperimentConfig, Plan } from './plan-schema.ts';
+import type { ExperimentConfig } from './plan-expand.ts';
 import type { ContainerRouter } from './router.ts';
 
 export interface LifecycleDeps {

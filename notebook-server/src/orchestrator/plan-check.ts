@@ -11,7 +11,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { resolvePython } from '../kernel/launcher.ts';
 import { runZygoteTask } from '../kernel/zygote.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
-import type { Plan } from './plan-schema.ts';
+import type { Plan } from '../schemas/plan.ts';
 
 export interface PlanCheckResult {
   model_sha256: string;

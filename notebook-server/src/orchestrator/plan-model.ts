@@ -8,8 +8,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
-import { PathError, readInside } from '../confine/index.ts';
-import type { Plan } from './plan-schema.ts';
+import { readInside } from '../confine/fs.ts';
+import { PathError } from '../confine/relative.ts';
+import type { Plan } from '../schemas/plan.ts';
 
 const CATALOG = /^catalog:([0-9a-f]{64})(?:\/([^/]+))?$/;
 

@@ -8,9 +8,10 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { errorMessage } from '../catalog/errors.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
 import type { CreateResult } from '../runtime/types.ts';
+import { type Plan, PlanInput } from '../schemas/plan.ts';
 import { containerSpecFor, type LifecycleDeps, runExperimentLifecycle } from './lifecycle.ts';
 import { checkPlanModel } from './plan-check.ts';
-import { checkPlan, type ExperimentConfig, expandPlan, type Plan, PlanInput } from './plan-schema.ts';
+import { checkPlan, type ExperimentConfig, expandPlan } from './plan-expand.ts';
 
 export interface PlanProgress {
   plan_id: string;

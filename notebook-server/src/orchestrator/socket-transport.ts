@@ -8,7 +8,7 @@ import { relative } from 'node:path';
 import { serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { openSocketInside } from '../confine/index.ts';
+import { openSocketInside } from '../confine/socket.ts';
 import { JsonLineReader } from '../jsonrpc/line-reader.ts';
 
 export class SocketTransport implements Transport {

@@ -12,13 +12,14 @@
 // A model is referenced by its path beside the notebook and its sha256 (the
 // load refuses a different file), never inlined. Every string goes through
 // pyString, so no input can end its literal (see literal.ts).
-import { pyCall } from './literal.ts';
+
 import type {
   PysdExperimentRunArgs,
   PysdModelAnalyzeArgs,
   PysdModelLoadArgs,
   PysdVisualizeArgs,
-} from './schemas.ts';
+} from '../schemas/pysd-tools.ts';
+import { pyCall } from './literal.ts';
 
 /** `import peragus_pysd` + `peragus_pysd.<fn>(key=literal, …)`. */
 export function pysdCall(fn: string, kwargs: Record<string, unknown>, comment?: string): string {

@@ -5,25 +5,16 @@
 // `application/vnd.peragus.result+json` with `{"peragus": 1, "function": NAME,
 // "result": {...}}`, next to a one-line text/plain. A failed call leaves an
 // `error` output (ename/evalue/traceback), which becomes a PysdCellError.
-// Progress of long runs is one display updated in place, mime
-// `application/vnd.peragus.progress+json` ({label, done, total, failed}).
-import type { Output } from '../../../srcmd/src/nbformat.ts';
+// Progress of long runs is one display updated in place: notebook/progress.ts.
+import { mimeJson, type Output } from '../../../srcmd/src/nbformat.ts';
 
 export const RESULT_MIME = 'application/vnd.peragus.result+json';
-export const PROGRESS_MIME = 'application/vnd.peragus.progress+json';
 
 export type PysdFunction = 'load_model' | 'run_experiment' | 'analyze_model' | 'visualize';
 
 export interface PysdResult<T = Record<string, unknown>> {
   function: string;
   result: T;
-}
-
-export interface PysdProgress {
-  label: string;
-  done: number;
-  total: number;
-  failed: number;
 }
 
 /** The Python call failed (or displayed no result): ename/evalue are Python's. */
@@ -56,14 +47,6 @@ const INPUT_ERRORS = new Set([
   'NotVectorisableError',
 ]);
 
-function mimeValue(data: Record<string, unknown> | undefined, mime: string): unknown {
-  const raw = data?.[mime];
-  if (raw === undefined) return undefined;
-  if (typeof raw === 'string') return JSON.parse(raw);
-  if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return JSON.parse(raw.join(''));
-  return raw;
-}
-
 function dataOf(o: Output): Record<string, unknown> | undefined {
   return o.output_type === 'display_data' || o.output_type === 'execute_result'
     ? (o.data as Record<string, unknown>)
@@ -83,7 +66,7 @@ export function parsePysdResult<T = Record<string, unknown>>(
     throw new PysdCellError(error.ename, error.evalue, error.traceback);
   }
   for (let i = outputs.length - 1; i >= 0; i--) {
-    const value = mimeValue(dataOf(outputs[i] as Output), RESULT_MIME) as
+    const value = mimeJson(dataOf(outputs[i] as Output), RESULT_MIME) as
       | { peragus?: number; function?: string; result?: unknown }
       | undefined;
     if (value === undefined) continue;
@@ -119,11 +102,4 @@ export function parseExecution<T = Record<string, unknown>>(
   if (r.status !== 'ok' && r.error) throw new PysdCellError(r.error.ename, r.error.evalue, r.error.traceback);
   if (r.status === 'aborted') throw new PysdCellError('ExecutionAborted', 'the cell was aborted');
   return parsePysdResult<T>(r.outputs, expected);
-}
-
-/** The progress payload of an output (display_data or update_display_data content), if it is one. */
-export function parseProgress(data: Record<string, unknown> | undefined): PysdProgress | undefined {
-  const v = mimeValue(data, PROGRESS_MIME) as Partial<PysdProgress> | undefined;
-  if (!v || typeof v.done !== 'number' || typeof v.total !== 'number') return undefined;
-  return { label: String(v.label ?? ''), done: v.done, total: v.total, failed: Number(v.failed ?? 0) };
 }

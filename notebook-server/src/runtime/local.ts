@@ -10,7 +10,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { copyOutOf, kindInside, type Owner, writeInside } from '../confine/index.ts';
+import { copyOutOf } from '../confine/copy.ts';
+import { kindInside, writeInside } from '../confine/fs.ts';
+import type { Owner } from '../confine/walk.ts';
 import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
 import {
   bwrapArgs,

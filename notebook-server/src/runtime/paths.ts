@@ -6,15 +6,9 @@ import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'nod
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import {
-  chownInside,
-  confineRelative,
-  mkdirInside,
-  type Owner,
-  PathError,
-  type RelativeOptions,
-  unlinkInside,
-} from '../confine/index.ts';
+import { chownInside, mkdirInside, unlinkInside } from '../confine/fs.ts';
+import { confineRelative, PathError, type RelativeOptions } from '../confine/relative.ts';
+import type { Owner } from '../confine/walk.ts';
 import { ContainerRuntimeError, ENDPOINT_RELATIVE_PATH, EXPERIMENT_MOUNT } from './types.ts';
 
 export interface ExperimentPath {

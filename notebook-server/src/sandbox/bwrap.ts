@@ -10,7 +10,7 @@ import { chownSync, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Owner } from '../confine/index.ts';
+import type { Owner } from '../confine/walk.ts';
 
 export type Isolation = 'docker' | 'bubblewrap' | 'none';
 

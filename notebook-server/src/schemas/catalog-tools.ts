@@ -8,7 +8,7 @@ import {
   ExperimentStatusSchema,
   MetricsInputSchema,
 } from '../catalog/schemas.ts';
-import { PlanInput } from '../orchestrator/plan-schema.ts';
+import { PlanInput } from './plan.ts';
 
 const RegisterArtifact = ArtifactInputSchema.pick({ sha256: true, media_type: true })
   .extend({

@@ -3,12 +3,6 @@
 // result parsed, not cast), and the MCP face registers the same shapes.
 import { z } from 'zod';
 import {
-  PysdExperimentRunInput,
-  PysdModelAnalyzeInput,
-  PysdModelLoadInput,
-  PysdVisualizeInput,
-} from '../pysd/schemas.ts';
-import {
   CellAddOutput,
   CellExecuteOutput,
   CellInterruptOutput,
@@ -36,6 +30,12 @@ import {
   NotebookListInput,
   NotebookRestartInput,
 } from './notebook-tools.ts';
+import {
+  PysdExperimentRunInput,
+  PysdModelAnalyzeInput,
+  PysdModelLoadInput,
+  PysdVisualizeInput,
+} from './pysd-tools.ts';
 
 export const NodeTools = {
   notebook_create: { input: NotebookCreateInput, output: SessionSummary },

@@ -2,8 +2,9 @@
 // experiment schema as the MCP tools, parameter and variable names against
 // the model, grid/targets values, and the plan size limit of the orchestrator.
 import { z } from 'zod';
-import { checkPlan, PlanInput } from '../orchestrator/plan-schema.ts';
-import { Experiment, OUTPUT_FORMATS } from '../pysd/schemas.ts';
+import { checkPlan } from '../orchestrator/plan-expand.ts';
+import { PlanInput } from '../schemas/plan.ts';
+import { Experiment, OUTPUT_FORMATS } from '../schemas/pysd-tools.ts';
 import type { ModelDescription } from './describe.ts';
 import { badInput } from './errors.ts';
 

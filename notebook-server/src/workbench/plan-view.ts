@@ -4,8 +4,9 @@
 // live lifecycle step and the kernel's progress of each experiment.
 import type { Catalog } from '../catalog/catalog.ts';
 import type { EventBus } from '../notebook/events.ts';
-import { axisValues, expandPlan } from '../orchestrator/plan-schema.ts';
+import { expandPlan } from '../orchestrator/plan-expand.ts';
 import type { PlanRunner, StoredPlan } from '../orchestrator/plans.ts';
+import { axisValues } from '../schemas/plan.ts';
 import { notFound } from './errors.ts';
 
 export type TileState =

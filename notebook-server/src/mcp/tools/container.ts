@@ -1,7 +1,7 @@
 // container_* tools (host only): provision, inspect and tear down one
 // isolated container per experiment.
 import { join } from 'node:path';
-import { withFileInside } from '../../confine/index.ts';
+import { withFileInside } from '../../confine/fs.ts';
 import type { ContainerService } from '../../orchestrator/containers.ts';
 import type { ContainerRouter } from '../../orchestrator/router.ts';
 import {

@@ -3,8 +3,9 @@
 import { decodeBundle } from '../../../../srcmd/src/bundle.ts';
 import { decodeSrcmd } from '../../../../srcmd/src/decode.ts';
 import type { Notebook } from '../../../../srcmd/src/nbformat.ts';
-import { readInside } from '../../confine/index.ts';
+import { readInside } from '../../confine/fs.ts';
 import type { EventBus } from '../../notebook/events.ts';
+import { exportNotebook } from '../../notebook/export.ts';
 import type { CellRunResult, Session } from '../../notebook/session.ts';
 import {
   CellAddOutput,
@@ -32,7 +33,6 @@ import {
   SessionName,
 } from '../../schemas/notebook-tools.ts';
 import type { NotebookContext } from '../context.ts';
-import { exportNotebook } from '../export.ts';
 import { artifactLinks } from '../links.ts';
 import { summarizeOutputs } from '../outputs.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';

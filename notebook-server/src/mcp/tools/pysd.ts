@@ -4,27 +4,30 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ContentBlock } from '@modelcontextprotocol/sdk/types.js';
-import { confineRelative, hashInside, PathError, writeInside } from '../../confine/index.ts';
+import { hashInside } from '../../confine/copy.ts';
+import { writeInside } from '../../confine/fs.ts';
+import { confineRelative, PathError } from '../../confine/relative.ts';
 import type { Session } from '../../notebook/session.ts';
 import {
   cellName,
   experimentRunCode,
   modelAnalyzeCode,
   modelLoadCode,
-  PysdCellError,
-  PysdExperimentRunInput,
-  PysdModelAnalyzeInput,
-  PysdModelLoadInput,
-  PysdVisualizeInput,
-  parsePysdResult,
   visualizeCode,
-} from '../../pysd/index.ts';
+} from '../../pysd/code.ts';
+import { PysdCellError, parsePysdResult } from '../../pysd/result.ts';
 import {
   PysdExperimentRunOutput,
   PysdModelAnalyzeOutput,
   PysdModelLoadOutput,
   PysdVisualizeOutput,
 } from '../../schemas/notebook-outputs.ts';
+import {
+  PysdExperimentRunInput,
+  PysdModelAnalyzeInput,
+  PysdModelLoadInput,
+  PysdVisualizeInput,
+} from '../../schemas/pysd-tools.ts';
 import type { NotebookContext } from '../context.ts';
 import { artifactLinks } from '../links.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';

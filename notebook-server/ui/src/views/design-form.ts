@@ -4,7 +4,7 @@
 // metrics, objective, scenarios; run as one experiment or as a plan with K.
 // Every change is checked by the server (same rules as the run) before the
 // Run button is enabled.
-import { EXPERIMENT_TYPES, METRIC_STATS } from '../../../src/pysd/schemas.ts';
+import { EXPERIMENT_TYPES, METRIC_STATS } from '../../../src/schemas/pysd-tools.ts';
 import { ApiError } from '../api.ts';
 import { h } from '../dom.ts';
 import { type ModelMeta, wb } from '../wb-api.ts';

@@ -4,11 +4,15 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
+import type { z } from 'zod';
 import { writeNotebookFiles } from '../../../srcmd/src/fs.ts';
 import type { Notebook } from '../../../srcmd/src/nbformat.ts';
-import { confineRelative, withDirInside, writeInside } from '../confine/index.ts';
-import type { Session } from '../notebook/session.ts';
-import type { ArtifactRef } from './outputs.ts';
+import { withDirInside, writeInside } from '../confine/fs.ts';
+import { confineRelative } from '../confine/relative.ts';
+import type { ArtifactRef as ArtifactRefSchema } from '../schemas/notebook-outputs.ts';
+import type { Session } from './session.ts';
+
+type ArtifactRef = z.output<typeof ArtifactRefSchema>;
 
 const INLINE_LIMIT = 64 * 1024;
 const EXT = { srcmd: '.src.md', ipynb: '.ipynb', json: '.json', markdown: '.md' } as const;

@@ -4,7 +4,7 @@
 // The Python package (peragus_pysd) checks the same rules again, with the
 // model at hand (parameter names, stocks, sample sizes per method).
 import { z } from 'zod';
-import { SessionRef } from '../schemas/notebook-tools.ts';
+import { SessionRef } from './notebook-tools.ts';
 
 export const EXPERIMENT_TYPES = [
   'single',
