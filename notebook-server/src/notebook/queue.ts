@@ -1,19 +1,48 @@
 // The serial execution queue of a session: one cell at a time on its kernel,
-// outputs streamed as events, timeouts, interrupts, and kernel death.
+// outputs streamed as events, timeouts, interrupts, and kernel death. The queue
+// is the one owner of a run (timeout, then interrupt, then a replaced kernel);
+// the session is the one owner of the cells: the queue changes a cell only
+// through QueueHost.
 
-import type { CodeCell, Output } from '../../../srcmd/src/nbformat.ts';
+import type { Output } from '../../../srcmd/src/nbformat.ts';
 import type { Kernel } from '../kernel/types.ts';
-import { appendOutput } from './cells.ts';
 import type { CellError, SessionEvent, SessionEventBody } from './events.ts';
 import { KernelSlot, type KernelSource } from './kernel-slot.ts';
 import { progressOf } from './progress.ts';
-import type { CellRunResult, ExecuteOptions } from './session.ts';
 import type { CellRun } from './store.ts';
 
-/** What the queue needs from its session. */
+export interface ExecuteOptions {
+  /** The cell is interrupted (then, if it does not stop, its kernel replaced) after this long. */
+  timeoutMs?: number;
+  /** After a timeout's interrupt, how long the cell may take to stop before its kernel is replaced (default 5 s). */
+  interruptGraceMs?: number;
+}
+
+export interface CellRunResult {
+  cell_id: string;
+  status: 'ok' | 'error' | 'cancelled';
+  execution_count: number | null;
+  outputs: Output[];
+  duration_ms: number | null;
+  error?: CellError;
+  /** The cell ran but its outputs could not be saved (why); they stay in memory for the next save. */
+  persist_error?: string;
+}
+
+/** What the queue needs from its session: the session owns the cells, the queue asks it to change them. */
 export interface QueueHost {
   readonly id: string;
-  findCodeCell(cellId: string): CodeCell | undefined;
+  /** The source of a code cell, or undefined when there is no such code cell (any more). */
+  codeSource(cellId: string): string | undefined;
+  /** Clears a code cell's outputs and execution count before it runs. */
+  resetOutputs(cellId: string): void;
+  /** Adds an output (a stream continues the previous one); returns its index. */
+  appendOutput(cellId: string, output: Output): number;
+  /** Replaces the output at `index` (a display updated in place). */
+  replaceOutput(cellId: string, index: number, output: Output): void;
+  setExecutionCount(cellId: string, count: number): void;
+  /** A copy of a code cell's outputs and execution count (empty when the cell is gone). */
+  cellResult(cellId: string): { outputs: Output[]; execution_count: number | null };
   setRun(cellId: string, run: CellRun | undefined): void;
   emit(body: SessionEventBody): SessionEvent;
   /** Persists; rejects with a PersistError (already reported as a notebook.error event). */
@@ -179,9 +208,12 @@ export class ExecutionQueue {
   }
 
   async #run(item: Item): Promise<void> {
-    const cell = this.host.findCodeCell(item.cellId);
-    if (!cell || item.batch?.stopped) {
-      this.#settleCancelled(item, cell ? 'an earlier cell of the run failed' : 'the cell no longer exists');
+    const source = this.host.codeSource(item.cellId);
+    if (source === undefined || item.batch?.stopped) {
+      this.#settleCancelled(
+        item,
+        source !== undefined ? 'an earlier cell of the run failed' : 'the cell no longer exists',
+      );
       return;
     }
     let abort!: (error: CellError) => void;
@@ -211,24 +243,24 @@ export class ExecutionQueue {
       const error = cellError('kernel_died', 'KernelStartFailed', got.startError.message);
       outcome = { status: 'error', count: null, error };
     } else {
-      outcome = await this.#execute(cell, item, current, got.kernel, aborted, startedAt);
+      outcome = await this.#execute(source, item, current, got.kernel, aborted, startedAt);
     }
-    await this.#finish(cell, item, outcome, startedAt);
+    await this.#finish(item, outcome, startedAt);
   }
 
   async #execute(
-    cell: CodeCell,
+    source: string,
     item: Item,
     current: Current,
     kernel: Kernel,
     aborted: Promise<CellError>,
     startedAt: Date,
   ): Promise<Outcome> {
-    cell.outputs = [];
-    cell.execution_count = null;
-    this.host.setRun(cell.id, { status: 'running', started_at: startedAt.toISOString() });
+    const { cellId } = item;
+    this.host.resetOutputs(cellId);
+    this.host.setRun(cellId, { status: 'running', started_at: startedAt.toISOString() });
     this.slot.setBusy(true);
-    this.host.emit({ type: 'notebook.cell.executing', cell_id: cell.id });
+    this.host.emit({ type: 'notebook.cell.executing', cell_id: cellId });
     this.#saveQuietly();
 
     let timedOut = false;
@@ -242,18 +274,18 @@ export class ExecutionQueue {
           timedOut = true;
           this.host.emit({
             type: 'notebook.error',
-            cell_id: cell.id,
+            cell_id: cellId,
             code: 'cell_timeout',
-            message: `cell ${cell.id} exceeded its ${ms} ms timeout; interrupting the kernel`,
+            message: `cell ${cellId} exceeded its ${ms} ms timeout; interrupting the kernel`,
           });
           kernel.interrupt().catch(() => {});
           timers.push(
             setTimeout(() => {
               this.host.emit({
                 type: 'notebook.error',
-                cell_id: cell.id,
+                cell_id: cellId,
                 code: 'cell_timeout',
-                message: `cell ${cell.id} ignored the interrupt; the kernel is replaced and its state is lost`,
+                message: `cell ${cellId} ignored the interrupt; the kernel is replaced and its state is lost`,
               });
               current.abort(timeoutError());
               void this.slot.discard(kernel);
@@ -266,22 +298,22 @@ export class ExecutionQueue {
     const displays = new Map<string, number>();
     const onOutput = (output: Output, displayId?: string) => {
       if (this.#current !== current) return; // late output of an abandoned run
-      const index = appendOutput(cell.outputs, output);
+      const index = this.host.appendOutput(cellId, output);
       if (displayId) displays.set(displayId, index);
-      this.host.emit({ type: 'notebook.cell.output', cell_id: cell.id, output, output_index: index });
+      this.host.emit({ type: 'notebook.cell.output', cell_id: cellId, output, output_index: index });
     };
     // A display updated in place (e.g. peragus_pysd's run progress): the same
     // index is replaced for clients, and progress payloads become progress events.
     const onUpdateDisplay = (displayId: string, output: Output) => {
       const index = displays.get(displayId);
       if (this.#current !== current || index === undefined) return;
-      cell.outputs[index] = output;
-      this.host.emit({ type: 'notebook.cell.output', cell_id: cell.id, output, output_index: index });
+      this.host.replaceOutput(cellId, index, output);
+      this.host.emit({ type: 'notebook.cell.output', cell_id: cellId, output, output_index: index });
       const progress = output.output_type === 'display_data' ? progressOf(output.data) : undefined;
-      if (progress) this.host.emit({ type: 'experiment.progress', cell_id: cell.id, ...progress });
+      if (progress) this.host.emit({ type: 'experiment.progress', cell_id: cellId, ...progress });
     };
     const result = await Promise.race([
-      kernel.execute(cell.source, { onOutput, onUpdateDisplay }).then(
+      kernel.execute(source, { onOutput, onUpdateDisplay }).then(
         (reply) => ({ reply }),
         (err: Error) => ({ failure: err }),
       ),
@@ -329,7 +361,8 @@ export class ExecutionQueue {
     return { status, count: null, error, ...(extra ? { extra } : {}) };
   }
 
-  async #finish(cell: CodeCell, item: Item, outcome: Outcome, startedAt: Date): Promise<void> {
+  async #finish(item: Item, outcome: Outcome, startedAt: Date): Promise<void> {
+    const { cellId } = item;
     const o = outcome ?? {
       status: 'error',
       count: null,
@@ -337,9 +370,9 @@ export class ExecutionQueue {
     };
     const completedAt = new Date();
     const duration = completedAt.getTime() - startedAt.getTime();
-    if (o.extra) appendOutput(cell.outputs, o.extra);
-    if (o.count !== null) cell.execution_count = o.count;
-    this.host.setRun(cell.id, {
+    if (o.extra) this.host.appendOutput(cellId, o.extra);
+    if (o.count !== null) this.host.setExecutionCount(cellId, o.count);
+    this.host.setRun(cellId, {
       status: o.status,
       started_at: startedAt.toISOString(),
       completed_at: completedAt.toISOString(),
@@ -353,31 +386,32 @@ export class ExecutionQueue {
       () => undefined,
       (err: unknown) => (err instanceof Error ? err.message : String(err)),
     );
+    const { outputs, execution_count } = this.host.cellResult(cellId);
     this.host.emit({
       type: 'notebook.cell.completed',
-      cell_id: cell.id,
+      cell_id: cellId,
       status: o.status,
-      execution_count: cell.execution_count,
+      execution_count,
       duration_ms: duration,
       ...(o.error ? { error: o.error } : {}),
     });
     if (o.status !== 'ok' && item.batch) {
       item.batch.stopped = true;
       const rest = this.#items.filter((i) => i.batch === item.batch).map((i) => i.cellId);
-      if (rest.length > 0) this.cancel(rest, `cell ${cell.id} failed earlier in the same run`);
+      if (rest.length > 0) this.cancel(rest, `cell ${cellId} failed earlier in the same run`);
     }
     // Idle before the caller hears back, so it sees the state it expects.
     if (this.#items.length === 0) this.slot.setBusy(false);
     item.resolve({
-      cell_id: cell.id,
+      cell_id: cellId,
       status: o.status,
-      execution_count: cell.execution_count,
-      outputs: structuredClone(cell.outputs),
+      execution_count,
+      outputs,
       duration_ms: duration,
       ...(o.error ? { error: o.error } : {}),
       ...(persistError ? { persist_error: persistError } : {}),
     });
-    this.announce('completed', cell.id);
+    this.announce('completed', cellId);
   }
 
   /** Saves where no caller waits on it: a failure is already reported as a notebook.error event. */
@@ -387,8 +421,8 @@ export class ExecutionQueue {
 
   #settleCancelled(item: Item, why: string): void {
     const error = cellError('cancelled', 'Cancelled', why);
-    const cell = this.host.findCodeCell(item.cellId);
-    if (cell) this.host.setRun(item.cellId, { status: 'cancelled', error });
+    const exists = this.host.codeSource(item.cellId) !== undefined;
+    if (exists) this.host.setRun(item.cellId, { status: 'cancelled', error });
     this.host.emit({
       type: 'notebook.cell.completed',
       cell_id: item.cellId,
@@ -401,7 +435,7 @@ export class ExecutionQueue {
       cell_id: item.cellId,
       status: 'cancelled',
       execution_count: null,
-      outputs: cell ? structuredClone(cell.outputs) : [],
+      outputs: this.host.cellResult(item.cellId).outputs,
       duration_ms: null,
       error,
     });

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { Cell, CodeCell, Notebook, Output } from '../../../srcmd/src/nbformat.ts';
 import type { Kernel } from '../kernel/types.ts';
-import { type CellPosition, makeCell, type NewCell, uniqueFilename } from './cells.ts';
+import { appendOutput, type CellPosition, makeCell, type NewCell, uniqueFilename } from './cells.ts';
 import {
   CellBusyError,
   CellNotFoundError,
@@ -14,7 +14,7 @@ import {
 } from './errors.ts';
 import type { CellError, EventBus, SessionEvent, SessionEventBody, SessionState } from './events.ts';
 import type { KernelSlot, KernelSource } from './kernel-slot.ts';
-import { ExecutionQueue, type QueueHost } from './queue.ts';
+import { type CellRunResult, type ExecuteOptions, ExecutionQueue, type QueueHost } from './queue.ts';
 import {
   type CellRun,
   SESSION_FORMAT,
@@ -22,24 +22,6 @@ import {
   SessionStore,
   type StoredSession,
 } from './store.ts';
-
-export interface ExecuteOptions {
-  /** The cell is interrupted (then, if it does not stop, its kernel replaced) after this long. */
-  timeoutMs?: number;
-  /** After a timeout's interrupt, how long the cell may take to stop before its kernel is replaced (default 5 s). */
-  interruptGraceMs?: number;
-}
-
-export interface CellRunResult {
-  cell_id: string;
-  status: 'ok' | 'error' | 'cancelled';
-  execution_count: number | null;
-  outputs: Output[];
-  duration_ms: number | null;
-  error?: CellError;
-  /** The cell ran but its outputs could not be saved (why); they stay in memory for the next save. */
-  persist_error?: string;
-}
 
 export interface SessionInfo {
   id: string;
@@ -352,9 +334,37 @@ export class Session implements QueueHost {
 
   // ---- QueueHost: what the execution queue needs from its session --------
 
-  findCodeCell(cellId: string): CodeCell | undefined {
-    const cell = this.#cells.find((c) => c.id === cellId);
-    return cell?.cell_type === 'code' ? cell : undefined;
+  codeSource(cellId: string): string | undefined {
+    return this.#codeCell(cellId)?.source;
+  }
+
+  resetOutputs(cellId: string): void {
+    const cell = this.#codeCell(cellId);
+    if (!cell) return;
+    cell.outputs = [];
+    cell.execution_count = null;
+  }
+
+  appendOutput(cellId: string, output: Output): number {
+    const cell = this.#codeCell(cellId);
+    return cell ? appendOutput(cell.outputs, output) : -1;
+  }
+
+  replaceOutput(cellId: string, index: number, output: Output): void {
+    const cell = this.#codeCell(cellId);
+    if (cell && index >= 0 && index < cell.outputs.length) cell.outputs[index] = output;
+  }
+
+  setExecutionCount(cellId: string, count: number): void {
+    const cell = this.#codeCell(cellId);
+    if (cell) cell.execution_count = count;
+  }
+
+  cellResult(cellId: string): { outputs: Output[]; execution_count: number | null } {
+    const cell = this.#codeCell(cellId);
+    return cell
+      ? { outputs: structuredClone(cell.outputs), execution_count: cell.execution_count }
+      : { outputs: [], execution_count: null };
   }
 
   setRun(cellId: string, run: CellRun | undefined): void {
@@ -397,6 +407,11 @@ export class Session implements QueueHost {
   async #changed(reason: string, cellId: string): Promise<void> {
     await this.save();
     this.#queue.announce(reason, cellId);
+  }
+
+  #codeCell(cellId: string): CodeCell | undefined {
+    const cell = this.#cells.find((c) => c.id === cellId);
+    return cell?.cell_type === 'code' ? cell : undefined;
   }
 
   #filenames(): Set<string> {
