@@ -12,7 +12,7 @@ import {
   SessionClosedError,
   SessionDeadError,
 } from './errors.ts';
-import type { CellError, EventBus, SessionEvent, SessionEventBody, SessionState } from './events.ts';
+import type { EventBus, SessionEvent, SessionEventBody, SessionState } from './events.ts';
 import type { KernelSlot, KernelSource } from './kernel-slot.ts';
 import { type CellRunResult, type ExecuteOptions, ExecutionQueue, type QueueHost } from './queue.ts';
 import {
