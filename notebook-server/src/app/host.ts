@@ -12,6 +12,7 @@ import { TaskRegistry } from '../mcp/tasks.ts';
 import type { ToolDef } from '../mcp/tool.ts';
 import { approvalFromEnv, catalogTools } from '../mcp/tools/catalog.ts';
 import { containerTools } from '../mcp/tools/container.ts';
+import { KernelService } from '../notebook/kernel-service.ts';
 import { ContainerService, type RuntimeKind } from '../orchestrator/containers.ts';
 import { PlanRunner } from '../orchestrator/plans.ts';
 import { ContainerRouter } from '../orchestrator/router.ts';
@@ -31,6 +32,8 @@ export interface HostOptions {
 export interface Host {
   home: string;
   notebook: NotebookServices;
+  /** The kernels clients reach directly (Jupyter's /api/kernels): sessions' and standalone ones. */
+  kernels: KernelService;
   containers: ContainerService;
   router: ContainerRouter;
   catalog: Catalog;
@@ -60,6 +63,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     catalog.close();
     throw err;
   }
+  const kernels = new KernelService({ sessions: notebook.sessions, events: notebook.events, home });
   const containers = new ContainerService(home, options.runtime);
   if (containers.defaultKind === 'local') {
     // Loud when experiments would run unsandboxed (container_create says isolation: "none" too).
@@ -91,6 +95,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   const host: Host = {
     home,
     notebook,
+    kernels,
     containers,
     router,
     catalog,
@@ -123,6 +128,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
       tasks.close();
       await plans.close();
       await router.close();
+      await kernels.close();
       await notebook.close();
       await containers.close();
       catalog.close();

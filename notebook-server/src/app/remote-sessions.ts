@@ -1,8 +1,8 @@
 // The browser UI's view of sessions that live in experiment containers: found
 // by asking each live container's node (notebook_list), read through its
 // `notebook://session/{id}/state` resource, and driven by routed tool calls.
-import type { RemoteSessionInfo, RemoteSessions } from '../http/context.ts';
 import type { SessionInfo } from '../notebook/session.ts';
+import type { RemoteSessionInfo, RemoteSessions } from '../notebook/session-handle.ts';
 import type { ContainerService } from '../orchestrator/containers.ts';
 import type { ContainerRouter } from '../orchestrator/router.ts';
 import { EXPERIMENT_MOUNT } from '../runtime/types.ts';

@@ -64,6 +64,7 @@ export async function startServing(options: ServingOptions): Promise<ServingHost
   const server = await startHostServer({
     sessions: host.notebook.sessions,
     events: host.notebook.events,
+    kernels: host.kernels,
     token,
     home: host.home,
     port,

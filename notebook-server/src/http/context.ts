@@ -2,8 +2,9 @@
 // token, and optional extras (catalog, kernel starts for Jupyter clients).
 import type { Kernel } from '../kernel/types.ts';
 import type { EventBus } from '../notebook/events.ts';
+import type { KernelService } from '../notebook/kernel-service.ts';
 import type { SessionManager } from '../notebook/manager.ts';
-import type { SessionInfo } from '../notebook/session.ts';
+import type { RemoteSessions } from '../notebook/session-handle.ts';
 import type { ContainerService } from '../orchestrator/containers.ts';
 import type { Workbench } from '../workbench/workbench.ts';
 
@@ -31,22 +32,6 @@ export interface ExperimentSummary {
 /** A plan as the browser sees it (orchestrator's PlanStatus). */
 export type SessionRegistry = Pick<SessionManager, 'create' | 'get' | 'has' | 'list' | 'delete'>;
 
-/** A session that lives in an experiment container, as the UI sees it. */
-export type RemoteSessionInfo = SessionInfo & {
-  /** Where the session's work dir is on the host (the container's volume). */
-  host_work_dir: string;
-  container_id: string;
-};
-
-/** Sessions in this host's experiment containers, reached through its MCP router. */
-export interface RemoteSessions {
-  list(): Promise<RemoteSessionInfo[]>;
-  /** Null when no live container of this host holds the session. */
-  get(id: string): Promise<RemoteSessionInfo | null>;
-  /** A notebook/cell tool routed to the session's container; its structured result. */
-  call(id: string, tool: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
-}
-
 export interface HostContext {
   sessions: SessionRegistry;
   events: EventBus;
@@ -64,7 +49,9 @@ export interface HostContext {
   workbench?: Workbench;
   /** This host's experiment containers (the containers view). */
   containers?: ContainerService;
-  /** Starts a kernel for POST /api/kernels (default: a cold start of the PySD kernelspec). */
+  /** The kernels Jupyter clients reach, owned by the host (default: one made and closed by the HTTP app). */
+  kernels?: KernelService;
+  /** Starts a kernel for POST /api/kernels when the HTTP app makes its own KernelService (default: a cold start). */
   startKernel?: (options: { workDir: string }) => Promise<Kernel>;
   /** Extra Host header values accepted besides loopback names and the bound address (host:port). */
   allowedHosts?: string[];

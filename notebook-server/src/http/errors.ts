@@ -22,6 +22,10 @@ const NOTEBOOK_STATUS: Record<string, number> = {
   session_dead: 409,
   session_closed: 409,
   invalid_cell: 400,
+  not_supported: 409,
+  kernel_not_found: 404,
+  kernel_spec_not_found: 404,
+  session_kernel: 409,
 };
 
 export function statusOf(err: unknown): { status: number; code: string; message: string } {

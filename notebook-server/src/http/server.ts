@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer } from 'ws';
 import { requestToken, tokenMatches } from '../auth/token.ts';
+import { KernelService } from '../notebook/kernel-service.ts';
 import { allowedHostsFor, authMiddleware, hostAllowed, hostRefusal, originAllowed } from './auth.ts';
 import { containersRouter } from './containers-api.ts';
 import type { HostContext } from './context.ts';
@@ -14,7 +15,7 @@ import { HttpError, jupyterErrorHandler, uiErrorHandler } from './errors.ts';
 import { serveEventStream } from './events-ws.ts';
 import { contentsRouter } from './jupyter/contents.ts';
 import { V1_PROTOCOL } from './jupyter/framing.ts';
-import { KernelRegistry } from './jupyter/kernels.ts';
+import { JupyterKernels } from './jupyter/kernels.ts';
 import { JUPYTER_SERVER_VERSION, jupyterRouter } from './jupyter/rest.ts';
 import { ensureUiBuilt, uiRouter } from './static.ts';
 import { uiApiRouter } from './ui-api.ts';
@@ -25,7 +26,7 @@ export type McpHandler = (req: IncomingMessage, res: ServerResponse) => void | P
 export interface HttpApp {
   app: Express;
   server: Server;
-  kernels: KernelRegistry;
+  kernels: JupyterKernels;
   /** Mounts the MCP Streamable HTTP handler at /mcp (token-checked; the body is left unparsed). */
   attachMcp(handler: McpHandler): void;
   /** Host header values accepted on every route and upgrade (null: any). Set once the port is known. */
@@ -42,7 +43,17 @@ function defaultLog(m: string): void {
 export function createHttpApp(ctx: HostContext): HttpApp {
   const log = ctx.log ?? defaultLog;
   const fullCtx: HostContext = { ...ctx, log };
-  const kernels = new KernelRegistry(fullCtx);
+  // The kernels' lifecycles are the host's KernelService; a bare HTTP app (tests) makes its own.
+  const ownService = ctx.kernels === undefined;
+  const service =
+    ctx.kernels ??
+    new KernelService({
+      sessions: ctx.sessions,
+      events: ctx.events,
+      home: ctx.home,
+      ...(ctx.startKernel ? { startKernel: ctx.startKernel } : {}),
+    });
+  const kernels = new JupyterKernels(service, log);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -159,7 +170,8 @@ export function createHttpApp(ctx: HostContext): HttpApp {
       for (const ws of [...channelsWss.clients, ...eventsWss.clients]) ws.terminate();
       channelsWss.close();
       eventsWss.close();
-      await kernels.close();
+      kernels.close();
+      if (ownService) await service.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

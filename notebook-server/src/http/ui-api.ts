@@ -6,8 +6,8 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import { readInside } from '../confine/fs.ts';
 import type { ExperimentProgressEvent } from '../notebook/events.ts';
-import { exportNotebook } from '../notebook/export.ts';
-import type { Session, SessionInfo } from '../notebook/session.ts';
+import type { SessionInfo } from '../notebook/session.ts';
+import { SessionDirectory } from '../notebook/session-directory.ts';
 import {
   CellAddInput,
   CellExecuteInput,
@@ -15,7 +15,7 @@ import {
   NotebookCreateInput,
   NotebookFormat,
 } from '../schemas/notebook-tools.ts';
-import type { ExperimentSummary, HostContext, RemoteSessionInfo } from './context.ts';
+import type { ExperimentSummary, HostContext } from './context.ts';
 import { HttpError } from './errors.ts';
 import { readSeries } from './timeseries.ts';
 
@@ -77,10 +77,6 @@ function lastProgress(ctx: HostContext, id: string): Progress | null {
   return null;
 }
 
-export function summarize(ctx: HostContext, s: Session): SessionSummary {
-  return summarizeInfo(ctx, s.info());
-}
-
 function summarizeInfo(ctx: HostContext, info: SessionInfo): SessionSummary {
   return {
     id: info.id,
@@ -105,16 +101,9 @@ function fireAndLog(ctx: HostContext, what: string, p: Promise<unknown>): void {
 
 export function uiApiRouter(ctx: HostContext): Router {
   const r = express.Router();
-  const session = (id: string) => ctx.sessions.get(id);
-  // A session in an experiment container (driven through the host's router), if the id is not local.
-  const remote = async (id: string): Promise<RemoteSessionInfo | null> => {
-    if (ctx.sessions.has(id) || !ctx.remote) return null;
-    return ctx.remote.get(id);
-  };
-  const remoteCall = (id: string, tool: string, args: Record<string, unknown> = {}) => {
-    if (!ctx.remote) throw new HttpError(404, `no session ${id}`, 'not_found');
-    return ctx.remote.call(id, tool, args);
-  };
+  // Host sessions and those in experiment containers, behind one SessionHandle.
+  const directory = new SessionDirectory(ctx.sessions, ctx.remote);
+  const find = (id: string) => directory.find(id);
 
   r.get('/ui-api/info', (_req, res) => {
     res.json({
@@ -125,8 +114,7 @@ export function uiApiRouter(ctx: HostContext): Router {
   });
 
   r.get('/ui-api/sessions', async (_req, res) => {
-    const list = ctx.sessions.list().map((s) => summarize(ctx, s));
-    for (const info of (await ctx.remote?.list()) ?? []) list.push(summarizeInfo(ctx, info));
+    const list = (await directory.list()).map((info) => summarizeInfo(ctx, info));
     list.sort((a, b) => b.created_at.localeCompare(a.created_at));
     res.json(list);
   });
@@ -136,162 +124,63 @@ export function uiApiRouter(ctx: HostContext): Router {
     res.status(201).json(s.info());
   });
   r.get('/ui-api/sessions/:id', async (req, res) => {
-    const far = await remote(req.params.id);
-    if (far) {
-      res.json({ ...far, progress: lastProgress(ctx, far.id) });
-      return;
-    }
-    const s = session(req.params.id);
-    res.json({ ...s.info(), progress: lastProgress(ctx, s.id) });
+    const info = await (await find(req.params.id)).info();
+    res.json({ ...info, progress: lastProgress(ctx, info.id) });
   });
   r.delete('/ui-api/sessions/:id', async (req, res) => {
-    if (await remote(req.params.id)) await remoteCall(req.params.id, 'notebook_delete');
-    else await ctx.sessions.delete(session(req.params.id).id);
+    await (await find(req.params.id)).delete();
     res.status(204).end();
   });
 
   r.post('/ui-api/sessions/:id/cells', async (req, res) => {
-    const body = AddBody.parse(req.body ?? {});
-    if (await remote(req.params.id)) {
-      const { execute, timeout_ms, ...rest } = body;
-      const added = await remoteCall(req.params.id, 'cell_add', { ...rest, execute: false });
-      const cellId = String(added.cell_id);
-      if (execute && body.cell_type === 'code') {
-        fireAndLog(
-          ctx,
-          `execute ${cellId}`,
-          remoteCall(req.params.id, 'cell_execute', { cell_id: cellId, timeout_ms }),
-        );
-      }
-      res.status(201).json({
-        id: cellId,
-        cell_type: body.cell_type,
-        source: body.source,
-        outputs: [],
-        execution_count: null,
-        metadata: {},
-      });
-      return;
-    }
-    const s = session(req.params.id);
-    const position =
-      body.index !== undefined
-        ? { index: body.index }
-        : body.after !== undefined
-          ? { after: body.after }
-          : undefined;
-    const cell = await s.addCell(
-      {
-        cell_type: body.cell_type,
-        source: body.source,
-        ...(body.filename !== undefined ? { filename: body.filename } : {}),
-      },
-      position,
-    );
-    if (body.execute && cell.cell_type === 'code') {
-      fireAndLog(ctx, `execute ${cell.id}`, s.execute(cell.id, { timeoutMs: body.timeout_ms }));
+    const { execute, timeout_ms, ...request } = AddBody.parse(req.body ?? {});
+    const s = await find(req.params.id);
+    const cell = await s.addCell(request);
+    if (execute && cell.cell_type === 'code') {
+      fireAndLog(ctx, `execute ${cell.id}`, s.execute(cell.id, { timeoutMs: timeout_ms }));
     }
     res.status(201).json(cell);
   });
   r.patch('/ui-api/sessions/:id/cells/:cellId', async (req, res) => {
-    const body = UpdateBody.parse(req.body ?? {});
-    const { index, ...patch } = body;
-    if (await remote(req.params.id)) {
-      if (index !== undefined) {
-        throw new HttpError(
-          409,
-          'cells of a container session cannot be moved from the browser',
-          'not_supported',
-        );
-      }
-      await remoteCall(req.params.id, 'cell_update', { cell_id: req.params.cellId, ...patch });
-      const info = await ctx.remote?.get(req.params.id);
-      res.json(info?.cells.find((c) => c.id === req.params.cellId) ?? { id: req.params.cellId });
-      return;
-    }
-    const s = session(req.params.id);
-    if (index !== undefined) await s.moveCell(req.params.cellId, index);
-    res.json(await s.updateCell(req.params.cellId, patch));
+    const { index, ...patch } = UpdateBody.parse(req.body ?? {});
+    const s = await find(req.params.id);
+    res.json(await s.updateCell(req.params.cellId, patch, index));
   });
   r.delete('/ui-api/sessions/:id/cells/:cellId', async (req, res) => {
-    if (await remote(req.params.id))
-      await remoteCall(req.params.id, 'cell_delete', { cell_id: req.params.cellId });
-    else await session(req.params.id).deleteCell(req.params.cellId);
+    await (await find(req.params.id)).deleteCell(req.params.cellId);
     res.status(204).end();
   });
   r.post('/ui-api/sessions/:id/cells/:cellId/execute', async (req, res) => {
     const body = ExecuteBody.parse(req.body ?? {});
     const cellId = req.params.cellId;
-    const far = await remote(req.params.id);
-    if (far) {
-      if (cellId !== 'all' && !far.cells.some((c) => c.id === cellId)) {
-        throw new HttpError(404, `cell "${cellId}" not found in session "${far.id}"`, 'cell_not_found');
-      }
-      const args = {
-        cell_id: cellId,
-        ...(body.timeout_ms !== undefined ? { timeout_ms: body.timeout_ms } : {}),
-      };
-      fireAndLog(ctx, `execute ${cellId}`, remoteCall(far.id, 'cell_execute', args));
-      res.status(202).json({ session_id: far.id, cell_id: cellId, queued: true });
-      return;
-    }
-    const s = session(req.params.id);
+    const s = await find(req.params.id);
     // Validate now (unknown cell, dead kernel) so the caller gets the error, then run in the background.
-    if (cellId !== 'all') s.getCell(cellId);
-    if (s.state === 'dead' || s.state === 'closed') {
-      throw new HttpError(409, `session ${s.id} is ${s.state}; restart it first`, `session_${s.state}`);
-    }
-    const opts = { timeoutMs: body.timeout_ms };
-    fireAndLog(ctx, `execute ${cellId}`, cellId === 'all' ? s.execute('all', opts) : s.execute(cellId, opts));
+    await s.checkRunnable(cellId);
+    fireAndLog(ctx, `execute ${cellId}`, s.execute(cellId, { timeoutMs: body.timeout_ms }));
     res.status(202).json({ session_id: s.id, cell_id: cellId, queued: true });
   });
   r.post('/ui-api/sessions/:id/interrupt', async (req, res) => {
-    if (await remote(req.params.id)) {
-      res.json(await remoteCall(req.params.id, 'cell_interrupt'));
-      return;
-    }
-    const s = session(req.params.id);
-    const cancelled = s.cancel();
-    res.json({ interrupted: await s.interrupt(), cancelled });
+    res.json(await (await find(req.params.id)).interrupt());
   });
   r.post('/ui-api/sessions/:id/restart', async (req, res) => {
-    if (await remote(req.params.id)) {
-      throw new HttpError(409, 'a container session restarts with its container', 'not_supported');
-    }
-    const s = session(req.params.id);
-    await s.restart();
-    res.json({ state: s.state });
+    res.json(await (await find(req.params.id)).restart());
   });
 
   r.get('/ui-api/sessions/:id/export', async (req, res) => {
     const format = NotebookFormat.parse(req.query.format ?? 'srcmd');
-    const far = await remote(req.params.id);
-    if (far) {
-      const out = await remoteCall(far.id, 'notebook_export', { format, inline: true });
-      const base = far.name.replace(/[^\w.-]+/g, '_') || far.id;
-      const type = format === 'ipynb' ? 'application/x-ipynb+json' : 'text/markdown';
-      res
-        .type(type)
-        .attachment(`${base}.${format === 'ipynb' ? 'ipynb' : 'src.md'}`)
-        .send(String(out.content ?? ''));
-      return;
-    }
-    // The same bundle as notebook_export: written to the work dir's exports/ (the .src.md with
-    // its .outputs.json, checksums included, so `peragus rerun` can compare), and downloaded.
-    const s = session(req.params.id);
-    const out = await exportNotebook(s, format === 'ipynb' ? 'ipynb' : 'srcmd');
-    const main = out.artifacts[0] as { path: string };
+    const s = await find(req.params.id);
+    // A host session writes the same bundle as notebook_export into its work dir's exports/.
+    const out = await s.exportNotebook(format === 'ipynb' ? 'ipynb' : 'srcmd');
     const base = s.name.replace(/[^\w.-]+/g, '_') || s.id;
     res
       .type(format === 'ipynb' ? 'application/x-ipynb+json' : 'text/markdown')
-      .attachment(`${base}.${format === 'ipynb' ? 'ipynb' : 'src.md'}`)
-      .set('X-Peragus-Export', out.artifacts.map((a) => a.path).join(', '))
-      .send(readInside(s.work_dir, main.path, { what: 'export' }));
+      .attachment(`${base}.${format === 'ipynb' ? 'ipynb' : 'src.md'}`);
+    if (out.written) res.set('X-Peragus-Export', out.written.join(', '));
+    res.send(out.content);
   });
 
   r.get('/ui-api/sessions/:id/timeseries', async (req, res) => {
-    const far = await remote(req.params.id);
-    const workDir = far ? far.host_work_dir : session(req.params.id).work_dir;
+    const workDir = (await find(req.params.id)).hostWorkDir;
     const q = SeriesQuery.parse(req.query);
     const labels = q.labels?.split(',').filter((l) => l !== '');
     res.json(
@@ -307,8 +196,7 @@ export function uiApiRouter(ctx: HostContext): Router {
 
   // Images a cell wrote into the session's work dir (pysd_visualize PNGs), drawn at full size.
   r.get('/ui-api/sessions/:id/image', async (req, res) => {
-    const far = await remote(req.params.id);
-    const workDir = far ? far.host_work_dir : session(req.params.id).work_dir;
+    const workDir = (await find(req.params.id)).hostWorkDir;
     const path = z.string().min(1).max(1000).parse(req.query.path);
     const type = IMAGE_TYPES[extname(path).toLowerCase()];
     if (!type) throw new HttpError(400, `${path} is not an image (png, jpeg or svg)`, 'unsupported');
@@ -318,8 +206,7 @@ export function uiApiRouter(ctx: HostContext): Router {
 
   r.get('/ui-api/experiments', async (_req, res) => {
     const fromSessions = new Map<string, ExperimentSummary & { session_ids: string[] }>();
-    const all = [...ctx.sessions.list().map((s) => s.info()), ...((await ctx.remote?.list()) ?? [])];
-    for (const s of all) {
+    for (const s of await directory.list()) {
       const e = fromSessions.get(s.experiment_id) ?? { experiment_id: s.experiment_id, session_ids: [] };
       e.session_ids.push(s.id);
       fromSessions.set(s.experiment_id, e);

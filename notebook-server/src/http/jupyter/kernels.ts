@@ -1,20 +1,17 @@
-// The kernels Jupyter clients see: every notebook session's kernel (id = the
-// session id, stable across restarts) plus standalone kernels started through
-// POST /api/kernels.
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { KERNELSPEC } from '../../../../srcmd/src/ipynb.ts';
-import { startKernel } from '../../kernel/start.ts';
-import type { Kernel } from '../../kernel/types.ts';
-import type { SessionState } from '../../notebook/events.ts';
-import type { Session } from '../../notebook/session.ts';
-import type { HostContext } from '../context.ts';
+// The Jupyter face of the kernels: /api/kernels models and the WebSocket
+// bridges of /api/kernels/{id}/channels, over the KernelService that owns the
+// kernels' lifecycles (notebook/kernel-service.ts), as jupyter_server's
+// handlers sit over its MultiKernelManager. This file adds what is HTTP's: the
+// clients connected per kernel, and the Jupyter error reasons.
+import {
+  type KernelInfo,
+  KernelNotFoundError,
+  KernelService,
+  KernelSpecNotFoundError,
+  SessionKernelError,
+} from '../../notebook/kernel-service.ts';
 import { HttpError } from '../errors.ts';
 import { type BridgeSource, KernelBridge } from './bridge.ts';
-
-export const KERNEL_NAME = KERNELSPEC.name;
-/** Names a Jupyter client may ask for; all mean our PySD kernel. */
-const KERNEL_ALIASES = new Set([KERNEL_NAME, 'python3', 'python']);
 
 export interface KernelModel {
   id: string;
@@ -24,176 +21,105 @@ export interface KernelModel {
   connections: number;
 }
 
-interface Standalone {
-  id: string;
-  kernel: Kernel;
-  lastActivity: Date;
-  bridge?: KernelBridge;
+/** The service's errors as Jupyter Server reports them ({message, reason}). */
+function jupyterError(err: unknown): unknown {
+  if (err instanceof KernelNotFoundError || err instanceof KernelSpecNotFoundError) {
+    return new HttpError(404, err.message, 'NoSuchKernel');
+  }
+  if (err instanceof SessionKernelError) return new HttpError(409, err.message, 'SessionKernel');
+  return err;
 }
 
-function sessionExecutionState(state: SessionState): string {
-  switch (state) {
-    case 'not_started':
-      return 'idle';
-    case 'closed':
-      return 'dead';
-    default:
-      return state;
+function jupyter<T>(f: () => T): T {
+  try {
+    const value = f();
+    return (value instanceof Promise ? value.catch((err) => Promise.reject(jupyterError(err))) : value) as T;
+  } catch (err) {
+    throw jupyterError(err);
   }
 }
 
-export class KernelRegistry {
-  readonly #standalone = new Map<string, Standalone>();
-  readonly #sessionBridges = new Map<string, KernelBridge>();
-  readonly #activity = new Map<string, Date>();
+export class JupyterKernels {
+  readonly #bridges = new Map<string, KernelBridge>();
   readonly #unsubscribe: () => void;
 
-  constructor(private readonly ctx: HostContext) {
-    // A session's kernel is replaced on restart (by anyone): bridges follow it.
-    this.#unsubscribe = ctx.events.subscribe(
-      (e) => {
-        this.#sessionBridges.get(e.session_id)?.refresh();
-        if (e.type === 'notebook.state.changed' && e.state === 'closed') this.#dropSession(e.session_id);
-      },
-      { types: ['notebook.state.changed'] },
-    );
+  constructor(
+    readonly service: KernelService,
+    private readonly log: (m: string) => void,
+  ) {
+    this.#unsubscribe = service.onChange((id, change) => {
+      const bridge = this.#bridges.get(id);
+      if (!bridge) return;
+      if (change === 'replaced') {
+        bridge.refresh();
+        return;
+      }
+      bridge.close();
+      this.#bridges.delete(id);
+    });
   }
 
   static checkName(name: string | undefined): void {
-    if (name !== undefined && name !== '' && !KERNEL_ALIASES.has(name)) {
-      throw new HttpError(404, `No such kernel spec: ${name}`, 'NoSuchKernel');
-    }
+    jupyter(() => KernelService.checkName(name));
   }
 
   list(): KernelModel[] {
-    return [
-      ...this.ctx.sessions.list().map((s) => this.#sessionModel(s)),
-      ...[...this.#standalone.values()].map((k) => this.#standaloneModel(k)),
-    ];
+    return this.service.list().map((k) => this.#model(k));
   }
 
   has(id: string): boolean {
-    return this.#standalone.has(id) || this.ctx.sessions.has(id);
+    return this.service.has(id);
   }
 
   model(id: string): KernelModel {
-    const s = this.#standalone.get(id);
-    if (s) return this.#standaloneModel(s);
-    return this.#sessionModel(this.#session(id));
+    return this.#model(jupyter(() => this.service.info(id)));
   }
 
   async start(name?: string): Promise<KernelModel> {
-    KernelRegistry.checkName(name);
-    const workDir = join(this.ctx.home, 'jupyter');
-    await mkdir(workDir, { recursive: true });
-    const kernel = this.ctx.startKernel
-      ? await this.ctx.startKernel({ workDir })
-      : await startKernel({ workDir });
-    const entry: Standalone = { id: kernel.id, kernel, lastActivity: new Date() };
-    this.#standalone.set(entry.id, entry);
-    return this.#standaloneModel(entry);
+    return this.#model(await jupyter(() => this.service.start(name)));
   }
 
-  async interrupt(id: string): Promise<void> {
-    const s = this.#standalone.get(id);
-    if (s) return s.kernel.interrupt();
-    // Interrupt the kernel itself, not the session's queue: a Jupyter client's own
-    // execution on a session kernel is not a queued cell.
-    const kernel = this.#session(id).kernel;
-    if (kernel) await kernel.interrupt();
+  interrupt(id: string): Promise<void> {
+    return jupyter(() => this.service.interrupt(id));
   }
 
   async restart(id: string): Promise<KernelModel> {
-    const s = this.#standalone.get(id);
-    if (s) {
-      await s.kernel.restart();
-      s.bridge?.refresh();
-      return this.#standaloneModel(s);
-    }
-    const session = this.#session(id);
-    await session.restart();
-    this.#sessionBridges.get(id)?.refresh();
-    return this.#sessionModel(session);
+    return this.#model(await jupyter(() => this.service.restart(id)));
   }
 
-  /** Standalone kernels stop; a session's kernel belongs to its experiment and is refused. */
-  async shutdown(id: string): Promise<void> {
-    const s = this.#standalone.get(id);
-    if (s) {
-      this.#standalone.delete(id);
-      s.bridge?.close();
-      await s.kernel.shutdown();
-      return;
-    }
-    this.#session(id);
-    throw new HttpError(
-      409,
-      `kernel ${id} belongs to notebook session ${id}; delete the session (notebook_delete) to stop it`,
-      'SessionKernel',
-    );
+  shutdown(id: string): Promise<void> {
+    return jupyter(() => this.service.shutdown(id));
   }
 
+  /** The WebSocket fan-in/fan-out of kernel `id` (made on first use, kept while the kernel lives). */
   bridge(id: string): KernelBridge {
-    const s = this.#standalone.get(id);
-    const log = this.ctx.log ?? (() => {});
-    if (s) {
-      const source: BridgeSource = { current: () => s.kernel, ensure: async () => s.kernel };
-      s.bridge ??= new KernelBridge(source, { log, onActivity: () => (s.lastActivity = new Date()) });
-      return s.bridge;
-    }
-    const session = this.#session(id);
-    let bridge = this.#sessionBridges.get(id);
+    let bridge = this.#bridges.get(id);
     if (!bridge) {
-      // The session starts its kernel on demand, as a queued cell would.
-      const source: BridgeSource = { current: () => session.kernel, ensure: () => session.acquireKernel() };
-      bridge = new KernelBridge(source, { log, onActivity: () => this.#activity.set(id, new Date()) });
-      this.#sessionBridges.set(id, bridge);
+      jupyter(() => this.service.info(id));
+      const source: BridgeSource = {
+        current: () => this.service.current(id),
+        ensure: () => this.service.ensure(id),
+      };
+      bridge = new KernelBridge(source, { log: this.log, onActivity: () => this.service.touch(id) });
+      this.#bridges.set(id, bridge);
     }
     return bridge;
   }
 
-  async close(): Promise<void> {
+  /** Closes every client connection (the kernels themselves are the service's). */
+  close(): void {
     this.#unsubscribe();
-    for (const b of this.#sessionBridges.values()) b.close();
-    this.#sessionBridges.clear();
-    const all = [...this.#standalone.values()];
-    this.#standalone.clear();
-    await Promise.all(
-      all.map(async (s) => {
-        s.bridge?.close();
-        await s.kernel.shutdown().catch(() => {});
-      }),
-    );
+    for (const b of this.#bridges.values()) b.close();
+    this.#bridges.clear();
   }
 
-  #dropSession(id: string): void {
-    this.#sessionBridges.get(id)?.close();
-    this.#sessionBridges.delete(id);
-    this.#activity.delete(id);
-  }
-
-  #session(id: string): Session {
-    if (!this.ctx.sessions.has(id)) throw new HttpError(404, `Kernel does not exist: ${id}`, 'NoSuchKernel');
-    return this.ctx.sessions.get(id);
-  }
-
-  #sessionModel(s: Session): KernelModel {
+  #model(k: KernelInfo): KernelModel {
     return {
-      id: s.id,
-      name: KERNEL_NAME,
-      last_activity: (this.#activity.get(s.id) ?? new Date(s.info().updated_at)).toISOString(),
-      execution_state: sessionExecutionState(s.state),
-      connections: this.#sessionBridges.get(s.id)?.connections ?? 0,
-    };
-  }
-
-  #standaloneModel(s: Standalone): KernelModel {
-    return {
-      id: s.id,
-      name: KERNEL_NAME,
-      last_activity: s.lastActivity.toISOString(),
-      execution_state: s.kernel.status,
-      connections: s.bridge?.connections ?? 0,
+      id: k.id,
+      name: k.name,
+      last_activity: k.last_activity,
+      execution_state: k.execution_state,
+      connections: this.#bridges.get(k.id)?.connections ?? 0,
     };
   }
 }

@@ -3,10 +3,11 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import { loadKernelSpec } from '../../kernel/launcher.ts';
+import { KERNEL_NAME } from '../../notebook/kernel-service.ts';
 import type { Session } from '../../notebook/session.ts';
 import type { HostContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import { KERNEL_NAME, KernelRegistry } from './kernels.ts';
+import { JupyterKernels } from './kernels.ts';
 import { nameFromPath, pathOf, sessionAt } from './notebooks.ts';
 
 /** The Jupyter Server version we answer like (the REST shapes we follow). */
@@ -43,7 +44,7 @@ export function kernelspecsModel(specPath?: string) {
   };
 }
 
-export function jupyterRouter(ctx: HostContext, kernels: KernelRegistry): Router {
+export function jupyterRouter(ctx: HostContext, kernels: JupyterKernels): Router {
   const r = express.Router();
 
   r.get('/api/kernelspecs', (_req, res) => {
@@ -96,7 +97,7 @@ export function jupyterRouter(ctx: HostContext, kernels: KernelRegistry): Router
   });
   r.post('/api/sessions', async (req, res) => {
     const body = SessionCreateBody.parse(req.body ?? {});
-    KernelRegistry.checkName(body.kernel?.name);
+    JupyterKernels.checkName(body.kernel?.name);
     const path = body.path ?? body.name ?? 'Untitled.ipynb';
     const existing = sessionAt(ctx.sessions, path);
     if (existing) {
@@ -112,7 +113,7 @@ export function jupyterRouter(ctx: HostContext, kernels: KernelRegistry): Router
   r.patch('/api/sessions/:id', (req, res) => {
     const session = find(req.params.id);
     const body = SessionCreateBody.parse(req.body ?? {});
-    KernelRegistry.checkName(body.kernel?.name);
+    JupyterKernels.checkName(body.kernel?.name);
     // A session keeps its kernel and document: changing them is a no-op we report honestly.
     if (body.kernel?.id !== undefined && body.kernel.id !== session.id) {
       throw new HttpError(400, 'a notebook session keeps its own kernel', 'KernelFixed');

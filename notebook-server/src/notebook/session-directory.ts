@@ -1,0 +1,28 @@
+// Every session a face can reach, as SessionHandles: this process's sessions
+// first, then (on a host) those in its experiment containers.
+import { LocalSessionHandle } from './local-session-handle.ts';
+import type { SessionManager } from './manager.ts';
+import { RemoteSessionHandle } from './remote-session-handle.ts';
+import type { HandleInfo, RemoteSessions, SessionHandle } from './session-handle.ts';
+
+export class SessionDirectory {
+  constructor(
+    private readonly sessions: Pick<SessionManager, 'get' | 'has' | 'list' | 'delete'>,
+    private readonly remote?: RemoteSessions,
+  ) {}
+
+  /** The session `id`, here or in a container; SessionNotFoundError when none holds it. */
+  async find(id: string): Promise<SessionHandle> {
+    if (!this.sessions.has(id) && this.remote) {
+      const far = await this.remote.get(id);
+      if (far) return new RemoteSessionHandle(far, this.remote);
+    }
+    return new LocalSessionHandle(this.sessions.get(id), this.sessions);
+  }
+
+  /** Every session's info: this process's, then the containers'. */
+  async list(): Promise<HandleInfo[]> {
+    const local: HandleInfo[] = this.sessions.list().map((s) => s.info());
+    return [...local, ...((await this.remote?.list()) ?? [])];
+  }
+}
