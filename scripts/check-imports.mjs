@@ -5,12 +5,13 @@
 //           folder of a LOWER layer (LAYERS): never up, never sideways (two faces
 //           do not import each other; shared code moves down or is passed in);
 //   cycle   no import cycle between files, not even inside one folder;
-//   barrel  no index.ts re-export files: an import names the file that defines
-//           the thing (docs/DECISIONS.md, "Issue 15: layers and boundaries").
+//   barrel  a folder with an index.ts is imported through it, never past it;
+//           a folder without one is imported file by file (docs/DECISIONS.md,
+//           "Issue 15: layers and boundaries").
 // The layers are the design's (docs/ARCHITECTURE.md): faces → orchestrator/notebook
 // → kernel/runtime/catalog.
 //   node scripts/check-imports.mjs [--root DIR]
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,28 +25,30 @@ export const LAYERS = {
   version: 0,
   log: 1,
   config: 2,
-  'srcmd/src': 3,
+  artifacts: 3,
   auth: 3,
   confine: 3,
   ids: 3,
   jsonrpc: 3,
+  proc: 3,
+  'srcmd/src': 4,
   // below the sessions: sandboxing, the catalog, the kernel bridge, runtimes, tool schemas
-  sandbox: 4,
-  catalog: 4,
-  kernel: 5,
-  runtime: 6,
-  schemas: 7,
+  sandbox: 5,
+  catalog: 5,
+  kernel: 6,
+  runtime: 7,
+  schemas: 8,
   // sessions and what runs on them
-  notebook: 8,
-  pysd: 9,
-  orchestrator: 10,
-  workbench: 11,
+  notebook: 9,
+  pysd: 10,
+  orchestrator: 11,
+  workbench: 12,
   // faces (siblings), then the composition roots that wire them together
-  mcp: 12,
-  http: 12,
-  app: 13,
-  hostlink: 14,
-  cli: 15,
+  mcp: 13,
+  http: 13,
+  app: 14,
+  hostlink: 15,
+  cli: 16,
 };
 
 function parseArgs(argv) {
@@ -85,6 +88,15 @@ export function checkImports(root) {
     return relative(src, file).split(sep)[0].replace(/\.ts$/, '');
   };
   const show = (file) => relative(root, file).split(sep).join('/');
+  /** The folder's index.ts when it has one (then other folders import through it), else null. */
+  const barrels = new Map();
+  const barrelOf = (folder) => {
+    if (!barrels.has(folder)) {
+      const index = folder === 'srcmd/src' ? join(srcmd, 'index.ts') : join(src, folder, 'index.ts');
+      barrels.set(folder, existsSync(index) ? index : null);
+    }
+    return barrels.get(folder);
+  };
 
   const problems = [];
   /** file → the files of ours it imports (resolved), for the cycle rule. */
@@ -94,11 +106,6 @@ export function checkImports(root) {
       const from = folderOf(file);
       if (from === null) continue;
       const where = show(file);
-      if (file.endsWith(`${sep}index.ts`)) {
-        problems.push(
-          `${where}: [barrel] index.ts re-export files are not used here: delete it and import the file that defines each name`,
-        );
-      }
       const edges = [];
       graph.set(file, edges);
       const text = readFileSync(file, 'utf8');
@@ -108,6 +115,12 @@ export function checkImports(root) {
         edges.push(target);
         const to = folderOf(target);
         if (to === null || to === from) continue;
+        const barrel = barrelOf(to);
+        if (barrel !== null && target !== barrel) {
+          problems.push(
+            `${where}: [barrel] imports "${spec}" past ${show(barrel)}: folder ${to} has an index.ts, its public surface; import from it`,
+          );
+        }
         const a = LAYERS[from];
         const b = LAYERS[to];
         if (a === undefined || b === undefined) {

@@ -108,7 +108,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
         tools: [...containerTools(containers, router, home), ...extraTools],
         router: (name, args, call) => router.route(name, args, call),
         tasks,
-        locateRemote: async (id) => (await remote.get(id))?.host_work_dir,
+        remote,
         completions: () => {
           const experimentIds = async (prefix: string) =>
             (await catalog.completeIds('experiment_id', prefix)).values;

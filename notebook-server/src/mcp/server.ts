@@ -4,6 +4,8 @@
 // naming a container to that container's node server, the catalog resources
 // and a task registry for long runs.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { SessionDirectory } from '../notebook/session-directory.ts';
+import type { RemoteSessions } from '../notebook/session-handle.ts';
 import { PERAGUS_VERSION } from '../version.ts';
 import {
   type Completer,
@@ -36,8 +38,8 @@ export interface McpServerExtras {
   router?: ToolRouter;
   /** Long runs as MCP tasks (host): one registry shared by the host's connections. */
   tasks?: TaskRegistry;
-  /** Work dirs of sessions this process does not hold (the host's containers). */
-  locateRemote?: WorkDirLocator;
+  /** Sessions this process does not hold (the host's containers), e.g. to read their files. */
+  remote?: RemoteSessions;
   /** More completers (experiment and plan ids on the host). */
   completions?: (sessionIds: Completer) => Partial<CompletionTable>;
   /** Registers extra resources etc.; returns a cleanup run when the connection closes. */
@@ -71,8 +73,8 @@ export function createMcpServer(ctx: NotebookContext, extras: McpServerExtras = 
   if (extras.tasks) installTaskHandlers(server, extras.tasks);
 
   const subscriptions = installSubscriptions(server);
-  const locate: WorkDirLocator = async (id) =>
-    ctx.sessions.has(id) ? ctx.sessions.get(id).work_dir : await extras.locateRemote?.(id);
+  const directory = new SessionDirectory(ctx.sessions, extras.remote);
+  const locate: WorkDirLocator = async (id) => (await directory.locate(id))?.hostWorkDir;
   const offResources = registerSessionResources(server, ctx, subscriptions, locate);
   registerPrompts(server);
 

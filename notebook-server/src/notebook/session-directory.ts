@@ -13,11 +13,14 @@ export class SessionDirectory {
 
   /** The session `id`, here or in a container; SessionNotFoundError when none holds it. */
   async find(id: string): Promise<SessionHandle> {
-    if (!this.sessions.has(id) && this.remote) {
-      const far = await this.remote.get(id);
-      if (far) return new RemoteSessionHandle(far, this.remote);
-    }
-    return new LocalSessionHandle(this.sessions.get(id), this.sessions);
+    return (await this.locate(id)) ?? new LocalSessionHandle(this.sessions.get(id), this.sessions);
+  }
+
+  /** The session `id`, here or in a container; null when none holds it. */
+  async locate(id: string): Promise<SessionHandle | null> {
+    if (this.sessions.has(id)) return new LocalSessionHandle(this.sessions.get(id), this.sessions);
+    const far = await this.remote?.get(id);
+    return far && this.remote ? new RemoteSessionHandle(far, this.remote) : null;
   }
 
   /** Every session's info: this process's, then the containers'. */
