@@ -14,13 +14,15 @@ import {
 } from './errors.ts';
 import type { EventBus, SessionEvent, SessionEventBody, SessionState } from './events.ts';
 import type { KernelSlot, KernelSource } from './kernel-slot.ts';
-import { type CellRunResult, type ExecuteOptions, ExecutionQueue, type QueueHost } from './queue.ts';
+import { ExecutionQueue } from './queue.ts';
+import type { CellRunResult, ExecuteOptions, QueueHost } from './run.ts';
 import {
   type CellRun,
   SESSION_FORMAT,
   type SessionRecord,
   SessionStore,
   type StoredSession,
+  settleStaleRuns,
 } from './store.ts';
 
 export interface SessionInfo {
@@ -75,19 +77,7 @@ export class Session implements QueueHost {
     this.#updatedAt = record.updated_at;
     this.#notebookBase = record.notebook_base;
     this.#cells = structuredClone(stored.cells);
-    this.#runs = new Map(Object.entries(record.runs));
-    // A run that was in flight when the server stopped can no longer finish.
-    for (const [id, run] of this.#runs) {
-      if (run.status === 'queued') this.#runs.set(id, { ...run, status: 'cancelled' });
-      if (run.status === 'running') {
-        const evalue = 'the server stopped while this cell was running';
-        this.#runs.set(id, {
-          ...run,
-          status: 'error',
-          error: { kind: 'kernel_died', ename: 'ServerStopped', evalue, traceback: [] },
-        });
-      }
-    }
+    this.#runs = settleStaleRuns(record.runs);
     this.#seq = record.seq;
     this.#bus = bus;
     this.#store = new SessionStore(

@@ -176,3 +176,20 @@ export class SessionStore {
     return this.#chain;
   }
 }
+
+/** Runs read back from disk: one that was queued or running when the server stopped can no longer finish. */
+export function settleStaleRuns(saved: Record<string, CellRun>): Map<string, CellRun> {
+  const runs = new Map(Object.entries(saved));
+  for (const [id, run] of runs) {
+    if (run.status === 'queued') runs.set(id, { ...run, status: 'cancelled' });
+    if (run.status === 'running') {
+      const evalue = 'the server stopped while this cell was running';
+      runs.set(id, {
+        ...run,
+        status: 'error',
+        error: { kind: 'kernel_died', ename: 'ServerStopped', evalue, traceback: [] },
+      });
+    }
+  }
+  return runs;
+}

@@ -6,7 +6,7 @@ import type { Notebook } from '../../../../srcmd/src/nbformat.ts';
 import { readInside } from '../../confine/fs.ts';
 import type { EventBus } from '../../notebook/events.ts';
 import { exportNotebook } from '../../notebook/export.ts';
-import type { CellRunResult } from '../../notebook/queue.ts';
+import type { CellRunResult } from '../../notebook/run.ts';
 import type { Session } from '../../notebook/session.ts';
 import {
   CellAddOutput,
