@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 /** Lower number = lower layer. A folder may import its own files and lower layers only. */
 export const LAYERS = {
+  errors: -3,
+  log: -2,
+  config: -1,
   'srcmd/src': 0,
   confine: 0,
   jsonrpc: 0,

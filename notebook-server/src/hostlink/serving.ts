@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { createHost, type Host } from '../app/host.ts';
 import { remoteSessions } from '../app/remote-sessions.ts';
 import { createWorkbench } from '../app/workbench.ts';
+import { PeragusError } from '../errors/index.ts';
 import { type HostServer, startHostServer } from '../http/server.ts';
 import { ensureUiBuilt } from '../http/static.ts';
 import { createMcpHttpHandler } from '../mcp/http.ts';
@@ -36,12 +37,13 @@ export interface ServingHost {
   close(): Promise<void>;
 }
 
-export class HostRunningError extends Error {
+export class HostRunningError extends PeragusError {
   constructor(
     readonly home: string,
     readonly address: HostAddress,
   ) {
     super(
+      'host_running',
       `a host is already running on ${home}: ${address.url} (pid ${address.pid}). Use it (peragus mcp, run and ` +
         `catalog query find it), stop it first (Ctrl-C in its terminal, or kill ${address.pid}), or set ` +
         'PERAGUS_HOME to another folder for a second host.',

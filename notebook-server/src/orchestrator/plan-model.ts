@@ -9,12 +9,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
 import { PathError, readInside } from '../confine/index.ts';
+import { PeragusError, type PeragusErrorOptions } from '../errors/index.ts';
 import type { Plan } from './plan-schema.ts';
 
 const CATALOG = /^catalog:([0-9a-f]{64})(?:\/([^/]+))?$/;
 
-export class PlanModelError extends Error {
+export class PlanModelError extends PeragusError {
   override readonly name = 'PlanModelError';
+  constructor(message: string, options?: PeragusErrorOptions) {
+    super('plan_model_invalid', message, options);
+  }
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

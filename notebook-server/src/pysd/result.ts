@@ -8,6 +8,7 @@
 // Progress of long runs is one display updated in place, mime
 // `application/vnd.peragus.progress+json` ({label, done, total, failed}).
 import type { Output } from '../../../srcmd/src/nbformat.ts';
+import { PeragusError } from '../errors/index.ts';
 
 export const RESULT_MIME = 'application/vnd.peragus.result+json';
 export const PROGRESS_MIME = 'application/vnd.peragus.progress+json';
@@ -27,12 +28,15 @@ export interface PysdProgress {
 }
 
 /** The Python call failed (or displayed no result): ename/evalue are Python's. */
-export class PysdCellError extends Error {
+export class PysdCellError extends PeragusError {
   readonly ename: string;
   readonly evalue: string;
   readonly traceback: string[];
   constructor(ename: string, evalue: string, traceback: string[] = []) {
-    super(evalue ? `${ename}: ${evalue}` : ename);
+    super(
+      INPUT_ERRORS.has(ename) ? 'python_input_error' : 'python_error',
+      evalue ? `${ename}: ${evalue}` : ename,
+    );
     this.name = 'PysdCellError';
     this.ename = ename;
     this.evalue = evalue;

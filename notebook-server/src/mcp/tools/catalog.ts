@@ -168,7 +168,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
         const { wait, ...input } = args;
         const { plan, count } = plans.prepare(input);
         const modelText = await clientModelText(plan, deps.home, catalog).catch((err: unknown) => {
-          throw err instanceof PlanModelError ? new ToolInputError(err.message) : err;
+          throw err instanceof PlanModelError ? new ToolInputError(err.message, { code: err.code }) : err;
         });
         const { maxExperiments, maxParallel } = deps.approval;
         if (count > maxExperiments || plan.parallel_limit > maxParallel) {
