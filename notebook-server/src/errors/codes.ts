@@ -22,6 +22,19 @@ export type ErrorCategory =
   /** A failure of Peragus itself: a bug, or a resource failing in a way it cannot name. */
   | 'internal';
 
+/** The one mapping of categories to HTTP statuses (http/errors.ts answers with it). */
+export const HTTP_STATUS_OF_CATEGORY: Record<ErrorCategory, number> = {
+  invalid_input: 400,
+  unprocessable: 422,
+  not_found: 404,
+  conflict: 409,
+  forbidden: 403,
+  unsupported: 501,
+  unavailable: 503,
+  timeout: 504,
+  internal: 500,
+};
+
 interface CodeInfo {
   category: ErrorCategory;
   fix: string;

@@ -1,4 +1,11 @@
-export { categoryOf, ERROR_CODES, type ErrorCategory, type ErrorCode, isErrorCode } from './codes.ts';
+export {
+  categoryOf,
+  ERROR_CODES,
+  type ErrorCategory,
+  type ErrorCode,
+  HTTP_STATUS_OF_CATEGORY,
+  isErrorCode,
+} from './codes.ts';
 export {
   ERROR_META_KEY,
   type ErrorReport,

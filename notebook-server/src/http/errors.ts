@@ -1,21 +1,9 @@
-// Maps errors to HTTP statuses: one table from error category (errors/codes.ts)
-// to status, for both the UI API ({error: {code, message, fix}}) and the
+// Maps errors to HTTP statuses by their code's category (the table is
+// HTTP_STATUS_OF_CATEGORY in errors/codes.ts), for both the UI API ({error: {code, message, fix}}) and the
 // Jupyter API ({message, reason}). An error that is no PeragusError is ours: 500.
 import type { NextFunction, Request, Response } from 'express';
 import { ZodError } from 'zod';
-import { type ErrorCategory, type ErrorCode, PeragusError, reportOf } from '../errors/index.ts';
-
-export const STATUS_OF_CATEGORY: Record<ErrorCategory, number> = {
-  invalid_input: 400,
-  unprocessable: 422,
-  not_found: 404,
-  conflict: 409,
-  forbidden: 403,
-  unsupported: 501,
-  unavailable: 503,
-  timeout: 504,
-  internal: 500,
-};
+import { type ErrorCode, HTTP_STATUS_OF_CATEGORY, PeragusError, reportOf } from '../errors/index.ts';
 
 const CODE_OF_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_input',
@@ -54,7 +42,7 @@ export function statusOf(err: unknown): HttpErrorReport {
   if (err instanceof HttpError) return { status: err.status, code: err.reason, message: err.message };
   if (err instanceof PeragusError) {
     return {
-      status: STATUS_OF_CATEGORY[err.category],
+      status: HTTP_STATUS_OF_CATEGORY[err.category],
       code: err.code,
       message: err.message,
       fix: err.fix,

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer } from 'ws';
+import { createLogger, logFn } from '../log/index.ts';
 import {
   allowedHostsFor,
   authMiddleware,
@@ -42,9 +43,7 @@ export interface HttpApp {
 
 const CHANNELS_RE = /^\/api\/kernels\/([^/]+)\/channels\/?$/;
 
-function defaultLog(m: string): void {
-  process.stderr.write(`[peragus http] ${m}\n`);
-}
+const defaultLog = logFn(createLogger({ prefix: '[peragus http] ' }));
 
 export function createHttpApp(ctx: HostContext): HttpApp {
   const log = ctx.log ?? defaultLog;

@@ -1,7 +1,7 @@
 // Errors a modeller can fix from the browser: each carries a stable code
 // (errors/codes.ts; http/errors.ts maps it to a status) and a message that
 // names the problem and the fix.
-import { type ErrorCode, PeragusError } from '../errors/index.ts';
+import { type ErrorCode, HTTP_STATUS_OF_CATEGORY, PeragusError } from '../errors/index.ts';
 
 export class WorkbenchError extends PeragusError {
   /** Which form field the problem is in (the form highlights it). */
@@ -10,6 +10,16 @@ export class WorkbenchError extends PeragusError {
     super(code, message);
     this.name = 'WorkbenchError';
     this.field = field;
+  }
+
+  /** The HTTP status the browser gets (from the code's category). */
+  get status(): number {
+    return HTTP_STATUS_OF_CATEGORY[this.category];
+  }
+
+  /** The code, under the name the browser's form reads. */
+  get type(): string {
+    return this.code;
   }
 }
 
