@@ -12,9 +12,14 @@ import { ERROR_CODES, ERROR_META_KEY, PeragusError } from '../../notebook-server
 import { statusOf } from '../../notebook-server/src/http/errors.ts';
 import { SessionNotFoundError } from '../../notebook-server/src/notebook/errors.ts';
 import { SrcmdParseError } from '../../srcmd/src/errors.ts';
+import { type TestHost as RoutedHost, startTestHost as startRoutedHost } from '../helpers/host.ts';
 import { startTestHost, type TestHost } from '../http/helpers.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
+
+/** The error report an MCP tool error carries in its _meta. */
+const metaOf = (r: { _meta?: unknown }) =>
+  (r._meta as Record<string, { code: string; category: string; fix: string }> | undefined)?.[ERROR_META_KEY];
 
 describe('the error table', () => {
   it('gives every code a category and a fix; subclasses keep their names and messages', () => {
@@ -142,4 +147,37 @@ describe('MCP tool errors carry their code', () => {
     expect(r.isError).toBe(true);
     expect(meta(r)).toMatchObject({ code: 'session_not_found', category: 'not_found' });
   });
+});
+
+describe('an error inside an experiment container keeps its code through the router', () => {
+  let t: RoutedHost;
+  beforeAll(async () => {
+    t = await startRoutedHost({ runtime: 'local' });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('cell_not_found from the node, invalid_path from the host', async () => {
+    const created = await t.call('container_create', { experiment_id: 'exp-error-codes' });
+    const cid = created.container_id as string;
+    try {
+      const nb = await t.call('notebook_create', { name: 'inside', container_id: cid });
+      const r = await t.client.callTool({
+        name: 'cell_update',
+        arguments: { session_id: nb.session_id as string, cell_id: 'no-such-cell', source: 'x = 1' },
+      });
+      expect(r.isError).toBe(true);
+      expect(JSON.stringify(r.content)).toContain('no-such-cell');
+      expect(metaOf(r)).toMatchObject({ code: 'cell_not_found', category: 'not_found' });
+      const cp = await t.client.callTool({
+        name: 'container_cp_in',
+        arguments: { container_id: cid, dest: '../escape.txt', content: 'x' },
+      });
+      expect(cp.isError).toBe(true);
+      expect(metaOf(cp)?.category).toBe('forbidden');
+    } finally {
+      await t.call('container_destroy', { container_id: cid });
+    }
+  }, 180_000);
 });
