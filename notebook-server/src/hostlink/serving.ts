@@ -73,6 +73,7 @@ export async function startServing(options: ServingOptions): Promise<ServingHost
   const token = host.config.token ?? randomBytes(24).toString('hex');
   const wb = await createWorkbench(host, (m) => log(`[peragus workbench] ${m}`));
   const server = await startHostServer({
+    logger: host.log,
     sessions: host.notebook.sessions,
     events: host.notebook.events,
     token,

@@ -101,8 +101,10 @@ export function createHttpApp(ctx: HostContext): HttpApp {
   app.use(['/api', '/ui-api'], (req: Request) => {
     throw new HttpError(404, `not found: ${req.method} ${req.originalUrl.split('?')[0]}`, 'NotFound');
   });
-  const apiErrors = jupyterErrorHandler(log);
-  const uiErrors = uiErrorHandler(log);
+  // A failure answered with 500 is logged at error level when the host passed its logger.
+  const errorLog = ctx.logger ? logFn(ctx.logger, 'error') : log;
+  const apiErrors = jupyterErrorHandler(errorLog);
+  const uiErrors = uiErrorHandler(errorLog);
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) =>
     req.originalUrl.startsWith('/api') ? apiErrors(err, req, res, next) : uiErrors(err, req, res, next),
   );
