@@ -72,6 +72,8 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   }
   const containers = new ContainerService(home, options.runtime ?? config.runtime, {
     nodePoolSize: config.nodePoolSize,
+    sharedCache: config.pysdSharedCache,
+    ...(config.image !== undefined ? { image: config.image } : {}),
     log,
   });
   if (containers.defaultKind === 'local') {

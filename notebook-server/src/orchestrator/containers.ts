@@ -24,6 +24,10 @@ export function defaultRuntimeKind(env: NodeJS.ProcessEnv = process.env): Runtim
 export interface RuntimeSettings {
   /** Warm kernels of each local experiment child (PERAGUS_NODE_POOL_SIZE). */
   nodePoolSize?: number;
+  /** The docker runtime's image (PERAGUS_IMAGE; unset: the package version's). */
+  image?: string;
+  /** Experiments share the PySD translation cache (PERAGUS_PYSD_SHARED_CACHE). */
+  sharedCache?: boolean;
   log?: Logger;
 }
 
@@ -41,13 +45,31 @@ export class ContainerService {
     this.defaultKind = defaultKind ?? defaultRuntimeKind();
   }
 
+  #local() {
+    const { nodePoolSize, sharedCache, log } = this.settings;
+    return {
+      ...(nodePoolSize !== undefined ? { nodePoolSize } : {}),
+      ...(sharedCache !== undefined ? { sharedCache } : {}),
+      ...(log ? { log } : {}),
+    };
+  }
+
+  #docker() {
+    const { image, sharedCache, log } = this.settings;
+    return {
+      ...(image !== undefined ? { image } : {}),
+      ...(sharedCache !== undefined ? { sharedCache } : {}),
+      ...(log ? { log } : {}),
+    };
+  }
+
   runtime(kind: RuntimeKind = this.defaultKind): ContainerRuntime {
     let rt = this.#runtimes.get(kind);
     if (!rt) {
       rt =
         kind === 'local'
-          ? new LocalRuntime({ home: this.home, ...this.settings })
-          : new DockerRuntime({ home: this.home, ...(this.settings.log ? { log: this.settings.log } : {}) });
+          ? new LocalRuntime({ home: this.home, ...this.#local() })
+          : new DockerRuntime({ home: this.home, ...this.#docker() });
       this.#runtimes.set(kind, rt);
     }
     return rt;

@@ -71,6 +71,8 @@ export interface DockerRuntimeOptions {
   readyTimeoutMs?: number;
   /** Resources when the spec gives none. */
   defaultResources?: { cpu?: number; memory?: number | string; pids?: number };
+  /** Containers share the PySD translation cache (default PERAGUS_PYSD_SHARED_CACHE, on). */
+  sharedCache?: boolean;
   log?: Logger;
 }
 
@@ -97,9 +99,11 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly readyTimeoutMs: number;
   private readonly defaults: { cpu: number; memory: number; pids: number };
   readonly #log: Logger;
+  readonly #sharedCache: boolean;
 
   constructor(options: DockerRuntimeOptions = {}) {
     this.#log = options.log ?? createLogger();
+    this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
     this.docker = options.docker ?? new Docker();
     this.home = resolve(options.home ?? peragusHome());
     this.image = options.image ?? defaultImage();
@@ -150,7 +154,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
 
     const layout = experimentLayout(this.home, experimentId);
-    const sharedCache = sharedCacheEnv(this.home);
+    const sharedCache = sharedCacheEnv(this.home, undefined, this.#sharedCache);
     const mountCache = sharedCache !== '0' && existsSync(sharedCache);
     const createdRoot = !existsSync(layout.root);
     const user = this.containerUser();

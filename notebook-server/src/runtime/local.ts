@@ -82,6 +82,8 @@ export interface LocalRuntimeOptions {
   readyTimeoutMs?: number;
   /** Warm kernels of each experiment child (default PERAGUS_NODE_POOL_SIZE, 1). */
   nodePoolSize?: number;
+  /** Children share the PySD translation cache (default PERAGUS_PYSD_SHARED_CACHE, on). */
+  sharedCache?: boolean;
   log?: Logger;
   /** Default: bubblewrap when it runs here (checked once), else none. */
   isolation?: IsolationCheck;
@@ -100,6 +102,7 @@ export class LocalRuntime implements ContainerRuntime {
   readonly #owner: Owner | undefined;
 
   readonly #nodePoolSize: number;
+  readonly #sharedCache: boolean;
   readonly #log: Logger;
 
   constructor(options: LocalRuntimeOptions = {}) {
@@ -107,6 +110,7 @@ export class LocalRuntime implements ContainerRuntime {
     this.#registry = join(this.home, 'local-containers');
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
     this.#nodePoolSize = options.nodePoolSize ?? readSetting('nodePoolSize');
+    this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
     this.#log = options.log ?? createLogger();
     mkdirSync(this.#registry, { recursive: true });
     this.isolation = options.isolation ?? localIsolation();
@@ -202,7 +206,7 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_EXPERIMENT_ID: experimentId,
       PERAGUS_CONTAINER_ID: containerId,
       PERAGUS_POOL_SIZE: String(this.#nodePoolSize),
-      PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home),
+      PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home, undefined, this.#sharedCache),
       [ZYGOTE_ENV]: zygote?.socketPath ?? '0',
       // The node stops when this process is gone (runtime/parent-watch.ts).
       ...parentWatchEnv(),

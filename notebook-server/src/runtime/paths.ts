@@ -101,8 +101,11 @@ export function prepareVolume(workDir: string, owner?: Owner): void {
  */
 export const pysdCacheDir = (home: string): string => join(home, 'pysd-cache');
 /** The PERAGUS_PYSD_SHARED_CACHE value for experiments: the cache, or "0" when the host turned it off. */
-export const sharedCacheEnv = (home: string, env: NodeJS.ProcessEnv = process.env): string =>
-  readSetting('pysdSharedCache', env) ? pysdCacheDir(home) : '0';
+export const sharedCacheEnv = (
+  home: string,
+  env: NodeJS.ProcessEnv = process.env,
+  on: boolean = readSetting('pysdSharedCache', env),
+): string => (on ? pysdCacheDir(home) : '0');
 /** Where Docker experiments see the shared translation cache (mounted read-only). */
 export const PYSD_CACHE_MOUNT = '/opt/peragus/pysd-cache';
 
