@@ -1,10 +1,12 @@
 // peragus serve | mcp | node | run | rerun | catalog | kernelspec
 // Each command lives in its own module under cli/; this file only dispatches,
 // answers --help/--version, and turns errors into messages that name the fix.
+import { type CliContext, cliContext } from './cli/context.ts';
 import { commandHelp, usage } from './cli/help.ts';
+import { ConfigError, settingsHelp } from './config/index.ts';
 import { SERVER_VERSION } from './mcp/server.ts';
 
-type Command = (argv: string[]) => Promise<number | undefined>;
+type Command = (argv: string[], cli: CliContext) => Promise<number | undefined>;
 
 const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./cli/serve.ts')).serveCommand,
@@ -22,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined;
-    process.stdout.write(topic && commandHelp[topic] ? commandHelp[topic] : usage);
+    process.stdout.write(topic && commandHelp[topic] ? commandHelp[topic] : `${usage}\n${settingsHelp()}`);
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
@@ -39,8 +41,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   current = name;
+  // The settings, parsed once for the whole command; a bad one stops it here, named.
+  const cli = cliContext();
   const command = await load();
-  return (await command(rest)) ?? 0;
+  return (await command(rest, cli)) ?? 0;
 }
 
 /** Exit code 1 with the message; a handle left open by a failed start never keeps the process alive. */
@@ -52,7 +56,8 @@ function fail(err: unknown): void {
     process.exitCode = 2;
     return;
   }
-  process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}\n`);
+  const fix = err instanceof ConfigError ? `\n  fix: ${err.fix}` : '';
+  process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}${fix}\n`);
   process.exitCode = 1;
   setTimeout(() => process.exit(1), 1000).unref();
 }

@@ -5,23 +5,28 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Catalog } from '../catalog/catalog.ts';
+import { type Config, loadConfig } from '../config/index.ts';
+import { createLogger, type Logger } from '../log/index.ts';
 import { registerCatalogResources } from '../mcp/catalog-resources.ts';
 import type { NotebookContext } from '../mcp/context.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { TaskRegistry } from '../mcp/tasks.ts';
 import type { ToolDef } from '../mcp/tool.ts';
-import { approvalFromEnv, catalogTools } from '../mcp/tools/catalog.ts';
+import { approvalOf, catalogTools } from '../mcp/tools/catalog.ts';
 import { containerTools } from '../mcp/tools/container.ts';
 import { KernelService } from '../notebook/kernel-service.ts';
 import { ContainerService, type RuntimeKind } from '../orchestrator/containers.ts';
 import { PlanRunner } from '../orchestrator/plans.ts';
 import { ContainerRouter } from '../orchestrator/router.ts';
-import { peragusHome } from '../runtime/paths.ts';
 import { isolationWarning, localIsolation } from '../sandbox/bwrap.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
 import { remoteSessions } from './remote-sessions.ts';
 
 export interface HostOptions {
+  /** The parsed settings (default: loadConfig() of this process's environment, once, here). */
+  config?: Config;
+  /** Where diagnostics go (default: a stderr logger at the config's level). */
+  log?: Logger;
   home?: string;
   runtime?: RuntimeKind;
   poolSize?: number;
@@ -31,6 +36,8 @@ export interface HostOptions {
 
 export interface Host {
   home: string;
+  config: Config;
+  log: Logger;
   notebook: NotebookServices;
   /** The kernels clients reach directly (Jupyter's /api/kernels): sessions' and standalone ones. */
   kernels: KernelService;
@@ -48,7 +55,9 @@ export interface Host {
 }
 
 export async function createHost(options: HostOptions = {}): Promise<Host> {
-  const home = options.home ?? peragusHome();
+  const config = options.config ?? loadConfig();
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  const home = options.home ?? config.home;
   mkdirSync(home, { recursive: true });
   // The catalog first: a locked, empty or corrupt catalog fails the start
   // before any kernel or plan is started, so nothing is left running.
@@ -57,22 +66,28 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   try {
     notebook = await createNotebookServices({
       root: join(home, 'sessions'),
-      ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+      poolSize: options.poolSize ?? config.poolSize,
+      log,
     });
   } catch (err) {
     catalog.close();
     throw err;
   }
   const kernels = new KernelService({ sessions: notebook.sessions, events: notebook.events, home });
-  const containers = new ContainerService(home, options.runtime);
+  const containers = new ContainerService(home, options.runtime ?? config.runtime, {
+    nodePoolSize: config.nodePoolSize,
+    sharedCache: config.pysdSharedCache,
+    ...(config.image !== undefined ? { image: config.image } : {}),
+    log,
+  });
   if (containers.defaultKind === 'local') {
     // Loud when experiments would run unsandboxed (container_create says isolation: "none" too).
     const warning = isolationWarning(localIsolation());
-    if (warning) process.stderr.write(warning);
+    if (warning) log.warn(warning);
   }
   const router = new ContainerRouter((id) => containers.endpoint(id), notebook.events);
   containers.onDestroyed = (id) => router.forget(id);
-  const plans = new PlanRunner({ containers, router, catalog }, home);
+  const plans = new PlanRunner({ containers, router, catalog }, home, log);
   const ctx: NotebookContext = {
     role: 'host',
     sessions: notebook.sessions,
@@ -87,13 +102,15 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
       sessions: notebook.sessions,
       plans,
       home,
-      approval: approvalFromEnv(),
+      approval: approvalOf(config),
     }),
   ];
   const tasks = new TaskRegistry();
   const remote = remoteSessions(containers, router);
   const host: Host = {
     home,
+    config,
+    log,
     notebook,
     kernels,
     containers,
@@ -137,7 +154,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   if (options.resumePlans !== false) {
     try {
       const resumed = await plans.resumeAll();
-      for (const id of resumed) process.stderr.write(`peragus: resuming plan ${id}\n`);
+      for (const id of resumed) log.info(`peragus: resuming plan ${id}`);
     } catch (err) {
       await host.close().catch(() => undefined);
       throw err;

@@ -1,6 +1,9 @@
 // Composition of the notebook side shared by both roles: a warm kernel pool,
 // the event bus and the session manager (sessions reopened from disk).
+
+import { readSetting } from '../config/index.ts';
 import { KernelPool } from '../kernel/pool.ts';
+import { createLogger, type Logger } from '../log/index.ts';
 import { EventBus } from '../notebook/events.ts';
 import { SessionManager } from '../notebook/manager.ts';
 
@@ -18,15 +21,19 @@ export interface NotebookServicesOptions {
   poolSize?: number;
   /** Kernels the pool pre-starts in all (default unlimited; a node serving one experiment uses 1). */
   poolMaxStarts?: number;
+  log?: Logger;
 }
 
 export async function createNotebookServices(options: NotebookServicesOptions): Promise<NotebookServices> {
-  const poolSize = options.poolSize ?? Number(process.env.PERAGUS_POOL_SIZE ?? 1);
+  const poolSize = options.poolSize ?? readSetting('poolSize');
+  const log = options.log ?? createLogger();
   const pool = new KernelPool({
     size: poolSize,
     ...(options.poolMaxStarts !== undefined ? { maxStarts: options.poolMaxStarts } : {}),
   });
-  const events = new EventBus();
+  const events = new EventBus({
+    onListenerError: (err) => log.warn(`peragus EventBus listener threw: ${String(err)}`),
+  });
   const sessions = new SessionManager({
     root: options.root,
     bus: events,
@@ -34,7 +41,7 @@ export async function createNotebookServices(options: NotebookServicesOptions): 
   });
   const report = await sessions.reopenAll();
   for (const f of report.failed) {
-    process.stderr.write(`peragus: could not reopen session ${f.session_id} (${f.work_dir}): ${f.error}\n`);
+    log.warn(`peragus: could not reopen session ${f.session_id} (${f.work_dir}): ${f.error}`);
   }
   return {
     sessions,

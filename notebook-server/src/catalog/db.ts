@@ -99,7 +99,9 @@ export class CatalogDb {
       const fix = /not a valid DuckDB database|corrupt|Invalid Input|checksum/i.test(msg)
         ? `; the file is damaged or not a catalog: move it aside (mv ${file} ${file}.bad) and start again to create a fresh catalog, or restore it from a backup`
         : '';
-      throw new CatalogError('query_failed', `cannot open the catalog ${file}: ${msg}${fix}`, { cause: err });
+      throw new CatalogError('catalog_unavailable', `cannot open the catalog ${file}: ${msg}${fix}`, {
+        cause: err,
+      });
     }
     openFiles.add(file);
     try {

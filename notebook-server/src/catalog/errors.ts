@@ -1,5 +1,6 @@
-// Errors of the catalog layer. Each carries a stable `code` so MCP tools and the
-// CLI can map them to a user-facing message without parsing text.
+// Errors of the catalog layer. Each carries a stable `code` (errors/codes.ts) so
+// MCP tools, HTTP and the CLI can map them without parsing text.
+import { PeragusError } from '../errors/index.ts';
 
 export type CatalogErrorCode =
   | 'invalid_input'
@@ -13,14 +14,14 @@ export type CatalogErrorCode =
   | 'schema_mismatch'
   | 'query_refused'
   | 'query_timeout'
-  | 'query_failed';
+  | 'query_failed'
+  | 'catalog_unavailable';
 
-export class CatalogError extends Error {
-  readonly code: CatalogErrorCode;
-  constructor(code: CatalogErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+export class CatalogError extends PeragusError {
+  declare readonly code: CatalogErrorCode;
+  constructor(code: CatalogErrorCode, message: string, options?: { cause?: unknown; fix?: string }) {
+    super(code, message, options);
     this.name = 'CatalogError';
-    this.code = code;
   }
 }
 

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { Catalog } from '../catalog/catalog.ts';
 import { connectHost } from '../hostlink/client.ts';
 import { findHostOrSay } from '../hostlink/find.ts';
-import { peragusHome } from '../runtime/paths.ts';
+import type { CliContext } from './context.ts';
 import { formatTable } from './table.ts';
 
 interface QueryResult {
@@ -15,9 +15,9 @@ interface QueryResult {
   truncated: boolean;
 }
 
-async function query(sql: string, rowLimit: number | undefined): Promise<QueryResult> {
-  const home = peragusHome();
-  const address = await findHostOrSay(home);
+async function query(sql: string, rowLimit: number | undefined, cli: CliContext): Promise<QueryResult> {
+  const home = cli.config.home;
+  const address = await findHostOrSay(home, cli.log);
   if (address) {
     const client = await connectHost(address);
     try {
@@ -35,7 +35,7 @@ async function query(sql: string, rowLimit: number | undefined): Promise<QueryRe
   }
 }
 
-export async function catalogCommand(argv: string[]): Promise<number | undefined> {
+export async function catalogCommand(argv: string[], cli: CliContext): Promise<number | undefined> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -47,7 +47,7 @@ export async function catalogCommand(argv: string[]): Promise<number | undefined
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
     throw new Error(`--limit ${values.limit}: give a whole number ≥ 1`);
-  const result = await query(sql, limit);
+  const result = await query(sql, limit, cli);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {

@@ -7,13 +7,15 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KERNELSPEC } from '../../../srcmd/src/ipynb.ts';
+import { readSetting } from '../config/index.ts';
 import { loadKernelSpec, resolvePython } from '../kernel/launcher.ts';
 
 /** Jupyter's per-user data dir, as jupyter_core computes it. */
 export function jupyterUserDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.JUPYTER_DATA_DIR) return resolve(env.JUPYTER_DATA_DIR);
+  const own = readSetting('jupyterDataDir', env);
+  if (own) return resolve(own);
   if (process.platform === 'darwin') return join(homedir(), 'Library', 'Jupyter');
-  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'jupyter');
+  return join(readSetting('xdgDataHome', env), 'jupyter');
 }
 
 const NAME_RE = /^[a-zA-Z0-9._-]{1,64}$/;

@@ -10,10 +10,9 @@ import { CatalogLockedError } from '../catalog/errors.ts';
 import { findHost, type HostAddress } from '../hostlink/address.ts';
 import { runBridge } from '../hostlink/bridge.ts';
 import { HostRunningError, startServing } from '../hostlink/serving.ts';
+import { logFn } from '../log/index.ts';
 import { serveStdio } from '../mcp/stdio.ts';
-import { peragusHome } from '../runtime/paths.ts';
-
-const log = (message: string) => process.stderr.write(`${message}\n`);
+import type { CliContext } from './context.ts';
 
 /** A host another starter is bringing up right now (it holds the catalog): its address once it answers. */
 async function awaitRacer(home: string, ms = 30_000): Promise<HostAddress | null> {
@@ -37,33 +36,41 @@ function lockedByStartingHost(err: unknown): boolean {
   }
 }
 
-async function bridge(home: string, address: HostAddress): Promise<never> {
+async function bridge(home: string, address: HostAddress, log: (m: string) => void): Promise<never> {
   log(`peragus mcp: using the host of ${home} (pid ${address.pid}); browser: ${address.url}`);
   process.exit(await runBridge(address, { log }));
 }
 
-export async function mcpCommand(argv: string[]): Promise<number | undefined> {
+export async function mcpCommand(argv: string[], cli: CliContext): Promise<number | undefined> {
   parseArgs({ args: argv, options: {} });
-  const home = peragusHome();
+  const log = logFn(cli.log);
+  const home = cli.config.home;
   const found = await findHost(home);
-  if (found.kind === 'live') return bridge(home, found.address);
+  if (found.kind === 'live') return bridge(home, found.address, log);
   let serving: Awaited<ReturnType<typeof startServing>>;
   try {
-    serving = await startServing({ home, port: 0, log, uiInBackground: true });
+    serving = await startServing({
+      home,
+      port: 0,
+      log,
+      config: cli.config,
+      logger: cli.log,
+      uiInBackground: true,
+    });
   } catch (err) {
-    if (err instanceof HostRunningError) return bridge(home, err.address);
+    if (err instanceof HostRunningError) return bridge(home, err.address, log);
     // Another `peragus mcp`/`serve` won the race for the catalog: use it once it answers.
     // Anything else (a corrupt catalog, a lock held by another program) fails at once.
     if (!lockedByStartingHost(err)) throw err;
     const racer = await awaitRacer(home);
-    if (racer) return bridge(home, racer);
+    if (racer) return bridge(home, racer, log);
     throw err;
   }
   log(
     `peragus mcp: no host was running on ${home}, so this process is its host until the client disconnects; ` +
       `browser: ${serving.server.browserUrl}`,
   );
-  await serveStdio(serving.host.makeMcpServer());
+  await serveStdio(serving.host.makeMcpServer(), undefined, cli.log);
   await serving.close();
   // Kernels and sockets may still hold the event loop; the protocol is over.
   process.exit(0);

@@ -15,7 +15,7 @@ import { connectHost } from '../hostlink/client.ts';
 import { findHostOrSay } from '../hostlink/find.ts';
 import { newCellFrom } from '../notebook/cells.ts';
 import { RESULT_MIME } from '../pysd/result.ts';
-import { peragusHome } from '../runtime/paths.ts';
+import type { CliContext } from './context.ts';
 import { copyReferencedInputs } from './rerun-inputs.ts';
 import { formatTable } from './table.ts';
 
@@ -133,7 +133,7 @@ async function replayOnHost(
   }
 }
 
-export async function rerunCommand(argv: string[]): Promise<number | undefined> {
+export async function rerunCommand(argv: string[], cli: CliContext): Promise<number | undefined> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -153,19 +153,19 @@ export async function rerunCommand(argv: string[]): Promise<number | undefined> 
 
   const from = resolve(values.inputs ?? inputsDir(resolve(file)));
   const code = original.cells.filter((c) => c.cell_type === 'code').map((c) => c.source);
-  const address = await findHostOrSay(peragusHome());
+  const address = await findHostOrSay(cli.config.home, cli.log);
   const replay = address
     ? await replayOnHost(address, srcmd, code, from, !!values.keep)
     : await replayHere(original, code, from, !!values.keep);
   if (!values.json) {
     const n = replay.inputs.length;
-    process.stderr.write(
-      `rerun in ${replay.where}: ${n} referenced input(s) copied from ${from}${n ? `: ${replay.inputs.join(', ')}` : ''}\n`,
+    cli.log.info(
+      `rerun in ${replay.where}: ${n} referenced input(s) copied from ${from}${n ? `: ${replay.inputs.join(', ')}` : ''}`,
     );
   }
   try {
     const failed = replay.failure;
-    if (failed) process.stderr.write(`${failed}\n`);
+    if (failed) cli.log.error(failed);
     const got = recordedArtifacts(replay.outputs);
     const bySha = new Map(got.map((g) => [g.path, g.sha256]));
     const rows = expected.map((e) => {

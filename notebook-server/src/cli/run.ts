@@ -14,6 +14,7 @@ import type { PlanSummary } from '../orchestrator/plans.ts';
 import { startDockerReaper } from '../runtime/docker-reaper.ts';
 import { peragusHome } from '../runtime/paths.ts';
 import type { Plan } from '../schemas/plan.ts';
+import type { CliContext } from './context.ts';
 import { formatTable, progressBar } from './table.ts';
 
 /**
@@ -49,11 +50,10 @@ function inlineModel(raw: Record<string, unknown>, planDir: string): void {
   }
 }
 
-async function runOnHost(raw: Record<string, unknown>, planDir: string, progress: Progress) {
-  const home = peragusHome();
-  const address = await findHostOrSay(home);
+async function runOnHost(raw: Record<string, unknown>, planDir: string, progress: Progress, cli: CliContext) {
+  const address = await findHostOrSay(cli.config.home, cli.log);
   if (!address) return null;
-  process.stderr.write(`plan runs on the host ${address.url} (pid ${address.pid})\n`);
+  cli.log.info(`plan runs on the host ${address.url} (pid ${address.pid})`);
   inlineModel(raw, planDir);
   const client = await connectHost(address);
   try {
@@ -66,8 +66,14 @@ async function runOnHost(raw: Record<string, unknown>, planDir: string, progress
   }
 }
 
-async function runHere(file: string, raw: Record<string, unknown>, planDir: string, progress: Progress) {
-  const host = await createHost({ resumePlans: false, poolSize: 0 });
+async function runHere(
+  file: string,
+  raw: Record<string, unknown>,
+  planDir: string,
+  progress: Progress,
+  cli: CliContext,
+) {
+  const host = await createHost({ resumePlans: false, poolSize: 0, config: cli.config, log: cli.log });
   try {
     const { plan } = host.plans.prepare(raw);
     // The person running the CLI owns the plan file: its model path is read relative to it.
@@ -80,8 +86,8 @@ async function runHere(file: string, raw: Record<string, unknown>, planDir: stri
       modelText,
       planDir,
     );
-    process.stderr.write(
-      `plan ${started.plan_id}${started.resumed ? ' (continued)' : ''}: ${started.experiments.length} experiments, K=${plan.parallel_limit}\n`,
+    cli.log.info(
+      `plan ${started.plan_id}${started.resumed ? ' (continued)' : ''}: ${started.experiments.length} experiments, K=${plan.parallel_limit}`,
     );
     // Docker containers are not our children: a watchdog removes them if this process is killed.
     const reaper =
@@ -95,7 +101,7 @@ async function runHere(file: string, raw: Record<string, unknown>, planDir: stri
   }
 }
 
-export async function runCommand(argv: string[]): Promise<number | undefined> {
+export async function runCommand(argv: string[], cli: CliContext): Promise<number | undefined> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -121,7 +127,8 @@ export async function runCommand(argv: string[]): Promise<number | undefined> {
     const bar = progressBar(done, total, message);
     process.stderr.write(tty ? `\r${bar.padEnd(120)}` : `${bar}\n`);
   };
-  const summary = (await runOnHost(raw, planDir, progress)) ?? (await runHere(file, raw, planDir, progress));
+  const summary =
+    (await runOnHost(raw, planDir, progress, cli)) ?? (await runHere(file, raw, planDir, progress, cli));
   if (tty) process.stderr.write('\n');
   if (values.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

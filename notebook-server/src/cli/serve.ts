@@ -4,9 +4,10 @@
 // the home's address file so the other commands find it (one host per home).
 import { parseArgs } from 'node:util';
 import { startServing } from '../hostlink/serving.ts';
-import { peragusHome } from '../runtime/paths.ts';
+import { logFn } from '../log/index.ts';
+import type { CliContext } from './context.ts';
 
-export async function serveCommand(argv: string[]): Promise<number | undefined> {
+export async function serveCommand(argv: string[], cli: CliContext): Promise<number | undefined> {
   const { values } = parseArgs({
     args: argv,
     options: { port: { type: 'string', default: '4300' }, host: { type: 'string', default: '127.0.0.1' } },
@@ -15,10 +16,12 @@ export async function serveCommand(argv: string[]): Promise<number | undefined> 
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`--port ${values.port}: give a port number 0–65535 (0 picks a free one)`);
   const serving = await startServing({
-    home: peragusHome(),
+    home: cli.config.home,
     port,
     listen: values.host,
-    log: (m) => process.stderr.write(`${m}\n`),
+    log: logFn(cli.log),
+    config: cli.config,
+    logger: cli.log,
   });
   const { server, addressFile } = serving;
   process.stdout.write(

@@ -4,18 +4,16 @@
 // name, nothing that normalises out through ".."). What is on disk is checked
 // by ./fs.ts, which never follows a link.
 import { posix } from 'node:path';
+import { PeragusError } from '../errors/index.ts';
 
 export type PathErrorCode = 'invalid_path' | 'symlink' | 'not_found' | 'not_a_file';
 
 /** A refused path; faces map the code (HTTP 400/403/404, runtime invalid_path/file_not_found). */
-export class PathError extends Error {
+export class PathError extends PeragusError {
   override readonly name = 'PathError';
-  constructor(
-    readonly code: PathErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  declare readonly code: PathErrorCode;
+  constructor(code: PathErrorCode, message: string, options?: { cause?: unknown; fix?: string }) {
+    super(code, message, options);
   }
 }
 

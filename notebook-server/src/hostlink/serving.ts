@@ -8,8 +8,11 @@ import { hostname } from 'node:os';
 import { createHost, type Host } from '../app/host.ts';
 import { remoteSessions } from '../app/remote-sessions.ts';
 import { createWorkbench } from '../app/workbench.ts';
+import type { Config } from '../config/index.ts';
+import { PeragusError } from '../errors/index.ts';
 import { type HostServer, startHostServer } from '../http/server.ts';
 import { ensureUiBuilt } from '../http/static.ts';
+import type { Logger } from '../log/index.ts';
 import { createMcpHttpHandler } from '../mcp/http.ts';
 import { SERVER_VERSION } from '../mcp/server.ts';
 import { findHost, type HostAddress, removeAddress, writeAddress } from './address.ts';
@@ -21,6 +24,9 @@ export interface ServingOptions {
   /** Listen address (default 127.0.0.1). */
   listen?: string;
   log: (message: string) => void;
+  /** The parsed settings (default: loadConfig() in createHost). */
+  config?: Config;
+  logger?: Logger;
   /**
    * Build a missing or stale browser UI after listening instead of before (an embedded host must
    * answer its MCP client's initialize quickly; the page appears when the build is done).
@@ -36,12 +42,13 @@ export interface ServingHost {
   close(): Promise<void>;
 }
 
-export class HostRunningError extends Error {
+export class HostRunningError extends PeragusError {
   constructor(
     readonly home: string,
     readonly address: HostAddress,
   ) {
     super(
+      'host_running',
       `a host is already running on ${home}: ${address.url} (pid ${address.pid}). Use it (peragus mcp, run and ` +
         `catalog query find it), stop it first (Ctrl-C in its terminal, or kill ${address.pid}), or set ` +
         'PERAGUS_HOME to another folder for a second host.',
@@ -58,10 +65,15 @@ export async function startServing(options: ServingOptions): Promise<ServingHost
     log(`peragus: replacing the address file ${existing.path}: ${existing.reason}`);
 
   await checkPortFree(port, listen);
-  const host = await createHost({ home });
-  const token = process.env.PERAGUS_TOKEN || randomBytes(24).toString('hex');
+  const host = await createHost({
+    home,
+    ...(options.config ? { config: options.config } : {}),
+    ...(options.logger ? { log: options.logger } : {}),
+  });
+  const token = host.config.token ?? randomBytes(24).toString('hex');
   const wb = await createWorkbench(host, (m) => log(`[peragus workbench] ${m}`));
   const server = await startHostServer({
+    logger: host.log,
     sessions: host.notebook.sessions,
     events: host.notebook.events,
     kernels: host.kernels,

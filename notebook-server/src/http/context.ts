@@ -1,6 +1,7 @@
 // What the HTTP face needs from the host: the sessions, the event bus, the
 // token, and optional extras (catalog, kernel starts for Jupyter clients).
 import type { Kernel } from '../kernel/types.ts';
+import type { Logger } from '../log/index.ts';
 import type { EventBus } from '../notebook/events.ts';
 import type { KernelService } from '../notebook/kernel-service.ts';
 import type { SessionManager } from '../notebook/manager.ts';
@@ -60,4 +61,6 @@ export interface HostContext {
   /** Kernel WS subprotocols offered (default [v1]); [] forces the legacy JSON framing. */
   kernelWsProtocols?: string[];
   log?: (message: string) => void;
+  /** The host's logger: failures answered with 500 go to its error level. */
+  logger?: Logger;
 }

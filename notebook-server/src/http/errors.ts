@@ -1,35 +1,53 @@
-// Maps errors of the layers below to HTTP statuses: one table for both the
-// UI API ({error: {code, message}}) and the Jupyter API ({message, reason}).
+// Maps errors to HTTP statuses by their code's category (the table is
+// HTTP_STATUS_OF_CATEGORY in errors/codes.ts), for both the UI API ({error: {code, message, fix}}) and the
+// Jupyter API ({message, reason}). An error that is no PeragusError is ours: 500.
 import type { NextFunction, Request, Response } from 'express';
 import { ZodError } from 'zod';
-import { PathError } from '../confine/relative.ts';
-import { NotebookError } from '../notebook/errors.ts';
+import { type ErrorCode, HTTP_STATUS_OF_CATEGORY, PeragusError, reportOf } from '../errors/index.ts';
 
-export class HttpError extends Error {
+const CODE_OF_STATUS: Record<number, ErrorCode> = {
+  400: 'invalid_input',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  422: 'invalid_input',
+  501: 'unsupported',
+  503: 'unavailable',
+  504: 'timeout',
+};
+
+/**
+ * A refusal of the HTTP face itself, with its status and the reason string its
+ * API speaks (Jupyter's 'NoSuchKernel', the UI's 'no_catalog').
+ */
+export class HttpError extends PeragusError {
   constructor(
     readonly status: number,
     message: string,
-    readonly code = 'http_error',
+    /** The reason on the wire ({error: {code}} of the UI API, {reason} of the Jupyter API). */
+    readonly reason = 'http_error',
   ) {
-    super(message);
+    super(CODE_OF_STATUS[status] ?? 'internal', message);
   }
 }
 
-const NOTEBOOK_STATUS: Record<string, number> = {
-  session_not_found: 404,
-  cell_not_found: 404,
-  cell_busy: 409,
-  session_dead: 409,
-  session_closed: 409,
-  invalid_cell: 400,
-  not_supported: 409,
-  kernel_not_found: 404,
-  kernel_spec_not_found: 404,
-  session_kernel: 409,
-};
+export interface HttpErrorReport {
+  status: number;
+  code: string;
+  message: string;
+  fix?: string;
+}
 
-export function statusOf(err: unknown): { status: number; code: string; message: string } {
-  if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message };
+export function statusOf(err: unknown): HttpErrorReport {
+  if (err instanceof HttpError) return { status: err.status, code: err.reason, message: err.message };
+  if (err instanceof PeragusError) {
+    return {
+      status: HTTP_STATUS_OF_CATEGORY[err.category],
+      code: err.code,
+      message: err.message,
+      fix: err.fix,
+    };
+  }
   if (err instanceof ZodError) {
     const issue = err.issues[0];
     const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
@@ -39,30 +57,20 @@ export function statusOf(err: unknown): { status: number; code: string; message:
       message: `${where}${issue?.message ?? 'invalid request'}`,
     };
   }
-  if (err instanceof PathError) {
-    const status = err.code === 'not_found' ? 404 : err.code === 'not_a_file' ? 400 : 403;
-    return { status, code: err.code, message: err.message };
-  }
-  if (err instanceof NotebookError) {
-    return { status: NOTEBOOK_STATUS[err.code] ?? 500, code: err.code, message: err.message };
-  }
-  const e = err as { name?: string; code?: unknown; message?: string; status?: number; type?: string };
-  // express.json() body errors carry status 400 / 413.
+  // express.json() body errors carry status 400 / 413 and a type.
+  const e = err as { message?: string; status?: number; type?: string };
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     return { status: e.status, code: e.type ?? 'bad_request', message: e.message ?? 'bad request' };
   }
-  // Catalog and srcmd parse errors are the caller's input, not our failure.
-  if (e?.name && /ParseError|QueryRefused|InvalidError/.test(e.name)) {
-    return { status: 400, code: typeof e.code === 'string' ? e.code : 'invalid', message: e.message ?? '' };
-  }
-  return { status: 500, code: 'internal', message: e?.message ?? String(err) };
+  const { code, message, fix } = reportOf(err);
+  return { status: 500, code, message, fix };
 }
 
 export function uiErrorHandler(log: (m: string) => void) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
-    const { status, code, message } = statusOf(err);
+    const { status, code, message, fix } = statusOf(err);
     if (status >= 500) log(`ui-api error: ${(err as Error)?.stack ?? String(err)}`);
-    if (!res.headersSent) res.status(status).json({ error: { code, message } });
+    if (!res.headersSent) res.status(status).json({ error: { code, message, ...(fix ? { fix } : {}) } });
   };
 }
 

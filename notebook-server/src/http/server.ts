@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer } from 'ws';
 import { requestToken, tokenMatches } from '../auth/token.ts';
+import { createLogger, logFn } from '../log/index.ts';
 import { KernelService } from '../notebook/kernel-service.ts';
 import { allowedHostsFor, authMiddleware, hostAllowed, hostRefusal, originAllowed } from './auth.ts';
 import { containersRouter } from './containers-api.ts';
@@ -36,9 +37,7 @@ export interface HttpApp {
 
 const CHANNELS_RE = /^\/api\/kernels\/([^/]+)\/channels\/?$/;
 
-function defaultLog(m: string): void {
-  process.stderr.write(`[peragus http] ${m}\n`);
-}
+const defaultLog = logFn(createLogger({ prefix: '[peragus http] ' }));
 
 export function createHttpApp(ctx: HostContext): HttpApp {
   const log = ctx.log ?? defaultLog;
@@ -106,8 +105,10 @@ export function createHttpApp(ctx: HostContext): HttpApp {
   app.use(['/api', '/ui-api'], (req: Request) => {
     throw new HttpError(404, `not found: ${req.method} ${req.originalUrl.split('?')[0]}`, 'NotFound');
   });
-  const apiErrors = jupyterErrorHandler(log);
-  const uiErrors = uiErrorHandler(log);
+  // A failure answered with 500 is logged at error level when the host passed its logger.
+  const errorLog = ctx.logger ? logFn(ctx.logger, 'error') : log;
+  const apiErrors = jupyterErrorHandler(errorLog);
+  const uiErrors = uiErrorHandler(errorLog);
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) =>
     req.originalUrl.startsWith('/api') ? apiErrors(err, req, res, next) : uiErrors(err, req, res, next),
   );

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Dealer, Request, Subscriber } from 'zeromq';
 import { type ChannelName, type ConnectionInfo, channelUrl } from './connection.ts';
+import { errorText, kernelLog } from './log.ts';
 import { sleep } from './util.ts';
 import type { Channel, Message, WireCodec } from './wire.ts';
 
@@ -77,12 +78,12 @@ export class KernelChannels {
           this.onMessage(decoded.message);
         } catch (err) {
           // A throwing listener (onOutput, 'message') must not stop the receive loop.
-          console.error(`[kernel] handling a ${channel} message failed:`, err);
+          kernelLog.error(`[kernel] handling a ${channel} message failed: ${errorText(err)}`);
         }
       }
     } catch (err) {
       // Closing a socket ends its iterator with an error; anything else is a bug worth seeing.
-      if (!this.closed) console.error(`[kernel] ${channel} receive failed:`, err);
+      if (!this.closed) kernelLog.error(`[kernel] ${channel} receive failed: ${errorText(err)}`);
     }
   }
 

@@ -13,6 +13,7 @@ import {
 } from './errors.ts';
 import { Execution } from './execute.ts';
 import { type KernelProcess, type KernelSpec, terminate } from './launcher.ts';
+import { errorText, kernelLog } from './log.ts';
 import { oomKillCount, oomReason } from './oom.ts';
 import { PendingReplies } from './replies.ts';
 import type { ExecuteOptions, ExecuteResult, Kernel, KernelEvents, KernelStatus } from './types.ts';
@@ -327,7 +328,7 @@ export class KernelClient extends EventEmitter implements Kernel {
     try {
       this.emit('message', message);
     } catch (err) {
-      console.error('[kernel] a message listener failed:', err);
+      kernelLog.error(`[kernel] a message listener failed: ${errorText(err)}`);
     }
     const parent = parentId(message);
     if (message.channel === 'iopub') {

@@ -3,8 +3,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readSetting } from '../config/index.ts';
 
 export type Transport = 'tcp' | 'ipc';
 
@@ -32,10 +32,9 @@ export function channelUrl(info: ConnectionInfo, channel: ChannelName): string {
 
 /** Private per-user directory for connection files and ipc sockets. */
 export function runtimeDir(): string {
-  const base =
-    process.env.PERAGUS_RUNTIME_DIR ?? join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), 'peragus-kernels');
+  const own = readSetting('runtimeDir');
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const dir = process.env.PERAGUS_RUNTIME_DIR ? base : `${base}-${uid}`;
+  const dir = own ?? `${join(readSetting('xdgRuntimeDir'), 'peragus-kernels')}-${uid}`;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readSetting } from '../config/index.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import { sleep } from './util.ts';
 
@@ -24,7 +25,7 @@ export const defaultKernelSpecPath = (): string => join(repoRoot, 'kernels/pysd/
 
 /** The venv interpreter of the PySD kernel; PERAGUS_PYTHON overrides. */
 export function resolvePython(): string {
-  return process.env.PERAGUS_PYTHON ?? join(repoRoot, 'kernels/pysd/.venv/bin/python');
+  return readSetting('python') ?? join(repoRoot, 'kernels/pysd/.venv/bin/python');
 }
 
 export function loadKernelSpec(path = defaultKernelSpecPath()): KernelSpec {

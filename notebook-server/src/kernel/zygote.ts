@@ -11,6 +11,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readSetting } from '../config/index.ts';
 import {
   type KernelProcess,
   kernelCommand,
@@ -25,11 +26,12 @@ export const ZYGOTE_ENV = 'PERAGUS_KERNEL_ZYGOTE';
 
 /** The zygote socket this process should use, or undefined for the cold path. */
 export function zygoteSocket(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const v = env[ZYGOTE_ENV];
+  const v = readSetting('kernelZygote', env);
   return v && v !== '0' && existsSync(v) ? v : undefined;
 }
 
-export const zygoteDisabled = (env: NodeJS.ProcessEnv = process.env): boolean => env[ZYGOTE_ENV] === '0';
+export const zygoteDisabled = (env: NodeJS.ProcessEnv = process.env): boolean =>
+  readSetting('kernelZygote', env) === '0';
 
 export interface Zygote {
   readonly socketPath: string;

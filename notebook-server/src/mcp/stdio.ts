@@ -3,16 +3,21 @@
 // JSON-RPC, gets a JSON-RPC error reply and the server keeps serving.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { LineFramedTransport } from '../jsonrpc/line-transport.ts';
+import { createLogger, type Logger } from '../log/index.ts';
 
 export const LARGE_CONTENT_HINT =
   'put large files in PERAGUS_HOME/inbox and copy them with container_cp_in {src}';
 
-export async function serveStdio(server: McpServer, maxLineBytes?: number): Promise<void> {
+export async function serveStdio(
+  server: McpServer,
+  maxLineBytes?: number,
+  log: Logger = createLogger(),
+): Promise<void> {
   const transport = new LineFramedTransport(process.stdin, process.stdout, {
     replyToRejected: true,
     largeContentHint: LARGE_CONTENT_HINT,
     ...(maxLineBytes !== undefined ? { maxLineBytes } : {}),
-    onRejected: (r) => process.stderr.write(`peragus mcp: refused a message (${r.code}): ${r.message}\n`),
+    onRejected: (r) => log.warn(`peragus mcp: refused a message (${r.code}): ${r.message}`),
   });
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();

@@ -16,6 +16,13 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodRawShape, z } from 'zod';
+import {
+  ERROR_META_KEY,
+  type ErrorCode,
+  PeragusError,
+  type PeragusErrorOptions,
+  reportOf,
+} from '../errors/index.ts';
 import type { ToolCall } from '../orchestrator/tool-call.ts';
 
 export type { ToolCall } from '../orchestrator/tool-call.ts';
@@ -71,8 +78,11 @@ export function withContent(structured: object, extra: ContentBlock[]): RawResul
 }
 
 /** A tool error whose message is meant for the caller as is. */
-export class ToolInputError extends Error {
+export class ToolInputError extends PeragusError {
   override name = 'ToolInputError';
+  constructor(message: string, options?: PeragusErrorOptions & { code?: ErrorCode }) {
+    super(options?.code ?? 'invalid_input', message, options);
+  }
 }
 
 const HEARTBEAT_MS = 10_000;
@@ -153,7 +163,16 @@ export function toolResult(result: unknown): CallToolResult {
   };
 }
 
+/**
+ * The one mapping of errors to MCP results: the message as text (as before),
+ * and the code, category and fix in _meta["peragus/error"]. A routed error
+ * keeps the code the experiment's node gave it.
+ */
 export function toolError(err: unknown): CallToolResult {
-  const message = err instanceof Error ? err.message : String(err);
-  return { isError: true, content: [{ type: 'text', text: message }] };
+  const { code, category, message, fix } = reportOf(err);
+  return {
+    isError: true,
+    content: [{ type: 'text', text: message }],
+    _meta: { [ERROR_META_KEY]: { code, category, fix } },
+  };
 }

@@ -1,12 +1,9 @@
-// Errors callers can tell apart (MCP and HTTP map them to clear messages / status codes).
+// Errors callers can tell apart (MCP and HTTP map their codes to clear messages / status codes).
+import { type ErrorCode, PeragusError } from '../errors/index.ts';
 
-export class NotebookError extends Error {
-  /** Stable machine-readable code for the faces. */
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
+export class NotebookError extends PeragusError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
   }
 }
 

@@ -2,6 +2,7 @@
 // notifications + progress), the WS face and the UI. Types derive from it.
 import { z } from 'zod';
 import { Output } from '../../../srcmd/src/nbformat.ts';
+import { createLogger } from '../log/index.ts';
 
 /** What a session's kernel is doing, as clients see it. */
 export const SessionState = z.enum([
@@ -162,7 +163,7 @@ export class EventBus {
     this.#maxSessions = options.maxSessions ?? 1000;
     this.#onListenerError =
       options.onListenerError ??
-      ((err) => process.emitWarning(`peragus EventBus listener threw: ${String(err)}`));
+      ((err) => createLogger().warn(`peragus EventBus listener threw: ${String(err)}`));
   }
 
   /** Returns the unsubscribe function. */

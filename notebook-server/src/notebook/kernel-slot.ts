@@ -1,6 +1,8 @@
 // The kernel of one session and its life cycle: started lazily, replaced on
 // restart, reported when it dies. Each kernel generation is numbered so a
 // start that finishes after a restart/close is thrown away, not used.
+
+import { PeragusError } from '../errors/index.ts';
 import type { Kernel } from '../kernel/types.ts';
 import { SessionClosedError, SessionDeadError } from './errors.ts';
 import type { SessionState } from './events.ts';
@@ -13,9 +15,9 @@ export interface KernelSlotHooks {
   onStartFailed(error: Error): void;
 }
 
-class SupersededError extends Error {
+class SupersededError extends PeragusError {
   constructor() {
-    super('kernel start superseded by a restart or close');
+    super('kernel_restarted', 'kernel start superseded by a restart or close');
   }
 }
 

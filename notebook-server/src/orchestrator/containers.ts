@@ -1,6 +1,9 @@
 // The host's view of experiment containers across runtimes: picks the runtime
 // (PERAGUS_RUNTIME, or per call), finds a container's runtime from its id
 // (local ids start with "local-"), and keeps the router's connections in step.
+
+import { readSetting } from '../config/index.ts';
+import type { Logger } from '../log/index.ts';
 import { DockerRuntime } from '../runtime/docker.ts';
 import { LocalRuntime } from '../runtime/local.ts';
 import {
@@ -14,11 +17,18 @@ import {
 export type RuntimeKind = 'local' | 'docker';
 
 export function defaultRuntimeKind(env: NodeJS.ProcessEnv = process.env): RuntimeKind {
-  const v = env.PERAGUS_RUNTIME ?? 'local';
-  if (v !== 'local' && v !== 'docker') {
-    throw new Error(`PERAGUS_RUNTIME="${v}" is not a runtime: use "local" (default) or "docker"`);
-  }
-  return v;
+  return readSetting('runtime', env);
+}
+
+/** What the host's configuration gives the runtimes it creates. */
+export interface RuntimeSettings {
+  /** Warm kernels of each local experiment child (PERAGUS_NODE_POOL_SIZE). */
+  nodePoolSize?: number;
+  /** The docker runtime's image (PERAGUS_IMAGE; unset: the package version's). */
+  image?: string;
+  /** Experiments share the PySD translation cache (PERAGUS_PYSD_SHARED_CACHE). */
+  sharedCache?: boolean;
+  log?: Logger;
 }
 
 export class ContainerService {
@@ -30,14 +40,36 @@ export class ContainerService {
   constructor(
     private readonly home: string,
     defaultKind?: RuntimeKind,
+    private readonly settings: RuntimeSettings = {},
   ) {
     this.defaultKind = defaultKind ?? defaultRuntimeKind();
+  }
+
+  #local() {
+    const { nodePoolSize, sharedCache, log } = this.settings;
+    return {
+      ...(nodePoolSize !== undefined ? { nodePoolSize } : {}),
+      ...(sharedCache !== undefined ? { sharedCache } : {}),
+      ...(log ? { log } : {}),
+    };
+  }
+
+  #docker() {
+    const { image, sharedCache, log } = this.settings;
+    return {
+      ...(image !== undefined ? { image } : {}),
+      ...(sharedCache !== undefined ? { sharedCache } : {}),
+      ...(log ? { log } : {}),
+    };
   }
 
   runtime(kind: RuntimeKind = this.defaultKind): ContainerRuntime {
     let rt = this.#runtimes.get(kind);
     if (!rt) {
-      rt = kind === 'local' ? new LocalRuntime({ home: this.home }) : new DockerRuntime({ home: this.home });
+      rt =
+        kind === 'local'
+          ? new LocalRuntime({ home: this.home, ...this.#local() })
+          : new DockerRuntime({ home: this.home, ...this.#docker() });
       this.#runtimes.set(kind, rt);
     }
     return rt;

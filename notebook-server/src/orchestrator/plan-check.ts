@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+import { PeragusError, type PeragusErrorOptions } from '../errors/index.ts';
 import { resolvePython } from '../kernel/launcher.ts';
 import { runZygoteTask } from '../kernel/zygote.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
@@ -19,8 +20,11 @@ export interface PlanCheckResult {
   py_sha256: string | null;
 }
 
-export class PlanCheckError extends Error {
+export class PlanCheckError extends PeragusError {
   override name = 'PlanCheckError';
+  constructor(message: string, options?: PeragusErrorOptions) {
+    super('plan_check_failed', message, options);
+  }
 }
 
 const CHECK_TIMEOUT_MS = 300_000;

@@ -10,12 +10,16 @@ import { join } from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
 import { readInside } from '../confine/fs.ts';
 import { PathError } from '../confine/relative.ts';
+import { PeragusError, type PeragusErrorOptions } from '../errors/index.ts';
 import type { Plan } from '../schemas/plan.ts';
 
 const CATALOG = /^catalog:([0-9a-f]{64})(?:\/([^/]+))?$/;
 
-export class PlanModelError extends Error {
+export class PlanModelError extends PeragusError {
   override readonly name = 'PlanModelError';
+  constructor(message: string, options?: PeragusErrorOptions) {
+    super('plan_model_invalid', message, options);
+  }
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

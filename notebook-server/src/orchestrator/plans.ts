@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { errorMessage } from '../catalog/errors.ts';
+import { createLogger, type Logger } from '../log/index.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
 import type { CreateResult } from '../runtime/types.ts';
 import { type Plan, PlanInput } from '../schemas/plan.ts';
@@ -82,10 +83,14 @@ export class PlanRunner {
   /** Listeners of every plan's progress (the browser's plan view). */
   readonly #watchers = new Set<(p: PlanProgress) => void>();
 
+  readonly #log: Logger;
+
   constructor(
     private readonly deps: LifecycleDeps,
     home: string,
+    log: Logger = createLogger(),
   ) {
+    this.#log = log;
     this.#home = home;
     this.#dir = join(home, 'plans');
     mkdirSync(this.#dir, { recursive: true });
@@ -290,7 +295,7 @@ export class PlanRunner {
     try {
       return JSON.parse(text) as PlanFile;
     } catch (err) {
-      process.stderr.write(`peragus: ignoring unreadable plan state ${path}: ${errorMessage(err)}\n`);
+      this.#log.warn(`peragus: ignoring unreadable plan state ${path}: ${errorMessage(err)}`);
       return null;
     }
   }

@@ -6,6 +6,7 @@
 // schemas: `call` parses the result with the tool's declared output shape.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ERROR_META_KEY, type ErrorCode, PeragusError, reportFrom } from '../errors/index.ts';
 import { type EventBus, SessionEvent } from '../notebook/events.ts';
 import { ENDPOINT_RELATIVE_PATH } from '../runtime/types.ts';
 import {
@@ -18,9 +19,12 @@ import { PERAGUS_VERSION } from '../version.ts';
 import { connectSocketTransport } from './socket-transport.ts';
 import type { ToolCall } from './tool-call.ts';
 
-/** A node tool failed: its message is meant for the caller. */
-export class RoutedToolError extends Error {
+/** A node tool failed: its message is meant for the caller; its code is the node's (else tool_failed). */
+export class RoutedToolError extends PeragusError {
   override name = 'RoutedToolError';
+  constructor(message: string, code: ErrorCode = 'tool_failed', fix?: string) {
+    super(code, message, fix === undefined ? {} : { fix });
+  }
 }
 
 /** Calls routed to a container may run for hours (a long sweep); progress keeps them alive. */
@@ -116,7 +120,8 @@ export class ContainerRouter {
     const result = await this.forward(containerId, name, args, call);
     if (result.isError) {
       const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-      throw new RoutedToolError(`${name} in container ${containerId}: ${text}`);
+      const report = reportFrom(result._meta?.[ERROR_META_KEY]);
+      throw new RoutedToolError(`${name} in container ${containerId}: ${text}`, report?.code, report?.fix);
     }
     return (result.structuredContent ?? {}) as Record<string, unknown>;
   }

@@ -7,6 +7,7 @@
 // `error` output (ename/evalue/traceback), which becomes a PysdCellError.
 // Progress of long runs is one display updated in place: notebook/progress.ts.
 import { mimeJson, type Output } from '../../../srcmd/src/nbformat.ts';
+import { PeragusError } from '../errors/index.ts';
 
 export const RESULT_MIME = 'application/vnd.peragus.result+json';
 
@@ -18,12 +19,15 @@ export interface PysdResult<T = Record<string, unknown>> {
 }
 
 /** The Python call failed (or displayed no result): ename/evalue are Python's. */
-export class PysdCellError extends Error {
+export class PysdCellError extends PeragusError {
   readonly ename: string;
   readonly evalue: string;
   readonly traceback: string[];
   constructor(ename: string, evalue: string, traceback: string[] = []) {
-    super(evalue ? `${ename}: ${evalue}` : ename);
+    super(
+      INPUT_ERRORS.has(ename) ? 'python_input_error' : 'python_error',
+      evalue ? `${ename}: ${evalue}` : ename,
+    );
     this.name = 'PysdCellError';
     this.ename = ename;
     this.evalue = evalue;

@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
+import { readSetting } from '../config/index.ts';
+import { createLogger, type Logger } from '../log/index.ts';
 import { EXPERIMENT_UID } from '../sandbox/bwrap.ts';
 import { cpIn, cpOut } from './docker-copy.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
@@ -69,6 +71,9 @@ export interface DockerRuntimeOptions {
   readyTimeoutMs?: number;
   /** Resources when the spec gives none. */
   defaultResources?: { cpu?: number; memory?: number | string; pids?: number };
+  /** Containers share the PySD translation cache (default PERAGUS_PYSD_SHARED_CACHE, on). */
+  sharedCache?: boolean;
+  log?: Logger;
 }
 
 function packageVersion(): string {
@@ -83,7 +88,7 @@ function packageVersion(): string {
 }
 
 export function defaultImage(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PERAGUS_IMAGE || `peragus/experiment:${packageVersion()}`;
+  return readSetting('image', env) ?? `peragus/experiment:${packageVersion()}`;
 }
 
 export class DockerRuntime implements ContainerRuntime {
@@ -93,8 +98,12 @@ export class DockerRuntime implements ContainerRuntime {
   readonly image: string;
   private readonly readyTimeoutMs: number;
   private readonly defaults: { cpu: number; memory: number; pids: number };
+  readonly #log: Logger;
+  readonly #sharedCache: boolean;
 
   constructor(options: DockerRuntimeOptions = {}) {
+    this.#log = options.log ?? createLogger();
+    this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
     this.docker = options.docker ?? new Docker();
     this.home = resolve(options.home ?? peragusHome());
     this.image = options.image ?? defaultImage();
@@ -145,7 +154,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
 
     const layout = experimentLayout(this.home, experimentId);
-    const sharedCache = sharedCacheEnv(this.home);
+    const sharedCache = sharedCacheEnv(this.home, undefined, this.#sharedCache);
     const mountCache = sharedCache !== '0' && existsSync(sharedCache);
     const createdRoot = !existsSync(layout.root);
     const user = this.containerUser();
@@ -162,9 +171,7 @@ export class DockerRuntime implements ContainerRuntime {
       // The volume's size cap: a loop-mounted file system of resources.disk bytes.
       const cap = capVolume(layout.root, layout.workDir, diskCapOf(spec.resources), user);
       if (!cap.capped) {
-        process.stderr.write(
-          `peragus: WARNING: the volume of ${experimentId} has no size cap: ${cap.reason}\n`,
-        );
+        this.#log.warn(`peragus: WARNING: the volume of ${experimentId} has no size cap: ${cap.reason}`);
       }
       prepareVolume(layout.workDir, process.getuid?.() === 0 ? user : undefined);
       endpoint = endpointFor(layout.socketPath);

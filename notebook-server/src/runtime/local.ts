@@ -10,10 +10,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readSetting } from '../config/index.ts';
 import { copyOutOf } from '../confine/copy.ts';
 import { kindInside, writeInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
 import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
+import { createLogger, type Logger } from '../log/index.ts';
 import {
   bwrapArgs,
   type IsolationCheck,
@@ -80,6 +82,11 @@ interface LocalRecord {
 export interface LocalRuntimeOptions {
   home?: string;
   readyTimeoutMs?: number;
+  /** Warm kernels of each experiment child (default PERAGUS_NODE_POOL_SIZE, 1). */
+  nodePoolSize?: number;
+  /** Children share the PySD translation cache (default PERAGUS_PYSD_SHARED_CACHE, on). */
+  sharedCache?: boolean;
+  log?: Logger;
   /** Default: bubblewrap when it runs here (checked once), else none. */
   isolation?: IsolationCheck;
 }
@@ -96,10 +103,17 @@ export class LocalRuntime implements ContainerRuntime {
   /** Owner of the files the host makes in a volume: the sandbox user. */
   readonly #owner: Owner | undefined;
 
+  readonly #nodePoolSize: number;
+  readonly #sharedCache: boolean;
+  readonly #log: Logger;
+
   constructor(options: LocalRuntimeOptions = {}) {
     this.home = options.home ?? peragusHome();
     this.#registry = join(this.home, 'local-containers');
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+    this.#nodePoolSize = options.nodePoolSize ?? readSetting('nodePoolSize');
+    this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
+    this.#log = options.log ?? createLogger();
     mkdirSync(this.#registry, { recursive: true });
     this.isolation = options.isolation ?? localIsolation();
     this.#owner = this.isolation.isolation === 'bubblewrap' ? sandboxOwner() : undefined;
@@ -136,7 +150,7 @@ export class LocalRuntime implements ContainerRuntime {
   #kernelZygote(): Promise<Zygote | null> {
     if (zygoteDisabled()) return Promise.resolve(null);
     this.#zygote ??= startZygote().catch((err: Error) => {
-      process.stderr.write(`peragus: kernels start cold: ${err.message}\n`);
+      this.#log.warn(`peragus: kernels start cold: ${err.message}`);
       return null;
     });
     return this.#zygote;
@@ -193,8 +207,8 @@ export class LocalRuntime implements ContainerRuntime {
       ...spec.env,
       PERAGUS_EXPERIMENT_ID: experimentId,
       PERAGUS_CONTAINER_ID: containerId,
-      PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
-      PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home),
+      PERAGUS_POOL_SIZE: String(this.#nodePoolSize),
+      PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home, undefined, this.#sharedCache),
       [ZYGOTE_ENV]: zygote?.socketPath ?? '0',
       // The node stops when this process is gone (runtime/parent-watch.ts).
       ...parentWatchEnv(),

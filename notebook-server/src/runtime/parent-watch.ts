@@ -11,6 +11,7 @@
 // bubblewrap) pids cannot be compared, so the watch is left to the sandbox
 // (bwrap --die-with-parent).
 import { readlinkSync } from 'node:fs';
+import { readSetting } from '../config/index.ts';
 
 function pidNamespace(): string | null {
   try {
@@ -26,9 +27,19 @@ export function parentWatchEnv(): Record<string, string> {
   return { PERAGUS_HOST_PID: String(process.pid), ...(ns ? { PERAGUS_HOST_PIDNS: ns } : {}) };
 }
 
-export function onParentDeath(callback: () => void, intervalMs = 500): () => void {
-  const expected = Number(process.env.PERAGUS_HOST_PID ?? 0);
-  const hostNs = process.env.PERAGUS_HOST_PIDNS;
+/** Which host a child watches: PERAGUS_HOST_PID / PERAGUS_HOST_PIDNS as the child's config read them. */
+export interface ParentWatch {
+  hostPid: number;
+  hostPidns: string | undefined;
+}
+
+export function onParentDeath(
+  callback: () => void,
+  watch: ParentWatch = { hostPid: readSetting('hostPid'), hostPidns: readSetting('hostPidns') },
+  intervalMs = 500,
+): () => void {
+  const expected = watch.hostPid;
+  const hostNs = watch.hostPidns;
   if (expected > 1 && hostNs && hostNs !== pidNamespace()) return () => undefined;
   const parent = expected > 1 ? expected : process.ppid;
   if (parent <= 1) return () => undefined;

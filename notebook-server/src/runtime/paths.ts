@@ -4,8 +4,9 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { readSetting } from '../config/index.ts';
 import { chownInside, mkdirInside, unlinkInside } from '../confine/fs.ts';
 import { confineRelative, PathError, type RelativeOptions } from '../confine/relative.ts';
 import type { Owner } from '../confine/walk.ts';
@@ -47,7 +48,7 @@ export function resolveExperimentPath(input: string, what = 'path'): ExperimentP
 }
 
 export function peragusHome(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.PERAGUS_HOME || join(homedir(), '.peragus'));
+  return readSetting('home', env);
 }
 
 export interface ExperimentLayout {
@@ -94,8 +95,11 @@ export function prepareVolume(workDir: string, owner?: Owner): void {
  */
 export const pysdCacheDir = (home: string): string => join(home, 'pysd-cache');
 /** The PERAGUS_PYSD_SHARED_CACHE value for experiments: the cache, or "0" when the host turned it off. */
-export const sharedCacheEnv = (home: string, env: NodeJS.ProcessEnv = process.env): string =>
-  env.PERAGUS_PYSD_SHARED_CACHE === '0' ? '0' : pysdCacheDir(home);
+export const sharedCacheEnv = (
+  home: string,
+  env: NodeJS.ProcessEnv = process.env,
+  on: boolean = readSetting('pysdSharedCache', env),
+): string => (on ? pysdCacheDir(home) : '0');
 /** Where Docker experiments see the shared translation cache (mounted read-only). */
 export const PYSD_CACHE_MOUNT = '/opt/peragus/pysd-cache';
 

@@ -2,6 +2,7 @@
 // manager at all, its nodes, the tasks of a service, an image's entrypoint,
 // and removals that wait for the swarm to let go.
 import Docker from 'dockerode';
+import { readSetting } from '../config/index.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
 import { ContainerRuntimeError } from './types.ts';
 
@@ -28,7 +29,7 @@ const argvOf = (v: string | string[] | undefined | null): string[] =>
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function swarmDockerFromEnv(env: NodeJS.ProcessEnv = process.env): Docker {
-  const host = env.PERAGUS_SWARM_DOCKER_HOST;
+  const host = readSetting('swarmDockerHost', env);
   if (!host) return new Docker();
   if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
   const url = new URL(host.replace(/^tcp:/, 'http:'));

@@ -7,6 +7,7 @@
 // runtime is not offered as PERAGUS_RUNTIME.
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
+import { readSetting } from '../config/index.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
 import { demuxBuffer } from './docker-stream.ts';
 import {
@@ -103,7 +104,7 @@ export class SwarmRuntime {
 
   constructor(options: SwarmRuntimeOptions = {}) {
     this.docker = options.docker ?? swarmDockerFromEnv();
-    this.image = options.image ?? process.env.PERAGUS_SWARM_IMAGE;
+    this.image = options.image ?? readSetting('swarmImage');
     this.scheduleTimeoutMs = options.scheduleTimeoutMs ?? 30_000;
     this.startTimeoutMs = options.startTimeoutMs ?? 300_000;
     const d = options.defaultResources ?? {};

@@ -3,6 +3,7 @@
 // Unix socket inside the experiment's work dir. Implemented by docker.ts and
 // local.ts; callers (MCP tools, orchestrator) depend only on this file.
 import { z } from 'zod';
+import { PeragusError } from '../errors/index.ts';
 import type { Isolation } from '../sandbox/bwrap.ts';
 
 /** Where the experiment volume is mounted inside a container; client paths are relative to it. */
@@ -266,13 +267,10 @@ export type RuntimeErrorCode =
   | 'endpoint_timeout';
 
 /** Every runtime failure meant for a user or agent carries a code and a message that says what to do. */
-export class ContainerRuntimeError extends Error {
+export class ContainerRuntimeError extends PeragusError {
   override readonly name = 'ContainerRuntimeError';
-  constructor(
-    readonly code: RuntimeErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  declare readonly code: RuntimeErrorCode;
+  constructor(code: RuntimeErrorCode, message: string, options?: { cause?: unknown; fix?: string }) {
+    super(code, message, options);
   }
 }

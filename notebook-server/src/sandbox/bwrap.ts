@@ -10,6 +10,7 @@ import { chownSync, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readSetting } from '../config/index.ts';
 import type { Owner } from '../confine/walk.ts';
 
 export type Isolation = 'docker' | 'bubblewrap' | 'none';
@@ -42,7 +43,7 @@ const inside = (p: string, dir: string) => p === dir || p.startsWith(dir + sep);
 /** Directories that must stay visible (read-only) even under a hidden dir: code, node, python. */
 function neededPaths(): string[] {
   const paths = [REPO_ROOT, dirname(dirname(process.execPath))];
-  const python = process.env.PERAGUS_PYTHON ?? join(REPO_ROOT, 'kernels/pysd/.venv/bin/python');
+  const python = readSetting('python') ?? join(REPO_ROOT, 'kernels/pysd/.venv/bin/python');
   try {
     paths.push(dirname(dirname(realpathSync(python))));
   } catch {
@@ -152,7 +153,7 @@ let checked: IsolationCheck | undefined;
  * (cached for the process).
  */
 export function localIsolation(env: NodeJS.ProcessEnv = process.env): IsolationCheck {
-  if (env.PERAGUS_SANDBOX === 'none') {
+  if (readSetting('sandbox', env) === 'none') {
     return { isolation: 'none', reason: 'PERAGUS_SANDBOX=none turned the sandbox off' };
   }
   if (checked) return checked;

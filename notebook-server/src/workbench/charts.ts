@@ -81,7 +81,6 @@ export class Charts {
     const source = a ? reader(a.store_path, a.media_type) : null;
     if (!source)
       throw new WorkbenchError(
-        404,
         'no_runs',
         `experiment ${experimentId} registered no ${name} table (Parquet or CSV)`,
       );
@@ -114,7 +113,6 @@ export class Charts {
     const v = variable ?? (firstMetric && variables.includes(firstMetric) ? firstMetric : variables[0]);
     if (!v || !variables.includes(v)) {
       throw new WorkbenchError(
-        400,
         'bad_variable',
         `unknown variable ${JSON.stringify(variable)}; one of: ${variables.join(', ')}`,
       );
@@ -239,7 +237,7 @@ export class Charts {
     const cols = await columns(source);
     if (!cols.some((c) => c.name === 'scenario')) return null;
     if (!cols.some((c) => c.name === variable))
-      throw new WorkbenchError(400, 'bad_variable', `unknown variable ${JSON.stringify(variable)}`);
+      throw new WorkbenchError('bad_variable', `unknown variable ${JSON.stringify(variable)}`);
     const data = await rows(
       `SELECT scenario, time, avg(${sqlIdent(variable)}) AS v FROM ${source} GROUP BY ALL ORDER BY scenario, time`,
     );
@@ -277,7 +275,7 @@ export class Charts {
     if (files.length === 0) return { time: [], series: [] };
     const source = `read_parquet([${files.map(sqlString).join(', ')}], filename = true, union_by_name = true)`;
     if (!(await columns(source)).some((c) => c.name === variable)) {
-      throw new WorkbenchError(400, 'bad_variable', `unknown variable ${JSON.stringify(variable)}`);
+      throw new WorkbenchError('bad_variable', `unknown variable ${JSON.stringify(variable)}`);
     }
     const data = await rows(
       `SELECT filename, time, median(${sqlIdent(variable)}) AS v FROM ${source} GROUP BY ALL ORDER BY filename, time`,

@@ -46,13 +46,15 @@ except PeragusError as e:
     print("\\x1eERROR" + json.dumps({"type": type(e).__name__, "message": str(e)}))
 `;
 
-export class ModelTranslationFailure extends Error {
+import { PeragusError } from '../errors/index.ts';
+
+export class ModelTranslationFailure extends PeragusError {
   constructor(
     message: string,
     readonly variable: string | null,
     readonly line: number | null,
   ) {
-    super(message);
+    super('untranslatable_model', message);
   }
 }
 

@@ -136,7 +136,6 @@ export class ModelStore {
               ? `line ${where.line}`
               : 'the file';
         throw new WorkbenchError(
-          422,
           'untranslatable_model',
           `PySD cannot translate ${filename}: ${at} is the problem. ${message.replace(/^PySD cannot translate [^:]+: /, '')} Fix it and upload the file again.`,
           'file',

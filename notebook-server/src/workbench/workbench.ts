@@ -55,7 +55,7 @@ export class Workbench {
   check(body: unknown): CheckedDesign {
     const modelId = (body as { model_id?: unknown })?.model_id;
     if (typeof modelId !== 'string')
-      throw new WorkbenchError(400, 'invalid_input', 'model_id: choose a model first', 'model_id');
+      throw new WorkbenchError('invalid_input', 'model_id: choose a model first', 'model_id');
     return checkDesign(body, this.models.get(modelId).description);
   }
 

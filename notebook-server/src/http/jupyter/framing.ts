@@ -3,12 +3,18 @@
 //    offset table, then channel | header | parent | metadata | content | buffers…
 //  - legacy (no subprotocol): a JSON text frame carrying `channel`, or, when the
 //    message has buffers, a binary frame with a big-endian u32 offset table.
+
+import { PeragusError } from '../../errors/index.ts';
 import type { Message } from '../../kernel/wire.ts';
 
 export const V1_PROTOCOL = 'v1.kernel.websocket.jupyter.org';
 export type Framing = 'v1' | 'legacy';
 
-export class FrameError extends Error {}
+export class FrameError extends PeragusError {
+  constructor(message: string) {
+    super('invalid_frame', message);
+  }
+}
 
 const CLIENT_CHANNELS = new Set(['shell', 'control', 'stdin']);
 const ALL_CHANNELS = new Set(['shell', 'control', 'stdin', 'iopub']);

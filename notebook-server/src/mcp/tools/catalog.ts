@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Catalog } from '../../catalog/catalog.ts';
+import type { Config } from '../../config/index.ts';
 import { copyOutOf } from '../../confine/copy.ts';
 import type { SessionManager } from '../../notebook/manager.ts';
 import type { ContainerService } from '../../orchestrator/containers.ts';
@@ -168,7 +169,7 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
         const { wait, ...input } = args;
         const { plan, count } = plans.prepare(input);
         const modelText = await clientModelText(plan, deps.home, catalog).catch((err: unknown) => {
-          throw err instanceof PlanModelError ? new ToolInputError(err.message) : err;
+          throw err instanceof PlanModelError ? new ToolInputError(err.message, { code: err.code }) : err;
         });
         const { maxExperiments, maxParallel } = deps.approval;
         if (count > maxExperiments || plan.parallel_limit > maxParallel) {
@@ -199,7 +200,8 @@ export function catalogTools(deps: CatalogToolDeps): ToolDef[] {
   ];
 }
 
-export const approvalFromEnv = (env: NodeJS.ProcessEnv = process.env) => ({
-  maxExperiments: Number(env.PERAGUS_PLAN_APPROVE_EXPERIMENTS ?? 100),
-  maxParallel: Number(env.PERAGUS_PLAN_APPROVE_PARALLEL ?? 8),
+/** The plan approval limits of the configuration (PERAGUS_PLAN_APPROVE_*). */
+export const approvalOf = (config: Pick<Config, 'planApproveExperiments' | 'planApproveParallel'>) => ({
+  maxExperiments: config.planApproveExperiments,
+  maxParallel: config.planApproveParallel,
 });

@@ -40,7 +40,7 @@ function resultOf(run: { outputs: Parameters<typeof parsePysdResult>[0] }, fn: F
   try {
     return parsePysdResult(run.outputs, fn).result;
   } catch (err) {
-    if (err instanceof PysdCellError) throw new ToolInputError(err.message);
+    if (err instanceof PysdCellError) throw new ToolInputError(err.message, { code: err.code });
     throw err;
   }
 }

@@ -1,0 +1,2 @@
+export { type Config, ConfigError, loadConfig, readSetting, settingsHelp } from './config.ts';
+export { SETTINGS, type Setting, type SettingKey, type SettingScope } from './settings.ts';

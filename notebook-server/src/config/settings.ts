@@ -1,0 +1,219 @@
+// Every environment setting Peragus reads, declared once: its variable, how
+// its text is parsed (zod), its default and a one-line help. config.ts parses
+// them; `peragus --help` lists them. Names and defaults are the ones the
+// modules used before this table existed (tests and users set them).
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { LOG_LEVELS } from '../log/index.ts';
+
+/** Who reads a setting: the host at start, a node child at its start, or bin/peragus.js. */
+export type SettingScope = 'host' | 'node' | 'kernel' | 'bin';
+
+export interface Setting<T> {
+  env: string;
+  schema: z.ZodType<T, string | undefined>;
+  /** The default as shown in help. */
+  shown: string;
+  help: string;
+  scope: SettingScope;
+}
+
+const setting = <T>(
+  env: string,
+  schema: z.ZodType<T, string | undefined>,
+  shown: string,
+  help: string,
+  scope: SettingScope = 'host',
+): Setting<T> => ({ env, schema, shown, help, scope });
+
+/** Unset or blank → undefined; otherwise the text. */
+const text = () =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const whole = (fallback: number, min: number) =>
+  text()
+    .refine((v) => v === undefined || (/^\s*\d+\s*$/.test(v) && Number(v) >= min), {
+      error: `is not a whole number ≥ ${min}: give one (default ${fallback})`,
+    })
+    .transform((v) => (v === undefined ? fallback : Number(v)));
+
+/** On unless the variable is "0". */
+const onUnlessZero = () =>
+  z
+    .string()
+    .optional()
+    .transform((v) => v !== '0');
+
+export const SETTINGS = {
+  home: setting(
+    'PERAGUS_HOME',
+    text().transform((v) => resolve(v ?? join(homedir(), '.peragus'))),
+    '~/.peragus',
+    'the home: sessions, experiments, the DuckDB catalog, host.json',
+  ),
+  runtime: setting(
+    'PERAGUS_RUNTIME',
+    z
+      .string()
+      .optional()
+      .transform((v) => v ?? 'local')
+      .pipe(z.enum(['local', 'docker'], { error: 'is not a runtime: use "local" (default) or "docker"' })),
+    'local',
+    'where experiments run: local (a child process each) or docker (a container each)',
+  ),
+  token: setting(
+    'PERAGUS_TOKEN',
+    text(),
+    'a random one per start',
+    'the bearer token of the HTTP face (browser, /api, /mcp)',
+  ),
+  logLevel: setting(
+    'PERAGUS_LOG_LEVEL',
+    z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined || v.trim() === '' ? 'info' : v.trim().toLowerCase()))
+      .pipe(z.enum(LOG_LEVELS, { error: `is not a log level: use one of ${LOG_LEVELS.join(', ')}` })),
+    'info',
+    'what the server writes to stderr: error, warn, info or debug',
+  ),
+  poolSize: setting(
+    'PERAGUS_POOL_SIZE',
+    whole(1, 0),
+    '1',
+    'warm PySD kernels kept ready (per host, or per experiment node)',
+  ),
+  nodePoolSize: setting(
+    'PERAGUS_NODE_POOL_SIZE',
+    whole(1, 0),
+    '1',
+    'warm kernels of each local experiment child (passed to it as PERAGUS_POOL_SIZE)',
+  ),
+  planApproveExperiments: setting(
+    'PERAGUS_PLAN_APPROVE_EXPERIMENTS',
+    whole(100, 0),
+    '100',
+    'plans with more experiments than this ask the user to approve (MCP elicitation)',
+  ),
+  planApproveParallel: setting(
+    'PERAGUS_PLAN_APPROVE_PARALLEL',
+    whole(8, 0),
+    '8',
+    'plans running more experiments at once than this ask the user to approve',
+  ),
+  image: setting(
+    'PERAGUS_IMAGE',
+    text(),
+    'peragus/experiment:<package version>',
+    'the experiment image of the docker runtime',
+  ),
+  swarmImage: setting(
+    'PERAGUS_SWARM_IMAGE',
+    text(),
+    'the image of the docker runtime',
+    'the experiment image of the swarm runtime (pushed to the swarm)',
+  ),
+  swarmDockerHost: setting(
+    'PERAGUS_SWARM_DOCKER_HOST',
+    text(),
+    'the local daemon',
+    'the Docker endpoint of a swarm manager (tcp://HOST:2375 or unix socket)',
+  ),
+  sandbox: setting(
+    'PERAGUS_SANDBOX',
+    text(),
+    'bubblewrap when installed',
+    '"none": run local experiments without the bubblewrap sandbox (the host warns)',
+  ),
+  pysdSharedCache: setting(
+    'PERAGUS_PYSD_SHARED_CACHE',
+    onUnlessZero(),
+    'on',
+    '"0": each experiment translates its model itself (no shared translation cache)',
+  ),
+  python: setting(
+    'PERAGUS_PYTHON',
+    text(),
+    'kernels/pysd/.venv/bin/python of the checkout',
+    'the Python of the PySD kernels',
+    'kernel',
+  ),
+  kernelZygote: setting(
+    'PERAGUS_KERNEL_ZYGOTE',
+    text(),
+    'on',
+    '"0": start kernels cold instead of forking the kernel zygote (children get its socket here)',
+    'kernel',
+  ),
+  runtimeDir: setting(
+    'PERAGUS_RUNTIME_DIR',
+    text(),
+    '$XDG_RUNTIME_DIR (or the temp dir)/peragus-kernels-<uid>',
+    'private folder for kernel connection files and ipc sockets',
+    'kernel',
+  ),
+  xdgRuntimeDir: setting(
+    'XDG_RUNTIME_DIR',
+    text().transform((v) => v ?? tmpdir()),
+    'the temp dir',
+    'the base of the default PERAGUS_RUNTIME_DIR',
+    'kernel',
+  ),
+  jupyterDataDir: setting(
+    'JUPYTER_DATA_DIR',
+    text(),
+    '$XDG_DATA_HOME/jupyter',
+    'where `peragus kernelspec install --user` puts the kernel spec',
+  ),
+  xdgDataHome: setting(
+    'XDG_DATA_HOME',
+    text().transform((v) => v ?? join(homedir(), '.local', 'share')),
+    '~/.local/share',
+    'the base of the default JUPYTER_DATA_DIR',
+  ),
+  // Read by a node child (`peragus node`) at its own start; the spawner sets them.
+  experimentId: setting(
+    'PERAGUS_EXPERIMENT_ID',
+    text(),
+    'none',
+    'the experiment a node serves (set by the runtime that starts it)',
+    'node',
+  ),
+  poolMaxStarts: setting(
+    'PERAGUS_POOL_MAX_STARTS',
+    whole(1, 0),
+    '1',
+    'kernels a node pre-starts in all (one experiment needs one)',
+    'node',
+  ),
+  hostPid: setting(
+    'PERAGUS_HOST_PID',
+    whole(0, 0),
+    'the parent process',
+    'the host a node child watches: it stops when that process is gone (set by the spawner)',
+    'node',
+  ),
+  hostPidns: setting(
+    'PERAGUS_HOST_PIDNS',
+    text(),
+    'none',
+    "the host's pid namespace (a node in another namespace does not watch the pid)",
+    'node',
+  ),
+  noBundle: setting(
+    'PERAGUS_NO_BUNDLE',
+    z
+      .string()
+      .optional()
+      .transform((v) => v === '1'),
+    'off',
+    '"1": run the TypeScript through tsx instead of the esbuild bundle (read by bin/peragus.js)',
+    'bin',
+  ),
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
