@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Catalog } from '../../notebook-server/src/catalog/index.ts';
+import { Catalog } from '../../notebook-server/src/catalog/catalog.ts';
 import { ERROR_CODES, ERROR_META_KEY, PeragusError } from '../../notebook-server/src/errors/index.ts';
 import { statusOf } from '../../notebook-server/src/http/errors.ts';
 import { SessionNotFoundError } from '../../notebook-server/src/notebook/errors.ts';

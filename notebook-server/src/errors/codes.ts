@@ -89,9 +89,13 @@ export const ERROR_CODES = {
   session_dead: c('conflict', 'restart the session, then run the cell again'),
   session_closed: c('conflict', 'create or reopen a session'),
   invalid_cell: c('invalid_input', 'correct the cell (source, type or id) as the message says'),
+  not_supported: c(
+    'conflict',
+    'do it where the session lives: a container session restarts with its container',
+  ),
   kernel_not_found: c('not_found', 'list the kernels (GET /api/kernels) and use one of their ids'),
   kernel_spec_not_found: c('not_found', 'ask for the kernel spec "peragus-pysd" (or "python3")'),
-  session_kernel: c('conflict', "delete the notebook session (notebook_delete) to stop its kernel"),
+  session_kernel: c('conflict', 'delete the notebook session (notebook_delete) to stop its kernel'),
   persist_failed: c('internal', 'free disk space or fix the work dir, then edit or run a cell again'),
 
   // runtime/ and confine/
