@@ -14,6 +14,7 @@ export const LAYERS = {
   confine: 0,
   jsonrpc: 0,
   version: 0,
+  ids: 0,
   sandbox: 1,
   catalog: 1,
   kernel: 2,

@@ -3,6 +3,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { experimentIdProblem } from '../ids/index.ts';
 import { newId } from './cells.ts';
 import { InvalidCellError, SessionNotFoundError } from './errors.ts';
 import { EventBus } from './events.ts';
@@ -39,8 +40,6 @@ export interface ReopenReport {
 /** `<root>/.sessions/<id>.json`: where to find a session whose work dir may live anywhere. */
 const Pointer = z.object({ session_id: z.string(), work_dir: z.string() });
 
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 export class SessionManager {
   readonly root: string;
   readonly bus: EventBus;
@@ -58,9 +57,8 @@ export class SessionManager {
     if (!name) throw new InvalidCellError('a session needs a non-empty name');
     const experimentId = options.experiment_id ?? `exp_${newId()}`;
     // The experiment id names a directory: keep it from escaping the root.
-    if (!SAFE_ID.test(experimentId)) {
-      throw new InvalidCellError(`experiment_id "${experimentId}" must match ${SAFE_ID.source}`);
-    }
+    const problem = experimentIdProblem(experimentId);
+    if (problem) throw new InvalidCellError(problem);
     let id = newId();
     while (this.#sessions.has(id)) id = newId();
     const workDir = resolve(options.work_dir ?? join(this.root, experimentId));

@@ -2,6 +2,7 @@
 // starts with, and the Engine API's inspect/stats/logs/list mapped to our types.
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
+import { isContainerRef } from '../ids/index.ts';
 import { call, fail, statusOf } from './docker-errors.ts';
 import { Capped, Demuxer, demuxBuffer } from './docker-stream.ts';
 import { probeSocket } from './paths.ts';
@@ -22,13 +23,9 @@ export interface Owned {
   info: Inspect;
 }
 
-// Container ids, short ids and names only: anything else could steer the
-// request to another API path, since dockerode splices ids into URLs.
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 /** Inspects a container and checks Peragus created it; anything else is "not found". */
 export async function own(docker: Docker, id: string): Promise<Owned> {
-  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+  if (!isContainerRef(id)) {
     throw new ContainerRuntimeError('not_found', `no container "${String(id)}": not a valid container id`);
   }
   const container = docker.getContainer(id);

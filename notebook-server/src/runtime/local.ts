@@ -11,6 +11,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copyOutOf, kindInside, type Owner, writeInside } from '../confine/index.ts';
+import { isContainerRef } from '../ids/index.ts';
 import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
 import {
   bwrapArgs,
@@ -372,7 +373,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   async destroy(id: string, options: DestroyOptions = {}): Promise<{ removed: boolean }> {
     const file = join(this.#registry, `${id}.json`);
-    if (!/^[A-Za-z0-9_.-]+$/.test(id) || !existsSync(file)) return { removed: false };
+    if (!isContainerRef(id) || !existsSync(file)) return { removed: false };
     const rec = JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
     await stopGroup(rec.pid);
     releaseEndpoint(rec.endpoint, rec.socket_path);
@@ -411,7 +412,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   #get(id: string): LocalRecord {
     const file = join(this.#registry, `${id}.json`);
-    if (!/^[A-Za-z0-9_.-]+$/.test(id) || !existsSync(file)) {
+    if (!isContainerRef(id) || !existsSync(file)) {
       throw new ContainerRuntimeError(
         'not_found',
         `no container "${id}": container_list shows the live ones`,

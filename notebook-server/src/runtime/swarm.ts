@@ -7,6 +7,7 @@
 // runtime is not offered as PERAGUS_RUNTIME.
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
+import { isContainerRef } from '../ids/index.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
 import { demuxBuffer } from './docker-stream.ts';
 import {
@@ -90,7 +91,6 @@ export interface SwarmRuntimeOptions {
   defaultResources?: { cpu?: number; memory?: number; pids?: number };
 }
 
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const FAILED = new Set(['failed', 'rejected', 'shutdown', 'complete', 'orphaned', 'remove']);
 
 export class SwarmRuntime {
@@ -228,7 +228,7 @@ export class SwarmRuntime {
 
   /** Service inspect plus the ownership check; anything not ours is "not found". */
   private async own(id: string): Promise<{ service: Docker.Service; id: string; experimentId: string }> {
-    if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+    if (!isContainerRef(id)) {
       throw new ContainerRuntimeError('not_found', `no service "${String(id)}": not a valid service id`);
     }
     const service = this.docker.getService(id);

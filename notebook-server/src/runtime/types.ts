@@ -3,6 +3,7 @@
 // Unix socket inside the experiment's work dir. Implemented by docker.ts and
 // local.ts; callers (MCP tools, orchestrator) depend only on this file.
 import { z } from 'zod';
+import { ExperimentIdSchema } from '../ids/index.ts';
 import type { Isolation } from '../sandbox/bwrap.ts';
 
 /** Where the experiment volume is mounted inside a container; client paths are relative to it. */
@@ -81,14 +82,6 @@ export const ResourcesSchema = z
   })
   .strict();
 export type Resources = z.infer<typeof ResourcesSchema>;
-
-/** Experiment ids name folders and labels, so they are restricted to a safe alphabet. */
-export const ExperimentIdSchema = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
-    'experiment_id: 1-64 chars of A-Z a-z 0-9 _ . - (not starting with . _ -)',
-  );
 
 const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*');
 const LabelKeySchema = z

@@ -8,6 +8,7 @@ import {
   ExperimentStatusSchema,
   MetricsInputSchema,
 } from '../catalog/schemas.ts';
+import { EXPERIMENT_ID_RULE } from '../ids/index.ts';
 import { PlanInput } from '../orchestrator/plan-schema.ts';
 
 const RegisterArtifact = ArtifactInputSchema.pick({ sha256: true, media_type: true })
@@ -17,7 +18,7 @@ const RegisterArtifact = ArtifactInputSchema.pick({ sha256: true, media_type: tr
   .describe('e.g. {"path": "results/sir-lhs/runs.parquet", "sha256": "<from the run result>"}.');
 
 export const RegisterInput = {
-  experiment_id: z.string().min(1).describe('Experiment id (1-128 of A-Z a-z 0-9 . _ -), e.g. "teacup-lhs".'),
+  experiment_id: z.string().min(1).describe(`Experiment id (${EXPERIMENT_ID_RULE}).`),
   container_id: z
     .string()
     .optional()
