@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 /** Lower number = lower layer. A folder may import its own files and lower layers only. */
 export const LAYERS = {
-  'srcmd/src': 0,
   confine: 0,
+  'srcmd/src': 1, // above confine: its atomic file writes are confine/atomic.ts
   jsonrpc: 0,
   version: 0,
   ids: 0,

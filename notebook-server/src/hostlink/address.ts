@@ -2,11 +2,11 @@
 // holding its URL, token and pid. One host per home: `peragus serve` refuses
 // to start beside a live one, and `mcp`, `run` and `catalog query` find it and
 // work through it. A file whose host is gone (dead pid, no answer) is stale.
-import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../confine/index.ts';
 
 export const ADDRESS_FILE = 'host.json';
 
@@ -56,10 +56,8 @@ export function readAddress(home: string): AddressRead {
 /** Writes the address atomically, readable by the owner only (it holds the token). */
 export function writeAddress(home: string, address: HostAddress): string {
   const path = addressPath(home);
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(address, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(address, null, 2)}\n`, { mode: 0o600, mkdir: false });
+  chmodSync(path, 0o600); // exactly owner-only, whatever the umask
   return path;
 }
 
