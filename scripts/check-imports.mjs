@@ -15,6 +15,8 @@ export const LAYERS = {
   jsonrpc: 0,
   version: 0,
   ids: 0,
+  artifacts: 0,
+  proc: 0,
   sandbox: 1,
   catalog: 1,
   kernel: 2,

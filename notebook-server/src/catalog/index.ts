@@ -1,6 +1,8 @@
 // Public API of the catalog: results store, DuckDB catalog, read-only queries.
 // MCP tools (experiment_register_result, experiment_list, catalog_query), the
 // experiment:// resources and `peragus catalog query` are built on these.
+
+export { PARQUET_MEDIA_TYPE } from '../artifacts/index.ts';
 export {
   Catalog,
   type CatalogChange,
@@ -16,7 +18,6 @@ export {
   ChecksumMismatchError,
   QueryRefusedError,
 } from './errors.ts';
-export { peragusHome } from './home.ts';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.ts';
 export {
   type CatalogQueryOptions,
@@ -32,7 +33,6 @@ export type {
   LineageEdge,
   MetricsRecord,
 } from './records.ts';
-export { PARQUET_MEDIA_TYPE } from './results-index.ts';
 export {
   type ArtifactInput,
   ArtifactInputSchema,

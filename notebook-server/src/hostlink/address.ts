@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../confine/index.ts';
+import { isAlive } from '../proc/alive.ts';
 
 export const ADDRESS_FILE = 'host.json';
 
@@ -76,29 +77,20 @@ export function looseMode(home: string): number {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * For a connected bridge: why the host is gone, or null. On this machine the pid decides (a host
  * busy for seconds is not gone); elsewhere the HTTP probe.
  */
 export async function goneReason(address: HostAddress): Promise<string | null> {
   if (address.hostname === hostname()) {
-    return pidAlive(address.pid) ? null : `its process ${address.pid} is gone`;
+    return isAlive(address.pid) ? null : `its process ${address.pid} is gone`;
   }
   return staleReason(address, 15_000);
 }
 
 /** Why an address is not a live host, or null when the host answers with this token. */
 export async function staleReason(address: HostAddress, timeoutMs = 10_000): Promise<string | null> {
-  if (address.hostname === hostname() && !pidAlive(address.pid)) return `its process ${address.pid} is gone`;
+  if (address.hostname === hostname() && !isAlive(address.pid)) return `its process ${address.pid} is gone`;
   try {
     const res = await fetch(new URL('api/status', address.url), {
       headers: { authorization: `token ${address.token}` },

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { copyOutOf, kindInside, type Owner, writeInside } from '../confine/index.ts';
 import { isContainerRef } from '../ids/index.ts';
 import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
+import { isAlive } from '../proc/alive.ts';
 import {
   bwrapArgs,
   type IsolationCheck,
@@ -21,7 +22,7 @@ import {
   sandboxOwner,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
-import { isAlive, runCommand, stopGroup, treeUsage } from './local-process.ts';
+import { runCommand, stopGroup, treeUsage } from './local-process.ts';
 import { parentWatchEnv } from './parent-watch.ts';
 import {
   endpointFor,

@@ -2,6 +2,7 @@
 // (experiment_register_result, experiment_list, catalog_query,
 // experiment_plan_run), built on the catalog's and the plan's own schemas.
 import { z } from 'zod';
+import { ArtifactRefSchema } from '../artifacts/index.ts';
 import {
   ArtifactInputSchema,
   CatalogQueryInputSchema,
@@ -99,9 +100,7 @@ export const RegisterOutput = {
     .describe('unchanged: this exact result was already registered (nothing written).'),
   status: z.string(),
   result_digest: z.string().describe('sha256 over the artifacts and metrics.'),
-  artifacts: z.array(
-    z.looseObject({ path: z.string(), sha256: z.string(), bytes: z.number(), media_type: z.string() }),
-  ),
+  artifacts: z.array(ArtifactRefSchema),
   metrics: z.record(z.string(), z.number().nullable()),
 };
 

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import { PNG_MEDIA_TYPE } from '../../artifacts/index.ts';
 import { confineRelative, hashInside, PathError, writeInside } from '../../confine/index.ts';
 import type { Session } from '../../notebook/session.ts';
 import {
@@ -153,13 +154,13 @@ function previewImage(
 ): ContentBlock | undefined {
   const p = preview as { data?: string; base64?: string; media_type?: string } | string | undefined;
   const data = typeof p === 'string' ? p : (p?.base64 ?? p?.data);
-  if (data) return { type: 'image', data, mimeType: 'image/png' };
+  if (data) return { type: 'image', data, mimeType: PNG_MEDIA_TYPE };
   const artifact = (info.artifacts as { path: string; bytes: number }[] | undefined)?.[0];
   if (artifact && artifact.bytes < 200_000) {
     return {
       type: 'image',
       data: readFileSync(join(workDir, artifact.path)).toString('base64'),
-      mimeType: 'image/png',
+      mimeType: PNG_MEDIA_TYPE,
     };
   }
   return undefined;
