@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../confine/index.ts';
-import { isAlive } from '../proc/alive.ts';
+import { isAlive } from '../proc/process.ts';
 
 export const ADDRESS_FILE = 'host.json';
 

@@ -27,3 +27,9 @@ export function experimentIdProblem(id: unknown): string | null {
   if (isExperimentId(id)) return null;
   return `invalid experiment_id ${JSON.stringify(id)}: ${EXPERIMENT_ID_RULE}`;
 }
+
+/** A fresh experiment id when the caller names none: `exp-` and 12 hex digits (no node:crypto: the UI bundles this file). */
+export function newExperimentId(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(6));
+  return `exp-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}

@@ -8,4 +8,5 @@ export {
   ExperimentIdSchema,
   experimentIdProblem,
   isExperimentId,
+  newExperimentId,
 } from './experiment.ts';

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:f
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isAlive } from '../proc/alive.ts';
+import { isAlive } from '../proc/process.ts';
 
 export type Transport = 'tcp' | 'ipc';
 

@@ -11,6 +11,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { signalGroup } from '../proc/process.ts';
 import {
   type KernelProcess,
   kernelCommand,
@@ -136,17 +137,7 @@ export function launchFromZygote(
       res(v);
     };
   });
-  const send = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        // gone
-      }
-    }
-  };
+  const send = (sig: NodeJS.Signals) => signalGroup(pid, sig);
   let buf = '';
   conn.setEncoding('utf8');
   conn.on('data', (chunk: string) => {

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { isContainerRef } from '../ids/index.ts';
 import { call, fail, statusOf } from './docker-errors.ts';
-import { Capped, Demuxer, demuxBuffer } from './docker-stream.ts';
+import { Capped, Demuxer, demuxBuffer, pumpExec } from './docker-stream.ts';
 import { probeSocket } from './paths.ts';
 import {
   type ContainerInfo,
@@ -123,22 +123,14 @@ async function oomKills(container: Docker.Container): Promise<number | null> {
     const stream = (await exec.start({ hijack: true, stdin: false })) as Readable;
     const out = new Capped(64 * 1024);
     const demux = new Demuxer((s, c) => s === 'stdout' && out.add(c));
-    await new Promise<void>((done) => {
-      stream.once('error', done);
-      const timer = setTimeout(() => {
+    await pumpExec(stream, demux, {
+      timeoutMs: 5000,
+      onTimeout: (finish) => {
         stream.destroy();
-        done();
-      }, 5000);
-      stream.on('data', (c: Buffer) => demux.push(c));
-      stream.once('close', () => {
-        clearTimeout(timer);
-        done();
-      });
-      stream.once('end', () => {
-        clearTimeout(timer);
-        done();
-      });
-    }).finally(() => stream.destroy());
+        finish();
+      },
+      errorEnds: () => true,
+    });
     const m = /^oom_kill (\d+)$/m.exec(out.text());
     return m ? Number(m[1]) : null;
   } catch {

@@ -3,11 +3,11 @@
 // /experiment so the host reaches the node role's Unix socket directly.
 // This class creates and destroys containers; exec, copies and the read-only
 // views live in the docker-*.ts modules it delegates to.
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
+import { newExperimentId } from '../ids/index.ts';
 import { EXPERIMENT_UID } from '../sandbox/bwrap.ts';
 import { cpIn, cpOut } from './docker-copy.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
@@ -31,8 +31,8 @@ import {
   type CopyInResult,
   type CopyOutResult,
   type CopySource,
-  CREATED_BY,
   type CreateResult,
+  containerLabels,
   type DestroyOptions,
   EXPERIMENT_MOUNT,
   type ExecOptions,
@@ -135,7 +135,7 @@ export class DockerRuntime implements ContainerRuntime {
       fail(this.docker, err);
     }
 
-    const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
+    const experimentId = spec.experiment_id ?? newExperimentId();
     const existing = await this.list({ [LABELS.experimentId]: experimentId });
     if (existing.length > 0) {
       throw new ContainerRuntimeError(
@@ -187,15 +187,13 @@ export class DockerRuntime implements ContainerRuntime {
           User: `${user.uid}:${user.gid}`,
           WorkingDir: EXPERIMENT_MOUNT,
           Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-          Labels: {
-            ...spec.labels,
-            [LABELS.createdBy]: CREATED_BY,
-            [LABELS.experimentId]: experimentId,
-            [LABELS.workDir]: layout.workDir,
-            [LABELS.endpoint]: endpoint,
-            [LABELS.role]: role,
-            [LABELS.image]: image,
-          },
+          Labels: containerLabels(spec.labels, {
+            experimentId,
+            workDir: layout.workDir,
+            endpoint,
+            role,
+            image,
+          }),
           NetworkDisabled: true,
           HostConfig: {
             NetworkMode: 'none',

@@ -11,9 +11,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copyOutOf, kindInside, type Owner, writeInside } from '../confine/index.ts';
-import { isContainerRef } from '../ids/index.ts';
+import { isContainerRef, newExperimentId } from '../ids/index.ts';
 import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
-import { isAlive } from '../proc/alive.ts';
+import { isAlive } from '../proc/process.ts';
 import {
   bwrapArgs,
   type IsolationCheck,
@@ -39,26 +39,23 @@ import {
   waitForEndpoint,
 } from './paths.ts';
 import { writeStateFile } from './state-file.ts';
-import {
-  type ContainerInfo,
-  type ContainerRuntime,
-  ContainerRuntimeError,
-  type ContainerSpec,
-  type CopyInResult,
-  type CopyOutResult,
-  type CopySource,
-  CREATED_BY,
-  type CreateResult,
-  type DestroyOptions,
-  type ExecOptions,
-  type ExecResult,
-  type HealthResult,
-  LABELS,
-  type LogsOptions,
-  type LogsResult,
-  parseContainerSpec,
-  type StatsResult,
+import type {
+  ContainerInfo,
+  ContainerRuntime,
+  ContainerSpec,
+  CopyInResult,
+  CopyOutResult,
+  CopySource,
+  CreateResult,
+  DestroyOptions,
+  ExecOptions,
+  ExecResult,
+  HealthResult,
+  LogsOptions,
+  LogsResult,
+  StatsResult,
 } from './types.ts';
+import { ContainerRuntimeError, containerLabels, LABELS, parseContainerSpec } from './types.ts';
 import { diskCapOf } from './volume-cap.ts';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/peragus.js');
@@ -164,7 +161,7 @@ export class LocalRuntime implements ContainerRuntime {
     // The zygote forks kernels outside the bubblewrap sandbox, so a sandboxed node starts its kernel cold.
     const zygote =
       spec.command || this.isolation.isolation === 'bubblewrap' ? null : await this.#kernelZygote();
-    const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
+    const experimentId = spec.experiment_id ?? newExperimentId();
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
       throw new ContainerRuntimeError(
@@ -225,13 +222,7 @@ export class LocalRuntime implements ContainerRuntime {
       socket_path: layout.socketPath,
       endpoint,
       log_dir: logDir,
-      labels: {
-        ...spec.labels,
-        [LABELS.createdBy]: CREATED_BY,
-        [LABELS.experimentId]: experimentId,
-        [LABELS.workDir]: layout.workDir,
-        [LABELS.endpoint]: endpoint,
-      },
+      labels: containerLabels(spec.labels, { experimentId, workDir: layout.workDir, endpoint }),
       created_at: new Date().toISOString(),
       env: spec.env ?? {},
     };

@@ -5,9 +5,8 @@
 // it), list with the node each experiment runs on, logs and destroy. The
 // node-to-host hub that carries MCP and artifacts is not built yet, so this
 // runtime is not offered as PERAGUS_RUNTIME.
-import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
-import { isContainerRef } from '../ids/index.ts';
+import { isContainerRef, newExperimentId } from '../ids/index.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
 import { demuxBuffer } from './docker-stream.ts';
 import {
@@ -33,6 +32,7 @@ import {
   serviceSpec,
 } from './swarm-spec.ts';
 import {
+  type ContainerInfo,
   ContainerRuntimeError,
   type ContainerSpec,
   CREATED_BY,
@@ -52,18 +52,8 @@ export interface SwarmCreateResult {
   image: string;
 }
 
-export interface SwarmServiceInfo {
-  container_id: string;
-  experiment_id: string | null;
-  name: string;
-  image: string;
-  /** The current task's state (new, pending, preparing, running, failed, …). */
-  status: string;
-  running: boolean;
-  created_at: string;
-  labels: Record<string, string>;
-  node: SwarmNode | null;
-}
+/** A container_list row (status: the current task's state: new, pending, running, failed, …) and its node. */
+export type SwarmServiceInfo = Omit<ContainerInfo, 'endpoint' | 'work_dir'> & { node: SwarmNode | null };
 
 export interface SwarmHealth {
   container_id: string;
@@ -118,7 +108,7 @@ export class SwarmRuntime {
     const spec = parseContainerSpec(input);
     const image = requireDigestRef(spec.image ?? this.image ?? '');
     await requireManager(this.docker);
-    const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
+    const experimentId = spec.experiment_id ?? newExperimentId();
     const existing = await this.list({ [LABELS.experimentId]: experimentId });
     if (existing.length > 0) {
       throw new ContainerRuntimeError(

@@ -24,6 +24,32 @@ export const LABELS = {
 } as const;
 export const CREATED_BY = 'peragus';
 
+/** What the runtime-owned labels of one container (or service) say. */
+export interface OwnLabels {
+  experimentId: string;
+  workDir?: string;
+  endpoint?: string;
+  role?: string;
+  image?: string;
+}
+
+/** The caller's labels plus the ones that mark a container as Peragus's (those win: `peragus.` keys are reserved). */
+export function containerLabels(
+  callerLabels: Record<string, string> | undefined,
+  own: OwnLabels,
+): Record<string, string> {
+  const labels: Record<string, string> = {
+    ...callerLabels,
+    [LABELS.createdBy]: CREATED_BY,
+    [LABELS.experimentId]: own.experimentId,
+  };
+  if (own.workDir !== undefined) labels[LABELS.workDir] = own.workDir;
+  if (own.endpoint !== undefined) labels[LABELS.endpoint] = own.endpoint;
+  if (own.role !== undefined) labels[LABELS.role] = own.role;
+  if (own.image !== undefined) labels[LABELS.image] = own.image;
+  return labels;
+}
+
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 const MIN_MEMORY = 16 * 2 ** 20;
 const MIN_DISK = 16 * 2 ** 20;
