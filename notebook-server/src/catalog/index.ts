@@ -33,25 +33,7 @@ export type {
   LineageEdge,
   MetricsRecord,
 } from './records.ts';
-export {
-  type ArtifactInput,
-  ArtifactInputSchema,
-  type CatalogQueryInput,
-  CatalogQueryInputSchema,
-  EXPERIMENT_STATUSES,
-  type ExperimentFilter,
-  ExperimentFilterSchema,
-  ExperimentIdSchema,
-  type ExperimentStatus,
-  ExperimentStatusSchema,
-  type MetricsInput,
-  MetricsInputSchema,
-  parseInput,
-  type RegisterResultInput,
-  RegisterResultInputSchema,
-  type UpsertExperimentInput,
-  UpsertExperimentInputSchema,
-} from './schemas.ts';
+export * from './schemas.ts';
 export { hashFile, type PutOptions, type PutSource, ResultStore, type StoredBlob } from './store.ts';
 export { catalogQuery, experimentList, experimentRegisterResult } from './tools.ts';
 export { type JsonValue, toJsonSafe } from './values.ts';

@@ -8,13 +8,7 @@ export {
   runtimeDir,
   type Transport,
 } from './connection.ts';
-export {
-  KernelDeadError,
-  KernelError,
-  KernelRestartedError,
-  KernelStartError,
-  KernelTimeoutError,
-} from './errors.ts';
+export * from './errors.ts';
 export {
   defaultKernelSpecPath,
   type KernelProcess,

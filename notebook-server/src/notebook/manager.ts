@@ -86,15 +86,7 @@ export class SessionManager {
       this.#pointerPath(id),
       `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`,
     );
-    this.#sessions.set(id, session);
-    session.emit({
-      type: 'notebook.state.changed',
-      cell_id: null,
-      state: session.state,
-      running_cell_id: null,
-      queued_cell_ids: [],
-      reason: 'created',
-    });
+    this.#adopt(session, 'created');
     return session;
   }
 
@@ -146,21 +138,26 @@ export class SessionManager {
         if (this.#sessions.has(pointer.session_id)) continue;
         const stored = await loadSession(pointer.work_dir, pointer.session_id);
         const session = new Session({ stored, kernelSource: this.#kernelSource, bus: this.bus });
-        this.#sessions.set(session.id, session);
+        this.#adopt(session, 'reopened');
         report.reopened.push(session);
-        session.emit({
-          type: 'notebook.state.changed',
-          cell_id: null,
-          state: session.state,
-          running_cell_id: null,
-          queued_cell_ids: [],
-          reason: 'reopened',
-        });
       } catch (err) {
         report.failed.push({ session_id: fallbackId, work_dir: workDir, error: (err as Error).message });
       }
     }
     return report;
+  }
+
+  /** Tracks a session made or reopened here and tells subscribers it exists. */
+  #adopt(session: Session, reason: 'created' | 'reopened'): void {
+    this.#sessions.set(session.id, session);
+    session.emit({
+      type: 'notebook.state.changed',
+      cell_id: null,
+      state: session.state,
+      running_cell_id: null,
+      queued_cell_ids: [],
+      reason,
+    });
   }
 
   /** Stops every session's kernel; persisted state stays for reopenAll (server shutdown). */

@@ -13,19 +13,10 @@ import {
   modelAnalyzeCode,
   modelLoadCode,
   PysdCellError,
-  PysdExperimentRunInput,
-  PysdModelAnalyzeInput,
-  PysdModelLoadInput,
-  PysdVisualizeInput,
   parsePysdResult,
   visualizeCode,
 } from '../../pysd/index.ts';
-import {
-  PysdExperimentRunOutput,
-  PysdModelAnalyzeOutput,
-  PysdModelLoadOutput,
-  PysdVisualizeOutput,
-} from '../../schemas/notebook-outputs.ts';
+import { NodeTools } from '../../schemas/node-tools.ts';
 import type { NotebookContext } from '../context.ts';
 import { artifactLinks } from '../links.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
@@ -53,10 +44,9 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
   return [
     defineTool({
       name: 'pysd_model_load',
+      ...NodeTools.pysd_model_load,
       description:
         "Translate a model (Vensim .mdl, XMILE .xmile/.stmx, PySD .py) once and keep it in the session's kernel. source is relative to the session's work dir; with content, the content is written there first. Returns model_id, stocks, flows, auxiliaries, constants (units, limits, docs, values) and time settings.",
-      input: PysdModelLoadInput,
-      output: PysdModelLoadOutput,
       hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args, call) => {
@@ -84,13 +74,12 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'pysd_experiment_run',
+      ...NodeTools.pysd_experiment_run,
       description:
         'Run an experiment on a loaded model: single, sweep, grid, monte_carlo, lhs, sobol, morris, fast, optimization, scenarios. ' +
         'Parameters by model name ("Characteristic Time") or Python name: value | [min, max] (a range) | {values: [...]} (exact values) | {dist: ...}. ' +
         'Writes all runs to one file (parquet default, csv, netcdf) and returns run_count, results_dir, artifacts (path, sha256, bytes, media_type, uri; also as resource links), metrics, sensitivity indices or the optimum. ' +
         'Long runs: call it as an MCP task, or keep the call open (progress notifications).',
-      input: PysdExperimentRunInput,
-      output: PysdExperimentRunOutput,
       hints: { readOnly: false, destructive: false, idempotent: true, openWorld: false },
       routable: true,
       task: true,
@@ -114,10 +103,9 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'pysd_model_analyze',
+      ...NodeTools.pysd_model_analyze,
       description:
         'Documentation table, stock/flow structure, dependency graph, parameter list with ranges, and a units check of a loaded model.',
-      input: PysdModelAnalyzeInput,
-      output: PysdModelAnalyzeOutput,
       hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args, call) => {
@@ -126,10 +114,9 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'pysd_visualize',
+      ...NodeTools.pysd_visualize,
       description:
         'Plot a model run or an experiment result: timeseries, fan (sweep), scatter, tornado (sensitivity). Writes a PNG artifact, returned as a resource link (read it with resources/read); preview: true adds a small inline image.',
-      input: PysdVisualizeInput,
-      output: PysdVisualizeOutput,
       hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args, call) => {
