@@ -10,8 +10,9 @@ import type { NotebookContext } from '../mcp/context.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { TaskRegistry } from '../mcp/tasks.ts';
 import type { ToolDef } from '../mcp/tool.ts';
-import { approvalFromEnv, catalogTools } from '../mcp/tools/catalog.ts';
+import { catalogTools } from '../mcp/tools/catalog.ts';
 import { containerTools } from '../mcp/tools/container.ts';
+import { approvalFromEnv, planTools } from '../mcp/tools/plan.ts';
 import { ContainerService, type RuntimeKind } from '../orchestrator/containers.ts';
 import { PlanRunner } from '../orchestrator/plans.ts';
 import { ContainerRouter } from '../orchestrator/router.ts';
@@ -76,15 +77,8 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     workDir: join(home, 'sessions'),
   };
   const extraTools: ToolDef[] = [
-    ...catalogTools({
-      router,
-      catalog,
-      containers,
-      sessions: notebook.sessions,
-      plans,
-      home,
-      approval: approvalFromEnv(),
-    }),
+    ...catalogTools({ router, catalog, containers, sessions: notebook.sessions }),
+    ...planTools({ catalog, plans, home, approval: approvalFromEnv() }),
   ];
   const tasks = new TaskRegistry();
   const remote = remoteSessions(containers, router);

@@ -280,12 +280,12 @@ export function uiApiRouter(ctx: HostContext): Router {
       .type(format === 'ipynb' ? 'application/x-ipynb+json' : 'text/markdown')
       .attachment(`${base}.${format === 'ipynb' ? 'ipynb' : 'src.md'}`)
       .set('X-Peragus-Export', out.artifacts.map((a) => a.path).join(', '))
-      .send(readInside(s.work_dir, main.path, { what: 'export' }));
+      .send(readInside(s.workDir, main.path, { what: 'export' }));
   });
 
   r.get('/ui-api/sessions/:id/timeseries', async (req, res) => {
     const far = await remote(req.params.id);
-    const workDir = far ? far.host_work_dir : session(req.params.id).work_dir;
+    const workDir = far ? far.host_work_dir : session(req.params.id).workDir;
     const q = SeriesQuery.parse(req.query);
     const labels = q.labels?.split(',').filter((l) => l !== '');
     res.json(
@@ -302,7 +302,7 @@ export function uiApiRouter(ctx: HostContext): Router {
   // Images a cell wrote into the session's work dir (pysd_visualize PNGs), drawn at full size.
   r.get('/ui-api/sessions/:id/image', async (req, res) => {
     const far = await remote(req.params.id);
-    const workDir = far ? far.host_work_dir : session(req.params.id).work_dir;
+    const workDir = far ? far.host_work_dir : session(req.params.id).workDir;
     const path = z.string().min(1).max(1000).parse(req.query.path);
     const type = mediaTypeOf(path);
     if (!isImageMediaType(type))

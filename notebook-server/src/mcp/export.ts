@@ -34,7 +34,7 @@ export async function exportNotebook(
   withText = false,
 ) {
   const nb = session.toNotebook();
-  const workDir = session.work_dir;
+  const workDir = session.workDir;
   const base = session.name.replace(/[^\w.-]+/g, '_');
   // Written without following any link in the work dir (the kernel can plant them there).
   const where = { where: "the session's work dir" };

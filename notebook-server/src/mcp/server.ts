@@ -72,7 +72,7 @@ export function createMcpServer(ctx: NotebookContext, extras: McpServerExtras = 
 
   const subscriptions = installSubscriptions(server);
   const locate: WorkDirLocator = async (id) =>
-    ctx.sessions.has(id) ? ctx.sessions.get(id).work_dir : await extras.locateRemote?.(id);
+    ctx.sessions.has(id) ? ctx.sessions.get(id).workDir : await extras.locateRemote?.(id);
   const offResources = registerSessionResources(server, ctx, subscriptions, locate);
   registerPrompts(server);
 

@@ -103,7 +103,7 @@ export class SessionManager {
 
   list(filter: { experiment_id?: string } = {}): Session[] {
     return [...this.#sessions.values()].filter(
-      (s) => filter.experiment_id === undefined || s.experiment_id === filter.experiment_id,
+      (s) => filter.experiment_id === undefined || s.experimentId === filter.experiment_id,
     );
   }
 

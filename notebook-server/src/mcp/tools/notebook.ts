@@ -30,7 +30,7 @@ export function runSummary(session: Session, run: CellRunResult) {
     ...(run.error
       ? { error: { kind: run.error.kind, ename: run.error.ename, evalue: run.error.evalue } }
       : {}),
-    outputs: summarizeOutputs(run.outputs, session.work_dir, run.cell_id),
+    outputs: summarizeOutputs(run.outputs, session.workDir, run.cell_id),
   };
 }
 

@@ -55,10 +55,10 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
         const where = { what: 'source', where: "the session's work dir" };
         confineRelative(args.source, where);
         // The model goes beside the notebook (no link followed); the cell names it by path and sha256.
-        if (args.content !== undefined) writeInside(session.work_dir, args.source, args.content, where);
+        if (args.content !== undefined) writeInside(session.workDir, args.source, args.content, where);
         let sha256: string | undefined;
         try {
-          sha256 = hashInside(session.work_dir, args.source, where).sha256;
+          sha256 = hashInside(session.workDir, args.source, where).sha256;
         } catch (err) {
           // A missing model is reported by the cell, with PySD's own message.
           if (!(err instanceof PathError && err.code === 'not_found')) throw err;
@@ -126,7 +126,7 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
           string,
           unknown
         >;
-        const image = args.preview ? previewImage(preview, session.work_dir, rest) : undefined;
+        const image = args.preview ? previewImage(preview, session.workDir, rest) : undefined;
         return artifactLinks(session.id, rest, image ? [image] : []);
       },
     }),
