@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { formatPath, IpynbParseError } from './errors.ts';
 import { FenceTracker, headingText, isBlank, isH1, isPlainObject } from './lines.ts';
-import { type Cell, CellId, type Notebook, type Output } from './nbformat.ts';
+import { CELL_ID_RULE, type Cell, CellId, type Notebook, type Output } from './nbformat.ts';
 
 type Json = Record<string, unknown>;
 
@@ -237,7 +237,7 @@ export function importIpynb(text: string): IpynbImport {
       throw new IpynbParseError(
         `cells[${i}].id`,
         `invalid cell id ${JSON.stringify(c.id)}`,
-        'use 1-64 of [a-zA-Z0-9-_]',
+        `use an id that ${CELL_ID_RULE}`,
       );
     }
     if (used.has(c.id)) {
