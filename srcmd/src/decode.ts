@@ -15,7 +15,14 @@ import {
   OWN_HEADER_KEYS,
   unescapeMarkdownLine,
 } from './lines.ts';
-import { type Cell, CellId, type CodeCell, type MarkdownCell, type Notebook } from './nbformat.ts';
+import {
+  CELL_ID_RULE,
+  type Cell,
+  CellId,
+  type CodeCell,
+  type MarkdownCell,
+  type Notebook,
+} from './nbformat.ts';
 
 interface Marker {
   id: string;
@@ -55,7 +62,7 @@ function parseMarker(raw: string, line: number): Marker {
   if (!CellId.safeParse(obj.id).success) {
     throw new SrcmdParseError(
       line,
-      `cell marker id ${JSON.stringify(obj.id)} is missing or invalid (must match [a-zA-Z0-9-_]{1,64})`,
+      `cell marker id ${JSON.stringify(obj.id)} is missing or invalid (${CELL_ID_RULE})`,
       `use an id like ${example}`,
     );
   }

@@ -1,29 +1,16 @@
 // The only module of srcmd that touches the file system. Every write goes to a temp
 // file in the target's directory, is flushed, then renamed over the target, so a
-// reader sees the old file or the new one, never half of one.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+// reader sees the old file or the new one, never half of one (notebook-server's
+// confine/atomic.ts, the one atomic write of the code base).
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic as writeAtomic } from '../../notebook-server/src/confine/atomic.ts';
 import { type DecodeBundleOptions, decodeBundle, encodeBundle } from './bundle.ts';
 import type { Notebook } from './nbformat.ts';
 
+/** Replaces `path` with `data` atomically: the one implementation is confine/atomic.ts. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(data, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  writeAtomic(path, data);
 }
 
 export interface NotebookPaths {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { formatPath, IpynbParseError } from './errors.ts';
 import { FenceTracker, headingText, isBlank, isH1, isPlainObject } from './lines.ts';
-import { type Cell, CellId, type Notebook, type Output } from './nbformat.ts';
+import { CELL_ID_RULE, type Cell, CellId, type Notebook, type Output } from './nbformat.ts';
 
 type Json = Record<string, unknown>;
 
@@ -35,22 +35,31 @@ function mimeBundleIn(data: Json): Json {
   );
 }
 
-function outputOut(o: Output): Json {
+/** One output from one side to the other: how text and MIME bundles change is all that differs. */
+function convertOutput(
+  o: Output | z.infer<typeof OutputIn>,
+  text: (t: string | string[]) => string | string[],
+  data: (d: Json) => Json,
+): Json {
   switch (o.output_type) {
     case 'stream':
-      return { output_type: 'stream', name: o.name, text: toLineList(joinMultiline(o.text)) };
+      return { output_type: 'stream', name: o.name, text: text(o.text) };
     case 'display_data':
-      return { output_type: 'display_data', data: mimeBundleOut(o.data), metadata: o.metadata };
+      return { output_type: 'display_data', data: data(o.data), metadata: o.metadata };
     case 'execute_result':
       return {
         output_type: 'execute_result',
         execution_count: o.execution_count,
-        data: mimeBundleOut(o.data),
+        data: data(o.data),
         metadata: o.metadata,
       };
     case 'error':
       return { output_type: 'error', ename: o.ename, evalue: o.evalue, traceback: o.traceback };
   }
+}
+
+function outputOut(o: Output): Json {
+  return convertOutput(o, (t) => toLineList(joinMultiline(t)), mimeBundleOut);
 }
 
 function peragusOf(metadata: Json): Json {
@@ -164,21 +173,7 @@ export interface IpynbImport {
 }
 
 function outputIn(o: z.infer<typeof OutputIn>): Output {
-  switch (o.output_type) {
-    case 'stream':
-      return { output_type: 'stream', name: o.name, text: joinMultiline(o.text) };
-    case 'display_data':
-      return { output_type: 'display_data', data: mimeBundleIn(o.data), metadata: o.metadata };
-    case 'execute_result':
-      return {
-        output_type: 'execute_result',
-        execution_count: o.execution_count,
-        data: mimeBundleIn(o.data),
-        metadata: o.metadata,
-      };
-    case 'error':
-      return { output_type: 'error', ename: o.ename, evalue: o.evalue, traceback: o.traceback };
-  }
+  return convertOutput(o, joinMultiline, mimeBundleIn) as Output;
 }
 
 const FIX_SCHEMA =
@@ -242,7 +237,7 @@ export function importIpynb(text: string): IpynbImport {
       throw new IpynbParseError(
         `cells[${i}].id`,
         `invalid cell id ${JSON.stringify(c.id)}`,
-        'use 1-64 of [a-zA-Z0-9-_]',
+        `use an id that ${CELL_ID_RULE}`,
       );
     }
     if (used.has(c.id)) {

@@ -53,7 +53,8 @@ export type StreamOutput = z.infer<typeof StreamOutput>;
 export type ErrorOutput = z.infer<typeof ErrorOutput>;
 
 /** Our cell ids: nbformat 4.5 allows [a-zA-Z0-9-_]{1,64}. */
-export const CellId = z.string().regex(/^[a-zA-Z0-9-_]{1,64}$/, 'cell id must match [a-zA-Z0-9-_]{1,64}');
+export const CELL_ID_RULE = 'must match [a-zA-Z0-9-_]{1,64}';
+export const CellId = z.string().regex(/^[a-zA-Z0-9-_]{1,64}$/, `cell id ${CELL_ID_RULE}`);
 
 export const CodeCell = z.object({
   id: CellId,

@@ -4,9 +4,9 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PARQUET_MEDIA_TYPE } from '../../notebook-server/src/artifacts/index.ts';
 import { Catalog, type CatalogChange } from '../../notebook-server/src/catalog/catalog.ts';
 import { type CatalogError, ChecksumMismatchError } from '../../notebook-server/src/catalog/errors.ts';
-import { PARQUET_MEDIA_TYPE } from '../../notebook-server/src/catalog/results-index.ts';
 import { sirSelect, tempDir, writeParquet, writeText } from './helpers.ts';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');

@@ -70,7 +70,7 @@ describe('session persistence (real kernel)', () => {
 
     const a2 = m2.get(a.id);
     expect(a2.state).toBe('not_started');
-    expect(a2.experiment_id).toBe('exp-alpha');
+    expect(a2.experimentId).toBe('exp-alpha');
     expect(a2.name).toBe('Alpha run');
     expect(a2.cells).toEqual(before.a.cells);
     expect(a2.cells.map((c) => c.id)).toEqual([intro.id, c1.id, c2.id, c3.id, never.id]);
@@ -116,7 +116,7 @@ describe('session persistence (real kernel)', () => {
     const bad = await m1.create({ name: 'Bad' });
     await m1.close();
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(sessionFile(bad.work_dir, bad.id), '{ not json');
+    writeFileSync(sessionFile(bad.workDir, bad.id), '{ not json');
     const m2 = open();
     const report = await m2.reopenAll();
     expect(report.reopened.map((s) => s.id)).toContain(good.id);

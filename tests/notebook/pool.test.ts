@@ -22,6 +22,6 @@ describe('sessions on a warm kernel pool', () => {
       source: "import os, sys\nprint(os.getcwd())\nprint('pysd' in sys.modules)",
     });
     const r = await s.execute(cell.id);
-    expect(streamText(r.outputs)).toBe(`${s.work_dir}\nTrue\n`);
+    expect(streamText(r.outputs)).toBe(`${s.workDir}\nTrue\n`);
   });
 });

@@ -55,12 +55,12 @@ describe('teacup through a notebook session (real kernel + PySD)', () => {
     const r = await s.execute(cell.id, { timeoutMs: 90_000 });
     if (r.status !== 'ok') throw new Error(`teacup cell failed: ${JSON.stringify(r.error, null, 1)}`);
     const summary = JSON.parse(streamText(r.outputs).trim().split('\n').at(-1) ?? '{}');
-    expect(summary.cwd).toBe(s.work_dir);
+    expect(summary.cwd).toBe(s.workDir);
     expect(summary.rows).toBeGreaterThan(100);
     expect(summary.columns).toEqual(
       expect.arrayContaining(['Teacup Temperature', 'Heat Loss to Room', 'Room Temperature']),
     );
     for (const excess of Object.values(summary.excess)) expect(excess).toBeLessThanOrEqual(0);
-    expect(existsSync(join(s.work_dir, 'teacup.py'))).toBe(true);
+    expect(existsSync(join(s.workDir, 'teacup.py'))).toBe(true);
   });
 });

@@ -181,7 +181,9 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
     expect(out2).toEqual({ path: chosen, sha256: sha256(text), bytes: text.length });
     expect(readFileSync(chosen, 'utf8')).toBe(text);
     // No partial files are left beside the destination.
-    expect(readdirSync(home).filter((f) => f.includes('.partial-'))).toEqual([]);
+    expect(readdirSync(home).filter((f) => f.includes('.partial-') || f.endsWith('.peragus-tmp'))).toEqual(
+      [],
+    );
   });
 
   it('rejects copies that escape /experiment, and bad sources', async () => {

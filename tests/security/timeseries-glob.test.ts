@@ -19,7 +19,7 @@ beforeAll(async () => {
   t = await startTestHost();
   const session = await t.sessions.create({ name: 'glob-attack' });
   sessionId = session.id;
-  workDir = session.work_dir;
+  workDir = session.workDir;
   writeFileSync(join(outside, 'host.csv'), SECRET);
   mkdirSync(join(workDir, 'r'), { recursive: true });
   // What the experiment's code plants: a harmless file whose name is a glob, and a link beside it.

@@ -12,8 +12,9 @@ import type { NotebookContext } from '../mcp/context.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { TaskRegistry } from '../mcp/tasks.ts';
 import type { ToolDef } from '../mcp/tool.ts';
-import { approvalOf, catalogTools } from '../mcp/tools/catalog.ts';
+import { catalogTools } from '../mcp/tools/catalog.ts';
 import { containerTools } from '../mcp/tools/container.ts';
+import { approvalOf, planTools } from '../mcp/tools/plan.ts';
 import { KernelService } from '../notebook/kernel-service.ts';
 import { ContainerService, type RuntimeKind } from '../orchestrator/containers.ts';
 import { PlanRunner } from '../orchestrator/plans.ts';
@@ -95,15 +96,8 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     workDir: join(home, 'sessions'),
   };
   const extraTools: ToolDef[] = [
-    ...catalogTools({
-      router,
-      catalog,
-      containers,
-      sessions: notebook.sessions,
-      plans,
-      home,
-      approval: approvalOf(config),
-    }),
+    ...catalogTools({ router, catalog, containers, sessions: notebook.sessions }),
+    ...planTools({ catalog, plans, home, approval: approvalOf(config) }),
   ];
   const tasks = new TaskRegistry();
   const remote = remoteSessions(containers, router);

@@ -3,9 +3,9 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { mediaTypeOf, PARQUET_MEDIA_TYPE } from '../artifacts/index.ts';
 import { confineRelative, PathError } from '../confine/relative.ts';
 import { CatalogError, ChecksumMismatchError } from './errors.ts';
-import { PARQUET_MEDIA_TYPE } from './results-index.ts';
 import type { ArtifactInput, MetricsInput } from './schemas.ts';
 import { hashFile, normalizeSha256 } from './store.ts';
 
@@ -17,32 +17,6 @@ export interface PreparedArtifact {
   sha256: string;
   bytes: number;
   media_type: string;
-}
-
-const MEDIA_TYPES: [suffix: string, type: string][] = [
-  ['.parquet', PARQUET_MEDIA_TYPE],
-  ['.csv', 'text/csv'],
-  ['.tsv', 'text/tab-separated-values'],
-  ['.nc', 'application/x-netcdf'],
-  ['.png', 'image/png'],
-  ['.svg', 'image/svg+xml'],
-  ['.jpg', 'image/jpeg'],
-  ['.jpeg', 'image/jpeg'],
-  ['.json', 'application/json'],
-  ['.ipynb', 'application/x-ipynb+json'],
-  ['.src.md', 'text/markdown'],
-  ['.md', 'text/markdown'],
-  ['.txt', 'text/plain'],
-  ['.log', 'text/plain'],
-  ['.html', 'text/html'],
-  ['.mdl', 'text/plain'],
-  ['.xmile', 'application/xml'],
-  ['.py', 'text/x-python'],
-];
-
-export function inferMediaType(name: string): string {
-  const lower = name.toLowerCase();
-  return MEDIA_TYPES.find(([suffix]) => lower.endsWith(suffix))?.[1] ?? 'application/octet-stream';
 }
 
 /** Catalog paths are relative POSIX paths: they name files of the experiment, never locations outside it. */
@@ -87,7 +61,7 @@ export async function prepareArtifacts(inputs: readonly ArtifactInput[]): Promis
         `size mismatch for ${a.path}: expected ${a.bytes} bytes, got ${actual.bytes}`,
       );
     }
-    const media_type = a.media_type ?? inferMediaType(name);
+    const media_type = a.media_type ?? mediaTypeOf(name);
     if (media_type === PARQUET_MEDIA_TYPE) await checkParquetMagic(a.path, actual.bytes);
     out.push({ source: a.path, name, sha256: actual.sha256, bytes: actual.bytes, media_type });
   }

@@ -1,6 +1,7 @@
 // The catalog: experiments, their registered results and the queries over
 // them. One Catalog per PERAGUS_HOME per process (the host server's).
 
+import { PARQUET_MEDIA_TYPE } from '../artifacts/index.ts';
 import { normalizeMetrics, type PreparedArtifact, prepareArtifacts, resultDigest } from './artifacts.ts';
 import { CatalogDb, type OpenDbOptions } from './db.ts';
 import { CatalogError } from './errors.ts';
@@ -18,7 +19,7 @@ import {
   readMetrics,
   readSummaries,
 } from './records.ts';
-import { PARQUET_MEDIA_TYPE, ResultsIndex } from './results-index.ts';
+import { ResultsIndex } from './results-index.ts';
 import {
   type ExperimentFilter,
   ExperimentIdSchema,

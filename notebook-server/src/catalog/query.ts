@@ -9,6 +9,7 @@
 // 3. The instance sandbox (db.ts): files outside <home>/store/ and
 //    <home>/results/ cannot be read, no extensions can be loaded, and the
 //    configuration is locked.
+
 import { stat } from 'node:fs/promises';
 import {
   type DuckDBConnection,
@@ -16,9 +17,10 @@ import {
   JSDuckDBValueConverter,
   StatementType,
 } from '@duckdb/node-api';
+import { PARQUET_MEDIA_TYPE } from '../artifacts/index.ts';
 import type { CatalogDb } from './db.ts';
 import { CatalogError, errorMessage, QueryRefusedError } from './errors.ts';
-import { PARQUET_MEDIA_TYPE, type ResultsIndex } from './results-index.ts';
+import type { ResultsIndex } from './results-index.ts';
 import { type JsonValue, toJsonSafe } from './values.ts';
 
 export interface CatalogQueryOptions {

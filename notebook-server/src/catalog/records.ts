@@ -1,6 +1,7 @@
 // Read side of the catalog: typed records for the library API and the MCP
 // resources (experiment://{id}/summary, /artifacts, /metrics).
 import { type DuckDBValue, listValue } from '@duckdb/node-api';
+import type { ArtifactRef } from '../artifacts/index.ts';
 import type { CatalogDb, Row } from './db.ts';
 import { type ExperimentFilter, ExperimentFilterSchema, type ExperimentStatus } from './schemas.ts';
 import { parseJsonColumn, toIso, toNumber } from './values.ts';
@@ -25,11 +26,7 @@ export interface ExperimentRecord {
   updated_at: string;
 }
 
-export interface ArtifactRecord {
-  path: string;
-  sha256: string;
-  bytes: number;
-  media_type: string;
+export interface ArtifactRecord extends ArtifactRef {
   /** Absolute path of the blob in the results store. */
   store_path: string;
 }

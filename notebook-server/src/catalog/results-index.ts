@@ -8,8 +8,6 @@
 import { copyFile, link, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const PARQUET_MEDIA_TYPE = 'application/vnd.apache.parquet';
-
 const EXP_PREFIX = 'experiment_id=';
 const SHA_PREFIX = 'sha256=';
 const FILE = 'data.parquet';

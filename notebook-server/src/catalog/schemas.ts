@@ -1,18 +1,12 @@
 // Input schemas of the catalog, defined once: the MCP tools (experiment_register_result,
 // experiment_list, catalog_query) and the HTTP API reuse them as they are.
 import { z } from 'zod';
+import { ExperimentIdSchema } from '../ids/index.ts';
 import { CatalogError } from './errors.ts';
 
-/**
- * Experiment ids become directory names (results/experiment_id=<id>/), so they
- * are limited to characters that are safe in paths and hive partition values.
- */
-export const ExperimentIdSchema = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
-    'experiment_id: 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit',
-  );
+// Experiment ids become directory names (results/experiment_id=<id>/): the one
+// rule lives in ids/experiment.ts.
+export { ExperimentIdSchema };
 
 export const EXPERIMENT_STATUSES = ['queued', 'running', 'finished', 'failed', 'cancelled'] as const;
 export const ExperimentStatusSchema = z.enum(EXPERIMENT_STATUSES);

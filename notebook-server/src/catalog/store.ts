@@ -1,12 +1,13 @@
 // Content-addressed results store: every artifact lives once, at
 // <home>/store/sha256/ab/cdef… (the first two hex digits make a fan-out
 // directory so no directory grows to millions of entries).
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, fchmodSync } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { openTemp } from '../confine/atomic.ts';
 import { CatalogError, ChecksumMismatchError } from './errors.ts';
 
 export interface StoredBlob {
@@ -71,7 +72,7 @@ export class ResultStore {
         ? undefined
         : normalizeSha256(options.expectedSha256, 'expectedSha256');
     await mkdir(this.tmpDir, { recursive: true });
-    const tmp = join(this.tmpDir, `${process.pid}-${randomUUID()}`);
+    const temp = openTemp(join(this.tmpDir, 'blob'), { mode: 0o600 });
     const hash = createHash('sha256');
     let bytes = 0;
     const tap = new Transform({
@@ -89,7 +90,7 @@ export class ResultStore {
           : source instanceof Uint8Array
             ? Readable.from([source])
             : source;
-      await pipeline(input, tap, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+      await pipeline(input, tap, createWriteStream(temp.path, { fd: temp.fd, autoClose: false }));
       const sha256 = hash.digest('hex');
       if (expected !== undefined && sha256 !== expected)
         throw new ChecksumMismatchError(label, expected, sha256);
@@ -104,16 +105,15 @@ export class ResultStore {
       // Same address and same size: the content is already there (a different
       // size means a damaged blob, which the fresh copy replaces).
       if (existing?.isFile() && existing.size === bytes) {
-        await rm(tmp, { force: true });
+        temp.discard();
         return { sha256, bytes, path: dest, created: false };
       }
-      await fsyncFile(tmp);
-      await chmod(tmp, 0o444);
+      fchmodSync(temp.fd, 0o444);
       await mkdir(join(dest, '..'), { recursive: true });
-      await rename(tmp, dest);
+      temp.commit(dest); // fsynced, then renamed into place
       return { sha256, bytes, path: dest, created: true };
     } catch (err) {
-      await rm(tmp, { force: true });
+      temp.discard();
       throw err;
     }
   }
@@ -140,14 +140,5 @@ export class ResultStore {
     const names = await readdir(this.tmpDir).catch(() => [] as string[]);
     await Promise.all(names.map((n) => rm(join(this.tmpDir, n), { force: true })));
     return names.length;
-  }
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

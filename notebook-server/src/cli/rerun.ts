@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { decodeBundle } from '../../../srcmd/src/bundle.ts';
 import type { Notebook, Output } from '../../../srcmd/src/nbformat.ts';
 import { createNotebookServices } from '../app/notebook-services.ts';
+import type { ArtifactRef as FullArtifactRef } from '../artifacts/index.ts';
 import type { HostAddress } from '../hostlink/address.ts';
 import { connectHost } from '../hostlink/client.ts';
 import { findHostOrSay } from '../hostlink/find.ts';
@@ -19,10 +20,7 @@ import type { CliContext } from './context.ts';
 import { copyReferencedInputs } from './rerun-inputs.ts';
 import { formatTable } from './table.ts';
 
-interface ArtifactRef {
-  path: string;
-  sha256: string;
-}
+type ArtifactRef = Pick<FullArtifactRef, 'path' | 'sha256'>;
 
 /** Artifact references recorded by peragus_pysd results in a notebook's outputs. */
 export function recordedArtifacts(outputs: Output[][]): ArtifactRef[] {

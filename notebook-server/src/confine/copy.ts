@@ -2,26 +2,32 @@
 // host path outside (written beside the destination and renamed), always
 // through a no-follow descriptor (fs.ts), so a link never makes the host read
 // its target.
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, readSync } from 'node:fs';
+import { openTemp, writeAllSync } from './atomic.ts';
 import { openFileInside } from './fs.ts';
 import type { RelativeOptions } from './relative.ts';
-import { O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY } from './walk.ts';
+
+/** Reads `fd` from the start to the end, hashing each chunk and handing it to `each`. */
+function readHashed(fd: number, each?: (chunk: Buffer) => void): { sha256: string; bytes: number } {
+  const hash = createHash('sha256');
+  const buf = Buffer.alloc(1 << 20);
+  let bytes = 0;
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, bytes);
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+    each?.(buf.subarray(0, n));
+    bytes += n;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
 
 /** sha256 and size of a regular file inside root, read through a no-follow descriptor. */
 export function hashInside(root: string, input: string, options: RelativeOptions = {}) {
   const file = openFileInside(root, input, options);
   try {
-    const hash = createHash('sha256');
-    const buf = Buffer.alloc(1 << 20);
-    let bytes = 0;
-    for (;;) {
-      const n = readSync(file.fd, buf, 0, buf.length, bytes);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-      bytes += n;
-    }
-    return { rel: file.rel, sha256: hash.digest('hex'), bytes };
+    return { rel: file.rel, ...readHashed(file.fd) };
   } finally {
     closeSync(file.fd);
   }
@@ -29,8 +35,8 @@ export function hashInside(root: string, input: string, options: RelativeOptions
 
 /**
  * Copies a regular file inside root to a host path outside it (written beside
- * the destination and renamed): the source is read through a no-follow
- * descriptor, so a link in the volume never makes the host copy its target.
+ * the destination and renamed, atomic.ts): the source is read through a
+ * no-follow descriptor, so a link in the volume never makes the host copy its target.
  */
 export function copyOutOf(
   root: string,
@@ -39,33 +45,17 @@ export function copyOutOf(
   options: RelativeOptions = {},
 ): { rel: string; sha256: string; bytes: number } {
   const file = openFileInside(root, input, options);
-  const partial = `${dest}.partial-${randomBytes(4).toString('hex')}`;
   try {
-    const out = openSync(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
-    const hash = createHash('sha256');
-    let bytes = 0;
+    const temp = openTemp(dest, { sync: false });
+    let digest: { sha256: string; bytes: number };
     try {
-      const buf = Buffer.alloc(1 << 20);
-      for (;;) {
-        const n = readSync(file.fd, buf, 0, buf.length, bytes);
-        if (n === 0) break;
-        hash.update(buf.subarray(0, n));
-        let off = 0;
-        while (off < n) off += writeSync(out, buf, off, n - off);
-        bytes += n;
-      }
-    } finally {
-      closeSync(out);
+      digest = readHashed(file.fd, (chunk) => writeAllSync(temp.fd, chunk));
+    } catch (err) {
+      temp.discard();
+      throw err;
     }
-    renameSync(partial, dest);
-    return { rel: file.rel, sha256: hash.digest('hex'), bytes };
-  } catch (err) {
-    try {
-      unlinkSync(partial);
-    } catch {
-      // never made
-    }
-    throw err;
+    temp.commit();
+    return { rel: file.rel, ...digest };
   } finally {
     closeSync(file.fd);
   }

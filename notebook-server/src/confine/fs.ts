@@ -3,29 +3,16 @@
 // follows a link there (walk.ts): chown is fchown on a no-follow descriptor,
 // never recursive; writes go to a fresh temp name then rename, which replaces a
 // planted link instead of writing through it; reads use the no-follow descriptor.
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fchownSync,
-  fstatSync,
-  openSync,
-  readSync,
-  renameSync,
-  type Stats,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fchownSync, fstatSync, openSync, readSync, type Stats, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.ts';
 import { confineRelative, PathError, type RelativeOptions } from './relative.ts';
 import {
   fdPath,
   type InsideOptions,
-  O_CREAT,
-  O_EXCL,
   O_NOFOLLOW,
   O_NONBLOCK,
   O_RDONLY,
-  O_WRONLY,
   type Owner,
   openDirs,
   openRoot,
@@ -120,23 +107,14 @@ export function writeInside(
   const { rel, dirs, name } = split(input, options);
   const dir = openDirs(root, dirs, input, options, true);
   try {
-    const tmp = `.${name.slice(0, 100)}.${randomBytes(6).toString('hex')}.peragus-tmp`;
-    const fd = openSync(fdPath(dir, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, options.mode ?? 0o644);
     try {
-      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      let off = 0;
-      while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
-      if (options.owner) fchownSync(fd, options.owner.uid, options.owner.gid);
+      writeFileAtomic(fdPath(dir, name), data, {
+        mode: options.mode,
+        owner: options.owner,
+        sync: false,
+        mkdir: false,
+      });
     } catch (err) {
-      closeSync(fd);
-      unlinkSync(fdPath(dir, tmp));
-      throw err;
-    }
-    closeSync(fd);
-    try {
-      renameSync(fdPath(dir, tmp), fdPath(dir, name));
-    } catch (err) {
-      unlinkSync(fdPath(dir, tmp));
       if ((err as NodeJS.ErrnoException).code === 'EISDIR') {
         throw new PathError('not_a_file', `${options.what ?? 'path'} "${input}" is a directory`);
       }

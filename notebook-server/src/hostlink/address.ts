@@ -2,11 +2,12 @@
 // holding its URL, token and pid. One host per home: `peragus serve` refuses
 // to start beside a live one, and `mcp`, `run` and `catalog query` find it and
 // work through it. A file whose host is gone (dead pid, no answer) is stale.
-import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../confine/atomic.ts';
+import { isAlive } from '../proc/process.ts';
 
 export const ADDRESS_FILE = 'host.json';
 
@@ -56,10 +57,8 @@ export function readAddress(home: string): AddressRead {
 /** Writes the address atomically, readable by the owner only (it holds the token). */
 export function writeAddress(home: string, address: HostAddress): string {
   const path = addressPath(home);
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(address, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(address, null, 2)}\n`, { mode: 0o600, mkdir: false });
+  chmodSync(path, 0o600); // exactly owner-only, whatever the umask
   return path;
 }
 
@@ -78,29 +77,20 @@ export function looseMode(home: string): number {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * For a connected bridge: why the host is gone, or null. On this machine the pid decides (a host
  * busy for seconds is not gone); elsewhere the HTTP probe.
  */
 export async function goneReason(address: HostAddress): Promise<string | null> {
   if (address.hostname === hostname()) {
-    return pidAlive(address.pid) ? null : `its process ${address.pid} is gone`;
+    return isAlive(address.pid) ? null : `its process ${address.pid} is gone`;
   }
   return staleReason(address, 15_000);
 }
 
 /** Why an address is not a live host, or null when the host answers with this token. */
 export async function staleReason(address: HostAddress, timeoutMs = 10_000): Promise<string | null> {
-  if (address.hostname === hostname() && !pidAlive(address.pid)) return `its process ${address.pid} is gone`;
+  if (address.hostname === hostname() && !isAlive(address.pid)) return `its process ${address.pid} is gone`;
   try {
     const res = await fetch(new URL('api/status', address.url), {
       headers: { authorization: `token ${address.token}` },

@@ -1,9 +1,9 @@
 // /ui-api: what the browser UI calls. Bodies are validated with the same zod
 // input schemas as the MCP tools; sessions and events are the same objects, so
 // edits from the UI and from an agent show up in each other live.
-import { extname } from 'node:path';
 import express, { type Router } from 'express';
 import { z } from 'zod';
+import { isImageMediaType, mediaTypeOf } from '../artifacts/index.ts';
 import { readInside } from '../confine/fs.ts';
 import type { ExperimentProgressEvent } from '../notebook/events.ts';
 import type { SessionInfo } from '../notebook/session.ts';
@@ -19,12 +19,6 @@ import type { ExperimentSummary, HostContext } from './context.ts';
 import { HttpError } from './errors.ts';
 import { readSeries } from './timeseries.ts';
 
-const IMAGE_TYPES: Record<string, string> = {
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.svg': 'image/svg+xml',
-};
 const CreateBody = z.object(NotebookCreateInput).omit({ container_id: true });
 const AddBody = z.object(CellAddInput).omit({ session_id: true, container_id: true });
 const UpdateBody = z
@@ -198,8 +192,9 @@ export function uiApiRouter(ctx: HostContext): Router {
   r.get('/ui-api/sessions/:id/image', async (req, res) => {
     const workDir = (await find(req.params.id)).hostWorkDir;
     const path = z.string().min(1).max(1000).parse(req.query.path);
-    const type = IMAGE_TYPES[extname(path).toLowerCase()];
-    if (!type) throw new HttpError(400, `${path} is not an image (png, jpeg or svg)`, 'unsupported');
+    const type = mediaTypeOf(path);
+    if (!isImageMediaType(type))
+      throw new HttpError(400, `${path} is not an image (png, jpeg or svg)`, 'unsupported');
     // Read without following links: a planted link never serves a host file (PathError → 403/404).
     res.type(type).send(readInside(workDir, path, { what: 'image', where: "the session's work dir" }));
   });

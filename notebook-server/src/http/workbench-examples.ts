@@ -46,7 +46,7 @@ export function examplesRouter(ctx: HostContext): Router {
     );
     const session = await ctx.sessions.create({ name: nb.title || known.title });
     // The models beside the example notebook go beside the session's notebook too.
-    cpSync(join(EXAMPLES_DIR, 'models'), join(session.work_dir, 'models'), { recursive: true });
+    cpSync(join(EXAMPLES_DIR, 'models'), join(session.workDir, 'models'), { recursive: true });
     for (const cell of nb.cells) {
       await session.addCell(newCellFrom(cell));
     }

@@ -50,7 +50,7 @@ export class KernelClient extends EventEmitter implements Kernel {
   readonly id: string;
   /** kernel_info_reply content, once ready. */
   info: KernelMessage.IInfoReply | undefined;
-  private _status: KernelStatus = 'starting';
+  #status: KernelStatus = 'starting';
   private readonly codec: WireCodec;
   private channels: KernelChannels;
   private process: KernelProcess | undefined;
@@ -75,7 +75,7 @@ export class KernelClient extends EventEmitter implements Kernel {
   }
 
   get status(): KernelStatus {
-    return this._status;
+    return this.#status;
   }
 
   get connection(): ConnectionInfo {
@@ -229,7 +229,7 @@ export class KernelClient extends EventEmitter implements Kernel {
   }
 
   async interrupt(): Promise<void> {
-    if (this._status === 'dead') return;
+    if (this.#status === 'dead') return;
     const mode = this.options.spec?.interrupt_mode ?? 'signal';
     if (mode === 'signal' && this.process && !this.process.hasExited) {
       // The whole process group, like jupyter_client, so subprocesses stop too.
@@ -320,7 +320,7 @@ export class KernelClient extends EventEmitter implements Kernel {
   private async usable(): Promise<void> {
     if (this.shutdownPromise) throw new KernelError('kernel was shut down');
     if (this.restarting) await this.restarting;
-    if (this._status === 'dead')
+    if (this.#status === 'dead')
       throw new KernelDeadError('kernel is dead; restart it first', this.stderrTail());
   }
 
@@ -368,8 +368,8 @@ export class KernelClient extends EventEmitter implements Kernel {
   }
 
   private setStatus(status: KernelStatus): void {
-    if (this._status === status) return;
-    this._status = status;
+    if (this.#status === status) return;
+    this.#status = status;
     this.emit('status', status);
   }
 
@@ -381,7 +381,7 @@ export class KernelClient extends EventEmitter implements Kernel {
   }
 
   private markDead(reason: string): void {
-    if (this._status === 'dead' || this.shutdownPromise) return;
+    if (this.#status === 'dead' || this.shutdownPromise) return;
     const tail = this.stderrTail();
     this.stopHeartbeat();
     // A kernel with a lost heartbeat may still be running; make sure it is gone.

@@ -5,6 +5,7 @@ import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:f
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { readSetting } from '../config/index.ts';
+import { isAlive } from '../proc/process.ts';
 
 export type Transport = 'tcp' | 'ipc';
 
@@ -179,14 +180,5 @@ function sweepOnce(dir: string): void {
     const pid = Number(/^(?:kernel-)?(\d+)-/.exec(name)?.[1]);
     if (!pid || pid === process.pid || isAlive(pid)) continue;
     rmSync(join(dir, name), { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

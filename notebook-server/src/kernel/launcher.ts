@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSetting } from '../config/index.ts';
+import { signalGroup } from '../proc/process.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import { sleep } from './util.ts';
 
@@ -179,15 +180,7 @@ export function launchKernel(options: LaunchOptions): KernelProcess {
     stderrTail: () => tailLines(stderr.text(), 40),
     signal(sig) {
       if (hasExited || !child.pid) return;
-      try {
-        process.kill(-child.pid, sig);
-      } catch {
-        try {
-          child.kill(sig);
-        } catch {
-          // Already gone.
-        }
-      }
+      signalGroup(child.pid, sig);
     },
   };
   live.add(proc);

@@ -12,6 +12,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSetting } from '../config/index.ts';
+import { signalGroup } from '../proc/process.ts';
 import {
   type KernelProcess,
   kernelCommand,
@@ -138,17 +139,7 @@ export function launchFromZygote(
       res(v);
     };
   });
-  const send = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        // gone
-      }
-    }
-  };
+  const send = (sig: NodeJS.Signals) => signalGroup(pid, sig);
   let buf = '';
   conn.setEncoding('utf8');
   conn.on('data', (chunk: string) => {

@@ -4,15 +4,12 @@
 // bytes. The URI names the session, not the process, so it stays valid when
 // the host routes the call to a container.
 import type { ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import type { PartialArtifactRef } from '../artifacts/index.ts';
 import { type RawResult, withContent } from './tool.ts';
 
 export const FILES_TEMPLATE = 'peragus://session/{session_id}/files/{+path}';
 
-interface Linkable {
-  path: string;
-  media_type?: string;
-  bytes?: number;
-}
+type Linkable = PartialArtifactRef;
 
 export function fileUri(sessionId: string, path: string): string {
   const encoded = path

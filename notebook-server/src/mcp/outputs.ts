@@ -1,23 +1,16 @@
 // Tool results carry summaries, never megabytes: cell outputs are cut to a
 // readable size, images become artifact files in the work dir (path, sha256,
 // bytes, media type) with only a small preview inline.
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Output } from '../../../srcmd/src/nbformat.ts';
+import { type ArtifactRef, artifactRef, PNG_MEDIA_TYPE } from '../artifacts/index.ts';
 import { RESULT_MIME } from '../pysd/result.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
 
 const TEXT_LIMIT = 4000;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes start with ESC
 const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
-
-export interface ArtifactRef {
-  path: string;
-  sha256: string;
-  bytes: number;
-  media_type: string;
-}
 
 export interface OutputSummary {
   output_type: Output['output_type'];
@@ -48,12 +41,7 @@ export function writeArtifact(
   const abs = join(workDir, relPath);
   mkdirSync(join(abs, '..'), { recursive: true });
   writeStateFile(abs, data);
-  return {
-    path: relPath,
-    sha256: createHash('sha256').update(data).digest('hex'),
-    bytes: data.length,
-    media_type: mediaType,
-  };
+  return artifactRef(relPath, data, mediaType);
 }
 
 export function summarizeOutputs(outputs: Output[], workDir: string, cellId: string): OutputSummary[] {
@@ -71,13 +59,13 @@ export function summarizeOutputs(outputs: Output[], workDir: string, cellId: str
       default: {
         const data = o.data as Record<string, unknown>;
         if (RESULT_MIME in data) return { output_type: o.output_type, result: data[RESULT_MIME] };
-        const png = data['image/png'];
+        const png = data[PNG_MEDIA_TYPE];
         if (typeof png === 'string') {
           const artifact = writeArtifact(
             workDir,
             join('artifacts', `cell-${cellId}-${i}.png`),
             Buffer.from(png, 'base64'),
-            'image/png',
+            PNG_MEDIA_TYPE,
           );
           return { output_type: o.output_type, artifact };
         }

@@ -2,9 +2,8 @@
 // schemas and annotations, and task-capable tools (`task: true`) through the
 // task registry when the process has one (the host).
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { z } from 'zod';
 import { registerTaskTool, type TaskRegistry } from './tasks.ts';
-import { annotationsOf, runTool, type ToolDef, type ToolRouter, toolCallOf } from './tool.ts';
+import { runTool, type ToolDef, type ToolRouter, toolCallOf, toolConfig } from './tool.ts';
 
 export function registerTools(
   server: McpServer,
@@ -17,24 +16,13 @@ export function registerTools(
       registerTaskTool(server, tool, tasks, router);
       continue;
     }
-    server.registerTool(
-      tool.name,
-      {
-        title: tool.title,
-        description: tool.description,
-        inputSchema: tool.input,
-        // Loose: results may carry more fields than declared (an agent reads them too).
-        outputSchema: z.looseObject(tool.output),
-        annotations: annotationsOf(tool.hints),
-      },
-      async (args: Record<string, unknown>, extra) => {
-        const { call, stop } = toolCallOf(server, extra, tool.name);
-        try {
-          return await runTool(tool, args, call, router);
-        } finally {
-          stop();
-        }
-      },
-    );
+    server.registerTool(tool.name, toolConfig(tool), async (args: Record<string, unknown>, extra) => {
+      const { call, stop } = toolCallOf(server, extra, tool.name);
+      try {
+        return await runTool(tool, args, call, router);
+      } finally {
+        stop();
+      }
+    });
   }
 }

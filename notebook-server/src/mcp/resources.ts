@@ -4,8 +4,7 @@
 // subscribed session state is updated when the session's events arrive (at
 // most twice a second); other subscribed URIs (experiment://, plan://) are
 // updated by whoever owns them through `notify`.
-import { readFile, stat } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   ErrorCode,
@@ -13,6 +12,7 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { isTextMediaType, mediaTypeOf } from '../artifacts/index.ts';
 import { withFileInside } from '../confine/fs.ts';
 import { PathError } from '../confine/relative.ts';
 import type { NotebookContext } from './context.ts';
@@ -22,22 +22,6 @@ import { FILES_TEMPLATE, parseFileUri } from './links.ts';
 const MAX_READ_BYTES = 16 * 1024 * 1024;
 const MAX_SUBSCRIPTIONS = 1000;
 const STATE_UPDATE_MS = 500;
-
-const TEXT_TYPES: Record<string, string> = {
-  '.md': 'text/markdown',
-  '.json': 'application/json',
-  '.csv': 'text/csv',
-  '.txt': 'text/plain',
-  '.py': 'text/x-python',
-  '.mdl': 'text/plain',
-  '.xmile': 'application/xml',
-  '.ipynb': 'application/x-ipynb+json',
-};
-const BINARY_TYPES: Record<string, string> = {
-  '.png': 'image/png',
-  '.parquet': 'application/vnd.apache.parquet',
-  '.nc': 'application/x-netcdf',
-};
 
 /** The subscribed URIs of one connection, and a way to tell it one changed. */
 export interface Subscriptions {
@@ -142,10 +126,9 @@ export function registerSessionResources(
       ).catch((err: unknown) => {
         throw err instanceof PathError ? new McpError(ErrorCode.InvalidParams, err.message) : err;
       });
-      const ext = extname(ref.path).toLowerCase();
-      if (TEXT_TYPES[ext])
-        return { contents: [{ uri: uri.href, mimeType: TEXT_TYPES[ext], text: data.toString('utf8') }] };
-      const mimeType = BINARY_TYPES[ext] ?? 'application/octet-stream';
+      const mimeType = mediaTypeOf(ref.path);
+      if (isTextMediaType(mimeType))
+        return { contents: [{ uri: uri.href, mimeType, text: data.toString('utf8') }] };
       return { contents: [{ uri: uri.href, mimeType, blob: data.toString('base64') }] };
     },
   );

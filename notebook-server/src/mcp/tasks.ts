@@ -26,7 +26,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { ToolCall } from '../orchestrator/tool-call.ts';
-import { annotationsOf, runTool, type ToolDef, type ToolRouter, toolCallOf } from './tool.ts';
+import { runTool, type ToolDef, type ToolRouter, toolCallOf, toolConfig } from './tool.ts';
 
 const MIN_TTL_MS = 60_000;
 const MAX_TTL_MS = 7 * 24 * 3600_000;
@@ -216,14 +216,7 @@ export function registerTaskTool(
   const output = z.looseObject(tool.output);
   server.experimental.tasks.registerToolTask(
     tool.name,
-    {
-      title: tool.title,
-      description: tool.description,
-      inputSchema: tool.input,
-      outputSchema: z.looseObject(tool.output),
-      annotations: annotationsOf(tool.hints),
-      execution: { taskSupport: 'optional' },
-    },
+    { ...toolConfig(tool), inputSchema: tool.input, execution: { taskSupport: 'optional' } },
     {
       createTask: async (args, extra) => {
         // Without params.task (no ttl asked) the SDK polls the task itself for the inline

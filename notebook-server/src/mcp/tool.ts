@@ -15,7 +15,7 @@ import type {
   ServerRequest,
   ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { ZodRawShape, z } from 'zod';
+import { type ZodRawShape, z } from 'zod';
 import {
   ERROR_META_KEY,
   type ErrorCode,
@@ -93,6 +93,18 @@ export function annotationsOf(hints: ToolHints): ToolAnnotations {
     destructiveHint: hints.destructive,
     idempotentHint: hints.idempotent,
     openWorldHint: hints.openWorld,
+  };
+}
+
+/** What tools/list shows of a tool, for plain and task tools alike. */
+export function toolConfig(tool: ToolDef) {
+  return {
+    ...(tool.title !== undefined ? { title: tool.title } : {}),
+    description: tool.description,
+    inputSchema: tool.input,
+    // Loose: results may carry more fields than declared (an agent reads them too).
+    outputSchema: z.looseObject(tool.output),
+    annotations: annotationsOf(tool.hints),
   };
 }
 

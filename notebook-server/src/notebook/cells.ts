@@ -1,6 +1,6 @@
 // Cell helpers: ids, construction, positions, and output accumulation.
 import { randomBytes } from 'node:crypto';
-import { type Cell, CellId, type Output } from '../../../srcmd/src/nbformat.ts';
+import { CELL_ID_RULE, type Cell, CellId, type Output } from '../../../srcmd/src/nbformat.ts';
 import { InvalidCellError } from './errors.ts';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
@@ -44,8 +44,7 @@ export function makeCell(spec: NewCell, taken: ReadonlySet<string>): Cell {
   let id = spec.id;
   if (id !== undefined) {
     const parsed = CellId.safeParse(id);
-    if (!parsed.success)
-      throw new InvalidCellError(`invalid cell id "${id}": must match [a-zA-Z0-9-_]{1,64}`);
+    if (!parsed.success) throw new InvalidCellError(`invalid cell id "${id}": ${CELL_ID_RULE}`);
     if (RESERVED_CELL_IDS.has(id)) throw new InvalidCellError(`cell id "${id}" is reserved`);
     if (taken.has(id)) throw new InvalidCellError(`cell id "${id}" already exists`);
   } else {

@@ -1,39 +1,20 @@
 // notebook_export: writes the session's notebook into its work dir in the
 // requested format and returns artifact references (path, sha256, bytes,
 // media type), plus the text itself when asked and small.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { z } from 'zod';
 import { writeNotebookFiles } from '../../../srcmd/src/fs.ts';
 import type { Notebook } from '../../../srcmd/src/nbformat.ts';
+import { type ArtifactRef, artifactRef, mediaTypeOf } from '../artifacts/index.ts';
 import { withDirInside, writeInside } from '../confine/fs.ts';
 import { confineRelative } from '../confine/relative.ts';
-import type { ArtifactRef as ArtifactRefSchema } from '../schemas/notebook-outputs.ts';
 import type { Session } from './session.ts';
-
-type ArtifactRef = z.output<typeof ArtifactRefSchema>;
 
 const INLINE_LIMIT = 64 * 1024;
 const EXT = { srcmd: '.src.md', ipynb: '.ipynb', json: '.json', markdown: '.md' } as const;
-const MEDIA = {
-  srcmd: 'text/markdown',
-  ipynb: 'application/x-ipynb+json',
-  json: 'application/json',
-  markdown: 'text/markdown',
-} as const;
 
 export type ExportFormatName = keyof typeof EXT;
-
-function ref(rel: string, data: Buffer | string, mediaType: string): ArtifactRef {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  return {
-    path: rel,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    bytes: bytes.length,
-    media_type: mediaType,
-  };
-}
 
 export async function renderNotebook(
   nb: Notebook,
@@ -55,7 +36,7 @@ export async function exportNotebook(
   withText = false,
 ) {
   const nb = session.toNotebook();
-  const workDir = session.work_dir;
+  const workDir = session.workDir;
   const base = session.name.replace(/[^\w.-]+/g, '_');
   // Written without following any link in the work dir (the kernel can plant them there).
   const where = { where: "the session's work dir" };
@@ -71,15 +52,15 @@ export async function exportNotebook(
       const at = (file: string) => (rel === '.' ? posix.basename(file) : `${rel}/${posix.basename(file)}`);
       const text = readFileSync(paths.srcmd, 'utf8');
       artifacts.push(
-        ref(at(paths.srcmd), text, MEDIA.srcmd),
-        ref(at(paths.outputs), readFileSync(paths.outputs), 'application/json'),
+        artifactRef(at(paths.srcmd), text, mediaTypeOf(paths.srcmd)),
+        artifactRef(at(paths.outputs), readFileSync(paths.outputs), mediaTypeOf(paths.outputs)),
       );
       if (withText && text.length <= INLINE_LIMIT) inline = text;
     });
   } else {
     const text = await renderNotebook(nb, format);
     writeInside(workDir, target, text, where);
-    artifacts.push(ref(target, text, MEDIA[format]));
+    artifacts.push(artifactRef(target, text, mediaTypeOf(EXT[format])));
     if (withText && text.length <= INLINE_LIMIT) inline = text;
   }
   return {

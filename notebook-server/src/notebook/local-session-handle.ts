@@ -22,7 +22,7 @@ export class LocalSessionHandle implements SessionHandle {
   }
 
   get hostWorkDir(): string {
-    return this.session.work_dir;
+    return this.session.workDir;
   }
 
   async info(): Promise<HandleInfo> {
@@ -91,7 +91,7 @@ export class LocalSessionHandle implements SessionHandle {
     const out = await exportNotebook(this.session, format);
     const main = out.artifacts[0] as { path: string };
     return {
-      content: readInside(this.session.work_dir, main.path, { what: 'export' }),
+      content: readInside(this.session.workDir, main.path, { what: 'export' }),
       written: out.artifacts.map((a) => a.path),
     };
   }

@@ -3,6 +3,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { experimentIdProblem } from '../ids/index.ts';
 import { newId } from './cells.ts';
 import { InvalidCellError, SessionNotFoundError } from './errors.ts';
 import { EventBus } from './events.ts';
@@ -39,8 +40,6 @@ export interface ReopenReport {
 /** `<root>/.sessions/<id>.json`: where to find a session whose work dir may live anywhere. */
 const Pointer = z.object({ session_id: z.string(), work_dir: z.string() });
 
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 export class SessionManager {
   readonly root: string;
   readonly bus: EventBus;
@@ -58,9 +57,8 @@ export class SessionManager {
     if (!name) throw new InvalidCellError('a session needs a non-empty name');
     const experimentId = options.experiment_id ?? `exp_${newId()}`;
     // The experiment id names a directory: keep it from escaping the root.
-    if (!SAFE_ID.test(experimentId)) {
-      throw new InvalidCellError(`experiment_id "${experimentId}" must match ${SAFE_ID.source}`);
-    }
+    const problem = experimentIdProblem(experimentId);
+    if (problem) throw new InvalidCellError(problem);
     let id = newId();
     while (this.#sessions.has(id)) id = newId();
     const workDir = resolve(options.work_dir ?? join(this.root, experimentId));
@@ -88,15 +86,7 @@ export class SessionManager {
       this.#pointerPath(id),
       `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`,
     );
-    this.#sessions.set(id, session);
-    session.emit({
-      type: 'notebook.state.changed',
-      cell_id: null,
-      state: session.state,
-      running_cell_id: null,
-      queued_cell_ids: [],
-      reason: 'created',
-    });
+    this.#adopt(session, 'created');
     return session;
   }
 
@@ -113,7 +103,7 @@ export class SessionManager {
 
   list(filter: { experiment_id?: string } = {}): Session[] {
     return [...this.#sessions.values()].filter(
-      (s) => filter.experiment_id === undefined || s.experiment_id === filter.experiment_id,
+      (s) => filter.experiment_id === undefined || s.experimentId === filter.experiment_id,
     );
   }
 
@@ -148,21 +138,26 @@ export class SessionManager {
         if (this.#sessions.has(pointer.session_id)) continue;
         const stored = await loadSession(pointer.work_dir, pointer.session_id);
         const session = new Session({ stored, kernelSource: this.#kernelSource, bus: this.bus });
-        this.#sessions.set(session.id, session);
+        this.#adopt(session, 'reopened');
         report.reopened.push(session);
-        session.emit({
-          type: 'notebook.state.changed',
-          cell_id: null,
-          state: session.state,
-          running_cell_id: null,
-          queued_cell_ids: [],
-          reason: 'reopened',
-        });
       } catch (err) {
         report.failed.push({ session_id: fallbackId, work_dir: workDir, error: (err as Error).message });
       }
     }
     return report;
+  }
+
+  /** Tracks a session made or reopened here and tells subscribers it exists. */
+  #adopt(session: Session, reason: 'created' | 'reopened'): void {
+    this.#sessions.set(session.id, session);
+    session.emit({
+      type: 'notebook.state.changed',
+      cell_id: null,
+      state: session.state,
+      running_cell_id: null,
+      queued_cell_ids: [],
+      reason,
+    });
   }
 
   /** Stops every session's kernel; persisted state stays for reopenAll (server shutdown). */

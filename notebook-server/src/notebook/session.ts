@@ -53,9 +53,9 @@ export interface SessionOptions {
 
 export class Session implements QueueHost {
   readonly id: string;
-  readonly experiment_id: string;
-  readonly work_dir: string;
-  readonly created_at: string;
+  readonly experimentId: string;
+  readonly workDir: string;
+  readonly createdAt: string;
   name: string;
   readonly #notebookBase: string;
   #updatedAt: string;
@@ -70,9 +70,9 @@ export class Session implements QueueHost {
   constructor({ stored, kernelSource, bus }: SessionOptions) {
     const { record } = stored;
     this.id = record.id;
-    this.experiment_id = record.experiment_id;
-    this.work_dir = record.work_dir;
-    this.created_at = record.created_at;
+    this.experimentId = record.experiment_id;
+    this.workDir = record.work_dir;
+    this.createdAt = record.created_at;
     this.name = record.name;
     this.#updatedAt = record.updated_at;
     this.#notebookBase = record.notebook_base;
@@ -145,7 +145,7 @@ export class Session implements QueueHost {
       title: this.name,
       language: 'python',
       cells: structuredClone(this.#cells),
-      metadata: { peragus: { session_id: this.id, experiment_id: this.experiment_id } },
+      metadata: { peragus: { session_id: this.id, experiment_id: this.experimentId } },
     };
   }
 
@@ -153,10 +153,10 @@ export class Session implements QueueHost {
     return {
       format: SESSION_FORMAT,
       id: this.id,
-      experiment_id: this.experiment_id,
+      experiment_id: this.experimentId,
       name: this.name,
-      work_dir: this.work_dir,
-      created_at: this.created_at,
+      work_dir: this.workDir,
+      created_at: this.createdAt,
       updated_at: this.#updatedAt,
       notebook_base: this.#notebookBase,
       seq: this.#seq,
@@ -367,7 +367,7 @@ export class Session implements QueueHost {
     this.#store.reserveSeq(seq);
     const event = {
       ...body,
-      experiment_id: this.experiment_id,
+      experiment_id: this.experimentId,
       session_id: this.id,
       timestamp: new Date().toISOString(),
       seq,

@@ -4,6 +4,7 @@
 // finished experiment is never run or registered twice.
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
+import type { PartialArtifactRef } from '../artifacts/index.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { ContainerSpec, CreateResult } from '../runtime/types.ts';
 import type { Plan } from '../schemas/plan.ts';
@@ -52,13 +53,6 @@ export function containerSpecFor(planId: string, plan: Plan, config: ExperimentC
         }
       : {}),
   };
-}
-
-export interface ArtifactRefLike {
-  path: string;
-  sha256?: string;
-  bytes?: number;
-  media_type?: string;
 }
 
 /** Numeric metrics from a run summary: {name: number} kept, nested objects flattened with ".". */
@@ -141,7 +135,7 @@ export async function runExperimentLifecycle(
     step('export');
     const exported = await router.call(cid, 'notebook_export', { session_id: sessionId, format: 'srcmd' });
     step('register');
-    const refs: ArtifactRefLike[] = [...ran.artifacts, ...exported.artifacts];
+    const refs: PartialArtifactRef[] = [...ran.artifacts, ...exported.artifacts];
     const artifacts = [];
     for (const ref of refs) {
       const out = await rt.cpOut(cid, ref.path);

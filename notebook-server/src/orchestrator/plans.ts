@@ -75,6 +75,20 @@ interface RunningPlan {
   listeners: Set<(p: PlanProgress) => void>;
 }
 
+/** One experiment of a running plan, as its attempts see it. */
+interface OneRun {
+  file: PlanFile;
+  config: ExperimentConfig;
+  planSignal: AbortSignal;
+  onStep: (message: string, step: string, attempt: number) => void;
+  deferTeardown: (teardown: Promise<void>) => void;
+}
+
+/** A catalog record that already holds this experiment's result: the plan never redoes it. */
+function alreadyDone(record: { status: string; result_digest: string | null } | null | undefined): boolean {
+  return record?.status === 'finished' && Boolean(record.result_digest);
+}
+
 export class PlanRunner {
   readonly #dir: string;
   readonly #home: string;
@@ -212,15 +226,7 @@ export class PlanRunner {
     for (const name of readdirSync(this.#dir)) {
       if (!name.endsWith('.json')) continue;
       try {
-        const f = JSON.parse(readFileSync(join(this.#dir, name), 'utf8')) as PlanFile;
-        out.push({
-          plan_id: f.plan_id,
-          plan: f.plan,
-          status: f.status,
-          created_at: f.created_at,
-          live: this.#running.has(f.plan_id),
-          progress: this.#lastProgress.get(f.plan_id) ?? null,
-        });
+        out.push(this.#stored(JSON.parse(readFileSync(join(this.#dir, name), 'utf8')) as PlanFile));
       } catch {
         // a plan file being replaced: skip it this time
       }
@@ -232,18 +238,22 @@ export class PlanRunner {
   get(planId: string): StoredPlan | null {
     if (!/^[\w-]{1,100}$/.test(planId)) return null;
     try {
-      const f = JSON.parse(readFileSync(join(this.#dir, `${planId}.json`), 'utf8')) as PlanFile;
-      return {
-        plan_id: f.plan_id,
-        plan: f.plan,
-        status: f.status,
-        created_at: f.created_at,
-        live: this.#running.has(f.plan_id),
-        progress: this.#lastProgress.get(f.plan_id) ?? null,
-      };
+      return this.#stored(JSON.parse(readFileSync(join(this.#dir, `${planId}.json`), 'utf8')) as PlanFile);
     } catch {
       return null;
     }
+  }
+
+  /** A plan file as list() and get() show it: with whether it runs here now and its last progress. */
+  #stored(f: PlanFile): StoredPlan {
+    return {
+      plan_id: f.plan_id,
+      plan: f.plan,
+      status: f.status,
+      created_at: f.created_at,
+      live: this.#running.has(f.plan_id),
+      progress: this.#lastProgress.get(f.plan_id) ?? null,
+    };
   }
 
   cancel(planId: string): boolean {
@@ -346,11 +356,14 @@ export class PlanRunner {
         next = undefined;
         if (!config) return;
         const outcome = await this.#runOne(
-          file,
-          config,
-          signal,
-          (message, step, attempt) => emit({ experiment_id: config.experiment_id, message, step, attempt }),
-          (t) => teardowns.push(t),
+          {
+            file,
+            config,
+            planSignal: signal,
+            onStep: (message, step, attempt) =>
+              emit({ experiment_id: config.experiment_id, message, step, attempt }),
+            deferTeardown: (t) => teardowns.push(t),
+          },
           created,
           () => {
             const upcoming = next || signal.aborted ? undefined : queue.shift();
@@ -388,27 +401,19 @@ export class PlanRunner {
   /** Provisions an experiment's container ahead of its turn (none when it is already finished). */
   async #provision(file: PlanFile, config: ExperimentConfig): Promise<CreateResult | undefined> {
     const existing = await this.deps.catalog.getExperiment(config.experiment_id).catch(() => null);
-    if (existing?.status === 'finished' && existing.result_digest) return undefined;
+    if (alreadyDone(existing)) return undefined;
     return this.deps.containers.create(containerSpecFor(file.plan_id, file.plan, config), file.plan.runtime);
   }
 
   async #runOne(
-    file: PlanFile,
-    config: ExperimentConfig,
-    planSignal: AbortSignal,
-    onStep: (message: string, step: string, attempt: number) => void,
-    deferTeardown: (teardown: Promise<void>) => void,
+    run: OneRun,
     provisioned?: Promise<CreateResult | undefined>,
     onWindingDown?: () => void,
   ): Promise<ExperimentOutcome> {
     let ahead = provisioned;
     try {
       return await this.#attempts(
-        file,
-        config,
-        planSignal,
-        onStep,
-        deferTeardown,
+        run,
         () => {
           const c = ahead;
           ahead = undefined;
@@ -420,7 +425,7 @@ export class PlanRunner {
       // A container provisioned ahead but never used (skipped, cancelled) is removed.
       if (ahead) {
         const unused = ahead.then((c) => (c ? this.deps.containers.destroy(c.container_id) : undefined));
-        deferTeardown(
+        run.deferTeardown(
           unused.then(
             () => undefined,
             () => undefined,
@@ -431,18 +436,22 @@ export class PlanRunner {
   }
 
   async #attempts(
-    file: PlanFile,
-    config: ExperimentConfig,
-    planSignal: AbortSignal,
-    onStep: (message: string, step: string, attempt: number) => void,
-    deferTeardown: (teardown: Promise<void>) => void,
+    run: OneRun,
     takeProvisioned: () => Promise<CreateResult | undefined> | undefined,
     onWindingDown?: () => void,
   ): Promise<ExperimentOutcome> {
+    const { file, config, planSignal, onStep, deferTeardown } = run;
     const started = Date.now();
     const base = { experiment_id: config.experiment_id, fixed: config.fixed };
+    const finished = (attempt: number, computeMs: number): ExperimentOutcome => ({
+      ...base,
+      status: 'finished',
+      attempts: attempt,
+      duration_ms: Date.now() - started,
+      compute_ms: computeMs,
+    });
     const existing = await this.deps.catalog.getExperiment(config.experiment_id);
-    if (existing?.status === 'finished' && existing.result_digest) {
+    if (alreadyDone(existing)) {
       return { ...base, status: 'skipped', attempts: 0, duration_ms: 0, compute_ms: 0 };
     }
     let lastError = '';
@@ -488,13 +497,7 @@ export class PlanRunner {
             });
           }),
         ]);
-        return {
-          ...base,
-          status: 'finished',
-          attempts: attempt,
-          duration_ms: Date.now() - started,
-          compute_ms: done.compute_ms,
-        };
+        return finished(attempt, done.compute_ms);
       } catch (err) {
         lastError = errorMessage(err);
         // Before a retry, the failed attempt's container must be gone (one per experiment id).
@@ -502,15 +505,7 @@ export class PlanRunner {
         await Promise.all(mine);
         // A result may have been registered before the failure (e.g. in teardown): never redo it.
         const now = await this.deps.catalog.getExperiment(config.experiment_id).catch(() => null);
-        if (now?.status === 'finished' && now.result_digest) {
-          return {
-            ...base,
-            status: 'finished',
-            attempts: attempt,
-            duration_ms: Date.now() - started,
-            compute_ms: 0,
-          };
-        }
+        if (alreadyDone(now)) return finished(attempt, 0);
       } finally {
         clearTimeout(timer);
         planSignal.removeEventListener('abort', onPlanAbort);

@@ -1,12 +1,12 @@
 // Single-file copies between host and container through the Engine API's tar
 // archive endpoints, hashing the bytes on the way.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
+import { openTemp } from '../confine/atomic.ts';
 import { apiMessage, fail, statusOf } from './docker-errors.ts';
 import { own, userOf } from './docker-inspect.ts';
 import { experimentLayout, resolveExperimentPath } from './paths.ts';
@@ -141,7 +141,7 @@ export async function cpOut(
 
   // Written beside the target and renamed, so a failed copy never leaves a half file.
   mkdirSync(dirname(dest), { recursive: true });
-  const partial = `${dest}.partial-${randomBytes(4).toString('hex')}`;
+  const temp = openTemp(dest, { sync: false });
   try {
     for await (const entry of readTar(archive)) {
       if (entry.header.type === 'directory') {
@@ -166,14 +166,14 @@ export async function cpOut(
             yield chunk;
           }
         })(),
-        createWriteStream(partial, { mode: 0o644 }),
+        createWriteStream(temp.path, { fd: temp.fd, autoClose: false }),
       );
-      await rename(partial, dest);
+      temp.commit();
       return { path: dest, sha256: hash.digest('hex'), bytes };
     }
     throw new ContainerRuntimeError('copy_failed', `the archive of "${source.relative}" was empty`);
   } catch (err) {
-    await rm(partial, { force: true });
+    temp.discard();
     if (err instanceof ContainerRuntimeError) throw err;
     throw new ContainerRuntimeError(
       'copy_failed',

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { call } from './docker-errors.ts';
 import { own } from './docker-inspect.ts';
-import { Capped, Demuxer } from './docker-stream.ts';
+import { Capped, Demuxer, pumpExec } from './docker-stream.ts';
 import { resolveExperimentPath } from './paths.ts';
 import { ContainerRuntimeError, EXPERIMENT_MOUNT, type ExecOptions, type ExecResult } from './types.ts';
 
@@ -105,30 +105,17 @@ export async function exec(
   const demux = new Demuxer((s, c) => (s === 'stderr' ? stderr : stdout).add(c));
   let timedOut = false;
 
-  await new Promise<void>((done, reject) => {
-    const timer = setTimeout(() => {
+  await pumpExec(stream, demux, {
+    timeoutMs,
+    onTimeout: () => {
       timedOut = true;
       killExec(docker, handle).finally(() => {
         // If the process could not be signalled, stop waiting anyway.
         setTimeout(() => stream.destroy(), 2000).unref();
       });
-    }, timeoutMs);
-    stream.on('data', (chunk: Buffer) => demux.push(chunk));
-    stream.once('error', (err) => {
-      clearTimeout(timer);
-      if (timedOut) done();
-      else reject(err);
-    });
-    stream.once('close', () => {
-      clearTimeout(timer);
-      done();
-    });
-    stream.once('end', () => {
-      clearTimeout(timer);
-      done();
-    });
-    // The hijacked connection is ours to close, whether the command ended, timed out or failed.
-  }).finally(() => stream.destroy());
+    },
+    errorEnds: () => timedOut,
+  });
 
   let exitCode: number | null = null;
   for (let i = 0; i < 50; i++) {

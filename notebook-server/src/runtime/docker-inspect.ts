@@ -2,8 +2,9 @@
 // starts with, and the Engine API's inspect/stats/logs/list mapped to our types.
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
+import { isContainerRef } from '../ids/index.ts';
 import { call, fail, statusOf } from './docker-errors.ts';
-import { Capped, Demuxer, demuxBuffer } from './docker-stream.ts';
+import { Capped, Demuxer, demuxBuffer, pumpExec } from './docker-stream.ts';
 import { probeSocket } from './paths.ts';
 import {
   type ContainerInfo,
@@ -22,13 +23,9 @@ export interface Owned {
   info: Inspect;
 }
 
-// Container ids, short ids and names only: anything else could steer the
-// request to another API path, since dockerode splices ids into URLs.
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 /** Inspects a container and checks Peragus created it; anything else is "not found". */
 export async function own(docker: Docker, id: string): Promise<Owned> {
-  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+  if (!isContainerRef(id)) {
     throw new ContainerRuntimeError('not_found', `no container "${String(id)}": not a valid container id`);
   }
   const container = docker.getContainer(id);
@@ -126,22 +123,14 @@ async function oomKills(container: Docker.Container): Promise<number | null> {
     const stream = (await exec.start({ hijack: true, stdin: false })) as Readable;
     const out = new Capped(64 * 1024);
     const demux = new Demuxer((s, c) => s === 'stdout' && out.add(c));
-    await new Promise<void>((done) => {
-      stream.once('error', done);
-      const timer = setTimeout(() => {
+    await pumpExec(stream, demux, {
+      timeoutMs: 5000,
+      onTimeout: (finish) => {
         stream.destroy();
-        done();
-      }, 5000);
-      stream.on('data', (c: Buffer) => demux.push(c));
-      stream.once('close', () => {
-        clearTimeout(timer);
-        done();
-      });
-      stream.once('end', () => {
-        clearTimeout(timer);
-        done();
-      });
-    }).finally(() => stream.destroy());
+        finish();
+      },
+      errorEnds: () => true,
+    });
     const m = /^oom_kill (\d+)$/m.exec(out.text());
     return m ? Number(m[1]) : null;
   } catch {

@@ -1,4 +1,5 @@
 // Docker's stdout/stderr stream framing, shared by exec, logs and the OOM probe.
+import type { Readable } from 'node:stream';
 import type { LogsResult } from './types.ts';
 
 /** Splits Docker's multiplexed stdout/stderr framing: [type, 0, 0, 0, size(u32 BE)] + payload. */
@@ -53,4 +54,32 @@ export function demuxBuffer(data: Buffer | string): LogsResult {
     out.push(buf);
   }
   return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+export interface PumpOptions {
+  timeoutMs: number;
+  /** Called once when timeoutMs passes first; `finish` stops waiting at once. */
+  onTimeout: (finish: () => void) => void;
+  /** Whether a stream error ends the wait quietly (true) or rejects (false). */
+  errorEnds: () => boolean;
+}
+
+/** Feeds a hijacked exec stream to `demux` until it ends, closes or times out; the stream is destroyed after. */
+export function pumpExec(stream: Readable, demux: Demuxer, options: PumpOptions): Promise<void> {
+  return new Promise<void>((done, reject) => {
+    const timer = setTimeout(() => options.onTimeout(done), options.timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      done();
+    };
+    stream.on('data', (chunk: Buffer) => demux.push(chunk));
+    stream.once('error', (err) => {
+      clearTimeout(timer);
+      if (options.errorEnds()) done();
+      else reject(err);
+    });
+    stream.once('close', finish);
+    stream.once('end', finish);
+    // The hijacked connection is ours to close, whether the command ended, timed out or failed.
+  }).finally(() => stream.destroy());
 }

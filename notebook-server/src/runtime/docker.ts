@@ -3,12 +3,12 @@
 // /experiment so the host reaches the node role's Unix socket directly.
 // This class creates and destroys containers; exec, copies and the read-only
 // views live in the docker-*.ts modules it delegates to.
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { readSetting } from '../config/index.ts';
+import { newExperimentId } from '../ids/index.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { EXPERIMENT_UID } from '../sandbox/bwrap.ts';
 import { cpIn, cpOut } from './docker-copy.ts';
@@ -33,8 +33,8 @@ import {
   type CopyInResult,
   type CopyOutResult,
   type CopySource,
-  CREATED_BY,
   type CreateResult,
+  containerLabels,
   type DestroyOptions,
   EXPERIMENT_MOUNT,
   type ExecOptions,
@@ -144,7 +144,7 @@ export class DockerRuntime implements ContainerRuntime {
       fail(this.docker, err);
     }
 
-    const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
+    const experimentId = spec.experiment_id ?? newExperimentId();
     const existing = await this.list({ [LABELS.experimentId]: experimentId });
     if (existing.length > 0) {
       throw new ContainerRuntimeError(
@@ -194,15 +194,13 @@ export class DockerRuntime implements ContainerRuntime {
           User: `${user.uid}:${user.gid}`,
           WorkingDir: EXPERIMENT_MOUNT,
           Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-          Labels: {
-            ...spec.labels,
-            [LABELS.createdBy]: CREATED_BY,
-            [LABELS.experimentId]: experimentId,
-            [LABELS.workDir]: layout.workDir,
-            [LABELS.endpoint]: endpoint,
-            [LABELS.role]: role,
-            [LABELS.image]: image,
-          },
+          Labels: containerLabels(spec.labels, {
+            experimentId,
+            workDir: layout.workDir,
+            endpoint,
+            role,
+            image,
+          }),
           NetworkDisabled: true,
           HostConfig: {
             NetworkMode: 'none',

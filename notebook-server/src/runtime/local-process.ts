@@ -3,30 +3,12 @@
 // process group (SIGTERM, then SIGKILL).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { isAlive, signalGroup } from '../proc/process.ts';
 import type { ExecResult } from './types.ts';
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Kills the whole process group (kernels included); SIGKILL after graceMs. */
 export async function stopGroup(pid: number, graceMs = 5000): Promise<void> {
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        // gone
-      }
-    }
-  };
+  const signal = (sig: NodeJS.Signals) => signalGroup(pid, sig);
   if (!isAlive(pid)) return;
   signal('SIGTERM');
   const deadline = Date.now() + graceMs;

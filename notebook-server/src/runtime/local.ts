@@ -14,8 +14,10 @@ import { readSetting } from '../config/index.ts';
 import { copyOutOf } from '../confine/copy.ts';
 import { kindInside, writeInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
+import { isContainerRef, newExperimentId } from '../ids/index.ts';
 import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
 import { createLogger, type Logger } from '../log/index.ts';
+import { isAlive } from '../proc/process.ts';
 import {
   bwrapArgs,
   type IsolationCheck,
@@ -24,7 +26,7 @@ import {
   sandboxOwner,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
-import { isAlive, runCommand, stopGroup, treeUsage } from './local-process.ts';
+import { runCommand, stopGroup, treeUsage } from './local-process.ts';
 import { parentWatchEnv } from './parent-watch.ts';
 import {
   endpointFor,
@@ -41,26 +43,23 @@ import {
   waitForEndpoint,
 } from './paths.ts';
 import { writeStateFile } from './state-file.ts';
-import {
-  type ContainerInfo,
-  type ContainerRuntime,
-  ContainerRuntimeError,
-  type ContainerSpec,
-  type CopyInResult,
-  type CopyOutResult,
-  type CopySource,
-  CREATED_BY,
-  type CreateResult,
-  type DestroyOptions,
-  type ExecOptions,
-  type ExecResult,
-  type HealthResult,
-  LABELS,
-  type LogsOptions,
-  type LogsResult,
-  parseContainerSpec,
-  type StatsResult,
+import type {
+  ContainerInfo,
+  ContainerRuntime,
+  ContainerSpec,
+  CopyInResult,
+  CopyOutResult,
+  CopySource,
+  CreateResult,
+  DestroyOptions,
+  ExecOptions,
+  ExecResult,
+  HealthResult,
+  LogsOptions,
+  LogsResult,
+  StatsResult,
 } from './types.ts';
+import { ContainerRuntimeError, containerLabels, LABELS, parseContainerSpec } from './types.ts';
 import { diskCapOf } from './volume-cap.ts';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/peragus.js');
@@ -178,7 +177,7 @@ export class LocalRuntime implements ContainerRuntime {
     // The zygote forks kernels outside the bubblewrap sandbox, so a sandboxed node starts its kernel cold.
     const zygote =
       spec.command || this.isolation.isolation === 'bubblewrap' ? null : await this.#kernelZygote();
-    const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
+    const experimentId = spec.experiment_id ?? newExperimentId();
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
       throw new ContainerRuntimeError(
@@ -239,13 +238,7 @@ export class LocalRuntime implements ContainerRuntime {
       socket_path: layout.socketPath,
       endpoint,
       log_dir: logDir,
-      labels: {
-        ...spec.labels,
-        [LABELS.createdBy]: CREATED_BY,
-        [LABELS.experimentId]: experimentId,
-        [LABELS.workDir]: layout.workDir,
-        [LABELS.endpoint]: endpoint,
-      },
+      labels: containerLabels(spec.labels, { experimentId, workDir: layout.workDir, endpoint }),
       created_at: new Date().toISOString(),
       env: spec.env ?? {},
     };
@@ -388,7 +381,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   async destroy(id: string, options: DestroyOptions = {}): Promise<{ removed: boolean }> {
     const file = join(this.#registry, `${id}.json`);
-    if (!/^[A-Za-z0-9_.-]+$/.test(id) || !existsSync(file)) return { removed: false };
+    if (!isContainerRef(id) || !existsSync(file)) return { removed: false };
     const rec = JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
     await stopGroup(rec.pid);
     releaseEndpoint(rec.endpoint, rec.socket_path);
@@ -427,7 +420,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   #get(id: string): LocalRecord {
     const file = join(this.#registry, `${id}.json`);
-    if (!/^[A-Za-z0-9_.-]+$/.test(id) || !existsSync(file)) {
+    if (!isContainerRef(id) || !existsSync(file)) {
       throw new ContainerRuntimeError(
         'not_found',
         `no container "${id}": container_list shows the live ones`,

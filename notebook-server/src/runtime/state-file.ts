@@ -8,9 +8,8 @@
 // lack of space overwrites the old file in place when the new text fits in
 // it (JSON padded with trailing spaces, which parsers ignore). Files written
 // with `slack` keep that much room for such changes.
-import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, fsyncSync, openSync } from 'node:fs';
+import { writeAllSync, writeFileAtomic } from '../confine/atomic.ts';
 
 export interface StateFileOptions {
   mode?: number;
@@ -20,28 +19,12 @@ export interface StateFileOptions {
   inPlaceWhenFull?: boolean;
 }
 
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, off);
-}
-
 export function writeStateFile(path: string, data: string | Buffer, options: StateFileOptions = {}): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
   let buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   if (options.slack) buf = Buffer.concat([buf, Buffer.alloc(options.slack, 0x20)]);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const fd = openSync(tmp, 'wx', options.mode ?? 0o644);
-    try {
-      writeAll(fd, buf);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileAtomic(path, buf, { mode: options.mode });
   } catch (err) {
-    rmSync(tmp, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
     if (options.inPlaceWhenFull && (code === 'ENOSPC' || code === 'EDQUOT') && overwriteInPlace(path, buf))
       return;
@@ -64,7 +47,7 @@ function overwriteInPlace(path: string, buf: Buffer): boolean {
     if (bytes > size) return false;
     const padded = Buffer.alloc(size, 0x20);
     padded.write(text, 0, 'utf8');
-    writeAll(fd, padded);
+    writeAllSync(fd, padded);
     fsyncSync(fd);
     return true;
   } finally {

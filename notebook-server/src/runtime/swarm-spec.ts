@@ -7,6 +7,7 @@ import {
   ContainerRuntimeError,
   type ContainerSpec,
   CREATED_BY,
+  containerLabels,
   EXPERIMENT_MOUNT,
   LABELS,
   parseMemory,
@@ -73,14 +74,7 @@ export function serviceSpec(input: ServiceInput): Docker.CreateServiceOptions {
   const cpu = spec.resources?.cpu ?? defaults.cpu;
   const pids = spec.resources?.pids ?? defaults.pids;
   const role = spec.command ? 'custom' : 'node';
-  const labels: Record<string, string> = {
-    ...spec.labels,
-    [LABELS.createdBy]: CREATED_BY,
-    [LABELS.experimentId]: experimentId,
-    [LABELS.role]: role,
-    [LABELS.image]: image,
-    [SWARM_LABEL]: 'swarm',
-  };
+  const labels = { ...containerLabels(spec.labels, { experimentId, role, image }), [SWARM_LABEL]: 'swarm' };
   const env = {
     ...spec.env,
     PERAGUS_EXPERIMENT_ID: experimentId,

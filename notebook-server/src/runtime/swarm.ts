@@ -5,9 +5,9 @@
 // it), list with the node each experiment runs on, logs and destroy. The
 // node-to-host hub that carries MCP and artifacts is not built yet, so this
 // runtime is not offered as PERAGUS_RUNTIME.
-import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { readSetting } from '../config/index.ts';
+import { isContainerRef, newExperimentId } from '../ids/index.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
 import { demuxBuffer } from './docker-stream.ts';
 import {
@@ -33,6 +33,7 @@ import {
   serviceSpec,
 } from './swarm-spec.ts';
 import {
+  type ContainerInfo,
   ContainerRuntimeError,
   type ContainerSpec,
   CREATED_BY,
@@ -52,18 +53,8 @@ export interface SwarmCreateResult {
   image: string;
 }
 
-export interface SwarmServiceInfo {
-  container_id: string;
-  experiment_id: string | null;
-  name: string;
-  image: string;
-  /** The current task's state (new, pending, preparing, running, failed, …). */
-  status: string;
-  running: boolean;
-  created_at: string;
-  labels: Record<string, string>;
-  node: SwarmNode | null;
-}
+/** A container_list row (status: the current task's state: new, pending, running, failed, …) and its node. */
+export type SwarmServiceInfo = Omit<ContainerInfo, 'endpoint' | 'work_dir'> & { node: SwarmNode | null };
 
 export interface SwarmHealth {
   container_id: string;
@@ -91,7 +82,6 @@ export interface SwarmRuntimeOptions {
   defaultResources?: { cpu?: number; memory?: number; pids?: number };
 }
 
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const FAILED = new Set(['failed', 'rejected', 'shutdown', 'complete', 'orphaned', 'remove']);
 
 export class SwarmRuntime {
@@ -119,7 +109,7 @@ export class SwarmRuntime {
     const spec = parseContainerSpec(input);
     const image = requireDigestRef(spec.image ?? this.image ?? '');
     await requireManager(this.docker);
-    const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
+    const experimentId = spec.experiment_id ?? newExperimentId();
     const existing = await this.list({ [LABELS.experimentId]: experimentId });
     if (existing.length > 0) {
       throw new ContainerRuntimeError(
@@ -229,7 +219,7 @@ export class SwarmRuntime {
 
   /** Service inspect plus the ownership check; anything not ours is "not found". */
   private async own(id: string): Promise<{ service: Docker.Service; id: string; experimentId: string }> {
-    if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+    if (!isContainerRef(id)) {
       throw new ContainerRuntimeError('not_found', `no service "${String(id)}": not a valid service id`);
     }
     const service = this.docker.getService(id);

@@ -4,6 +4,7 @@
 // local.ts; callers (MCP tools, orchestrator) depend only on this file.
 import { z } from 'zod';
 import { PeragusError } from '../errors/index.ts';
+import { ExperimentIdSchema } from '../ids/index.ts';
 import type { Isolation } from '../sandbox/bwrap.ts';
 
 /** Where the experiment volume is mounted inside a container; client paths are relative to it. */
@@ -23,6 +24,32 @@ export const LABELS = {
   role: 'peragus.role',
 } as const;
 export const CREATED_BY = 'peragus';
+
+/** What the runtime-owned labels of one container (or service) say. */
+export interface OwnLabels {
+  experimentId: string;
+  workDir?: string;
+  endpoint?: string;
+  role?: string;
+  image?: string;
+}
+
+/** The caller's labels plus the ones that mark a container as Peragus's (those win: `peragus.` keys are reserved). */
+export function containerLabels(
+  callerLabels: Record<string, string> | undefined,
+  own: OwnLabels,
+): Record<string, string> {
+  const labels: Record<string, string> = {
+    ...callerLabels,
+    [LABELS.createdBy]: CREATED_BY,
+    [LABELS.experimentId]: own.experimentId,
+  };
+  if (own.workDir !== undefined) labels[LABELS.workDir] = own.workDir;
+  if (own.endpoint !== undefined) labels[LABELS.endpoint] = own.endpoint;
+  if (own.role !== undefined) labels[LABELS.role] = own.role;
+  if (own.image !== undefined) labels[LABELS.image] = own.image;
+  return labels;
+}
 
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 const MIN_MEMORY = 16 * 2 ** 20;
@@ -82,14 +109,6 @@ export const ResourcesSchema = z
   })
   .strict();
 export type Resources = z.infer<typeof ResourcesSchema>;
-
-/** Experiment ids name folders and labels, so they are restricted to a safe alphabet. */
-export const ExperimentIdSchema = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
-    'experiment_id: 1-64 chars of A-Z a-z 0-9 _ . - (not starting with . _ -)',
-  );
 
 const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are [A-Za-z_][A-Za-z0-9_]*');
 const LabelKeySchema = z

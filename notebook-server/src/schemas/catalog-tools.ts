@@ -2,12 +2,14 @@
 // (experiment_register_result, experiment_list, catalog_query,
 // experiment_plan_run), built on the catalog's and the plan's own schemas.
 import { z } from 'zod';
+import { ArtifactRefSchema } from '../artifacts/index.ts';
 import {
   ArtifactInputSchema,
   CatalogQueryInputSchema,
   ExperimentStatusSchema,
   MetricsInputSchema,
 } from '../catalog/schemas.ts';
+import { EXPERIMENT_ID_RULE } from '../ids/index.ts';
 import { PlanInput } from './plan.ts';
 
 const RegisterArtifact = ArtifactInputSchema.pick({ sha256: true, media_type: true })
@@ -17,7 +19,7 @@ const RegisterArtifact = ArtifactInputSchema.pick({ sha256: true, media_type: tr
   .describe('e.g. {"path": "results/sir-lhs/runs.parquet", "sha256": "<from the run result>"}.');
 
 export const RegisterInput = {
-  experiment_id: z.string().min(1).describe('Experiment id (1-128 of A-Z a-z 0-9 . _ -), e.g. "teacup-lhs".'),
+  experiment_id: z.string().min(1).describe(`Experiment id (${EXPERIMENT_ID_RULE}).`),
   container_id: z
     .string()
     .optional()
@@ -98,9 +100,7 @@ export const RegisterOutput = {
     .describe('unchanged: this exact result was already registered (nothing written).'),
   status: z.string(),
   result_digest: z.string().describe('sha256 over the artifacts and metrics.'),
-  artifacts: z.array(
-    z.looseObject({ path: z.string(), sha256: z.string(), bytes: z.number(), media_type: z.string() }),
-  ),
+  artifacts: z.array(ArtifactRefSchema),
   metrics: z.record(z.string(), z.number().nullable()),
 };
 

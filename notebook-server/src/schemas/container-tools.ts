@@ -1,6 +1,7 @@
 // Inputs and results of the container_* tools (host only).
 import { z } from 'zod';
-import { ExperimentIdSchema, ResourcesSchema } from '../runtime/types.ts';
+import { ExperimentIdSchema } from '../ids/index.ts';
+import { ResourcesSchema } from '../runtime/types.ts';
 
 const ContainerId = { container_id: z.string().min(1).describe('From container_create or container_list.') };
 const Runtime = z

@@ -3,19 +3,14 @@
 // against them, and the host's router parses what a container returns with
 // the same schemas (orchestrator/router.ts), so a call is typed end to end.
 import { z } from 'zod';
+import { ArtifactRefSchema } from '../artifacts/index.ts';
 
-export const ArtifactRef = z
-  .looseObject({
-    path: z.string().describe("Relative to the session's work dir, e.g. results/sir-lhs-1a2b/runs.parquet."),
-    sha256: z.string().describe('Hex sha256 of the file.'),
-    bytes: z.number().describe('File size in bytes.'),
-    media_type: z.string().describe('e.g. application/vnd.apache.parquet, image/png.'),
-    uri: z
-      .string()
-      .optional()
-      .describe('peragus:// URI to read the file with resources/read (also sent as a resource_link).'),
-  })
-  .describe('A file the call wrote.');
+export const ArtifactRef = ArtifactRefSchema.extend({
+  uri: z
+    .string()
+    .optional()
+    .describe('peragus:// URI to read the file with resources/read (also sent as a resource_link).'),
+}).describe('A file the call wrote.');
 
 const iso = z.string().describe('ISO 8601 timestamp.');
 

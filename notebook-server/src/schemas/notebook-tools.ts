@@ -1,6 +1,7 @@
 // Inputs of the notebook and cell tools: one zod definition used by the MCP
 // tools, the HTTP UI API and the browser UI.
 import { z } from 'zod';
+import { ExperimentIdSchema } from '../ids/index.ts';
 
 /** Routing fields: without them a call runs in the host itself (embedded default). */
 export const Routing = {
@@ -24,12 +25,9 @@ export const SessionName = z
 
 export const NotebookCreateInput = {
   name: SessionName.describe('Notebook name, e.g. "teacup-lhs".'),
-  experiment_id: z
-    .string()
-    .min(1)
-    .max(120)
-    .optional()
-    .describe("Experiment this session belongs to. Default: the container's experiment, or a fresh id."),
+  experiment_id: ExperimentIdSchema.optional().describe(
+    "Experiment this session belongs to. Default: the container's experiment, or a fresh id.",
+  ),
   ...Routing,
 };
 
@@ -52,12 +50,9 @@ export const NotebookImportInput = {
     .optional()
     .describe('For srcmd: the outputs JSON that travels beside the notebook (optional).'),
   name: SessionName.optional().describe('Session name; defaults to the notebook title.'),
-  experiment_id: z
-    .string()
-    .min(1)
-    .max(120)
-    .optional()
-    .describe("Experiment of the new session. Default: the container's experiment, or a fresh id."),
+  experiment_id: ExperimentIdSchema.optional().describe(
+    "Experiment of the new session. Default: the container's experiment, or a fresh id.",
+  ),
   ...Routing,
 };
 

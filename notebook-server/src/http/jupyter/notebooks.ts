@@ -13,7 +13,7 @@ function baseName(session: Session): string {
 
 /** path → session for every session (names that collide get the session id appended). */
 export function notebookPaths(sessions: SessionRegistry): Map<string, Session> {
-  const all = [...sessions.list()].sort((a, b) => a.created_at.localeCompare(b.created_at));
+  const all = [...sessions.list()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   const counts = new Map<string, number>();
   for (const s of all) counts.set(baseName(s), (counts.get(baseName(s)) ?? 0) + 1);
   const map = new Map<string, Session>();

@@ -23,7 +23,7 @@ export async function checkLineage(
         `session_id: no host session "${sessionId}"; for a session in a container, pass its container_id too`,
       );
     }
-    const owner = deps.sessions.get(sessionId).experiment_id;
+    const owner = deps.sessions.get(sessionId).experimentId;
     if (owner !== experimentId) {
       throw new ToolInputError(
         `session_id: session "${sessionId}" belongs to experiment "${owner}", not "${experimentId}": register its files under "${owner}", or name a session of "${experimentId}"`,

@@ -8,51 +8,18 @@ import type { EventBus } from '../../notebook/events.ts';
 import { exportNotebook } from '../../notebook/export.ts';
 import type { CellRunResult } from '../../notebook/run.ts';
 import type { Session } from '../../notebook/session.ts';
-import {
-  CellAddOutput,
-  CellExecuteOutput,
-  CellInterruptOutput,
-  CellRef,
-  DeletedOutput,
-  NotebookExportOutput,
-  NotebookListOutput,
-  NotebookRestartOutput,
-  SessionSummary,
-} from '../../schemas/notebook-outputs.ts';
-import {
-  CellAddInput,
-  CellDeleteInput,
-  CellExecuteInput,
-  CellInterruptInput,
-  CellUpdateInput,
-  NotebookCreateInput,
-  NotebookDeleteInput,
-  NotebookExportInput,
-  NotebookImportInput,
-  NotebookListInput,
-  NotebookRestartInput,
-  SessionName,
-} from '../../schemas/notebook-tools.ts';
+import { NodeTools } from '../../schemas/node-tools.ts';
+import { SessionName } from '../../schemas/notebook-tools.ts';
 import type { NotebookContext } from '../context.ts';
 import { artifactLinks } from '../links.ts';
 import { summarizeOutputs } from '../outputs.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
 import { watchSessionProgress } from './progress.ts';
 
+/** Session.info() as the tools show it: the id as session_id, a cell count instead of the cells. */
 export function sessionSummary(session: Session) {
-  const info = session.info();
-  return {
-    session_id: info.id,
-    experiment_id: info.experiment_id,
-    name: info.name,
-    state: info.state,
-    work_dir: info.work_dir,
-    cell_count: info.cells.length,
-    running_cell_id: info.running_cell_id,
-    queued_cell_ids: info.queued_cell_ids,
-    created_at: info.created_at,
-    updated_at: info.updated_at,
-  };
+  const { id, cells, seq: _seq, notebook_file: _file, runs: _runs, ...fields } = session.info();
+  return { session_id: id, ...fields, cell_count: cells.length };
 }
 
 export function runSummary(session: Session, run: CellRunResult) {
@@ -64,7 +31,7 @@ export function runSummary(session: Session, run: CellRunResult) {
     ...(run.error
       ? { error: { kind: run.error.kind, ename: run.error.ename, evalue: run.error.evalue } }
       : {}),
-    outputs: summarizeOutputs(run.outputs, session.work_dir, run.cell_id),
+    outputs: summarizeOutputs(run.outputs, session.workDir, run.cell_id),
   };
 }
 
@@ -159,10 +126,9 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
   return [
     defineTool({
       name: 'notebook_create',
+      ...NodeTools.notebook_create,
       description:
         'Create a notebook session (one Python PySD kernel) for an experiment. Returns session_id; every later call names it. With container_id it runs in that container.',
-      input: NotebookCreateInput,
-      output: SessionSummary,
       hints: { readOnly: false, destructive: false, idempotent: false, openWorld: false },
       routable: true,
       handler: async (args) => {
@@ -174,19 +140,17 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'notebook_list',
+      ...NodeTools.notebook_list,
       description: 'List notebook sessions (of the host, or of one container) with their kernel state.',
-      input: NotebookListInput,
-      output: NotebookListOutput,
       hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
       routable: true,
       handler: async () => ({ sessions: sessions.list().map(sessionSummary) }),
     }),
     defineTool({
       name: 'notebook_delete',
+      ...NodeTools.notebook_delete,
       description:
         "Delete a session: stops its kernel and removes its saved state (the work dir's files stay).",
-      input: NotebookDeleteInput,
-      output: DeletedOutput,
       hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
@@ -196,10 +160,9 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'notebook_import',
+      ...NodeTools.notebook_import,
       description:
         'Create a session from a srcmd (.src.md) or ipynb notebook, given as content or a path in the work dir. Run it with cell_execute {cell_id: "all"}.',
-      input: NotebookImportInput,
-      output: SessionSummary,
       hints: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
       routable: true,
       handler: async (args) => {
@@ -221,10 +184,9 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'notebook_export',
+      ...NodeTools.notebook_export,
       description:
         'Export a session as srcmd (with outputs JSON beside it), ipynb, json or markdown into its work dir. Returns artifact references and resource links (peragus:// URIs); the text itself only with inline: true.',
-      input: NotebookExportInput,
-      output: NotebookExportOutput,
       hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
@@ -234,9 +196,8 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'cell_add',
+      ...NodeTools.cell_add,
       description: 'Add a code or markdown cell (default: at the end); optionally run it (execute: true).',
-      input: CellAddInput,
-      output: CellAddOutput,
       hints: { readOnly: false, destructive: false, idempotent: false, openWorld: false },
       routable: true,
       handler: async (args, call) => {
@@ -263,9 +224,8 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'cell_update',
+      ...NodeTools.cell_update,
       description: "Change a cell's source or filename (a changed source clears its outputs).",
-      input: CellUpdateInput,
-      output: CellRef,
       hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
@@ -280,9 +240,8 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'cell_delete',
+      ...NodeTools.cell_delete,
       description: 'Delete a cell from the session (its outputs go with it).',
-      input: CellDeleteInput,
-      output: DeletedOutput,
       hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
@@ -292,10 +251,9 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'cell_execute',
+      ...NodeTools.cell_execute,
       description:
         'Run one cell, or "all" code cells in order (stops at the first error). Returns each run with summarized outputs; images become artifacts.',
-      input: CellExecuteInput,
-      output: CellExecuteOutput,
       hints: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
       routable: true,
       handler: async (args, call) => {
@@ -308,9 +266,8 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'cell_interrupt',
+      ...NodeTools.cell_interrupt,
       description: 'Interrupt the running cell and cancel the queued ones.',
-      input: CellInterruptInput,
-      output: CellInterruptOutput,
       hints: { readOnly: false, destructive: false, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args) => {
@@ -322,10 +279,9 @@ export function notebookTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'notebook_restart',
+      ...NodeTools.notebook_restart,
       description:
         'Restart a session\'s kernel (also a dead or crashed one): a fresh Python process, so variables and loaded models are gone; cells and outputs stay. Run cell_execute {cell_id: "all"} to rebuild the state.',
-      input: NotebookRestartInput,
-      output: NotebookRestartOutput,
       hints: { readOnly: false, destructive: true, idempotent: false, openWorld: false },
       routable: true,
       handler: async (args) => {

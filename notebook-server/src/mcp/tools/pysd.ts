@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import { PNG_MEDIA_TYPE } from '../../artifacts/index.ts';
 import { hashInside } from '../../confine/copy.ts';
 import { writeInside } from '../../confine/fs.ts';
 import { confineRelative, PathError } from '../../confine/relative.ts';
@@ -16,18 +17,7 @@ import {
   visualizeCode,
 } from '../../pysd/code.ts';
 import { PysdCellError, parsePysdResult } from '../../pysd/result.ts';
-import {
-  PysdExperimentRunOutput,
-  PysdModelAnalyzeOutput,
-  PysdModelLoadOutput,
-  PysdVisualizeOutput,
-} from '../../schemas/notebook-outputs.ts';
-import {
-  PysdExperimentRunInput,
-  PysdModelAnalyzeInput,
-  PysdModelLoadInput,
-  PysdVisualizeInput,
-} from '../../schemas/pysd-tools.ts';
+import { NodeTools } from '../../schemas/node-tools.ts';
 import type { NotebookContext } from '../context.ts';
 import { artifactLinks } from '../links.ts';
 import { defineTool, type ToolCall, type ToolDef, ToolInputError } from '../tool.ts';
@@ -55,10 +45,9 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
   return [
     defineTool({
       name: 'pysd_model_load',
+      ...NodeTools.pysd_model_load,
       description:
         "Translate a model (Vensim .mdl, XMILE .xmile/.stmx, PySD .py) once and keep it in the session's kernel. source is relative to the session's work dir; with content, the content is written there first. Returns model_id, stocks, flows, auxiliaries, constants (units, limits, docs, values) and time settings.",
-      input: PysdModelLoadInput,
-      output: PysdModelLoadOutput,
       hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args, call) => {
@@ -67,10 +56,10 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
         const where = { what: 'source', where: "the session's work dir" };
         confineRelative(args.source, where);
         // The model goes beside the notebook (no link followed); the cell names it by path and sha256.
-        if (args.content !== undefined) writeInside(session.work_dir, args.source, args.content, where);
+        if (args.content !== undefined) writeInside(session.workDir, args.source, args.content, where);
         let sha256: string | undefined;
         try {
-          sha256 = hashInside(session.work_dir, args.source, where).sha256;
+          sha256 = hashInside(session.workDir, args.source, where).sha256;
         } catch (err) {
           // A missing model is reported by the cell, with PySD's own message.
           if (!(err instanceof PathError && err.code === 'not_found')) throw err;
@@ -86,13 +75,12 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'pysd_experiment_run',
+      ...NodeTools.pysd_experiment_run,
       description:
         'Run an experiment on a loaded model: single, sweep, grid, monte_carlo, lhs, sobol, morris, fast, optimization, scenarios. ' +
         'Parameters by model name ("Characteristic Time") or Python name: value | [min, max] (a range) | {values: [...]} (exact values) | {dist: ...}. ' +
         'Writes all runs to one file (parquet default, csv, netcdf) and returns run_count, results_dir, artifacts (path, sha256, bytes, media_type, uri; also as resource links), metrics, sensitivity indices or the optimum. ' +
         'Long runs: call it as an MCP task, or keep the call open (progress notifications).',
-      input: PysdExperimentRunInput,
-      output: PysdExperimentRunOutput,
       hints: { readOnly: false, destructive: false, idempotent: true, openWorld: false },
       routable: true,
       task: true,
@@ -116,10 +104,9 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'pysd_model_analyze',
+      ...NodeTools.pysd_model_analyze,
       description:
         'Documentation table, stock/flow structure, dependency graph, parameter list with ranges, and a units check of a loaded model.',
-      input: PysdModelAnalyzeInput,
-      output: PysdModelAnalyzeOutput,
       hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args, call) => {
@@ -128,10 +115,9 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
     }),
     defineTool({
       name: 'pysd_visualize',
+      ...NodeTools.pysd_visualize,
       description:
         'Plot a model run or an experiment result: timeseries, fan (sweep), scatter, tornado (sensitivity). Writes a PNG artifact, returned as a resource link (read it with resources/read); preview: true adds a small inline image.',
-      input: PysdVisualizeInput,
-      output: PysdVisualizeOutput,
       hints: { readOnly: false, destructive: true, idempotent: true, openWorld: false },
       routable: true,
       handler: async (args, call) => {
@@ -141,7 +127,7 @@ export function pysdTools(ctx: NotebookContext): ToolDef[] {
           string,
           unknown
         >;
-        const image = args.preview ? previewImage(preview, session.work_dir, rest) : undefined;
+        const image = args.preview ? previewImage(preview, session.workDir, rest) : undefined;
         return artifactLinks(session.id, rest, image ? [image] : []);
       },
     }),
@@ -156,13 +142,13 @@ function previewImage(
 ): ContentBlock | undefined {
   const p = preview as { data?: string; base64?: string; media_type?: string } | string | undefined;
   const data = typeof p === 'string' ? p : (p?.base64 ?? p?.data);
-  if (data) return { type: 'image', data, mimeType: 'image/png' };
+  if (data) return { type: 'image', data, mimeType: PNG_MEDIA_TYPE };
   const artifact = (info.artifacts as { path: string; bytes: number }[] | undefined)?.[0];
   if (artifact && artifact.bytes < 200_000) {
     return {
       type: 'image',
       data: readFileSync(join(workDir, artifact.path)).toString('base64'),
-      mimeType: 'image/png',
+      mimeType: PNG_MEDIA_TYPE,
     };
   }
   return undefined;
