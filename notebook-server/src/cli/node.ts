@@ -1,21 +1,38 @@
 // `peragus node --socket PATH --work-dir DIR`: the notebook server inside a
 // container (or a local child process). It serves the notebook and PySD MCP
 // tools on a Unix socket; the host connects there and routes calls to it.
+// `peragus node --hub URL --work-dir DIR` (a swarm experiment on another
+// machine): the node connects OUT to the host's hub with the token in
+// PERAGUS_HUB_TOKEN and serves the same tools over that connection.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createNotebookServices } from '../app/notebook-services.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { listenSocket } from '../orchestrator/socket-transport.ts';
+import { NodeHubClient } from '../runtime/hub/node-client.ts';
 import { onParentDeath } from '../runtime/parent-watch.ts';
 
 export async function nodeCommand(argv: string[]): Promise<number | undefined> {
   const { values } = parseArgs({
     args: argv,
-    options: { socket: { type: 'string' }, 'work-dir': { type: 'string' }, 'pool-size': { type: 'string' } },
+    options: {
+      socket: { type: 'string' },
+      hub: { type: 'string' },
+      'work-dir': { type: 'string' },
+      'pool-size': { type: 'string' },
+    },
   });
-  if (!values.socket || !values['work-dir']) {
-    throw new Error('peragus node needs --socket PATH and --work-dir DIR');
+  if ((!values.socket && !values.hub) || !values['work-dir']) {
+    throw new Error('peragus node needs --socket PATH (or --hub URL) and --work-dir DIR');
+  }
+  // The token authenticates this node to the hub; the experiment's own code never sees it.
+  const hubToken = process.env.PERAGUS_HUB_TOKEN;
+  delete process.env.PERAGUS_HUB_TOKEN;
+  if (values.hub && (!hubToken || !process.env.PERAGUS_EXPERIMENT_ID)) {
+    throw new Error(
+      'peragus node --hub needs PERAGUS_HUB_TOKEN and PERAGUS_EXPERIMENT_ID in its environment',
+    );
   }
   // A local node dies with its host (kill -9 of `peragus run` leaves no orphan),
   // from the first moment on: SIGTERM stops it gracefully once it serves, and
@@ -40,11 +57,29 @@ export async function nodeCommand(argv: string[]): Promise<number | undefined> {
     workDir,
     ...(process.env.PERAGUS_EXPERIMENT_ID ? { defaultExperimentId: process.env.PERAGUS_EXPERIMENT_ID } : {}),
   };
-  const server = await listenSocket(resolve(values.socket), async (transport) => {
+  const serve = async (transport: Parameters<ReturnType<typeof createMcpServer>['connect']>[0]) => {
     const mcp = createMcpServer(ctx);
     await mcp.connect(transport);
-  });
-  process.stderr.write(`peragus node: serving MCP on ${values.socket} (work dir ${workDir})\n`);
+  };
+  let server: { close(): void };
+  if (values.hub) {
+    const ca = process.env.PERAGUS_HUB_CA;
+    const client = new NodeHubClient({
+      url: values.hub,
+      experimentId: process.env.PERAGUS_EXPERIMENT_ID!,
+      token: hubToken!,
+      workDir,
+      serveMcp: serve,
+      ...(ca ? { ca } : {}),
+      log: (line) => process.stderr.write(`peragus node: ${line}\n`),
+    });
+    client.start();
+    server = { close: () => client.stop() };
+    process.stderr.write(`peragus node: serving MCP over the hub ${values.hub} (work dir ${workDir})\n`);
+  } else {
+    server = await listenSocket(resolve(values.socket!), serve);
+    process.stderr.write(`peragus node: serving MCP on ${values.socket} (work dir ${workDir})\n`);
+  }
 
   await new Promise<void>((done) => {
     const stop = () => done();

@@ -234,7 +234,7 @@ export interface DestroyOptions {
 }
 
 export interface ContainerRuntime {
-  readonly kind: 'docker' | 'local';
+  readonly kind: 'docker' | 'local' | 'swarm';
   /** Provisions and starts a container; resolves when its MCP endpoint accepts connections. */
   create(spec?: ContainerSpec): Promise<CreateResult>;
   exec(id: string, cmd: string[], options?: ExecOptions): Promise<ExecResult>;
