@@ -304,6 +304,30 @@ export class SwarmServices {
     };
   }
 
+  /**
+   * Experiments whose task's node the manager no longer sees ready (its daemon
+   * or machine gone), with a reason: three calls for the whole cluster.
+   */
+  async lost(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const services = await this.list();
+    if (services.length === 0) return out;
+    const rows = (await call(this.docker, () => this.docker.listNodes())) as Array<{
+      ID: string;
+      Status?: { State?: string };
+    }>;
+    const state = new Map(rows.map((r) => [r.ID, r.Status?.State ?? 'unknown']));
+    for (const s of services) {
+      if (!s.experiment_id || !s.node) continue;
+      const st = state.get(s.node.id) ?? 'unknown';
+      if (st !== 'ready') {
+        const name = s.node.labels['peragus.lab-node'] ?? s.node.hostname;
+        out.set(s.experiment_id, `node ${name} (${s.node.addr}) is ${st}: experiment ${s.experiment_id} is lost`);
+      }
+    }
+    return out;
+  }
+
   async logs(id: string, options: LogsOptions = {}): Promise<LogsResult> {
     const { service } = await this.own(id);
     const tail = Math.max(1, Math.min(options.tail ?? 200, 100_000));

@@ -43,9 +43,11 @@ export interface SwarmRuntimeOptions extends SwarmServicesOptions {
   hub?: HubServer;
   /** How long create waits for the node to connect to the hub once its task runs. */
   connectTimeoutMs?: number;
+  /** How often the manager is asked whether the nodes of connected experiments are still up. */
+  lostCheckMs?: number;
 }
 
-export type SwarmCreateResult = CreateResult & { node: SwarmNode; service_name: string };
+export type SwarmCreateResult = CreateResult & { swarm_node: SwarmNode; service_name: string };
 
 export const nodeLabel = (n: SwarmNode | null | undefined): string | null =>
   n ? (n.labels['peragus.lab-node'] ?? n.hostname ?? n.id) || n.id : null;
@@ -56,11 +58,15 @@ export class SwarmRuntime implements ContainerRuntime {
   readonly hub: HubServer;
   readonly #home: string;
   readonly #connectTimeoutMs: number;
+  readonly #watchMs: number;
+  #watch: NodeJS.Timeout | undefined;
+  #watching = false;
 
   constructor(options: SwarmRuntimeOptions) {
     this.services = new SwarmServices(options);
     this.#home = options.home;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 120_000;
+    this.#watchMs = options.lostCheckMs ?? 2000;
     this.hub =
       options.hub ??
       new HubServer({
@@ -100,7 +106,10 @@ export class SwarmRuntime implements ContainerRuntime {
         },
       );
       serviceId = created.container_id;
-      if (!spec.command) await this.hub.waitConnected(experimentId, this.#connectTimeoutMs);
+      if (!spec.command) {
+        await this.hub.waitConnected(experimentId, this.#connectTimeoutMs);
+        this.#startWatch();
+      }
       return {
         container_id: `${SWARM_ID_PREFIX}${created.container_id}`,
         experiment_id: experimentId,
@@ -109,7 +118,8 @@ export class SwarmRuntime implements ContainerRuntime {
         image: created.image,
         image_id: created.image,
         isolation: 'docker',
-        node: created.node,
+        node: nodeLabel(created.node) ?? created.node.id,
+        swarm_node: created.node,
         service_name: created.service_name,
       };
     } catch (err) {
@@ -251,7 +261,33 @@ export class SwarmRuntime implements ContainerRuntime {
     }));
   }
 
+  /**
+   * While experiments are connected: a node the manager sees down loses its
+   * experiments at once (their calls fail, the plan retries them on a node
+   * that is up) instead of waiting on a machine that may never answer.
+   */
+  #startWatch(): void {
+    if (this.#watch) return;
+    this.#watch = setInterval(() => void this.#checkLost(), this.#watchMs);
+    this.#watch.unref();
+  }
+
+  async #checkLost(): Promise<void> {
+    if (this.#watching) return;
+    this.#watching = true;
+    try {
+      if (this.hub.linked().length === 0) return;
+      for (const [experimentId, reason] of await this.services.lost()) this.hub.drop(experimentId, reason);
+    } catch {
+      // the manager did not answer this time: ask again at the next tick
+    } finally {
+      this.#watching = false;
+    }
+  }
+
   async close(): Promise<void> {
+    if (this.#watch) clearInterval(this.#watch);
+    this.#watch = undefined;
     await this.hub.close();
   }
 }

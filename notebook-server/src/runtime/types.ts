@@ -136,6 +136,8 @@ export interface CreateResult {
   image_id: string;
   /** What confines the experiment: a Docker container, a bubblewrap sandbox, or nothing (say so). */
   isolation: Isolation;
+  /** The machine it runs on when that is not this host (swarm: the cluster node's name). */
+  node?: string;
 }
 
 export interface ExecOptions {

@@ -106,6 +106,25 @@ export class HubServer {
     link?.shutdown(`experiment ${experimentId} was destroyed (its hub token is revoked)`);
   }
 
+  /**
+   * Gives up on an experiment's node (lost with its machine): whatever waits on
+   * its link fails now, so the caller can retry it elsewhere, and its token is
+   * revoked (a node that comes back is refused; a new create mints another).
+   */
+  drop(experimentId: string, reason: string): boolean {
+    this.tokens.revoke(experimentId);
+    const link = this.#links.get(experimentId);
+    if (!link) return false;
+    this.#links.delete(experimentId);
+    link.shutdown(reason);
+    return true;
+  }
+
+  /** Experiments with a link (their node connected at least once since create or the host's start). */
+  linked(): string[] {
+    return [...this.#links.keys()];
+  }
+
   /** The experiment's link, once its node has connected at least once. */
   link(experimentId: string): HubLink | undefined {
     return this.#links.get(experimentId);
