@@ -84,7 +84,7 @@ describe('a plan on the swarm runtime', () => {
       experiment: {
         type: 'single',
         final_time: 30,
-        time_step: 0.0005,
+        time_step: 0.00005,
         saveper: 1,
         metrics: [{ variable: 'Teacup Temperature', stat: 'min' }],
       },
