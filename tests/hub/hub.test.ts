@@ -4,6 +4,7 @@
 // (wrong, another experiment's, revoked), a connection that drops mid-stream
 // (nothing lost, nothing doubled), files (sha256 lies, size caps, paths out
 // of the work dir, links), commands.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -246,5 +247,59 @@ describe('a node that lies', () => {
     expect(readdirSync(join(dir, 'liar'))).toEqual([]);
     hub.revoke('exp-liar');
     await new Promise((r) => ws.once('close', r));
+  });
+});
+
+describe('the hub over TLS', () => {
+  it('a node that pins the hub certificate connects over wss://; one that does not is refused', async () => {
+    const tlsDir = join(dir, 'tls');
+    mkdirSync(tlsDir);
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=peragus-hub'],
+        ...[
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          join(tlsDir, 'key.pem'),
+          '-out',
+          join(tlsDir, 'cert.pem'),
+        ],
+      ],
+      { stdio: 'ignore' },
+    );
+    const cert = readFileSync(join(tlsDir, 'cert.pem'), 'utf8');
+    const secure = new HubServer({
+      host: '127.0.0.1',
+      ports: 0,
+      tls: { cert, key: readFileSync(join(tlsDir, 'key.pem'), 'utf8') },
+    });
+    const url = await secure.listen();
+    expect(url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/hub$/);
+    expect(secure.ca).toBe(cert);
+    const tok = secure.admit('exp-tls');
+    const common = { url, experimentId: 'exp-tls', token: tok, workDir: work, serveMcp: serveMcp() };
+    const unpinned = new NodeHubClient(common);
+    const pinned = new NodeHubClient({ ...common, ca: cert });
+    try {
+      unpinned.start();
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(secure.connected('exp-tls')).toBe(false);
+      unpinned.stop();
+      pinned.start();
+      const link = await secure.waitConnected('exp-tls', 10_000);
+      const client = new Client({ name: 'host', version: '1' });
+      await client.connect(link.openMcp());
+      const r = (await client.callTool({ name: 'echo', arguments: { text: 'tls' } })) as {
+        content: { text: string }[];
+      };
+      expect(r.content[0]!.text).toBe('tls');
+      await client.close();
+    } finally {
+      unpinned.stop();
+      pinned.stop();
+      await secure.close();
+    }
   });
 });

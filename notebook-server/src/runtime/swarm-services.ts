@@ -322,7 +322,10 @@ export class SwarmServices {
       const st = state.get(s.node.id) ?? 'unknown';
       if (st !== 'ready') {
         const name = s.node.labels['peragus.lab-node'] ?? s.node.hostname;
-        out.set(s.experiment_id, `node ${name} (${s.node.addr}) is ${st}: experiment ${s.experiment_id} is lost`);
+        out.set(
+          s.experiment_id,
+          `node ${name} (${s.node.addr}) is ${st}: experiment ${s.experiment_id} is lost`,
+        );
       }
     }
     return out;

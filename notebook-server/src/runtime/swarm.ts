@@ -49,6 +49,28 @@ export interface SwarmRuntimeOptions extends SwarmServicesOptions {
 
 export type SwarmCreateResult = CreateResult & { swarm_node: SwarmNode; service_name: string };
 
+/**
+ * The hub from the environment: PERAGUS_SWARM_HUB_HOST (an address of this
+ * host the nodes reach), PERAGUS_SWARM_HUB_PORTS (a port or a range the nodes'
+ * firewalls let through), and for wss:// PERAGUS_SWARM_HUB_TLS_CERT/_KEY (PEM
+ * files; the certificate is handed to the nodes as the CA they pin).
+ */
+export function hubFromEnv(home: string, env: NodeJS.ProcessEnv = process.env): HubServer {
+  const cert = env.PERAGUS_SWARM_HUB_TLS_CERT;
+  const key = env.PERAGUS_SWARM_HUB_TLS_KEY;
+  if ((cert && !key) || (key && !cert)) {
+    throw new Error(
+      'PERAGUS_SWARM_HUB_TLS_CERT and PERAGUS_SWARM_HUB_TLS_KEY go together: set both, or neither',
+    );
+  }
+  return new HubServer({
+    host: env.PERAGUS_SWARM_HUB_HOST ?? '127.0.0.1',
+    ports: env.PERAGUS_SWARM_HUB_PORTS ?? 0,
+    tokenFile: join(home, 'hub', 'tokens.json'),
+    ...(cert && key ? { tls: { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') } } : {}),
+  });
+}
+
 export const nodeLabel = (n: SwarmNode | null | undefined): string | null =>
   n ? (n.labels['peragus.lab-node'] ?? n.hostname ?? n.id) || n.id : null;
 
@@ -67,13 +89,7 @@ export class SwarmRuntime implements ContainerRuntime {
     this.#home = options.home;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 120_000;
     this.#watchMs = options.lostCheckMs ?? 2000;
-    this.hub =
-      options.hub ??
-      new HubServer({
-        host: process.env.PERAGUS_SWARM_HUB_HOST ?? '127.0.0.1',
-        ports: process.env.PERAGUS_SWARM_HUB_PORTS ?? 0,
-        tokenFile: join(options.home, 'hub', 'tokens.json'),
-      });
+    this.hub = options.hub ?? hubFromEnv(options.home);
   }
 
   static serviceId(id: string): string {
@@ -100,7 +116,7 @@ export class SwarmRuntime implements ContainerRuntime {
             : {
                 node: {
                   cmd: [...IMAGE_NODE_CMD, '--hub', url, '--work-dir', EXPERIMENT_MOUNT],
-                  env: { PERAGUS_HUB_TOKEN: token },
+                  env: { PERAGUS_HUB_TOKEN: token, ...(this.hub.ca ? { PERAGUS_HUB_CA: this.hub.ca } : {}) },
                 },
               }),
         },

@@ -5,6 +5,7 @@
 // connection resumes where it stopped. What travels on a channel (MCP
 // streams, requests, files) is link.ts's business.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -22,6 +23,8 @@ export interface HubServerOptions {
   tokenFile?: string;
   /** How long a connection may take to say hello. */
   helloTimeoutMs?: number;
+  /** PEM certificate chain and key: the hub speaks wss:// (nodes pin the CA, PERAGUS_HUB_CA). */
+  tls?: { cert: string; key: string };
 }
 
 /** Counters a test or the bench reads: what the hub admitted and refused. */
@@ -55,13 +58,21 @@ export class HubServer {
   constructor(private readonly options: HubServerOptions) {
     this.tokens = new HubTokens(options.tokenFile);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-    this.#http = createServer((_req, res) => {
+    const answer = (_req: IncomingMessage, res: import('node:http').ServerResponse) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('the Peragus hub speaks WebSocket only\n');
-    });
+    };
+    this.#http = options.tls
+      ? createTlsServer({ ...options.tls, minVersion: 'TLSv1.2' }, answer)
+      : createServer(answer);
     this.#http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
   }
 
-  /** ws://host:port/hub, once listening. */
+  /** The certificate the nodes pin (wss://), or undefined for ws://. */
+  get ca(): string | undefined {
+    return this.options.tls?.cert;
+  }
+
+  /** ws://host:port/hub (wss:// with TLS), once listening. */
   get url(): string {
     if (!this.#url) throw new Error('the hub is not listening yet');
     return this.#url;
@@ -82,7 +93,7 @@ export class HubServer {
         });
         const addr = this.#http.address() as AddressInfo;
         const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-        this.#url = `ws://${host}:${addr.port}${HUB_PATH}`;
+        this.#url = `${this.options.tls ? 'wss' : 'ws'}://${host}:${addr.port}${HUB_PATH}`;
         return this.#url;
       } catch (err) {
         last = err as Error;
