@@ -81,6 +81,8 @@ export class SwarmRuntime implements ContainerRuntime {
   readonly #home: string;
   readonly #connectTimeoutMs: number;
   readonly #watchMs: number;
+  /** service id → experiment id, learnt at create and list (saves the manager three calls per copy). */
+  readonly #experiments = new Map<string, string>();
   #watch: NodeJS.Timeout | undefined;
   #watching = false;
 
@@ -122,6 +124,7 @@ export class SwarmRuntime implements ContainerRuntime {
         },
       );
       serviceId = created.container_id;
+      this.#experiments.set(serviceId, experimentId);
       if (!spec.command) {
         await this.hub.waitConnected(experimentId, this.#connectTimeoutMs);
         this.#startWatch();
@@ -153,6 +156,8 @@ export class SwarmRuntime implements ContainerRuntime {
   }
 
   async #experimentOf(id: string): Promise<string> {
+    const known = this.#experiments.get(SwarmRuntime.serviceId(id));
+    if (known) return known;
     const found = await this.services
       .list({})
       .then((all) => all.find((s) => s.container_id === SwarmRuntime.serviceId(id) || s.name === id));
@@ -258,6 +263,8 @@ export class SwarmRuntime implements ContainerRuntime {
     const serviceId = SwarmRuntime.serviceId(id);
     const found = (await this.services.list({})).find((s) => s.container_id === serviceId || s.name === id);
     if (found?.experiment_id) this.hub.revoke(found.experiment_id);
+    this.#experiments.delete(serviceId);
+    if (found) this.#experiments.delete(found.container_id);
     return this.services.destroy(serviceId);
   }
 
