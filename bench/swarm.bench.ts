@@ -39,7 +39,9 @@ async function coldStart(client: Client, runtime: 'swarm' | 'docker', i: number)
   try {
     const nb = await call(client, 'notebook_create', { name: 'cold', container_id: c.container_id });
     const cell = await call(client, 'cell_add', { session_id: nb.session_id, source: '1', execute: true });
-    if ((cell.run as Json).status !== 'ok') throw new Error('cold start cell failed');
+    if ((cell.run as Json | undefined)?.status !== 'ok') {
+      throw new Error(`cold start cell failed on ${runtime}: ${JSON.stringify(cell).slice(0, 500)}`);
+    }
     return performance.now() - t0;
   } finally {
     await call(client, 'container_destroy', { container_id: c.container_id, remove_work_dir: true });

@@ -185,8 +185,8 @@ describe('files and commands over the hub', () => {
 
   it('refuses paths out of the work dir, links, and files over the size cap (no partial file left)', async () => {
     const link = hub.link('exp-a')!;
-    const escape = await rejection(link.request('cp_out', { path: '../../etc/passwd' }, 10_000));
-    expect(escape.code).toBe('invalid_path');
+    const outside = await rejection(link.request('cp_out', { path: '../../etc/passwd' }, 10_000));
+    expect(outside.code).toBe('invalid_path');
     symlinkSync('/etc/passwd', join(work, 'link.txt'));
     const linked = await rejection(link.download('link.txt', join(dir, 'out', 'link.txt'), 10_000));
     expect(linked.message).toMatch(/link/i);

@@ -80,6 +80,7 @@ export class SwarmRuntime implements ContainerRuntime {
   readonly hub: HubServer;
   readonly #home: string;
   readonly #connectTimeoutMs: number;
+  readonly #hubGiven: boolean;
   readonly #watchMs: number;
   /** service id → experiment id, learnt at create and list (saves the manager three calls per copy). */
   readonly #experiments = new Map<string, string>();
@@ -91,6 +92,7 @@ export class SwarmRuntime implements ContainerRuntime {
     this.#home = options.home;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 120_000;
     this.#watchMs = options.lostCheckMs ?? 2000;
+    this.#hubGiven = options.hub !== undefined;
     this.hub = options.hub ?? hubFromEnv(options.home);
   }
 
@@ -105,6 +107,12 @@ export class SwarmRuntime implements ContainerRuntime {
   async create(input: ContainerSpec = {}): Promise<SwarmCreateResult> {
     const spec = parseContainerSpec(input);
     const experimentId = spec.experiment_id ?? `exp-${randomBytes(6).toString('hex')}`;
+    if (!this.#hubGiven && !process.env.PERAGUS_SWARM_HUB_HOST) {
+      throw new ContainerRuntimeError(
+        'invalid_spec',
+        'the swarm runtime needs PERAGUS_SWARM_HUB_HOST: an address of this host that the cluster nodes can reach (the lab writes it to /run/peragus-swarm-lab/env), and PERAGUS_SWARM_HUB_PORTS: the port(s) their firewall lets through',
+      );
+    }
     const url = await this.hub.listen();
     const token = this.hub.admit(experimentId);
     let serviceId: string | undefined;
