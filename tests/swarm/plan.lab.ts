@@ -75,7 +75,7 @@ describe('a plan on the swarm runtime', () => {
     const rt = swarm.host.containers.runtime('swarm') as SwarmRuntime;
     expect(await rt.list()).toEqual([]);
     expect(rt.hub.tokens.ids()).toEqual([]);
-  });
+  }, 1_200_000);
 
   it('a worker whose dockerd is killed mid-plan: the plan ends with one result per experiment', async () => {
     const rt = swarm.host.containers.runtime('swarm') as SwarmRuntime;
@@ -117,5 +117,5 @@ describe('a plan on the swarm runtime', () => {
     for (const e of retried) {
       expect(rows.find((r) => r.experiment_id === e.experiment_id)?.node).not.toBe(victim);
     }
-  });
+  }, 1_200_000);
 });
