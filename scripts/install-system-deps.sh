@@ -4,8 +4,9 @@
 # is reachable), Chromium (browser tests), bubblewrap (the local runtime's
 # sandbox; setpriv from util-linux drops it to the experiment uid under root),
 # e2fsprogs (capped experiment volumes), and for the swarm lab
-# (scripts/swarm-lab.sh) Debian's docker-registry, iproute2 and util-linux's
-# nsenter. Idempotent; needs root + apt.
+# (scripts/swarm-lab.sh) Debian's docker-registry, iproute2, iptables (each
+# node's firewall for its experiments) and util-linux's nsenter, and openssl
+# (the hub's TLS test makes a throw-away certificate). Idempotent; needs root + apt.
 set -euo pipefail
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -15,6 +16,8 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 { command -v setpriv && command -v nsenter; } >/dev/null 2>&1 || missing+=(util-linux)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # mkfs.ext4: the size-capped experiment volume (runtime/volume-cap.ts).
 command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
 if [ ${#missing[@]} -eq 0 ]; then

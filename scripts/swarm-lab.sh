@@ -4,7 +4,8 @@
 #   scripts/swarm-lab.sh up            build it (idempotent); prints the env file to source
 #   scripts/swarm-lab.sh down          tear everything down (idempotent)
 #   scripts/swarm-lab.sh status        nodes and registry, or exit 1 when the lab is not up
-#   scripts/swarm-lab.sh push IMAGE    push a host image to the lab registry; prints its digest ref
+#   scripts/swarm-lab.sh push IMAGE    push a host image to the lab registry (from the host daemon,
+#                                      through a 127.0.0.1 forward); prints its digest ref
 #
 # Three dockerd daemons, each in its own network namespace with its own data
 # root, exec root and containerd, joined by a bridge that lives in a fourth
@@ -25,6 +26,8 @@ ROOT="${PERAGUS_SWARM_LAB_ROOT:-/var/lib/peragus-swarm-lab}"
 RUN="${PERAGUS_SWARM_LAB_RUN:-/run/peragus-swarm-lab}"
 HOST_IP="$NET.1"
 REGISTRY="$NET.10:5000"
+# The hub (on the host) listens on one port of this range; experiments may reach nothing else.
+HUB_PORTS="${PERAGUS_SWARM_HUB_PORTS:-17700-17763}"
 NODES=(mgr w1 w2)
 declare -A IP=([mgr]="$NET.10" [w1]="$NET.11" [w2]="$NET.12")
 LAN="$PREFIX-lan"
@@ -60,7 +63,7 @@ wait_for() {
 need() {
   [[ $EUID -eq 0 ]] || die "needs root (network namespaces and dockerd)"
   local cmd
-  for cmd in ip dockerd containerd docker docker-registry; do
+  for cmd in ip iptables dockerd containerd docker docker-registry; do
     command -v "$cmd" >/dev/null 2>&1 || die "$cmd is missing: run scripts/install-system-deps.sh"
   done
 }
@@ -156,11 +159,29 @@ swarm_up() {
   done
 }
 
+# Each node's firewall for its experiments: a task's only way out of its
+# overlay is the node's docker_gwbridge, and from there only the hub's address
+# and ports are let through (forwarded); the node itself (its Docker API, the
+# registry, swarm ports) is refused on INPUT. Idempotent; the rules live in the
+# node's namespace, so a restarted dockerd keeps them.
+node_firewall() {
+  local n=$1 x
+  x() { ip netns exec "$(ns "$n")" iptables -w "$@"; }
+  x -N PERAGUS-EXP 2>/dev/null || x -F PERAGUS-EXP
+  x -A PERAGUS-EXP -d "$HOST_IP" -p tcp -m multiport --dports "${HUB_PORTS/-/:}" -j RETURN
+  x -A PERAGUS-EXP -p tcp -j REJECT --reject-with tcp-reset
+  x -A PERAGUS-EXP -j REJECT --reject-with icmp-port-unreachable
+  x -N DOCKER-USER 2>/dev/null || true
+  x -C DOCKER-USER -i docker_gwbridge -j PERAGUS-EXP 2>/dev/null || x -I DOCKER-USER 1 -i docker_gwbridge -j PERAGUS-EXP
+  x -C INPUT -i docker_gwbridge -j REJECT 2>/dev/null || x -I INPUT 1 -i docker_gwbridge -j REJECT
+}
+
 write_env() {
   cat >"$ENV_FILE" <<EOF
 PERAGUS_SWARM_DOCKER_HOST=unix://$(sock mgr)
 PERAGUS_SWARM_REGISTRY=$REGISTRY
 PERAGUS_SWARM_HUB_HOST=$HOST_IP
+PERAGUS_SWARM_HUB_PORTS=$HUB_PORTS
 PERAGUS_SWARM_LAB_W1_DOCKER_HOST=unix://$(sock w1)
 PERAGUS_SWARM_LAB_W2_DOCKER_HOST=unix://$(sock w2)
 PERAGUS_SWARM_LAB_W1_PIDFILE=$RUN/w1/dockerd.pid
@@ -190,6 +211,7 @@ up() {
   for n in "${NODES[@]}"; do dk "$n" info >/dev/null 2>&1 || die "dockerd on $n is not up"; done
   registry_up
   swarm_up
+  for n in "${NODES[@]}"; do node_firewall "$n"; done
   write_env
   say "up in $((SECONDS - t0)) s: $(dk mgr node ls --format '{{.Hostname}}/{{.Status}}/{{.ManagerStatus}}' | tr '\n' ' ')"
   echo "$ENV_FILE"
@@ -250,19 +272,32 @@ status() {
 }
 
 # Pushes a host image to the lab registry and prints REGISTRY/name@sha256:… .
+# The host's own daemon pushes through a forward on 127.0.0.1 (a registry there
+# needs no TLS for Docker): no `docker save | load` of the whole image into the
+# manager, and layers the registry already has are skipped. The digest is the
+# manifest's, the same under any registry name.
 push() {
   local image=${1:?usage: swarm-lab.sh push IMAGE}
   [[ -S $(sock mgr) ]] || die "the lab is not up: run scripts/swarm-lab.sh up"
-  local repo="$REGISTRY/${image%%:*}" id lab_id
-  id=$(docker image inspect --format '{{.Id}}' "$image") || die "no image $image on the host's Docker"
-  lab_id=$(dk mgr image inspect --format '{{.Id}}' "$repo:lab" 2>/dev/null || true)
-  if [[ $lab_id != "$id" ]]; then
-    say "loading $image into the manager ($(docker image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
-    docker save "$image" | dk mgr load -q >/dev/null
-    dk mgr tag "$id" "$repo:lab"
+  docker image inspect "$image" >/dev/null 2>&1 || die "no image $image on the host's Docker"
+  local name=${image%%:*} port fwd_in fwd_out digest
+  coproc FWD { exec node "$(dirname "${BASH_SOURCE[0]}")/tcp-forward.mjs" "$REGISTRY"; }
+  fwd_in=${FWD[1]}
+  fwd_out=${FWD[0]}
+  read -r -t 10 port <&"$fwd_out" || die "the forward to the lab registry did not start"
+  local via="127.0.0.1:$port/$name:lab"
+  docker tag "$image" "$via"
+  if ! docker push "$via" >"$RUN/push.log" 2>&1; then
+    docker rmi "$via" >/dev/null 2>&1 || true
+    exec {fwd_in}>&-
+    die "push of $image failed: $(tail -3 "$RUN/push.log")"
   fi
-  dk mgr push -q "$repo:lab" >/dev/null
-  dk mgr image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$repo:lab" | grep -m1 "^$repo@"
+  digest=$(grep -oE 'digest: sha256:[0-9a-f]{64}' "$RUN/push.log" | tail -1 | cut -d' ' -f2)
+  docker rmi "$via" >/dev/null 2>&1 || true
+  exec {fwd_in}>&-
+  wait "$FWD_PID" 2>/dev/null || true
+  [[ -n $digest ]] || die "the push of $image printed no digest: $(tail -3 "$RUN/push.log")"
+  echo "$REGISTRY/$name@$digest"
 }
 
 case "${1:-}" in

@@ -89,3 +89,11 @@ export async function execIn(
   const state = await exec.inspect();
   return { code: state.ExitCode ?? -1, out: out.stdout + out.stderr };
 }
+
+/** Points this process's Peragus host at the lab: the manager, the hub's address and ports, the image. */
+export function useLabEnv(lab: SwarmLab): void {
+  for (const k of ['PERAGUS_SWARM_DOCKER_HOST', 'PERAGUS_SWARM_HUB_HOST', 'PERAGUS_SWARM_HUB_PORTS']) {
+    if (lab.env[k]) process.env[k] = lab.env[k];
+  }
+  process.env.PERAGUS_SWARM_IMAGE = lab.image;
+}

@@ -7,7 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SwarmCreateResult, SwarmRuntime } from '../../notebook-server/src/runtime/swarm.ts';
+import {
+  type SwarmCreateResult,
+  SwarmServices as SwarmRuntime,
+} from '../../notebook-server/src/runtime/swarm-services.ts';
 import { REPO } from '../helpers/sd-models.ts';
 import { type SwarmLab, swarmLab } from '../helpers/swarm-lab.ts';
 

@@ -6,7 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SwarmCreateResult, SwarmRuntime } from '../../notebook-server/src/runtime/swarm.ts';
+import {
+  type SwarmCreateResult,
+  SwarmServices as SwarmRuntime,
+} from '../../notebook-server/src/runtime/swarm-services.ts';
 import { ContainerRuntimeError } from '../../notebook-server/src/runtime/types.ts';
 import { execIn, type SwarmLab, swarmLab, taskContainer } from '../helpers/swarm-lab.ts';
 

@@ -78,6 +78,14 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 3,
+    name: 'experiments.node',
+    statements: [
+      // The machine an experiment ran on (swarm: the cluster node; null on one host).
+      'ALTER TABLE experiments ADD COLUMN node VARCHAR',
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -15,6 +15,8 @@ export interface ExperimentRecord {
   image_digest: string | null;
   seeds: number | number[] | null;
   container_id: string | null;
+  /** The cluster node the experiment ran on (swarm runtime); null on one host. */
+  node: string | null;
   session_id: string | null;
   started_at: string | null;
   finished_at: string | null;
@@ -58,6 +60,7 @@ export function toExperimentRecord(row: Row): ExperimentRecord {
     image_digest: s(row.image_digest),
     seeds: parseJsonColumn(row.seeds) as number | number[] | null,
     container_id: s(row.container_id),
+    node: s(row.node),
     session_id: s(row.session_id),
     started_at: toIso(row.started_at),
     finished_at: toIso(row.finished_at),
@@ -70,7 +73,7 @@ export function toExperimentRecord(row: Row): ExperimentRecord {
 }
 
 export const EXPERIMENT_COLUMNS = `experiment_id, plan_id, status, config::VARCHAR AS config, model_sha256, image_digest,
-  seeds::VARCHAR AS seeds, container_id, session_id, started_at, finished_at, error, result_digest,
+  seeds::VARCHAR AS seeds, container_id, node, session_id, started_at, finished_at, error, result_digest,
   registered_at, created_at, updated_at`;
 
 export async function readExperiment(db: CatalogDb, id: string): Promise<ExperimentRecord | null> {

@@ -45,6 +45,7 @@ export const ExperimentFieldsSchema = z.object({
   image_digest: z.string().min(1).max(255).optional(),
   seeds: z.union([z.number().int(), z.array(z.number().int())]).optional(),
   container_id: z.string().min(1).max(255).optional(),
+  node: z.string().min(1).max(255).optional().describe('The cluster node it ran on (swarm runtime)'),
   session_id: z.string().min(1).max(255).optional(),
   started_at: TimestampSchema.optional(),
   finished_at: TimestampSchema.optional(),

@@ -1,12 +1,16 @@
 // `peragus node --socket PATH --work-dir DIR`: the notebook server inside a
 // container (or a local child process). It serves the notebook and PySD MCP
 // tools on a Unix socket; the host connects there and routes calls to it.
+// `peragus node --hub URL --work-dir DIR` (a swarm experiment on another
+// machine): the node connects OUT to the host's hub with the token in
+// PERAGUS_HUB_TOKEN and serves the same tools over that connection.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createNotebookServices } from '../app/notebook-services.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { listenSocket } from '../orchestrator/socket-transport.ts';
+import { NodeHubClient } from '../runtime/hub/node-client.ts';
 import { onParentDeath } from '../runtime/parent-watch.ts';
 import type { CliContext } from './context.ts';
 
@@ -14,10 +18,23 @@ export async function nodeCommand(argv: string[], cli: CliContext): Promise<numb
   const { config, log } = cli;
   const { values } = parseArgs({
     args: argv,
-    options: { socket: { type: 'string' }, 'work-dir': { type: 'string' }, 'pool-size': { type: 'string' } },
+    options: {
+      socket: { type: 'string' },
+      hub: { type: 'string' },
+      'work-dir': { type: 'string' },
+      'pool-size': { type: 'string' },
+    },
   });
-  if (!values.socket || !values['work-dir']) {
-    throw new Error('peragus node needs --socket PATH and --work-dir DIR');
+  if ((!values.socket && !values.hub) || !values['work-dir']) {
+    throw new Error('peragus node needs --socket PATH (or --hub URL) and --work-dir DIR');
+  }
+  // The token authenticates this node to the hub; the experiment's own code never sees it.
+  const hubToken = config.hubToken;
+  delete process.env.PERAGUS_HUB_TOKEN;
+  if (values.hub && (!hubToken || !config.experimentId)) {
+    throw new Error(
+      'peragus node --hub needs PERAGUS_HUB_TOKEN and PERAGUS_EXPERIMENT_ID in its environment',
+    );
   }
   // A local node dies with its host (kill -9 of `peragus run` leaves no orphan),
   // from the first moment on: SIGTERM stops it gracefully once it serves, and
@@ -46,11 +63,28 @@ export async function nodeCommand(argv: string[], cli: CliContext): Promise<numb
     workDir,
     ...(config.experimentId ? { defaultExperimentId: config.experimentId } : {}),
   };
-  const server = await listenSocket(resolve(values.socket), async (transport) => {
+  const serve = async (transport: Parameters<ReturnType<typeof createMcpServer>['connect']>[0]) => {
     const mcp = createMcpServer(ctx);
     await mcp.connect(transport);
-  });
-  log.info(`peragus node: serving MCP on ${values.socket} (work dir ${workDir})`);
+  };
+  let server: { close(): void };
+  if (values.hub) {
+    const client = new NodeHubClient({
+      url: values.hub,
+      experimentId: config.experimentId as string,
+      token: hubToken as string,
+      workDir,
+      serveMcp: serve,
+      ...(config.hubCa ? { ca: config.hubCa } : {}),
+      log: (line) => log.info(`peragus node: ${line}`),
+    });
+    client.start();
+    server = { close: () => client.stop() };
+    log.info(`peragus node: serving MCP over the hub ${values.hub} (work dir ${workDir})`);
+  } else {
+    server = await listenSocket(resolve(values.socket as string), serve);
+    log.info(`peragus node: serving MCP on ${values.socket} (work dir ${workDir})`);
+  }
 
   await new Promise<void>((done) => {
     const stop = () => done();

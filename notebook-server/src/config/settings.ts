@@ -61,9 +61,13 @@ export const SETTINGS = {
       .string()
       .optional()
       .transform((v) => v ?? 'local')
-      .pipe(z.enum(['local', 'docker'], { error: 'is not a runtime: use "local" (default) or "docker"' })),
+      .pipe(
+        z.enum(['local', 'docker', 'swarm'], {
+          error: 'is not a runtime: use "local" (default), "docker" or "swarm"',
+        }),
+      ),
     'local',
-    'where experiments run: local (a child process each) or docker (a container each)',
+    'where experiments run: local (a child process each), docker (a container each) or swarm (a Swarm service each)',
   ),
   token: setting(
     'PERAGUS_TOKEN',
@@ -123,6 +127,30 @@ export const SETTINGS = {
     'the local daemon',
     'the Docker endpoint of a swarm manager (tcp://HOST:2375 or unix socket)',
   ),
+  swarmHubHost: setting(
+    'PERAGUS_SWARM_HUB_HOST',
+    text(),
+    'none (required by the swarm runtime)',
+    'an address of this host that swarm nodes reach: the hub listens there',
+  ),
+  swarmHubPorts: setting(
+    'PERAGUS_SWARM_HUB_PORTS',
+    text(),
+    'any free port',
+    "the hub's port or range (A-B) that the nodes' firewalls let through",
+  ),
+  swarmHubTlsCert: setting(
+    'PERAGUS_SWARM_HUB_TLS_CERT',
+    text(),
+    'none (ws://)',
+    'PEM certificate chain of the hub: with PERAGUS_SWARM_HUB_TLS_KEY the hub speaks wss:// and nodes pin it',
+  ),
+  swarmHubTlsKey: setting(
+    'PERAGUS_SWARM_HUB_TLS_KEY',
+    text(),
+    'none (ws://)',
+    "PEM private key of the hub's certificate",
+  ),
   sandbox: setting(
     'PERAGUS_SANDBOX',
     text(),
@@ -181,6 +209,20 @@ export const SETTINGS = {
     text(),
     'none',
     'the experiment a node serves (set by the runtime that starts it)',
+    'node',
+  ),
+  hubToken: setting(
+    'PERAGUS_HUB_TOKEN',
+    text(),
+    'none',
+    "a swarm node's token for the hub (minted by the swarm runtime; removed from the node's env at start)",
+    'node',
+  ),
+  hubCa: setting(
+    'PERAGUS_HUB_CA',
+    text(),
+    'none',
+    'the hub certificate a swarm node pins (PEM, set by the swarm runtime when the hub speaks wss://)',
     'node',
   ),
   poolMaxStarts: setting(

@@ -1,11 +1,13 @@
 // The host's view of experiment containers across runtimes: picks the runtime
 // (PERAGUS_RUNTIME, or per call), finds a container's runtime from its id
-// (local ids start with "local-"), and keeps the router's connections in step.
-
+// (local ids start with "local-", swarm ids with "swarm-"), and keeps the
+// router's connections in step.
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readSetting } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import { DockerRuntime } from '../runtime/docker.ts';
 import { LocalRuntime } from '../runtime/local.ts';
+import { SWARM_ID_PREFIX, SwarmRuntime } from '../runtime/swarm.ts';
 import {
   type ContainerInfo,
   type ContainerRuntime,
@@ -14,7 +16,7 @@ import {
   type CreateResult,
 } from '../runtime/types.ts';
 
-export type RuntimeKind = 'local' | 'docker';
+export type RuntimeKind = 'local' | 'docker' | 'swarm';
 
 export function defaultRuntimeKind(env: NodeJS.ProcessEnv = process.env): RuntimeKind {
   return readSetting('runtime', env);
@@ -69,7 +71,9 @@ export class ContainerService {
       rt =
         kind === 'local'
           ? new LocalRuntime({ home: this.home, ...this.#local() })
-          : new DockerRuntime({ home: this.home, ...this.#docker() });
+          : kind === 'docker'
+            ? new DockerRuntime({ home: this.home, ...this.#docker() })
+            : new SwarmRuntime({ home: this.home });
       this.#runtimes.set(kind, rt);
     }
     return rt;
@@ -90,7 +94,13 @@ export class ContainerService {
   }
 
   runtimeOf(containerId: string): ContainerRuntime {
-    return this.runtime(containerId.startsWith('local-') ? 'local' : 'docker');
+    return this.runtime(
+      containerId.startsWith('local-')
+        ? 'local'
+        : containerId.startsWith(SWARM_ID_PREFIX)
+          ? 'swarm'
+          : 'docker',
+    );
   }
 
   async create(spec: ContainerSpec, kind?: RuntimeKind): Promise<CreateResult & { runtime: RuntimeKind }> {
@@ -99,7 +109,9 @@ export class ContainerService {
     return { ...created, runtime: k };
   }
 
-  async endpoint(containerId: string): Promise<{ container_id: string; endpoint: string }> {
+  async endpoint(
+    containerId: string,
+  ): Promise<{ container_id: string; endpoint: string; connect?: () => Promise<Transport> }> {
     const rt = this.runtimeOf(containerId);
     const found = (await rt.list()).find((c) => c.container_id === containerId || c.name === containerId);
     if (!found) {
@@ -117,6 +129,14 @@ export class ContainerService {
     }
     if (!found.endpoint)
       throw new ContainerRuntimeError('not_found', `container ${containerId} has no MCP endpoint`);
+    // A swarm experiment is reached over its node's hub connection, never by a path on this host.
+    if (rt instanceof SwarmRuntime) {
+      return {
+        container_id: found.container_id,
+        endpoint: found.endpoint,
+        connect: () => rt.mcpTransport(found.container_id),
+      };
+    }
     return {
       container_id: found.container_id,
       endpoint: found.endpoint,
@@ -136,9 +156,9 @@ export class ContainerService {
   ): Promise<(ContainerInfo & { runtime: RuntimeKind })[]> {
     const kinds: RuntimeKind[] = kind
       ? [kind]
-      : this.defaultKind === 'docker'
-        ? ['local', 'docker']
-        : ['local'];
+      : this.defaultKind === 'local'
+        ? ['local']
+        : ['local', this.defaultKind];
     const all: (ContainerInfo & { runtime: RuntimeKind })[] = [];
     for (const k of kinds) {
       for (const c of await this.runtime(k).list(labels)) {

@@ -139,6 +139,12 @@ export async function runExperimentLifecycle(
     const artifacts = [];
     for (const ref of refs) {
       const out = await rt.cpOut(cid, ref.path);
+      // The tool's word and the bytes that arrived must agree (a node on another machine could lie).
+      if (ref.sha256 && ref.sha256 !== out.sha256) {
+        throw new Error(
+          `artifact ${ref.path}: the tool reported sha256 ${ref.sha256} but the copy has ${out.sha256}; refused`,
+        );
+      }
       artifacts.push({
         path: out.path,
         name: ref.path,
@@ -151,6 +157,7 @@ export async function runExperimentLifecycle(
       experiment_id: config.experiment_id,
       plan_id: planId,
       container_id: cid,
+      ...(created.node ? { node: created.node } : {}),
       session_id: sessionId,
       artifacts,
       metrics: flattenMetrics(ran.metrics),

@@ -5,6 +5,7 @@
 // Calls made by the host itself (plans, the UI) are typed by the node tools'
 // schemas: `call` parses the result with the tool's declared output shape.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ERROR_META_KEY, type ErrorCode, PeragusError, reportFrom } from '../errors/index.ts';
 import { type EventBus, SessionEvent } from '../notebook/events.ts';
@@ -35,6 +36,8 @@ export interface ContainerEndpoint {
   endpoint: string;
   /** The experiment volume holding the endpoint socket: connections never follow a link there. */
   work_dir?: string;
+  /** A runtime whose experiments are not reached by a socket path (swarm: the hub) connects this way. */
+  connect?: () => Promise<Transport>;
 }
 
 export class ContainerRouter {
@@ -137,12 +140,14 @@ export class ContainerRouter {
   }
 
   async #connect(containerId: string): Promise<Client> {
-    const { endpoint, work_dir } = await this.lookup(containerId);
-    const transport = await connectSocketTransport(
-      endpoint,
-      undefined,
-      work_dir ? { root: work_dir, socket: ENDPOINT_RELATIVE_PATH } : undefined,
-    );
+    const { endpoint, work_dir, connect } = await this.lookup(containerId);
+    const transport = connect
+      ? await connect()
+      : await connectSocketTransport(
+          endpoint,
+          undefined,
+          work_dir ? { root: work_dir, socket: ENDPOINT_RELATIVE_PATH } : undefined,
+        );
     const client = new Client({ name: 'peragus-host', version: PERAGUS_VERSION });
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
       const parsed = SessionEvent.safeParse(n.params.data);

@@ -46,6 +46,10 @@ export interface ServiceInput {
   imageEntrypoint: string[];
   imageCmd: string[];
   defaults: { cpu: number; memory: number; pids: number };
+  /** The node role's command (after the image's entrypoint) and extra env: the hub's URL and token. */
+  node?: { cmd: string[]; env: Record<string, string> };
+  /** Where the host keeps this experiment's files (LABELS.workDir: whose experiment it is). */
+  hostWorkDir?: string;
 }
 
 export function serviceName(experimentId: string): string {
@@ -56,12 +60,17 @@ export function networkName(experimentId: string): string {
   return `peragus-net-${experimentId}`;
 }
 
-/** An internal overlay network for one experiment's task. */
+/**
+ * One overlay network per experiment's task, so no two experiments share a
+ * network. Not internal: the task's way out is the node's docker_gwbridge,
+ * where each node's firewall lets through the hub's address and ports only
+ * (scripts/swarm-lab.sh node_firewall; docs/DECISIONS.md, issue 11: the hub).
+ */
 export function networkSpec(experimentId: string): Docker.NetworkCreateOptions {
   return {
     Name: networkName(experimentId),
     Driver: 'overlay',
-    Internal: true,
+    Internal: false,
     Attachable: false,
     CheckDuplicate: true,
     Labels: { [LABELS.createdBy]: CREATED_BY, [LABELS.experimentId]: experimentId, [SWARM_LABEL]: 'swarm' },
@@ -74,16 +83,21 @@ export function serviceSpec(input: ServiceInput): Docker.CreateServiceOptions {
   const cpu = spec.resources?.cpu ?? defaults.cpu;
   const pids = spec.resources?.pids ?? defaults.pids;
   const role = spec.command ? 'custom' : 'node';
-  const labels = { ...containerLabels(spec.labels, { experimentId, role, image }), [SWARM_LABEL]: 'swarm' };
+  const labels = {
+    ...containerLabels(spec.labels, { experimentId, role, image }),
+    [SWARM_LABEL]: 'swarm',
+    ...(input.hostWorkDir ? { [LABELS.workDir]: input.hostWorkDir } : {}),
+  };
   const env = {
     ...spec.env,
+    ...input.node?.env,
     PERAGUS_EXPERIMENT_ID: experimentId,
     PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
     PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/.peragus/node.sock`,
   };
   // Swarm's API 1.41 has no no-new-privileges option: setpriv sets the bit
   // before the real entrypoint runs, and it holds for every descendant.
-  const argv = spec.command ?? [...input.imageEntrypoint, ...input.imageCmd];
+  const argv = spec.command ?? [...input.imageEntrypoint, ...(input.node?.cmd ?? input.imageCmd)];
   if (argv.length === 0) {
     throw new ContainerRuntimeError('invalid_spec', `image ${image} has no entrypoint or command to run`);
   }
@@ -123,8 +137,7 @@ export function serviceSpec(input: ServiceInput): Docker.CreateServiceOptions {
       },
       // Retries are ours: a task that ends, fails or loses its node stays ended.
       RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
-      // Its own internal overlay: no gateway, no route off it, nobody else on it.
-      // (A service given no network lands on the node's bridge, with a route to the node's LAN.)
+      // Its own overlay: nobody else on it; its way out (docker_gwbridge) is firewalled to the hub.
       Networks: [{ Target: networkName(experimentId) }],
       LogDriver: { Name: 'json-file', Options: { 'max-size': '10m', 'max-file': '2' } },
     },

@@ -1,345 +1,325 @@
-// Experiments as Docker Swarm services, through a manager's Engine API
-// (dockerode). One service per experiment, one replica, placed by Swarm and
-// never restarted by it. This is the service layer of issue 11: create (with
-// a clear, bounded failure and nothing left behind when the cluster cannot run
-// it), list with the node each experiment runs on, logs and destroy. The
-// node-to-host hub that carries MCP and artifacts is not built yet, so this
-// runtime is not offered as PERAGUS_RUNTIME.
-import type Docker from 'dockerode';
+// PERAGUS_RUNTIME=swarm: experiments as Docker Swarm services (swarm-services.ts)
+// whose node role connects OUT to this host's hub (hub/), so nothing needs the
+// host to reach a node or see its filesystem. MCP, commands, stats and files
+// all travel over the experiment's hub channel; the token that admits the node
+// is minted at create and revoked at destroy.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readSetting } from '../config/index.ts';
-import { isContainerRef, newExperimentId } from '../ids/index.ts';
-import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
-import { demuxBuffer } from './docker-stream.ts';
-import {
-  imageArgv,
-  nodes as listNodes,
-  tasks as listTasks,
-  newestTasks,
-  removeNetwork,
-  removeService,
-  requireManager,
-  type SwarmNode,
-  sleep,
-  swarmDockerFromEnv,
-  type TaskRow,
-} from './swarm-cluster.ts';
-import {
-  networkName,
-  networkSpec,
-  requireDigestRef,
-  SWARM_DEFAULTS,
-  SWARM_LABEL,
-  serviceName,
-  serviceSpec,
-} from './swarm-spec.ts';
+import { newExperimentId } from '../ids/index.ts';
+import { HubServer } from './hub/server.ts';
+import { resolveExperimentPath } from './paths.ts';
+import type { SwarmNode } from './swarm-cluster.ts';
+import { SwarmServices, type SwarmServicesOptions } from './swarm-services.ts';
 import {
   type ContainerInfo,
+  type ContainerRuntime,
   ContainerRuntimeError,
   type ContainerSpec,
-  CREATED_BY,
+  type CopyInResult,
+  type CopyOutResult,
+  type CopySource,
+  type CreateResult,
+  EXPERIMENT_MOUNT,
+  type ExecOptions,
+  type ExecResult,
+  type HealthResult,
   LABELS,
   type LogsOptions,
   type LogsResult,
   parseContainerSpec,
+  type StatsResult,
 } from './types.ts';
 
-export interface SwarmCreateResult {
-  /** The service id: what every other call takes. */
-  container_id: string;
-  experiment_id: string;
-  service_name: string;
-  task_id: string;
-  node: SwarmNode;
-  image: string;
+/** Ids this runtime hands out: `swarm-<service id>`, so a host can tell its runtimes apart by id. */
+export const SWARM_ID_PREFIX = 'swarm-';
+const IMAGE_NODE_CMD = ['node', '/opt/peragus/app/bin/peragus.js', 'node'];
+const COPY_TIMEOUT_MS = 300_000;
+
+export interface SwarmRuntimeOptions extends SwarmServicesOptions {
+  /** PERAGUS_HOME: copied-out files and the hub's token hashes live under it. */
+  home: string;
+  /** The hub (default: one listening on PERAGUS_SWARM_HUB_HOST, ports PERAGUS_SWARM_HUB_PORTS). */
+  hub?: HubServer;
+  /** How long create waits for the node to connect to the hub once its task runs. */
+  connectTimeoutMs?: number;
+  /** How often the manager is asked whether the nodes of connected experiments are still up. */
+  lostCheckMs?: number;
 }
 
-/** A container_list row (status: the current task's state: new, pending, running, failed, …) and its node. */
-export type SwarmServiceInfo = Omit<ContainerInfo, 'endpoint' | 'work_dir'> & { node: SwarmNode | null };
+export type SwarmCreateResult = CreateResult & { swarm_node: SwarmNode; service_name: string };
 
-export interface SwarmHealth {
-  container_id: string;
-  experiment_id: string | null;
-  running: boolean;
-  /** The task's state (new, pending, preparing, running, failed, …). */
-  status: string;
-  /** The task's node is not ready: the task will not come back by itself. */
-  lost: boolean;
-  node: SwarmNode | null;
-  /** ready, down, disconnected, unknown; null before the task is placed. */
-  node_state: string | null;
-  reason: string;
+/**
+ * The hub from the environment: PERAGUS_SWARM_HUB_HOST (an address of this
+ * host the nodes reach), PERAGUS_SWARM_HUB_PORTS (a port or a range the nodes'
+ * firewalls let through), and for wss:// PERAGUS_SWARM_HUB_TLS_CERT/_KEY (PEM
+ * files; the certificate is handed to the nodes as the CA they pin).
+ */
+export function hubFromEnv(home: string, env: NodeJS.ProcessEnv = process.env): HubServer {
+  const cert = readSetting('swarmHubTlsCert', env);
+  const key = readSetting('swarmHubTlsKey', env);
+  if ((cert && !key) || (key && !cert)) {
+    throw new Error(
+      'PERAGUS_SWARM_HUB_TLS_CERT and PERAGUS_SWARM_HUB_TLS_KEY go together: set both, or neither',
+    );
+  }
+  return new HubServer({
+    host: readSetting('swarmHubHost', env) ?? '127.0.0.1',
+    ports: readSetting('swarmHubPorts', env) ?? 0,
+    tokenFile: join(home, 'hub', 'tokens.json'),
+    ...(cert && key ? { tls: { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') } } : {}),
+  });
 }
 
-export interface SwarmRuntimeOptions {
-  /** A client of a swarm manager; default from PERAGUS_SWARM_DOCKER_HOST, else DOCKER_HOST. */
-  docker?: Docker;
-  /** Image by digest; default PERAGUS_SWARM_IMAGE. */
-  image?: string;
-  /** How long a task may wait for a node with room (pending) before create gives up. */
-  scheduleTimeoutMs?: number;
-  /** How long create waits for the task to run once placed (image pull and start). */
-  startTimeoutMs?: number;
-  defaultResources?: { cpu?: number; memory?: number; pids?: number };
-}
+export const nodeLabel = (n: SwarmNode | null | undefined): string | null =>
+  n ? (n.labels['peragus.lab-node'] ?? n.hostname ?? n.id) || n.id : null;
 
-const FAILED = new Set(['failed', 'rejected', 'shutdown', 'complete', 'orphaned', 'remove']);
-
-export class SwarmRuntime {
+export class SwarmRuntime implements ContainerRuntime {
   readonly kind = 'swarm' as const;
-  readonly docker: Docker;
-  readonly image: string | undefined;
-  private readonly scheduleTimeoutMs: number;
-  private readonly startTimeoutMs: number;
-  private readonly defaults: { cpu: number; memory: number; pids: number };
+  readonly services: SwarmServices;
+  readonly hub: HubServer;
+  readonly #home: string;
+  readonly #connectTimeoutMs: number;
+  readonly #hubGiven: boolean;
+  readonly #watchMs: number;
+  /** service id → experiment id, learnt at create and list (saves the manager three calls per copy). */
+  readonly #experiments = new Map<string, string>();
+  #watch: NodeJS.Timeout | undefined;
+  #watching = false;
 
-  constructor(options: SwarmRuntimeOptions = {}) {
-    this.docker = options.docker ?? swarmDockerFromEnv();
-    this.image = options.image ?? readSetting('swarmImage');
-    this.scheduleTimeoutMs = options.scheduleTimeoutMs ?? 30_000;
-    this.startTimeoutMs = options.startTimeoutMs ?? 300_000;
-    const d = options.defaultResources ?? {};
-    this.defaults = {
-      cpu: d.cpu ?? SWARM_DEFAULTS.cpu,
-      memory: d.memory ?? SWARM_DEFAULTS.memory,
-      pids: d.pids ?? SWARM_DEFAULTS.pids,
-    };
+  constructor(options: SwarmRuntimeOptions) {
+    this.services = new SwarmServices(options);
+    this.#home = options.home;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 120_000;
+    this.#watchMs = options.lostCheckMs ?? 2000;
+    this.#hubGiven = options.hub !== undefined;
+    this.hub = options.hub ?? hubFromEnv(options.home);
+  }
+
+  static serviceId(id: string): string {
+    return typeof id === 'string' && id.startsWith(SWARM_ID_PREFIX) ? id.slice(SWARM_ID_PREFIX.length) : id;
+  }
+
+  #workDir(experimentId: string): string {
+    return join(this.#home, 'experiments', experimentId, 'work');
   }
 
   async create(input: ContainerSpec = {}): Promise<SwarmCreateResult> {
     const spec = parseContainerSpec(input);
-    const image = requireDigestRef(spec.image ?? this.image ?? '');
-    await requireManager(this.docker);
     const experimentId = spec.experiment_id ?? newExperimentId();
-    const existing = await this.list({ [LABELS.experimentId]: experimentId });
-    if (existing.length > 0) {
+    if (!this.#hubGiven && !readSetting('swarmHubHost')) {
       throw new ContainerRuntimeError(
-        'conflict',
-        `experiment "${experimentId}" already has service ${existing[0]!.name} (${existing[0]!.status}): destroy it first`,
+        'invalid_spec',
+        'the swarm runtime needs PERAGUS_SWARM_HUB_HOST: an address of this host that the cluster nodes can reach (the lab writes it to /run/peragus-swarm-lab/env), and PERAGUS_SWARM_HUB_PORTS: the port(s) their firewall lets through',
       );
     }
-    // The image's own entrypoint runs under setpriv; a command override replaces both.
-    const argv = spec.command ? { entrypoint: [], cmd: [] } : await imageArgv(this.docker, image);
-    const body = serviceSpec({
-      experimentId,
-      spec,
-      image,
-      imageEntrypoint: argv.entrypoint,
-      imageCmd: argv.cmd,
-      defaults: this.defaults,
-    });
+    const url = await this.hub.listen();
+    const token = this.hub.admit(experimentId);
     let serviceId: string | undefined;
-    let networkId: string | undefined;
     try {
-      const net = await this.docker.createNetwork(networkSpec(experimentId)).catch((err: unknown) => {
-        if (statusOf(err) === undefined) fail(this.docker, err);
-        throw new ContainerRuntimeError(
-          statusOf(err) === 409 ? 'conflict' : 'create_failed',
-          `the swarm refused the network of ${experimentId}: ${apiMessage(err)}`,
-          { cause: err },
-        );
-      });
-      networkId = net.id;
-      const created = (await this.docker.createService(body).catch((err: unknown) => {
-        if (statusOf(err) === 409) {
-          throw new ContainerRuntimeError(
-            'conflict',
-            `experiment "${experimentId}" already has a service (created concurrently): destroy it first`,
-            { cause: err },
-          );
-        }
-        if (statusOf(err) === undefined) fail(this.docker, err);
-        throw new ContainerRuntimeError(
-          'create_failed',
-          `the swarm refused the service for ${experimentId}: ${apiMessage(err)}`,
-          { cause: err },
-        );
-      })) as { id?: string; ID?: string };
-      serviceId = created.id ?? created.ID;
-      if (!serviceId) throw new ContainerRuntimeError('create_failed', 'the swarm returned no service id');
-      const task = await this.waitRunning(serviceId, experimentId);
-      const node = (await listNodes(this.docker)).get(task.NodeID);
+      const created = await this.services.create(
+        { ...spec, experiment_id: experimentId },
+        {
+          hostWorkDir: this.#workDir(experimentId),
+          ...(spec.command
+            ? {}
+            : {
+                node: {
+                  cmd: [...IMAGE_NODE_CMD, '--hub', url, '--work-dir', EXPERIMENT_MOUNT],
+                  env: { PERAGUS_HUB_TOKEN: token, ...(this.hub.ca ? { PERAGUS_HUB_CA: this.hub.ca } : {}) },
+                },
+              }),
+        },
+      );
+      serviceId = created.container_id;
+      this.#experiments.set(serviceId, experimentId);
+      if (!spec.command) {
+        await this.hub.waitConnected(experimentId, this.#connectTimeoutMs);
+        this.#startWatch();
+      }
       return {
-        container_id: serviceId,
+        container_id: `${SWARM_ID_PREFIX}${created.container_id}`,
         experiment_id: experimentId,
-        service_name: serviceName(experimentId),
-        task_id: task.ID,
-        node: node ?? { id: task.NodeID, hostname: '', addr: '', labels: {} },
-        image,
+        endpoint: `hub://${experimentId}`,
+        work_dir: this.#workDir(experimentId),
+        image: created.image,
+        image_id: created.image,
+        isolation: 'docker',
+        node: nodeLabel(created.node) ?? created.node.id,
+        swarm_node: created.node,
+        service_name: created.service_name,
       };
     } catch (err) {
-      // A failed create leaves no service behind (and so no task, on any node), and no network.
-      if (serviceId) await removeService(this.docker, serviceId).catch(() => false);
-      if (networkId) await removeNetwork(this.docker, networkId).catch(() => false);
+      // Nothing left behind: no service, no network, no token.
+      this.hub.revoke(experimentId);
+      if (serviceId) await this.services.destroy(serviceId).catch(() => undefined);
       if (err instanceof ContainerRuntimeError) throw err;
-      fail(this.docker, err);
+      throw new ContainerRuntimeError('endpoint_timeout', (err as Error).message, { cause: err });
     }
   }
 
-  /** Waits for the service's task to run; a task that fails or cannot be placed is a clear error. */
-  private async waitRunning(serviceId: string, experimentId: string): Promise<TaskRow & { NodeID: string }> {
-    const started = Date.now();
-    let placedAt: number | undefined;
-    let last = 'no task yet';
-    for (;;) {
-      const task = newestTasks(await listTasks(this.docker, serviceId)).get(serviceId);
-      if (task) {
-        const { State: state, Message: message, Err: error } = task.Status;
-        last = `${state}${message ? `: ${message}` : ''}${error ? ` (${error})` : ''}`;
-        if (state === 'running' && task.NodeID) return task as TaskRow & { NodeID: string };
-        if (FAILED.has(state)) {
-          const where = task.NodeID
-            ? ` on node ${(await listNodes(this.docker)).get(task.NodeID)?.hostname ?? task.NodeID}`
-            : '';
-          const pull = /pull|manifest|not found|no such image/i.test(`${error ?? ''}`)
-            ? ': the node cannot pull the image (is it in the cluster registry, by digest?)'
-            : '';
-          throw new ContainerRuntimeError(
-            'create_failed',
-            `the task of ${experimentId} ${state}${where}: ${error || message || 'no reason given'}${pull}`,
-          );
-        }
-        if (state !== 'new' && state !== 'pending' && placedAt === undefined) placedAt = Date.now();
-      }
-      const now = Date.now();
-      if (placedAt === undefined && now - started > this.scheduleTimeoutMs) {
-        throw new ContainerRuntimeError(
-          'create_failed',
-          `no node could take ${experimentId} within ${Math.round(this.scheduleTimeoutMs / 1000)} s (${last}): lower its resources (cpu, memory) below what one node has free`,
-        );
-      }
-      if (placedAt !== undefined && now - placedAt > this.startTimeoutMs) {
-        throw new ContainerRuntimeError(
-          'create_failed',
-          `${experimentId} was placed but did not start within ${Math.round(this.startTimeoutMs / 1000)} s (${last})`,
-        );
-      }
-      await sleep(250);
-    }
+  /** The MCP transport of a new stream to the experiment's node (the router's connection). */
+  async mcpTransport(id: string): Promise<Transport> {
+    return (await this.#link(id)).openMcp();
   }
 
-  /** Service inspect plus the ownership check; anything not ours is "not found". */
-  private async own(id: string): Promise<{ service: Docker.Service; id: string; experimentId: string }> {
-    if (!isContainerRef(id)) {
-      throw new ContainerRuntimeError('not_found', `no service "${String(id)}": not a valid service id`);
+  async #experimentOf(id: string): Promise<string> {
+    const known = this.#experiments.get(SwarmRuntime.serviceId(id));
+    if (known) return known;
+    const found = await this.services
+      .list({})
+      .then((all) => all.find((s) => s.container_id === SwarmRuntime.serviceId(id) || s.name === id));
+    if (!found?.experiment_id) {
+      throw new ContainerRuntimeError(
+        'not_found',
+        `no swarm experiment "${id}": container_list shows the live ones`,
+      );
     }
-    const service = this.docker.getService(id);
-    let inspected: { ID: string; Spec: { Labels?: Record<string, string> } };
+    return found.experiment_id;
+  }
+
+  async #link(id: string) {
+    const experimentId = await this.#experimentOf(id);
     try {
-      inspected = (await service.inspect()) as typeof inspected;
+      return await this.hub.waitConnected(experimentId, 30_000);
     } catch (err) {
-      if (statusOf(err) === 404) {
-        throw new ContainerRuntimeError(
-          'not_found',
-          `no service "${id}" (unknown id, or already destroyed)`,
-          {
-            cause: err,
-          },
-        );
-      }
-      fail(this.docker, err);
+      throw new ContainerRuntimeError(
+        'not_found',
+        `the node of ${experimentId} is not connected to the hub: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
-    const labels = inspected.Spec.Labels ?? {};
-    if (labels[LABELS.createdBy] !== CREATED_BY || labels[SWARM_LABEL] !== 'swarm') {
-      throw new ContainerRuntimeError('not_found', `no Peragus service "${id}" (not created by Peragus)`);
+  }
+
+  async exec(id: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((c) => typeof c !== 'string')) {
+      throw new ContainerRuntimeError('exec_failed', 'exec needs a non-empty command array of strings');
     }
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    const link = await this.#link(id);
+    const value = await link.request(
+      'exec',
+      {
+        cmd,
+        timeout_ms: timeoutMs,
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.maxOutputBytes ? { max_output_bytes: options.maxOutputBytes } : {}),
+      },
+      timeoutMs + 30_000,
+    );
+    return value as unknown as ExecResult;
+  }
+
+  async cpIn(id: string, dest: string, source: CopySource): Promise<CopyInResult> {
+    const rel = resolveExperimentPath(dest, 'dest').relative;
+    const data =
+      'path' in source
+        ? readFileSync(source.path)
+        : typeof source.content === 'string'
+          ? Buffer.from(source.content)
+          : Buffer.from(source.content);
+    const link = await this.#link(id);
+    const out = await link.upload(rel, data, COPY_TIMEOUT_MS);
+    return { path: out.path, sha256: out.sha256, bytes: out.bytes };
+  }
+
+  async cpOut(id: string, src: string, destHostPath?: string): Promise<CopyOutResult> {
+    const rel = resolveExperimentPath(src, 'src').relative;
+    const link = await this.#link(id);
+    const dest = destHostPath ?? join(this.#home, 'experiments', link.experimentId, 'out', rel);
+    const out = await link.download(rel, dest, COPY_TIMEOUT_MS);
+    return { path: dest, sha256: out.sha256, bytes: out.bytes };
+  }
+
+  logs(id: string, options?: LogsOptions): Promise<LogsResult> {
+    return this.services.logs(SwarmRuntime.serviceId(id), options);
+  }
+
+  async stats(id: string): Promise<StatsResult & { node: string | null }> {
+    const health = await this.services.health(SwarmRuntime.serviceId(id));
+    const link = await this.#link(id);
+    const value = await link.request('stats', {}, 30_000);
     return {
-      service: this.docker.getService(inspected.ID),
-      id: inspected.ID,
-      experimentId: labels[LABELS.experimentId] ?? '',
+      ...(value as unknown as StatsResult),
+      container_id: `${SWARM_ID_PREFIX}${health.container_id}`,
+      node: nodeLabel(health.node),
     };
+  }
+
+  async health(id: string): Promise<HealthResult & { node: string | null; lost: boolean }> {
+    const h = await this.services.health(SwarmRuntime.serviceId(id));
+    const connected = h.experiment_id ? this.hub.connected(h.experiment_id) : false;
+    return {
+      container_id: `${SWARM_ID_PREFIX}${h.container_id}`,
+      experiment_id: h.experiment_id,
+      running: h.running,
+      status: h.status,
+      oom_killed: false,
+      oom_kill_count: null,
+      exit_code: null,
+      reason: h.running && !connected ? `${h.reason}; its node is not connected to the hub` : h.reason,
+      started_at: null,
+      finished_at: null,
+      endpoint_reachable: connected,
+      node: nodeLabel(h.node),
+      lost: h.lost,
+    };
+  }
+
+  async destroy(id: string): Promise<{ removed: boolean }> {
+    const serviceId = SwarmRuntime.serviceId(id);
+    const found = (await this.services.list({})).find((s) => s.container_id === serviceId || s.name === id);
+    if (found?.experiment_id) this.hub.revoke(found.experiment_id);
+    this.#experiments.delete(serviceId);
+    if (found) this.#experiments.delete(found.container_id);
+    return this.services.destroy(serviceId);
+  }
+
+  async list(labels: Record<string, string> = {}): Promise<(ContainerInfo & { node: string | null })[]> {
+    return (await this.services.list(labels)).map((s) => ({
+      container_id: `${SWARM_ID_PREFIX}${s.container_id}`,
+      experiment_id: s.experiment_id,
+      name: s.name,
+      image: s.image,
+      status: s.status,
+      running: s.running,
+      created_at: s.created_at,
+      labels: s.labels,
+      endpoint: s.experiment_id ? `hub://${s.experiment_id}` : null,
+      work_dir: s.labels[LABELS.workDir] ?? null,
+      node: nodeLabel(s.node),
+    }));
   }
 
   /**
-   * The experiment's task and the node under it. A task whose node is down
-   * (its daemon or machine gone) is `lost`: Swarm will not restart it (no
-   * restart policy), so the caller destroys it and creates it again; Swarm
-   * then places it on a node that is up.
+   * While experiments are connected: a node the manager sees down loses its
+   * experiments at once (their calls fail, the plan retries them on a node
+   * that is up) instead of waiting on a machine that may never answer.
    */
-  async health(id: string): Promise<SwarmHealth> {
-    const { id: serviceId, experimentId } = await this.own(id);
-    const [nodes, tasks, rows] = await Promise.all([
-      listNodes(this.docker),
-      listTasks(this.docker, serviceId),
-      call(this.docker, () => this.docker.listNodes()) as Promise<
-        Array<{ ID: string; Status?: { State?: string } }>
-      >,
-    ]);
-    const task = newestTasks(tasks).get(serviceId);
-    const node = task?.NodeID ? (nodes.get(task.NodeID) ?? null) : null;
-    const nodeState = task?.NodeID
-      ? (rows.find((r) => r.ID === task.NodeID)?.Status?.State ?? 'unknown')
-      : null;
-    const state = task?.Status.State ?? 'new';
-    const lost = nodeState !== null && nodeState !== 'ready';
-    const where = node ? ` on node ${node.labels['peragus.lab-node'] ?? node.hostname} (${node.addr})` : '';
-    let reason: string;
-    if (lost)
-      reason = `node${where ? where.slice(' on node'.length) : ''} is ${nodeState}: the experiment is lost; destroy it and create it again`;
-    else if (state === 'running') reason = `running${where}`;
-    else
-      reason = `${state}${where}${task?.Status.Err ? `: ${task.Status.Err}` : task?.Status.Message ? `: ${task.Status.Message}` : ''}`;
-    return {
-      container_id: serviceId,
-      experiment_id: experimentId || null,
-      running: state === 'running' && !lost,
-      status: state,
-      lost,
-      node,
-      node_state: nodeState,
-      reason,
-    };
+  #startWatch(): void {
+    if (this.#watch) return;
+    this.#watch = setInterval(() => void this.#checkLost(), this.#watchMs);
+    this.#watch.unref();
   }
 
-  async logs(id: string, options: LogsOptions = {}): Promise<LogsResult> {
-    const { service } = await this.own(id);
-    const tail = Math.max(1, Math.min(options.tail ?? 200, 100_000));
-    const data = (await call(this.docker, () =>
-      service.logs({ stdout: true, stderr: true, tail, follow: false }),
-    )) as unknown as Buffer;
-    return demuxBuffer(data);
-  }
-
-  /** Idempotent: an unknown or already removed service resolves with removed=false. */
-  async destroy(id: string): Promise<{ removed: boolean }> {
-    let target: Awaited<ReturnType<SwarmRuntime['own']>>;
+  async #checkLost(): Promise<void> {
+    if (this.#watching) return;
+    this.#watching = true;
     try {
-      target = await this.own(id);
-    } catch (err) {
-      if (err instanceof ContainerRuntimeError && err.code === 'not_found') return { removed: false };
-      throw err;
+      if (this.hub.linked().length === 0) return;
+      for (const [experimentId, reason] of await this.services.lost()) this.hub.drop(experimentId, reason);
+    } catch {
+      // the manager did not answer this time: ask again at the next tick
+    } finally {
+      this.#watching = false;
     }
-    const removed = await removeService(this.docker, target.id);
-    await removeNetwork(this.docker, networkName(target.experimentId));
-    return { removed };
   }
 
-  async list(labels: Record<string, string> = {}): Promise<SwarmServiceInfo[]> {
-    const filters = [
-      `${LABELS.createdBy}=${CREATED_BY}`,
-      `${SWARM_LABEL}=swarm`,
-      ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
-    ];
-    const services = (await call(this.docker, () =>
-      this.docker.listServices({ filters: JSON.stringify({ label: filters }) }),
-    )) as Array<{ ID: string; CreatedAt?: string; Spec: { Name?: string; Labels?: Record<string, string> } }>;
-    if (services.length === 0) return [];
-    const [nodes, tasks] = await Promise.all([listNodes(this.docker), listTasks(this.docker)]);
-    const current = newestTasks(tasks);
-    return services.map((s) => {
-      const labelsOf = s.Spec.Labels ?? {};
-      const task = current.get(s.ID);
-      const state = task?.Status.State ?? 'new';
-      return {
-        container_id: s.ID,
-        experiment_id: labelsOf[LABELS.experimentId] ?? null,
-        name: s.Spec.Name ?? '',
-        image: labelsOf[LABELS.image] ?? '',
-        status: state,
-        running: state === 'running',
-        created_at: s.CreatedAt ?? '',
-        labels: labelsOf,
-        node: task?.NodeID ? (nodes.get(task.NodeID) ?? null) : null,
-      };
-    });
+  async close(): Promise<void> {
+    if (this.#watch) clearInterval(this.#watch);
+    this.#watch = undefined;
+    await this.hub.close();
   }
 }

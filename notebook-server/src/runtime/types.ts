@@ -156,6 +156,8 @@ export interface CreateResult {
   image_id: string;
   /** What confines the experiment: a Docker container, a bubblewrap sandbox, or nothing (say so). */
   isolation: Isolation;
+  /** The machine it runs on when that is not this host (swarm: the cluster node's name). */
+  node?: string;
 }
 
 export interface ExecOptions {
@@ -254,7 +256,7 @@ export interface DestroyOptions {
 }
 
 export interface ContainerRuntime {
-  readonly kind: 'docker' | 'local';
+  readonly kind: 'docker' | 'local' | 'swarm';
   /** Provisions and starts a container; resolves when its MCP endpoint accepts connections. */
   create(spec?: ContainerSpec): Promise<CreateResult>;
   exec(id: string, cmd: string[], options?: ExecOptions): Promise<ExecResult>;

@@ -5,9 +5,11 @@ import { ResourcesSchema } from '../runtime/types.ts';
 
 const ContainerId = { container_id: z.string().min(1).describe('From container_create or container_list.') };
 const Runtime = z
-  .enum(['local', 'docker'])
+  .enum(['local', 'docker', 'swarm'])
   .optional()
-  .describe('local: a child process per experiment; docker: a container. Default: PERAGUS_RUNTIME (local).');
+  .describe(
+    'local: a child process per experiment; docker: a container; swarm: a service on the Docker Swarm cluster. Default: PERAGUS_RUNTIME (local).',
+  );
 
 export const ContainerCreateInput = {
   image: z.string().min(1).optional().describe('Image (docker runtime); default PERAGUS_IMAGE.'),
@@ -96,6 +98,7 @@ export const ContainerStatsOutput = {
   pids: z.number(),
   pids_limit: z.number().nullable(),
   read_at: z.string(),
+  node: z.string().nullable().optional().describe('swarm: the cluster node the experiment runs on.'),
 };
 export const ContainerHealthOutput = {
   container_id: z.string(),

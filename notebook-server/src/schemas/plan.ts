@@ -75,7 +75,7 @@ export const PlanInput = z
       .optional()
       .describe('Caps per experiment container, e.g. {"cpu": 1, "memory": "1g"}.'),
     runtime: z
-      .enum(['local', 'docker'])
+      .enum(['local', 'docker', 'swarm'])
       .optional()
       .describe('Where experiments run. Default: PERAGUS_RUNTIME (local).'),
     timeout_ms: z
