@@ -12,7 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startZygote } from '../../notebook-server/src/kernel/zygote.ts';
 import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { processTree } from '../../notebook-server/src/runtime/local-process.ts';
-import { EXPERIMENT_UID, localIsolation, ZYGOTE_SOCKET_INSIDE } from '../../notebook-server/src/sandbox/bwrap.ts';
+import {
+  EXPERIMENT_UID,
+  localIsolation,
+  ZYGOTE_SOCKET_INSIDE,
+} from '../../notebook-server/src/sandbox/bwrap.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
 
 const check = localIsolation();
@@ -138,7 +142,13 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
       uid: EXPERIMENT_UID,
       gid: EXPERIMENT_UID,
       groups: [],
-      caps: ['0000000000000000', '0000000000000000', '0000000000000000', '0000000000000000', '0000000000000000'],
+      caps: [
+        '0000000000000000',
+        '0000000000000000',
+        '0000000000000000',
+        '0000000000000000',
+        '0000000000000000',
+      ],
       nnp: '1',
       host: 'peragus-experiment',
       b: false,

@@ -60,7 +60,14 @@ import {
 } from './types.ts';
 import { diskCapOf } from './volume-cap.ts';
 
-const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/peragus.js');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/**
+ * What a node role runs: the bundle this host itself runs from (dist/bundle/cli), or else
+ * bin/peragus.js (which checks the bundle's freshness against every source on each start).
+ */
+const BIN = existsSync(join(HERE, 'peragus.mjs'))
+  ? join(HERE, 'peragus.mjs')
+  : resolve(HERE, '../../../bin/peragus.js');
 const CLK_TCK = 100;
 
 interface LocalRecord {
@@ -215,9 +222,9 @@ export class LocalRuntime implements ContainerRuntime {
       layout.workDir,
       {
         ...spec.env,
-      PERAGUS_EXPERIMENT_ID: experimentId,
-      PERAGUS_CONTAINER_ID: containerId,
-      PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
+        PERAGUS_EXPERIMENT_ID: experimentId,
+        PERAGUS_CONTAINER_ID: containerId,
+        PERAGUS_POOL_SIZE: process.env.PERAGUS_NODE_POOL_SIZE ?? '1',
         PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home),
         [ZYGOTE_ENV]: zygoteSocket,
         // The node stops when this process is gone (runtime/parent-watch.ts).
@@ -268,7 +275,10 @@ export class LocalRuntime implements ContainerRuntime {
       // Kernel requests on the experiment's socket join the namespaces of this process's sandbox.
       await zygote.attach(containerId, spawned).catch(async (e: Error) => {
         await this.destroy(containerId);
-        throw new ContainerRuntimeError('create_failed', `cannot hand the sandbox to the kernel zygote: ${e.message}`);
+        throw new ContainerRuntimeError(
+          'create_failed',
+          `cannot hand the sandbox to the kernel zygote: ${e.message}`,
+        );
       });
     }
     if (!spec.command) {

@@ -176,27 +176,37 @@ class Zygote:
     def serve(self) -> None:
         while True:
             for key, _ in self.sel.select(timeout=0.1):
-                kind, obj = key.data
-                if kind == "accept":
-                    server = self.server if obj is None else obj.server
-                    try:
-                        conn, _ = server.accept()
-                    except OSError:
-                        continue
-                    self.pending[conn] = b""
-                    if obj is not None:
-                        self.conn_exp[conn] = obj
-                    self.sel.register(conn, selectors.EVENT_READ, ("request", conn))
-                elif kind == "request":
-                    self._on_request(obj)
-                elif kind == "conn":
-                    self._on_conn(obj)
-                elif kind == "out":
-                    self._on_out(obj)
+                # An earlier event of this batch may have closed this one's file (a revoke).
+                if self.sel.get_map().get(key.fd) is not key:
+                    continue
+                try:
+                    self._dispatch(*key.data)
+                except Exception:  # noqa: BLE001 - one bad event never takes the zygote down
+                    import traceback  # noqa: PLC0415
+
+                    traceback.print_exc()
             self._reap()
             if self.owner > 1 and os.getppid() != self.owner:
                 self.shutdown()
                 return
+
+    def _dispatch(self, kind: str, obj: Any) -> None:
+        if kind == "accept":
+            server = self.server if obj is None else obj.server
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            self.pending[conn] = b""
+            if obj is not None:
+                self.conn_exp[conn] = obj
+            self.sel.register(conn, selectors.EVENT_READ, ("request", conn))
+        elif kind == "request":
+            self._on_request(obj)
+        elif kind == "conn":
+            self._on_conn(obj)
+        elif kind == "out":
+            self._on_out(obj)
 
     def _on_request(self, conn: socket.socket) -> None:
         try:
