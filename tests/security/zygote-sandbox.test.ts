@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startZygote } from '../../notebook-server/src/kernel/zygote.ts';
 import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
-import { processTree } from '../../notebook-server/src/runtime/local-process.ts';
+import { processTree, sandboxProcesses } from '../../notebook-server/src/runtime/local-process.ts';
 import {
   EXPERIMENT_UID,
   localIsolation,
@@ -33,19 +33,15 @@ if (why) {
 }
 const TOKEN = `token-${randomBytes(8).toString('hex')}`;
 
-/** The uid of each live process in the zygote's tree (its forked kernels). */
-function zygoteKernels(zygotePid: number): number[] {
-  const uids: number[] = [];
-  for (const pid of processTree(zygotePid)) {
-    if (pid === zygotePid) continue;
+/** The live processes of the zygote's tree that run as `uid` (its forked kernels). */
+function zygoteKernels(zygotePid: number, uid: number): number[] {
+  return processTree(zygotePid).filter((pid) => {
     try {
-      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      if (uid) uids.push(Number(uid));
+      return /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] === String(uid);
     } catch {
-      // exited
+      return false; // exited
     }
-  }
-  return uids;
+  });
 }
 
 // A client of the zygote protocol, run by experiment A's own kernel: one request, every answer line.
@@ -163,7 +159,17 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
     const local = t.host.containers.runtime('local') as LocalRuntime;
     const zygote = await local.zygotePid();
     expect(zygote).toBeGreaterThan(0);
-    expect(zygoteKernels(zygote as number)).toContain(EXPERIMENT_UID);
+    const kernels = zygoteKernels(zygote as number, EXPERIMENT_UID);
+    expect(kernels.length).toBeGreaterThan(0);
+    // container_stats counts each forked kernel with its own sandbox (it is no descendant of the node):
+    // A's notebook kernel with A, and none with both.
+    const inSandbox = (x: { cid: string }) => {
+      const record = JSON.parse(readFileSync(join(t.home, 'local-containers', `${x.cid}.json`), 'utf8'));
+      return new Set(sandboxProcesses(record.pid as number));
+    };
+    const [ofA, ofB] = [inSandbox(a), inSandbox(b)];
+    expect(kernels.filter((k) => ofA.has(k)).length).toBeGreaterThan(0);
+    expect(kernels.filter((k) => ofA.has(k) === ofB.has(k))).toEqual([]);
   }, 300_000);
 
   it("refuses what the experiment's socket does not serve, and the host's own socket is not there", async () => {
