@@ -17,7 +17,7 @@
 // Peers come from bench/peers/.venv (scripts/setup-bench.mjs).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { LABELS } from '../notebook-server/src/runtime/types.ts';
@@ -37,19 +37,53 @@ const RT = [60, 70, 80, 90];
 interface Measured {
   wall_s: number;
   cpu_s: number;
+  /** "cgroup" (every process of the command) or "rusage" (only those reaped transitively). */
+  cpu_source?: string;
   out: string;
 }
 
 // Runs a command under a tiny Python parent that reports wall time and the CPU
-// of every descendant it (transitively) reaped: RUSAGE_CHILDREN.
+// of every process the command started. Where the bench may make a cgroup (root,
+// cgroup v1 cpuacct or v2), the command runs in one of its own and its usage
+// counts every descendant, even those re-parented away (sandboxed node roles
+// whose bubblewrap ended first, kernels forked by the zygote); otherwise
+// RUSAGE_CHILDREN (only what was reaped transitively: an undercount).
 const TIMER = String.raw`
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
+cg = None
+for base, stat in (("/sys/fs/cgroup/cpuacct", "cpuacct.usage"), ("/sys/fs/cgroup", "cpu.stat")):
+    if cg is None and os.path.exists(os.path.join(base, "cgroup.procs")):
+        try:
+            d = os.path.join(base, "peragus-bench-%d" % os.getpid())
+            os.mkdir(d)
+            cg = (d, stat)
+        except OSError:
+            pass
+def enter():
+    if cg:
+        with open(os.path.join(cg[0], "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+def usage():
+    text = open(os.path.join(cg[0], cg[1])).read()
+    if cg[1] == "cpuacct.usage":
+        return int(text) / 1e9
+    return int(dict(l.split() for l in text.splitlines())["usage_usec"]) / 1e6
 t = time.perf_counter()
 with open(sys.argv[1], "w") as out:
-    code = subprocess.run(sys.argv[2:], stdout=out).returncode
+    code = subprocess.run(sys.argv[2:], stdout=out, preexec_fn=enter).returncode
 wall = time.perf_counter() - t
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"wall_s": wall, "cpu_s": r.ru_utime + r.ru_stime, "code": code}))
+cpu, source = r.ru_utime + r.ru_stime, "rusage"
+if cg:
+    time.sleep(0.5)  # let processes of the plan that were still ending go
+    cpu, source = usage(), "cgroup"
+    for _ in range(20):
+        try:
+            os.rmdir(cg[0])
+            break
+        except OSError:
+            time.sleep(0.25)
+print(json.dumps({"wall_s": wall, "cpu_s": cpu, "cpu_source": source, "code": code}))
 `;
 
 function timed(cmd: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Measured> {
@@ -78,7 +112,7 @@ function timed(cmd: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Meas
         if (r.code !== 0 && !summary) {
           return fail(new Error(`${cmd.join(' ')} exited ${r.code}: ${stderr} ${out.slice(-1000)}`));
         }
-        ok({ wall_s: r.wall_s, cpu_s: r.cpu_s, out });
+        ok({ wall_s: r.wall_s, cpu_s: r.cpu_s, cpu_source: r.cpu_source, out });
       } catch {
         fail(new Error(`timer failed: ${stdout} ${stderr}`));
       }
@@ -158,7 +192,17 @@ function daemonCpu(): number {
   return ticks / 100;
 }
 
-async function ours(plan: Record<string, unknown>, runtime: 'local' | 'docker'): Promise<Measured> {
+interface PlanSummary {
+  finished: number;
+  total: number;
+  wall_ms: number;
+  experiments: { status: string; error?: string; compute_ms?: number }[];
+}
+
+async function ours(
+  plan: Record<string, unknown>,
+  runtime: 'local' | 'docker',
+): Promise<Measured & { summary: PlanSummary }> {
   const home = mkdtempSync(join(tmpdir(), 'pb-'));
   const file = join(home, 'plan.json');
   writeFileSync(file, JSON.stringify({ ...plan, runtime }));
@@ -173,11 +217,7 @@ async function ours(plan: Record<string, unknown>, runtime: 'local' | 'docker'):
       },
       home,
     );
-    const summary = JSON.parse(m.out) as {
-      finished: number;
-      total: number;
-      experiments: { status: string; error?: string }[];
-    };
+    const summary = JSON.parse(m.out) as PlanSummary;
     if (summary.finished !== summary.total) {
       const errors = [...new Set(summary.experiments.map((e) => e.error).filter(Boolean))];
       process.stderr.write(
@@ -185,7 +225,7 @@ async function ours(plan: Record<string, unknown>, runtime: 'local' | 'docker'):
       );
     }
     const extra = cpu?.stop();
-    return { ...m, cpu_s: m.cpu_s + (extra ? extra.containers + extra.daemons : 0) };
+    return { ...m, cpu_s: m.cpu_s + (extra ? extra.containers + extra.daemons : 0), summary };
   } finally {
     cpu?.stop();
     rmSync(home, { recursive: true, force: true });
@@ -244,7 +284,9 @@ export const suite: BenchSuite = async () => {
       `[bench] plan Docker figures not measured: ${skipDocker ? 'PERAGUS_BENCH_PLAN_DOCKER=0' : dockerReason()}\n`,
     );
   }
-  const log = (s: string) => process.stderr.write(`[bench] plan: ${s}\n`);
+  const load = () => loadavg()[0]!.toFixed(1);
+  const log = (s: string) => process.stderr.write(`[bench] plan: ${s} (load ${load()})\n`);
+  const loads: number[] = [];
   const emaArgs = { model: TEACUP, processes: 2, outcome: 'teacup_temperature', points: points24 };
   const pm = { model: TEACUP, processes: 2, outcome: 'Teacup Temperature', points: points24 };
   const lhsPlan = {
@@ -278,6 +320,8 @@ export const suite: BenchSuite = async () => {
       const e = await peer('ema_plan.py', emaArgs, dir);
       add('ema', e.wall_s);
       const l = await ours(teacupPlan(), 'local');
+      loads.push(loadavg()[0]!);
+      if (i === 0) log(`CPU measured by ${l.cpu_source}`);
       add('local', l.wall_s);
       add('local_cpu', l.cpu_s / 24);
       log(
@@ -299,10 +343,27 @@ export const suite: BenchSuite = async () => {
       add('lhs_ema', le.wall_s);
       const lo = await ours(lhsPlan, 'local');
       add('lhs_ours', lo.wall_s);
+      add('lhs_plan_wall', lo.summary.wall_ms);
       log(
         `run ${i + 1}: papermill ${p ? `${p.wall_s.toFixed(1)} s` : '-'}; LHS EMA ${le.wall_s.toFixed(1)} s, ours ${lo.wall_s.toFixed(1)} s`,
       );
     }
+    // plan_parallel_efficiency (as in bench/runtime.bench.ts): one LHS experiment's kernel
+    // compute measured alone (K = 1, median of 3) × 8 over the cores, against the 8-experiment
+    // plan's own wall time (K = 2; median over the rounds).
+    const alone: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const one = await ours(
+        { ...lhsPlan, targets: lhsPlan.targets.slice(0, 1), parallel_limit: 1 },
+        'local',
+      );
+      alone.push(one.summary.experiments[0]?.compute_ms ?? 0);
+    }
+    const efficiency =
+      (8 * median(alone)) / Math.min(cpus().length, lhsPlan.parallel_limit) / median(s.lhs_plan_wall!);
+    log(
+      `parallel efficiency: alone ${median(alone)} ms, plan ${median(s.lhs_plan_wall!)} ms → ${efficiency.toFixed(3)}`,
+    );
     const scale = [6, 12, 24, 48];
     const walls: number[] = [];
     for (const n of scale) {
@@ -340,6 +401,8 @@ export const suite: BenchSuite = async () => {
         ratio: r3(median(s.lhs_ours!) / median(s.lhs_ema!)),
         goal: '<= 0.8',
       },
+      { name: 'plan_parallel_efficiency', value: r3(efficiency), unit: 'ratio', goal: '>= 0.85' },
+      { name: 'plan_load_average', value: r3(median(loads)), unit: '1-min load (2 cores)' },
       { name: 'plan_scaling_fixed', value: r3(f.fixed), unit: 's' },
       { name: 'plan_scaling_per_experiment', value: r3(f.per), unit: 's' },
       ...scale.map((n, i) => ({ name: `plan_scaling_n${n}`, value: r3(walls[i]!), unit: 's' })),

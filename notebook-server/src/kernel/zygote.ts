@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSetting } from '../config/index.ts';
 import { signalGroup } from '../proc/process.ts';
+import { experimentEnv } from '../sandbox/env.ts';
 import {
   type KernelProcess,
   kernelCommand,
@@ -39,6 +40,39 @@ export interface Zygote {
   readonly pid: number;
   /** Stops the zygote (it kills the kernels it forked) and waits until it has exited. */
   close(): Promise<void>;
+  /**
+   * Registers a sandboxed experiment: resolves to a socket of that experiment alone (owned by
+   * `owner`), to bind into its sandbox. Kernels asked for on it join that sandbox, whatever the request says.
+   */
+  register(id: string, owner: { uid: number; gid: number }): Promise<string>;
+  /** Names the experiment's sandbox: the pid of the bubblewrap process that made it. */
+  attach(id: string, sandboxPid: number): Promise<void>;
+  /** Ends an experiment: its socket is removed and its kernels are killed. */
+  revoke(id: string): Promise<void>;
+}
+
+/** One request on the zygote's main socket (only this host reaches it) and its one-line answer. */
+function control(socketPath: string, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const conn = createConnection(socketPath);
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.setTimeout(10_000, () => conn.destroy(new Error('the kernel zygote did not answer within 10 s')));
+    conn.on('data', (d: string) => {
+      buf += d;
+    });
+    conn.on('error', reject);
+    conn.on('close', () => {
+      try {
+        const reply = JSON.parse(buf.split('\n')[0] ?? '') as Record<string, unknown>;
+        if (typeof reply.error === 'string') reject(new Error(`kernel zygote: ${reply.error}`));
+        else resolve(reply);
+      } catch {
+        reject(new Error(`kernel zygote: no answer to ${String(request.op)}`));
+      }
+    });
+    conn.write(`${JSON.stringify(request)}\n`);
+  });
 }
 
 /** Starts a zygote and resolves once it has imported everything and listens. */
@@ -47,13 +81,12 @@ export function startZygote(
 ): Promise<Zygote> {
   const socketPath = join(tmpdir(), `peragus-zygote-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
   const child: ChildProcess = spawn(resolvePython(), ['-m', 'peragus_pysd.zygote', '--socket', socketPath], {
-    env: {
-      ...process.env,
-      ...options.env,
-      MPLBACKEND: 'Agg',
-      PYTHONUNBUFFERED: '1',
-      PERAGUS_PARENT_PID: String(process.pid),
-    },
+    // Allow-listed like every kernel: a forked kernel can read the zygote's initial
+    // environment (/proc/self/environ), so the host's token must never be in it.
+    env: experimentEnv(
+      { ...options.env, MPLBACKEND: 'Agg', PYTHONUNBUFFERED: '1', PERAGUS_PARENT_PID: String(process.pid) },
+      { sandboxed: false },
+    ),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr = new RingBuffer(8 * 1024);
@@ -92,7 +125,21 @@ export function startZygote(
         child.unref();
         (child.stdout as { unref?: () => void } | null)?.unref?.();
         (child.stderr as { unref?: () => void } | null)?.unref?.();
-        resolve({ socketPath, pid: child.pid as number, close });
+        resolve({
+          socketPath,
+          pid: child.pid as number,
+          close,
+          register: async (id, owner) => {
+            const reply = await control(socketPath, { op: 'register', id, uid: owner.uid, gid: owner.gid });
+            return String(reply.socket);
+          },
+          attach: async (id, sandboxPid) => {
+            await control(socketPath, { op: 'attach', id, pid: sandboxPid });
+          },
+          revoke: async (id) => {
+            await control(socketPath, { op: 'revoke', id });
+          },
+        });
       }
     });
     child.once('exit', (code) => {

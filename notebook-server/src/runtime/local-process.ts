@@ -2,7 +2,7 @@
 // capped output, read a process tree's CPU and memory from /proc, and stop a
 // process group (SIGTERM, then SIGKILL).
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { isAlive, signalGroup } from '../proc/process.ts';
 import type { ExecResult } from './types.ts';
 
@@ -103,11 +103,38 @@ export function processTree(root: number): number[] {
   return tree;
 }
 
-/** Summed RSS (bytes) and CPU ticks of a process tree. */
+/** The pid namespace of `pid` (its /proc link text), or undefined when it cannot be read. */
+function pidNamespace(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The tree under `root` plus every process in the pid namespace of root's children
+ * (a sandbox's kernels forked by the kernel zygote are not root's descendants).
+ */
+export function sandboxProcesses(root: number): number[] {
+  const tree = processTree(root);
+  const own = pidNamespace(root);
+  const inner = new Set(tree.map(pidNamespace).filter((ns) => ns !== undefined && ns !== own));
+  if (inner.size === 0) return tree;
+  const all = new Set(tree);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const ns = pidNamespace(Number(entry));
+    if (ns && inner.has(ns)) all.add(Number(entry));
+  }
+  return [...all];
+}
+
+/** Summed RSS (bytes) and CPU ticks of a process tree (and of the sandbox it made). */
 export function treeUsage(root: number): { rss: number; ticks: number; pids: number } {
   let rss = 0;
   let ticks = 0;
-  const pids = processTree(root).filter(isAlive);
+  const pids = sandboxProcesses(root).filter(isAlive);
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -24,6 +24,7 @@ import {
   localIsolation,
   SANDBOX_ENV,
   sandboxOwner,
+  ZYGOTE_SOCKET_INSIDE,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import { runCommand, stopGroup, treeUsage } from './local-process.ts';
@@ -62,7 +63,14 @@ import type {
 import { ContainerRuntimeError, containerLabels, LABELS, parseContainerSpec } from './types.ts';
 import { diskCapOf } from './volume-cap.ts';
 
-const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/peragus.js');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/**
+ * What a node role runs: the bundle this host itself runs from (dist/bundle/cli), or else
+ * bin/peragus.js (which checks the bundle's freshness against every source on each start).
+ */
+const BIN = existsSync(join(HERE, 'peragus.mjs'))
+  ? join(HERE, 'peragus.mjs')
+  : resolve(HERE, '../../../bin/peragus.js');
 const CLK_TCK = 100;
 
 interface LocalRecord {
@@ -76,6 +84,8 @@ interface LocalRecord {
   labels: Record<string, string>;
   created_at: string;
   env: Record<string, string>;
+  /** Registered with this runtime's kernel zygote (revoked on destroy). */
+  zygote?: boolean;
 }
 
 export interface LocalRuntimeOptions {
@@ -119,7 +129,13 @@ export class LocalRuntime implements ContainerRuntime {
   }
 
   /** The argv and environment of an experiment process: sandboxed and scrubbed. */
-  #sandboxed(cmd: string[], workDir: string, env: Record<string, string>, cwd?: string) {
+  #sandboxed(
+    cmd: string[],
+    workDir: string,
+    env: Record<string, string>,
+    cwd?: string,
+    sockets?: [string, string][],
+  ) {
     if (this.isolation.isolation !== 'bubblewrap') {
       return { argv: cmd, env: experimentEnv(env, { sandboxed: false }) };
     }
@@ -131,6 +147,7 @@ export class LocalRuntime implements ContainerRuntime {
           home: this.home,
           readOnly: [pysdCacheDir(this.home)],
           ...(cwd ? { cwd } : {}),
+          ...(sockets ? { sockets } : {}),
         }),
       ],
       // In the sandbox's pid namespace the node's parent watch stands down (another
@@ -174,9 +191,11 @@ export class LocalRuntime implements ContainerRuntime {
 
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
     const spec = parseContainerSpec(input);
-    // The zygote forks kernels outside the bubblewrap sandbox, so a sandboxed node starts its kernel cold.
-    const zygote =
-      spec.command || this.isolation.isolation === 'bubblewrap' ? null : await this.#kernelZygote();
+    const bwrapped = this.isolation.isolation === 'bubblewrap';
+    // Under bubblewrap the zygote forks each kernel into its experiment's sandbox (it joins the
+    // sandbox's namespaces and drops to the sandbox user), which needs a root host; a
+    // non-root host's sandboxed nodes start their kernels cold.
+    const zygote = spec.command || (bwrapped && !this.#owner) ? null : await this.#kernelZygote();
     const experimentId = spec.experiment_id ?? newExperimentId();
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
@@ -202,18 +221,35 @@ export class LocalRuntime implements ContainerRuntime {
       '--work-dir',
       layout.workDir,
     ];
-    const sandboxed = this.#sandboxed(cmd, layout.workDir, {
-      ...spec.env,
-      PERAGUS_EXPERIMENT_ID: experimentId,
-      PERAGUS_CONTAINER_ID: containerId,
-      PERAGUS_POOL_SIZE: String(this.#nodePoolSize),
-      PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home, undefined, this.#sharedCache),
-      [ZYGOTE_ENV]: zygote?.socketPath ?? '0',
-      // The node stops when this process is gone (runtime/parent-watch.ts).
-      ...parentWatchEnv(),
-      // Kernels cap each file they write at the volume cap (volume-cap.ts: what the local runtime can do).
-      PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
-    });
+    let zygoteSocket = zygote?.socketPath ?? '0';
+    let sockets: [string, string][] | undefined;
+    if (zygote && bwrapped && this.#owner) {
+      try {
+        sockets = [[await zygote.register(containerId, this.#owner), ZYGOTE_SOCKET_INSIDE]];
+        zygoteSocket = ZYGOTE_SOCKET_INSIDE;
+      } catch (e) {
+        this.#log.warn(`peragus: ${experimentId}'s kernel starts cold: ${(e as Error).message}`);
+        zygoteSocket = '0';
+      }
+    }
+    const sandboxed = this.#sandboxed(
+      cmd,
+      layout.workDir,
+      {
+        ...spec.env,
+        PERAGUS_EXPERIMENT_ID: experimentId,
+        PERAGUS_CONTAINER_ID: containerId,
+        PERAGUS_POOL_SIZE: String(this.#nodePoolSize),
+        PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home, undefined, this.#sharedCache),
+        [ZYGOTE_ENV]: zygoteSocket,
+        // The node stops when this process is gone (runtime/parent-watch.ts).
+        ...parentWatchEnv(),
+        // Kernels cap each file they write at the volume cap (volume-cap.ts: what the local runtime can do).
+        PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
+      },
+      undefined,
+      sockets,
+    );
     const [file, ...args] = sandboxed.argv as [string, ...string[]];
     const child = spawn(file, args, {
       cwd: layout.workDir,
@@ -241,8 +277,19 @@ export class LocalRuntime implements ContainerRuntime {
       labels: containerLabels(spec.labels, { experimentId, workDir: layout.workDir, endpoint }),
       created_at: new Date().toISOString(),
       env: spec.env ?? {},
+      ...(sockets ? { zygote: true } : {}),
     };
     this.#save(record);
+    if (sockets && zygote) {
+      // Kernel requests on the experiment's socket join the namespaces of this process's sandbox.
+      await zygote.attach(containerId, spawned).catch(async (e: Error) => {
+        await this.destroy(containerId);
+        throw new ContainerRuntimeError(
+          'create_failed',
+          `cannot hand the sandbox to the kernel zygote: ${e.message}`,
+        );
+      });
+    }
     if (!spec.command) {
       try {
         await waitForEndpoint(endpoint, this.#readyTimeoutMs, async () =>
@@ -384,6 +431,7 @@ export class LocalRuntime implements ContainerRuntime {
     if (!isContainerRef(id) || !existsSync(file)) return { removed: false };
     const rec = JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
     await stopGroup(rec.pid);
+    if (rec.zygote) await (await this.#zygote)?.revoke(rec.container_id).catch(() => undefined);
     releaseEndpoint(rec.endpoint, rec.socket_path);
     rmSync(file, { force: true });
     if (options.removeWorkDir) rmSync(rec.work_dir, { recursive: true, force: true });

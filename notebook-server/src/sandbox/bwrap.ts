@@ -36,7 +36,12 @@ export interface SandboxOptions {
   cwd?: string;
   /** Host directories shown read-only at the same path (e.g. the shared PySD translation cache). */
   readOnly?: string[];
+  /** Unix sockets of the host shown at another path inside ([host path, path inside], under /run). */
+  sockets?: [string, string][];
 }
+
+/** Where a sandboxed node finds the kernel zygote's socket of its own experiment. */
+export const ZYGOTE_SOCKET_INSIDE = '/run/peragus/kernel.sock';
 
 const inside = (p: string, dir: string) => p === dir || p.startsWith(dir + sep);
 
@@ -97,6 +102,9 @@ export function bwrapArgs(cmd: string[], options: SandboxOptions): string[] {
     if (!existsSync(p)) continue;
     parents(p);
     args.push('--ro-bind', p, p);
+  }
+  for (const [socket, at] of options.sockets ?? []) {
+    args.push('--perms', '0755', '--dir', dirname(at), '--ro-bind', socket, at);
   }
   parents(workDir);
   args.push('--bind', workDir, workDir);

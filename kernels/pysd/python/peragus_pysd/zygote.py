@@ -19,11 +19,17 @@ the requester closes the connection (it died, or it is done with the kernel)
 the kernel's process group is killed. One kernel process per experiment, as
 before: only the imports are shared (copy-on-write pages).
 
-The sandbox seam: :func:`isolate` runs in the child between fork and the
-kernel. A per-experiment sandbox that can be applied from inside a process
-(namespaces via unshare(2), rlimits, uid/gid, landlock, seccomp) goes there,
-driven by fields of the request; one that must exec a wrapper (bubblewrap)
-runs kernels on the cold path instead (``PERAGUS_KERNEL_ZYGOTE=0``).
+Sandboxed experiments (the local runtime under bubblewrap, root host): the
+host (and only the host: the main socket is its own, mode 0600 in its private
+temp dir) registers each experiment with ``{"op": "register", "id": ID,
+"uid": U, "gid": G}`` and gets a socket of that experiment alone, which it
+binds into that experiment's sandbox; ``{"op": "attach", "id": ID, "pid":
+BWRAP_PID}`` names the sandbox, ``{"op": "revoke", "id": ID}`` ends it (socket
+gone, kernels killed). A kernel request on an experiment's socket is forked
+*into that experiment's sandbox* (:mod:`peragus_pysd.nsjoin`: its pid, mount,
+net, IPC, UTS and cgroup namespaces, uid/gid, no capabilities,
+no_new_privs), whatever the request says; its cwd is entered inside the
+sandbox, as the experiment user. Nothing but kernels is served there.
 """
 
 from __future__ import annotations
@@ -38,95 +44,20 @@ import sys
 import time
 from typing import Any
 
+from . import nsjoin
+from .zygote_child import isolate, run_kernel, warm_imports  # noqa: F401  (isolate: the seam, re-exported)
+from .zygote_sandbox import Experiment, NotAttached, check_request, fork_kernel, listen_for
+
 READ_CHUNK = 65536
 
 
-def warm_imports() -> None:
-    """Everything a kernel and a typical experiment import, loaded once here."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import pysd  # noqa: F401, PLC0415
-    from ipykernel.kernelapp import IPKernelApp  # noqa: F401, PLC0415
-
-    import peragus_pysd  # noqa: F401, PLC0415
-    import peragus_pysd.experiment  # noqa: F401, PLC0415  (params, validate, writers, runner)
-
-    from . import kernel_launcher  # noqa: F401, PLC0415
-
-
-def isolate(request: dict[str, Any], out_fd: int) -> None:
-    """In the forked child, before the kernel: the experiment's own session, cwd, env and stdio."""
-    os.setsid()
-    env = request.get("env")
-    if isinstance(env, dict):
-        os.environ.clear()
-        os.environ.update({str(k): str(v) for k, v in env.items()})
-    cwd = request.get("cwd")
-    if cwd:
-        os.chdir(str(cwd))
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    os.dup2(out_fd, 1)
-    os.dup2(out_fd, 2)
-    os.close(out_fd)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    # A cold kernel starts with fresh entropy; so does a forked one.
-    try:
-        import numpy as np  # noqa: PLC0415
-
-        np.random.seed()
-    except ImportError:
-        pass
-
-
-def run_kernel(request: dict[str, Any], out_fd: int, close_fds: list[int]) -> None:
-    """The child: never returns."""
-    code = 1
-    try:
-        for fd in close_fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        isolate(request, out_fd)
-        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
-        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-        if request.get("task") == "plancheck":
-            # The host's plan check, forked with the imports it needs already paid.
-            from . import plancheck  # noqa: PLC0415
-
-            sys.stdout.write(json.dumps(plancheck.run(request.get("input"))) + "\n")
-            sys.stdout.flush()
-            os._exit(0)
-        from . import kernel_launcher  # noqa: PLC0415
-
-        argv = [str(a) for a in request.get("argv") or []]
-        sys.argv = ["peragus-kernel", *argv]
-        kernel_launcher.main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - report whatever stopped the kernel
-        import traceback  # noqa: PLC0415
-
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001
-            pass
-        os._exit(code)
-
-
 class Kernel:
-    def __init__(self, conn: socket.socket, pid: int, out_r: int) -> None:
+    def __init__(self, conn: socket.socket, pid: int, out_r: int, inner: int = 0, exp: Experiment | None = None) -> None:
         self.conn = conn
         self.pid = pid
+        # A kernel in an experiment's sandbox: its pid on this host (pid is the child waiting for it).
+        self.inner = inner
+        self.exp = exp
         self.out_r: int | None = out_r
         self.status: tuple[int | None, str | None] | None = None
         self.exited_at = 0.0
@@ -145,6 +76,11 @@ class Zygote:
         self.sel = selectors.DefaultSelector()
         self.kernels: dict[int, Kernel] = {}
         self.pending: dict[socket.socket, bytes] = {}
+        # Sandboxed experiments the host registered, by id; their sockets live in a private dir.
+        self.experiments: dict[str, Experiment] = {}
+        self.conn_exp: dict[socket.socket, Experiment] = {}
+        self.exp_dir = path + ".d"
+        self.exp_count = 0
         old = os.umask(0o077)
         try:
             if os.path.exists(path):
@@ -159,21 +95,37 @@ class Zygote:
     def serve(self) -> None:
         while True:
             for key, _ in self.sel.select(timeout=0.1):
-                kind, obj = key.data
-                if kind == "accept":
-                    conn, _ = self.server.accept()
-                    self.pending[conn] = b""
-                    self.sel.register(conn, selectors.EVENT_READ, ("request", conn))
-                elif kind == "request":
-                    self._on_request(obj)
-                elif kind == "conn":
-                    self._on_conn(obj)
-                elif kind == "out":
-                    self._on_out(obj)
+                # An earlier event of this batch may have closed this one's file (a revoke).
+                if self.sel.get_map().get(key.fd) is not key:
+                    continue
+                try:
+                    self._dispatch(*key.data)
+                except Exception:  # noqa: BLE001 - one bad event never takes the zygote down
+                    import traceback  # noqa: PLC0415
+
+                    traceback.print_exc()
             self._reap()
             if self.owner > 1 and os.getppid() != self.owner:
                 self.shutdown()
                 return
+
+    def _dispatch(self, kind: str, obj: Any) -> None:
+        if kind == "accept":
+            server = self.server if obj is None else obj.server
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            self.pending[conn] = b""
+            if obj is not None:
+                self.conn_exp[conn] = obj
+            self.sel.register(conn, selectors.EVENT_READ, ("request", conn))
+        elif kind == "request":
+            self._on_request(obj)
+        elif kind == "conn":
+            self._on_conn(obj)
+        elif kind == "out":
+            self._on_out(obj)
 
     def _on_request(self, conn: socket.socket) -> None:
         try:
@@ -183,24 +135,120 @@ class Zygote:
         if not chunk:
             self.sel.unregister(conn)
             self.pending.pop(conn, None)
+            self.conn_exp.pop(conn, None)
             conn.close()
             return
         buf = self.pending[conn] + chunk
         if b"\n" not in buf:
+            if len(buf) > 1 << 20:  # a request line never gets this long
+                self.sel.unregister(conn)
+                del self.pending[conn]
+                self.conn_exp.pop(conn, None)
+                self._refuse(conn, "bad request: no newline within 1 MiB")
+                return
             self.pending[conn] = buf
             return
         self.sel.unregister(conn)
         del self.pending[conn]
+        exp = self.conn_exp.pop(conn, None)
         line = buf.split(b"\n", 1)[0]
         try:
             request = json.loads(line)
             if not isinstance(request, dict):
                 raise ValueError("the request must be a JSON object")
         except ValueError as exc:
-            conn.sendall((json.dumps({"error": f"bad request: {exc}"}) + "\n").encode())
-            conn.close()
+            self._refuse(conn, f"bad request: {exc}")
             return
-        self._fork(conn, request)
+        if exp is not None:
+            self._serve_experiment(conn, exp, request)
+        elif "op" in request:
+            self._control(conn, request)
+        else:
+            self._fork(conn, request)
+
+    def _serve_experiment(self, conn: socket.socket, exp: Experiment, request: dict[str, Any]) -> None:
+        try:
+            sandbox = check_request(exp, conn, request)
+        except NotAttached:
+            exp.waiting.append((conn, request))
+            return
+        except (nsjoin.SandboxError, OSError) as exc:
+            self._refuse(conn, str(exc))
+            return
+        self._fork_sandboxed(conn, exp, sandbox, request)
+
+    def _refuse(self, conn: socket.socket, message: str) -> None:
+        try:
+            conn.sendall((json.dumps({"error": message}) + "\n").encode())
+        except OSError:
+            pass
+        conn.close()
+
+    def _control(self, conn: socket.socket, request: dict[str, Any]) -> None:
+        """The host's registry of sandboxed experiments (only the host reaches the main socket)."""
+        op, exp_id = request.get("op"), str(request.get("id") or "")
+        try:
+            if op == "register":
+                if exp_id in self.experiments:
+                    raise ValueError(f"experiment {exp_id} is already registered")
+                os.makedirs(self.exp_dir, mode=0o700, exist_ok=True)
+                self.exp_count += 1
+                exp = listen_for(exp_id, self.exp_dir, self.exp_count, int(request["uid"]), int(request["gid"]))
+                self.experiments[exp_id] = exp
+                self.sel.register(exp.server, selectors.EVENT_READ, ("accept", exp))
+                reply: dict[str, Any] = {"socket": exp.path}
+            elif op == "attach":
+                exp = self.experiments[exp_id]
+                exp.outer_pid = int(request["pid"])
+                waiting, exp.waiting = exp.waiting, []
+                for waiter, kernel_request in waiting:
+                    self._serve_experiment(waiter, exp, kernel_request)
+                reply = {"ok": True}
+            elif op == "revoke":
+                self._revoke(exp_id)
+                reply = {"ok": True}
+            else:
+                raise ValueError(f"unknown op {op!r}")
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            reply = {"error": f"{op}: {exc!r}"}
+        try:
+            conn.sendall((json.dumps(reply) + "\n").encode())
+        except OSError:
+            pass
+        conn.close()
+
+    def _revoke(self, exp_id: str) -> None:
+        exp = self.experiments.pop(exp_id, None)
+        if exp is None:
+            return
+        try:
+            self.sel.unregister(exp.server)
+        except (KeyError, ValueError):
+            pass
+        for conn in [c for c, e in self.conn_exp.items() if e is exp]:
+            self.conn_exp.pop(conn, None)
+            self.pending.pop(conn, None)
+            try:
+                self.sel.unregister(conn)
+            except (KeyError, ValueError):
+                pass
+            conn.close()
+        for kernel in [k for k in self.kernels.values() if k.exp is exp]:
+            self._kill(kernel)
+        exp.close()
+
+    def _fork_sandboxed(self, conn: socket.socket, exp: Experiment, sandbox: nsjoin.Sandbox, request: dict[str, Any]) -> None:
+        try:
+            outer, inner, ns_pid, out_r = fork_kernel(sandbox, request, run_kernel)
+        except nsjoin.SandboxError as exc:
+            self._refuse(conn, str(exc))
+            return
+        kernel = Kernel(conn, outer, out_r, inner=inner, exp=exp)
+        self.kernels[outer] = kernel
+        # The requester lives in the sandbox's pid namespace: it signals the kernel by that pid.
+        kernel.send({"pid": ns_pid})
+        self.sel.register(conn, selectors.EVENT_READ, ("conn", kernel))
+        self.sel.register(out_r, selectors.EVENT_READ, ("out", kernel))
 
     def _fork(self, conn: socket.socket, request: dict[str, Any]) -> None:
         out_r, out_w = os.pipe()
@@ -211,6 +259,9 @@ class Zygote:
             others = [self.server.fileno(), out_r, conn.fileno(), *(k.conn.fileno() for k in self.kernels.values())]
             others += [k.out_r for k in self.kernels.values() if k.out_r is not None]
             others += [c.fileno() for c in self.pending]
+            for exp in self.experiments.values():
+                others += [exp.server.fileno(), *(exp.sandbox.fds.values() if exp.sandbox else ())]
+                others += [c.fileno() for c, _ in exp.waiting]
             run_kernel(request, out_w, others)
         os.close(out_w)
         kernel = Kernel(conn, pid, out_r)
@@ -279,6 +330,11 @@ class Zygote:
     def _kill(self, kernel: Kernel) -> None:
         if kernel.status is not None:
             return
+        if kernel.inner:
+            try:
+                os.kill(kernel.inner, signal.SIGKILL)
+            except OSError:
+                pass
         for target in (lambda: os.killpg(kernel.pid, signal.SIGKILL), lambda: os.kill(kernel.pid, signal.SIGKILL)):
             try:
                 target()
@@ -305,8 +361,14 @@ class Zygote:
     def shutdown(self) -> None:
         for kernel in list(self.kernels.values()):
             self._kill(kernel)
+        for exp_id in list(self.experiments):
+            self._revoke(exp_id)
         try:
             os.unlink(self.path)
+        except OSError:
+            pass
+        try:
+            os.rmdir(self.exp_dir)
         except OSError:
             pass
 

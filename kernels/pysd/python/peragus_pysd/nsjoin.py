@@ -1,0 +1,164 @@
+"""Entering an experiment's sandbox from inside a forked process (the kernel zygote).
+
+The local runtime sandboxes each experiment with bubblewrap (new mount, pid,
+IPC, UTS, net and cgroup namespaces, a read-only system, only the work dir
+writable, uid 10001 without capabilities under a root host). A kernel forked by
+the zygote joins *that* sandbox: :func:`open_sandbox` pins the namespaces of
+the sandbox's first process (found from the bubblewrap pid the trusted host
+registered), :func:`enter_pid_namespace` makes the next fork land in its pid
+namespace, and :func:`enter` joins the others and drops to the experiment user
+exactly as ``setpriv --reuid --regid --clear-groups --no-new-privs
+--inh-caps=-all --bounding-set=-all`` does. Python 3.11 has no os.setns: ctypes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from dataclasses import dataclass
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# Joined in this order; the mount namespace last (it changes the root and cwd).
+NAMESPACES = (("net", CLONE_NEWNET), ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("cgroup", CLONE_NEWCGROUP))
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot be found or entered; the kernel must not start."""
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise SandboxError(f"{what}: {os.strerror(err)}")
+
+
+def _prctl(option: int, arg: int, arg3: int = 0) -> None:
+    _check(_libc.prctl(option, ctypes.c_ulong(arg), ctypes.c_ulong(arg3), 0, 0), f"prctl({option})")
+
+
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc.setns(fd, nstype), f"setns({nstype:#x})")
+
+
+@dataclass
+class Sandbox:
+    """The pinned namespaces of one experiment's sandbox and the user its processes run as."""
+
+    init_pid: int
+    fds: dict[str, int]
+    uid: int
+    gid: int
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = {}
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def _ns_id(pid: int | str, name: str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/{name}")
+
+
+def open_sandbox(outer_pid: int, uid: int, gid: int) -> Sandbox:
+    """Pins the namespaces of the sandbox that bubblewrap (pid ``outer_pid``, in our namespaces) made."""
+    kids = _children(outer_pid)
+    if not kids:
+        raise SandboxError(f"the sandbox of pid {outer_pid} has no process inside (it has not started or has ended)")
+    init = kids[0]
+    for name in ("mnt", "pid", "net"):
+        if _ns_id(init, name) == _ns_id("self", name):
+            raise SandboxError(f"process {init} shares this process's {name} namespace: it is not a sandbox")
+    fds: dict[str, int] = {}
+    try:
+        for name in ("pid", "mnt", *(n for n, _ in NAMESPACES)):
+            path = f"/proc/{init}/ns/{name}"
+            if os.path.exists(path):
+                fds[name] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # The pid may have been reused between listing and opening: still a child of bwrap?
+        if init not in _children(outer_pid):
+            raise SandboxError(f"the sandbox of pid {outer_pid} ended while it was being opened")
+    except BaseException:
+        for fd in fds.values():
+            os.close(fd)
+        raise
+    return Sandbox(init_pid=init, fds=fds, uid=uid, gid=gid)
+
+
+def same_sandbox(peer_pid: int, sandbox: Sandbox) -> bool:
+    """Whether ``peer_pid`` runs in the sandbox's mount, pid and net namespaces."""
+    try:
+        return all(
+            os.stat(f"/proc/{peer_pid}/ns/{name}").st_ino == os.fstat(sandbox.fds[name]).st_ino
+            for name in ("mnt", "pid", "net")
+        )
+    except (OSError, KeyError):
+        return False
+
+
+def enter_pid_namespace(sandbox: Sandbox) -> None:
+    """The next fork of this process starts in the sandbox's pid namespace."""
+    setns(sandbox.fds["pid"], CLONE_NEWPID)
+
+
+def _drop_capabilities_and_user(uid: int, gid: int) -> None:
+    last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    for cap in range(last + 1):
+        _prctl(PR_CAPBSET_DROP, cap)
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    # A uid change from root clears the permitted and effective sets; clear the inheritable one too.
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(_libc.capset(header, data), "capset")
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    # Like a process exec'd as the user (the cold path): its own /proc/self files are its own.
+    # Its memory holds only what the zygote had: allow-listed environment, imported modules.
+    _prctl(PR_SET_DUMPABLE, 1)
+
+
+def enter(sandbox: Sandbox) -> None:
+    """In a process already in the sandbox's pid namespace: join the rest and become the experiment user."""
+    for name, flag in NAMESPACES:
+        if name in sandbox.fds:
+            setns(sandbox.fds[name], flag)
+    setns(sandbox.fds["mnt"], CLONE_NEWNS)
+    sandbox.close()
+    os.chdir("/")
+    if os.geteuid() == 0 and sandbox.uid != 0:
+        _drop_capabilities_and_user(sandbox.uid, sandbox.gid)
+    else:
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def die_with_parent(signal_number: int) -> None:
+    _prctl(PR_SET_PDEATHSIG, signal_number)

@@ -1,0 +1,96 @@
+"""What a child of the kernel zygote does: the imports the zygote pays once
+(:func:`warm_imports`), the experiment's own session, environment and stdio
+(:func:`isolate`), then the kernel or the plan check (:func:`run_kernel`).
+A sandboxed experiment's child has already joined its sandbox
+(:mod:`peragus_pysd.zygote_sandbox`) when :func:`run_kernel` starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+
+def warm_imports() -> None:
+    """Everything a kernel and a typical experiment import, loaded once here."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import pysd  # noqa: F401, PLC0415
+    from ipykernel.kernelapp import IPKernelApp  # noqa: F401, PLC0415
+
+    import peragus_pysd  # noqa: F401, PLC0415
+    import peragus_pysd.experiment  # noqa: F401, PLC0415  (params, validate, writers, runner)
+
+    from . import kernel_launcher  # noqa: F401, PLC0415
+
+
+def isolate(request: dict[str, Any], out_fd: int) -> None:
+    """In the forked child, before the kernel: the experiment's own session, cwd, env and stdio."""
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    env = request.get("env")
+    if isinstance(env, dict):
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in env.items()})
+    cwd = request.get("cwd")
+    if cwd:
+        os.chdir(str(cwd))
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A cold kernel starts with fresh entropy; so does a forked one.
+    try:
+        import numpy as np  # noqa: PLC0415
+
+        np.random.seed()
+    except ImportError:
+        pass
+
+
+def run_kernel(request: dict[str, Any], out_fd: int, close_fds: list[int]) -> None:
+    """The child: never returns."""
+    code = 1
+    try:
+        for fd in close_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        isolate(request, out_fd)
+        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+        if request.get("task") == "plancheck":
+            # The host's plan check, forked with the imports it needs already paid.
+            from . import plancheck  # noqa: PLC0415
+
+            sys.stdout.write(json.dumps(plancheck.run(request.get("input"))) + "\n")
+            sys.stdout.flush()
+            os._exit(0)
+        from . import kernel_launcher  # noqa: PLC0415
+
+        argv = [str(a) for a in request.get("argv") or []]
+        sys.argv = ["peragus-kernel", *argv]
+        kernel_launcher.main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report whatever stopped the kernel
+        import traceback  # noqa: PLC0415
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001
+            pass
+        os._exit(code)
