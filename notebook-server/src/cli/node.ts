@@ -8,6 +8,7 @@ import { createNotebookServices } from '../app/notebook-services.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { listenSocket } from '../orchestrator/socket-transport.ts';
 import { onParentDeath } from '../runtime/parent-watch.ts';
+import { experimentIdentity } from './node-identity.ts';
 
 export async function nodeCommand(argv: string[]): Promise<number | undefined> {
   const { values } = parseArgs({
@@ -33,12 +34,16 @@ export async function nodeCommand(argv: string[]): Promise<number | undefined> {
     poolMaxStarts: Number(process.env.PERAGUS_POOL_MAX_STARTS ?? 1),
     ...(values['pool-size'] !== undefined ? { poolSize: Number(values['pool-size']) } : {}),
   });
+  const identity = experimentIdentity();
   const ctx = {
     role: 'node' as const,
     sessions: services.sessions,
     events: services.events,
     workDir,
-    ...(process.env.PERAGUS_EXPERIMENT_ID ? { defaultExperimentId: process.env.PERAGUS_EXPERIMENT_ID } : {}),
+    // A getter: a warm-pool node learns its experiment at hand-over (node-identity.ts).
+    get defaultExperimentId(): string | undefined {
+      return identity();
+    },
   };
   const server = await listenSocket(resolve(values.socket), async (transport) => {
     const mcp = createMcpServer(ctx);
