@@ -109,6 +109,8 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly readyTimeoutMs: number;
   private readonly defaults: { cpu: number; memory: number; pids: number };
   readonly poolSize: number;
+  /** Creates served by a hand-over from the warm pool (tests and the bench read it). */
+  handedOver = 0;
   #pool: DockerPool | undefined;
   #reaper: { stop(): void } | undefined;
   /** Labels every pool container of this runtime instance carries (its reaper's filter). */
@@ -351,7 +353,10 @@ export class DockerRuntime implements ContainerRuntime {
       imageId,
       ...(same ? {} : { update: resources }),
     });
-    if (outcome.ok) return outcome.result;
+    if (outcome.ok) {
+      this.handedOver += 1;
+      return outcome.result;
+    }
     if (outcome.giveBack) pool.giveBack(entry);
     else await this.#discard(entry);
     throw outcome.error;
