@@ -29,15 +29,18 @@ const KERNEL_PY = join(REPO, 'kernels/pysd/.venv/bin/python');
 const PEERS_PY = join(REPO, 'bench/peers/.venv/bin/python');
 const RUNS = Number(process.env.PERAGUS_BENCH_PLAN_RUNS ?? 3);
 const models = process.env.PERAGUS_SD_TEST_MODELS ?? resolve(REPO, '..', 'shared', 'sd-test-models');
-const TEACUP = join(models, 'samples/teacup/teacup.mdl');
+export const TEACUP = join(models, 'samples/teacup/teacup.mdl');
 const SIR = join(REPO, 'notebooks/models/sir.mdl');
 const CT = [5, 7.5, 10, 12.5, 15, 17.5];
 const RT = [60, 70, 80, 90];
 
-interface Measured {
+export interface Measured {
   wall_s: number;
   cpu_s: number;
   out: string;
+  /** Docker only: the containers' cgroup CPU and dockerd/containerd's, inside cpu_s. */
+  containers_s?: number;
+  daemons_s?: number;
 }
 
 // Runs a command under a tiny Python parent that reports wall time and the CPU
@@ -158,7 +161,7 @@ function daemonCpu(): number {
   return ticks / 100;
 }
 
-async function ours(plan: Record<string, unknown>, runtime: 'local' | 'docker'): Promise<Measured> {
+export async function ours(plan: Record<string, unknown>, runtime: 'local' | 'docker'): Promise<Measured> {
   const home = mkdtempSync(join(tmpdir(), 'pb-'));
   const file = join(home, 'plan.json');
   writeFileSync(file, JSON.stringify({ ...plan, runtime }));
@@ -185,17 +188,21 @@ async function ours(plan: Record<string, unknown>, runtime: 'local' | 'docker'):
       );
     }
     const extra = cpu?.stop();
-    return { ...m, cpu_s: m.cpu_s + (extra ? extra.containers + extra.daemons : 0) };
+    return {
+      ...m,
+      cpu_s: m.cpu_s + (extra ? extra.containers + extra.daemons : 0),
+      ...(extra ? { containers_s: extra.containers, daemons_s: extra.daemons } : {}),
+    };
   } finally {
     cpu?.stop();
     rmSync(home, { recursive: true, force: true });
   }
 }
 
-const peer = (script: string, args: Record<string, unknown>, dir: string) =>
+export const peer = (script: string, args: Record<string, unknown>, dir: string) =>
   timed([PEERS_PY, join(REPO, 'bench/peers', script), JSON.stringify(args)], {}, dir);
 
-const teacupPlan = (n = 24) => {
+export const teacupPlan = (n = 24) => {
   const rt = RT.slice(0, Math.max(1, Math.min(RT.length, Math.ceil(n / CT.length))));
   const ct = Array.from(
     { length: Math.ceil(n / rt.length) },
@@ -209,7 +216,7 @@ const teacupPlan = (n = 24) => {
   };
 };
 
-const points24 = CT.flatMap((c) => RT.map((r) => ({ characteristic_time: c, room_temperature: r })));
+export const points24 = CT.flatMap((c) => RT.map((r) => ({ characteristic_time: c, room_temperature: r })));
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
 function linearFit(xs: number[], ys: number[]): { fixed: number; per: number } {
