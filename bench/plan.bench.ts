@@ -144,7 +144,7 @@ class ContainerCpu {
 }
 
 /** CPU-seconds so far of dockerd and containerd (their share of every container operation). */
-function daemonCpu(): number {
+export function daemonCpu(): number {
   let ticks = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
