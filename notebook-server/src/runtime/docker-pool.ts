@@ -39,6 +39,8 @@ export class DockerPool {
   #filling: Promise<void> | null = null;
   #closed = false;
   #failures = 0;
+  /** Creates still expected (plans say how many); undefined: no limit. */
+  #budget: number | undefined;
   readonly #waiters: (() => void)[] = [];
 
   constructor(
@@ -50,10 +52,26 @@ export class DockerPool {
     return this.#ready.length;
   }
 
+  /** Entries worth having: never more than the creates still expected. */
+  get #target(): number {
+    return Math.min(this.size, this.#budget ?? this.size);
+  }
+
+  /** `n` more creates are coming (a plan's experiments): the pool fills for them, and not past them. */
+  expect(n: number): void {
+    this.#budget = (this.#budget ?? 0) + Math.max(0, n);
+    this.start();
+  }
+
+  /** One expected create happened (pooled or not). */
+  consumed(): void {
+    if (this.#budget !== undefined) this.#budget = Math.max(0, this.#budget - 1);
+  }
+
   /** Starts filling up to `size` (one container at a time, in the background). */
   start(): void {
     if (this.#closed || this.#filling || this.size <= 0) return;
-    if (this.#ready.length >= this.size) return;
+    if (this.#ready.length >= this.#target) return;
     this.#filling = this.#fillLoop().finally(() => {
       this.#filling = null;
       for (const w of this.#waiters.splice(0)) w();
@@ -62,7 +80,7 @@ export class DockerPool {
 
   async #fillLoop(): Promise<void> {
     // Three failures in a row (no image, daemon trouble) stop the refill until the next start().
-    while (!this.#closed && this.#ready.length < this.size && this.#failures < 3) {
+    while (!this.#closed && this.#ready.length < this.#target && this.#failures < 3) {
       let entry: PoolEntry;
       try {
         entry = await this.deps.fill();
@@ -111,7 +129,7 @@ export class DockerPool {
   /** Resolves once `count` entries are ready (or filling stopped). */
   async whenReady(count = this.size): Promise<number> {
     this.start();
-    while (!this.#closed && this.#ready.length < Math.min(count, this.size) && this.#filling) {
+    while (!this.#closed && this.#ready.length < Math.min(count, this.#target) && this.#filling) {
       await new Promise<void>((r) => this.#waiters.push(r));
     }
     return this.#ready.length;

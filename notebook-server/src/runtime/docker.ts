@@ -134,7 +134,7 @@ export class DockerRuntime implements ContainerRuntime {
    * Creates to come: starts filling the warm pool (in the background) and a
    * watchdog that removes this host's pool containers if the host dies.
    */
-  warm(): Promise<undefined> {
+  warm(hint: { creates?: number } = {}): Promise<undefined> {
     if (this.poolSize > 0 && !this.#pool) {
       this.#reaper = startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
       this.#pool = new DockerPool(this.poolSize, {
@@ -147,7 +147,8 @@ export class DockerRuntime implements ContainerRuntime {
           ),
       });
     }
-    this.#pool?.start();
+    if (hint.creates !== undefined) this.#pool?.expect(hint.creates);
+    else this.#pool?.start();
     return Promise.resolve(undefined);
   }
 
@@ -327,6 +328,7 @@ export class DockerRuntime implements ContainerRuntime {
     layout: ExperimentLayout,
   ): Promise<CreateResult | undefined> {
     const pool = this.#pool;
+    if (!spec.command) pool?.consumed();
     // Env and image are fixed at create time, and so is the volume's size
     // cap; an experiment folder left by an earlier container keeps its files
     // (the cold path mounts them).
