@@ -86,7 +86,8 @@ let sid = '';
 let modelId = '';
 let artifact = '';
 await phase('container_create', async () => {
-  cid = (await call('container_create', { runtime: 'docker', experiment_id: 'profile-1' })).container_id as string;
+  cid = (await call('container_create', { runtime: 'docker', experiment_id: 'profile-1' }))
+    .container_id as string;
 });
 await phase('cp_in model', async () => {
   await rt.cpIn(cid, 'models/teacup.mdl', { content: modelText });
@@ -95,7 +96,8 @@ await phase('notebook_create (kernel ready)', async () => {
   sid = (await call('notebook_create', { name: 'profile', container_id: cid })).session_id as string;
 });
 await phase('pysd_model_load (shared translation)', async () => {
-  modelId = (await call('pysd_model_load', { session_id: sid, source: 'models/teacup.mdl' })).model_id as string;
+  modelId = (await call('pysd_model_load', { session_id: sid, source: 'models/teacup.mdl' }))
+    .model_id as string;
 });
 await phase('pysd_experiment_run (single)', async () => {
   const ran = await call('pysd_experiment_run', {
@@ -116,7 +118,9 @@ await phase('container_destroy', async () => {
   cid = '';
   await call('container_destroy', { container_id: beforeDestroy });
 });
-console.log(`Docker experiment profile (${pool ? 'warm pool' : 'cold'}), load avg ${loadavg()[0]!.toFixed(1)}`);
+console.log(
+  `Docker experiment profile (${pool ? 'warm pool' : 'cold'}), load avg ${loadavg()[0]!.toFixed(1)}`,
+);
 console.log('| phase | wall ms | host CPU-s | dockerd+containerd CPU-s | in container (CPU-s by process) |');
 console.log('|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -95,6 +95,7 @@ class ContainerCpu {
   readonly #last = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #ids = new Set<string>();
+  readonly #shims = new Map<string, number>();
   #daemons0 = 0;
 
   constructor(private readonly home: string) {}
@@ -132,6 +133,7 @@ class ContainerCpu {
         const u = this.#usage(id);
         if (u !== undefined) this.#last.set(id, u);
       }
+      for (const [id, u] of shimCpu(this.#ids)) this.#shims.set(id, u);
     }, 100);
   }
 
@@ -139,26 +141,84 @@ class ContainerCpu {
     clearInterval(this.#timer);
     let sum = 0;
     for (const v of this.#last.values()) sum += v;
-    return { containers: sum, daemons: daemonCpu() - this.#daemons0 };
+    let shims = 0;
+    for (const v of this.#shims.values()) shims += v;
+    return { containers: sum, daemons: daemonCpu() - this.#daemons0 + shims };
   }
 }
 
-/** CPU-seconds so far of dockerd and containerd (their share of every container operation). */
+interface ProcStat {
+  name: string;
+  ppid: number;
+  /** utime + stime, and with `reaped` the children it waited for, in clock ticks. */
+  self: number;
+  reaped: number;
+}
+
+function procStat(pid: string): ProcStat | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return {
+      name,
+      ppid: Number(f[1]),
+      self: Number(f[11]) + Number(f[12]),
+      reaped: Number(f[13]) + Number(f[14]),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU-seconds so far of the dockerd serving this host's Docker socket and its
+ * containerd (their share of every container operation). Other daemons on the
+ * machine (a Swarm lab's dockerd/containerd, started with --exec-root) are not ours.
+ */
 export function daemonCpu(): number {
   let ticks = 0;
+  const procs = new Map<number, ProcStat>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
+    const st = procStat(pid);
+    if (st && (st.name === 'dockerd' || st.name === 'containerd')) procs.set(Number(pid), st);
+  }
+  const cmdline = (pid: number) => {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (name !== 'dockerd' && name !== 'containerd') continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     } catch {
-      // exited
+      return '';
     }
+  };
+  const mainDockerd = [...procs].find(
+    ([pid, st]) => st.name === 'dockerd' && !cmdline(pid).includes('--exec-root'),
+  );
+  for (const [pid, st] of procs) {
+    const main = st.name === 'dockerd' ? pid === mainDockerd?.[0] : st.ppid === mainDockerd?.[0];
+    if (main) ticks += st.self;
   }
   return ticks / 100;
+}
+
+/** CPU-seconds of the containerd shims of these containers (with the runc runs they reaped). */
+export function shimCpu(ids: Iterable<string>): Map<string, number> {
+  const want = new Set(ids);
+  const out = new Map<string, number>();
+  if (want.size === 0) return out;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const st = procStat(pid);
+    if (!st?.name.startsWith('containerd-shim')) continue;
+    let id = '';
+    try {
+      id = /-id\0([0-9a-f]{64})/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1] ?? '';
+    } catch {
+      continue;
+    }
+    if (want.has(id)) out.set(id, (st.self + st.reaped) / 100);
+  }
+  return out;
 }
 
 export async function ours(plan: Record<string, unknown>, runtime: 'local' | 'docker'): Promise<Measured> {
