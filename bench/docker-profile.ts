@@ -12,12 +12,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createHost } from '../notebook-server/src/app/host.ts';
 import type { DockerRuntime } from '../notebook-server/src/runtime/docker.ts';
-import { daemonCpu, TEACUP } from './plan.bench.ts';
+import { daemonCpu, shimCpu, TEACUP } from './plan.bench.ts';
 
 type Json = Record<string, unknown>;
 const pool = process.argv.includes('--pool');
 const home = mkdtempSync(join(tmpdir(), 'peragus-profile-'));
-process.env.PERAGUS_DOCKER_POOL = pool ? '1' : '0';
 const host = await createHost({ home, poolSize: 0, resumePlans: false });
 const [a, b] = InMemoryTransport.createLinkedPair();
 await host.makeMcpServer().connect(a);
@@ -61,6 +60,7 @@ const rows: string[] = [];
 let lastHost = process.cpuUsage();
 let lastDaemons = daemonCpu();
 let lastInside: Record<string, number> = {};
+let lastShim = 0;
 let cid = '';
 async function phase(name: string, fn: () => Promise<void>): Promise<void> {
   const t0 = performance.now();
@@ -69,6 +69,7 @@ async function phase(name: string, fn: () => Promise<void>): Promise<void> {
   const h = process.cpuUsage(lastHost);
   lastHost = process.cpuUsage();
   const d = daemonCpu();
+  const shim = cid ? (shimCpu([cid]).get(cid) ?? lastShim) : lastShim;
   const now = cid ? await inside(cid).catch(() => ({}) as Record<string, number>) : {};
   const diff = Object.entries(now)
     .map(([k, v]) => [k, v - (lastInside[k] ?? 0)] as const)
@@ -76,54 +77,64 @@ async function phase(name: string, fn: () => Promise<void>): Promise<void> {
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(', ');
   rows.push(
-    `| ${name} | ${wall.toFixed(0)} | ${((h.user + h.system) / 1e6).toFixed(2)} | ${(d - lastDaemons).toFixed(2)} | ${diff} |`,
+    `| ${name} | ${wall.toFixed(0)} | ${((h.user + h.system) / 1e6).toFixed(2)} | ${(d - lastDaemons).toFixed(2)} | ${(shim - lastShim).toFixed(2)} | ${diff} |`,
   );
   lastDaemons = d;
+  lastShim = shim;
   lastInside = now;
 }
 
 let sid = '';
 let modelId = '';
-let artifact = '';
-await phase('container_create', async () => {
-  cid = (await call('container_create', { runtime: 'docker', experiment_id: 'profile-1' }))
-    .container_id as string;
-});
-await phase('cp_in model', async () => {
-  await rt.cpIn(cid, 'models/teacup.mdl', { content: modelText });
-});
-await phase('notebook_create (kernel ready)', async () => {
-  sid = (await call('notebook_create', { name: 'profile', container_id: cid })).session_id as string;
-});
-await phase('pysd_model_load (shared translation)', async () => {
-  modelId = (await call('pysd_model_load', { session_id: sid, source: 'models/teacup.mdl' }))
-    .model_id as string;
-});
-await phase('pysd_experiment_run (single)', async () => {
-  const ran = await call('pysd_experiment_run', {
-    session_id: sid,
-    model_id: modelId,
-    experiment: { type: 'single', return_columns: ['Teacup Temperature'] },
+// A failed step still tears down what the run made (containers, pool, volumes).
+try {
+  let artifact = '';
+  await phase('container_create', async () => {
+    cid = (await call('container_create', { runtime: 'docker', experiment_id: `profile-${process.pid}` }))
+      .container_id as string;
   });
-  artifact = (ran.artifacts as { path: string }[]).find((x) => x.path.endsWith('.parquet'))!.path;
-});
-await phase('notebook_export', async () => {
-  await call('notebook_export', { session_id: sid, format: 'srcmd' });
-});
-await phase('cp_out results', async () => {
-  await call('container_cp_out', { container_id: cid, src: artifact });
-});
-const beforeDestroy = cid;
-await phase('container_destroy', async () => {
-  cid = '';
-  await call('container_destroy', { container_id: beforeDestroy });
-});
-console.log(
-  `Docker experiment profile (${pool ? 'warm pool' : 'cold'}), load avg ${loadavg()[0]!.toFixed(1)}`,
-);
-console.log('| phase | wall ms | host CPU-s | dockerd+containerd CPU-s | in container (CPU-s by process) |');
-console.log('|---|---|---|---|---|');
-for (const r of rows) console.log(r);
-await client.close();
-await host.close();
-rmSync(home, { recursive: true, force: true });
+  await phase('cp_in model', async () => {
+    await rt.cpIn(cid, 'models/teacup.mdl', { content: modelText });
+  });
+  await phase('notebook_create (kernel ready)', async () => {
+    sid = (await call('notebook_create', { name: 'profile', container_id: cid })).session_id as string;
+  });
+  await phase('pysd_model_load (shared translation)', async () => {
+    modelId = (await call('pysd_model_load', { session_id: sid, source: 'models/teacup.mdl' }))
+      .model_id as string;
+  });
+  await phase('pysd_experiment_run (single)', async () => {
+    const ran = await call('pysd_experiment_run', {
+      session_id: sid,
+      model_id: modelId,
+      experiment: { type: 'single', return_columns: ['Teacup Temperature'] },
+    });
+    artifact = (ran.artifacts as { path: string }[]).find((x) => x.path.endsWith('.parquet'))!.path;
+  });
+  await phase('notebook_export', async () => {
+    await call('notebook_export', { session_id: sid, format: 'srcmd' });
+  });
+  await phase('cp_out results', async () => {
+    await call('container_cp_out', { container_id: cid, src: artifact });
+  });
+  const beforeDestroy = cid;
+  await phase('container_destroy', async () => {
+    cid = '';
+    await call('container_destroy', { container_id: beforeDestroy });
+  });
+  console.log(
+    `Docker experiment profile (${pool ? 'warm pool' : 'cold'}), load avg ${loadavg()[0]!.toFixed(1)}`,
+  );
+  console.log(
+    '| phase | wall ms | host CPU-s | dockerd+containerd CPU-s | shim+runc CPU-s | in container (CPU-s by process) |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) console.log(r);
+} finally {
+  for (const c of await host.containers.list(undefined, 'docker').catch(() => [])) {
+    await host.containers.destroy(c.container_id).catch(() => undefined);
+  }
+  await client.close();
+  await host.close();
+  rmSync(home, { recursive: true, force: true });
+}

@@ -147,8 +147,8 @@ export class DockerRuntime implements ContainerRuntime {
           ),
       });
     }
-    if (hint.creates !== undefined) this.#pool?.expect(hint.creates);
-    else this.#pool?.start();
+    // No count given: creates to come are open-ended (an agent, a bench).
+    this.#pool?.expect(hint.creates ?? Number.POSITIVE_INFINITY);
     return Promise.resolve(undefined);
   }
 
