@@ -4,24 +4,19 @@
 // This class creates and destroys containers; exec, copies and the read-only
 // views live in the docker-*.ts modules it delegates to.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { EXPERIMENT_UID } from '../sandbox/bwrap.ts';
-import {
-  claimsDir,
-  IDENTITY_ENV,
-  IDENTITY_RELATIVE_PATH,
-  POOL_LABELS,
-  removeClaim,
-} from './docker-claims.ts';
+import { POOL_LABELS, removeClaim } from './docker-claims.ts';
 import { cpIn, cpOut } from './docker-copy.ts';
 import { fail, statusOf } from './docker-errors.ts';
 import { exec } from './docker-exec.ts';
 import { handOver } from './docker-handover.ts';
 import { health, list, logs, type Owned, own, stats } from './docker-inspect.ts';
 import { DockerPool, type PoolEntry, poolSizeFrom } from './docker-pool.ts';
+import { discardSlot, fillSlot, type SlotContext, slotAlive } from './docker-pool-slots.ts';
 import { provision } from './docker-provision.ts';
 import { startDockerReaper } from './docker-reaper.ts';
 import {
@@ -29,7 +24,6 @@ import {
   experimentLayout,
   PYSD_CACHE_MOUNT,
   peragusHome,
-  probeSocket,
   releaseEndpoint,
   sharedCacheEnv,
 } from './paths.ts';
@@ -44,7 +38,6 @@ import {
   CREATED_BY,
   type CreateResult,
   type DestroyOptions,
-  ENDPOINT_RELATIVE_PATH,
   EXPERIMENT_MOUNT,
   type ExecOptions,
   type ExecResult,
@@ -167,68 +160,29 @@ export class DockerRuntime implements ContainerRuntime {
     this.#reaper = undefined;
   }
 
-  async #fill(): Promise<PoolEntry> {
-    const image = await this.#inspectImage(this.image);
-    const poolId = `pool-${randomBytes(6).toString('hex')}`;
-    const root = join(this.home, 'docker-pool', poolId);
-    const workDir = join(root, 'work');
-    const layout: ExperimentLayout = {
-      root,
-      workDir,
-      outDir: join(root, 'out'),
-      socketPath: join(workDir, ENDPOINT_RELATIVE_PATH),
-    };
-    // Mounted even when still empty: the plan check may fill it after this slot started.
-    const sharedCache = sharedCacheEnv(this.home);
-    if (sharedCache !== '0') mkdirSync(sharedCache, { recursive: true });
-    const made = await provision(this.docker, this.readyTimeoutMs, this.containerUser(), {
-      name: `peragus-${poolId}`,
-      what: `pool slot ${poolId}`,
-      layout,
-      imageId: image.Id,
-      env: {
-        [IDENTITY_ENV]: `${EXPERIMENT_MOUNT}/${IDENTITY_RELATIVE_PATH}`,
-        PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
-        PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/${ENDPOINT_RELATIVE_PATH}`,
-        ...(sharedCache !== '0' ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
-      },
-      labels: {
-        [LABELS.createdBy]: CREATED_BY,
-        [LABELS.role]: 'node',
-        [LABELS.image]: this.image,
-        [POOL_LABELS.pool]: poolId,
-        [POOL_LABELS.claims]: claimsDir(this.home),
-        [POOL_LABELS.owner]: this.#poolOwner,
-      },
-      ...(sharedCache !== '0' ? { sharedCache } : {}),
+  #fill(): Promise<PoolEntry> {
+    return fillSlot(this.#slotContext());
+  }
+
+  #alive(entry: PoolEntry): Promise<boolean> {
+    return slotAlive(this.docker, entry);
+  }
+
+  #discard(entry: PoolEntry): Promise<void> {
+    return discardSlot(this.docker, entry);
+  }
+
+  #slotContext(): SlotContext {
+    return {
+      docker: this.docker,
+      home: this.home,
+      image: this.image,
+      inspectImage: (image) => this.#inspectImage(image),
+      readyTimeoutMs: this.readyTimeoutMs,
+      user: this.containerUser(),
       resources: this.defaults,
-      disk: DEFAULT_DISK_BYTES,
-    });
-    return { container_id: made.containerId, pool_id: poolId, root, endpoint: made.endpoint };
-  }
-
-  async #alive(entry: PoolEntry): Promise<boolean> {
-    try {
-      const info = await this.docker.getContainer(entry.container_id).inspect();
-      return info.State.Running === true && (await probeSocket(entry.endpoint, 500));
-    } catch {
-      return false;
-    }
-  }
-
-  async #discard(entry: PoolEntry): Promise<void> {
-    await this.docker
-      .getContainer(entry.container_id)
-      .remove({ force: true })
-      .catch(() => undefined);
-    const workDir = join(entry.root, 'work');
-    releaseEndpoint(entry.endpoint, join(workDir, ENDPOINT_RELATIVE_PATH));
-    try {
-      releaseVolume(workDir);
-    } catch {
-      // best effort: the folder goes below either way
-    }
-    rmSync(entry.root, { recursive: true, force: true });
+      owner: this.#poolOwner,
+    };
   }
 
   /**

@@ -1,0 +1,95 @@
+// The warm pool's slots on Docker: how a pooled container is made (the one
+// hardened config, with pool labels and no experiment identity: see
+// docker-handover.ts for how it gets one), checked and thrown away.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { claimsDir, IDENTITY_ENV, IDENTITY_RELATIVE_PATH, POOL_LABELS } from './docker-claims.ts';
+import type { PoolEntry } from './docker-pool.ts';
+import { provision } from './docker-provision.ts';
+import {
+  type ExperimentLayout,
+  PYSD_CACHE_MOUNT,
+  probeSocket,
+  releaseEndpoint,
+  sharedCacheEnv,
+} from './paths.ts';
+import { CREATED_BY, ENDPOINT_RELATIVE_PATH, EXPERIMENT_MOUNT, LABELS } from './types.ts';
+import { DEFAULT_DISK_BYTES, releaseVolume } from './volume-cap.ts';
+
+export interface SlotContext {
+  docker: Docker;
+  home: string;
+  image: string;
+  inspectImage(image: string): Promise<Docker.ImageInspectInfo>;
+  readyTimeoutMs: number;
+  user: { uid: number; gid: number };
+  resources: { cpu: number; memory: number; pids: number };
+  /** The pool owner label's value (the pool reaper's filter). */
+  owner: string;
+}
+
+export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
+  const image = await c.inspectImage(c.image);
+  const poolId = `pool-${randomBytes(6).toString('hex')}`;
+  const root = join(c.home, 'docker-pool', poolId);
+  const workDir = join(root, 'work');
+  const layout: ExperimentLayout = {
+    root,
+    workDir,
+    outDir: join(root, 'out'),
+    socketPath: join(workDir, ENDPOINT_RELATIVE_PATH),
+  };
+  // Mounted even when still empty: the plan check may fill it after this slot started.
+  const sharedCache = sharedCacheEnv(c.home);
+  if (sharedCache !== '0') mkdirSync(sharedCache, { recursive: true });
+  const made = await provision(c.docker, c.readyTimeoutMs, c.user, {
+    name: `peragus-${poolId}`,
+    what: `pool slot ${poolId}`,
+    layout,
+    imageId: image.Id,
+    env: {
+      [IDENTITY_ENV]: `${EXPERIMENT_MOUNT}/${IDENTITY_RELATIVE_PATH}`,
+      PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
+      PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/${ENDPOINT_RELATIVE_PATH}`,
+      ...(sharedCache !== '0' ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
+    },
+    labels: {
+      [LABELS.createdBy]: CREATED_BY,
+      [LABELS.role]: 'node',
+      [LABELS.image]: c.image,
+      [POOL_LABELS.pool]: poolId,
+      [POOL_LABELS.claims]: claimsDir(c.home),
+      [POOL_LABELS.owner]: c.owner,
+    },
+    ...(sharedCache !== '0' ? { sharedCache } : {}),
+    resources: c.resources,
+    disk: DEFAULT_DISK_BYTES,
+  });
+  return { container_id: made.containerId, pool_id: poolId, root, endpoint: made.endpoint };
+}
+
+export async function slotAlive(docker: Docker, entry: PoolEntry): Promise<boolean> {
+  try {
+    const info = await docker.getContainer(entry.container_id).inspect();
+    return info.State.Running === true && (await probeSocket(entry.endpoint, 500));
+  } catch {
+    return false;
+  }
+}
+
+export async function discardSlot(docker: Docker, entry: PoolEntry): Promise<void> {
+  await docker
+    .getContainer(entry.container_id)
+    .remove({ force: true })
+    .catch(() => undefined);
+  const workDir = join(entry.root, 'work');
+  releaseEndpoint(entry.endpoint, join(workDir, ENDPOINT_RELATIVE_PATH));
+  try {
+    releaseVolume(workDir);
+  } catch {
+    // best effort: the folder goes below either way
+  }
+  rmSync(entry.root, { recursive: true, force: true });
+}
