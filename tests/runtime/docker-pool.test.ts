@@ -4,12 +4,20 @@
 // replaced, close leaves nothing behind, and a plan gives the same Parquet
 // with or without the pool.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost } from '../../notebook-server/src/app/host.ts';
-import type { DockerRuntime } from '../../notebook-server/src/runtime/docker.ts';
+import { DockerRuntime } from '../../notebook-server/src/runtime/docker.ts';
 import { claimsDir, POOL_LABELS } from '../../notebook-server/src/runtime/docker-claims.ts';
 import { dockerTestsEnabled } from '../helpers/docker.ts';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
@@ -132,6 +140,30 @@ describe.skipIf(!enabled)('Docker warm pool (real Docker)', () => {
     expect(poolContainers(t.home)).toEqual([]);
     expect(poolSlots(t.home)).toEqual([]);
     expect(mountsUnder(join(t.home, 'docker-pool'))).toEqual([]);
+  }, 300_000);
+});
+
+describe.skipIf(!enabled)('Docker warm pool after a killed host', () => {
+  it('sweeps slot folders and claim records whose containers are gone', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'peragus-pool-sweep-'));
+    const stale = join(home, 'docker-pool', 'pool-0123456789ab', 'work');
+    mkdirSync(stale, { recursive: true });
+    writeFileSync(join(stale, 'left.txt'), 'x');
+    const claim = join(claimsDir(home), `${'e'.repeat(64)}.json`);
+    mkdirSync(claimsDir(home), { recursive: true });
+    writeFileSync(claim, '{}');
+    const rt = new DockerRuntime({ home, poolSize: 1 });
+    try {
+      expect(await rt.poolReady(1)).toBe(1);
+      expect(existsSync(join(home, 'docker-pool', 'pool-0123456789ab'))).toBe(false);
+      expect(existsSync(claim)).toBe(false);
+      expect(poolSlots(home)).toHaveLength(1);
+    } finally {
+      await rt.close();
+    }
+    expect(poolContainers(home)).toEqual([]);
+    expect(poolSlots(home)).toEqual([]);
+    rmSync(home, { recursive: true, force: true });
   }, 300_000);
 });
 

@@ -2,7 +2,7 @@
 // hardened config, with pool labels and no experiment identity: see
 // docker-handover.ts for how it gets one), checked and thrown away.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { claimsDir, IDENTITY_ENV, IDENTITY_RELATIVE_PATH, POOL_LABELS } from './docker-claims.ts';
@@ -92,4 +92,43 @@ export async function discardSlot(docker: Docker, entry: PoolEntry): Promise<voi
     // best effort: the folder goes below either way
   }
   rmSync(entry.root, { recursive: true, force: true });
+}
+
+/**
+ * What a killed host's pool left behind (its reaper removes the containers):
+ * slot folders with their mounted volumes, and claim records of containers
+ * that are gone. Run before this runtime's pool starts filling.
+ */
+export async function sweepStaleSlots(docker: Docker, home: string): Promise<void> {
+  const root = join(home, 'docker-pool');
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  const live = await docker
+    .listContainers({ all: true, filters: { label: [POOL_LABELS.pool] } })
+    .catch(() => null);
+  if (!live) return;
+  const slots = new Set(live.map((c) => c.Labels?.[POOL_LABELS.pool]));
+  const ids = new Set(live.map((c) => c.Id));
+  for (const name of names) {
+    if (!/^pool-[0-9a-f]{12}$/.test(name) || slots.has(name)) continue;
+    const workDir = join(root, name, 'work');
+    try {
+      releaseVolume(workDir);
+    } catch {
+      // best effort: the folder goes below either way
+    }
+    rmSync(join(root, name), { recursive: true, force: true });
+  }
+  try {
+    for (const file of readdirSync(claimsDir(home))) {
+      const id = /^([0-9a-f]{64})\.json$/.exec(file)?.[1];
+      if (id && !ids.has(id)) rmSync(join(claimsDir(home), file), { force: true });
+    }
+  } catch {
+    // no claims yet
+  }
 }

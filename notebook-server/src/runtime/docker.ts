@@ -16,7 +16,7 @@ import { exec } from './docker-exec.ts';
 import { handOver } from './docker-handover.ts';
 import { health, list, logs, type Owned, own, stats } from './docker-inspect.ts';
 import { DockerPool, type PoolEntry, poolSizeFrom } from './docker-pool.ts';
-import { discardSlot, fillSlot, type SlotContext, slotAlive } from './docker-pool-slots.ts';
+import { discardSlot, fillSlot, type SlotContext, slotAlive, sweepStaleSlots } from './docker-pool-slots.ts';
 import { provision } from './docker-provision.ts';
 import { startDockerReaper } from './docker-reaper.ts';
 import {
@@ -130,8 +130,9 @@ export class DockerRuntime implements ContainerRuntime {
   warm(hint: { creates?: number } = {}): Promise<undefined> {
     if (this.poolSize > 0 && !this.#pool) {
       this.#reaper = startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
+      const swept = sweepStaleSlots(this.docker, this.home);
       this.#pool = new DockerPool(this.poolSize, {
-        fill: () => this.#fill(),
+        fill: () => swept.then(() => this.#fill()),
         alive: (e) => this.#alive(e),
         discard: (e) => this.#discard(e),
         onError: (err) =>
