@@ -41,6 +41,8 @@ export interface Measured {
   /** Docker only: the containers' cgroup CPU and dockerd/containerd's, inside cpu_s. */
   containers_s?: number;
   daemons_s?: number;
+  /** Docker only: how many containers the run made (a warm pool's unused ones included). */
+  containers_n?: number;
 }
 
 // Runs a command under a tiny Python parent that reports wall time and the CPU
@@ -137,13 +139,13 @@ class ContainerCpu {
     }, 100);
   }
 
-  stop(): { containers: number; daemons: number } {
+  stop(): { containers: number; daemons: number; count: number } {
     clearInterval(this.#timer);
     let sum = 0;
     for (const v of this.#last.values()) sum += v;
     let shims = 0;
     for (const v of this.#shims.values()) shims += v;
-    return { containers: sum, daemons: daemonCpu() - this.#daemons0 + shims };
+    return { containers: sum, daemons: daemonCpu() - this.#daemons0 + shims, count: this.#ids.size };
   }
 }
 
@@ -251,7 +253,9 @@ export async function ours(plan: Record<string, unknown>, runtime: 'local' | 'do
     return {
       ...m,
       cpu_s: m.cpu_s + (extra ? extra.containers + extra.daemons : 0),
-      ...(extra ? { containers_s: extra.containers, daemons_s: extra.daemons } : {}),
+      ...(extra
+        ? { containers_s: extra.containers, daemons_s: extra.daemons, containers_n: extra.count }
+        : {}),
     };
   } finally {
     cpu?.stop();
