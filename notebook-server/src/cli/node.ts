@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { createNotebookServices } from '../app/notebook-services.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { listenSocket } from '../orchestrator/socket-transport.ts';
+import { IDENTITY_ENV } from '../runtime/docker-claims.ts';
 import { onParentDeath } from '../runtime/parent-watch.ts';
 import { experimentIdentity } from './node-identity.ts';
 
@@ -34,6 +35,13 @@ export async function nodeCommand(argv: string[]): Promise<number | undefined> {
     poolMaxStarts: Number(process.env.PERAGUS_POOL_MAX_STARTS ?? 1),
     ...(values['pool-size'] !== undefined ? { poolSize: Number(values['pool-size']) } : {}),
   });
+  // A warm-pool node (told its experiment only at hand-over) serves once its
+  // kernel is warm, so a pooled container that answers is ready for its first
+  // cell (runtime/docker-pool-slots.ts waits for the endpoint). Bounded: a
+  // kernel that cannot start then fails in the session, with its own error.
+  if (process.env[IDENTITY_ENV] && !process.env.PERAGUS_EXPERIMENT_ID) {
+    await Promise.race([services.pool.whenFull(), new Promise((r) => setTimeout(r, 45_000).unref())]);
+  }
   const identity = experimentIdentity();
   const ctx = {
     role: 'node' as const,
