@@ -12,7 +12,7 @@
 //   containers' cgroups, dockerd/containerd) / 24. dockerd and containerd are
 //   shared: other users' container operations during the run land in it too.
 // PERAGUS_BENCH_DOCKER_ITER (default 5) start samples, PERAGUS_BENCH_PLAN_RUNS
-// (default 3) plan rounds; PERAGUS_BENCH_DOCKER_NOPOOL=0 skips the no-pool plan.
+// (default 3, 0 = none) plan rounds; PERAGUS_BENCH_DOCKER_NOPOOL=0 skips the no-pool plan.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,6 +165,7 @@ export const suite: BenchSuite = async () => {
     rmSync(dir, { recursive: true, force: true });
     rmSync(home, { recursive: true, force: true });
   }
+  if (RUNS === 0) return figures; // PERAGUS_BENCH_PLAN_RUNS=0: the start figures only
   const planNote = loadNote(planLoads);
   const emaWall = median(s.ema!);
   figures.push(
