@@ -23,8 +23,8 @@ export function hostVolume(workDir: string | undefined): string | undefined {
 }
 
 function runtimeError(err: unknown): unknown {
-  // A directory where a file is expected: the archive path's code for it.
-  if (err instanceof PathError && err.code === 'not_a_file') {
+  // A directory or a link where a regular file is expected: the archive path's code for them.
+  if (err instanceof PathError && (err.code === 'not_a_file' || err.code === 'symlink')) {
     return new ContainerRuntimeError(
       'copy_failed',
       `${err.message}: copies take one regular file at a time`,
