@@ -51,6 +51,9 @@ COPY package.json package-lock.json /opt/peragus/app/
 COPY bin /opt/peragus/app/bin
 COPY srcmd/src /opt/peragus/app/srcmd/src
 COPY kernels/pysd /opt/peragus/app/kernels/pysd
+# Bytecode compiled once here: the read-only root (and PYTHONDONTWRITEBYTECODE)
+# would otherwise make every kernel recompile peragus_pysd (~0.2 CPU-s a start).
+RUN /opt/peragus/venv/bin/python -m compileall -q /opt/peragus/app/kernels/pysd/python
 COPY notebook-server/src /opt/peragus/app/notebook-server/src
 # The CLI bundle built by set-up (scripts/build-bundle.mjs): the node role starts without tsx.
 COPY dist/bundle /opt/peragus/app/dist/bundle

@@ -11,6 +11,8 @@ export interface BenchFigure {
   ratio?: number;
   /** Human-readable goal, e.g. "<= 1.0". */
   goal?: string;
+  /** Conditions of the measurement, e.g. the load average while it ran (a shared machine). */
+  note?: string;
 }
 
 export type BenchSuite = () => Promise<BenchFigure[]>;

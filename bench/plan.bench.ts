@@ -29,17 +29,22 @@ const KERNEL_PY = join(REPO, 'kernels/pysd/.venv/bin/python');
 const PEERS_PY = join(REPO, 'bench/peers/.venv/bin/python');
 const RUNS = Number(process.env.PERAGUS_BENCH_PLAN_RUNS ?? 3);
 const models = process.env.PERAGUS_SD_TEST_MODELS ?? resolve(REPO, '..', 'shared', 'sd-test-models');
-const TEACUP = join(models, 'samples/teacup/teacup.mdl');
+export const TEACUP = join(models, 'samples/teacup/teacup.mdl');
 const SIR = join(REPO, 'notebooks/models/sir.mdl');
 const CT = [5, 7.5, 10, 12.5, 15, 17.5];
 const RT = [60, 70, 80, 90];
 
-interface Measured {
+export interface Measured {
   wall_s: number;
   cpu_s: number;
   /** "cgroup" (every process of the command) or "rusage" (only those reaped transitively). */
   cpu_source?: string;
   out: string;
+  /** Docker only: the containers' cgroup CPU and dockerd/containerd's, inside cpu_s. */
+  containers_s?: number;
+  daemons_s?: number;
+  /** Docker only: how many containers the run made (a warm pool's unused ones included). */
+  containers_n?: number;
 }
 
 // Runs a command under a tiny Python parent that reports wall time and the CPU
@@ -126,6 +131,7 @@ class ContainerCpu {
   readonly #last = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #ids = new Set<string>();
+  readonly #shims = new Map<string, number>();
   #daemons0 = 0;
 
   constructor(private readonly home: string) {}
@@ -163,43 +169,102 @@ class ContainerCpu {
         const u = this.#usage(id);
         if (u !== undefined) this.#last.set(id, u);
       }
+      for (const [id, u] of shimCpu(this.#ids)) this.#shims.set(id, u);
     }, 100);
   }
 
-  stop(): { containers: number; daemons: number } {
+  stop(): { containers: number; daemons: number; count: number } {
     clearInterval(this.#timer);
     let sum = 0;
     for (const v of this.#last.values()) sum += v;
-    return { containers: sum, daemons: daemonCpu() - this.#daemons0 };
+    let shims = 0;
+    for (const v of this.#shims.values()) shims += v;
+    return { containers: sum, daemons: daemonCpu() - this.#daemons0 + shims, count: this.#ids.size };
   }
 }
 
-/** CPU-seconds so far of dockerd and containerd (their share of every container operation). */
-function daemonCpu(): number {
+interface ProcStat {
+  name: string;
+  ppid: number;
+  /** utime + stime, and with `reaped` the children it waited for, in clock ticks. */
+  self: number;
+  reaped: number;
+}
+
+function procStat(pid: string): ProcStat | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return {
+      name,
+      ppid: Number(f[1]),
+      self: Number(f[11]) + Number(f[12]),
+      reaped: Number(f[13]) + Number(f[14]),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU-seconds so far of the dockerd serving this host's Docker socket and its
+ * containerd (their share of every container operation). Other daemons on the
+ * machine (a Swarm lab's dockerd/containerd, started with --exec-root) are not ours.
+ */
+export function daemonCpu(): number {
   let ticks = 0;
+  const procs = new Map<number, ProcStat>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
+    const st = procStat(pid);
+    if (st && (st.name === 'dockerd' || st.name === 'containerd')) procs.set(Number(pid), st);
+  }
+  const cmdline = (pid: number) => {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (name !== 'dockerd' && name !== 'containerd') continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     } catch {
-      // exited
+      return '';
     }
+  };
+  const mainDockerd = [...procs].find(
+    ([pid, st]) => st.name === 'dockerd' && !cmdline(pid).includes('--exec-root'),
+  );
+  for (const [pid, st] of procs) {
+    const main = st.name === 'dockerd' ? pid === mainDockerd?.[0] : st.ppid === mainDockerd?.[0];
+    if (main) ticks += st.self;
   }
   return ticks / 100;
 }
 
-interface PlanSummary {
+export interface PlanSummary {
   finished: number;
   total: number;
   wall_ms: number;
   experiments: { status: string; error?: string; compute_ms?: number }[];
 }
 
-async function ours(
+/** CPU-seconds of the containerd shims of these containers (with the runc runs they reaped). */
+export function shimCpu(ids: Iterable<string>): Map<string, number> {
+  const want = new Set(ids);
+  const out = new Map<string, number>();
+  if (want.size === 0) return out;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const st = procStat(pid);
+    if (!st?.name.startsWith('containerd-shim')) continue;
+    let id = '';
+    try {
+      id = /-id\0([0-9a-f]{64})/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1] ?? '';
+    } catch {
+      continue;
+    }
+    if (want.has(id)) out.set(id, (st.self + st.reaped) / 100);
+  }
+  return out;
+}
+
+export async function ours(
   plan: Record<string, unknown>,
   runtime: 'local' | 'docker',
 ): Promise<Measured & { summary: PlanSummary }> {
@@ -225,17 +290,24 @@ async function ours(
       );
     }
     const extra = cpu?.stop();
-    return { ...m, cpu_s: m.cpu_s + (extra ? extra.containers + extra.daemons : 0), summary };
+    return {
+      ...m,
+      cpu_s: m.cpu_s + (extra ? extra.containers + extra.daemons : 0),
+      summary,
+      ...(extra
+        ? { containers_s: extra.containers, daemons_s: extra.daemons, containers_n: extra.count }
+        : {}),
+    };
   } finally {
     cpu?.stop();
     rmSync(home, { recursive: true, force: true });
   }
 }
 
-const peer = (script: string, args: Record<string, unknown>, dir: string) =>
+export const peer = (script: string, args: Record<string, unknown>, dir: string) =>
   timed([PEERS_PY, join(REPO, 'bench/peers', script), JSON.stringify(args)], {}, dir);
 
-const teacupPlan = (n = 24) => {
+export const teacupPlan = (n = 24) => {
   const rt = RT.slice(0, Math.max(1, Math.min(RT.length, Math.ceil(n / CT.length))));
   const ct = Array.from(
     { length: Math.ceil(n / rt.length) },
@@ -249,7 +321,7 @@ const teacupPlan = (n = 24) => {
   };
 };
 
-const points24 = CT.flatMap((c) => RT.map((r) => ({ characteristic_time: c, room_temperature: r })));
+export const points24 = CT.flatMap((c) => RT.map((r) => ({ characteristic_time: c, room_temperature: r })));
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
 function linearFit(xs: number[], ys: number[]): { fixed: number; per: number } {

@@ -77,6 +77,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   const kernels = new KernelService({ sessions: notebook.sessions, events: notebook.events, home });
   const containers = new ContainerService(home, options.runtime ?? config.runtime, {
     nodePoolSize: config.nodePoolSize,
+    dockerPool: config.dockerPool,
     sharedCache: config.pysdSharedCache,
     ...(config.image !== undefined ? { image: config.image } : {}),
     log,

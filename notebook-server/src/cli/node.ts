@@ -13,6 +13,7 @@ import { listenSocket } from '../orchestrator/socket-transport.ts';
 import { NodeHubClient } from '../runtime/hub/node-client.ts';
 import { onParentDeath } from '../runtime/parent-watch.ts';
 import type { CliContext } from './context.ts';
+import { experimentIdentity } from './node-identity.ts';
 
 export async function nodeCommand(argv: string[], cli: CliContext): Promise<number | undefined> {
   const { config, log } = cli;
@@ -56,12 +57,23 @@ export async function nodeCommand(argv: string[], cli: CliContext): Promise<numb
     poolSize: values['pool-size'] !== undefined ? Number(values['pool-size']) : config.poolSize,
     log,
   });
+  // A warm-pool node (told its experiment only at hand-over) serves once its
+  // kernel is warm, so a pooled container that answers is ready for its first
+  // cell (runtime/docker-pool-slots.ts waits for the endpoint). Bounded: a
+  // kernel that cannot start then fails in the session, with its own error.
+  if (config.experimentIdFile && !config.experimentId) {
+    await Promise.race([services.pool.whenFull(), new Promise((r) => setTimeout(r, 45_000).unref())]);
+  }
+  const identity = experimentIdentity(config);
   const ctx = {
     role: 'node' as const,
     sessions: services.sessions,
     events: services.events,
     workDir,
-    ...(config.experimentId ? { defaultExperimentId: config.experimentId } : {}),
+    // A getter: a warm-pool node learns its experiment at hand-over (node-identity.ts).
+    get defaultExperimentId(): string | undefined {
+      return identity();
+    },
   };
   const serve = async (transport: Parameters<ReturnType<typeof createMcpServer>['connect']>[0]) => {
     const mcp = createMcpServer(ctx);

@@ -97,6 +97,16 @@ export const SETTINGS = {
     '1',
     'warm kernels of each local experiment child (passed to it as PERAGUS_POOL_SIZE)',
   ),
+  dockerPool: setting(
+    'PERAGUS_DOCKER_POOL',
+    text()
+      .refine((v) => v === undefined || (/^\s*\d+\s*$/.test(v) && Number(v) <= 64), {
+        error: 'is not a pool size: use an integer from 0 (off) to 64',
+      })
+      .transform((v) => (v === undefined ? 2 : Number(v))),
+    '2',
+    'warm experiment containers the docker runtime keeps ready for a plan (0 turns the pool off)',
+  ),
   planApproveExperiments: setting(
     'PERAGUS_PLAN_APPROVE_EXPERIMENTS',
     whole(100, 0),
@@ -209,6 +219,13 @@ export const SETTINGS = {
     text(),
     'none',
     'the experiment a node serves (set by the runtime that starts it)',
+    'node',
+  ),
+  experimentIdFile: setting(
+    'PERAGUS_EXPERIMENT_ID_FILE',
+    text(),
+    'none',
+    "a warm-pool container's file in its volume where the host writes the experiment id at hand-over",
     'node',
   ),
   hubToken: setting(

@@ -30,6 +30,8 @@ export interface RuntimeSettings {
   image?: string;
   /** Experiments share the PySD translation cache (PERAGUS_PYSD_SHARED_CACHE). */
   sharedCache?: boolean;
+  /** Warm containers of the docker runtime (PERAGUS_DOCKER_POOL). */
+  dockerPool?: number;
   log?: Logger;
 }
 
@@ -57,9 +59,10 @@ export class ContainerService {
   }
 
   #docker() {
-    const { image, sharedCache, log } = this.settings;
+    const { image, sharedCache, log, dockerPool } = this.settings;
     return {
       ...(image !== undefined ? { image } : {}),
+      ...(dockerPool !== undefined ? { poolSize: dockerPool } : {}),
       ...(sharedCache !== undefined ? { sharedCache } : {}),
       ...(log ? { log } : {}),
     };
@@ -80,12 +83,13 @@ export class ContainerService {
   }
 
   /**
-   * Lets a runtime prepare for creates to come; resolves to the local runtime's
+   * Lets a runtime prepare for creates to come (`hint.creates`: how many, so a
+   * warm pool fills for them and not past them); resolves to the local runtime's
    * kernel zygote socket when it has one (the plan check runs there too).
    */
-  warm(kind: RuntimeKind = this.defaultKind): Promise<string | undefined> {
-    const rt = this.runtime(kind) as { warm?: () => Promise<string | undefined> };
-    return rt.warm?.() ?? Promise.resolve(undefined);
+  warm(kind: RuntimeKind = this.defaultKind, hint: { creates?: number } = {}): Promise<string | undefined> {
+    const rt = this.runtime(kind) as { warm?: (hint: { creates?: number }) => Promise<string | undefined> };
+    return rt.warm?.(hint) ?? Promise.resolve(undefined);
   }
 
   /** Releases what the runtimes hold for this host (the local runtime's kernel zygote). */

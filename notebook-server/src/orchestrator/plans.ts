@@ -154,10 +154,10 @@ export class PlanRunner {
       return { ...started, resumed: false };
     }
     await this.#destroyContainersOf(planId);
-    this.deps.containers.warm(plan.runtime);
+    const experiments = expandPlan(plan, planId);
+    this.deps.containers.warm(plan.runtime, { creates: experiments.length });
     const file: PlanFile = { ...previous, plan, model_text: modelText, status: 'running', owner: 'cli' };
     this.#write(file);
-    const experiments = expandPlan(plan, planId);
     this.#launch(file, experiments);
     return { plan_id: planId, experiments, resumed: true };
   }
@@ -179,7 +179,7 @@ export class PlanRunner {
     const owner = options.owner;
     const experiments = expandPlan(plan, planId);
     // The runtime gets ready (kernel zygote); the model check runs in the zygote when there is one.
-    const zygote = this.deps.containers.warm(plan.runtime);
+    const zygote = this.deps.containers.warm(plan.runtime, { creates: experiments.length });
     await checkPlanModel({
       home: this.#home,
       zygote,

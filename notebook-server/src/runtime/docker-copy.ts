@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { openTemp } from '../confine/atomic.ts';
+import { cpInDirect, cpOutDirect, hostVolume } from './docker-copy-direct.ts';
 import { apiMessage, fail, statusOf } from './docker-errors.ts';
 import { own, userOf } from './docker-inspect.ts';
 import { experimentLayout, resolveExperimentPath } from './paths.ts';
@@ -29,6 +30,8 @@ export async function cpIn(
   const target = resolveExperimentPath(dest, 'dest');
   const { container, info } = await own(docker, id);
   const { uid, gid } = userOf(info);
+  const volume = hostVolume(info.Config.Labels?.[LABELS.workDir]);
+  if (volume) return cpInDirect(volume, { uid, gid }, target.relative, source);
   const hash = createHash('sha256');
   let size: number;
   let body: AsyncIterable<Uint8Array> | Uint8Array;
@@ -115,6 +118,9 @@ export async function cpOut(
     const root = workDir ? dirname(workDir) : experimentLayout(home, info.Id).root;
     dest = join(root, 'out', ...source.relative.split('/'));
   }
+
+  const volume = hostVolume(workDir);
+  if (volume) return cpOutDirect(volume, source.relative, dest);
 
   let archive: Readable;
   try {

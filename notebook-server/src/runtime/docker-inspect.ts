@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { isContainerRef } from '../ids/index.ts';
+import { effectiveLabels } from './docker-claims.ts';
 import { call, fail, statusOf } from './docker-errors.ts';
 import { Capped, Demuxer, demuxBuffer, pumpExec } from './docker-stream.ts';
 import { probeSocket } from './paths.ts';
@@ -50,6 +51,15 @@ export async function own(docker: Docker, id: string): Promise<Owned> {
       `no Peragus container "${id}" (that container was not created by Peragus)`,
     );
   }
+  // A pooled container is an experiment's only once handed over (docker-claims.ts).
+  const labels = effectiveLabels(info.Id, info.Config.Labels ?? {});
+  if (labels === null) {
+    throw new ContainerRuntimeError(
+      'not_found',
+      `no container "${id}" (a pooled container not handed over yet)`,
+    );
+  }
+  info.Config.Labels = labels;
   return { container: docker.getContainer(info.Id), info };
 }
 
@@ -180,21 +190,26 @@ export async function health(docker: Docker, id: string): Promise<HealthResult> 
 }
 
 export async function list(docker: Docker, labels: Record<string, string> = {}): Promise<ContainerInfo[]> {
-  const filters = [
-    `${LABELS.createdBy}=${CREATED_BY}`,
-    ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
-  ];
-  const rows = await call(docker, () => docker.listContainers({ all: true, filters: { label: filters } }));
-  return rows.map((row) => ({
-    container_id: row.Id,
-    experiment_id: row.Labels?.[LABELS.experimentId] ?? null,
-    name: (row.Names?.[0] ?? '').replace(/^\//, ''),
-    image: row.Labels?.[LABELS.image] ?? row.Image,
-    status: row.State,
-    running: row.State === 'running',
-    created_at: new Date(row.Created * 1000).toISOString(),
-    labels: row.Labels ?? {},
-    endpoint: row.Labels?.[LABELS.endpoint] ?? null,
-    work_dir: row.Labels?.[LABELS.workDir] ?? null,
-  }));
+  // Filtered here, not by the daemon: a handed-over pooled container's
+  // experiment labels live in its claim (docker-claims.ts), not on it.
+  const filter = [`${LABELS.createdBy}=${CREATED_BY}`];
+  const rows = await call(docker, () => docker.listContainers({ all: true, filters: { label: filter } }));
+  const out: ContainerInfo[] = [];
+  for (const row of rows) {
+    const l = effectiveLabels(row.Id, row.Labels ?? {});
+    if (l === null || !Object.entries(labels).every(([k, v]) => l[k] === v)) continue;
+    out.push({
+      container_id: row.Id,
+      experiment_id: l[LABELS.experimentId] ?? null,
+      name: (row.Names?.[0] ?? '').replace(/^\//, ''),
+      image: l[LABELS.image] ?? row.Image,
+      status: row.State,
+      running: row.State === 'running',
+      created_at: new Date(row.Created * 1000).toISOString(),
+      labels: l,
+      endpoint: l[LABELS.endpoint] ?? null,
+      work_dir: l[LABELS.workDir] ?? null,
+    });
+  }
+  return out;
 }

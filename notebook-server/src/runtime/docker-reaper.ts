@@ -8,13 +8,13 @@ import { CREATED_BY, LABELS } from './types.ts';
 
 const SCRIPT = `
 const { execFileSync } = require('node:child_process');
-const [pid, plan, home, createdBy, createdByValue, workDirLabel] = process.argv.slice(1);
+const [pid, plan, home, createdBy, createdByValue, workDirLabel, labelKey] = process.argv.slice(1);
 const alive = () => { try { process.kill(Number(pid), 0); return true; } catch (e) { return e.code === 'EPERM'; } };
 const docker = (args) => execFileSync('docker', args, { encoding: 'utf8', timeout: 60000 });
 setInterval(() => {
   if (alive()) return;
   try {
-    const ids = docker(['ps', '-aq', '--filter', 'label=plan=' + plan, '--filter', 'label=' + createdBy + '=' + createdByValue])
+    const ids = docker(['ps', '-aq', '--filter', 'label=' + labelKey + '=' + plan, '--filter', 'label=' + createdBy + '=' + createdByValue])
       .split(/\\s+/).filter(Boolean);
     const ours = ids.filter((id) => {
       const dir = docker(['inspect', '-f', '{{index .Config.Labels "' + workDirLabel + '"}}', id]).trim();
@@ -26,10 +26,11 @@ setInterval(() => {
 }, 500);
 `;
 
-export function startDockerReaper(planId: string, home: string): { stop(): void } {
+/** `labelKey=value` picks the containers: a plan's (plan=<id>) or a warm pool's (peragus.pool_owner=<token>). */
+export function startDockerReaper(value: string, home: string, labelKey = 'plan'): { stop(): void } {
   const child = spawn(
     process.execPath,
-    ['-e', SCRIPT, String(process.pid), planId, home, LABELS.createdBy, CREATED_BY, LABELS.workDir],
+    ['-e', SCRIPT, String(process.pid), value, home, LABELS.createdBy, CREATED_BY, LABELS.workDir, labelKey],
     { detached: true, stdio: 'ignore' },
   );
   child.on('error', () => undefined);

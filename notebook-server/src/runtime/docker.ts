@@ -3,7 +3,8 @@
 // /experiment so the host reaches the node role's Unix socket directly.
 // This class creates and destroys containers; exec, copies and the read-only
 // views live in the docker-*.ts modules it delegates to.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
@@ -11,19 +12,23 @@ import { readSetting } from '../config/index.ts';
 import { newExperimentId } from '../ids/index.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { EXPERIMENT_UID } from '../sandbox/bwrap.ts';
+import { POOL_LABELS, removeClaim } from './docker-claims.ts';
 import { cpIn, cpOut } from './docker-copy.ts';
-import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
+import { fail, statusOf } from './docker-errors.ts';
 import { exec } from './docker-exec.ts';
-import { health, list, logs, logsOf, type Owned, own, stats } from './docker-inspect.ts';
+import { handOver } from './docker-handover.ts';
+import { health, list, logs, type Owned, own, stats } from './docker-inspect.ts';
+import { DockerPool, type PoolEntry, poolSizeFrom } from './docker-pool.ts';
+import { discardSlot, fillSlot, type SlotContext, slotAlive, sweepStaleSlots } from './docker-pool-slots.ts';
+import { provision } from './docker-provision.ts';
+import { startDockerReaper } from './docker-reaper.ts';
 import {
-  endpointFor,
+  type ExperimentLayout,
   experimentLayout,
   PYSD_CACHE_MOUNT,
   peragusHome,
-  prepareVolume,
   releaseEndpoint,
   sharedCacheEnv,
-  waitForEndpoint,
 } from './paths.ts';
 import {
   type ContainerInfo,
@@ -47,7 +52,7 @@ import {
   parseMemory,
   type StatsResult,
 } from './types.ts';
-import { capVolume, diskCapOf, releaseVolume } from './volume-cap.ts';
+import { DEFAULT_DISK_BYTES, diskCapOf, releaseVolume } from './volume-cap.ts';
 
 /** uid/gid of the `peragus` user baked into the experiment image. */
 export const IMAGE_UID = EXPERIMENT_UID;
@@ -56,7 +61,6 @@ const DEFAULTS = {
   cpu: 1,
   memory: 2 * 2 ** 30,
   pids: 512,
-  tmpfsBytes: 512 * 2 ** 20,
   readyTimeoutMs: 60_000,
 };
 
@@ -71,6 +75,11 @@ export interface DockerRuntimeOptions {
   readyTimeoutMs?: number;
   /** Resources when the spec gives none. */
   defaultResources?: { cpu?: number; memory?: number | string; pids?: number };
+  /**
+   * Warm containers kept ready once warm() is called (PERAGUS_DOCKER_POOL,
+   * default 2; 0 turns the pool off). close() drains them.
+   */
+  poolSize?: number;
   /** Containers share the PySD translation cache (default PERAGUS_PYSD_SHARED_CACHE, on). */
   sharedCache?: boolean;
   log?: Logger;
@@ -98,6 +107,13 @@ export class DockerRuntime implements ContainerRuntime {
   readonly image: string;
   private readonly readyTimeoutMs: number;
   private readonly defaults: { cpu: number; memory: number; pids: number };
+  readonly poolSize: number;
+  /** Creates served by a hand-over from the warm pool (tests and the bench read it). */
+  handedOver = 0;
+  #pool: DockerPool | undefined;
+  #reaper: { stop(): void } | undefined;
+  /** Labels every pool container of this runtime instance carries (its reaper's filter). */
+  readonly #poolOwner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   readonly #log: Logger;
   readonly #sharedCache: boolean;
 
@@ -114,6 +130,72 @@ export class DockerRuntime implements ContainerRuntime {
       memory: d.memory !== undefined ? parseMemory(d.memory) : DEFAULTS.memory,
       pids: d.pids ?? DEFAULTS.pids,
     };
+    this.poolSize = options.poolSize ?? poolSizeFrom();
+  }
+
+  /**
+   * Creates to come: starts filling the warm pool (in the background) and a
+   * watchdog that removes this host's pool containers if the host dies.
+   */
+  warm(hint: { creates?: number } = {}): Promise<undefined> {
+    if (this.poolSize > 0 && !this.#pool) {
+      this.#reaper = startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
+      const swept = sweepStaleSlots(this.docker, this.home);
+      this.#pool = new DockerPool(this.poolSize, {
+        fill: () => swept.then(() => this.#fill()),
+        alive: (e) => this.#alive(e),
+        discard: (e) => this.#discard(e),
+        onError: (err) =>
+          this.#log.warn(
+            `peragus: the Docker warm pool could not start a container: ${(err as Error).message}`,
+          ),
+      });
+    }
+    // No count given: creates to come are open-ended (an agent, a bench).
+    this.#pool?.expect(hint.creates ?? Number.POSITIVE_INFINITY);
+    return Promise.resolve(undefined);
+  }
+
+  /** Resolves once `count` pooled containers are ready (default: the pool size); the count ready. */
+  async poolReady(count?: number): Promise<number> {
+    await this.warm();
+    return this.#pool ? this.#pool.whenReady(count) : 0;
+  }
+
+  /** Drains the warm pool: no pooled container, volume or folder is left behind. */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.drain();
+    this.#reaper?.stop();
+    this.#reaper = undefined;
+  }
+
+  #fill(): Promise<PoolEntry> {
+    return fillSlot(this.#slotContext());
+  }
+
+  #alive(entry: PoolEntry): Promise<boolean> {
+    return slotAlive(this.docker, entry);
+  }
+
+  #discard(entry: PoolEntry): Promise<void> {
+    return discardSlot(this.docker, entry);
+  }
+
+  #slotContext(): SlotContext {
+    return {
+      docker: this.docker,
+      home: this.home,
+      image: this.image,
+      inspectImage: (image) => this.#inspectImage(image),
+      readyTimeoutMs: this.readyTimeoutMs,
+      user: this.containerUser(),
+      resources: this.defaults,
+      owner: this.#poolOwner,
+      sharedCache: this.#sharedCache,
+      log: this.#log,
+    };
   }
 
   /**
@@ -129,10 +211,55 @@ export class DockerRuntime implements ContainerRuntime {
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
     const spec = parseContainerSpec(input);
     const image = spec.image ?? this.image;
+    const imageInfo = await this.#inspectImage(image);
 
-    let imageInfo: Docker.ImageInspectInfo;
+    const experimentId = spec.experiment_id ?? newExperimentId();
+    const existing = await this.list({ [LABELS.experimentId]: experimentId });
+    if (existing.length > 0) {
+      throw new ContainerRuntimeError(
+        'conflict',
+        `experiment "${experimentId}" already has container ${existing[0]!.container_id.slice(0, 12)} (${existing[0]!.status}): destroy it first`,
+      );
+    }
+    const layout = experimentLayout(this.home, experimentId);
+    const pooled = await this.#fromPool(spec, image, imageInfo.Id, experimentId, layout);
+    if (pooled) return pooled;
+
+    const sharedCache = sharedCacheEnv(this.home, undefined, this.#sharedCache);
+    const mountCache = sharedCache !== '0' && existsSync(sharedCache);
+    const role = spec.command ? 'custom' : 'node';
+    return provision(this.docker, this.readyTimeoutMs, this.containerUser(), {
+      name: `peragus-${experimentId}`,
+      what: experimentId,
+      layout,
+      imageId: imageInfo.Id,
+      env: {
+        ...spec.env,
+        PERAGUS_EXPERIMENT_ID: experimentId,
+        PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
+        PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/.peragus/node.sock`,
+        ...(mountCache ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
+      },
+      labels: containerLabels(spec.labels, { experimentId, role, image }),
+      log: this.#log,
+      ...(mountCache ? { sharedCache } : {}),
+      resources: this.#resourcesOf(spec),
+      disk: diskCapOf(spec.resources),
+      ...(spec.command ? { command: spec.command } : {}),
+    }).then((p) => ({
+      container_id: p.containerId,
+      experiment_id: experimentId,
+      endpoint: p.endpoint,
+      work_dir: layout.workDir,
+      image,
+      image_id: imageInfo.Id,
+      isolation: 'docker' as const,
+    }));
+  }
+
+  async #inspectImage(image: string): Promise<Docker.ImageInspectInfo> {
     try {
-      imageInfo = await this.docker.getImage(image).inspect();
+      return await this.docker.getImage(image).inspect();
     } catch (err) {
       if (statusOf(err) === 404) {
         throw new ContainerRuntimeError(
@@ -143,155 +270,60 @@ export class DockerRuntime implements ContainerRuntime {
       }
       fail(this.docker, err);
     }
+  }
 
-    const experimentId = spec.experiment_id ?? newExperimentId();
-    const existing = await this.list({ [LABELS.experimentId]: experimentId });
-    if (existing.length > 0) {
-      throw new ContainerRuntimeError(
-        'conflict',
-        `experiment "${experimentId}" already has container ${existing[0]!.container_id.slice(0, 12)} (${existing[0]!.status}): destroy it first`,
-      );
+  #resourcesOf(spec: ContainerSpec): { cpu: number; memory: number; pids: number } {
+    return {
+      cpu: spec.resources?.cpu ?? this.defaults.cpu,
+      memory:
+        spec.resources?.memory !== undefined ? parseMemory(spec.resources.memory) : this.defaults.memory,
+      pids: spec.resources?.pids ?? this.defaults.pids,
+    };
+  }
+
+  /** A hand-over from the warm pool when the spec fits a pooled container; else undefined. */
+  async #fromPool(
+    spec: ContainerSpec,
+    image: string,
+    imageId: string,
+    experimentId: string,
+    layout: ExperimentLayout,
+  ): Promise<CreateResult | undefined> {
+    const pool = this.#pool;
+    if (!spec.command) pool?.consumed();
+    // Env and image are fixed at create time, and so is the volume's size
+    // cap; an experiment folder left by an earlier container keeps its files
+    // (the cold path mounts them).
+    const fits =
+      pool &&
+      !spec.command &&
+      !spec.env &&
+      image === this.image &&
+      diskCapOf(spec.resources) === DEFAULT_DISK_BYTES &&
+      !existsSync(layout.root);
+    if (!pool || !fits) return undefined;
+    const entry = await pool.take();
+    if (!entry) return undefined;
+    const resources = this.#resourcesOf(spec);
+    const same =
+      resources.cpu === this.defaults.cpu &&
+      resources.memory === this.defaults.memory &&
+      resources.pids === this.defaults.pids;
+    const outcome = await handOver(this.docker, this.home, entry, {
+      experimentId,
+      layout,
+      labels: spec.labels ?? {},
+      image,
+      imageId,
+      ...(same ? {} : { update: resources }),
+    });
+    if (outcome.ok) {
+      this.handedOver += 1;
+      return outcome.result;
     }
-
-    const layout = experimentLayout(this.home, experimentId);
-    const sharedCache = sharedCacheEnv(this.home, undefined, this.#sharedCache);
-    const mountCache = sharedCache !== '0' && existsSync(sharedCache);
-    const createdRoot = !existsSync(layout.root);
-    const user = this.containerUser();
-    const memory =
-      spec.resources?.memory !== undefined ? parseMemory(spec.resources.memory) : this.defaults.memory;
-    const cpu = spec.resources?.cpu ?? this.defaults.cpu;
-    const pids = spec.resources?.pids ?? this.defaults.pids;
-    const role = spec.command ? 'custom' : 'node';
-    let endpoint = layout.socketPath;
-    let containerId: string | undefined;
-
-    try {
-      mkdirSync(layout.workDir, { recursive: true });
-      // The volume's size cap: a loop-mounted file system of resources.disk bytes.
-      const cap = capVolume(layout.root, layout.workDir, diskCapOf(spec.resources), user);
-      if (!cap.capped) {
-        this.#log.warn(`peragus: WARNING: the volume of ${experimentId} has no size cap: ${cap.reason}`);
-      }
-      prepareVolume(layout.workDir, process.getuid?.() === 0 ? user : undefined);
-      endpoint = endpointFor(layout.socketPath);
-
-      const env = {
-        ...spec.env,
-        PERAGUS_EXPERIMENT_ID: experimentId,
-        PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
-        PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/.peragus/node.sock`,
-        ...(mountCache ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
-      };
-      const container = await call(this.docker, () =>
-        this.docker.createContainer({
-          // One name per experiment: the daemon then refuses a concurrent twin atomically.
-          name: `peragus-${experimentId}`,
-          Image: imageInfo.Id,
-          // An override runs as the container's first process, with no init in
-          // between, so a command that cannot start fails `start` itself.
-          ...(spec.command ? { Entrypoint: spec.command.slice(0, 1), Cmd: spec.command.slice(1) } : {}),
-          User: `${user.uid}:${user.gid}`,
-          WorkingDir: EXPERIMENT_MOUNT,
-          Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-          Labels: containerLabels(spec.labels, {
-            experimentId,
-            workDir: layout.workDir,
-            endpoint,
-            role,
-            image,
-          }),
-          NetworkDisabled: true,
-          HostConfig: {
-            NetworkMode: 'none',
-            ReadonlyRootfs: true,
-            CapDrop: ['ALL'],
-            SecurityOpt: ['no-new-privileges:true'],
-            PidsLimit: pids,
-            Memory: memory,
-            // Equal to Memory: no swap, so the cap is a hard cap.
-            MemorySwap: memory,
-            NanoCpus: Math.round(cpu * 1e9),
-            Mounts: [
-              { Type: 'bind', Source: layout.workDir, Target: EXPERIMENT_MOUNT, ReadOnly: false },
-              // Translations made once by the host's plan check; experiments only read them.
-              ...(mountCache
-                ? [{ Type: 'bind' as const, Source: sharedCache, Target: PYSD_CACHE_MOUNT, ReadOnly: true }]
-                : []),
-            ],
-            Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${DEFAULTS.tmpfsBytes},mode=1777` },
-            IpcMode: 'private',
-            RestartPolicy: { Name: 'no' },
-            LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
-          },
-        }),
-      ).catch((err: unknown) => {
-        if (statusOf(err) === undefined || err instanceof ContainerRuntimeError) throw err;
-        if (statusOf(err) === 409) {
-          throw new ContainerRuntimeError(
-            'conflict',
-            `experiment "${experimentId}" already has a container (created concurrently): destroy it first`,
-            { cause: err },
-          );
-        }
-        throw new ContainerRuntimeError(
-          'create_failed',
-          `Docker refused the container for ${experimentId}: ${apiMessage(err)}`,
-          {
-            cause: err,
-          },
-        );
-      });
-      containerId = container.id;
-      try {
-        await container.start();
-      } catch (err) {
-        const msg = apiMessage(err);
-        const what = spec.command ? `command ${JSON.stringify(spec.command)}` : `image ${image}`;
-        throw new ContainerRuntimeError(
-          'create_failed',
-          `container for ${experimentId} did not start (${what}): ${msg}`,
-          {
-            cause: err,
-          },
-        );
-      }
-
-      if (role === 'node') {
-        await waitForEndpoint(endpoint, this.readyTimeoutMs, async () => {
-          const info = await container.inspect();
-          if (info.State.Running) return null;
-          const logs = await logsOf(container, 20);
-          return `exit code ${info.State.ExitCode}${info.State.OOMKilled ? ' (OOM killed)' : ''}; last output: ${(logs.stderr || logs.stdout).trim().slice(-2000)}`;
-        });
-      }
-      return {
-        container_id: container.id,
-        experiment_id: experimentId,
-        endpoint,
-        work_dir: layout.workDir,
-        image,
-        image_id: imageInfo.Id,
-        isolation: 'docker',
-      };
-    } catch (err) {
-      // A failed create leaves nothing behind: no container, no new folders.
-      if (containerId) {
-        await this.docker
-          .getContainer(containerId)
-          .remove({ force: true })
-          .catch(() => undefined);
-      }
-      // On a conflict the folders belong to the container that won.
-      const lostRace = err instanceof ContainerRuntimeError && err.code === 'conflict';
-      if (!lostRace) {
-        releaseEndpoint(endpoint, layout.socketPath);
-        releaseVolume(layout.workDir);
-        if (createdRoot) rmSync(layout.root, { recursive: true, force: true });
-      }
-      if (err instanceof ContainerRuntimeError) throw err;
-      fail(this.docker, err);
-    }
+    if (outcome.giveBack) pool.giveBack(entry);
+    else await this.#discard(entry);
+    throw outcome.error;
   }
 
   exec(id: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -336,6 +368,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (status === 404 || status === 409) return { removed: false };
       fail(this.docker, err);
     }
+    removeClaim(labels, target.info.Id);
     const workDir = labels[LABELS.workDir];
     const endpoint = labels[LABELS.endpoint];
     if (workDir && endpoint) releaseEndpoint(endpoint, join(workDir, '.peragus', 'node.sock'));

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-from scipy import optimize
 
 from .errors import InvalidExperimentError
 from .params import ParamSpec
@@ -41,6 +40,8 @@ def run(
     options: dict[str, Any],
 ) -> dict[str, Any]:
     """Minimise (or maximise) through ``evaluate`` (a batch of points → objective values, in order)."""
+    from scipy import optimize  # noqa: PLC0415  (lazy: only optimization experiments need it)
+
     method = str(options.get("method", "differential_evolution")).lower()
     if method not in METHODS:
         raise InvalidExperimentError(f"unknown optimization method {method!r}; use one of {', '.join(METHODS)}")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from .errors import InvalidExperimentError, InvalidParameterError
 from .params import ParamSpec
@@ -174,6 +173,8 @@ def monte_carlo(params: list[ParamSpec], samples: int, seed: int) -> Design:
 def lhs(params: list[ParamSpec], samples: int, seed: int) -> Design:
     varying = _need_varying("lhs", params)
     _check_count(samples)
+    from scipy.stats import qmc  # noqa: PLC0415  (lazy: scipy.stats only when sampling)
+
     sampler = qmc.LatinHypercube(d=len(varying), rng=np.random.default_rng(sub_seed(seed, 0)))
     unit = sampler.random(samples)
     return Design(runs=_from_unit(params, varying, unit), unit=unit, varying=varying)
