@@ -70,7 +70,9 @@ describe('loadConfig', () => {
     expect(e.code).toBe('invalid_config');
     expect(e.problems).toHaveLength(3);
     expect(e.message).toContain('PERAGUS_POOL_SIZE="many" is not a whole number ≥ 0');
-    expect(e.message).toContain('PERAGUS_RUNTIME="k8s" is not a runtime: use "local" (default) or "docker"');
+    expect(e.message).toContain(
+      'PERAGUS_RUNTIME="k8s" is not a runtime: use "local" (default), "docker" or "swarm"',
+    );
     expect(e.message).toContain(
       'PERAGUS_LOG_LEVEL="loud" is not a log level: use one of error, warn, info, debug',
     );
