@@ -96,14 +96,17 @@ function toLines(text: string): string[] {
 }
 
 class Decoder {
-  private i = 0;
-  private readonly drafts: Draft[] = [];
-  private pending: Marker | null = null;
+  #i = 0;
+  readonly #drafts: Draft[] = [];
+  #pending: Marker | null = null;
 
-  constructor(private readonly lines: string[]) {}
+  readonly #lines: string[];
+  constructor(lines: string[]) {
+    this.#lines = lines;
+  }
 
   run(): Notebook {
-    const { lines } = this;
+    const lines = this.#lines;
     const headerMatch = HEADER_RE.exec(lines[0] ?? '');
     const headerExample = '<!-- srcbook:{"language":"python"} -->';
     if (!headerMatch) {
@@ -124,68 +127,68 @@ class Decoder {
     if (header.title !== undefined && typeof header.title !== 'string') {
       throw new SrcmdParseError(1, 'header "title" must be a string', 'fix or remove it');
     }
-    this.i = 1;
-    this.skipBlank();
-    const titleLine = lines[this.i];
+    this.#i = 1;
+    this.#skipBlank();
+    const titleLine = lines[this.#i];
     if (titleLine === undefined || !isH1(titleLine)) {
       throw new SrcmdParseError(
-        this.i + 1,
+        this.#i + 1,
         `expected the notebook title as a '# Title' line, found ${titleLine === undefined ? 'the end of the file' : JSON.stringify(titleLine)}`,
         'put exactly one "# Your title" line right after the header',
       );
     }
     const title = typeof header.title === 'string' ? header.title : headingText(titleLine, 1)!;
-    this.i++;
-    while (this.i < lines.length) this.step();
+    this.#i++;
+    while (this.#i < lines.length) this.#step();
     // fromEntries defines own properties, so even a "__proto__" key is kept as data.
     const extras = Object.fromEntries(Object.entries(header).filter(([k]) => !OWN_HEADER_KEYS.has(k)));
     return {
       title,
       language: 'python',
-      cells: this.finishIds(),
+      cells: this.#finishIds(),
       metadata: Object.keys(extras).length > 0 ? { srcbook: extras } : {},
     };
   }
 
-  private skipBlank(): void {
-    while (this.i < this.lines.length && isBlank(this.lines[this.i]!)) this.i++;
+  #skipBlank(): void {
+    while (this.#i < this.#lines.length && isBlank(this.#lines[this.#i]!)) this.#i++;
   }
 
-  private step(): void {
-    const line = this.lines[this.i]!;
+  #step(): void {
+    const line = this.#lines[this.#i]!;
     const m = MARKER_RE.exec(line);
     if (m) {
-      this.pending = parseMarker(m[1]!, this.i + 1);
-      this.i++;
-      let j = this.i;
-      while (j < this.lines.length && isBlank(this.lines[j]!)) j++;
-      if (j < this.lines.length && isH6(this.lines[j]!)) this.i = j;
-      else this.markdown(true);
+      this.#pending = parseMarker(m[1]!, this.#i + 1);
+      this.#i++;
+      let j = this.#i;
+      while (j < this.#lines.length && isBlank(this.#lines[j]!)) j++;
+      if (j < this.#lines.length && isH6(this.#lines[j]!)) this.#i = j;
+      else this.#markdown(true);
     } else if (isH6(line)) {
-      this.code();
+      this.#code();
     } else if (isBlank(line)) {
-      this.i++;
+      this.#i++;
     } else {
-      this.markdown(false);
+      this.#markdown(false);
     }
   }
 
-  private take(): Marker | null {
-    const marker = this.pending;
-    this.pending = null;
+  #take(): Marker | null {
+    const marker = this.#pending;
+    this.#pending = null;
     return marker;
   }
 
   /** A markdown cell runs until the next marker or (outside a fence) the next code-cell heading. */
-  private markdown(explicit: boolean): void {
-    const { lines } = this;
-    const marker = explicit ? this.take() : null;
-    const start = this.i;
+  #markdown(explicit: boolean): void {
+    const lines = this.#lines;
+    const marker = explicit ? this.#take() : null;
+    const start = this.#i;
     const fences = new FenceTracker();
     const body: string[] = [];
     let stoppedEarly = false;
-    for (; this.i < lines.length; this.i++) {
-      const line = lines[this.i]!;
+    for (; this.#i < lines.length; this.#i++) {
+      const line = lines[this.#i]!;
       if (MARKER_RE.test(line)) {
         stoppedEarly = true;
         break;
@@ -197,7 +200,7 @@ class Decoder {
       }
       if (!inFence && isH1(line)) {
         throw new SrcmdParseError(
-          this.i + 1,
+          this.#i + 1,
           `a second h1 heading ${JSON.stringify(line)}; srcmd allows exactly one h1 (the title)`,
           'use "##" for section headings, or write "\\#" to keep a literal "#"',
         );
@@ -213,21 +216,21 @@ class Decoder {
       while (body.length > 0 && isBlank(body[0]!)) body.shift();
       while (body.length > 0 && isBlank(body[body.length - 1]!)) body.pop();
     }
-    this.drafts.push({
+    this.#drafts.push({
       id: marker?.id,
       line: marker?.line ?? start + 1,
       cell: { cell_type: 'markdown', source: body.join('\n'), metadata: marker?.metadata ?? {} },
     });
   }
 
-  private code(): void {
-    const { lines } = this;
-    const marker = this.take();
-    const headLine = this.i + 1;
-    const shown = headingText(lines[this.i]!, 6)!;
-    this.i++;
-    this.skipBlank();
-    const openLine = lines[this.i];
+  #code(): void {
+    const lines = this.#lines;
+    const marker = this.#take();
+    const headLine = this.#i + 1;
+    const shown = headingText(lines[this.#i]!, 6)!;
+    this.#i++;
+    this.#skipBlank();
+    const openLine = lines[this.#i];
     // Code-cell fences start in column 0, so no indentation has to be stripped from the code.
     const open = openLine !== undefined && /^[`~]/.test(openLine) ? fenceOpen(openLine) : null;
     if (!open) {
@@ -237,8 +240,8 @@ class Decoder {
         'put a ```python block right after it, or use a lower heading level (#####) for plain text',
       );
     }
-    const openAt = this.i + 1;
-    let close = this.i + 1;
+    const openAt = this.#i + 1;
+    let close = this.#i + 1;
     while (close < lines.length && !fenceCloses(lines[close]!, open)) close++;
     if (close >= lines.length) {
       const fence = open.char.repeat(open.len);
@@ -248,10 +251,10 @@ class Decoder {
         `add a closing line of at least ${open.len} ${open.char === '`' ? 'backticks' : 'tildes'} (${fence}) after the code`,
       );
     }
-    const source = lines.slice(this.i + 1, close).join('\n');
-    this.i = close + 1;
+    const source = lines.slice(this.#i + 1, close).join('\n');
+    this.#i = close + 1;
     const filename = marker && 'filename' in marker ? (marker.filename ?? undefined) : shown;
-    this.drafts.push({
+    this.#drafts.push({
       id: marker?.id,
       line: marker?.line ?? headLine,
       cell: {
@@ -266,10 +269,10 @@ class Decoder {
   }
 
   /** Checks explicit ids and file names are unique, then derives ids for unmarked cells. */
-  private finishIds(): Cell[] {
+  #finishIds(): Cell[] {
     const ids = new Map<string, number>();
     const names = new Map<string, number>();
-    for (const d of this.drafts) {
+    for (const d of this.#drafts) {
       if (d.id !== undefined) {
         const prev = ids.get(d.id);
         if (prev !== undefined) {
@@ -294,7 +297,7 @@ class Decoder {
       }
     }
     let mdCount = 0;
-    return this.drafts.map((d) => {
+    return this.#drafts.map((d) => {
       let id = d.id;
       if (id === undefined) {
         const base =

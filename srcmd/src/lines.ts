@@ -52,18 +52,18 @@ export function fenceCloses(line: string, open: FenceOpen): boolean {
  * part of a fence (delimiters included): headings there are code, not structure.
  */
 export class FenceTracker {
-  private open: FenceOpen | null = null;
+  #open: FenceOpen | null = null;
   /** The fence still open after the lines fed so far, if any. */
   get openFence(): FenceOpen | null {
-    return this.open;
+    return this.#open;
   }
   feed(line: string): boolean {
-    if (this.open) {
-      if (fenceCloses(line, this.open)) this.open = null;
+    if (this.#open) {
+      if (fenceCloses(line, this.#open)) this.#open = null;
       return true;
     }
-    this.open = fenceOpen(line);
-    return this.open !== null;
+    this.#open = fenceOpen(line);
+    return this.#open !== null;
   }
 }
 

@@ -50,7 +50,7 @@ describe('KernelPool', () => {
     const stats = pool.stats;
     expect(stats.idle).toBe(1);
     // Reach into the pool for the idle kernel's pid: kill it from outside.
-    const [idle] = (pool as unknown as { idle: KernelClient[] }).idle;
+    const [idle] = pool.idleKernels;
     process.kill(idle?.pid as number, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 1_000));
     await pool.whenFull();

@@ -65,14 +65,16 @@ export type ChangeListener = (experimentId: string, change: CatalogChange) => vo
 
 export class Catalog {
   readonly store: ResultStore;
-  private readonly index: ResultsIndex;
-  private readonly engine: QueryEngine;
-  private readonly listeners = new Set<ChangeListener>();
+  readonly #index: ResultsIndex;
+  readonly #engine: QueryEngine;
+  readonly #listeners = new Set<ChangeListener>();
 
-  private constructor(private readonly db: CatalogDb) {
+  readonly #db: CatalogDb;
+  private constructor(db: CatalogDb) {
+    this.#db = db;
     this.store = new ResultStore(db.home);
-    this.index = new ResultsIndex(db.resultsDir);
-    this.engine = new QueryEngine(db, this.index);
+    this.#index = new ResultsIndex(db.resultsDir);
+    this.#engine = new QueryEngine(db, this.#index);
   }
 
   /**
@@ -84,7 +86,7 @@ export class Catalog {
     const catalog = new Catalog(db);
     if (!db.readOnly) {
       try {
-        await catalog.reconcileResultsIndex();
+        await catalog.#reconcileResultsIndex();
         await catalog.store.cleanTemp();
       } catch (err) {
         catalog.close();
@@ -95,14 +97,14 @@ export class Catalog {
   }
 
   get home(): string {
-    return this.db.home;
+    return this.#db.home;
   }
   get readOnly(): boolean {
-    return this.db.readOnly;
+    return this.#db.readOnly;
   }
   /** The DuckDB file (for messages; open it through Catalog only). */
   get file(): string {
-    return this.db.file;
+    return this.#db.file;
   }
 
   /**
@@ -119,7 +121,7 @@ export class Catalog {
     const digest = resultDigest(p.status, artifacts, metrics);
     const id = p.experiment_id;
 
-    const unchanged = await this.checkExisting(id, digest, p.replace);
+    const unchanged = await this.#checkExisting(id, digest, p.replace);
     if (unchanged) return unchanged;
 
     // Blobs go in before the rows: a crash in between leaves only an
@@ -129,9 +131,9 @@ export class Catalog {
       const blob = await this.store.put(a.source, { expectedSha256: a.sha256, expectedBytes: a.bytes });
       stored.set(a.sha256, blob.path);
     }
-    const schemas = await this.parquetSchemas(artifacts, stored);
+    const schemas = await this.#parquetSchemas(artifacts, stored);
 
-    const outcome = await this.db.write(async (conn) => {
+    const outcome = await this.#db.write(async (conn) => {
       const existing = await selectExperiment(conn, id);
       // Checked again inside the transaction: a concurrent register may have won.
       if (existing?.result_digest) {
@@ -171,12 +173,13 @@ export class Catalog {
       await insertSchemas(conn, schemas);
       return replacing ? ('replaced' as const) : ('registered' as const);
     });
-    if (outcome === 'unchanged') return (await this.checkExisting(id, digest, false)) as RegisterResultOutput;
+    if (outcome === 'unchanged')
+      return (await this.#checkExisting(id, digest, false)) as RegisterResultOutput;
 
     const parquet = artifacts.filter((a) => a.media_type === PARQUET_MEDIA_TYPE);
-    await this.index.sync(id, new Map(parquet.map((a) => [a.sha256, stored.get(a.sha256) ?? ''])));
-    this.engine.invalidateResults();
-    this.emit(id, 'result');
+    await this.#index.sync(id, new Map(parquet.map((a) => [a.sha256, stored.get(a.sha256) ?? ''])));
+    this.#engine.invalidateResults();
+    this.#emit(id, 'result');
     return {
       experiment_id: id,
       outcome,
@@ -203,7 +206,7 @@ export class Catalog {
   async upsertExperiment(input: UpsertExperimentInput): Promise<ExperimentRecord> {
     const p = parseInput(UpsertExperimentInputSchema, input);
     const id = p.experiment_id;
-    const record = await this.db.write(async (conn) => {
+    const record = await this.#db.write(async (conn) => {
       const existing = await selectExperiment(conn, id);
       const status: ExperimentStatus = p.status ?? existing?.status ?? 'queued';
       if (existing?.result_digest && existing.status === 'finished' && status !== 'finished') {
@@ -237,33 +240,33 @@ export class Catalog {
       await insertLineage(conn, row, [], now);
       return { ...row, created_at: row.created_at ?? now, updated_at: now } as ExperimentRecord;
     });
-    this.emit(id, 'experiment');
+    this.#emit(id, 'experiment');
     return record;
   }
 
   listExperiments(
     filter: ExperimentFilter = {},
   ): Promise<{ experiments: ExperimentSummary[]; total: number }> {
-    return readSummaries(this.db, filter);
+    return readSummaries(this.#db, filter);
   }
 
   /** Compact rows, newest first, paged by cursor (experiment_list). */
   listExperimentPage(query: ExperimentPageQuery): ReturnType<typeof readExperimentPage> {
-    return readExperimentPage(this.db, query);
+    return readExperimentPage(this.#db, query);
   }
 
   /** Ids starting with prefix, newest first (completion/complete). */
   completeIds(column: 'experiment_id' | 'plan_id', prefix: string): ReturnType<typeof completeIds> {
-    return completeIds(this.db, column, prefix);
+    return completeIds(this.#db, column, prefix);
   }
 
   getExperiment(experimentId: string): Promise<ExperimentRecord | null> {
-    return readExperiment(this.db, experimentId);
+    return readExperiment(this.#db, experimentId);
   }
 
   /** The record with its metrics and artifact totals; null when unknown. */
   async getSummary(experimentId: string): Promise<ExperimentSummary | null> {
-    const { experiments } = await readSummaries(this.db, {
+    const { experiments } = await readSummaries(this.#db, {
       experiment_ids: [checkId(experimentId)],
       limit: 1,
     });
@@ -272,39 +275,39 @@ export class Catalog {
 
   /** null when the experiment is unknown. */
   async getArtifacts(experimentId: string): Promise<ArtifactRecord[] | null> {
-    if (!(await readExperiment(this.db, experimentId))) return null;
-    return readArtifacts(this.db, experimentId);
+    if (!(await readExperiment(this.#db, experimentId))) return null;
+    return readArtifacts(this.#db, experimentId);
   }
 
   /** null when the experiment is unknown. */
   async getMetrics(experimentId: string): Promise<MetricsRecord | null> {
-    if (!(await readExperiment(this.db, experimentId))) return null;
-    return readMetrics(this.db, experimentId);
+    if (!(await readExperiment(this.#db, experimentId))) return null;
+    return readMetrics(this.#db, experimentId);
   }
 
   getLineage(experimentId: string): Promise<LineageEdge[]> {
-    return readLineage(this.db, experimentId);
+    return readLineage(this.#db, experimentId);
   }
 
   /** Read-only SQL over experiments, artifacts, metrics, lineage and the `results` view (see query.ts). */
   query(sql: string, options?: CatalogQueryOptions): Promise<CatalogQueryResult> {
-    return this.engine.query(sql, options);
+    return this.#engine.query(sql, options);
   }
 
   /** Called after every committed change; returns an unsubscribe function. */
   onChange(listener: ChangeListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   close(): void {
-    this.listeners.clear();
-    this.engine.close();
-    this.db.close();
+    this.#listeners.clear();
+    this.#engine.close();
+    this.#db.close();
   }
 
-  private emit(experimentId: string, kind: CatalogChange['kind']): void {
-    for (const l of [...this.listeners]) {
+  #emit(experimentId: string, kind: CatalogChange['kind']): void {
+    for (const l of [...this.#listeners]) {
       try {
         l(experimentId, { experiment_id: experimentId, kind });
       } catch {
@@ -313,28 +316,24 @@ export class Catalog {
     }
   }
 
-  private async checkExisting(
-    id: string,
-    digest: string,
-    replace: boolean,
-  ): Promise<RegisterResultOutput | null> {
-    const existing = await readExperiment(this.db, id);
+  async #checkExisting(id: string, digest: string, replace: boolean): Promise<RegisterResultOutput | null> {
+    const existing = await readExperiment(this.#db, id);
     if (!existing?.result_digest) return null;
-    if (existing.result_digest === digest) return this.describeResult(id, 'unchanged');
+    if (existing.result_digest === digest) return this.#describeResult(id, 'unchanged');
     // Only a finished result is final; a failed one is replaced by the retry's.
     if (existing.status === 'finished' && !replace) throw conflict(id, existing.result_digest, digest);
     return null;
   }
 
-  private async describeResult(id: string, outcome: RegisterOutcome): Promise<RegisterResultOutput> {
-    const e = (await readExperiment(this.db, id)) as ExperimentRecord;
+  async #describeResult(id: string, outcome: RegisterOutcome): Promise<RegisterResultOutput> {
+    const e = (await readExperiment(this.#db, id)) as ExperimentRecord;
     return {
       experiment_id: id,
       outcome,
       status: e.status,
       result_digest: e.result_digest ?? '',
-      artifacts: await readArtifacts(this.db, id),
-      metrics: await readMetrics(this.db, id),
+      artifacts: await readArtifacts(this.#db, id),
+      metrics: await readMetrics(this.#db, id),
     };
   }
 
@@ -343,7 +342,7 @@ export class Catalog {
    * DuckDB must be able to read every indexed Parquet file, or all `results`
    * queries would fail. Returns each file's column signature (sha256 → JSON).
    */
-  private async parquetSchemas(
+  async #parquetSchemas(
     artifacts: readonly PreparedArtifact[],
     stored: Map<string, string>,
   ): Promise<Map<string, string>> {
@@ -351,7 +350,7 @@ export class Catalog {
     for (const a of artifacts) {
       if (a.media_type !== PARQUET_MEDIA_TYPE || out.has(a.sha256)) continue;
       try {
-        out.set(a.sha256, await this.columnSignature(stored.get(a.sha256) ?? ''));
+        out.set(a.sha256, await this.#columnSignature(stored.get(a.sha256) ?? ''));
       } catch (err) {
         throw new CatalogError(
           'invalid_artifact',
@@ -365,8 +364,8 @@ export class Catalog {
     return out;
   }
 
-  private async columnSignature(storePath: string): Promise<string> {
-    const rows = await this.db.rows(
+  async #columnSignature(storePath: string): Promise<string> {
+    const rows = await this.#db.rows(
       'SELECT column_name AS n, column_type AS t FROM (DESCRIBE SELECT * FROM read_parquet($1))',
       [storePath],
     );
@@ -374,8 +373,8 @@ export class Catalog {
     return JSON.stringify(cols);
   }
 
-  private async reconcileResultsIndex(): Promise<void> {
-    const rows = await this.db.rows(
+  async #reconcileResultsIndex(): Promise<void> {
+    const rows = await this.#db.rows(
       'SELECT DISTINCT experiment_id, sha256, store_path FROM artifacts WHERE media_type = $1',
       [PARQUET_MEDIA_TYPE],
     );
@@ -386,20 +385,20 @@ export class Catalog {
       m.set(String(r.sha256), String(r.store_path));
       expected.set(id, m);
     }
-    await this.index.reconcile(expected);
+    await this.#index.reconcile(expected);
     // Signatures missing (e.g. files registered before schema version 2) are filled in.
-    const missing = await this.db.rows(
+    const missing = await this.#db.rows(
       `SELECT DISTINCT a.sha256, a.store_path FROM artifacts a ANTI JOIN artifact_schemas s USING (sha256)
        WHERE a.media_type = $1`,
       [PARQUET_MEDIA_TYPE],
     );
     const schemas = new Map<string, string>();
     for (const r of missing) {
-      const sig = await this.columnSignature(String(r.store_path)).catch(() => undefined);
+      const sig = await this.#columnSignature(String(r.store_path)).catch(() => undefined);
       if (sig !== undefined) schemas.set(String(r.sha256), sig);
     }
-    if (schemas.size > 0) await this.db.write((conn) => insertSchemas(conn, schemas));
-    this.engine.invalidateResults();
+    if (schemas.size > 0) await this.#db.write((conn) => insertSchemas(conn, schemas));
+    this.#engine.invalidateResults();
   }
 }
 

@@ -33,10 +33,10 @@ export type Row = Record<string, unknown>;
 
 /** Serialises async sections: DuckDB transactions on one connection must not interleave. */
 export class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
+  #tail: Promise<unknown> = Promise.resolve();
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.catch(() => undefined);
+    const result = this.#tail.then(fn);
+    this.#tail = result.catch(() => undefined);
     return result;
   }
 }
@@ -48,20 +48,25 @@ const openFiles = new Set<string>();
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 export class CatalogDb {
-  private readonly writeMutex = new Mutex();
-  private closed = false;
+  readonly #writeMutex = new Mutex();
+  #closed = false;
 
+  readonly #instance: DuckDBInstance;
+  readonly #writer: DuckDBConnection | undefined;
   private constructor(
     readonly home: string,
     readonly file: string,
     readonly storeDir: string,
     readonly resultsDir: string,
     readonly readOnly: boolean,
-    private readonly instance: DuckDBInstance,
+    instance: DuckDBInstance,
     /** For the library's own reads: sees committed data only. */
     readonly reader: DuckDBConnection,
-    private readonly writer: DuckDBConnection | undefined,
-  ) {}
+    writer: DuckDBConnection | undefined,
+  ) {
+    this.#instance = instance;
+    this.#writer = writer;
+  }
 
   static async open(options: OpenDbOptions): Promise<CatalogDb> {
     const readOnly = options.readOnly ?? false;
@@ -134,8 +139,8 @@ export class CatalogDb {
 
   /** A fresh connection (for user queries: each can be interrupted on its own). */
   connect(): Promise<DuckDBConnection> {
-    this.assertOpen();
-    return this.instance.connect();
+    this.#assertOpen();
+    return this.#instance.connect();
   }
 
   /**
@@ -143,12 +148,12 @@ export class CatalogDb {
    * serialised, and any error rolls the whole transaction back.
    */
   write<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    this.assertOpen();
-    const writer = this.writer;
+    this.#assertOpen();
+    const writer = this.#writer;
     if (!writer) {
       throw new CatalogError('read_only', 'the catalog was opened read-only (another process owns it)');
     }
-    return this.writeMutex.run(async () => {
+    return this.#writeMutex.run(async () => {
       await writer.run('BEGIN TRANSACTION');
       try {
         const result = await fn(writer);
@@ -163,24 +168,24 @@ export class CatalogDb {
 
   /** Rows as plain objects (JS values) from the reader connection. */
   async rows(sql: string, params?: DuckDBValue[]): Promise<Row[]> {
-    this.assertOpen();
+    this.#assertOpen();
     return (await this.reader.runAndReadAll(sql, params)).getRowObjectsJS() as Row[];
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.#closed) return;
+    this.#closed = true;
     this.reader.closeSync();
-    this.writer?.closeSync();
-    this.instance.closeSync();
+    this.#writer?.closeSync();
+    this.#instance.closeSync();
     openFiles.delete(this.file);
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.#closed;
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new CatalogError('invalid_input', 'the catalog is closed');
+  #assertOpen(): void {
+    if (this.#closed) throw new CatalogError('invalid_input', 'the catalog is closed');
   }
 }

@@ -57,22 +57,25 @@ interface Slot {
 }
 
 export class QueryEngine {
-  private readonly idle: Slot[] = [];
-  private readonly waiters: ((slot: Slot | undefined) => void)[] = [];
-  private open = 0;
-  private generation = 0;
-  private view: { generation: number; sql: Promise<string> } | undefined;
-  private closed = false;
+  readonly #idle: Slot[] = [];
+  readonly #waiters: ((slot: Slot | undefined) => void)[] = [];
+  #open = 0;
+  #generation = 0;
+  #view: { generation: number; sql: Promise<string> } | undefined;
+  #closed = false;
 
-  constructor(
-    private readonly db: CatalogDb,
-    private readonly index: ResultsIndex,
-    private readonly poolSize = 2,
-  ) {}
+  readonly #db: CatalogDb;
+  readonly #index: ResultsIndex;
+  readonly #poolSize: number;
+  constructor(db: CatalogDb, index: ResultsIndex, poolSize = 2) {
+    this.#db = db;
+    this.#index = index;
+    this.#poolSize = poolSize;
+  }
 
   /** Call when Parquet files were added to or removed from the results index. */
   invalidateResults(): void {
-    this.generation++;
+    this.#generation++;
   }
 
   async query(sql: string, options: CatalogQueryOptions = {}): Promise<CatalogQueryResult> {
@@ -86,7 +89,7 @@ export class QueryEngine {
     if (sql.trim() === '') throw new CatalogError('invalid_input', 'empty query');
 
     const started = performance.now();
-    const slot = await this.acquire();
+    const slot = await this.#acquire();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -94,9 +97,9 @@ export class QueryEngine {
     }, timeoutMs);
     let prepared: DuckDBPreparedStatement | undefined;
     try {
-      await this.ensureResultsView(slot);
+      await this.#ensureResultsView(slot);
       await slot.conn.run('BEGIN TRANSACTION READ ONLY');
-      prepared = await this.prepareChecked(slot.conn, sql);
+      prepared = await this.#prepareChecked(slot.conn, sql);
       const result = await prepared.stream();
       const names = result.deduplicatedColumnNames();
       const columns = names.map((name, i) => ({ name, type: result.columnType(i).toString() }));
@@ -138,24 +141,24 @@ export class QueryEngine {
           },
         );
       }
-      throw classify(err, this.db);
+      throw classify(err, this.#db);
     } finally {
       clearTimeout(timer);
       prepared?.destroySync();
       await slot.conn.run('ROLLBACK').catch(() => undefined);
       // An interrupted connection is dropped rather than reused: its interrupt
       // flag must not leak into the next query.
-      this.release(slot, timedOut);
+      this.#release(slot, timedOut);
     }
   }
 
   close(): void {
-    this.closed = true;
-    for (const s of this.idle.splice(0)) s.conn.closeSync();
-    for (const w of this.waiters.splice(0)) w(undefined);
+    this.#closed = true;
+    for (const s of this.#idle.splice(0)) s.conn.closeSync();
+    for (const w of this.#waiters.splice(0)) w(undefined);
   }
 
-  private async prepareChecked(conn: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
+  async #prepareChecked(conn: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
     const extracted = await conn.extractStatements(sql);
     if (extracted.count === 0) throw new CatalogError('invalid_input', 'the query has no statement');
     if (extracted.count > 1) {
@@ -179,17 +182,17 @@ export class QueryEngine {
     return prepared;
   }
 
-  private async ensureResultsView(slot: Slot): Promise<void> {
-    if (this.view?.generation !== this.generation) {
-      const generation = this.generation;
-      const sql = this.buildResultsView();
-      this.view = { generation, sql };
+  async #ensureResultsView(slot: Slot): Promise<void> {
+    if (this.#view?.generation !== this.#generation) {
+      const generation = this.#generation;
+      const sql = this.#buildResultsView();
+      this.#view = { generation, sql };
       // A failed build is retried by the next query rather than cached.
       sql.catch(() => {
-        if (this.view?.generation === generation) this.view = undefined;
+        if (this.#view?.generation === generation) this.#view = undefined;
       });
     }
-    const { generation, sql } = this.view;
+    const { generation, sql } = this.#view;
     if (slot.viewGeneration === generation) return;
     await slot.conn.run(await sql);
     slot.viewGeneration = generation;
@@ -202,8 +205,8 @@ export class QueryEngine {
    * the files' columns differ. A temp view per connection because the paths
    * depend on PERAGUS_HOME and a read-only catalog cannot store views.
    */
-  private async buildResultsView(): Promise<string> {
-    const rows = await this.db.rows(
+  async #buildResultsView(): Promise<string> {
+    const rows = await this.#db.rows(
       `SELECT DISTINCT a.experiment_id, a.sha256, s.columns FROM artifacts a
        LEFT JOIN artifact_schemas s USING (sha256) WHERE a.media_type = $1 ORDER BY 1, 2`,
       [PARQUET_MEDIA_TYPE],
@@ -212,7 +215,7 @@ export class QueryEngine {
     const signatures = new Set<string | null>();
     const present = await Promise.all(
       rows.map((r) =>
-        stat(this.index.fileFor(String(r.experiment_id), String(r.sha256))).then(
+        stat(this.#index.fileFor(String(r.experiment_id), String(r.sha256))).then(
           () => true,
           () => false,
         ),
@@ -221,7 +224,7 @@ export class QueryEngine {
     rows.forEach((r, i) => {
       // A link not made yet (crash between commit and link, healed on the next open) is skipped.
       if (!present[i]) return;
-      files.push(this.index.fileFor(String(r.experiment_id), String(r.sha256)));
+      files.push(this.#index.fileFor(String(r.experiment_id), String(r.sha256)));
       signatures.add(r.columns === null || r.columns === undefined ? null : String(r.columns));
     });
     if (files.length === 0) return EMPTY_RESULTS_VIEW;
@@ -235,45 +238,45 @@ LEFT JOIN (SELECT experiment_id, sha256, min(path) AS artifact FROM artifacts
   ON a.experiment_id = r.experiment_id AND a.sha256 = r.sha256`;
   }
 
-  private async acquire(): Promise<Slot> {
-    if (this.closed || this.db.isClosed) throw new CatalogError('invalid_input', 'the catalog is closed');
-    const slot = this.idle.pop();
+  async #acquire(): Promise<Slot> {
+    if (this.#closed || this.#db.isClosed) throw new CatalogError('invalid_input', 'the catalog is closed');
+    const slot = this.#idle.pop();
     if (slot) return slot;
-    if (this.open < this.poolSize) {
-      this.open++;
+    if (this.#open < this.#poolSize) {
+      this.#open++;
       try {
-        return { conn: await this.db.connect(), viewGeneration: -1 };
+        return { conn: await this.#db.connect(), viewGeneration: -1 };
       } catch (err) {
-        this.open--;
+        this.#open--;
         throw err;
       }
     }
-    const next = await new Promise<Slot | undefined>((resolve) => this.waiters.push(resolve));
+    const next = await new Promise<Slot | undefined>((resolve) => this.#waiters.push(resolve));
     if (!next) throw new CatalogError('invalid_input', 'the catalog is closed');
     return next;
   }
 
-  private release(slot: Slot, discard: boolean): void {
-    if (discard || this.closed) {
+  #release(slot: Slot, discard: boolean): void {
+    if (discard || this.#closed) {
       slot.conn.closeSync();
-      this.open--;
-      const waiter = this.waiters.shift();
+      this.#open--;
+      const waiter = this.#waiters.shift();
       if (waiter) {
         // Hand the waiter a fresh connection in place of the dropped one.
-        this.open++;
-        this.db.connect().then(
+        this.#open++;
+        this.#db.connect().then(
           (conn) => waiter({ conn, viewGeneration: -1 }),
           () => {
-            this.open--;
+            this.#open--;
             waiter(undefined);
           },
         );
       }
       return;
     }
-    const waiter = this.waiters.shift();
+    const waiter = this.#waiters.shift();
     if (waiter) waiter(slot);
-    else this.idle.push(slot);
+    else this.#idle.push(slot);
   }
 }
 

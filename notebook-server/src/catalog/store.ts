@@ -47,12 +47,12 @@ export async function hashFile(path: string): Promise<{ sha256: string; bytes: n
 
 export class ResultStore {
   readonly root: string;
-  private readonly tmpDir: string;
+  readonly #tmpDir: string;
 
   /** `home` is PERAGUS_HOME (the caller resolves the default ~/.peragus). */
   constructor(home: string) {
     this.root = join(home, 'store');
-    this.tmpDir = join(this.root, 'tmp');
+    this.#tmpDir = join(this.root, 'tmp');
   }
 
   pathFor(sha256: string): string {
@@ -71,8 +71,8 @@ export class ResultStore {
       options.expectedSha256 === undefined
         ? undefined
         : normalizeSha256(options.expectedSha256, 'expectedSha256');
-    await mkdir(this.tmpDir, { recursive: true });
-    const temp = openTemp(join(this.tmpDir, 'blob'), { mode: 0o600 });
+    await mkdir(this.#tmpDir, { recursive: true });
+    const temp = openTemp(join(this.#tmpDir, 'blob'), { mode: 0o600 });
     const hash = createHash('sha256');
     let bytes = 0;
     const tap = new Transform({
@@ -137,8 +137,8 @@ export class ResultStore {
 
   /** Removes temp files left by a crashed process (call when no put is in flight). */
   async cleanTemp(): Promise<number> {
-    const names = await readdir(this.tmpDir).catch(() => [] as string[]);
-    await Promise.all(names.map((n) => rm(join(this.tmpDir, n), { force: true })));
+    const names = await readdir(this.#tmpDir).catch(() => [] as string[]);
+    await Promise.all(names.map((n) => rm(join(this.#tmpDir, n), { force: true })));
     return names.length;
   }
 }

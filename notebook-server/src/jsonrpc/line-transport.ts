@@ -23,11 +23,11 @@ export class LineFramedTransport implements Transport {
   readonly #reader: JsonLineReader;
   #closed = false;
 
-  constructor(
-    private readonly input: Readable,
-    private readonly output: Writable,
-    options: LineTransportOptions = {},
-  ) {
+  readonly #input: Readable;
+  readonly #output: Writable;
+  constructor(input: Readable, output: Writable, options: LineTransportOptions = {}) {
+    this.#input = input;
+    this.#output = output;
     this.#reader = new JsonLineReader({
       ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}),
       ...(options.largeContentHint !== undefined ? { largeContentHint: options.largeContentHint } : {}),
@@ -52,19 +52,19 @@ export class LineFramedTransport implements Transport {
   #onEnd = () => this.#finish();
 
   async start(): Promise<void> {
-    this.input.on('data', this.#onData);
-    this.input.on('error', this.#onError);
-    this.input.on('end', this.#onEnd);
-    this.input.on('close', this.#onEnd);
+    this.#input.on('data', this.#onData);
+    this.#input.on('error', this.#onError);
+    this.#input.on('end', this.#onEnd);
+    this.#input.on('close', this.#onEnd);
   }
 
   send(message: JSONRPCMessage): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.#closed || this.output.destroyed) {
+      if (this.#closed || this.#output.destroyed) {
         reject(new Error('the MCP stream is closed'));
         return;
       }
-      this.output.write(`${JSON.stringify(message)}\n`, (err) => (err ? reject(err) : resolve()));
+      this.#output.write(`${JSON.stringify(message)}\n`, (err) => (err ? reject(err) : resolve()));
     });
   }
 
@@ -75,10 +75,10 @@ export class LineFramedTransport implements Transport {
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.input.off('data', this.#onData);
-    this.input.off('error', this.#onError);
-    this.input.off('end', this.#onEnd);
-    this.input.off('close', this.#onEnd);
+    this.#input.off('data', this.#onData);
+    this.#input.off('error', this.#onError);
+    this.#input.off('end', this.#onEnd);
+    this.#input.off('close', this.#onEnd);
     this.#reader.clear();
     this.onclose?.();
   }

@@ -14,68 +14,73 @@ type Sendable = Dealer;
 
 /** Serialises sends per socket: zeromq v6 allows one pending send at a time. */
 class SendQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  constructor(private readonly socket: Sendable) {}
+  #tail: Promise<unknown> = Promise.resolve();
+  readonly #socket: Sendable;
+  constructor(socket: Sendable) {
+    this.#socket = socket;
+  }
 
   send(frames: Buffer[]): Promise<void> {
-    const next = this.tail.then(() => this.socket.send(frames));
+    const next = this.#tail.then(() => this.#socket.send(frames));
     // Keep the chain alive after a failed send; the caller still sees the error.
-    this.tail = next.catch(() => undefined);
+    this.#tail = next.catch(() => undefined);
     return next;
   }
 }
 
 export class KernelChannels {
-  private readonly shell: Dealer;
-  private readonly control: Dealer;
-  private readonly stdin: Dealer;
-  private readonly iopub: Subscriber;
-  private readonly queues: Record<'shell' | 'control' | 'stdin', SendQueue>;
-  private hb: Request | undefined;
-  private closed = false;
+  readonly #shell: Dealer;
+  readonly #control: Dealer;
+  readonly #stdin: Dealer;
+  readonly #iopub: Subscriber;
+  readonly #queues: Record<'shell' | 'control' | 'stdin', SendQueue>;
+  #hb: Request | undefined;
+  #closed = false;
 
-  constructor(
-    private readonly info: ConnectionInfo,
-    private readonly codec: WireCodec,
-    private readonly onMessage: MessageHandler,
-  ) {
+  readonly #info: ConnectionInfo;
+  readonly #codec: WireCodec;
+  readonly #onMessage: MessageHandler;
+  constructor(info: ConnectionInfo, codec: WireCodec, onMessage: MessageHandler) {
+    this.#info = info;
+    this.#codec = codec;
+    this.#onMessage = onMessage;
     const routingId = `peragus-${randomUUID()}`;
     // linger 0: a dead kernel must not keep close() (or process exit) waiting.
     // A short reconnect interval: we connect before the kernel binds, and the
     // default 100 ms retry would add up to that much to every cold start.
     const opts = { linger: 0, reconnectInterval: 25 };
-    this.shell = new Dealer({ routingId, ...opts });
-    this.control = new Dealer({ routingId, ...opts });
-    this.stdin = new Dealer({ routingId, ...opts });
-    this.iopub = new Subscriber(opts);
-    this.iopub.subscribe();
-    this.shell.connect(channelUrl(info, 'shell'));
-    this.control.connect(channelUrl(info, 'control'));
-    this.stdin.connect(channelUrl(info, 'stdin'));
-    this.iopub.connect(channelUrl(info, 'iopub'));
-    this.queues = {
-      shell: new SendQueue(this.shell),
-      control: new SendQueue(this.control),
-      stdin: new SendQueue(this.stdin),
+    this.#shell = new Dealer({ routingId, ...opts });
+    this.#control = new Dealer({ routingId, ...opts });
+    this.#stdin = new Dealer({ routingId, ...opts });
+    this.#iopub = new Subscriber(opts);
+    this.#iopub.subscribe();
+    this.#shell.connect(channelUrl(info, 'shell'));
+    this.#control.connect(channelUrl(info, 'control'));
+    this.#stdin.connect(channelUrl(info, 'stdin'));
+    this.#iopub.connect(channelUrl(info, 'iopub'));
+    this.#queues = {
+      shell: new SendQueue(this.#shell),
+      control: new SendQueue(this.#control),
+      stdin: new SendQueue(this.#stdin),
     };
-    this.pump(this.shell, 'shell');
-    this.pump(this.control, 'control');
-    this.pump(this.stdin, 'stdin');
-    this.pump(this.iopub, 'iopub');
+    this.#pump(this.#shell, 'shell');
+    this.#pump(this.#control, 'control');
+    this.#pump(this.#stdin, 'stdin');
+    this.#pump(this.#iopub, 'iopub');
   }
 
   send(channel: 'shell' | 'control' | 'stdin', message: Message): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('kernel channels are closed'));
-    return this.queues[channel].send(this.codec.encode(message));
+    if (this.#closed) return Promise.reject(new Error('kernel channels are closed'));
+    return this.#queues[channel].send(this.#codec.encode(message));
   }
 
-  private async pump(socket: Dealer | Subscriber, channel: Channel): Promise<void> {
+  async #pump(socket: Dealer | Subscriber, channel: Channel): Promise<void> {
     try {
       for await (const frames of socket) {
-        const decoded = this.codec.decode(frames, channel);
+        const decoded = this.#codec.decode(frames, channel);
         if (!decoded) continue;
         try {
-          this.onMessage(decoded.message);
+          this.#onMessage(decoded.message);
         } catch (err) {
           // A throwing listener (onOutput, 'message') must not stop the receive loop.
           kernelLog.error(`[kernel] handling a ${channel} message failed: ${errorText(err)}`);
@@ -83,18 +88,18 @@ export class KernelChannels {
       }
     } catch (err) {
       // Closing a socket ends its iterator with an error; anything else is a bug worth seeing.
-      if (!this.closed) kernelLog.error(`[kernel] ${channel} receive failed: ${errorText(err)}`);
+      if (!this.#closed) kernelLog.error(`[kernel] ${channel} receive failed: ${errorText(err)}`);
     }
   }
 
   /** One heartbeat round trip; false when no echo within timeoutMs. */
   async ping(timeoutMs: number): Promise<boolean> {
-    if (this.closed) return false;
-    if (!this.hb) {
-      this.hb = new Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
-      this.hb.connect(channelUrl(this.info, 'hb' satisfies ChannelName));
+    if (this.#closed) return false;
+    if (!this.#hb) {
+      this.#hb = new Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
+      this.#hb.connect(channelUrl(this.#info, 'hb' satisfies ChannelName));
     }
-    const hb = this.hb;
+    const hb = this.#hb;
     try {
       await hb.send('ping');
       await hb.receive();
@@ -103,7 +108,7 @@ export class KernelChannels {
       // A Request socket that missed its reply is stuck in the receive state;
       // replace it rather than fight the REQ state machine.
       hb.close();
-      if (this.hb === hb) this.hb = undefined;
+      if (this.#hb === hb) this.#hb = undefined;
       return false;
     }
   }
@@ -121,7 +126,7 @@ export class KernelChannels {
     let running = true;
     void (async () => {
       let misses = 0;
-      while (running && !this.closed) {
+      while (running && !this.#closed) {
         const t0 = Date.now();
         const ok = await this.ping(o.intervalMs);
         if (!running) return;
@@ -141,15 +146,15 @@ export class KernelChannels {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const s of [this.shell, this.control, this.stdin, this.iopub, this.hb]) {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of [this.#shell, this.#control, this.#stdin, this.#iopub, this.#hb]) {
       try {
         s?.close();
       } catch {
         // Already closed.
       }
     }
-    this.hb = undefined;
+    this.#hb = undefined;
   }
 }

@@ -51,27 +51,29 @@ export class KernelClient extends EventEmitter implements Kernel {
   /** kernel_info_reply content, once ready. */
   info: KernelMessage.IInfoReply | undefined;
   #status: KernelStatus = 'starting';
-  private readonly codec: WireCodec;
-  private channels: KernelChannels;
-  private process: KernelProcess | undefined;
-  private readonly executions = new Map<string, Execution>();
-  private readonly replies = new PendingReplies();
-  private iopubSeen = false;
-  private readyCheck: (() => void) | undefined;
-  private readyAbort: ((err: Error) => void) | undefined;
-  private stopHb: (() => void) | undefined;
-  private hbMisses = 0;
-  private shutdownPromise: Promise<void> | undefined;
-  private restarting: Promise<void> | undefined;
+  readonly #codec: WireCodec;
+  #channels: KernelChannels;
+  #process: KernelProcess | undefined;
+  readonly #executions = new Map<string, Execution>();
+  readonly #replies = new PendingReplies();
+  #iopubSeen = false;
+  #readyCheck: (() => void) | undefined;
+  #readyAbort: ((err: Error) => void) | undefined;
+  #stopHb: (() => void) | undefined;
+  #hbMisses = 0;
+  #shutdownPromise: Promise<void> | undefined;
+  #restarting: Promise<void> | undefined;
   /** Set while we stop the process on purpose, so its exit is not a death. */
-  private expectingExit = false;
+  #expectingExit = false;
 
-  constructor(private readonly options: KernelClientOptions) {
+  readonly #options: KernelClientOptions;
+  constructor(options: KernelClientOptions) {
     super();
+    this.#options = options;
     this.id = options.id ?? crypto.randomUUID();
-    this.codec = new WireCodec(this.connection.key);
-    this.channels = this.openChannels();
-    if (options.process) this.adopt(options.process);
+    this.#codec = new WireCodec(this.connection.key);
+    this.#channels = this.#openChannels();
+    if (options.process) this.#adopt(options.process);
   }
 
   get status(): KernelStatus {
@@ -79,26 +81,26 @@ export class KernelClient extends EventEmitter implements Kernel {
   }
 
   get connection(): ConnectionInfo {
-    const c = this.options.connection;
+    const c = this.#options.connection;
     return 'info' in c ? c.info : c;
   }
 
   /** Path of the connection file this client owns (undefined when attached to someone else's kernel). */
   get connectionFile(): string | undefined {
-    const c = this.options.connection;
+    const c = this.#options.connection;
     return 'path' in c ? c.path : undefined;
   }
 
   get stats(): ClientStats {
-    return { ...this.codec.stats, heartbeatMisses: this.hbMisses };
+    return { ...this.#codec.stats, heartbeatMisses: this.#hbMisses };
   }
 
   get pid(): number | undefined {
-    return this.process?.pid;
+    return this.#process?.pid;
   }
 
   stderrTail(): string {
-    return this.process?.stderrTail() ?? '';
+    return this.#process?.stderrTail() ?? '';
   }
 
   override on<E extends keyof KernelEvents>(event: E, listener: KernelEvents[E]): this {
@@ -117,7 +119,7 @@ export class KernelClient extends EventEmitter implements Kernel {
    */
   waitReady(timeoutMs = 60_000): Promise<void> {
     this.info = undefined;
-    this.iopubSeen = false;
+    this.#iopubSeen = false;
     return new Promise<void>((resolve, reject) => {
       const started = Date.now();
       let quick: NodeJS.Timeout | undefined;
@@ -125,15 +127,15 @@ export class KernelClient extends EventEmitter implements Kernel {
         clearInterval(nudge);
         clearTimeout(timer);
         clearTimeout(quick);
-        this.readyCheck = undefined;
-        this.readyAbort = undefined;
+        this.#readyCheck = undefined;
+        this.#readyAbort = undefined;
         if (err) return reject(err);
-        this.setStatus('idle');
-        this.startHeartbeat();
+        this.#setStatus('idle');
+        this.#startHeartbeat();
         resolve();
       };
-      this.readyCheck = () => {
-        if (this.info && this.iopubSeen) finish();
+      this.#readyCheck = () => {
+        if (this.info && this.#iopubSeen) finish();
         // The shell answered but our iopub subscription was not yet live when
         // the kernel published its status: ask again soon, not in 500 ms.
         else if (this.info && !quick) {
@@ -144,20 +146,20 @@ export class KernelClient extends EventEmitter implements Kernel {
         }
       };
       const send = () => {
-        this.channels
-          .send('shell', this.codec.message('shell', 'kernel_info_request', {}))
+        this.#channels
+          .send('shell', this.#codec.message('shell', 'kernel_info_request', {}))
           .catch(() => undefined);
       };
       const nudge = setInterval(send, READY_NUDGE_MS);
       const timer = setTimeout(() => {
         finish(
           new KernelStartError(
-            `kernel did not become ready within ${timeoutMs} ms (kernel_info_reply: ${this.info ? 'yes' : 'no'}, iopub: ${this.iopubSeen ? 'yes' : 'no'}, bad signatures: ${this.codec.stats.badSignatures})`,
+            `kernel did not become ready within ${timeoutMs} ms (kernel_info_reply: ${this.info ? 'yes' : 'no'}, iopub: ${this.#iopubSeen ? 'yes' : 'no'}, bad signatures: ${this.#codec.stats.badSignatures})`,
             this.stderrTail(),
           ),
         );
       }, timeoutMs);
-      this.readyAbort = (err) =>
+      this.#readyAbort = (err) =>
         finish(
           err instanceof KernelDeadError
             ? new KernelStartError(
@@ -171,9 +173,9 @@ export class KernelClient extends EventEmitter implements Kernel {
   }
 
   async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteResult> {
-    await this.usable();
+    await this.#usable();
     const silent = options.silent ?? false;
-    const request = this.codec.message('shell', 'execute_request', {
+    const request = this.#codec.message('shell', 'execute_request', {
       code,
       silent,
       store_history: options.storeHistory ?? !silent,
@@ -182,10 +184,10 @@ export class KernelClient extends EventEmitter implements Kernel {
       stop_on_error: true,
     });
     const execution = new Execution(request.header.msg_id, options);
-    this.executions.set(execution.msgId, execution);
-    const forget = () => this.executions.delete(execution.msgId);
+    this.#executions.set(execution.msgId, execution);
+    const forget = () => this.#executions.delete(execution.msgId);
     execution.done.then(forget, forget);
-    await this.channels.send('shell', request).catch((err: Error) => execution.fail(err));
+    await this.#channels.send('shell', request).catch((err: Error) => execution.fail(err));
     if (!options.timeoutMs) return execution.done;
 
     let timedOut = false;
@@ -216,24 +218,24 @@ export class KernelClient extends EventEmitter implements Kernel {
     content: object,
     timeoutMs = 10_000,
   ): Promise<Message> {
-    const message = this.codec.message(channel, msgType, content);
+    const message = this.#codec.message(channel, msgType, content);
     const id = message.header.msg_id;
-    const reply = this.replies.expect(id, `${msgType} reply`, timeoutMs);
-    await this.channels.send(channel, message).catch((err: Error) => this.replies.reject(id, err));
+    const reply = this.#replies.expect(id, `${msgType} reply`, timeoutMs);
+    await this.#channels.send(channel, message).catch((err: Error) => this.#replies.reject(id, err));
     return reply;
   }
 
   /** Sends an arbitrary message (e.g. relayed from a Jupyter websocket client); replies arrive as 'message' events. */
   send(channel: 'shell' | 'control' | 'stdin', message: Message): Promise<void> {
-    return this.channels.send(channel, message);
+    return this.#channels.send(channel, message);
   }
 
   async interrupt(): Promise<void> {
     if (this.#status === 'dead') return;
-    const mode = this.options.spec?.interrupt_mode ?? 'signal';
-    if (mode === 'signal' && this.process && !this.process.hasExited) {
+    const mode = this.#options.spec?.interrupt_mode ?? 'signal';
+    if (mode === 'signal' && this.#process && !this.#process.hasExited) {
       // The whole process group, like jupyter_client, so subprocesses stop too.
-      this.process.signal('SIGINT');
+      this.#process.signal('SIGINT');
       return;
     }
     await this.request('control', 'interrupt_request', {}, 5_000);
@@ -245,86 +247,86 @@ export class KernelClient extends EventEmitter implements Kernel {
    * already in use"; then we retry on fresh ports.
    */
   async boot(timeoutMs = 60_000, status: KernelStatus = 'starting'): Promise<void> {
-    const launch = this.options.launch;
+    const launch = this.#options.launch;
     if (!launch) throw new KernelError('this client does not own its kernel process');
     for (let attempt = 1; ; attempt++) {
       // shutdown() may have run while a restart was stopping the old process.
-      if (this.shutdownPromise) throw new KernelRestartedError('kernel shut down');
-      this.setStatus(status);
-      this.adopt(launch());
+      if (this.#shutdownPromise) throw new KernelRestartedError('kernel shut down');
+      this.#setStatus(status);
+      this.#adopt(launch());
       try {
         await this.waitReady(timeoutMs);
         return;
       } catch (err) {
-        const c = this.options.connection;
+        const c = this.#options.connection;
         const collided = err instanceof KernelStartError && /Address already in use/.test(err.stderrTail);
-        if (!collided || attempt >= 3 || !('dispose' in c) || this.shutdownPromise) throw err;
-        await this.stopProcess(false);
+        if (!collided || attempt >= 3 || !('dispose' in c) || this.#shutdownPromise) throw err;
+        await this.#stopProcess(false);
         await withFreshPorts(c);
-        this.channels.close();
-        this.channels = this.openChannels();
+        this.#channels.close();
+        this.#channels = this.#openChannels();
       }
     }
   }
 
   /** Stops the process and starts a new one on the same connection file; resolves when ready. */
   restart(timeoutMs = 60_000): Promise<void> {
-    if (this.shutdownPromise) return Promise.reject(new KernelError('kernel was shut down'));
-    this.restarting ??= (async () => {
-      this.setStatus('restarting');
-      this.stopHeartbeat();
-      this.failPending(new KernelRestartedError('kernel restarted'));
-      await this.stopProcess(true);
+    if (this.#shutdownPromise) return Promise.reject(new KernelError('kernel was shut down'));
+    this.#restarting ??= (async () => {
+      this.#setStatus('restarting');
+      this.#stopHeartbeat();
+      this.#failPending(new KernelRestartedError('kernel restarted'));
+      await this.#stopProcess(true);
       // Fresh sockets: nothing queued for the old process may reach the new one.
-      this.channels.close();
-      this.channels = this.openChannels();
+      this.#channels.close();
+      this.#channels = this.#openChannels();
       await this.boot(timeoutMs, 'restarting');
     })().finally(() => {
-      this.restarting = undefined;
+      this.#restarting = undefined;
     });
-    return this.restarting;
+    return this.#restarting;
   }
 
   /** shutdown_request, then SIGTERM, then SIGKILL. Idempotent. */
   shutdown(): Promise<void> {
-    this.shutdownPromise ??= (async () => {
-      this.stopHeartbeat();
-      this.failPending(new KernelRestartedError('kernel shut down'));
-      await this.restarting?.catch(() => undefined);
-      await this.stopProcess(false);
-      this.channels.close();
-      const c = this.options.connection;
+    this.#shutdownPromise ??= (async () => {
+      this.#stopHeartbeat();
+      this.#failPending(new KernelRestartedError('kernel shut down'));
+      await this.#restarting?.catch(() => undefined);
+      await this.#stopProcess(false);
+      this.#channels.close();
+      const c = this.#options.connection;
       if ('dispose' in c) c.dispose();
-      this.setStatus('dead');
+      this.#setStatus('dead');
     })();
-    return this.shutdownPromise;
+    return this.#shutdownPromise;
   }
 
   // ---- internals ----------------------------------------------------------
 
-  private openChannels(): KernelChannels {
-    return new KernelChannels(this.connection, this.codec, (m) => this.dispatch(m));
+  #openChannels(): KernelChannels {
+    return new KernelChannels(this.connection, this.#codec, (m) => this.#dispatch(m));
   }
 
-  private adopt(proc: KernelProcess): void {
-    this.process = proc;
-    this.expectingExit = false;
+  #adopt(proc: KernelProcess): void {
+    this.#process = proc;
+    this.#expectingExit = false;
     const oomBefore = oomKillCount();
     proc.exited.then(({ code, signal }) => {
-      if (this.process !== proc || this.expectingExit) return;
+      if (this.#process !== proc || this.#expectingExit) return;
       const oom = oomReason(signal, oomBefore);
-      this.markDead(`kernel process exited (${describeExit(code, signal)}${oom ? `: ${oom}` : ''})`);
+      this.#markDead(`kernel process exited (${describeExit(code, signal)}${oom ? `: ${oom}` : ''})`);
     });
   }
 
-  private async usable(): Promise<void> {
-    if (this.shutdownPromise) throw new KernelError('kernel was shut down');
-    if (this.restarting) await this.restarting;
+  async #usable(): Promise<void> {
+    if (this.#shutdownPromise) throw new KernelError('kernel was shut down');
+    if (this.#restarting) await this.#restarting;
     if (this.#status === 'dead')
       throw new KernelDeadError('kernel is dead; restart it first', this.stderrTail());
   }
 
-  private dispatch(message: Message): void {
+  #dispatch(message: Message): void {
     try {
       this.emit('message', message);
     } catch (err) {
@@ -332,102 +334,102 @@ export class KernelClient extends EventEmitter implements Kernel {
     }
     const parent = parentId(message);
     if (message.channel === 'iopub') {
-      this.iopubSeen = true;
-      if (message.header.msg_type === 'status' && !this.readyCheck && !this.restarting) {
+      this.#iopubSeen = true;
+      if (message.header.msg_type === 'status' && !this.#readyCheck && !this.#restarting) {
         const state = (message.content as KernelMessage.IStatusMsg['content']).execution_state;
-        if (state === 'busy' || state === 'idle') this.setStatus(state);
+        if (state === 'busy' || state === 'idle') this.#setStatus(state);
       }
-      if (parent) this.executions.get(parent)?.onIopub(message);
+      if (parent) this.#executions.get(parent)?.onIopub(message);
     } else if (message.channel === 'stdin') {
       // Only for our own executions: a relayed request (a Jupyter frontend via
       // send()) has someone to type the answer, who gets it as a 'message' event.
-      if (message.header.msg_type === 'input_request' && parent && this.executions.has(parent)) {
-        this.refuseInput(message);
+      if (message.header.msg_type === 'input_request' && parent && this.#executions.has(parent)) {
+        this.#refuseInput(message);
       }
     } else {
       if (message.header.msg_type === 'kernel_info_reply') {
         this.info = message.content as KernelMessage.IInfoReply;
       }
       if (parent) {
-        if (message.header.msg_type === 'execute_reply') this.executions.get(parent)?.onReply(message);
-        this.replies.resolve(parent, message);
+        if (message.header.msg_type === 'execute_reply') this.#executions.get(parent)?.onReply(message);
+        this.#replies.resolve(parent, message);
       }
     }
-    this.readyCheck?.();
+    this.#readyCheck?.();
   }
 
   /** Nobody can type into a headless kernel: answer with EOF so input() raises instead of hanging. */
-  private refuseInput(request: Message): void {
-    const reply = this.codec.message(
+  #refuseInput(request: Message): void {
+    const reply = this.#codec.message(
       'stdin',
       'input_reply',
       { status: 'error', value: '\x04' },
       request.header,
     );
-    this.channels.send('stdin', reply).catch(() => undefined);
+    this.#channels.send('stdin', reply).catch(() => undefined);
   }
 
-  private setStatus(status: KernelStatus): void {
+  #setStatus(status: KernelStatus): void {
     if (this.#status === status) return;
     this.#status = status;
     this.emit('status', status);
   }
 
-  private failPending(error: Error): void {
-    for (const e of this.executions.values()) e.fail(error);
-    this.executions.clear();
-    this.replies.rejectAll(error);
-    this.readyAbort?.(error);
+  #failPending(error: Error): void {
+    for (const e of this.#executions.values()) e.fail(error);
+    this.#executions.clear();
+    this.#replies.rejectAll(error);
+    this.#readyAbort?.(error);
   }
 
-  private markDead(reason: string): void {
-    if (this.#status === 'dead' || this.shutdownPromise) return;
+  #markDead(reason: string): void {
+    if (this.#status === 'dead' || this.#shutdownPromise) return;
     const tail = this.stderrTail();
-    this.stopHeartbeat();
+    this.#stopHeartbeat();
     // A kernel with a lost heartbeat may still be running; make sure it is gone.
-    this.process?.signal('SIGKILL');
+    this.#process?.signal('SIGKILL');
     // Nothing can be said to a dead kernel; restart() opens fresh channels.
-    this.channels.close();
-    this.failPending(new KernelDeadError(reason, tail));
-    this.setStatus('dead');
+    this.#channels.close();
+    this.#failPending(new KernelDeadError(reason, tail));
+    this.#setStatus('dead');
     this.emit('dead', reason, tail);
   }
 
-  private async stopProcess(restart: boolean): Promise<void> {
-    this.expectingExit = true;
-    const proc = this.process;
+  async #stopProcess(restart: boolean): Promise<void> {
+    this.#expectingExit = true;
+    const proc = this.#process;
     if (!proc) {
       // Not our process: asking is all we can do (unless we never launched one).
-      if (!this.options.launch) {
+      if (!this.#options.launch) {
         await this.request('control', 'shutdown_request', { restart }, 1_000).catch(() => undefined);
       }
       return;
     }
-    this.channels
-      .send('control', this.codec.message('control', 'shutdown_request', { restart }))
+    this.#channels
+      .send('control', this.#codec.message('control', 'shutdown_request', { restart }))
       .catch(() => undefined);
     // A kernel that never answered kernel_info will not answer shutdown_request either;
     // a restart throws the old state away, so it waits less for a clean exit.
     await terminate(proc, !this.info ? 0 : restart ? 1_000 : 2_000);
   }
 
-  private startHeartbeat(): void {
-    const opts = this.options.heartbeat;
+  #startHeartbeat(): void {
+    const opts = this.#options.heartbeat;
     if (opts === false) return;
-    this.stopHeartbeat();
-    this.stopHb = this.channels.heartbeat({
+    this.#stopHeartbeat();
+    this.#stopHb = this.#channels.heartbeat({
       intervalMs: opts?.intervalMs ?? 1_000,
       maxMisses: opts?.maxMisses ?? 5,
       onMiss: () => {
-        this.hbMisses += 1;
+        this.#hbMisses += 1;
       },
-      onLost: (misses) => this.markDead(`heartbeat lost (${misses} pings unanswered)`),
+      onLost: (misses) => this.#markDead(`heartbeat lost (${misses} pings unanswered)`),
     });
   }
 
-  private stopHeartbeat(): void {
-    this.stopHb?.();
-    this.stopHb = undefined;
+  #stopHeartbeat(): void {
+    this.#stopHb?.();
+    this.#stopHb = undefined;
   }
 }
 

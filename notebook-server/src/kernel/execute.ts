@@ -15,34 +15,36 @@ type ReplyContent = KernelMessage.IExecuteReplyMsg['content'] & {
 export class Execution {
   readonly outputs: Output[] = [];
   readonly done: Promise<ExecuteResult>;
-  private resolveDone!: (r: ExecuteResult) => void;
-  private rejectDone!: (e: Error) => void;
-  private reply: ReplyContent | undefined;
-  private idle = false;
-  private finished = false;
-  private clearPending = false;
+  #resolveDone!: (r: ExecuteResult) => void;
+  #rejectDone!: (e: Error) => void;
+  #reply: ReplyContent | undefined;
+  #idle = false;
+  #finished = false;
+  #clearPending = false;
   /** display_id → indices into outputs, for update_display_data. */
-  private readonly displays = new Map<string, number[]>();
+  readonly #displays = new Map<string, number[]>();
 
+  readonly #options: ExecuteOptions;
   constructor(
     readonly msgId: string,
-    private readonly options: ExecuteOptions = {},
+    options: ExecuteOptions = {},
   ) {
+    this.#options = options;
     this.done = new Promise<ExecuteResult>((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
     });
     // A caller that stops listening (e.g. after a timeout) must not cause an unhandled rejection.
     this.done.catch(() => undefined);
   }
 
   get isFinished(): boolean {
-    return this.finished;
+    return this.#finished;
   }
 
   onReply(message: Message): void {
-    this.reply = message.content as ReplyContent;
-    this.maybeFinish();
+    this.#reply = message.content as ReplyContent;
+    this.#maybeFinish();
   }
 
   onIopub(message: Message): void {
@@ -51,19 +53,19 @@ export class Execution {
     switch (type) {
       case 'status':
         if ((content as KernelMessage.IStatusMsg['content']).execution_state === 'idle') {
-          this.idle = true;
-          this.maybeFinish();
+          this.#idle = true;
+          this.#maybeFinish();
         }
         return;
       case 'stream': {
         const c = content as KernelMessage.IStreamMsg['content'];
-        this.add({ output_type: 'stream', name: c.name === 'stderr' ? 'stderr' : 'stdout', text: c.text });
+        this.#add({ output_type: 'stream', name: c.name === 'stderr' ? 'stderr' : 'stdout', text: c.text });
         return;
       }
       case 'display_data': {
         const c = content as KernelMessage.IDisplayDataMsg['content'];
         const id = c.transient?.display_id;
-        const index = this.add(
+        const index = this.#add(
           {
             output_type: 'display_data',
             data: c.data ?? {},
@@ -71,22 +73,22 @@ export class Execution {
           },
           id,
         );
-        if (id) this.displays.set(id, [...(this.displays.get(id) ?? []), index]);
+        if (id) this.#displays.set(id, [...(this.#displays.get(id) ?? []), index]);
         return;
       }
       case 'update_display_data': {
         // Updates displays made by this cell in place (nbformat keeps the latest data).
         const c = content as KernelMessage.IUpdateDisplayDataMsg['content'];
         const id = c.transient?.display_id ?? '';
-        for (const i of this.displays.get(id) ?? []) {
+        for (const i of this.#displays.get(id) ?? []) {
           const out = this.outputs[i];
           if (out && out.output_type === 'display_data') {
             out.data = c.data ?? {};
             out.metadata = (c.metadata ?? {}) as Record<string, unknown>;
           }
         }
-        if (this.displays.has(id)) {
-          this.options.onUpdateDisplay?.(id, {
+        if (this.#displays.has(id)) {
+          this.#options.onUpdateDisplay?.(id, {
             output_type: 'display_data',
             data: c.data ?? {},
             metadata: (c.metadata ?? {}) as Record<string, unknown>,
@@ -96,7 +98,7 @@ export class Execution {
       }
       case 'execute_result': {
         const c = content as KernelMessage.IExecuteResultMsg['content'];
-        this.add({
+        this.#add({
           output_type: 'execute_result',
           execution_count: c.execution_count ?? null,
           data: c.data ?? {},
@@ -106,7 +108,7 @@ export class Execution {
       }
       case 'error': {
         const c = content as KernelMessage.IErrorMsg['content'];
-        this.add({
+        this.#add({
           output_type: 'error',
           ename: String(c.ename ?? ''),
           evalue: String(c.evalue ?? ''),
@@ -116,9 +118,9 @@ export class Execution {
       }
       case 'clear_output': {
         const wait = (content as KernelMessage.IClearOutputMsg['content']).wait === true;
-        if (wait) this.clearPending = true;
-        else this.clear();
-        this.options.onClearOutput?.(wait);
+        if (wait) this.#clearPending = true;
+        else this.#clear();
+        this.#options.onClearOutput?.(wait);
         return;
       }
       default:
@@ -129,27 +131,27 @@ export class Execution {
 
   /** Ends the execution with an error (kernel died, restarted, shut down). */
   fail(error: Error): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.rejectDone(error);
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#rejectDone(error);
   }
 
-  private clear(): void {
+  #clear(): void {
     this.outputs.length = 0;
-    this.displays.clear();
-    this.clearPending = false;
+    this.#displays.clear();
+    this.#clearPending = false;
   }
 
   /** Appends (merging consecutive same-name streams, as notebook frontends do); returns the index. */
-  private add(output: Output, displayId?: string): number {
-    if (this.clearPending) this.clear();
-    const index = this.store(output);
+  #add(output: Output, displayId?: string): number {
+    if (this.#clearPending) this.#clear();
+    const index = this.#store(output);
     // Last, so a throwing callback cannot leave the outputs half-updated.
-    this.options.onOutput?.(output, displayId);
+    this.#options.onOutput?.(output, displayId);
     return index;
   }
 
-  private store(output: Output): number {
+  #store(output: Output): number {
     const last = this.outputs[this.outputs.length - 1];
     if (
       output.output_type === 'stream' &&
@@ -165,10 +167,10 @@ export class Execution {
     return this.outputs.length - 1;
   }
 
-  private maybeFinish(): void {
-    if (this.finished || !this.idle || !this.reply) return;
-    this.finished = true;
-    const reply = this.reply;
+  #maybeFinish(): void {
+    if (this.#finished || !this.#idle || !this.#reply) return;
+    this.#finished = true;
+    const reply = this.#reply;
     const status = reply.status === 'ok' || reply.status === 'aborted' ? reply.status : 'error';
     const result: ExecuteResult = {
       status,
@@ -183,6 +185,6 @@ export class Execution {
         traceback: reply.traceback ?? (lastError?.output_type === 'error' ? lastError.traceback : []),
       };
     }
-    this.resolveDone(result);
+    this.#resolveDone(result);
   }
 }

@@ -47,21 +47,24 @@ export function loadKernelSpec(path = defaultKernelSpecPath()): KernelSpec {
 
 /** Fixed-size tail of a byte stream, so a chatty kernel cannot grow memory. */
 export class RingBuffer {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly capacity = 16 * 1024) {}
+  #chunks: Buffer[] = [];
+  #size = 0;
+  readonly #capacity: number;
+  constructor(capacity = 16 * 1024) {
+    this.#capacity = capacity;
+  }
 
   push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.size - (this.chunks[0]?.length ?? 0) >= this.capacity) {
-      this.size -= (this.chunks.shift() as Buffer).length;
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    while (this.#size - (this.#chunks[0]?.length ?? 0) >= this.#capacity) {
+      this.#size -= (this.#chunks.shift() as Buffer).length;
     }
   }
 
   text(): string {
-    const all = Buffer.concat(this.chunks);
-    return all.subarray(Math.max(0, all.length - this.capacity)).toString('utf8');
+    const all = Buffer.concat(this.#chunks);
+    return all.subarray(Math.max(0, all.length - this.#capacity)).toString('utf8');
   }
 }
 

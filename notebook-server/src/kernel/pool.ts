@@ -31,48 +31,55 @@ export interface AcquireOptions {
 type Waiter = { resolve: (k: KernelClient) => void; reject: (e: Error) => void };
 
 export class KernelPool {
-  private readonly size: number;
-  private readonly idle: KernelClient[] = [];
-  private readonly waiters: Waiter[] = [];
-  private readonly onIdleDead = new Map<KernelClient, () => void>();
-  private starting = 0;
+  readonly #size: number;
+  readonly #idle: KernelClient[] = [];
+  readonly #waiters: Waiter[] = [];
+  readonly #onIdleDead = new Map<KernelClient, () => void>();
+  #starting = 0;
   /** Starts in progress (each settles after its kernel is pooled or, once closed, shut down). */
-  private readonly inflight = new Set<Promise<unknown>>();
-  private closed = false;
-  private lastError: Error | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private readonly fullListeners: (() => void)[] = [];
+  readonly #inflight = new Set<Promise<unknown>>();
+  #closed = false;
+  #lastError: Error | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  readonly #fullListeners: (() => void)[] = [];
 
-  private prestarted = 0;
-  private get maxStarts(): number {
-    return this.options.maxStarts ?? Number.POSITIVE_INFINITY;
+  #prestarted = 0;
+  get #maxStarts(): number {
+    return this.#options.maxStarts ?? Number.POSITIVE_INFINITY;
   }
 
-  constructor(private readonly options: KernelPoolOptions = {}) {
-    this.size = options.size ?? 2;
-    this.refill();
+  readonly #options: KernelPoolOptions;
+  constructor(options: KernelPoolOptions = {}) {
+    this.#options = options;
+    this.#size = options.size ?? 2;
+    this.#refill();
   }
 
   get stats(): { idle: number; starting: number; size: number } {
-    return { idle: this.idle.length, starting: this.starting, size: this.size };
+    return { idle: this.#idle.length, starting: this.#starting, size: this.#size };
+  }
+
+  /** The pooled idle kernels, oldest first (read-only view, for inspection). */
+  get idleKernels(): readonly KernelClient[] {
+    return this.#idle;
   }
 
   /** Resolves when every slot holds a ready kernel (for benchmarks and tests). */
   whenFull(): Promise<void> {
-    if (this.idle.length >= this.size) return Promise.resolve();
-    return new Promise((resolve) => this.fullListeners.push(resolve));
+    if (this.#idle.length >= this.#size) return Promise.resolve();
+    return new Promise((resolve) => this.#fullListeners.push(resolve));
   }
 
   /** A ready kernel whose cwd (and env) is set for the caller; it is the caller's to shut down. */
   async acquire(options: AcquireOptions): Promise<KernelClient> {
-    if (this.closed) throw new KernelError('kernel pool is shut down');
+    if (this.#closed) throw new KernelError('kernel pool is shut down');
     // Checked here so a typo does not cost a warm kernel.
     if (!statSync(options.workDir, { throwIfNoEntry: false })?.isDirectory()) {
       throw new KernelError(`work dir does not exist or is not a directory: ${options.workDir}`);
     }
-    const spent = this.idle.length === 0 && this.starting === 0 && this.prestarted >= this.maxStarts;
-    const kernel = this.size === 0 || spent ? await this.cold() : await this.take();
-    this.refill();
+    const spent = this.#idle.length === 0 && this.#starting === 0 && this.#prestarted >= this.#maxStarts;
+    const kernel = this.#size === 0 || spent ? await this.#cold() : await this.#take();
+    this.#refill();
     try {
       await prepare(kernel, options);
     } catch (err) {
@@ -84,95 +91,95 @@ export class KernelPool {
 
   /** Cold start outside the pool, straight into workDir (what acquire() saves you). */
   startCold(options: AcquireOptions): Promise<KernelClient> {
-    return startKernel({ ...this.options, workDir: options.workDir, env: options.env });
+    return startKernel({ ...this.#options, workDir: options.workDir, env: options.env });
   }
 
   async shutdown(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retryTimer);
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
     const error = new KernelError('kernel pool is shut down');
-    for (const w of this.waiters.splice(0)) w.reject(error);
-    const kernels = this.idle.splice(0);
-    await Promise.allSettled([...kernels.map((k) => k.shutdown()), ...this.inflight]);
+    for (const w of this.#waiters.splice(0)) w.reject(error);
+    const kernels = this.#idle.splice(0);
+    await Promise.allSettled([...kernels.map((k) => k.shutdown()), ...this.#inflight]);
   }
 
-  private take(): Promise<KernelClient> {
-    const kernel = this.idle.shift();
+  #take(): Promise<KernelClient> {
+    const kernel = this.#idle.shift();
     if (kernel) {
-      this.detach(kernel);
+      this.#detach(kernel);
       return Promise.resolve(kernel);
     }
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
-  private cold(): Promise<KernelClient> {
-    return startKernel({ ...this.options, workDir: this.options.idleDir ?? tmpdir() });
+  #cold(): Promise<KernelClient> {
+    return startKernel({ ...this.#options, workDir: this.#options.idleDir ?? tmpdir() });
   }
 
-  private refill(): void {
-    if (this.closed || this.retryTimer) return;
+  #refill(): void {
+    if (this.#closed || this.#retryTimer) return;
     while (
-      this.idle.length + this.starting < this.size + this.waiters.length &&
-      this.size > 0 &&
-      this.prestarted < this.maxStarts
+      this.#idle.length + this.#starting < this.#size + this.#waiters.length &&
+      this.#size > 0 &&
+      this.#prestarted < this.#maxStarts
     ) {
-      this.starting += 1;
-      this.prestarted += 1;
-      const start: Promise<unknown> = this.cold().then(
+      this.#starting += 1;
+      this.#prestarted += 1;
+      const start: Promise<unknown> = this.#cold().then(
         (kernel) => {
-          this.starting -= 1;
-          this.lastError = undefined;
+          this.#starting -= 1;
+          this.#lastError = undefined;
           // Started after shutdown(): stop it here, and shutdown() waits for that.
-          if (this.closed) return kernel.shutdown();
-          this.offer(kernel);
+          if (this.#closed) return kernel.shutdown();
+          this.#offer(kernel);
         },
         (err: Error) => {
-          this.starting -= 1;
-          this.lastError = err;
-          for (const w of this.waiters.splice(0)) w.reject(err);
-          if (this.closed) return;
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = undefined;
-            this.refill();
-          }, this.options.retryDelayMs ?? 5_000);
-          this.retryTimer.unref();
+          this.#starting -= 1;
+          this.#lastError = err;
+          for (const w of this.#waiters.splice(0)) w.reject(err);
+          if (this.#closed) return;
+          this.#retryTimer = setTimeout(() => {
+            this.#retryTimer = undefined;
+            this.#refill();
+          }, this.#options.retryDelayMs ?? 5_000);
+          this.#retryTimer.unref();
         },
       );
-      this.inflight.add(start);
-      const forget = () => this.inflight.delete(start);
+      this.#inflight.add(start);
+      const forget = () => this.#inflight.delete(start);
       start.then(forget, forget);
     }
   }
 
-  private offer(kernel: KernelClient): void {
-    const waiter = this.waiters.shift();
+  #offer(kernel: KernelClient): void {
+    const waiter = this.#waiters.shift();
     if (waiter) {
       waiter.resolve(kernel);
       return;
     }
     // A kernel that dies while waiting in the pool is replaced, not handed out.
     const onDead = () => {
-      const i = this.idle.indexOf(kernel);
-      if (i >= 0) this.idle.splice(i, 1);
-      this.detach(kernel);
+      const i = this.#idle.indexOf(kernel);
+      if (i >= 0) this.#idle.splice(i, 1);
+      this.#detach(kernel);
       void kernel.shutdown();
-      this.refill();
+      this.#refill();
     };
-    this.onIdleDead.set(kernel, onDead);
+    this.#onIdleDead.set(kernel, onDead);
     kernel.on('dead', onDead);
-    this.idle.push(kernel);
-    if (this.idle.length >= this.size) for (const l of this.fullListeners.splice(0)) l();
+    this.#idle.push(kernel);
+    if (this.#idle.length >= this.#size) for (const l of this.#fullListeners.splice(0)) l();
   }
 
-  private detach(kernel: KernelClient): void {
-    const onDead = this.onIdleDead.get(kernel);
+  #detach(kernel: KernelClient): void {
+    const onDead = this.#onIdleDead.get(kernel);
     if (onDead) kernel.off('dead', onDead);
-    this.onIdleDead.delete(kernel);
+    this.#onIdleDead.delete(kernel);
   }
 
   /** The error of the last failed start, if the pool is currently failing. */
   get error(): Error | undefined {
-    return this.lastError;
+    return this.#lastError;
   }
 }
 

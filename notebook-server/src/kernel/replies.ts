@@ -5,7 +5,7 @@ import type { Message } from './wire.ts';
 type Waiter = { resolve: (m: Message) => void; reject: (e: Error) => void };
 
 export class PendingReplies {
-  private readonly waiters = new Map<string, Waiter>();
+  readonly #waiters = new Map<string, Waiter>();
 
   /** A promise for the reply to msgId; rejects after timeoutMs. */
   expect(msgId: string, label: string, timeoutMs: number): Promise<Message> {
@@ -16,9 +16,9 @@ export class PendingReplies {
       );
       const settle = () => {
         clearTimeout(timer);
-        this.waiters.delete(msgId);
+        this.#waiters.delete(msgId);
       };
-      this.waiters.set(msgId, {
+      this.#waiters.set(msgId, {
         resolve: (m) => {
           settle();
           resolve(m);
@@ -32,14 +32,14 @@ export class PendingReplies {
   }
 
   resolve(parentMsgId: string, reply: Message): void {
-    this.waiters.get(parentMsgId)?.resolve(reply);
+    this.#waiters.get(parentMsgId)?.resolve(reply);
   }
 
   reject(msgId: string, error: Error): void {
-    this.waiters.get(msgId)?.reject(error);
+    this.#waiters.get(msgId)?.reject(error);
   }
 
   rejectAll(error: Error): void {
-    for (const w of [...this.waiters.values()]) w.reject(error);
+    for (const w of [...this.#waiters.values()]) w.reject(error);
   }
 }

@@ -28,23 +28,23 @@ export interface Decoded {
 export class WireCodec {
   readonly session: string;
   readonly stats: WireStats = { badSignatures: 0, malformed: 0 };
-  private readonly key: Buffer;
-  private counter = 0;
+  readonly #key: Buffer;
+  #counter = 0;
 
   constructor(
     key: string,
     readonly username = 'peragus',
     session: string = randomUUID(),
   ) {
-    this.key = Buffer.from(key, 'utf8');
+    this.#key = Buffer.from(key, 'utf8');
     this.session = session;
   }
 
   /** A header for a new message; msg_ids are unique per codec (session uuid + counter). */
   header<T extends KernelMessage.MessageType>(msgType: T): KernelMessage.IHeader<T> {
-    this.counter += 1;
+    this.#counter += 1;
     return {
-      msg_id: `${this.session}_${this.counter}`,
+      msg_id: `${this.session}_${this.#counter}`,
       msg_type: msgType,
       session: this.session,
       username: this.username,
@@ -71,8 +71,8 @@ export class WireCodec {
   }
 
   sign(frames: readonly Buffer[]): string {
-    if (this.key.length === 0) return '';
-    const hmac = createHmac('sha256', this.key);
+    if (this.#key.length === 0) return '';
+    const hmac = createHmac('sha256', this.#key);
     for (const f of frames) hmac.update(f);
     return hmac.digest('hex');
   }
@@ -99,7 +99,7 @@ export class WireCodec {
     }
     const signature = frames[at + 1] as Buffer;
     const body = frames.slice(at + 2, at + 6);
-    if (this.key.length > 0 && !this.verify(signature, body)) {
+    if (this.#key.length > 0 && !this.#verify(signature, body)) {
       this.stats.badSignatures += 1;
       return undefined;
     }
@@ -121,7 +121,7 @@ export class WireCodec {
     }
   }
 
-  private verify(signature: Buffer, body: readonly Buffer[]): boolean {
+  #verify(signature: Buffer, body: readonly Buffer[]): boolean {
     const expected = Buffer.from(this.sign(body));
     // timingSafeEqual needs equal lengths; a length mismatch is itself a failure.
     return signature.length === expected.length && timingSafeEqual(signature, expected);

@@ -28,12 +28,16 @@ export class KernelSlot {
   #gen = 0;
   #detach: (() => void) | null = null;
 
-  constructor(
-    private readonly sessionId: string,
-    private readonly source: KernelSource,
-    private readonly workDir: string,
-    private readonly hooks: KernelSlotHooks,
-  ) {}
+  readonly #sessionId: string;
+  readonly #source: KernelSource;
+  readonly #workDir: string;
+  readonly #hooks: KernelSlotHooks;
+  constructor(sessionId: string, source: KernelSource, workDir: string, hooks: KernelSlotHooks) {
+    this.#sessionId = sessionId;
+    this.#source = source;
+    this.#workDir = workDir;
+    this.#hooks = hooks;
+  }
 
   get state(): SessionState {
     return this.#state;
@@ -45,8 +49,8 @@ export class KernelSlot {
 
   /** The live kernel, starting one if there is none yet. */
   acquire(): Promise<Kernel> {
-    if (this.#state === 'closed') return Promise.reject(new SessionClosedError(this.sessionId));
-    if (this.#state === 'dead') return Promise.reject(new SessionDeadError(this.sessionId));
+    if (this.#state === 'closed') return Promise.reject(new SessionClosedError(this.#sessionId));
+    if (this.#state === 'dead') return Promise.reject(new SessionDeadError(this.#sessionId));
     if (this.#kernel) return Promise.resolve(this.#kernel);
     this.#starting ??= this.#start('starting');
     return this.#starting;
@@ -89,12 +93,12 @@ export class KernelSlot {
     this.#set(label);
     let kernel: Kernel;
     try {
-      kernel = await this.source({ workDir: this.workDir });
+      kernel = await this.#source({ workDir: this.#workDir });
     } catch (err) {
       if (gen === this.#gen) {
         this.#starting = null;
         this.#set('not_started');
-        this.hooks.onStartFailed(err instanceof Error ? err : new Error(String(err)));
+        this.#hooks.onStartFailed(err instanceof Error ? err : new Error(String(err)));
       }
       throw err;
     }
@@ -119,7 +123,7 @@ export class KernelSlot {
     this.#set('dead');
     // Reap the process and close its sockets; shutdown is idempotent.
     void kernel.shutdown().catch(() => {});
-    this.hooks.onDeath(reason, stderrTail);
+    this.#hooks.onDeath(reason, stderrTail);
   }
 
   /** Forgets the current kernel (and any start in flight); returns it. */
@@ -136,6 +140,6 @@ export class KernelSlot {
   #set(state: SessionState): void {
     if (state === this.#state) return;
     this.#state = state;
-    this.hooks.onState(state);
+    this.#hooks.onState(state);
   }
 }

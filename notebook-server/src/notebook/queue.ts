@@ -53,11 +53,9 @@ export class ExecutionQueue {
   #pump: Promise<void> = Promise.resolve();
   #draining = false;
 
-  constructor(
-    private readonly host: QueueHost,
-    source: KernelSource,
-    workDir: string,
-  ) {
+  readonly #host: QueueHost;
+  constructor(host: QueueHost, source: KernelSource, workDir: string) {
+    this.#host = host;
     this.slot = new KernelSlot(host.id, source, workDir, {
       onState: () => this.announce('state'),
       onDeath: (reason, tail) => this.#onDeath(reason, tail),
@@ -85,7 +83,7 @@ export class ExecutionQueue {
 
   /** Emits notebook.state.changed with the queue as it is now. */
   announce(reason?: string, cellId?: string): void {
-    this.host.emit({
+    this.#host.emit({
       type: 'notebook.state.changed',
       cell_id: cellId ?? null,
       state: this.slot.state,
@@ -107,7 +105,7 @@ export class ExecutionQueue {
             batch,
             resolve,
           });
-          this.host.setRun(cellId, { status: 'queued' });
+          this.#host.setRun(cellId, { status: 'queued' });
         }),
     );
     if (cellIds.length > 0) {
@@ -170,7 +168,7 @@ export class ExecutionQueue {
   }
 
   async #run(item: Item): Promise<void> {
-    const source = this.host.codeSource(item.cellId);
+    const source = this.#host.codeSource(item.cellId);
     if (source === undefined || item.batch?.stopped) {
       this.#settleCancelled(
         item,
@@ -219,10 +217,10 @@ export class ExecutionQueue {
     startedAt: Date,
   ): Promise<Outcome> {
     const { cellId } = item;
-    this.host.resetOutputs(cellId);
-    this.host.setRun(cellId, { status: 'running', started_at: startedAt.toISOString() });
+    this.#host.resetOutputs(cellId);
+    this.#host.setRun(cellId, { status: 'running', started_at: startedAt.toISOString() });
     this.slot.setBusy(true);
-    this.host.emit({ type: 'notebook.cell.executing', cell_id: cellId });
+    this.#host.emit({ type: 'notebook.cell.executing', cell_id: cellId });
     this.#saveQuietly();
 
     let timedOut = false;
@@ -234,7 +232,7 @@ export class ExecutionQueue {
       timers.push(
         setTimeout(() => {
           timedOut = true;
-          this.host.emit({
+          this.#host.emit({
             type: 'notebook.error',
             cell_id: cellId,
             code: 'cell_timeout',
@@ -243,7 +241,7 @@ export class ExecutionQueue {
           kernel.interrupt().catch(() => {});
           timers.push(
             setTimeout(() => {
-              this.host.emit({
+              this.#host.emit({
                 type: 'notebook.error',
                 cell_id: cellId,
                 code: 'cell_timeout',
@@ -260,19 +258,19 @@ export class ExecutionQueue {
     const displays = new Map<string, number>();
     const onOutput = (output: Output, displayId?: string) => {
       if (this.#current !== current) return; // late output of an abandoned run
-      const index = this.host.appendOutput(cellId, output);
+      const index = this.#host.appendOutput(cellId, output);
       if (displayId) displays.set(displayId, index);
-      this.host.emit({ type: 'notebook.cell.output', cell_id: cellId, output, output_index: index });
+      this.#host.emit({ type: 'notebook.cell.output', cell_id: cellId, output, output_index: index });
     };
     // A display updated in place (e.g. peragus_pysd's run progress): the same
     // index is replaced for clients, and progress payloads become progress events.
     const onUpdateDisplay = (displayId: string, output: Output) => {
       const index = displays.get(displayId);
       if (this.#current !== current || index === undefined) return;
-      this.host.replaceOutput(cellId, index, output);
-      this.host.emit({ type: 'notebook.cell.output', cell_id: cellId, output, output_index: index });
+      this.#host.replaceOutput(cellId, index, output);
+      this.#host.emit({ type: 'notebook.cell.output', cell_id: cellId, output, output_index: index });
       const progress = output.output_type === 'display_data' ? progressOf(output.data) : undefined;
-      if (progress) this.host.emit({ type: 'experiment.progress', cell_id: cellId, ...progress });
+      if (progress) this.#host.emit({ type: 'experiment.progress', cell_id: cellId, ...progress });
     };
     const result = await Promise.race([
       kernel.execute(source, { onOutput, onUpdateDisplay }).then(
@@ -332,9 +330,9 @@ export class ExecutionQueue {
     };
     const completedAt = new Date();
     const duration = completedAt.getTime() - startedAt.getTime();
-    if (o.extra) this.host.appendOutput(cellId, o.extra);
-    if (o.count !== null) this.host.setExecutionCount(cellId, o.count);
-    this.host.setRun(cellId, {
+    if (o.extra) this.#host.appendOutput(cellId, o.extra);
+    if (o.count !== null) this.#host.setExecutionCount(cellId, o.count);
+    this.#host.setRun(cellId, {
       status: o.status,
       started_at: startedAt.toISOString(),
       completed_at: completedAt.toISOString(),
@@ -344,12 +342,12 @@ export class ExecutionQueue {
     this.#current = null;
     // On disk before anyone hears the cell completed: a crash never loses a completed cell's output.
     // A failed save fails the caller's run (persist_error); the outputs stay in memory for the next save.
-    const persistError = await this.host.save().then(
+    const persistError = await this.#host.save().then(
       () => undefined,
       (err: unknown) => (err instanceof Error ? err.message : String(err)),
     );
-    const { outputs, execution_count } = this.host.cellResult(cellId);
-    this.host.emit({
+    const { outputs, execution_count } = this.#host.cellResult(cellId);
+    this.#host.emit({
       type: 'notebook.cell.completed',
       cell_id: cellId,
       status: o.status,
@@ -378,14 +376,14 @@ export class ExecutionQueue {
 
   /** Saves where no caller waits on it: a failure is already reported as a notebook.error event. */
   #saveQuietly(): void {
-    this.host.save().catch(() => undefined);
+    this.#host.save().catch(() => undefined);
   }
 
   #settleCancelled(item: Item, why: string): void {
     const error = cellError('cancelled', 'Cancelled', why);
-    const exists = this.host.codeSource(item.cellId) !== undefined;
-    if (exists) this.host.setRun(item.cellId, { status: 'cancelled', error });
-    this.host.emit({
+    const exists = this.#host.codeSource(item.cellId) !== undefined;
+    if (exists) this.#host.setRun(item.cellId, { status: 'cancelled', error });
+    this.#host.emit({
       type: 'notebook.cell.completed',
       cell_id: item.cellId,
       status: 'cancelled',
@@ -397,7 +395,7 @@ export class ExecutionQueue {
       cell_id: item.cellId,
       status: 'cancelled',
       execution_count: null,
-      outputs: this.host.cellResult(item.cellId).outputs,
+      outputs: this.#host.cellResult(item.cellId).outputs,
       duration_ms: null,
       error,
     });
@@ -405,7 +403,7 @@ export class ExecutionQueue {
 
   #onDeath(reason: string, stderrTail: string): void {
     const current = this.#current;
-    this.host.emit({
+    this.#host.emit({
       type: 'notebook.error',
       cell_id: current?.cellId ?? null,
       code: 'kernel_died',

@@ -13,26 +13,31 @@ import {
 } from './session-handle.ts';
 
 export class RemoteSessionHandle implements SessionHandle {
+  #known: RemoteSessionInfo;
+  readonly #remote: RemoteSessions;
   constructor(
     /** The session as last read from its container. */
-    private known: RemoteSessionInfo,
-    private readonly remote: RemoteSessions,
-  ) {}
+    known: RemoteSessionInfo,
+    remote: RemoteSessions,
+  ) {
+    this.#known = known;
+    this.#remote = remote;
+  }
 
   get id(): string {
-    return this.known.id;
+    return this.#known.id;
   }
 
   get name(): string {
-    return this.known.name;
+    return this.#known.name;
   }
 
   get hostWorkDir(): string {
-    return this.known.host_work_dir;
+    return this.#known.host_work_dir;
   }
 
   async info(): Promise<HandleInfo> {
-    return this.known;
+    return this.#known;
   }
 
   async delete(): Promise<void> {
@@ -50,7 +55,7 @@ export class RemoteSessionHandle implements SessionHandle {
       execution_count: null,
       metadata: {},
     };
-    this.known = { ...this.known, cells: [...this.known.cells, cell as Cell] };
+    this.#known = { ...this.#known, cells: [...this.#known.cells, cell as Cell] };
     return cell as Cell;
   }
 
@@ -62,8 +67,8 @@ export class RemoteSessionHandle implements SessionHandle {
     if (index !== undefined)
       throw new NotSupportedError('cells of a container session cannot be moved from the browser');
     await this.#call('cell_update', { cell_id: cellId, ...patch });
-    const fresh = await this.remote.get(this.id);
-    if (fresh) this.known = fresh;
+    const fresh = await this.#remote.get(this.id);
+    if (fresh) this.#known = fresh;
     return fresh?.cells.find((c) => c.id === cellId) ?? { id: cellId };
   }
 
@@ -72,7 +77,7 @@ export class RemoteSessionHandle implements SessionHandle {
   }
 
   async checkRunnable(cellId: string): Promise<void> {
-    if (cellId !== 'all' && !this.known.cells.some((c) => c.id === cellId)) {
+    if (cellId !== 'all' && !this.#known.cells.some((c) => c.id === cellId)) {
       throw new CellNotFoundError(cellId, this.id);
     }
   }
@@ -98,6 +103,6 @@ export class RemoteSessionHandle implements SessionHandle {
   }
 
   #call(tool: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    return this.remote.call(this.id, tool, args);
+    return this.#remote.call(this.id, tool, args);
   }
 }

@@ -6,26 +6,28 @@ import { RemoteSessionHandle } from './remote-session-handle.ts';
 import type { HandleInfo, RemoteSessions, SessionHandle } from './session-handle.ts';
 
 export class SessionDirectory {
-  constructor(
-    private readonly sessions: Pick<SessionManager, 'get' | 'has' | 'list' | 'delete'>,
-    private readonly remote?: RemoteSessions,
-  ) {}
+  readonly #sessions: Pick<SessionManager, 'get' | 'has' | 'list' | 'delete'>;
+  readonly #remote: RemoteSessions | undefined;
+  constructor(sessions: Pick<SessionManager, 'get' | 'has' | 'list' | 'delete'>, remote?: RemoteSessions) {
+    this.#sessions = sessions;
+    this.#remote = remote;
+  }
 
   /** The session `id`, here or in a container; SessionNotFoundError when none holds it. */
   async find(id: string): Promise<SessionHandle> {
-    return (await this.locate(id)) ?? new LocalSessionHandle(this.sessions.get(id), this.sessions);
+    return (await this.locate(id)) ?? new LocalSessionHandle(this.#sessions.get(id), this.#sessions);
   }
 
   /** The session `id`, here or in a container; null when none holds it. */
   async locate(id: string): Promise<SessionHandle | null> {
-    if (this.sessions.has(id)) return new LocalSessionHandle(this.sessions.get(id), this.sessions);
-    const far = await this.remote?.get(id);
-    return far && this.remote ? new RemoteSessionHandle(far, this.remote) : null;
+    if (this.#sessions.has(id)) return new LocalSessionHandle(this.#sessions.get(id), this.#sessions);
+    const far = await this.#remote?.get(id);
+    return far && this.#remote ? new RemoteSessionHandle(far, this.#remote) : null;
   }
 
   /** Every session's info: this process's, then the containers'. */
   async list(): Promise<HandleInfo[]> {
-    const local: HandleInfo[] = this.sessions.list().map((s) => s.info());
-    return [...local, ...((await this.remote?.list()) ?? [])];
+    const local: HandleInfo[] = this.#sessions.list().map((s) => s.info());
+    return [...local, ...((await this.#remote?.list()) ?? [])];
   }
 }

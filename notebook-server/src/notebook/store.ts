@@ -120,13 +120,17 @@ export class SessionStore {
   #next: Promise<void> | null = null;
   #seqReserved: number;
 
+  readonly #snapshot: () => { record: SessionRecord; notebook: Notebook };
+  readonly #seqBlock: number;
   constructor(
     readonly workDir: string,
     readonly id: string,
-    private readonly snapshot: () => { record: SessionRecord; notebook: Notebook },
+    snapshot: () => { record: SessionRecord; notebook: Notebook },
     initialSeq: number,
-    private readonly seqBlock = 1000,
+    seqBlock = 1000,
   ) {
+    this.#snapshot = snapshot;
+    this.#seqBlock = seqBlock;
     this.#seqReserved = initialSeq;
   }
 
@@ -134,7 +138,7 @@ export class SessionStore {
     if (this.#next) return this.#next;
     const next = this.#chain.then(async () => {
       this.#next = null;
-      const { record, notebook } = this.snapshot();
+      const { record, notebook } = this.#snapshot();
       // Notebook first: it holds the outputs, the part a crash must not lose.
       await writeNotebookFiles(this.workDir, record.notebook_base, notebook);
       await writeFileAtomic(sessionFile(this.workDir, this.id), `${JSON.stringify(record, null, 1)}\n`);
@@ -152,8 +156,8 @@ export class SessionStore {
   reserveSeq(seq: number): void {
     if (seq <= this.#seqReserved) return;
     try {
-      writeStateFile(seqFile(this.workDir, this.id), String(seq + this.seqBlock));
-      this.#seqReserved = seq + this.seqBlock;
+      writeStateFile(seqFile(this.workDir, this.id), String(seq + this.#seqBlock));
+      this.#seqReserved = seq + this.#seqBlock;
     } catch {
       // Not written (e.g. disk full): the event still goes out and the next
       // event tries again; the session record's own seq covers a restart.

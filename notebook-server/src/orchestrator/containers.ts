@@ -41,16 +41,16 @@ export class ContainerService {
   /** Called after a container is destroyed (the router drops its connection). */
   onDestroyed?: (containerId: string) => Promise<void>;
 
-  constructor(
-    private readonly home: string,
-    defaultKind?: RuntimeKind,
-    private readonly settings: RuntimeSettings = {},
-  ) {
+  readonly #home: string;
+  readonly #settings: RuntimeSettings;
+  constructor(home: string, defaultKind?: RuntimeKind, settings: RuntimeSettings = {}) {
+    this.#home = home;
+    this.#settings = settings;
     this.defaultKind = defaultKind ?? defaultRuntimeKind();
   }
 
   #local() {
-    const { nodePoolSize, sharedCache, log } = this.settings;
+    const { nodePoolSize, sharedCache, log } = this.#settings;
     return {
       ...(nodePoolSize !== undefined ? { nodePoolSize } : {}),
       ...(sharedCache !== undefined ? { sharedCache } : {}),
@@ -59,7 +59,7 @@ export class ContainerService {
   }
 
   #docker() {
-    const { image, sharedCache, log, dockerPool } = this.settings;
+    const { image, sharedCache, log, dockerPool } = this.#settings;
     return {
       ...(image !== undefined ? { image } : {}),
       ...(dockerPool !== undefined ? { poolSize: dockerPool } : {}),
@@ -73,10 +73,10 @@ export class ContainerService {
     if (!rt) {
       rt =
         kind === 'local'
-          ? new LocalRuntime({ home: this.home, ...this.#local() })
+          ? new LocalRuntime({ home: this.#home, ...this.#local() })
           : kind === 'docker'
-            ? new DockerRuntime({ home: this.home, ...this.#docker() })
-            : new SwarmRuntime({ home: this.home });
+            ? new DockerRuntime({ home: this.#home, ...this.#docker() })
+            : new SwarmRuntime({ home: this.#home });
       this.#runtimes.set(kind, rt);
     }
     return rt;
@@ -167,7 +167,7 @@ export class ContainerService {
     for (const k of kinds) {
       for (const c of await this.runtime(k).list(labels)) {
         // Only this host's containers: another PERAGUS_HOME's are not ours to show or clean.
-        if (c.work_dir && !c.work_dir.startsWith(`${this.home}/`)) continue;
+        if (c.work_dir && !c.work_dir.startsWith(`${this.#home}/`)) continue;
         all.push({ ...c, runtime: k });
       }
     }

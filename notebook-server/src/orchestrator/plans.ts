@@ -99,11 +99,9 @@ export class PlanRunner {
 
   readonly #log: Logger;
 
-  constructor(
-    private readonly deps: LifecycleDeps,
-    home: string,
-    log: Logger = createLogger(),
-  ) {
+  readonly #deps: LifecycleDeps;
+  constructor(deps: LifecycleDeps, home: string, log: Logger = createLogger()) {
+    this.#deps = deps;
     this.#log = log;
     this.#home = home;
     this.#dir = join(home, 'plans');
@@ -155,7 +153,7 @@ export class PlanRunner {
     }
     await this.#destroyContainersOf(planId);
     const experiments = expandPlan(plan, planId);
-    this.deps.containers.warm(plan.runtime, { creates: experiments.length });
+    this.#deps.containers.warm(plan.runtime, { creates: experiments.length });
     const file: PlanFile = { ...previous, plan, model_text: modelText, status: 'running', owner: 'cli' };
     this.#write(file);
     this.#launch(file, experiments);
@@ -179,7 +177,7 @@ export class PlanRunner {
     const owner = options.owner;
     const experiments = expandPlan(plan, planId);
     // The runtime gets ready (kernel zygote); the model check runs in the zygote when there is one.
-    const zygote = this.deps.containers.warm(plan.runtime, { creates: experiments.length });
+    const zygote = this.#deps.containers.warm(plan.runtime, { creates: experiments.length });
     await checkPlanModel({
       home: this.#home,
       zygote,
@@ -289,8 +287,8 @@ export class PlanRunner {
 
   /** Containers a dead run of the plan left behind (their host is gone). */
   async #destroyContainersOf(planId: string): Promise<void> {
-    const orphans = await this.deps.containers.list({ plan: planId });
-    for (const c of orphans) await this.deps.containers.destroy(c.container_id).catch(() => undefined);
+    const orphans = await this.#deps.containers.list({ plan: planId });
+    for (const c of orphans) await this.#deps.containers.destroy(c.container_id).catch(() => undefined);
   }
 
   /** A plan's state file, or null when there is none (or it is unreadable: reported, skipped). */
@@ -400,9 +398,9 @@ export class PlanRunner {
 
   /** Provisions an experiment's container ahead of its turn (none when it is already finished). */
   async #provision(file: PlanFile, config: ExperimentConfig): Promise<CreateResult | undefined> {
-    const existing = await this.deps.catalog.getExperiment(config.experiment_id).catch(() => null);
+    const existing = await this.#deps.catalog.getExperiment(config.experiment_id).catch(() => null);
     if (alreadyDone(existing)) return undefined;
-    return this.deps.containers.create(containerSpecFor(file.plan_id, file.plan, config), file.plan.runtime);
+    return this.#deps.containers.create(containerSpecFor(file.plan_id, file.plan, config), file.plan.runtime);
   }
 
   async #runOne(
@@ -424,7 +422,7 @@ export class PlanRunner {
     } finally {
       // A container provisioned ahead but never used (skipped, cancelled) is removed.
       if (ahead) {
-        const unused = ahead.then((c) => (c ? this.deps.containers.destroy(c.container_id) : undefined));
+        const unused = ahead.then((c) => (c ? this.#deps.containers.destroy(c.container_id) : undefined));
         run.deferTeardown(
           unused.then(
             () => undefined,
@@ -450,7 +448,7 @@ export class PlanRunner {
       duration_ms: Date.now() - started,
       compute_ms: computeMs,
     });
-    const existing = await this.deps.catalog.getExperiment(config.experiment_id);
+    const existing = await this.#deps.catalog.getExperiment(config.experiment_id);
     if (alreadyDone(existing)) {
       return { ...base, status: 'skipped', attempts: 0, duration_ms: 0, compute_ms: 0 };
     }
@@ -467,7 +465,7 @@ export class PlanRunner {
       planSignal.addEventListener('abort', onPlanAbort);
       const mine: Promise<void>[] = [];
       const provisioned = takeProvisioned();
-      const lifecycle = runExperimentLifecycle(this.deps, {
+      const lifecycle = runExperimentLifecycle(this.#deps, {
         ...(provisioned
           ? {
               created: provisioned.then((c) => {
@@ -504,7 +502,7 @@ export class PlanRunner {
         await Promise.race([lifecycle.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
         await Promise.all(mine);
         // A result may have been registered before the failure (e.g. in teardown): never redo it.
-        const now = await this.deps.catalog.getExperiment(config.experiment_id).catch(() => null);
+        const now = await this.#deps.catalog.getExperiment(config.experiment_id).catch(() => null);
         if (alreadyDone(now)) return finished(attempt, 0);
       } finally {
         clearTimeout(timer);
@@ -512,7 +510,7 @@ export class PlanRunner {
       }
     }
     const cancelled = planSignal.aborted;
-    await this.deps.catalog
+    await this.#deps.catalog
       .upsertExperiment({
         experiment_id: config.experiment_id,
         plan_id: file.plan_id,

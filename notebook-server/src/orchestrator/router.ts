@@ -46,10 +46,12 @@ export class ContainerRouter {
   /** Session ids whose events came from each container (dropped from the bus when it goes). */
   readonly #sessionsSeen = new Map<string, Set<string>>();
 
-  constructor(
-    private readonly lookup: (containerId: string) => Promise<ContainerEndpoint>,
-    private readonly events: EventBus,
-  ) {}
+  readonly #lookup: (containerId: string) => Promise<ContainerEndpoint>;
+  readonly #events: EventBus;
+  constructor(lookup: (containerId: string) => Promise<ContainerEndpoint>, events: EventBus) {
+    this.#lookup = lookup;
+    this.#events = events;
+  }
 
   /** The container a session lives in, if the host learned it. */
   containerOf(sessionId: string): string | undefined {
@@ -140,7 +142,7 @@ export class ContainerRouter {
   }
 
   async #connect(containerId: string): Promise<Client> {
-    const { endpoint, work_dir, connect } = await this.lookup(containerId);
+    const { endpoint, work_dir, connect } = await this.#lookup(containerId);
     const transport = connect
       ? await connect()
       : await connectSocketTransport(
@@ -153,7 +155,7 @@ export class ContainerRouter {
       const parsed = SessionEvent.safeParse(n.params.data);
       if (n.params.logger === 'peragus.events' && parsed.success) {
         this.#eventSessions(containerId).add(parsed.data.session_id);
-        this.events.publish(parsed.data);
+        this.#events.publish(parsed.data);
       }
     });
     client.onclose = () => this.#clients.delete(containerId);
@@ -168,7 +170,7 @@ export class ContainerRouter {
     this.#clients.delete(containerId);
     for (const [s, c] of this.#sessionToContainer) if (c === containerId) this.#sessionToContainer.delete(s);
     // The container is gone: so are its sessions, and the events kept for their resume.
-    for (const s of this.#sessionsSeen.get(containerId) ?? []) this.events.forget(s);
+    for (const s of this.#sessionsSeen.get(containerId) ?? []) this.#events.forget(s);
     this.#sessionsSeen.delete(containerId);
     if (pending) await (await pending.catch(() => undefined))?.close().catch(() => undefined);
   }

@@ -17,45 +17,48 @@ export class SocketTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   // A line over the cap or not JSON-RPC (a hostile container) is dropped and
   // reported; it never ends the connection or throws into the host.
-  private readonly buffer = new JsonLineReader({
+  readonly #buffer = new JsonLineReader({
     onMessage: (m) => this.onmessage?.(m),
     onRejected: (r) => this.onerror?.(new Error(r.message)),
   });
-  private closed = false;
+  #closed = false;
 
-  constructor(private readonly socket: Socket) {}
+  readonly #socket: Socket;
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
 
   async start(): Promise<void> {
-    this.socket.on('data', (chunk: Buffer) => {
+    this.#socket.on('data', (chunk: Buffer) => {
       try {
-        this.buffer.push(chunk);
+        this.#buffer.push(chunk);
       } catch (err) {
         this.onerror?.(err as Error);
       }
     });
-    this.socket.on('error', (err) => this.onerror?.(err));
-    this.socket.on('close', () => this.finish());
+    this.#socket.on('error', (err) => this.onerror?.(err));
+    this.#socket.on('close', () => this.#finish());
   }
 
   send(message: JSONRPCMessage): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.closed) {
+      if (this.#closed) {
         reject(new Error('MCP socket is closed'));
         return;
       }
-      this.socket.write(serializeMessage(message), (err) => (err ? reject(err) : resolve()));
+      this.#socket.write(serializeMessage(message), (err) => (err ? reject(err) : resolve()));
     });
   }
 
   async close(): Promise<void> {
-    this.socket.end();
-    this.finish();
+    this.#socket.end();
+    this.#finish();
   }
 
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.buffer.clear();
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#buffer.clear();
     this.onclose?.();
   }
 }

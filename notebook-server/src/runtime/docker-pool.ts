@@ -39,10 +39,13 @@ export class DockerPool {
   #budget: number | undefined;
   readonly #waiters: (() => void)[] = [];
 
+  readonly #deps: PoolDeps;
   constructor(
     readonly size: number,
-    private readonly deps: PoolDeps,
-  ) {}
+    deps: PoolDeps,
+  ) {
+    this.#deps = deps;
+  }
 
   get readyCount(): number {
     return this.#ready.length;
@@ -79,15 +82,15 @@ export class DockerPool {
     while (!this.#closed && this.#ready.length < this.#target && this.#failures < 3) {
       let entry: PoolEntry;
       try {
-        entry = await this.deps.fill();
+        entry = await this.#deps.fill();
         this.#failures = 0;
       } catch (err) {
         this.#failures += 1;
-        this.deps.onError?.(err);
+        this.#deps.onError?.(err);
         continue;
       }
       if (this.#closed) {
-        await this.deps.discard(entry);
+        await this.#deps.discard(entry);
         return;
       }
       this.#ready.push(entry);
@@ -108,17 +111,17 @@ export class DockerPool {
         this.start();
         return undefined;
       }
-      if (await this.deps.alive(entry)) {
+      if (await this.#deps.alive(entry)) {
         this.start();
         return entry;
       }
-      void this.deps.discard(entry);
+      void this.#deps.discard(entry);
     }
   }
 
   /** Puts back an entry that was taken but not used (still clean). */
   giveBack(entry: PoolEntry): void {
-    if (this.#closed) void this.deps.discard(entry);
+    if (this.#closed) void this.#deps.discard(entry);
     else this.#ready.unshift(entry);
   }
 
@@ -136,6 +139,6 @@ export class DockerPool {
     this.#closed = true;
     await this.#filling;
     const left = this.#ready.splice(0);
-    await Promise.all(left.map((e) => this.deps.discard(e)));
+    await Promise.all(left.map((e) => this.#deps.discard(e)));
   }
 }

@@ -4,41 +4,47 @@ import type { LogsResult } from './types.ts';
 
 /** Splits Docker's multiplexed stdout/stderr framing: [type, 0, 0, 0, size(u32 BE)] + payload. */
 export class Demuxer {
-  private pending: Buffer = Buffer.alloc(0);
-  constructor(private readonly sink: (stream: 'stdout' | 'stderr', chunk: Buffer) => void) {}
+  #pending: Buffer = Buffer.alloc(0);
+  readonly #sink: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  constructor(sink: (stream: 'stdout' | 'stderr', chunk: Buffer) => void) {
+    this.#sink = sink;
+  }
 
   push(chunk: Buffer): void {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (this.pending.length >= 8) {
-      const type = this.pending[0]!;
-      const size = this.pending.readUInt32BE(4);
-      if (this.pending.length < 8 + size) return;
-      const payload = this.pending.subarray(8, 8 + size);
-      this.pending = this.pending.subarray(8 + size);
-      this.sink(type === 2 ? 'stderr' : 'stdout', payload);
+    this.#pending = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    while (this.#pending.length >= 8) {
+      const type = this.#pending[0]!;
+      const size = this.#pending.readUInt32BE(4);
+      if (this.#pending.length < 8 + size) return;
+      const payload = this.#pending.subarray(8, 8 + size);
+      this.#pending = this.#pending.subarray(8 + size);
+      this.#sink(type === 2 ? 'stderr' : 'stdout', payload);
     }
   }
 }
 
 /** Collects one output stream up to a byte cap. */
 export class Capped {
-  private parts: Buffer[] = [];
-  private size = 0;
+  #parts: Buffer[] = [];
+  #size = 0;
   truncated = false;
-  constructor(private readonly cap: number) {}
+  readonly #cap: number;
+  constructor(cap: number) {
+    this.#cap = cap;
+  }
   add(chunk: Buffer): void {
-    const room = this.cap - this.size;
+    const room = this.#cap - this.#size;
     if (room <= 0) {
       this.truncated = true;
       return;
     }
     const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
     if (part.length < chunk.length) this.truncated = true;
-    this.parts.push(Buffer.from(part));
-    this.size += part.length;
+    this.#parts.push(Buffer.from(part));
+    this.#size += part.length;
   }
   text(): string {
-    return Buffer.concat(this.parts).toString('utf8');
+    return Buffer.concat(this.#parts).toString('utf8');
   }
 }
 

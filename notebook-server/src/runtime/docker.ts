@@ -105,8 +105,8 @@ export class DockerRuntime implements ContainerRuntime {
   readonly docker: Docker;
   readonly home: string;
   readonly image: string;
-  private readonly readyTimeoutMs: number;
-  private readonly defaults: { cpu: number; memory: number; pids: number };
+  readonly #readyTimeoutMs: number;
+  readonly #defaults: { cpu: number; memory: number; pids: number };
   readonly poolSize: number;
   /** Creates served by a hand-over from the warm pool (tests and the bench read it). */
   handedOver = 0;
@@ -123,9 +123,9 @@ export class DockerRuntime implements ContainerRuntime {
     this.docker = options.docker ?? new Docker();
     this.home = resolve(options.home ?? peragusHome());
     this.image = options.image ?? defaultImage();
-    this.readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
     const d = options.defaultResources ?? {};
-    this.defaults = {
+    this.#defaults = {
       cpu: d.cpu ?? DEFAULTS.cpu,
       memory: d.memory !== undefined ? parseMemory(d.memory) : DEFAULTS.memory,
       pids: d.pids ?? DEFAULTS.pids,
@@ -189,9 +189,9 @@ export class DockerRuntime implements ContainerRuntime {
       home: this.home,
       image: this.image,
       inspectImage: (image) => this.#inspectImage(image),
-      readyTimeoutMs: this.readyTimeoutMs,
-      user: this.containerUser(),
-      resources: this.defaults,
+      readyTimeoutMs: this.#readyTimeoutMs,
+      user: this.#containerUser(),
+      resources: this.#defaults,
       owner: this.#poolOwner,
       sharedCache: this.#sharedCache,
       log: this.#log,
@@ -202,7 +202,7 @@ export class DockerRuntime implements ContainerRuntime {
    * As root on the host, run as the image's unprivileged user and hand it the
    * work dir; otherwise run as the calling user, so files stay theirs.
    */
-  private containerUser(): { uid: number; gid: number } {
+  #containerUser(): { uid: number; gid: number } {
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
     return uid === 0 ? { uid: IMAGE_UID, gid: IMAGE_UID } : { uid, gid };
@@ -228,7 +228,7 @@ export class DockerRuntime implements ContainerRuntime {
     const sharedCache = sharedCacheEnv(this.home, undefined, this.#sharedCache);
     const mountCache = sharedCache !== '0' && existsSync(sharedCache);
     const role = spec.command ? 'custom' : 'node';
-    return provision(this.docker, this.readyTimeoutMs, this.containerUser(), {
+    return provision(this.docker, this.#readyTimeoutMs, this.#containerUser(), {
       name: `peragus-${experimentId}`,
       what: experimentId,
       layout,
@@ -274,10 +274,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   #resourcesOf(spec: ContainerSpec): { cpu: number; memory: number; pids: number } {
     return {
-      cpu: spec.resources?.cpu ?? this.defaults.cpu,
+      cpu: spec.resources?.cpu ?? this.#defaults.cpu,
       memory:
-        spec.resources?.memory !== undefined ? parseMemory(spec.resources.memory) : this.defaults.memory,
-      pids: spec.resources?.pids ?? this.defaults.pids,
+        spec.resources?.memory !== undefined ? parseMemory(spec.resources.memory) : this.#defaults.memory,
+      pids: spec.resources?.pids ?? this.#defaults.pids,
     };
   }
 
@@ -306,9 +306,9 @@ export class DockerRuntime implements ContainerRuntime {
     if (!entry) return undefined;
     const resources = this.#resourcesOf(spec);
     const same =
-      resources.cpu === this.defaults.cpu &&
-      resources.memory === this.defaults.memory &&
-      resources.pids === this.defaults.pids;
+      resources.cpu === this.#defaults.cpu &&
+      resources.memory === this.#defaults.memory &&
+      resources.pids === this.#defaults.pids;
     const outcome = await handOver(this.docker, this.home, entry, {
       experimentId,
       layout,

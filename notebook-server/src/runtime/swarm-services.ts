@@ -88,17 +88,17 @@ export class SwarmServices {
   readonly kind = 'swarm' as const;
   readonly docker: Docker;
   readonly image: string | undefined;
-  private readonly scheduleTimeoutMs: number;
-  private readonly startTimeoutMs: number;
-  private readonly defaults: { cpu: number; memory: number; pids: number };
+  readonly #scheduleTimeoutMs: number;
+  readonly #startTimeoutMs: number;
+  readonly #defaults: { cpu: number; memory: number; pids: number };
 
   constructor(options: SwarmServicesOptions = {}) {
     this.docker = options.docker ?? swarmDockerFromEnv();
     this.image = options.image ?? readSetting('swarmImage');
-    this.scheduleTimeoutMs = options.scheduleTimeoutMs ?? 30_000;
-    this.startTimeoutMs = options.startTimeoutMs ?? 300_000;
+    this.#scheduleTimeoutMs = options.scheduleTimeoutMs ?? 30_000;
+    this.#startTimeoutMs = options.startTimeoutMs ?? 300_000;
     const d = options.defaultResources ?? {};
-    this.defaults = {
+    this.#defaults = {
       cpu: d.cpu ?? SWARM_DEFAULTS.cpu,
       memory: d.memory ?? SWARM_DEFAULTS.memory,
       pids: d.pids ?? SWARM_DEFAULTS.pids,
@@ -128,7 +128,7 @@ export class SwarmServices {
       image,
       imageEntrypoint: argv.entrypoint,
       imageCmd: argv.cmd,
-      defaults: this.defaults,
+      defaults: this.#defaults,
       ...(extra.node ? { node: extra.node } : {}),
       ...(extra.hostWorkDir ? { hostWorkDir: extra.hostWorkDir } : {}),
     });
@@ -161,7 +161,7 @@ export class SwarmServices {
       })) as { id?: string; ID?: string };
       serviceId = created.id ?? created.ID;
       if (!serviceId) throw new ContainerRuntimeError('create_failed', 'the swarm returned no service id');
-      const task = await this.waitRunning(serviceId, experimentId);
+      const task = await this.#waitRunning(serviceId, experimentId);
       const node = (await listNodes(this.docker)).get(task.NodeID);
       return {
         container_id: serviceId,
@@ -181,7 +181,7 @@ export class SwarmServices {
   }
 
   /** Waits for the service's task to run; a task that fails or cannot be placed is a clear error. */
-  private async waitRunning(serviceId: string, experimentId: string): Promise<TaskRow & { NodeID: string }> {
+  async #waitRunning(serviceId: string, experimentId: string): Promise<TaskRow & { NodeID: string }> {
     const started = Date.now();
     let placedAt: number | undefined;
     let last = 'no task yet';
@@ -206,16 +206,16 @@ export class SwarmServices {
         if (state !== 'new' && state !== 'pending' && placedAt === undefined) placedAt = Date.now();
       }
       const now = Date.now();
-      if (placedAt === undefined && now - started > this.scheduleTimeoutMs) {
+      if (placedAt === undefined && now - started > this.#scheduleTimeoutMs) {
         throw new ContainerRuntimeError(
           'create_failed',
-          `no node could take ${experimentId} within ${Math.round(this.scheduleTimeoutMs / 1000)} s (${last}): lower its resources (cpu, memory) below what one node has free`,
+          `no node could take ${experimentId} within ${Math.round(this.#scheduleTimeoutMs / 1000)} s (${last}): lower its resources (cpu, memory) below what one node has free`,
         );
       }
-      if (placedAt !== undefined && now - placedAt > this.startTimeoutMs) {
+      if (placedAt !== undefined && now - placedAt > this.#startTimeoutMs) {
         throw new ContainerRuntimeError(
           'create_failed',
-          `${experimentId} was placed but did not start within ${Math.round(this.startTimeoutMs / 1000)} s (${last})`,
+          `${experimentId} was placed but did not start within ${Math.round(this.#startTimeoutMs / 1000)} s (${last})`,
         );
       }
       await sleep(250);
@@ -223,7 +223,7 @@ export class SwarmServices {
   }
 
   /** Service inspect plus the ownership check; anything not ours is "not found". */
-  private async own(id: string): Promise<{ service: Docker.Service; id: string; experimentId: string }> {
+  async #own(id: string): Promise<{ service: Docker.Service; id: string; experimentId: string }> {
     if (!isContainerRef(id)) {
       throw new ContainerRuntimeError('not_found', `no service "${String(id)}": not a valid service id`);
     }
@@ -261,7 +261,7 @@ export class SwarmServices {
    * then places it on a node that is up.
    */
   async health(id: string): Promise<SwarmHealth> {
-    const { id: serviceId, experimentId } = await this.own(id);
+    const { id: serviceId, experimentId } = await this.#own(id);
     const [nodes, tasks, rows] = await Promise.all([
       listNodes(this.docker),
       listTasks(this.docker, serviceId),
@@ -323,7 +323,7 @@ export class SwarmServices {
   }
 
   async logs(id: string, options: LogsOptions = {}): Promise<LogsResult> {
-    const { service } = await this.own(id);
+    const { service } = await this.#own(id);
     const tail = Math.max(1, Math.min(options.tail ?? 200, 100_000));
     const data = (await call(this.docker, () =>
       service.logs({ stdout: true, stderr: true, tail, follow: false }),
@@ -333,9 +333,9 @@ export class SwarmServices {
 
   /** Idempotent: an unknown or already removed service resolves with removed=false. */
   async destroy(id: string): Promise<{ removed: boolean }> {
-    let target: Awaited<ReturnType<SwarmServices['own']>>;
+    let target: { service: Docker.Service; id: string; experimentId: string };
     try {
-      target = await this.own(id);
+      target = await this.#own(id);
     } catch (err) {
       if (err instanceof ContainerRuntimeError && err.code === 'not_found') return { removed: false };
       throw err;

@@ -125,53 +125,54 @@ export function packTar(entries: TarWriteEntry[]): Readable {
 
 /** Pulls exact byte counts out of a chunked stream. */
 class ByteReader {
-  private buffered: Buffer[] = [];
-  private length = 0;
-  private done = false;
-  private readonly iterator: AsyncIterator<Uint8Array>;
+  #buffered: Buffer[] = [];
+  #length = 0;
+  #done = false;
+  readonly #iterator: AsyncIterator<Uint8Array>;
 
   constructor(source: AsyncIterable<Uint8Array>) {
-    this.iterator = source[Symbol.asyncIterator]();
+    this.#iterator = source[Symbol.asyncIterator]();
   }
 
-  private async fill(min: number): Promise<void> {
-    while (this.length < min && !this.done) {
-      const next = await this.iterator.next();
+  async #fill(min: number): Promise<void> {
+    while (this.#length < min && !this.#done) {
+      const next = await this.#iterator.next();
       if (next.done) {
-        this.done = true;
+        this.#done = true;
         break;
       }
       const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
       if (chunk.length === 0) continue;
-      this.buffered.push(chunk);
-      this.length += chunk.length;
+      this.#buffered.push(chunk);
+      this.#length += chunk.length;
     }
   }
 
-  private take(n: number): Buffer {
-    const all = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered, this.length);
+  #take(n: number): Buffer {
+    const all =
+      this.#buffered.length === 1 ? this.#buffered[0]! : Buffer.concat(this.#buffered, this.#length);
     const out = all.subarray(0, n);
     const rest = all.subarray(n);
-    this.buffered = rest.length ? [rest] : [];
-    this.length = rest.length;
+    this.#buffered = rest.length ? [rest] : [];
+    this.#length = rest.length;
     return out;
   }
 
   /** Exactly n bytes, or null at a clean end of stream; throws on a truncated stream. */
   async exact(n: number): Promise<Buffer | null> {
-    await this.fill(n);
-    if (this.length === 0 && this.done) return null;
-    if (this.length < n) throw new Error('tar: archive ends in the middle of a block');
-    return this.take(n);
+    await this.#fill(n);
+    if (this.#length === 0 && this.#done) return null;
+    if (this.#length < n) throw new Error('tar: archive ends in the middle of a block');
+    return this.#take(n);
   }
 
   /** Up to n bytes in the chunks they arrive in. */
   async *chunks(n: number): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (this.length === 0) await this.fill(1);
-      if (this.length === 0) throw new Error('tar: archive ends in the middle of an entry');
-      const piece = this.take(Math.min(left, this.length));
+      if (this.#length === 0) await this.#fill(1);
+      if (this.#length === 0) throw new Error('tar: archive ends in the middle of an entry');
+      const piece = this.#take(Math.min(left, this.#length));
       left -= piece.length;
       yield piece;
     }
@@ -179,11 +180,11 @@ class ByteReader {
 
   /** Stops reading: the source's iterator is returned, which destroys a stream source. */
   async close(): Promise<void> {
-    this.buffered = [];
-    this.length = 0;
-    if (this.done) return;
-    this.done = true;
-    await this.iterator.return?.();
+    this.#buffered = [];
+    this.#length = 0;
+    if (this.#done) return;
+    this.#done = true;
+    await this.#iterator.return?.();
   }
 
   async skip(n: number): Promise<void> {

@@ -62,10 +62,13 @@ const byRole = (arts: ArtifactRecord[], name: string) =>
   arts.find((a) => a.path.endsWith(`/${name}`) || a.path === name);
 
 export class Charts {
-  constructor(private readonly catalog: Catalog) {}
+  readonly #catalog: Catalog;
+  constructor(catalog: Catalog) {
+    this.#catalog = catalog;
+  }
 
   async artifacts(experimentId: string): Promise<ArtifactRecord[]> {
-    const arts = await this.catalog.getArtifacts(experimentId);
+    const arts = await this.#catalog.getArtifacts(experimentId);
     if (!arts) throw notFound(`no experiment "${experimentId}" in the catalog`);
     return arts;
   }
@@ -256,13 +259,13 @@ export class Charts {
     const ids = Array.isArray(planIds) ? planIds : [planIds];
     const experiments = [];
     for (const plan_id of ids) {
-      const found = await this.catalog.listExperiments({ plan_id, status: 'finished', limit: 10_000 });
+      const found = await this.#catalog.listExperiments({ plan_id, status: 'finished', limit: 10_000 });
       experiments.push(...found.experiments);
     }
     const files: string[] = [];
     const labels = new Map<string, string>();
     for (const e of experiments) {
-      const runs = byRole((await this.catalog.getArtifacts(e.experiment_id)) ?? [], 'runs.parquet');
+      const runs = byRole((await this.#catalog.getArtifacts(e.experiment_id)) ?? [], 'runs.parquet');
       if (!runs) continue;
       files.push(runs.store_path);
       const fixed = (e.config as { fixed?: Record<string, unknown> } | null)?.fixed ?? {};
@@ -289,7 +292,7 @@ export class Charts {
   async planTable(
     planId: string,
   ): Promise<{ parameters: string[]; metrics: string[]; rows: Record<string, unknown>[] }> {
-    const { experiments } = await this.catalog.listExperiments({ plan_id: planId, limit: 10_000 });
+    const { experiments } = await this.#catalog.listExperiments({ plan_id: planId, limit: 10_000 });
     const parameters = new Set<string>();
     const metrics = new Set<string>();
     const out = experiments.map((e) => {

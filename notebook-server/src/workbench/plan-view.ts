@@ -75,11 +75,11 @@ export class PlanWatch {
   readonly #progress = new Map<string, Tile['progress']>();
   readonly #off: (() => void)[] = [];
 
-  constructor(
-    private readonly plans: PlanRunner,
-    private readonly catalog: Catalog,
-    events: EventBus,
-  ) {
+  readonly #plans: PlanRunner;
+  readonly #catalog: Catalog;
+  constructor(plans: PlanRunner, catalog: Catalog, events: EventBus) {
+    this.#plans = plans;
+    this.#catalog = catalog;
     this.#off.push(
       plans.watch((p) => {
         if (p.experiment_id && p.step)
@@ -102,14 +102,14 @@ export class PlanWatch {
   }
 
   list(): StoredPlan[] {
-    return this.plans.list();
+    return this.#plans.list();
   }
 
   async view(planId: string): Promise<PlanView> {
-    const stored = this.plans.get(planId);
+    const stored = this.#plans.get(planId);
     if (!stored) throw notFound(`no plan "${planId}"`);
     const configs = expandPlan(stored.plan, stored.plan_id);
-    const { experiments: rows } = await this.catalog.listExperiments({ plan_id: planId, limit: 10_000 });
+    const { experiments: rows } = await this.#catalog.listExperiments({ plan_id: planId, limit: 10_000 });
     const byId = new Map(rows.map((r) => [r.experiment_id, r]));
     const counts = Object.fromEntries(
       [

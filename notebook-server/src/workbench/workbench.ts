@@ -45,7 +45,9 @@ export class Workbench {
   readonly charts: Charts;
   readonly plans: PlanWatch;
 
-  constructor(private readonly deps: WorkbenchDeps) {
+  readonly #deps: WorkbenchDeps;
+  constructor(deps: WorkbenchDeps) {
+    this.#deps = deps;
     this.models = new ModelStore(deps.home);
     this.charts = new Charts(deps.catalog);
     this.plans = new PlanWatch(deps.plans, deps.catalog, deps.events);
@@ -65,7 +67,7 @@ export class Workbench {
     const meta = this.models.get(input.model_id);
     const name = input.name ?? `${meta.filename.replace(/\.[^.]+$/, '')}-${experiment.type}`;
     if (input.mode === 'plan') {
-      const { plan } = this.deps.plans.prepare({
+      const { plan } = this.#deps.plans.prepare({
         name,
         model: { source: meta.filename, format: meta.format },
         experiment,
@@ -75,16 +77,16 @@ export class Workbench {
         output_format: input.output_format,
         ...(input.retries !== undefined ? { retries: input.retries } : {}),
       });
-      const started = await this.deps.plans.start(plan, this.models.text(meta.model_id));
+      const started = await this.#deps.plans.start(plan, this.models.text(meta.model_id));
       return { mode: 'plan', plan_id: started.plan_id, count };
     }
     const experimentId = `${slug(name)}-${randomBytes(3).toString('hex')}`;
-    const call = this.deps.callTool;
+    const call = this.#deps.callTool;
     const nb = await call('notebook_create', { name, experiment_id: experimentId });
     const sessionId = String(nb.session_id);
     const run = async () => {
       const startedAt = new Date().toISOString();
-      await this.deps.catalog.upsertExperiment({
+      await this.#deps.catalog.upsertExperiment({
         experiment_id: experimentId,
         status: 'running',
         config: experiment as Record<string, unknown>,
@@ -119,8 +121,8 @@ export class Workbench {
       });
     };
     run().catch(async (err: Error) => {
-      this.deps.log?.(`workbench experiment ${experimentId} failed: ${err.message}`);
-      await this.deps.catalog
+      this.#deps.log?.(`workbench experiment ${experimentId} failed: ${err.message}`);
+      await this.#deps.catalog
         .upsertExperiment({ experiment_id: experimentId, status: 'failed', error: err.message })
         .catch(() => undefined);
     });
@@ -128,7 +130,7 @@ export class Workbench {
   }
 
   cancelPlan(planId: string): boolean {
-    return this.deps.plans.cancel(planId);
+    return this.#deps.plans.cancel(planId);
   }
 
   close(): void {

@@ -61,10 +61,11 @@ export class KernelBridge {
   /** Frames dropped because they were malformed (for tests and logs). */
   droppedFrames = 0;
 
-  constructor(
-    private readonly source: BridgeSource,
-    private readonly options: BridgeOptions,
-  ) {
+  readonly #source: BridgeSource;
+  readonly #options: BridgeOptions;
+  constructor(source: BridgeSource, options: BridgeOptions) {
+    this.#source = source;
+    this.#options = options;
     this.refresh();
   }
 
@@ -74,7 +75,7 @@ export class KernelBridge {
 
   /** Follows the source's current kernel (after a restart the session holds a new one). */
   refresh(): void {
-    const k = this.source.current();
+    const k = this.#source.current();
     if (k === this.#attached) return;
     this.#attached?.off('message', this.#onKernelMessage);
     this.#attached = k;
@@ -99,7 +100,7 @@ export class KernelBridge {
     this.#clients.add(client);
     ws.on('message', (data, isBinary) => this.#onClientFrame(client, data as Buffer, isBinary));
     ws.on('close', () => this.#onClose(client));
-    ws.on('error', (err) => this.options.log(`kernel ws error (session ${session}): ${err.message}`));
+    ws.on('error', (err) => this.#options.log(`kernel ws error (session ${session}): ${err.message}`));
   }
 
   close(): void {
@@ -113,7 +114,7 @@ export class KernelBridge {
 
   #onClose(client: Client): void {
     if (!this.#clients.delete(client)) return;
-    const ttl = this.options.replayTtlMs ?? 60_000;
+    const ttl = this.#options.replayTtlMs ?? 60_000;
     const timer = setTimeout(() => this.#parked.delete(client.session), ttl);
     timer.unref();
     this.#parked.set(client.session, { messages: [], timer });
@@ -126,28 +127,28 @@ export class KernelBridge {
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
       this.droppedFrames += 1;
-      this.options.log(`dropped a malformed kernel frame from session ${client.session}: ${err.message}`);
+      this.#options.log(`dropped a malformed kernel frame from session ${client.session}: ${err.message}`);
       return;
     }
-    this.options.onActivity?.();
+    this.#options.onActivity?.();
     const channel = message.channel as 'shell' | 'control' | 'stdin';
     if (channel !== 'stdin') this.#remember(message.header.msg_id, client.session);
     // Serialised so requests reach the kernel in the order the client sent them,
     // even while the first one waits for the kernel to start.
     this.#sendChain = this.#sendChain
       .then(async () => {
-        const kernel = await this.source.ensure();
+        const kernel = await this.#source.ensure();
         this.refresh();
         if (!isRawKernel(kernel)) throw new Error('this kernel cannot relay raw messages');
         await kernel.send(channel, message);
       })
       .catch((err: Error) => {
-        this.options.log(`could not relay ${message.header.msg_type} to the kernel: ${err.message}`);
+        this.#options.log(`could not relay ${message.header.msg_type} to the kernel: ${err.message}`);
       });
   }
 
   #onKernelMessage = (message: Message): void => {
-    this.options.onActivity?.();
+    this.#options.onActivity?.();
     if (message.channel === 'iopub') {
       for (const c of this.#clients) this.#deliver(c, message);
       for (const p of this.#parked.values()) this.#park(p, message);
@@ -173,14 +174,14 @@ export class KernelBridge {
 
   #park(p: Parked, message: Message): void {
     p.messages.push(message);
-    const limit = this.options.replayLimit ?? 1000;
+    const limit = this.#options.replayLimit ?? 1000;
     if (p.messages.length > limit) p.messages.splice(0, p.messages.length - limit);
   }
 
   #deliver(client: Client, message: Message): void {
     if (client.ws.readyState !== client.ws.OPEN) return;
-    if (client.ws.bufferedAmount > (this.options.maxBufferedBytes ?? 64 * 1024 * 1024)) {
-      this.options.log(`kernel client ${client.session} is too far behind; disconnecting it`);
+    if (client.ws.bufferedAmount > (this.#options.maxBufferedBytes ?? 64 * 1024 * 1024)) {
+      this.#options.log(`kernel client ${client.session} is too far behind; disconnecting it`);
       client.ws.terminate();
       return;
     }

@@ -43,10 +43,12 @@ export class JupyterKernels {
   readonly #bridges = new Map<string, KernelBridge>();
   readonly #unsubscribe: () => void;
 
+  readonly #log: (m: string) => void;
   constructor(
     readonly service: KernelService,
-    private readonly log: (m: string) => void,
+    log: (m: string) => void,
   ) {
+    this.#log = log;
     this.#unsubscribe = service.onChange((id, change) => {
       const bridge = this.#bridges.get(id);
       if (!bridge) return;
@@ -100,7 +102,7 @@ export class JupyterKernels {
         current: () => this.service.current(id),
         ensure: () => this.service.ensure(id),
       };
-      bridge = new KernelBridge(source, { log: this.log, onActivity: () => this.service.touch(id) });
+      bridge = new KernelBridge(source, { log: this.#log, onActivity: () => this.service.touch(id) });
       this.#bridges.set(id, bridge);
     }
     return bridge;

@@ -10,20 +10,25 @@ export class StreamTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   #closed = false;
 
+  readonly #sendBody: (body: Body) => void;
+  readonly #opens: boolean;
   constructor(
     readonly stream: number,
-    private readonly sendBody: (body: Body) => void,
+    sendBody: (body: Body) => void,
     /** Sends `open` on start (the host's side opens; the node's side answers). */
-    private readonly opens: boolean,
-  ) {}
+    opens: boolean,
+  ) {
+    this.#sendBody = sendBody;
+    this.#opens = opens;
+  }
 
   async start(): Promise<void> {
-    if (this.opens) this.sendBody({ t: 'open', s: this.stream });
+    if (this.#opens) this.#sendBody({ t: 'open', s: this.stream });
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) throw new Error('the hub stream is closed');
-    this.sendBody({ t: 'mcp', s: this.stream, m: message });
+    this.#sendBody({ t: 'mcp', s: this.stream, m: message });
   }
 
   /** A message of this stream from the peer. */
@@ -34,7 +39,7 @@ export class StreamTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     try {
-      this.sendBody({ t: 'close', s: this.stream });
+      this.#sendBody({ t: 'close', s: this.stream });
     } catch {
       // channel gone: the peer drops the stream with it
     }

@@ -35,7 +35,9 @@ export class NodeHubClient {
   /** Resolves once the first connection is up. */
   readonly ready: Promise<void>;
 
-  constructor(private readonly options: NodeHubOptions) {
+  readonly #options: NodeHubOptions;
+  constructor(options: NodeHubOptions) {
+    this.#options = options;
     this.ready = new Promise((r) => {
       this.#connectedOnce = r;
     });
@@ -57,7 +59,7 @@ export class NodeHubClient {
   }
 
   #log(line: string): void {
-    this.options.log?.(line);
+    this.#options.log?.(line);
   }
 
   #wire(channel: Channel): void {
@@ -67,14 +69,14 @@ export class NodeHubClient {
 
   #connect(): void {
     if (this.#stopped) return;
-    const ws = new WebSocket(this.options.url, {
+    const ws = new WebSocket(this.#options.url, {
       headers: {
-        authorization: `Bearer ${this.options.token}`,
-        [EXPERIMENT_HEADER]: this.options.experimentId,
+        authorization: `Bearer ${this.#options.token}`,
+        [EXPERIMENT_HEADER]: this.#options.experimentId,
       },
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: 10_000,
-      ...(this.options.ca ? { ca: this.options.ca } : {}),
+      ...(this.#options.ca ? { ca: this.#options.ca } : {}),
     });
     this.#ws = ws;
     let retried = false;
@@ -116,7 +118,7 @@ export class NodeHubClient {
         }
         this.#backoff = 250;
         this.#channel.attach(ws, peerReceived);
-        this.#log(`connected to the hub ${this.options.url}`);
+        this.#log(`connected to the hub ${this.#options.url}`);
         this.#connectedOnce?.();
       });
     });
@@ -153,7 +155,7 @@ export class NodeHubClient {
   }
 
   #onBody(b: Body): void {
-    const { workDir } = this.options;
+    const { workDir } = this.#options;
     switch (b.t) {
       case 'open': {
         const t = new StreamTransport(b.s, (body) => this.#send(body), false);
@@ -163,7 +165,9 @@ export class NodeHubClient {
           ended();
         };
         this.#streams.set(b.s, t);
-        void this.options.serveMcp(t).catch((err: unknown) => this.#log(`MCP stream ${b.s}: ${String(err)}`));
+        void this.#options
+          .serveMcp(t)
+          .catch((err: unknown) => this.#log(`MCP stream ${b.s}: ${String(err)}`));
         return;
       }
       case 'mcp':

@@ -55,7 +55,9 @@ export class HubServer {
   readonly #wss: WebSocketServer;
   #url: string | undefined;
 
-  constructor(private readonly options: HubServerOptions) {
+  readonly #options: HubServerOptions;
+  constructor(options: HubServerOptions) {
+    this.#options = options;
     this.tokens = new HubTokens(options.tokenFile);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     const answer = (_req: IncomingMessage, res: import('node:http').ServerResponse) => {
@@ -69,7 +71,7 @@ export class HubServer {
 
   /** The certificate the nodes pin (wss://), or undefined for ws://. */
   get ca(): string | undefined {
-    return this.options.tls?.cert;
+    return this.#options.tls?.cert;
   }
 
   /** ws://host:port/hub (wss:// with TLS), once listening. */
@@ -81,26 +83,26 @@ export class HubServer {
   async listen(): Promise<string> {
     if (this.#url) return this.#url;
     let last: Error | undefined;
-    for (const port of parsePorts(this.options.ports)) {
+    for (const port of parsePorts(this.#options.ports)) {
       try {
         await new Promise<void>((resolve, reject) => {
           const onError = (err: Error) => reject(err);
           this.#http.once('error', onError);
-          this.#http.listen(port, this.options.host, () => {
+          this.#http.listen(port, this.#options.host, () => {
             this.#http.off('error', onError);
             resolve();
           });
         });
         const addr = this.#http.address() as AddressInfo;
         const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-        this.#url = `${this.options.tls ? 'wss' : 'ws'}://${host}:${addr.port}${HUB_PATH}`;
+        this.#url = `${this.#options.tls ? 'wss' : 'ws'}://${host}:${addr.port}${HUB_PATH}`;
         return this.#url;
       } catch (err) {
         last = err as Error;
       }
     }
     throw new Error(
-      `the hub cannot listen on ${this.options.host} port(s) ${this.options.ports ?? 0}: ${last?.message} (is the address on this machine, is a port of the range free?)`,
+      `the hub cannot listen on ${this.#options.host} port(s) ${this.#options.ports ?? 0}: ${last?.message} (is the address on this machine, is a port of the range free?)`,
     );
   }
 
@@ -219,7 +221,7 @@ export class HubServer {
   }
 
   #hello(experimentId: string, ws: WebSocket): void {
-    const timer = setTimeout(() => ws.close(4408, 'no hello'), this.options.helloTimeoutMs ?? 10_000);
+    const timer = setTimeout(() => ws.close(4408, 'no hello'), this.#options.helloTimeoutMs ?? 10_000);
     ws.once('message', (data) => {
       clearTimeout(timer);
       let frame: Frame;

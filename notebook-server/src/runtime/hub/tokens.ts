@@ -13,7 +13,9 @@ export class HubTokens {
   readonly #hashes = new Map<string, Buffer>();
 
   /** `file`: where the hashes persist (mode 0600); none keeps them in memory only. */
-  constructor(private readonly file?: string) {
+  readonly #file: string | undefined;
+  constructor(file?: string) {
+    this.#file = file;
     if (!file) return;
     try {
       const stored = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
@@ -61,10 +63,10 @@ export class HubTokens {
   }
 
   #save(): void {
-    if (!this.file) return;
-    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    if (!this.#file) return;
+    mkdirSync(dirname(this.#file), { recursive: true, mode: 0o700 });
     const out: Record<string, string> = {};
     for (const [id, h] of this.#hashes) out[id] = h.toString('hex');
-    writeStateFile(this.file, `${JSON.stringify(out)}\n`, { mode: 0o600 });
+    writeStateFile(this.#file, `${JSON.stringify(out)}\n`, { mode: 0o600 });
   }
 }
