@@ -197,11 +197,18 @@ async def tasks_mode(out):
         out["plan_experiments"] = [e["status"] for e in listed.structuredContent["experiments"]]
 
         # 4. Cancel a running plan: it stops and leaves no container behind.
+        # Twelve experiments one at a time: cancelled once the first one runs, so
+        # however fast an experiment is, most of the plan is still to run.
         created = await c.experimental.call_tool_as_task(
-            "experiment_plan_run", plan({"Contact Rate": [2, 4, 6, 8]}), ttl=600_000
+            "experiment_plan_run", plan({"Contact Rate": list(range(1, 13))}), ttl=600_000
         )
         cancel_id = created.task.taskId
-        await asyncio.sleep(3)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rows = (await c.call_tool("experiment_list", {"limit": 20})).structuredContent["experiments"]
+            if any(r["plan_id"] not in (None, plan_id) and r["status"] == "running" for r in rows):
+                break
+            await asyncio.sleep(0.1)
         cancelled = await c.experimental.cancel_task(cancel_id)
         out["cancel_status"] = cancelled.status
         out["after_cancel_status"] = (await c.experimental.get_task(cancel_id)).status
