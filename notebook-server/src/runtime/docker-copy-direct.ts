@@ -6,11 +6,12 @@
 // opened without following links (confine/), so a link the container planted
 // is refused, never written or read through.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { copyOutOf } from '../confine/copy.ts';
 import { writeInside } from '../confine/fs.ts';
 import { PathError } from '../confine/relative.ts';
+import { sourceBytes } from './copy-source.ts';
 import { asRuntimeError, VOLUME } from './paths.ts';
 import { ContainerRuntimeError, type CopyInResult, type CopyOutResult, type CopySource } from './types.ts';
 
@@ -44,29 +45,7 @@ export function cpInDirect(
   dest: string,
   source: CopySource,
 ): CopyInResult {
-  let data: Buffer;
-  if ('content' in source && source.content !== undefined) {
-    data =
-      typeof source.content === 'string' ? Buffer.from(source.content, 'utf8') : Buffer.from(source.content);
-  } else if ('path' in source && typeof source.path === 'string') {
-    let st: ReturnType<typeof statSync>;
-    try {
-      st = statSync(source.path);
-    } catch (err) {
-      throw new ContainerRuntimeError(
-        'file_not_found',
-        `source file ${source.path} does not exist on the host`,
-        {
-          cause: err,
-        },
-      );
-    }
-    if (!st.isFile())
-      throw new ContainerRuntimeError('copy_failed', `source ${source.path} is not a regular file`);
-    data = readFileSync(source.path);
-  } else {
-    throw new ContainerRuntimeError('copy_failed', 'cpIn needs a source: {path} of a host file or {content}');
-  }
+  const data = sourceBytes(source);
   try {
     const { rel } = writeInside(workDir, dest, data, { ...VOLUME, what: 'dest', owner });
     return { path: rel, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.byteLength };

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { openTemp } from '../confine/atomic.ts';
+import { NO_SOURCE, statSourceFile } from './copy-source.ts';
 import { cpInDirect, cpOutDirect, hostVolume } from './docker-copy-direct.ts';
 import { apiMessage, fail, statusOf } from './docker-errors.ts';
 import { own, userOf } from './docker-inspect.ts';
@@ -43,20 +44,7 @@ export async function cpIn(
     hash.update(buf);
     body = buf;
   } else if ('path' in source && typeof source.path === 'string') {
-    let st: ReturnType<typeof statSync>;
-    try {
-      st = statSync(source.path);
-    } catch (err) {
-      throw new ContainerRuntimeError(
-        'file_not_found',
-        `source file ${source.path} does not exist on the host`,
-        {
-          cause: err,
-        },
-      );
-    }
-    if (!st.isFile())
-      throw new ContainerRuntimeError('copy_failed', `source ${source.path} is not a regular file`);
+    const st = statSourceFile(source.path);
     size = st.size;
     const stream = createReadStream(source.path);
     file = stream;
@@ -67,7 +55,7 @@ export async function cpIn(
       }
     })();
   } else {
-    throw new ContainerRuntimeError('copy_failed', 'cpIn needs a source: {path} of a host file or {content}');
+    throw new ContainerRuntimeError('copy_failed', NO_SOURCE);
   }
 
   // Parent directories go in the archive too, owned by the container's user.

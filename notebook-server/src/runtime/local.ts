@@ -27,6 +27,7 @@ import {
   ZYGOTE_SOCKET_INSIDE,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
+import { sourceBytes } from './copy-source.ts';
 import { runCommand, stopGroup, treeUsage } from './local-process.ts';
 import { parentWatchEnv } from './parent-watch.ts';
 import {
@@ -347,12 +348,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   async cpIn(id: string, dest: string, source: CopySource): Promise<CopyInResult> {
     const rec = this.#get(id);
-    const data =
-      'path' in source
-        ? readFileSync(source.path)
-        : typeof source.content === 'string'
-          ? Buffer.from(source.content)
-          : Buffer.from(source.content);
+    const data = sourceBytes(source);
     // No link in the volume is followed: not on the way, not at dest, not at a temp name.
     const { rel } = inVolume(() =>
       writeInside(rec.work_dir, dest, data, {

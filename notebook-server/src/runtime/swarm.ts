@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readSetting } from '../config/index.ts';
 import { newExperimentId } from '../ids/index.ts';
+import { sourceBytes } from './copy-source.ts';
 import { HubServer } from './hub/server.ts';
 import { resolveExperimentPath } from './paths.ts';
 import type { SwarmNode } from './swarm-cluster.ts';
@@ -214,12 +215,7 @@ export class SwarmRuntime implements ContainerRuntime {
 
   async cpIn(id: string, dest: string, source: CopySource): Promise<CopyInResult> {
     const rel = resolveExperimentPath(dest, 'dest').relative;
-    const data =
-      'path' in source
-        ? readFileSync(source.path)
-        : typeof source.content === 'string'
-          ? Buffer.from(source.content)
-          : Buffer.from(source.content);
+    const data = sourceBytes(source);
     const link = await this.#link(id);
     const out = await link.upload(rel, data, COPY_TIMEOUT_MS);
     return { path: out.path, sha256: out.sha256, bytes: out.bytes };

@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { dirname } from 'node:path';
 import { ContainerRuntimeError, type RuntimeErrorCode } from '../types.ts';
 import type { Channel } from './channel.ts';
-import { StreamTransport } from './mcp-stream.ts';
+import { routeStreamFrame, StreamTransport } from './mcp-stream.ts';
 import { type Body, CHUNK_BYTES, type Op } from './wire.ts';
 
 /** Largest file either way over the channel; a bigger one is refused before it is sent. */
@@ -201,10 +201,8 @@ export class HubLink {
   #onBody(b: Body): void {
     switch (b.t) {
       case 'mcp':
-        this.#streams.get(b.s)?.deliver(b.m);
-        return;
       case 'close':
-        this.#streams.get(b.s)?.ended();
+        routeStreamFrame(this.#streams, b);
         return;
       case 'chunk':
         this.#pending.get(b.id)?.onChunk?.(Buffer.from(b.d, 'base64'));

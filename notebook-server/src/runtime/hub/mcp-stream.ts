@@ -53,3 +53,14 @@ export class StreamTransport implements Transport {
     this.onclose?.();
   }
 }
+
+/**
+ * Hands a stream frame to its stream, on either side of the channel: an MCP
+ * message is delivered, a close ends it. False when `b` is not a stream frame.
+ */
+export function routeStreamFrame(streams: ReadonlyMap<number, StreamTransport>, b: Body): boolean {
+  if (b.t === 'mcp') streams.get(b.s)?.deliver(b.m);
+  else if (b.t === 'close') streams.get(b.s)?.ended();
+  else return false;
+  return true;
+}

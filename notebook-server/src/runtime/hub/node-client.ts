@@ -6,7 +6,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import WebSocket from 'ws';
 import { ContainerRuntimeError } from '../types.ts';
 import { Channel } from './channel.ts';
-import { StreamTransport } from './mcp-stream.ts';
+import { routeStreamFrame, StreamTransport } from './mcp-stream.ts';
 import { cpOutOp, execOp, statsOp, Upload } from './node-ops.ts';
 import { type Body, EXPERIMENT_HEADER, type Frame, MAX_FRAME_BYTES, parseFrame } from './wire.ts';
 
@@ -171,10 +171,8 @@ export class NodeHubClient {
         return;
       }
       case 'mcp':
-        this.#streams.get(b.s)?.deliver(b.m);
-        return;
       case 'close':
-        this.#streams.get(b.s)?.ended();
+        routeStreamFrame(this.#streams, b);
         return;
       case 'req':
         if (b.op === 'exec') this.#reply(b.id, () => execOp(workDir, b.args));
