@@ -152,7 +152,7 @@ describe('catalog_query', () => {
   });
 
   it('interrupts a query that runs past the time limit, and stays usable', async () => {
-    const started = Date.now();
+    const started = performance.now();
     const msg = await cat
       .query('SELECT count(*) FROM range(100000000) a, range(100000000) b', { timeoutMs: 300 })
       .then(
@@ -160,7 +160,7 @@ describe('catalog_query', () => {
         (e: CatalogError) => `${e.code}: ${e.message}`,
       );
     expect(msg).toMatch(/^query_timeout: .*300 ms/);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(performance.now() - started).toBeLessThan(5000);
     expect((await cat.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     // Parallel queries share the pool and all complete.
     const many = await Promise.all(Array.from({ length: 6 }, (_, i) => cat.query(`SELECT ${i} AS i`)));

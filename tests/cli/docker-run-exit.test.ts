@@ -51,7 +51,7 @@ describe.skipIf(!enabled)('peragus run on Docker (real Docker)', () => {
       child.stdout.on('data', (c: Buffer) => {
         stdout += c;
         if (!summaryAt && /\d+\/\d+ finished, \d+ failed/.test(stdout)) {
-          summaryAt = Date.now();
+          summaryAt = performance.now();
           openAtSummary = proxy.open();
         }
       });
@@ -68,7 +68,7 @@ describe.skipIf(!enabled)('peragus run on Docker (real Docker)', () => {
           done(c);
         });
       });
-      const exitedAt = Date.now();
+      const exitedAt = performance.now();
       expect(stdout, stderr.slice(-4000)).toMatch(/3\/3 finished, 0 failed/);
       expect(code).toBe(0);
       expect(summaryAt).toBeGreaterThan(0);

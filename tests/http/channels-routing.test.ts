@@ -62,9 +62,9 @@ function request(ws: WebSocket, session: string, msgType: string, content: Recor
 }
 
 async function until(check: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
+    if (performance.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 50));
   }
 }

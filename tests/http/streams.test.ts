@@ -34,9 +34,9 @@ async function openEvents(url: string): Promise<{ ws: WebSocket; events: Session
 }
 
 async function until(check: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
+  const end = performance.now() + ms;
   while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
+    if (performance.now() > end) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 20));
   }
 }

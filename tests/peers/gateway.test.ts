@@ -61,7 +61,7 @@ beforeAll(async () => {
     jupyterLog += String(d);
   });
   jupyterUrl = `http://127.0.0.1:${port}/`;
-  const deadline = Date.now() + 120_000;
+  const deadline = performance.now() + 120_000;
   for (;;) {
     if (jupyter.exitCode !== null) throw new Error(`jupyter server exited:\n${jupyterLog}`);
     const ok = await fetch(`${jupyterUrl}api`).then(
@@ -69,7 +69,7 @@ beforeAll(async () => {
       () => false,
     );
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`jupyter server did not answer:\n${jupyterLog}`);
+    if (performance.now() > deadline) throw new Error(`jupyter server did not answer:\n${jupyterLog}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }, 180_000);

@@ -40,8 +40,8 @@ describe('malformed JSON-RPC lines on stdio', () => {
       }
     });
     const next = async (n: number) => {
-      const end = Date.now() + 60_000;
-      while (replies.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      const end = performance.now() + 60_000;
+      while (replies.length < n && performance.now() < end) await new Promise((r) => setTimeout(r, 20));
       return replies[n - 1];
     };
     try {

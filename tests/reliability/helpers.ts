@@ -17,7 +17,7 @@ export interface Cli {
 
 /** Runs `peragus ARGS` with its own PERAGUS_HOME; output is collected. */
 export function cli(args: string[], env: Record<string, string>, stdin: 'pipe' | 'ignore' = 'ignore'): Cli {
-  const started = Date.now();
+  const started = performance.now();
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, PERAGUS_POOL_SIZE: '0', ...env },
     stdio: [stdin, 'pipe', 'pipe'],
@@ -31,7 +31,7 @@ export function cli(args: string[], env: Record<string, string>, stdin: 'pipe' |
     err += d.toString();
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal, ms: Date.now() - started })),
+    child.once('exit', (code, signal) => resolve({ code, signal, ms: performance.now() - started })),
   );
   return { child, stdout: () => out, stderr: () => err, exited };
 }
@@ -66,11 +66,11 @@ export function processesUsing(home: string, except: number[] = []): { pid: numb
 }
 
 export async function until<T>(check: () => T | undefined | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
+  const end = performance.now() + ms;
   for (;;) {
     const v = check();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

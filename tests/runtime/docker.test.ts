@@ -131,12 +131,12 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
     expect(big.stdout.length).toBe(1000);
     expect(big.truncated).toBe(true);
 
-    const t0 = Date.now();
+    const t0 = performance.now();
     const slow = await rt.exec(box.container_id, ['sh', '-c', 'sleep 30 | cat; echo never'], {
       timeoutMs: 500,
     });
     expect(slow).toMatchObject({ timed_out: true, exit_code: 124 });
-    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(performance.now() - t0).toBeLessThan(10_000);
     // the killed process is gone
     const ps = await rt.exec(box.container_id, [
       'sh',

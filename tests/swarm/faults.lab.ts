@@ -19,11 +19,11 @@ const labels = { 'test-run': `fault-${run}` };
 const small = { cpu: 0.25, memory: '64m', pids: 64 };
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
+  const end = performance.now() + timeoutMs;
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    if (performance.now() > end) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -63,7 +63,7 @@ describe('swarm runtime: a worker killed mid-run', () => {
 
     const pidfile = lab.env[`PERAGUS_SWARM_LAB_${worker.toUpperCase()}_PIDFILE`]!;
     process.kill(Number(readFileSync(pidfile, 'utf8').trim()), 'SIGKILL');
-    const t0 = Date.now();
+    const t0 = performance.now();
     const lost = await until('the manager sees the worker down', 90_000, async () => {
       const h = await rt.health(victim!.container_id);
       return h.lost ? h : undefined;
@@ -71,7 +71,7 @@ describe('swarm runtime: a worker killed mid-run', () => {
     expect(lost.running).toBe(false);
     expect(lost.node_state).not.toBe('ready');
     expect(lost.reason).toMatch(/lost; destroy it and create it again/);
-    process.stderr.write(`[swarm faults] ${worker} down seen after ${Date.now() - t0} ms\n`);
+    process.stderr.write(`[swarm faults] ${worker} down seen after ${performance.now() - t0} ms\n`);
 
     // The retry: same experiment id, placed by Swarm on a node that is up.
     expect(await rt.destroy(victim!.container_id)).toEqual({ removed: true });

@@ -176,10 +176,10 @@ describe('the hub on the lab cluster', () => {
     expect(noSwarm.message).toMatch(/not a swarm manager/);
     expect(rt.hub.tokens.has(`hub-${run}-plain`)).toBe(false);
 
-    const t0 = Date.now();
+    const t0 = performance.now();
     const big = await failure(rt.create({ experiment_id: `hub-${run}-big`, resources: { cpu: 64 } }));
     expect(big.message).toMatch(/no node could take .* lower its resources/);
-    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(performance.now() - t0).toBeLessThan(30_000);
     expect(await leftovers(lab, rt, `hub-${run}-big`)).toEqual({ services: 0, networks: 0, token: false });
 
     const missing = `${lab.registry}/peragus/none@sha256:${'0'.repeat(64)}`;

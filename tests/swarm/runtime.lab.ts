@@ -167,11 +167,11 @@ for host, port in ${JSON.stringify(targets)}:
     expect((await failure(plain.create({ command: ['true'] }))).message).toMatch(/swarm state "inactive"/);
 
     const id = `sw-${run}-big`;
-    const t0 = Date.now();
+    const t0 = performance.now();
     const big = await failure(rt.create({ experiment_id: id, command: ['true'], resources: { cpu: 64 } }));
     expect(big.code).toBe('create_failed');
     expect(big.message).toMatch(/no node could take .* within 8 s .*insufficient resources/);
-    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(performance.now() - t0).toBeLessThan(30_000);
     expect(await leftovers(lab, id)).toEqual({ services: 0, networks: 0 });
 
     const missing = `${lab.registry}/peragus/none@sha256:${'0'.repeat(64)}`;
