@@ -12,7 +12,6 @@ import { findHostOrSay } from '../hostlink/find.ts';
 import { defaultRuntimeKind } from '../orchestrator/containers.ts';
 import type { PlanSummary } from '../orchestrator/plans.ts';
 import { startDockerReaper } from '../runtime/docker-reaper.ts';
-import { peragusHome } from '../runtime/paths.ts';
 import type { Plan } from '../schemas/plan.ts';
 import type { CliContext } from './context.ts';
 import { formatTable, progressBar } from './table.ts';

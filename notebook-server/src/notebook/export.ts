@@ -3,7 +3,6 @@
 // media type), plus the text itself when asked and small.
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
-import type { z } from 'zod';
 import { writeNotebookFiles } from '../../../srcmd/src/fs.ts';
 import type { Notebook } from '../../../srcmd/src/nbformat.ts';
 import { type ArtifactRef, artifactRef, mediaTypeOf } from '../artifacts/index.ts';

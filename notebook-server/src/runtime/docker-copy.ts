@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { openTemp } from '../confine/atomic.ts';
 import { NO_SOURCE, statSourceFile } from './copy-source.ts';
-import { cpInDirect, cpOutDirect, hostVolume } from './docker-copy-direct.ts';
+
 import { apiMessage, fail, statusOf } from './docker-errors.ts';
 import { own, userOf } from './docker-inspect.ts';
 import { experimentLayout, resolveExperimentPath } from './paths.ts';
@@ -21,6 +21,7 @@ import {
   EXPERIMENT_MOUNT,
   LABELS,
 } from './types.ts';
+import { copyIntoVolume, copyOutOfVolume, dockerCopyError, hostVolume } from './volume-copy.ts';
 
 export async function cpIn(
   docker: Docker,
@@ -32,7 +33,7 @@ export async function cpIn(
   const { container, info } = await own(docker, id);
   const { uid, gid } = userOf(info);
   const volume = hostVolume(info.Config.Labels?.[LABELS.workDir]);
-  if (volume) return cpInDirect(volume, { uid, gid }, target.relative, source);
+  if (volume) return copyIntoVolume(volume, { uid, gid }, target.relative, source, dockerCopyError);
   const hash = createHash('sha256');
   let size: number;
   let body: AsyncIterable<Uint8Array> | Uint8Array;
@@ -108,7 +109,7 @@ export async function cpOut(
   }
 
   const volume = hostVolume(workDir);
-  if (volume) return cpOutDirect(volume, source.relative, dest);
+  if (volume) return copyOutOfVolume(volume, source.relative, dest, dockerCopyError);
 
   let archive: Readable;
   try {

@@ -6,13 +6,12 @@
 // allow-listed environment. CPU and memory caps are not enforced (use docker).
 
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSetting } from '../config/index.ts';
-import { copyOutOf } from '../confine/copy.ts';
-import { kindInside, writeInside } from '../confine/fs.ts';
+import { kindInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
 import { isContainerRef, newExperimentId } from '../ids/index.ts';
 import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
@@ -27,10 +26,10 @@ import {
   ZYGOTE_SOCKET_INSIDE,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
-import { sourceBytes } from './copy-source.ts';
 import { runCommand, stopGroup, treeUsage } from './local-process.ts';
 import { parentWatchEnv } from './parent-watch.ts';
 import {
+  asRuntimeError,
   endpointFor,
   experimentLayout,
   inVolume,
@@ -63,6 +62,7 @@ import type {
 } from './types.ts';
 import { ContainerRuntimeError, containerLabels, LABELS, parseContainerSpec } from './types.ts';
 import { diskCapOf } from './volume-cap.ts';
+import { copyIntoVolume, copyOutOfVolume } from './volume-copy.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /**
@@ -100,8 +100,6 @@ export interface LocalRuntimeOptions {
   /** Default: bubblewrap when it runs here (checked once), else none. */
   isolation?: IsolationCheck;
 }
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 export class LocalRuntime implements ContainerRuntime {
   readonly kind = 'local' as const;
@@ -348,26 +346,16 @@ export class LocalRuntime implements ContainerRuntime {
 
   async cpIn(id: string, dest: string, source: CopySource): Promise<CopyInResult> {
     const rec = this.#get(id);
-    const data = sourceBytes(source);
     // No link in the volume is followed: not on the way, not at dest, not at a temp name.
-    const { rel } = inVolume(() =>
-      writeInside(rec.work_dir, dest, data, {
-        ...VOLUME,
-        what: 'dest',
-        ...(this.#owner ? { owner: this.#owner } : {}),
-      }),
-    );
-    return { path: rel, sha256: sha256(data), bytes: data.length };
+    return copyIntoVolume(rec.work_dir, this.#owner, dest, source, asRuntimeError);
   }
 
   async cpOut(id: string, src: string, destHostPath?: string): Promise<CopyOutResult> {
     const rec = this.#get(id);
     const { relative: rel } = resolveExperimentPath(src, 'src');
     const dest = destHostPath ?? join(dirname(rec.work_dir), 'out', rel);
-    mkdirSync(dirname(dest), { recursive: true });
     // Read through a no-follow descriptor: a link in the volume is refused, never copied through.
-    const copied = inVolume(() => copyOutOf(rec.work_dir, rel, dest, { ...VOLUME, what: 'src' }));
-    return { path: dest, sha256: copied.sha256, bytes: copied.bytes };
+    return copyOutOfVolume(rec.work_dir, rel, dest, asRuntimeError);
   }
 
   async logs(id: string, options: LogsOptions = {}): Promise<LogsResult> {

@@ -1,10 +1,10 @@
-// Copies of a Docker experiment's files straight through its volume on the
-// host (the bind-mount source), as the local runtime does: no tar archive
-// through dockerd, whose archive endpoints re-exec the daemon binary for every
-// copy (~0.15 s and CPU that shows in neither dockerd's nor the container's
-// account). The same confinement as everywhere else: every path component is
-// opened without following links (confine/), so a link the container planted
-// is refused, never written or read through.
+// Copies into and out of an experiment's volume folder on the host: the local
+// runtime's work dir, and a Docker experiment's bind-mount source (no tar
+// archive through dockerd, whose archive endpoints re-exec the daemon binary
+// for every copy: ~0.15 s and CPU that shows in neither dockerd's nor the
+// container's account). Every path component is opened without following
+// links (confine/), so a link the experiment planted is refused, never written
+// or read through. Each runtime names its errors (mapError).
 import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -25,8 +25,8 @@ export function hostVolume(workDir: string | undefined): string | undefined {
   }
 }
 
-function runtimeError(err: unknown): unknown {
-  // A directory or a link where a regular file is expected: the archive path's code for them.
+/** Docker's error names: a directory or a link where a regular file is expected is the archive path's code for them. */
+export function dockerCopyError(err: unknown): unknown {
   if (err instanceof PathError && (err.code === 'not_a_file' || err.code === 'symlink')) {
     return new ContainerRuntimeError(
       'copy_failed',
@@ -39,27 +39,37 @@ function runtimeError(err: unknown): unknown {
   return asRuntimeError(err);
 }
 
-export function cpInDirect(
+export function copyIntoVolume(
   workDir: string,
-  owner: { uid: number; gid: number },
+  owner: { uid: number; gid: number } | undefined,
   dest: string,
   source: CopySource,
+  mapError: (err: unknown) => unknown,
 ): CopyInResult {
   const data = sourceBytes(source);
   try {
-    const { rel } = writeInside(workDir, dest, data, { ...VOLUME, what: 'dest', owner });
+    const { rel } = writeInside(workDir, dest, data, {
+      ...VOLUME,
+      what: 'dest',
+      ...(owner ? { owner } : {}),
+    });
     return { path: rel, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.byteLength };
   } catch (err) {
-    throw runtimeError(err);
+    throw mapError(err);
   }
 }
 
-export function cpOutDirect(workDir: string, rel: string, dest: string): CopyOutResult {
+export function copyOutOfVolume(
+  workDir: string,
+  rel: string,
+  dest: string,
+  mapError: (err: unknown) => unknown,
+): CopyOutResult {
   mkdirSync(dirname(dest), { recursive: true });
   try {
     const copied = copyOutOf(workDir, rel, dest, { ...VOLUME, what: 'src' });
     return { path: dest, sha256: copied.sha256, bytes: copied.bytes };
   } catch (err) {
-    throw runtimeError(err);
+    throw mapError(err);
   }
 }
