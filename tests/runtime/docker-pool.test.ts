@@ -16,12 +16,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHost } from '../../notebook-server/src/app/host.ts';
 import { DockerRuntime } from '../../notebook-server/src/runtime/docker.ts';
 import { claimsDir, POOL_LABELS } from '../../notebook-server/src/runtime/docker-claims.ts';
 import { dockerTestsEnabled } from '../helpers/docker.ts';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
-import { REPO } from '../helpers/sd-models.ts';
+import { runPlanInNewHome, sirLhsPlan } from '../helpers/plan-run.ts';
 
 const enabled = dockerTestsEnabled();
 
@@ -168,44 +167,19 @@ describe.skipIf(!enabled)('Docker warm pool after a killed host', () => {
 });
 
 describe.skipIf(!enabled)('Docker plan with and without the pool', () => {
-  const PLAN = {
-    model: { source: join(REPO, 'notebooks/models/sir.mdl') },
-    experiment: { type: 'lhs', samples: 20, seed: 11, parameters: { 'Illness Duration': [2, 10] } },
-    grid: { 'Contact Rate': [4, 9] },
-    parallel_limit: 2,
-    runtime: 'docker' as const,
-  };
   const homes: string[] = [];
   afterAll(() => {
     for (const h of homes) rmSync(h, { recursive: true, force: true });
   });
 
   async function runPlan(pool: string) {
-    const saved = process.env.PERAGUS_DOCKER_POOL;
-    process.env.PERAGUS_DOCKER_POOL = pool;
-    const home = mkdtempSync(join(tmpdir(), 'peragus-pool-plan-'));
-    homes.push(home);
-    const host = await createHost({ home, poolSize: 0, resumePlans: false });
-    try {
-      const { plan } = host.plans.prepare(PLAN);
-      const started = await host.plans.start(plan, readFileSync(PLAN.model.source, 'utf8'));
-      const summary = await host.plans.wait(started.plan_id);
-      expect(summary.finished).toBe(2);
-      const rows = await host.catalog.query(
-        `SELECT experiment_id, sha256 FROM artifacts WHERE path LIKE '%runs.parquet' ORDER BY experiment_id`,
-      );
-      const rt = host.containers.runtime('docker') as DockerRuntime;
-      return {
-        rows: rows.rows as { experiment_id: string; sha256: string }[],
-        ids: started.experiments.map((e) => e.experiment_id).sort(),
-        handedOver: rt.handedOver,
-        home,
-      };
-    } finally {
-      await host.close();
-      if (saved === undefined) delete process.env.PERAGUS_DOCKER_POOL;
-      else process.env.PERAGUS_DOCKER_POOL = saved;
-    }
+    const run = await runPlanInNewHome(
+      sirLhsPlan('docker'),
+      { env: { PERAGUS_DOCKER_POOL: pool }, prefix: 'peragus-pool-plan-', homes },
+      (host) => ({ handedOver: (host.containers.runtime('docker') as DockerRuntime).handedOver }),
+    );
+    expect(run.finished).toBe(2);
+    return run;
   }
 
   it('gives byte-identical Parquet, registered under the real experiment ids', async () => {
