@@ -10,7 +10,6 @@ import { parseArgs } from 'node:util';
 import { createNotebookServices } from '../app/notebook-services.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { listenSocket } from '../orchestrator/socket-transport.ts';
-import { NodeHubClient } from '../runtime/hub/node-client.ts';
 import { onParentDeath } from '../runtime/parent-watch.ts';
 import type { CliContext } from './context.ts';
 import { experimentIdentity } from './node-identity.ts';
@@ -81,6 +80,8 @@ export async function nodeCommand(argv: string[], cli: CliContext): Promise<numb
   };
   let server: { close(): void };
   if (values.hub) {
+    // Imported only here: the hub client brings `ws`, which a socket-serving node never needs (≈ 0.03 CPU-s per start).
+    const { NodeHubClient } = await import('../runtime/hub/node-client.ts');
     const client = new NodeHubClient({
       url: values.hub,
       experimentId: config.experimentId as string,
