@@ -36,7 +36,11 @@ const BUNDLED = new Set(['zod', '@modelcontextprotocol/sdk']);
 /** Never bundled, even when a bundled package imports them: native or host-only. */
 const EXTERNAL = new Set(['zeromq', '@duckdb/node-api', 'dockerode', 'express', 'ws', 'apache-arrow']);
 
-const packageOf = (spec) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (spec) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
 
 /** esbuild plugin: our sources' bare imports are external unless BUNDLED; a bundled package's own imports are bundled. */
 const externalPackages = {
