@@ -44,7 +44,7 @@ export async function nodeCommand(argv: string[], cli: CliContext): Promise<numb
       log.warn('peragus node: the host process is gone; stopping');
       process.kill(process.pid, 'SIGTERM');
     },
-    { hostPid: config.hostPid, hostPidns: config.hostPidns },
+    { hostPid: config.hostPid, hostPidns: config.hostPidns, hostLifeline: config.hostLifeline },
   );
   const workDir = resolve(values['work-dir']);
   mkdirSync(workDir, { recursive: true });

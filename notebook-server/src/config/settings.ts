@@ -263,6 +263,16 @@ export const SETTINGS = {
     "the host's pid namespace (a node in another namespace does not watch the pid)",
     'node',
   ),
+  hostLifeline: setting(
+    'PERAGUS_HOST_LIFELINE',
+    z
+      .string()
+      .optional()
+      .transform((v) => v === 'stdin'),
+    'off',
+    '"stdin": the node stops when its standard input ends (the host holds the other end; set by the local runtime)',
+    'node',
+  ),
   noBundle: setting(
     'PERAGUS_NO_BUNDLE',
     z

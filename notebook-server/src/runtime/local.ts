@@ -27,7 +27,7 @@ import {
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import { runCommand, stopGroup, treeUsage } from './local-process.ts';
-import { parentWatchEnv } from './parent-watch.ts';
+import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
 import {
   asRuntimeError,
   endpointFor,
@@ -156,6 +156,8 @@ export class LocalRuntime implements ContainerRuntime {
   }
 
   #zygote: Promise<Zygote | null> | undefined;
+  /** The write end of each node's lifeline (its stdin), closed at destroy. */
+  readonly #lifelines = new Map<string, NodeJS.WritableStream & { destroy(): void }>();
 
   /**
    * One kernel zygote per runtime, started on first use: each experiment's node
@@ -241,8 +243,10 @@ export class LocalRuntime implements ContainerRuntime {
         PERAGUS_POOL_SIZE: String(this.#nodePoolSize),
         PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home, undefined, this.#sharedCache),
         [ZYGOTE_ENV]: zygoteSocket,
-        // The node stops when this process is gone (runtime/parent-watch.ts).
+        // The node stops when this process is gone (runtime/parent-watch.ts): its pid where
+        // the node can see it, and always the lifeline on its stdin.
         ...parentWatchEnv(),
+        ...(spec.command ? {} : LIFELINE_ENV),
         // Kernels cap each file they write at the volume cap (volume-cap.ts: what the local runtime can do).
         PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
       },
@@ -254,10 +258,17 @@ export class LocalRuntime implements ContainerRuntime {
       cwd: layout.workDir,
       env: sandboxed.env,
       detached: true,
-      stdio: ['ignore', out, err],
+      // A node's stdin is its lifeline: this process holds the write end and never writes,
+      // so the node sees its end when this host dies, even killed -9 mid-create.
+      stdio: [spec.command ? 'ignore' : 'pipe', out, err],
     });
     closeSync(out);
     closeSync(err);
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined); // the node may be gone first
+      (child.stdin as unknown as { unref(): void }).unref();
+      this.#lifelines.set(containerId, child.stdin);
+    }
     const spawned = await new Promise<number>((ok, fail) => {
       child.once('spawn', () => ok(child.pid as number));
       child.once('error', (e) =>
@@ -412,9 +423,15 @@ export class LocalRuntime implements ContainerRuntime {
 
   async destroy(id: string, options: DestroyOptions = {}): Promise<{ removed: boolean }> {
     const file = join(this.#registry, `${id}.json`);
-    if (!isContainerRef(id) || !existsSync(file)) return { removed: false };
+    const lifeline = this.#lifelines.get(id);
+    this.#lifelines.delete(id);
+    if (!isContainerRef(id) || !existsSync(file)) {
+      lifeline?.destroy();
+      return { removed: false };
+    }
     const rec = JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
     await stopGroup(rec.pid);
+    lifeline?.destroy();
     if (rec.zygote) await (await this.#zygote)?.revoke(rec.container_id).catch(() => undefined);
     releaseEndpoint(rec.endpoint, rec.socket_path);
     rmSync(file, { force: true });
