@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
+import { startZygote, ZYGOTE_ENV, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
 import { modelLoadCode, visualizeCode } from '../../notebook-server/src/pysd/code.ts';
 import { pysdKernel, runCell } from './helpers.ts';
 
@@ -52,4 +53,38 @@ describe('matplotlib in the kernel', () => {
     const after = await kernel.execute('plt.plot([0, 1])\nplt.show()');
     expect(images(after.outputs as never)).toBe(1);
   }, 180_000);
+});
+
+// The zygote imports matplotlib with Agg before it forks; a forked kernel must still draw inline,
+// like a cold one (it did not: matplotlib reads MPLBACKEND only at import).
+describe('matplotlib in a kernel forked by the zygote', () => {
+  let zygote: Zygote;
+  let forked: KernelClient;
+  let forkDir: string;
+  beforeAll(async () => {
+    forkDir = mkdtempSync(join(tmpdir(), 'peragus-mpl-fork-'));
+    zygote = await startZygote();
+    const before = process.env[ZYGOTE_ENV];
+    process.env[ZYGOTE_ENV] = zygote.socketPath;
+    try {
+      forked = await pysdKernel(forkDir);
+    } finally {
+      if (before === undefined) delete process.env[ZYGOTE_ENV];
+      else process.env[ZYGOTE_ENV] = before;
+    }
+  }, 180_000);
+  afterAll(async () => {
+    await forked?.shutdown();
+    await zygote?.close();
+    rmSync(forkDir, { recursive: true, force: true });
+  });
+
+  it('plt.show() draws the figure inline', async () => {
+    const pid = await forked.execute('import os\nprint(os.getppid())');
+    expect(pid.status).toBe('ok');
+    expect(JSON.stringify(pid.outputs)).toContain(String(zygote.pid)); // really forked by the zygote
+    const r = await forked.execute('import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()');
+    expect(r.status).toBe('ok');
+    expect(images(r.outputs as never)).toBe(1);
+  }, 120_000);
 });
