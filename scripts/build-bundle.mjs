@@ -2,9 +2,10 @@
 // Builds the CLI (host and node roles) into one ESM file with esbuild, so
 // `peragus` starts without compiling TypeScript at run time (bin/peragus.js
 // uses the bundle while it is newer than every source file, tsx otherwise).
-// The pure-JS packages every role loads (zod, the MCP SDK and what they pull in)
-// are bundled: resolving and loading their hundreds of files cost a node role
-// ≈ 0.14 CPU-s per start. Native modules and the host-only packages stay external.
+// The pure-JS packages every role loads (zod, the MCP SDK and what they pull in;
+// DuckDB's JS API, 181 files, for the host) are bundled: resolving and loading
+// their hundreds of files cost a node role ≈ 0.14 CPU-s per start. Native
+// modules (zeromq, DuckDB's bindings) and host-only packages stay external.
 //
 // The bundle sits three folders below the repo root, like the sources
 // (notebook-server/src/<area>/x.ts), so the paths our modules derive from
@@ -32,9 +33,9 @@ export function newestSource() {
 }
 
 /** Packages bundled into the CLI (with what they import); every other one stays in node_modules. */
-const BUNDLED = new Set(['zod', '@modelcontextprotocol/sdk']);
+const BUNDLED = new Set(['zod', '@modelcontextprotocol/sdk', '@duckdb/node-api']);
 /** Never bundled, even when a bundled package imports them: native or host-only. */
-const EXTERNAL = new Set(['zeromq', '@duckdb/node-api', 'dockerode', 'express', 'ws', 'apache-arrow']);
+const EXTERNAL = new Set(['zeromq', '@duckdb/node-bindings', 'dockerode', 'express', 'ws', 'apache-arrow']);
 
 const packageOf = (spec) =>
   spec

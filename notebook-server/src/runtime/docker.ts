@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { readSetting } from '../config/index.ts';
 import { newExperimentId } from '../ids/index.ts';
 import { createLogger, type Logger } from '../log/index.ts';
@@ -22,6 +22,7 @@ import { DockerPool, type PoolEntry, poolSizeFrom } from './docker-pool.ts';
 import { discardSlot, fillSlot, type SlotContext, slotAlive, sweepStaleSlots } from './docker-pool-slots.ts';
 import { provision } from './docker-provision.ts';
 import { startDockerReaper } from './docker-reaper.ts';
+import { dockerode } from './packages.ts';
 import {
   type ExperimentLayout,
   experimentLayout,
@@ -120,7 +121,7 @@ export class DockerRuntime implements ContainerRuntime {
   constructor(options: DockerRuntimeOptions = {}) {
     this.#log = options.log ?? createLogger();
     this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
-    this.docker = options.docker ?? new Docker();
+    this.docker = options.docker ?? new (dockerode())();
     this.home = resolve(options.home ?? peragusHome());
     this.image = options.image ?? defaultImage();
     this.#readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;

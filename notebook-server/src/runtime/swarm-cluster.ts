@@ -1,9 +1,10 @@
 // What the swarm runtime asks a manager about the cluster: whether it is a
 // manager at all, its nodes, the tasks of a service, an image's entrypoint,
 // and removals that wait for the swarm to let go.
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { readSetting } from '../config/index.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
+import { dockerode } from './packages.ts';
 import { ContainerRuntimeError } from './types.ts';
 
 export interface SwarmNode {
@@ -30,10 +31,11 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function swarmDockerFromEnv(env: NodeJS.ProcessEnv = process.env): Docker {
   const host = readSetting('swarmDockerHost', env);
-  if (!host) return new Docker();
-  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  const Client = dockerode();
+  if (!host) return new Client();
+  if (host.startsWith('unix://')) return new Client({ socketPath: host.slice('unix://'.length) });
   const url = new URL(host.replace(/^tcp:/, 'http:'));
-  return new Docker({ host: url.hostname, port: Number(url.port || 2375) });
+  return new Client({ host: url.hostname, port: Number(url.port || 2375) });
 }
 
 /** Fails clearly unless the daemon is a swarm manager. */

@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { ws } from '../packages.ts';
 import { Channel } from './channel.ts';
 import { HubLink } from './link.ts';
 import { HubTokens } from './tokens.ts';
@@ -59,7 +60,7 @@ export class HubServer {
   constructor(options: HubServerOptions) {
     this.#options = options;
     this.tokens = new HubTokens(options.tokenFile);
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+    this.#wss = new (ws().WebSocketServer)({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     const answer = (_req: IncomingMessage, res: import('node:http').ServerResponse) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('the Peragus hub speaks WebSocket only\n');
     };
