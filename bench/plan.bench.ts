@@ -91,14 +91,27 @@ if cg:
 print(json.dumps({"wall_s": wall, "cpu_s": cpu, "cpu_source": source, "code": code}))
 `;
 
-function timed(cmd: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Measured> {
+function timed(cmd: string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs?: number): Promise<Measured> {
   const outFile = join(cwd, `out-${Date.now()}-${Math.random().toString(16).slice(2)}.txt`);
   return new Promise((ok, fail) => {
     const child = spawn(KERNEL_PY, ['-c', TIMER, outFile, ...cmd], {
       cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    let timedOut = false;
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            try {
+              process.kill(-(child.pid as number), 'SIGKILL'); // the timer, the command and its workers
+            } catch {
+              // gone
+            }
+          }, timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -109,6 +122,9 @@ function timed(cmd: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Meas
     });
     child.on('error', fail);
     child.on('close', () => {
+      clearTimeout(timer);
+      if (timedOut)
+        return fail(new PeerTimeout(`${cmd.slice(0, 2).join(' ')} hung: killed after ${timeoutMs} ms`));
       try {
         const r = JSON.parse(stdout.trim().split('\n').pop() ?? '') as Measured & { code: number };
         const out = existsSync(outFile) ? readFileSync(outFile, 'utf8') : '';
@@ -304,8 +320,26 @@ export async function ours(
   }
 }
 
-export const peer = (script: string, args: Record<string, unknown>, dir: string) =>
-  timed([PEERS_PY, join(REPO, 'bench/peers', script), JSON.stringify(args)], {}, dir);
+class PeerTimeout extends Error {}
+
+/** How long a peer run may take before it counts as hung (PERAGUS_BENCH_PEER_TIMEOUT_S, default 300). */
+const PEER_TIMEOUT_MS = Number(process.env.PERAGUS_BENCH_PEER_TIMEOUT_S ?? 300) * 1000;
+
+/**
+ * Runs a peer once, or twice if the first run hangs: EMA Workbench's workers each translate the
+ * model into the same .py beside it, and now and then one imports the other's half-written file
+ * (`NameError: Component '__pysd_version__' not found`), after which its pool never returns.
+ */
+export async function peer(script: string, args: Record<string, unknown>, dir: string): Promise<Measured> {
+  const cmd = [PEERS_PY, join(REPO, 'bench/peers', script), JSON.stringify(args)];
+  try {
+    return await timed(cmd, {}, dir, PEER_TIMEOUT_MS);
+  } catch (err) {
+    if (!(err instanceof PeerTimeout)) throw err;
+    process.stderr.write(`[bench] ${script}: ${err.message}; running it again\n`);
+    return timed(cmd, {}, dir, PEER_TIMEOUT_MS);
+  }
+}
 
 export const teacupPlan = (n = 24) => {
   const rt = RT.slice(0, Math.max(1, Math.min(RT.length, Math.ceil(n / CT.length))));
