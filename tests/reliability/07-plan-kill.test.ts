@@ -125,6 +125,9 @@ describe.runIf(dockerTestsEnabled())('peragus run on Docker after kill -9', () =
     run.child.kill('SIGKILL');
     await run.exited;
     await until(() => ps().length === 0, 30_000, 'the plan’s containers to be removed');
+    // The watchdogs (the plan's and the warm pool's) exit once their removals are done; the plan's
+    // containers can be gone while the pool's watchdog is still removing the pool's.
+    await until(() => processesUsing(dockerHome).length === 0, 30_000, 'the watchdogs to exit');
     expect(processesUsing(dockerHome)).toEqual([]);
   }, 600_000);
 });
