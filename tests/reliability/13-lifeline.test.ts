@@ -70,7 +70,7 @@ setInterval(() => {}, 1000);
     await until(() => nodes().length > 0, 120_000, 'the first node process');
     run.child.kill('SIGKILL');
     await run.exited;
-    await until(() => nodes().length === 0, 10_000, 'no node process left by the killed host');
+    await until(() => nodes().length === 0, 20_000, 'no node process left by the killed host');
     expect(nodes()).toEqual([]);
   }, 180_000);
 });
