@@ -49,7 +49,7 @@ setInterval(() => {}, 1000);
     stand.kill('SIGKILL');
     await until(
       () => !nodes().some((p) => p.pid === pid),
-      10_000,
+      20_000,
       'the node to stop after its host was killed',
     );
   }, 60_000);
