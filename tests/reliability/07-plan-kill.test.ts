@@ -117,10 +117,25 @@ describe.runIf(dockerTestsEnabled())('peragus run on Docker after kill -9', () =
       120_000,
       'the plan id',
     );
+    // The plan's containers: created for it (label plan=<id>) or handed over from the warm pool
+    // (Docker labels are immutable: those carry the pool's labels), all with a work dir in this home.
     const ps = () =>
-      execFileSync('docker', ['ps', '-aq', '--filter', `label=plan=${planId}`], { encoding: 'utf8' })
-        .split(/\s+/)
-        .filter(Boolean);
+      execFileSync(
+        'docker',
+        [
+          'ps',
+          '-a',
+          '--filter',
+          'label=peragus.created-by=peragus',
+          '--format',
+          '{{.ID}} {{.Label "peragus.work_dir"}} {{.Label "plan"}}',
+        ],
+        { encoding: 'utf8' },
+      )
+        .split('\n')
+        .map((line) => line.split(' '))
+        .filter(([id, dir, plan]) => id && (plan === planId || dir?.startsWith(`${dockerHome}/`)))
+        .map(([id]) => id as string);
     await until(() => ps().length > 0, 180_000, 'a container of the plan');
     run.child.kill('SIGKILL');
     await run.exited;
