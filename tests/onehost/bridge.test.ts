@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, BIN, peragus, readAddressFile, startServe, waitFor } from './helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { api, BIN, peragus, readAddressFile, startServe } from './helpers.ts';
 
 const homes: string[] = [];
 const pids: number[] = [];

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { HostAddress } from '../../notebook-server/src/hostlink/address.ts';
 import { REPO } from '../helpers/sd-models.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 export const BIN = join(REPO, 'bin/peragus.js');
 const exec = promisify(execFile);
@@ -25,20 +26,6 @@ export function peragus(args: string[], env: NodeJS.ProcessEnv, timeout = 600_00
       stderr: e.stderr,
     }),
   );
-}
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  ms = 120_000,
-) {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 export function readAddressFile(home: string): HostAddress | undefined {

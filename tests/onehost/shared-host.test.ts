@@ -13,7 +13,8 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { REPO } from '../helpers/sd-models.ts';
-import { api, BIN, peragus, type ServeProcess, startServe, waitFor } from './helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { api, BIN, peragus, type ServeProcess, startServe } from './helpers.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'peragus-onehost-'));
 // Plans of more than 2 experiments ask the user (MCP elicitation) first.
