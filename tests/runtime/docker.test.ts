@@ -7,23 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime } from '../../notebook-server/src/runtime/docker.ts';
-import { ContainerRuntimeError, type CreateResult } from '../../notebook-server/src/runtime/types.ts';
+import type { CreateResult } from '../../notebook-server/src/runtime/types.ts';
 import { dockerTestsEnabled } from '../helpers/docker.ts';
+import { runtimeFailure } from '../helpers/runtime-failure.ts';
 
 const enabled = dockerTestsEnabled();
 const run = randomBytes(4).toString('hex');
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
-
-async function failure(p: Promise<unknown>): Promise<ContainerRuntimeError> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ContainerRuntimeError);
-  return err as ContainerRuntimeError;
-}
 
 /** Container ids (any state) carrying a label, straight from the CLI as a second opinion. */
 function dockerPs(label: string): string[] {
@@ -147,7 +137,7 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
   });
 
   it('exec of a missing binary is a clear error', async () => {
-    const err = await failure(rt.exec(box.container_id, ['no-such-binary', '--flag']));
+    const err = await runtimeFailure(rt.exec(box.container_id, ['no-such-binary', '--flag']));
     expect(err.code).toBe('exec_failed');
     expect(err.message).toMatch(/cannot run "no-such-binary"/);
     expect(err.message).toMatch(/not found/);
@@ -194,16 +184,16 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
       '/etc/evil',
       '/experiment/../evil',
     ]) {
-      const err = await failure(rt.cpIn(box.container_id, dest, { content: 'x' }));
+      const err = await runtimeFailure(rt.cpIn(box.container_id, dest, { content: 'x' }));
       expect(err.code).toBe('invalid_path');
       expect(err.message).toContain(dest);
     }
     const check = await rt.exec(box.container_id, ['sh', '-c', 'ls /evil /etc/evil /tmp/evil 2>&1; true']);
     expect(check.stdout).not.toMatch(/^\/(etc|tmp)?\/?evil$/m);
-    expect((await failure(rt.cpOut(box.container_id, '../etc/passwd'))).code).toBe('invalid_path');
-    expect((await failure(rt.cpOut(box.container_id, 'missing.parquet'))).code).toBe('file_not_found');
-    expect((await failure(rt.cpOut(box.container_id, 'inputs'))).code).toBe('copy_failed');
-    expect((await failure(rt.cpIn(box.container_id, 'x', { path: join(home, 'nope') }))).code).toBe(
+    expect((await runtimeFailure(rt.cpOut(box.container_id, '../etc/passwd'))).code).toBe('invalid_path');
+    expect((await runtimeFailure(rt.cpOut(box.container_id, 'missing.parquet'))).code).toBe('file_not_found');
+    expect((await runtimeFailure(rt.cpOut(box.container_id, 'inputs'))).code).toBe('copy_failed');
+    expect((await runtimeFailure(rt.cpIn(box.container_id, 'x', { path: join(home, 'nope') }))).code).toBe(
       'file_not_found',
     );
   });
@@ -287,7 +277,9 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
   });
 
   it('rejects a second live container for the same experiment, also when racing', async () => {
-    const err = await failure(rt.create({ experiment_id: `rt-${run}`, command: ['sleep', '1'], labels }));
+    const err = await runtimeFailure(
+      rt.create({ experiment_id: `rt-${run}`, command: ['sleep', '1'], labels }),
+    );
     expect(err.code).toBe('conflict');
     expect(dockerPs(`peragus.experiment_id=rt-${run}`)).toHaveLength(1);
 
@@ -315,24 +307,24 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
       () => rt.cpIn(unknown, 'a', { content: 'x' }),
       () => rt.cpOut(unknown, 'a'),
     ]) {
-      const err = await failure(call());
+      const err = await runtimeFailure(call());
       expect(err.code).toBe('not_found');
       expect(err.message).toContain(unknown);
     }
-    expect((await failure(rt.health('../../images/json'))).code).toBe('not_found');
+    expect((await runtimeFailure(rt.health('../../images/json'))).code).toBe('not_found');
     expect(await rt.destroy(unknown)).toEqual({ removed: false });
 
     const c = await rt.create({ experiment_id: `gone-${run}`, command: ['sleep', 'infinity'], labels });
     expect(await rt.destroy(c.container_id)).toEqual({ removed: true });
     expect(await rt.destroy(c.container_id)).toEqual({ removed: false });
-    expect((await failure(rt.health(c.container_id))).message).toContain(c.container_id);
+    expect((await runtimeFailure(rt.health(c.container_id))).message).toContain(c.container_id);
     expect(dockerPs(`peragus.experiment_id=gone-${run}`)).toEqual([]);
     // The work dir (the experiment's record) stays unless asked otherwise.
     expect(existsSync(c.work_dir)).toBe(true);
   });
 
   it('a missing image is a clear error and leaves nothing behind', async () => {
-    const err = await failure(
+    const err = await runtimeFailure(
       rt.create({ image: 'peragus/does-not-exist:nope', experiment_id: `noimg-${run}` }),
     );
     expect(err.code).toBe('image_not_found');
@@ -343,7 +335,7 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
   });
 
   it('a create that fails to start leaves no container and no folders', async () => {
-    const err = await failure(
+    const err = await runtimeFailure(
       rt.create({ command: ['/no/such/entry'], experiment_id: `badstart-${run}`, labels }),
     );
     expect(err.code).toBe('create_failed');
@@ -351,7 +343,7 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
     expect(dockerPs(`peragus.experiment_id=badstart-${run}`)).toEqual([]);
     expect(existsSync(join(home, 'experiments', `badstart-${run}`))).toBe(false);
     // Refused at create time (more CPUs than the host has): same guarantee.
-    const refused = await failure(
+    const refused = await runtimeFailure(
       rt.create({ command: ['sleep', '1'], experiment_id: `badcpu-${run}`, resources: { cpu: 200 } }),
     );
     expect(refused.code).toBe('create_failed');

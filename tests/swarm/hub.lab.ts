@@ -12,21 +12,12 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubServer } from '../../notebook-server/src/runtime/hub/server.ts';
 import { type SwarmCreateResult, SwarmRuntime } from '../../notebook-server/src/runtime/swarm.ts';
-import { ContainerRuntimeError } from '../../notebook-server/src/runtime/types.ts';
+import { runtimeFailure } from '../helpers/runtime-failure.ts';
 import { type SwarmLab, swarmLab, taskContainer } from '../helpers/swarm-lab.ts';
 
 const run = randomBytes(3).toString('hex');
 const labels = { 'test-run': `hub-${run}` };
 const small = { cpu: 0.5, memory: '1g' };
-
-async function failure(p: Promise<unknown>): Promise<ContainerRuntimeError> {
-  const err = await p.then(
-    () => new Error('expected the call to fail'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ContainerRuntimeError);
-  return err as ContainerRuntimeError;
-}
 
 /** Python run inside an experiment: connects to each target, prints CONNECTED or refused per line. */
 const probe = (targets: [string, number][]) => `
@@ -167,23 +158,23 @@ describe('the hub on the lab cluster', () => {
     const outRes = await rt.cpOut(a.container_id, 'in/data.bin');
     expect(outRes.sha256).toBe(inRes.sha256);
     expect(outRes.bytes).toBe(data.length);
-    expect((await failure(rt.cpOut(a.container_id, '../../etc/passwd'))).code).toBe('invalid_path');
+    expect((await runtimeFailure(rt.cpOut(a.container_id, '../../etc/passwd'))).code).toBe('invalid_path');
   });
 
   it('bad input leaves no service, network or token: no swarm, unschedulable, unpullable', async () => {
     const plain = new SwarmRuntime({ home, docker: new Docker(), image: lab.image, hub: rt.hub });
-    const noSwarm = await failure(plain.create({ experiment_id: `hub-${run}-plain` }));
+    const noSwarm = await runtimeFailure(plain.create({ experiment_id: `hub-${run}-plain` }));
     expect(noSwarm.message).toMatch(/not a swarm manager/);
     expect(rt.hub.tokens.has(`hub-${run}-plain`)).toBe(false);
 
     const t0 = performance.now();
-    const big = await failure(rt.create({ experiment_id: `hub-${run}-big`, resources: { cpu: 64 } }));
+    const big = await runtimeFailure(rt.create({ experiment_id: `hub-${run}-big`, resources: { cpu: 64 } }));
     expect(big.message).toMatch(/no node could take .* lower its resources/);
     expect(performance.now() - t0).toBeLessThan(30_000);
     expect(await leftovers(lab, rt, `hub-${run}-big`)).toEqual({ services: 0, networks: 0, token: false });
 
     const missing = `${lab.registry}/peragus/none@sha256:${'0'.repeat(64)}`;
-    const noImage = await failure(rt.create({ experiment_id: `hub-${run}-img`, image: missing }));
+    const noImage = await runtimeFailure(rt.create({ experiment_id: `hub-${run}-img`, image: missing }));
     expect(noImage.code).toBe('image_not_found');
     expect(await leftovers(lab, rt, `hub-${run}-img`)).toEqual({ services: 0, networks: 0, token: false });
   });

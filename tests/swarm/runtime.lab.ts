@@ -10,21 +10,12 @@ import {
   type SwarmCreateResult,
   SwarmServices as SwarmRuntime,
 } from '../../notebook-server/src/runtime/swarm-services.ts';
-import { ContainerRuntimeError } from '../../notebook-server/src/runtime/types.ts';
+import { runtimeFailure } from '../helpers/runtime-failure.ts';
 import { execIn, type SwarmLab, swarmLab, taskContainer } from '../helpers/swarm-lab.ts';
 
 const run = randomBytes(3).toString('hex');
 const labels = { 'test-run': `swarm-${run}` };
 const small = { cpu: 0.25, memory: '64m', pids: 64 };
-
-async function failure(p: Promise<unknown>): Promise<ContainerRuntimeError> {
-  const err = await p.then(
-    () => new Error('expected the call to fail'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ContainerRuntimeError);
-  return err as ContainerRuntimeError;
-}
 
 /** Services and networks of this test run still on the cluster. */
 async function leftovers(lab: SwarmLab, experimentId?: string) {
@@ -135,7 +126,7 @@ for host, port in ${JSON.stringify(targets)}:
     expect(await rt.destroy(b.container_id)).toEqual({ removed: true });
     expect(await leftovers(lab, b.experiment_id)).toEqual({ services: 0, networks: 0 });
     expect(await rt.destroy(b.container_id)).toEqual({ removed: false });
-    expect((await failure(rt.logs(b.container_id))).code).toBe('not_found');
+    expect((await runtimeFailure(rt.logs(b.container_id))).code).toBe('not_found');
     // A service someone else made is not ours to touch.
     const foreign = (await lab.manager.createService({
       Name: `foreign-${run}`,
@@ -151,7 +142,7 @@ for host, port in ${JSON.stringify(targets)}:
   });
 
   it('refuses a second service for the same experiment', async () => {
-    const err = await failure(
+    const err = await runtimeFailure(
       rt.create({ experiment_id: boxes[0]!.experiment_id, command: ['true'], resources: small }),
     );
     expect(err.code).toBe('conflict');
@@ -160,27 +151,31 @@ for host, port in ${JSON.stringify(targets)}:
 
   it('bad input: not a manager, no node with room, an image no node can pull, a tag not a digest', async () => {
     const worker = new SwarmRuntime({ docker: lab.nodes.w1, image: lab.image });
-    const notManager = await failure(worker.create({ command: ['true'] }));
+    const notManager = await runtimeFailure(worker.create({ command: ['true'] }));
     expect(notManager.code).toBe('daemon_unavailable');
     expect(notManager.message).toMatch(/not a swarm manager \(swarm state "active", a worker\)/);
     const plain = new SwarmRuntime({ docker: new Docker(), image: lab.image });
-    expect((await failure(plain.create({ command: ['true'] }))).message).toMatch(/swarm state "inactive"/);
+    expect((await runtimeFailure(plain.create({ command: ['true'] }))).message).toMatch(
+      /swarm state "inactive"/,
+    );
 
     const id = `sw-${run}-big`;
     const t0 = performance.now();
-    const big = await failure(rt.create({ experiment_id: id, command: ['true'], resources: { cpu: 64 } }));
+    const big = await runtimeFailure(
+      rt.create({ experiment_id: id, command: ['true'], resources: { cpu: 64 } }),
+    );
     expect(big.code).toBe('create_failed');
     expect(big.message).toMatch(/no node could take .* within 8 s .*insufficient resources/);
     expect(performance.now() - t0).toBeLessThan(30_000);
     expect(await leftovers(lab, id)).toEqual({ services: 0, networks: 0 });
 
     const missing = `${lab.registry}/peragus/none@sha256:${'0'.repeat(64)}`;
-    const noImage = await failure(rt.create({ experiment_id: `${id}-img`, image: missing }));
+    const noImage = await runtimeFailure(rt.create({ experiment_id: `${id}-img`, image: missing }));
     expect(noImage.code).toBe('image_not_found');
     expect(noImage.message).toContain(missing);
     expect(await leftovers(lab, `${id}-img`)).toEqual({ services: 0, networks: 0 });
 
-    const tag = await failure(rt.create({ image: 'peragus/experiment:latest', command: ['true'] }));
+    const tag = await runtimeFailure(rt.create({ image: 'peragus/experiment:latest', command: ['true'] }));
     expect(tag.code).toBe('invalid_spec');
     expect(tag.message).toMatch(/by digest/);
   });
