@@ -21,14 +21,13 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createHost, type Host } from '../notebook-server/src/app/host.ts';
 import type { DockerRuntime } from '../notebook-server/src/runtime/docker.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
-import { type BenchFigure, type BenchSuite, median } from './lib.ts';
+import { type BenchFigure, type BenchSuite, median, r3, versus } from './lib.ts';
 import { ours, peer, points24, TEACUP, teacupPlan } from './plan.bench.ts';
 
 type Json = Record<string, unknown>;
 const ITER = Number(process.env.PERAGUS_BENCH_DOCKER_ITER ?? 5);
 const RUNS = Number(process.env.PERAGUS_BENCH_PLAN_RUNS ?? 3);
 const log = (s: string) => process.stderr.write(`[bench] docker: ${s}\n`);
-const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
 async function mcpHost(
   home: string,
@@ -169,16 +168,10 @@ export const suite: BenchSuite = async () => {
   const planNote = loadNote(planLoads);
   const emaWall = median(s.ema!);
   figures.push(
-    {
-      name: 'plan_small_24_docker',
-      value: r3(median(s.docker!)),
-      unit: 's',
-      peer: 'ema_workbench_mp2',
-      peer_value: r3(emaWall),
-      ratio: r3(median(s.docker!) / emaWall),
+    versus('plan_small_24_docker', 's', median(s.docker!), 'ema_workbench_mp2', emaWall, {
       goal: '<= 5.0',
       note: planNote,
-    },
+    }),
     {
       name: 'experiment_cpu_docker',
       value: r3(median(s.cpu!)),
@@ -189,15 +182,9 @@ export const suite: BenchSuite = async () => {
   );
   if (noPool) {
     figures.push(
-      {
-        name: 'plan_small_24_docker_nopool',
-        value: r3(median(s.nopool!)),
-        unit: 's',
-        peer: 'ema_workbench_mp2',
-        peer_value: r3(emaWall),
-        ratio: r3(median(s.nopool!) / emaWall),
+      versus('plan_small_24_docker_nopool', 's', median(s.nopool!), 'ema_workbench_mp2', emaWall, {
         note: planNote,
-      },
+      }),
       {
         name: 'experiment_cpu_docker_nopool',
         value: r3(median(s.nopool_cpu!)),

@@ -13,7 +13,7 @@ import { startHostServer } from '../notebook-server/src/http/server.ts';
 import { loadKernelSpec, resolvePython } from '../notebook-server/src/kernel/launcher.ts';
 import { EventBus } from '../notebook-server/src/notebook/events.ts';
 import { SessionManager } from '../notebook-server/src/notebook/manager.ts';
-import { type BenchFigure, type BenchSuite, percentile } from './lib.ts';
+import { type BenchFigure, type BenchSuite, percentile, versus } from './lib.ts';
 
 const WARMUP = 10;
 const ROUNDS = Number(process.env.PERAGUS_BENCH_JUPYTER_ROUNDS ?? 200);
@@ -173,23 +173,14 @@ export const suite: BenchSuite = async () => {
     const p50 = percentile(oursTimes, 50);
     const peer50 = percentile(theirsTimes, 50);
     const figures: BenchFigure[] = [
-      {
-        name: 'jupyterlab_services_execute_p50',
-        value: round(p50),
-        unit: 'ms',
-        peer: 'jupyter_server',
-        peer_value: round(peer50),
-        ratio: round(p50 / peer50),
-        goal: '<= 0.5',
-      },
-      {
-        name: 'jupyterlab_services_execute_p90',
-        value: round(percentile(oursTimes, 90)),
-        unit: 'ms',
-        peer: 'jupyter_server',
-        peer_value: round(percentile(theirsTimes, 90)),
-        ratio: round(percentile(oursTimes, 90) / percentile(theirsTimes, 90)),
-      },
+      versus('jupyterlab_services_execute_p50', 'ms', p50, 'jupyter_server', peer50, { goal: '<= 0.5' }),
+      versus(
+        'jupyterlab_services_execute_p90',
+        'ms',
+        percentile(oursTimes, 90),
+        'jupyter_server',
+        percentile(theirsTimes, 90),
+      ),
     ];
     return figures;
   } finally {
@@ -199,5 +190,3 @@ export const suite: BenchSuite = async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 };
-
-const round = (v: number) => Math.round(v * 1000) / 1000;

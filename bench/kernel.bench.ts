@@ -11,7 +11,7 @@ import { createConnectionFile } from '../notebook-server/src/kernel/connection.t
 import { defaultKernelSpecPath, resolvePython } from '../notebook-server/src/kernel/launcher.ts';
 import { KernelPool } from '../notebook-server/src/kernel/pool.ts';
 import { startKernel } from '../notebook-server/src/kernel/start.ts';
-import { type BenchFigure, type BenchSuite, median, percentile } from './lib.ts';
+import { type BenchFigure, type BenchSuite, median, percentile, r3, versus } from './lib.ts';
 
 const ROUNDS = 50;
 const PER_ROUND = 20;
@@ -171,7 +171,6 @@ function peerKernelspec(root: string): string {
 }
 
 const ms = (t0: number) => performance.now() - t0;
-const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
 export const suite: BenchSuite = async () => {
   const root = mkdtempSync(join(tmpdir(), 'peragus-bench-kernel-'));
@@ -204,15 +203,7 @@ export const suite: BenchSuite = async () => {
     for (const p of [50, 99]) {
       const v = percentile(a, p);
       const pv = percentile(b, p);
-      figures.push({
-        name: `execute_roundtrip_p${p}`,
-        value: round3(v),
-        unit: 'ms',
-        peer: 'jupyter_client',
-        peer_value: round3(pv),
-        ratio: round3(v / pv),
-        goal: '<= 1.0',
-      });
+      figures.push(versus(`execute_roundtrip_p${p}`, 'ms', v, 'jupyter_client', pv, { goal: '<= 1.0' }));
     }
     await ours.shutdown();
 
@@ -241,15 +232,7 @@ export const suite: BenchSuite = async () => {
       }
       const v = median(sa);
       const pv = median(sb);
-      figures.push({
-        name: 'client_overhead_p50',
-        value: round3(v),
-        unit: 'ms',
-        peer: 'jupyter_client',
-        peer_value: round3(pv),
-        ratio: round3(v / pv),
-        goal: '<= 1.0',
-      });
+      figures.push(versus('client_overhead_p50', 'ms', v, 'jupyter_client', pv, { goal: '<= 1.0' }));
     } finally {
       stub.kill('SIGKILL');
       await stubClient.shutdown();
@@ -271,7 +254,7 @@ export const suite: BenchSuite = async () => {
     }
     figures.push({
       name: 'warm_session_ready_p50',
-      value: round3(median(warm)),
+      value: r3(median(warm)),
       unit: 'ms',
       goal: '<= 50 ms',
     });
@@ -289,14 +272,7 @@ export const suite: BenchSuite = async () => {
     }
     const c = median(cold);
     const pc = median(peerCold);
-    figures.push({
-      name: 'cold_session_ready_p50',
-      value: round3(c),
-      unit: 'ms',
-      peer: 'jupyter_client',
-      peer_value: round3(pc),
-      ratio: round3(c / pc),
-    });
+    figures.push(versus('cold_session_ready_p50', 'ms', c, 'jupyter_client', pc));
   } finally {
     await ours.shutdown();
     await peer.close();

@@ -25,3 +25,26 @@ export function percentile(values: number[], p: number): number {
 }
 
 export const median = (values: number[]): number => percentile(values, 50);
+
+/** Rounded to 3 decimals, as figures are reported. */
+export const r3 = (v: number): number => Math.round(v * 1000) / 1000;
+
+/** A figure against its peer from the same run: both values to 3 decimals and ours / peer. */
+export function versus(
+  name: string,
+  unit: string,
+  ours: number,
+  peer: string,
+  peerValue: number,
+  more: Pick<BenchFigure, 'goal' | 'note'> = {},
+): BenchFigure {
+  return {
+    name,
+    value: r3(ours),
+    unit,
+    peer,
+    peer_value: r3(peerValue),
+    ratio: r3(ours / peerValue),
+    ...more,
+  };
+}

@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { LABELS } from '../notebook-server/src/runtime/types.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
-import { type BenchFigure, type BenchSuite, median } from './lib.ts';
+import { type BenchFigure, type BenchSuite, median, r3, versus } from './lib.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const KERNEL_PY = join(REPO, 'kernels/pysd/.venv/bin/python');
@@ -356,7 +356,6 @@ export const teacupPlan = (n = 24) => {
 };
 
 export const points24 = CT.flatMap((c) => RT.map((r) => ({ characteristic_time: c, room_temperature: r })));
-const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
 function linearFit(xs: number[], ys: number[]): { fixed: number; per: number } {
   const n = xs.length;
@@ -480,33 +479,12 @@ export const suite: BenchSuite = async () => {
     const f = linearFit(scale, walls);
     const ema = median(s.ema!);
     const figures: BenchFigure[] = [
-      {
-        name: 'plan_small_24',
-        value: r3(median(s.local!)),
-        unit: 's',
-        peer: 'ema_workbench_mp2',
-        peer_value: r3(ema),
-        ratio: r3(median(s.local!) / ema),
-        goal: '<= 2.0',
-      },
-      {
-        name: 'plan_small_24_vs_papermill',
-        value: r3(median(s.local!)),
-        unit: 's',
-        peer: 'papermill_2',
-        peer_value: r3(median(s.papermill!)),
-        ratio: r3(median(s.local!) / median(s.papermill!)),
-      },
+      versus('plan_small_24', 's', median(s.local!), 'ema_workbench_mp2', ema, { goal: '<= 2.0' }),
+      versus('plan_small_24_vs_papermill', 's', median(s.local!), 'papermill_2', median(s.papermill!)),
       { name: 'experiment_cpu_local', value: r3(median(s.local_cpu!)), unit: 'CPU-s', goal: '<= 0.4' },
-      {
-        name: 'plan_lhs_8x200',
-        value: r3(median(s.lhs_ours!)),
-        unit: 's',
-        peer: 'ema_workbench_mp2',
-        peer_value: r3(median(s.lhs_ema!)),
-        ratio: r3(median(s.lhs_ours!) / median(s.lhs_ema!)),
+      versus('plan_lhs_8x200', 's', median(s.lhs_ours!), 'ema_workbench_mp2', median(s.lhs_ema!), {
         goal: '<= 0.8',
-      },
+      }),
       { name: 'plan_parallel_efficiency', value: r3(efficiency), unit: 'ratio', goal: '>= 0.85' },
       { name: 'plan_load_average', value: r3(median(loads)), unit: '1-min load (2 cores)' },
       { name: 'plan_scaling_fixed', value: r3(f.fixed), unit: 's' },
@@ -514,15 +492,11 @@ export const suite: BenchSuite = async () => {
       ...scale.map((n, i) => ({ name: `plan_scaling_n${n}`, value: r3(walls[i]!), unit: 's' })),
     ];
     if (docker) {
-      figures.splice(1, 0, {
-        name: 'plan_small_24_docker',
-        value: r3(median(s.docker!)),
-        unit: 's',
-        peer: 'ema_workbench_mp2',
-        peer_value: r3(ema),
-        ratio: r3(median(s.docker!) / ema),
-        goal: '<= 5.0',
-      });
+      figures.splice(
+        1,
+        0,
+        versus('plan_small_24_docker', 's', median(s.docker!), 'ema_workbench_mp2', ema, { goal: '<= 5.0' }),
+      );
       figures.push({
         name: 'experiment_cpu_docker',
         value: r3(median(s.docker_cpu!)),

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { BenchFigure, BenchSuite } from './lib.ts';
+import { type BenchFigure, type BenchSuite, r3, versus } from './lib.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const PYTHON = join(REPO, 'kernels/pysd/.venv/bin/python');
@@ -143,8 +143,6 @@ function runPython<T>(
   });
 }
 
-const r3 = (v: number) => Math.round(v * 1000) / 1000;
-
 export { COMMON, REPO, runPython, sirPath };
 
 export const suite: BenchSuite = async () => {
@@ -172,15 +170,7 @@ export const suite: BenchSuite = async () => {
     const m10 = await mem(10_000);
     rmSync(join(dir, 'results'), { recursive: true, force: true });
     return [
-      {
-        name: 'sweep_lhs_sir_speedup',
-        value: r3(ours),
-        unit: 'runs/s',
-        peer: 'pysd_serial_loop',
-        peer_value: r3(peer),
-        ratio: r3(ours / peer),
-        goal: '>= 1.8',
-      },
+      versus('sweep_lhs_sir_speedup', 'runs/s', ours, 'pysd_serial_loop', peer, { goal: '>= 1.8' }),
       { name: 'sweep_memory_peak_1k', value: r3(m1.peak_kb / 1024), unit: 'MiB' },
       { name: 'sweep_memory_peak_10k', value: r3(m10.peak_kb / 1024), unit: 'MiB' },
       {

@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BenchFigure, BenchSuite } from './lib.ts';
+import { type BenchFigure, type BenchSuite, r3 } from './lib.ts';
 import { REPO, runPython, sirPath } from './pysd.bench.ts';
 
 const PEERS_PYTHON = join(REPO, 'bench/peers/.venv/bin/python');
@@ -106,8 +106,6 @@ peak.join()
 print(json.dumps({"runs": s["run_count"], "failed": s["failed_runs"], "peak_kb": peak.peak, "mode": s["mode"],
                   "elapsed_s": elapsed, "rows": s["rows"]}))
 `;
-
-const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
 async function ema(dir: string, samplesFile: string): Promise<{ runs: number; ema_s: number }> {
   if (!existsSync(PEERS_PYTHON)) {
