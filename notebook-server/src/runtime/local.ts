@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { readSetting } from '../config/index.ts';
 import { kindInside } from '../confine/fs.ts';
@@ -157,7 +158,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   #zygote: Promise<Zygote | null> | undefined;
   /** The write end of each node's lifeline (its stdin), closed at destroy. */
-  readonly #lifelines = new Map<string, NodeJS.WritableStream & { destroy(): void }>();
+  readonly #lifelines = new Map<string, Writable>();
 
   /**
    * One kernel zygote per runtime, started on first use: each experiment's node
@@ -196,7 +197,9 @@ export class LocalRuntime implements ContainerRuntime {
     // Under bubblewrap the zygote forks each kernel into its experiment's sandbox (it joins the
     // sandbox's namespaces and drops to the sandbox user), which needs a root host; a
     // non-root host's sandboxed nodes start their kernels cold.
-    const zygote = spec.command || (bwrapped && !this.#owner) ? null : await this.#kernelZygote();
+    // Without a command of its own, the container is an experiment's node role.
+    const node = !spec.command;
+    const zygote = !node || (bwrapped && !this.#owner) ? null : await this.#kernelZygote();
     const experimentId = spec.experiment_id ?? newExperimentId();
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
@@ -246,7 +249,7 @@ export class LocalRuntime implements ContainerRuntime {
         // The node stops when this process is gone (runtime/parent-watch.ts): its pid where
         // the node can see it, and always the lifeline on its stdin.
         ...parentWatchEnv(),
-        ...(spec.command ? {} : LIFELINE_ENV),
+        ...(node ? LIFELINE_ENV : {}),
         // Kernels cap each file they write at the volume cap (volume-cap.ts: what the local runtime can do).
         PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
       },
@@ -260,7 +263,7 @@ export class LocalRuntime implements ContainerRuntime {
       detached: true,
       // A node's stdin is its lifeline: this process holds the write end and never writes,
       // so the node sees its end when this host dies, even killed -9 mid-create.
-      stdio: [spec.command ? 'ignore' : 'pipe', out, err],
+      stdio: [node ? 'pipe' : 'ignore', out, err],
     });
     closeSync(out);
     closeSync(err);
@@ -300,7 +303,7 @@ export class LocalRuntime implements ContainerRuntime {
         );
       });
     }
-    if (!spec.command) {
+    if (node) {
       try {
         await waitForEndpoint(endpoint, this.#readyTimeoutMs, async () =>
           isAlive(spawned) ? null : `exit; stderr: ${this.#tail(join(logDir, 'stderr.log'), 20)}`,
