@@ -57,6 +57,11 @@ RUN /opt/peragus/venv/bin/python -m compileall -q /opt/peragus/app/kernels/pysd/
 COPY notebook-server/src /opt/peragus/app/notebook-server/src
 # The CLI bundle built by set-up (scripts/build-bundle.mjs): the node role starts without tsx.
 COPY dist/bundle /opt/peragus/app/dist/bundle
+# The node role's V8 startup snapshot (scripts/build-bundle.mjs), built again here: a blob
+# holds the paths it was built at and runs only on the node binary that built it.
+RUN cd /opt/peragus/app/dist/bundle/cli \
+ && node --snapshot-blob node-role.blob --build-snapshot node-role.cjs \
+ && printf '{"node":"%s","execPath":"%s"}\n' "$(node --version)" "$(command -v node)" > node-role.blob.json
 
 ENV PERAGUS_PYTHON=/opt/peragus/venv/bin/python \
     PERAGUS_VENV=/opt/peragus/venv \
@@ -81,4 +86,5 @@ RUN chmod 1777 /experiment
 USER 10001:10001
 WORKDIR /experiment
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/peragus-entrypoint"]
-CMD ["node", "/opt/peragus/app/dist/bundle/cli/peragus.mjs", "node", "--socket", "/experiment/.peragus/node.sock", "--work-dir", "/experiment"]
+# `peragus node --socket … --work-dir …`, started from the snapshot (about half the CPU of the bundle).
+CMD ["node", "--snapshot-blob", "/opt/peragus/app/dist/bundle/cli/node-role.blob", "/opt/peragus/app/dist/bundle/cli/node-role.cjs", "--socket", "/experiment/.peragus/node.sock", "--work-dir", "/experiment"]

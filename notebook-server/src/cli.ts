@@ -2,8 +2,9 @@
 // Each command lives in its own module under cli/; this file only dispatches,
 // answers --help/--version, and turns errors into messages that name the fix.
 import { type CliContext, cliContext } from './cli/context.ts';
+import { failCommand } from './cli/exit.ts';
 import { commandHelp, usage } from './cli/help.ts';
-import { ConfigError, settingsHelp } from './config/index.ts';
+import { settingsHelp } from './config/index.ts';
 import { SERVER_VERSION } from './mcp/server.ts';
 
 type Command = (argv: string[], cli: CliContext) => Promise<number | undefined>;
@@ -47,21 +48,9 @@ async function main(argv: string[]): Promise<number> {
   return (await command(rest, cli)) ?? 0;
 }
 
-/** Exit code 1 with the message; a handle left open by a failed start never keeps the process alive. */
-function fail(err: unknown): void {
-  const e = err as { code?: string; message?: string };
-  // node:util parseArgs: an unknown or malformed option.
-  if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`peragus ${current}: ${e.message}\n  see: peragus ${current} --help\n`);
-    process.exitCode = 2;
-    return;
-  }
-  const fix = err instanceof ConfigError ? `\n  fix: ${err.fix}` : '';
-  process.stderr.write(`peragus: ${err instanceof Error ? err.message : String(err)}${fix}\n`);
-  process.exitCode = 1;
-  setTimeout(() => process.exit(1), 1000).unref();
-}
-
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-}, fail);
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => failCommand(current, err),
+);

@@ -14,7 +14,14 @@ import { onParentDeath } from '../runtime/parent-watch.ts';
 import type { CliContext } from './context.ts';
 import { experimentIdentity } from './node-identity.ts';
 
-export async function nodeCommand(argv: string[], cli: CliContext): Promise<number | undefined> {
+/** How this process was started, for its log: `peragus node` or the node role's startup snapshot. */
+export type NodeEntry = 'cli' | 'snapshot';
+
+export async function nodeCommand(
+  argv: string[],
+  cli: CliContext,
+  entry: NodeEntry = 'cli',
+): Promise<number | undefined> {
   const { config, log } = cli;
   const { values } = parseArgs({
     args: argv,
@@ -96,7 +103,8 @@ export async function nodeCommand(argv: string[], cli: CliContext): Promise<numb
     log.info(`peragus node: serving MCP over the hub ${values.hub} (work dir ${workDir})`);
   } else {
     server = await listenSocket(resolve(values.socket as string), serve);
-    log.info(`peragus node: serving MCP on ${values.socket} (work dir ${workDir})`);
+    const from = entry === 'snapshot' ? ', started from the startup snapshot' : '';
+    log.info(`peragus node: serving MCP on ${values.socket} (work dir ${workDir}${from})`);
   }
 
   await new Promise<void>((done) => {

@@ -173,6 +173,12 @@ export const SETTINGS = {
     'on',
     '"0": each experiment translates its model itself (no shared translation cache)',
   ),
+  nodeSnapshot: setting(
+    'PERAGUS_NODE_SNAPSHOT',
+    onUnlessZero(),
+    'on',
+    '"0": local experiment nodes start from the plain bundle, not its V8 startup snapshot (dist/bundle/cli/node-role.blob)',
+  ),
   python: setting(
     'PERAGUS_PYTHON',
     text(),

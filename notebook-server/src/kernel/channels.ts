@@ -2,11 +2,12 @@
 // sharing one routing id (so stdin requests reach the client that asked), an
 // iopub Subscriber, and a heartbeat Request socket.
 import { randomUUID } from 'node:crypto';
-import { Dealer, Request, Subscriber } from 'zeromq';
+import type { Dealer, Request, Subscriber } from 'zeromq';
 import { type ChannelName, type ConnectionInfo, channelUrl } from './connection.ts';
 import { errorText, kernelLog } from './log.ts';
 import { sleep } from './util.ts';
 import type { Channel, Message, WireCodec } from './wire.ts';
+import { zmq } from './zmq.ts';
 
 export type MessageHandler = (message: Message) => void;
 
@@ -49,6 +50,7 @@ export class KernelChannels {
     // A short reconnect interval: we connect before the kernel binds, and the
     // default 100 ms retry would add up to that much to every cold start.
     const opts = { linger: 0, reconnectInterval: 25 };
+    const { Dealer, Subscriber } = zmq();
     this.#shell = new Dealer({ routingId, ...opts });
     this.#control = new Dealer({ routingId, ...opts });
     this.#stdin = new Dealer({ routingId, ...opts });
@@ -96,7 +98,7 @@ export class KernelChannels {
   async ping(timeoutMs: number): Promise<boolean> {
     if (this.#closed) return false;
     if (!this.#hb) {
-      this.#hb = new Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
+      this.#hb = new (zmq().Request)({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
       this.#hb.connect(channelUrl(this.#info, 'hb' satisfies ChannelName));
     }
     const hb = this.#hb;

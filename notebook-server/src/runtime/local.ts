@@ -8,9 +8,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { readSetting } from '../config/index.ts';
 import { kindInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
@@ -28,6 +27,7 @@ import {
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import { runCommand, stopGroup, treeUsage } from './local-process.ts';
+import { nodeRoleArgv } from './node-role-command.ts';
 import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
 import {
   asRuntimeError,
@@ -65,14 +65,6 @@ import { ContainerRuntimeError, containerLabels, LABELS, parseContainerSpec } fr
 import { diskCapOf } from './volume-cap.ts';
 import { copyIntoVolume, copyOutOfVolume } from './volume-copy.ts';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/**
- * What a node role runs: the bundle this host itself runs from (dist/bundle/cli), or else
- * bin/peragus.js (which checks the bundle's freshness against every source on each start).
- */
-const BIN = existsSync(join(HERE, 'peragus.mjs'))
-  ? join(HERE, 'peragus.mjs')
-  : resolve(HERE, '../../../bin/peragus.js');
 const CLK_TCK = 100;
 
 interface LocalRecord {
@@ -97,6 +89,8 @@ export interface LocalRuntimeOptions {
   nodePoolSize?: number;
   /** Children share the PySD translation cache (default PERAGUS_PYSD_SHARED_CACHE, on). */
   sharedCache?: boolean;
+  /** Nodes start from the bundle's startup snapshot when one fits (default PERAGUS_NODE_SNAPSHOT, on). */
+  nodeSnapshot?: boolean;
   log?: Logger;
   /** Default: bubblewrap when it runs here (checked once), else none. */
   isolation?: IsolationCheck;
@@ -114,6 +108,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   readonly #nodePoolSize: number;
   readonly #sharedCache: boolean;
+  readonly #nodeSnapshot: boolean;
   readonly #log: Logger;
 
   constructor(options: LocalRuntimeOptions = {}) {
@@ -122,6 +117,7 @@ export class LocalRuntime implements ContainerRuntime {
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
     this.#nodePoolSize = options.nodePoolSize ?? readSetting('nodePoolSize');
     this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
+    this.#nodeSnapshot = options.nodeSnapshot ?? readSetting('nodeSnapshot');
     this.#log = options.log ?? createLogger();
     mkdirSync(this.#registry, { recursive: true });
     this.isolation = options.isolation ?? localIsolation();
@@ -216,15 +212,9 @@ export class LocalRuntime implements ContainerRuntime {
     const endpoint = endpointFor(layout.socketPath);
     const out = openSync(join(logDir, 'stdout.log'), 'a');
     const err = openSync(join(logDir, 'stderr.log'), 'a');
-    const cmd = spec.command ?? [
-      process.execPath,
-      BIN,
-      'node',
-      '--socket',
-      layout.socketPath,
-      '--work-dir',
-      layout.workDir,
-    ];
+    const cmd =
+      spec.command ??
+      nodeRoleArgv(['--socket', layout.socketPath, '--work-dir', layout.workDir], this.#nodeSnapshot);
     let zygoteSocket = zygote?.socketPath ?? '0';
     let sockets: [string, string][] | undefined;
     if (zygote && bwrapped && this.#owner) {

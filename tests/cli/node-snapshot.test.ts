@@ -1,0 +1,143 @@
+// The node role started from its V8 startup snapshot (scripts/build-bundle.mjs,
+// runtime/node-role-command.ts) is the same server as `peragus node`: the same
+// tools, a cell run in a cold kernel (spawned through child_process, which the
+// snapshot must restore), settings read at its start and fresh secrets per
+// process (nothing of the snapshot's build survives into a node); and
+// `peragus run` starts its local nodes from it, unless PERAGUS_NODE_SNAPSHOT=0.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connectSocketTransport } from '../../notebook-server/src/orchestrator/socket-transport.ts';
+import { REPO } from '../helpers/sd-models.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const CLI = join(REPO, 'dist/bundle/cli');
+const BLOB = join(CLI, 'node-role.blob');
+const SCRIPT = join(CLI, 'node-role.cjs');
+const home = mkdtempSync(join(tmpdir(), 'peragus-node-snapshot-'));
+const children: ChildProcess[] = [];
+
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(home, { recursive: true, force: true });
+});
+
+type Json = Record<string, unknown>;
+
+/** A node role on a socket in its own work dir, started from `argv`; resolves once it serves. */
+async function startNode(name: string, argv: string[], env: Record<string, string> = {}) {
+  const dir = join(home, name);
+  const socket = join(dir, 'node.sock');
+  let stderr = '';
+  const child = spawn(process.execPath, [...argv, '--socket', socket, '--work-dir', join(dir, 'work')], {
+    env: {
+      ...process.env,
+      PERAGUS_KERNEL_ZYGOTE: '0',
+      PERAGUS_POOL_SIZE: '0',
+      PERAGUS_RUNTIME_DIR: join(dir, 'runtime'),
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  await waitFor(
+    `node ${name} serving`,
+    () => (/serving MCP/.test(stderr) || child.exitCode !== null ? true : undefined),
+    30_000,
+    20,
+  );
+  expect(child.exitCode, stderr).toBeNull();
+  const client = new Client({ name: 'node-snapshot-test', version: '1' });
+  await client.connect(await connectSocketTransport(socket));
+  const call = async (tool: string, args: Json): Promise<Json> => {
+    const r = await client.callTool({ name: tool, arguments: args }, undefined, { timeout: 120_000 });
+    expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+    return r.structuredContent as Json;
+  };
+  return { child, client, call, stderr: () => stderr, runtimeDir: join(dir, 'runtime') };
+}
+
+describe('the node role from its startup snapshot', () => {
+  it('set-up builds it beside the bundle, stamped with this node binary', () => {
+    expect(statSync(BLOB).size).toBeGreaterThan(1 << 20);
+    expect(existsSync(SCRIPT)).toBe(true);
+    const stamp = JSON.parse(readFileSync(join(CLI, 'node-role.blob.json'), 'utf8'));
+    expect(stamp).toEqual({ node: process.version, execPath: process.execPath });
+  });
+
+  it('serves the same tools as `peragus node` and runs cells in a cold kernel', async () => {
+    const snap = await startNode('snap', ['--snapshot-blob', BLOB, SCRIPT], {
+      PERAGUS_EXPERIMENT_ID: 'exp-from-snapshot',
+    });
+    const plain = await startNode('plain', [join(CLI, 'peragus.mjs'), 'node']);
+    expect(snap.stderr()).toMatch(/started from the startup snapshot/);
+    expect(plain.stderr()).not.toMatch(/startup snapshot/);
+    const names = async (c: Client) => (await c.listTools()).tools.map((t) => t.name).sort();
+    const tools = await names(snap.client);
+    expect(tools).toEqual(await names(plain.client));
+    expect(tools).toContain('cell_add');
+
+    // Settings are read when the node starts: this one's experiment id and runtime dir, not the build's.
+    const nb = await snap.call('notebook_create', { name: 'snap' });
+    expect(JSON.stringify(nb)).toContain('exp-from-snapshot');
+    const cell = await snap.call('cell_add', {
+      session_id: nb.session_id,
+      source: 'import os, pysd\nprint(os.getpid() != 1, 6 * 7)',
+      execute: true,
+    });
+    expect((cell.run as Json).status).toBe('ok');
+    expect(JSON.stringify(cell)).toContain('True 42');
+    expect(readdirSync(snap.runtimeDir).some((f) => /^kernel-.*\.json$/.test(f))).toBe(true);
+    await snap.client.close();
+    await plain.client.close();
+  }, 180_000);
+
+  it('gives each node its own secrets: kernel keys differ between two snapshot nodes', async () => {
+    const keys: string[] = [];
+    for (const name of ['keys-a', 'keys-b']) {
+      const n = await startNode(name, ['--snapshot-blob', BLOB, SCRIPT]);
+      const nb = await n.call('notebook_create', { name });
+      await n.call('cell_add', { session_id: nb.session_id, source: '1', execute: true });
+      // The kernel's connection file: HMAC key and ports chosen by this process.
+      const file = readdirSync(n.runtimeDir).find((f) => /^kernel-.*\.json$/.test(f));
+      expect(file, `a connection file in ${n.runtimeDir}`).toBeDefined();
+      keys.push(JSON.parse(readFileSync(join(n.runtimeDir, file as string), 'utf8')).key);
+      await n.client.close();
+    }
+    expect(keys[0]).toMatch(/^[0-9a-f-]{32,}$/);
+    expect(keys[0]).not.toBe(keys[1]);
+  }, 180_000);
+
+  it('`peragus run` starts its local nodes from it; PERAGUS_NODE_SNAPSHOT=0 from the bundle', async () => {
+    const plan = join(home, 'plan.json');
+    writeFileSync(
+      plan,
+      JSON.stringify({
+        model: { source: join(REPO, 'notebooks/models/sir.mdl') },
+        experiment: { type: 'single' },
+        targets: [{ 'Contact Rate': 5 }],
+      }),
+    );
+    for (const [flag, expected] of [
+      ['1', true],
+      ['0', false],
+    ] as const) {
+      const runHome = join(home, `run-${flag}`);
+      await promisify(execFile)(process.execPath, [join(REPO, 'bin/peragus.js'), 'run', plan], {
+        env: { ...process.env, PERAGUS_HOME: runHome, PERAGUS_NODE_SNAPSHOT: flag },
+        timeout: 300_000,
+      });
+      const [experiment] = readdirSync(join(runHome, 'experiments'));
+      const log = readFileSync(join(runHome, 'experiments', experiment as string, 'logs/stderr.log'), 'utf8');
+      expect(log).toMatch(/serving MCP/);
+      expect(/started from the startup snapshot/.test(log), log).toBe(expected);
+    }
+  }, 600_000);
+});
