@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSocketTransport } from '../../notebook-server/src/orchestrator/socket-transport.ts';
 import { REPO } from '../helpers/sd-models.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -20,6 +20,13 @@ const BLOB = join(CLI, 'node-role.blob');
 const SCRIPT = join(CLI, 'node-role.cjs');
 const home = mkdtempSync(join(tmpdir(), 'peragus-node-snapshot-'));
 const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  // What set-up does (`npm test` runs it): a source edited since would leave `peragus run` on tsx.
+  const builder = '../../scripts/build-bundle.mjs'; // plain JS, no type declarations
+  const { buildBundle } = (await import(builder)) as { buildBundle: () => Promise<boolean> };
+  await buildBundle();
+}, 120_000);
 
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');

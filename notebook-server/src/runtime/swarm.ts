@@ -35,7 +35,13 @@ import {
 
 /** Ids this runtime hands out: `swarm-<service id>`, so a host can tell its runtimes apart by id. */
 export const SWARM_ID_PREFIX = 'swarm-';
-const IMAGE_NODE_CMD = ['node', '/opt/peragus/app/bin/peragus.js', 'node'];
+/** `peragus node` in the image, from the node role's startup snapshot (built by the Dockerfile). */
+const IMAGE_NODE_CMD = [
+  'node',
+  '--snapshot-blob',
+  '/opt/peragus/app/dist/bundle/cli/node-role.blob',
+  '/opt/peragus/app/dist/bundle/cli/node-role.cjs',
+];
 const COPY_TIMEOUT_MS = 300_000;
 
 export interface SwarmRuntimeOptions extends SwarmServicesOptions {
