@@ -122,6 +122,34 @@ describe('the node role from its startup snapshot', () => {
     expect(keys[0]).not.toBe(keys[1]);
   }, 180_000);
 
+  it('a hub node (swarm) from it loads the packages left outside the snapshot (ws)', async () => {
+    const dir = mkdtempSync(join(home, 'hub-'));
+    let stderr = '';
+    const child = spawn(
+      process.execPath,
+      ['--snapshot-blob', BLOB, SCRIPT, '--hub', 'ws://127.0.0.1:9/hub', '--work-dir', join(dir, 'work')],
+      {
+        env: { ...process.env, PERAGUS_HUB_TOKEN: 'not-a-real-token', PERAGUS_EXPERIMENT_ID: 'exp-hub' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    children.push(child);
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // Nothing listens on port 9: the node keeps trying, which needs ws loaded.
+    await waitFor(
+      'the hub node retrying',
+      () => (/retrying/.test(stderr) || child.exitCode !== null ? true : undefined),
+      30_000,
+      20,
+    );
+    expect(stderr).toMatch(/serving MCP over the hub ws:\/\/127\.0\.0\.1:9\/hub/);
+    expect(stderr).not.toMatch(/Cannot find module/);
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGTERM');
+  });
+
   it('`peragus run` starts its local nodes from it; PERAGUS_NODE_SNAPSHOT=0 from the bundle', async () => {
     const plan = join(home, 'plan.json');
     writeFileSync(
