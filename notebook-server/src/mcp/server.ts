@@ -4,6 +4,7 @@
 // naming a container to that container's node server, the catalog resources
 // and a task registry for long runs.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { lazySchemaValidator } from '../jsonrpc/schema-validator.ts';
 import { SessionDirectory } from '../notebook/session-directory.ts';
 import type { RemoteSessions } from '../notebook/session-handle.ts';
 import { PERAGUS_VERSION } from '../version.ts';
@@ -66,6 +67,7 @@ export function createMcpServer(ctx: NotebookContext, extras: McpServerExtras = 
       },
       ...(extras.tasks ? { taskStore: extras.tasks } : {}),
       instructions: INSTRUCTIONS,
+      jsonSchemaValidator: lazySchemaValidator,
     },
   );
   const tools = [...notebookTools(ctx), ...pysdTools(ctx), ...(extras.tools ?? [])];

@@ -8,6 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { type CallToolResult, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ERROR_META_KEY, type ErrorCode, PeragusError, reportFrom } from '../errors/index.ts';
+import { lazySchemaValidator } from '../jsonrpc/schema-validator.ts';
 import { type EventBus, SessionEvent } from '../notebook/events.ts';
 import { ENDPOINT_RELATIVE_PATH } from '../runtime/types.ts';
 import {
@@ -150,7 +151,10 @@ export class ContainerRouter {
           undefined,
           work_dir ? { root: work_dir, socket: ENDPOINT_RELATIVE_PATH } : undefined,
         );
-    const client = new Client({ name: 'peragus-host', version: PERAGUS_VERSION });
+    const client = new Client(
+      { name: 'peragus-host', version: PERAGUS_VERSION },
+      { jsonSchemaValidator: lazySchemaValidator },
+    );
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
       const parsed = SessionEvent.safeParse(n.params.data);
       if (n.params.logger === 'peragus.events' && parsed.success) {
