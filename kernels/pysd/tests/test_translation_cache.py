@@ -3,11 +3,14 @@ never loaded when corrupt, and the same results as a model translated in place."
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 import os
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 import peragus_pysd as pp
 from helpers import MODELS, InTempDir
@@ -61,6 +64,40 @@ class SharedCache(InTempDir, unittest.TestCase):
         self.assertEqual(m["time"]["final_time"], 20.0)
         self.assertTrue(plancheck.run({"model": str(MODELS / "coffee.mdl"), "experiments": []})["ok"])
         self.assertIsNotNone(loader.shared_translation(sha))
+
+    def test_experiments_load_the_bytecode_compiled_once_in_the_cache(self) -> None:
+        self.assertTrue(plancheck.run({"model": str(MODELS / "coffee.mdl"), "experiments": []})["ok"])
+        folder, entry = self.entry()
+        self.assertEqual(loader.sha256_file(folder / entry["pyc_file"]), entry["pyc_sha256"])
+        compiled: list[str] = []
+        real = importlib.machinery.SourceFileLoader.source_to_code
+
+        def counting(loader_self, data, path, **kw):  # type: ignore[no-untyped-def]
+            compiled.append(str(path))
+            return real(loader_self, data, path, **kw)
+
+        with mock.patch.object(importlib.machinery.SourceFileLoader, "source_to_code", counting):
+            m = pp.load_model(str(MODELS / "coffee.mdl"))
+        local_py = Path(loader.get_model(m["model_id"]).py_file)
+        self.assertEqual(
+            loader.sha256_file(Path(importlib.util.cache_from_source(str(local_py)))), entry["pyc_sha256"]
+        )
+        self.assertNotIn(str(local_py), compiled)  # the model came from the shared bytecode
+        self.assertEqual(m["time"]["final_time"], 20.0)
+
+    def test_a_corrupt_bytecode_file_is_never_used(self) -> None:
+        self.assertTrue(plancheck.run({"model": str(MODELS / "coffee.mdl"), "experiments": []})["ok"])
+        folder, entry = self.entry()
+        pyc = folder / entry["pyc_file"]
+        os.chmod(pyc, 0o644)
+        data = bytearray(pyc.read_bytes())
+        data[-8:] = b"\x00" * 8  # same header (valid source hash), broken code
+        pyc.write_bytes(bytes(data))
+        m = pp.load_model(str(MODELS / "coffee.mdl"))
+        local_py = Path(loader.get_model(m["model_id"]).py_file)
+        cached = Path(importlib.util.cache_from_source(str(local_py)))
+        self.assertFalse(cached.exists() and cached.read_bytes() == bytes(data))  # compiled from source instead
+        self.assertEqual(pp.run_experiment(m["model_id"], {"type": "single"})["run_count"], 1)
 
     def test_plan_check_names_the_misspelled_parameter_and_the_untranslatable_model(self) -> None:
         r = plancheck.run(

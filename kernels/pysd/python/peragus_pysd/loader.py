@@ -20,8 +20,10 @@ ignored (and rebuilt by the next plan check), never loaded.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
+import py_compile
 import re
 import shutil
 import threading
@@ -154,6 +156,7 @@ def _stage_for_translation(src: Path, sha: str) -> Path:
 
 
 ENTRY_FILE = "entry.json"
+PYC_FILE = "model.pyc"
 
 
 def entry_name(sha: str) -> str:
@@ -217,6 +220,7 @@ def publish_translation(src: Path, fmt: str, sha: str) -> Path:
             "format": fmt,
             "py_file": py_file.name,
             "py_sha256": sha256_file(py_file),
+            **_compile_shared(py_file, tmp),
         }
         (tmp / ENTRY_FILE).write_text(json.dumps(entry), encoding="utf-8")
         final = root / entry_name(sha)
@@ -235,19 +239,58 @@ def publish_translation(src: Path, fmt: str, sha: str) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _compile_shared(py_file: Path, folder: Path) -> dict[str, str]:
+    """Byte-compile a translation into its cache entry, once: every kernel then loads the bytecode.
+
+    The .pyc is checked against the source's hash, not its mtime (PEP 552), so it stays valid
+    beside each kernel's copy of the .py. A model that cannot be compiled here gets no .pyc
+    (its kernels compile it themselves, and report what is wrong).
+    """
+    pyc = folder / PYC_FILE
+    try:
+        py_compile.compile(
+            str(py_file),
+            cfile=str(pyc),
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+        )
+    except py_compile.PyCompileError:
+        return {}
+    return {"pyc_file": pyc.name, "pyc_sha256": sha256_file(pyc)}
+
+
+def _copy_verified(src: Path, dest: Path, sha: str) -> bool:
+    """Copy ``src`` to ``dest`` (read-only) through a temp name, if the copy has sha256 ``sha``."""
+    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, 0o444)
+    if sha256_file(tmp) != sha:
+        tmp.unlink()
+        return False
+    os.replace(tmp, dest)
+    return True
+
+
 def _reuse_shared(staged: Path, sha: str) -> Path | None:
-    """Copy a verified shared translation next to the staged source (read-only); None when there is none."""
+    """Copy a verified shared translation (and its bytecode) next to the staged source; None when there is none."""
     shared = shared_translation(sha)
     if shared is None:
         return None
     py_file = staged.with_suffix(".py")
-    tmp = py_file.with_name(f".{py_file.name}.tmp{os.getpid()}")
-    shutil.copyfile(shared, tmp)
-    os.chmod(tmp, 0o444)
-    if sha256_file(tmp) != sha256_file(shared):
-        tmp.unlink()
+    if not _copy_verified(shared, py_file, sha256_file(shared)):
         return None
-    os.replace(tmp, py_file)
+    try:
+        entry = json.loads((shared.parent / ENTRY_FILE).read_text(encoding="utf-8"))
+        name = str(entry["pyc_file"])
+        if Path(name).name != name:
+            return py_file
+        pyc = shared.parent / name
+        cache = Path(importlib.util.cache_from_source(str(py_file)))
+        cache.parent.mkdir(exist_ok=True)
+        # A .pyc that does not match its recorded hash is left out: the kernel compiles the source.
+        _copy_verified(pyc, cache, str(entry["pyc_sha256"]))
+    except (OSError, KeyError, ValueError):
+        pass
     return py_file
 
 
