@@ -30,7 +30,7 @@ def kind(cmd: list[str]) -> str:
         return "zygote + its forks (kernels, plan check)"
     if "kernel_launcher" in s:
         return "kernel (cold)"
-    if " node " in s and "--socket" in s:
+    if (" node " in s or "node-role.cjs" in s) and "--socket" in s:
         return "node role"
     if " run " in s and "peragus" in s:
         return "host"

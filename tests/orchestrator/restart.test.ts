@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isNodeRoleCommand } from '../helpers/node-role.ts';
 import { REPO } from '../helpers/sd-models.ts';
 import { killMidPlanAndRestart, startStdioHost } from '../helpers/stdio-host.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -18,7 +19,7 @@ const startHost = () => startStdioHost({ PERAGUS_HOME: home }, clients);
 /** Node-role processes serving experiments under this test's PERAGUS_HOME. */
 function nodeProcesses(): string[] {
   const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes(' node --socket ') && l.includes(home));
+  return out.split('\n').filter((l) => isNodeRoleCommand(l) && l.includes(home));
 }
 
 afterAll(async () => {
@@ -28,6 +29,11 @@ afterAll(async () => {
 
 describe('host restart mid-plan', () => {
   it('keeps finished results, resumes the rest, duplicates nothing, orphans nothing', async () => {
+    // The orphan check below means something only if it can see the nodes: it must see them run.
+    let nodesSeen = 0;
+    const sampler = setInterval(() => {
+      nodesSeen = Math.max(nodesSeen, nodeProcesses().length);
+    }, 250);
     const { second, planId } = await killMidPlanAndRestart(
       startHost,
       {
@@ -38,7 +44,8 @@ describe('host restart mid-plan', () => {
       },
       6,
       { twoFinished: 300_000, allFinished: 600_000 },
-    );
+    ).finally(() => clearInterval(sampler));
+    expect(nodesSeen).toBeGreaterThan(0);
     const perExperiment = await second.call('catalog_query', {
       sql: `SELECT experiment_id, count(*) AS n FROM artifacts WHERE experiment_id LIKE '${planId}%' GROUP BY 1 ORDER BY 1`,
     });

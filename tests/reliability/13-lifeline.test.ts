@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isNodeRoleCommand } from '../helpers/node-role.ts';
 import { REPO } from '../helpers/sd-models.ts';
 import { BIN, cli, processesUsing, until } from './helpers.ts';
 
@@ -22,7 +23,7 @@ afterAll(() => {
   rmSync(home, { recursive: true, force: true });
 });
 
-const nodes = () => processesUsing(home).filter((p) => p.cmd.includes(' node --socket '));
+const nodes = () => processesUsing(home).filter((p) => isNodeRoleCommand(p.cmd));
 
 describe('a node dies with its host', () => {
   it('when its parent was never the host it watches: the lifeline on stdin ends it', async () => {
