@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { spawnSync } from 'node:child_process';
 // Builds the CLI (host and node roles) into one ESM file with esbuild, so
 // `peragus` starts without compiling TypeScript at run time (bin/peragus.js
 // uses the bundle while it is newer than every source file, tsx otherwise).
@@ -11,6 +10,8 @@ import { spawnSync } from 'node:child_process';
 // The bundle sits three folders below the repo root, like the sources
 // (notebook-server/src/<area>/x.ts), so the paths our modules derive from
 // import.meta.url (the kernelspec, the UI, package.json, bin/) stay right.
+// Beside it, the node role's startup snapshot (buildNodeRoleSnapshot below).
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
