@@ -168,8 +168,8 @@ def shared_cache_root() -> Path | None:
     return Path(env) if env and env != "0" else None
 
 
-def shared_translation(sha: str) -> Path | None:
-    """The verified translated file for ``sha`` in the shared cache, or None (missing or corrupt)."""
+def _shared_entry(sha: str) -> tuple[Path, dict[str, Any]] | None:
+    """The verified translated file for ``sha`` in the shared cache and its entry, or None (missing or corrupt)."""
     root = shared_cache_root()
     if root is None:
         return None
@@ -181,9 +181,15 @@ def shared_translation(sha: str) -> Path | None:
             return None
         if Path(entry["py_file"]).name != entry["py_file"] or sha256_file(py_file) != entry.get("py_sha256"):
             return None
-        return py_file
+        return py_file, entry
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def shared_translation(sha: str) -> Path | None:
+    """The verified translated file for ``sha`` in the shared cache, or None (missing or corrupt)."""
+    found = _shared_entry(sha)
+    return found[0] if found else None
 
 
 def publish_translation(src: Path, fmt: str, sha: str) -> Path:
@@ -273,23 +279,22 @@ def _copy_verified(src: Path, dest: Path, sha: str) -> bool:
 
 def _reuse_shared(staged: Path, sha: str) -> Path | None:
     """Copy a verified shared translation (and its bytecode) next to the staged source; None when there is none."""
-    shared = shared_translation(sha)
-    if shared is None:
+    found = _shared_entry(sha)
+    if found is None:
         return None
+    shared, entry = found
     py_file = staged.with_suffix(".py")
-    if not _copy_verified(shared, py_file, sha256_file(shared)):
+    if not _copy_verified(shared, py_file, str(entry["py_sha256"])):
         return None
+    name = entry.get("pyc_file")
+    if not isinstance(name, str) or Path(name).name != name:
+        return py_file
     try:
-        entry = json.loads((shared.parent / ENTRY_FILE).read_text(encoding="utf-8"))
-        name = str(entry["pyc_file"])
-        if Path(name).name != name:
-            return py_file
-        pyc = shared.parent / name
         cache = Path(importlib.util.cache_from_source(str(py_file)))
         cache.parent.mkdir(exist_ok=True)
         # A .pyc that does not match its recorded hash is left out: the kernel compiles the source.
-        _copy_verified(pyc, cache, str(entry["pyc_sha256"]))
-    except (OSError, KeyError, ValueError):
+        _copy_verified(shared.parent / name, cache, str(entry.get("pyc_sha256")))
+    except OSError:
         pass
     return py_file
 
