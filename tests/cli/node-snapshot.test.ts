@@ -35,32 +35,37 @@ afterAll(() => {
 
 type Json = Record<string, unknown>;
 
-/** A node role on a socket in its own work dir, started from `argv`; resolves once it serves. */
-async function startNode(name: string, argv: string[], env: Record<string, string> = {}) {
-  const dir = join(home, name);
-  const socket = join(dir, 'node.sock');
+/** A node role process started from `argv` with `env`; resolves once its stderr matches `ready` (or it exits). */
+async function spawnNode(argv: string[], env: Record<string, string>, ready: RegExp, what: string) {
   let stderr = '';
-  const child = spawn(process.execPath, [...argv, '--socket', socket, '--work-dir', join(dir, 'work')], {
-    env: {
-      ...process.env,
-      PERAGUS_KERNEL_ZYGOTE: '0',
-      PERAGUS_POOL_SIZE: '0',
-      PERAGUS_RUNTIME_DIR: join(dir, 'runtime'),
-      ...env,
-    },
+  const child = spawn(process.execPath, argv, {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  await waitFor(
+  await waitFor(what, () => (ready.test(stderr) || child.exitCode !== null ? true : undefined), 30_000, 20);
+  return { child, stderr: () => stderr };
+}
+
+/** A node role on a socket in its own work dir, started from `argv`; resolves once it serves. */
+async function startNode(name: string, argv: string[], env: Record<string, string> = {}) {
+  const dir = join(home, name);
+  const socket = join(dir, 'node.sock');
+  const { child, stderr } = await spawnNode(
+    [...argv, '--socket', socket, '--work-dir', join(dir, 'work')],
+    {
+      PERAGUS_KERNEL_ZYGOTE: '0',
+      PERAGUS_POOL_SIZE: '0',
+      PERAGUS_RUNTIME_DIR: join(dir, 'runtime'),
+      ...env,
+    },
+    /serving MCP/,
     `node ${name} serving`,
-    () => (/serving MCP/.test(stderr) || child.exitCode !== null ? true : undefined),
-    30_000,
-    20,
   );
-  expect(child.exitCode, stderr).toBeNull();
+  expect(child.exitCode, stderr()).toBeNull();
   const client = new Client({ name: 'node-snapshot-test', version: '1' });
   await client.connect(await connectSocketTransport(socket));
   const call = async (tool: string, args: Json): Promise<Json> => {
@@ -68,7 +73,7 @@ async function startNode(name: string, argv: string[], env: Record<string, strin
     expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
     return r.structuredContent as Json;
   };
-  return { child, client, call, stderr: () => stderr, runtimeDir: join(dir, 'runtime') };
+  return { child, client, call, stderr, runtimeDir: join(dir, 'runtime') };
 }
 
 describe('the node role from its startup snapshot', () => {
@@ -124,28 +129,15 @@ describe('the node role from its startup snapshot', () => {
 
   it('a hub node (swarm) from it loads the packages left outside the snapshot (ws)', async () => {
     const dir = mkdtempSync(join(home, 'hub-'));
-    let stderr = '';
-    const child = spawn(
-      process.execPath,
-      ['--snapshot-blob', BLOB, SCRIPT, '--hub', 'ws://127.0.0.1:9/hub', '--work-dir', join(dir, 'work')],
-      {
-        env: { ...process.env, PERAGUS_HUB_TOKEN: 'not-a-real-token', PERAGUS_EXPERIMENT_ID: 'exp-hub' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    children.push(child);
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
     // Nothing listens on port 9: the node keeps trying, which needs ws loaded.
-    await waitFor(
+    const { child, stderr } = await spawnNode(
+      ['--snapshot-blob', BLOB, SCRIPT, '--hub', 'ws://127.0.0.1:9/hub', '--work-dir', join(dir, 'work')],
+      { PERAGUS_HUB_TOKEN: 'not-a-real-token', PERAGUS_EXPERIMENT_ID: 'exp-hub' },
+      /retrying/,
       'the hub node retrying',
-      () => (/retrying/.test(stderr) || child.exitCode !== null ? true : undefined),
-      30_000,
-      20,
     );
-    expect(stderr).toMatch(/serving MCP over the hub ws:\/\/127\.0\.0\.1:9\/hub/);
-    expect(stderr).not.toMatch(/Cannot find module/);
+    expect(stderr()).toMatch(/serving MCP over the hub ws:\/\/127\.0\.0\.1:9\/hub/);
+    expect(stderr()).not.toMatch(/Cannot find module/);
     expect(child.exitCode).toBeNull();
     child.kill('SIGTERM');
   });
