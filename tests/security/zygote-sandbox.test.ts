@@ -182,11 +182,15 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
       expect(answer?.error).toMatch(/serves kernels only/);
     }
     const local = t.host.containers.runtime('local') as LocalRuntime;
-    const main = await local.warm();
+    const main = await local.zygoteSocket();
+    const checks = await local.warm();
+    expect(main).toBeTruthy();
+    expect(checks).toBe(`${main}.check`);
+    expect(existsSync(checks as string)).toBe(true);
     const seen = await runInA(
-      `import os; print(os.path.exists(${JSON.stringify(main)}), os.path.exists(${JSON.stringify(`${main}.d`)}), os.listdir('/run/peragus'))`,
+      `import os; print([os.path.exists(p) for p in ${JSON.stringify([main, `${main}.d`, checks])}], os.listdir('/run/peragus'))`,
     );
-    expect(seen.trim()).toBe("False False ['kernel.sock']");
+    expect(seen.trim()).toBe("[False, False, False] ['kernel.sock']");
   }, 120_000);
 
   it("a kernel asked for with B's work dir, a .. path or a link to B gets A's sandbox and never B's dir", async () => {
@@ -209,6 +213,57 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
     }
     expect(readdirSync(b.work).sort()).toEqual(before);
   }, 120_000);
+
+  it("a kernel killed outright (the OOM killer's SIGKILL) takes no other experiment's kernel, nor the zygote, down", async () => {
+    const local = t.host.containers.runtime('local') as LocalRuntime;
+    const zygote = (await local.zygotePid()) as number;
+    const kernelOf = async (x: { cid: string }, name: string) => {
+      const nb = await t.call('notebook_create', { name, container_id: x.cid });
+      const cell = await t.call('cell_add', {
+        session_id: nb.session_id,
+        source: 'import os; print(os.getpid())',
+        execute: true,
+      });
+      expect((cell.run as { status: string }).status).toBe('ok');
+      const record = JSON.parse(readFileSync(join(t.home, 'local-containers', `${x.cid}.json`), 'utf8'));
+      const mine = new Set(sandboxProcesses(record.pid as number));
+      return {
+        session: nb.session_id as string,
+        pids: zygoteKernels(zygote, EXPERIMENT_UID).filter((k) => mine.has(k)),
+      };
+    };
+    const victim = await kernelOf(a, 'victim');
+    const bystander = await kernelOf(b, 'bystander');
+    expect(victim.pids.length).toBeGreaterThan(0);
+    expect(bystander.pids.length).toBeGreaterThan(0);
+    // Each kills, over and over: a race between the kernel's death and its waiter was enough.
+    for (const pid of victim.pids) process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1500));
+
+    // B's kernel is the same live process and still runs B's cells.
+    expect(bystander.pids.filter((p) => existsSync(`/proc/${p}`))).toEqual(bystander.pids);
+    const again = await t.call('cell_add', { session_id: bystander.session, source: '6 * 7', execute: true });
+    expect((again.run as { status: string }).status).toBe('ok');
+    expect(JSON.stringify(again.run)).toContain('42');
+    // The zygote still serves: its sockets are there, and a new experiment gets a forked kernel.
+    const main = (await local.zygoteSocket()) as string;
+    expect(existsSync(main)).toBe(true);
+    expect(existsSync(`${main}.check`)).toBe(true);
+    const c = await t.call('container_create', { experiment_id: 'zyg-c' });
+    try {
+      const third = await kernelOf({ cid: c.container_id as string }, 'after');
+      expect(third.pids.length).toBeGreaterThan(0);
+    } finally {
+      await t.call('container_destroy', { container_id: c.container_id, remove_work_dir: true });
+    }
+    // A's notebook says its kernel died (and how), rather than hanging.
+    const dead = await t.client.callTool({
+      name: 'cell_add',
+      arguments: { session_id: victim.session, source: '1 + 1', execute: true },
+    });
+    expect(dead.isError).toBe(true);
+    expect(JSON.stringify(dead.content)).toMatch(/kernel of session .* died; call restart\(\)/);
+  }, 300_000);
 });
 
 describe.skipIf(why !== null)("the zygote's experiment sockets", () => {

@@ -84,8 +84,8 @@ export class ContainerService {
 
   /**
    * Lets a runtime prepare for creates to come (`hint.creates`: how many, so a
-   * warm pool fills for them and not past them); resolves to the local runtime's
-   * kernel zygote socket when it has one (the plan check runs there too).
+   * warm pool fills for them and not past them); resolves to where the plan check can run:
+   * the local runtime's zygote check server when it has one.
    */
   warm(kind: RuntimeKind = this.defaultKind, hint: { creates?: number } = {}): Promise<string | undefined> {
     const rt = this.runtime(kind) as { warm?: (hint: { creates?: number }) => Promise<string | undefined> };

@@ -8,7 +8,10 @@ asks for one kernel with one JSON line::
     {"argv": ["-f", "/path/kernel-xyz.json"], "cwd": "/work/dir", "env": {...}}
 
 (or ``{"task": "plancheck", "input": {...}, "env": {...}}``: the host's plan
-check, :func:`peragus_pysd.plancheck.run`, in a forked child).
+check, :func:`peragus_pysd.plancheck.run`, in a forked child). Plan checks are
+best asked of the check server on ``PATH.check`` (it prints ``checks``): it is
+forked once the imports both share are done and adds the translator's own, so
+a plan's check runs while this process still imports what kernels need.
 
 The zygote forks; the child isolates itself (:func:`isolate`: new session,
 the requester's cwd and environment, stdin from /dev/null, stdout/stderr to a
@@ -46,7 +49,7 @@ import time
 from typing import Any
 
 from . import nsjoin
-from .zygote_child import isolate, run_kernel, warm_imports  # noqa: F401  (isolate: the seam, re-exported)
+from .zygote_child import base_imports, check_imports, isolate, run_kernel, warm_imports  # noqa: F401  (isolate: the seam)
 from .zygote_sandbox import Experiment, NotAttached, check_request, fork_kernel, listen_for
 
 READ_CHUNK = 65536
@@ -71,9 +74,14 @@ class Kernel:
 
 
 class Zygote:
-    def __init__(self, path: str, owner: int) -> None:
+    def __init__(self, path: str, owner: int, checks_only: bool = False) -> None:
         self.path = path
         self.owner = owner
+        self.pid = os.getpid()
+        # The check server: plan checks only (no kernels, no experiment registry).
+        self.checks_only = checks_only
+        # Processes of this zygote that are not kernels (the check server), ended with it.
+        self.helpers: list[int] = []
         self.sel = selectors.DefaultSelector()
         self.kernels: dict[int, Kernel] = {}
         self.pending: dict[socket.socket, bytes] = {}
@@ -105,6 +113,10 @@ class Zygote:
                     import traceback  # noqa: PLC0415
 
                     traceback.print_exc()
+                    if os.getpid() != self.pid:
+                        # A forked child raised its way back here: it must never serve (or, at
+                        # its owner check, shut down what is the zygote's: kernels, sockets).
+                        os._exit(1)
             self._reap()
             if self.owner > 1 and os.getppid() != self.owner:
                 self.shutdown()
@@ -162,6 +174,8 @@ class Zygote:
             return
         if exp is not None:
             self._serve_experiment(conn, exp, request)
+        elif self.checks_only and request.get("task") != "plancheck":
+            self._refuse(conn, "this socket serves plan checks only")
         elif "op" in request:
             self._control(conn, request)
         else:
@@ -257,13 +271,16 @@ class Zygote:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            others = [self.server.fileno(), out_r, conn.fileno(), *(k.conn.fileno() for k in self.kernels.values())]
-            others += [k.out_r for k in self.kernels.values() if k.out_r is not None]
-            others += [c.fileno() for c in self.pending]
-            for exp in self.experiments.values():
-                others += [exp.server.fileno(), *(exp.sandbox.fds.values() if exp.sandbox else ())]
-                others += [c.fileno() for c, _ in exp.waiting]
-            run_kernel(request, out_w, others)
+            try:
+                others = [self.server.fileno(), out_r, conn.fileno(), *(k.conn.fileno() for k in self.kernels.values())]
+                others += [k.out_r for k in self.kernels.values() if k.out_r is not None]
+                others += [c.fileno() for c in self.pending]
+                for exp in self.experiments.values():
+                    others += [exp.server.fileno(), *(exp.sandbox.fds.values() if exp.sandbox else ())]
+                    others += [c.fileno() for c, _ in exp.waiting]
+                run_kernel(request, out_w, others)
+            finally:
+                os._exit(1)  # run_kernel never returns; nor does this child if anything above raised
         os.close(out_w)
         kernel = Kernel(conn, pid, out_r)
         self.kernels[pid] = kernel
@@ -360,6 +377,11 @@ class Zygote:
         self.kernels.pop(kernel.pid, None)
 
     def shutdown(self) -> None:
+        for pid in self.helpers:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
         for kernel in list(self.kernels.values()):
             self._kill(kernel)
         for exp_id in list(self.experiments):
@@ -387,11 +409,40 @@ class _Closed:
         return -1
 
 
+def start_check_server(path: str) -> int:
+    """Forks the plan check server: it adds the translator's imports and serves plan checks on
+    ``path`` (printing ``checks`` once it listens) while this process goes on importing what
+    kernels need, so a plan's check overlaps the zygote's start instead of following it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        check_imports()
+        gc.collect()
+        gc.freeze()
+        server = Zygote(path, os.getppid(), checks_only=True)
+        signal.signal(signal.SIGTERM, lambda *_: (server.shutdown(), os._exit(0)))
+        sys.stdout.write("checks\n")
+        sys.stdout.flush()
+        server.serve()
+    except BaseException as exc:  # noqa: BLE001 - the host checks cold; say why
+        sys.stdout.write(f"checks-failed {type(exc).__name__}: {exc}\n".replace("\n", " ").rstrip() + "\n")
+        sys.stdout.flush()
+        code = 1
+    os._exit(code)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m peragus_pysd.zygote")
     parser.add_argument("--socket", required=True)
     args = parser.parse_args()
     owner = int(os.environ.get("PERAGUS_PARENT_PID") or 0)
+    base_imports()
+    checks = start_check_server(args.socket + ".check")
     warm_imports()
     # Every object imported so far goes to a permanent generation: a forked kernel's
     # collections never walk them, so they stay shared with this process instead of
@@ -399,6 +450,7 @@ def main() -> int:
     gc.collect()
     gc.freeze()
     zygote = Zygote(args.socket, owner)
+    zygote.helpers.append(checks)
     signal.signal(signal.SIGTERM, lambda *_: (zygote.shutdown(), os._exit(0)))
     sys.stdout.write("ready\n")
     sys.stdout.flush()

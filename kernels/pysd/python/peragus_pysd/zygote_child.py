@@ -1,5 +1,6 @@
 """What a child of the kernel zygote does: the imports the zygote pays once
-(:func:`warm_imports`), the experiment's own session, environment and stdio
+(:func:`base_imports`, :func:`warm_imports`; the plan check server's
+:func:`check_imports`), the experiment's own session, environment and stdio
 (:func:`isolate`), then the kernel or the plan check (:func:`run_kernel`).
 A sandboxed experiment's child has already joined its sandbox
 (:mod:`peragus_pysd.zygote_sandbox`) when :func:`run_kernel` starts.
@@ -14,17 +15,32 @@ import sys
 from typing import Any
 
 
-def warm_imports() -> None:
-    """Everything a kernel and a typical experiment import, loaded once here."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
+def base_imports() -> None:
+    """What kernels and the plan check both need: imported before the check server forks."""
     import pandas.core.methods.to_dict  # noqa: F401, PLC0415  (the model's docs, described)
     import pyarrow.parquet  # noqa: F401, PLC0415  (every run's Parquet: ≈ 0.02 CPU-s per kernel)
     import pysd  # noqa: F401, PLC0415
-    from ipykernel.kernelapp import IPKernelApp  # noqa: F401, PLC0415
 
     import peragus_pysd  # noqa: F401, PLC0415
+
+
+def check_imports() -> None:
+    """What the plan check adds (the check server's own): PySD's Vensim translator and its
+    Python builder, which imports scipy.optimize (≈ 0.5 CPU-s that no kernel needs)."""
+    import pysd.builders.python.python_model_builder  # noqa: F401, PLC0415
+    import pysd.translators.vensim.vensim_file  # noqa: F401, PLC0415
+
+    from . import plancheck, validate  # noqa: F401, PLC0415
+
+
+def warm_imports() -> None:
+    """Everything a kernel and a typical experiment import, loaded once here."""
+    base_imports()
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    from ipykernel.kernelapp import IPKernelApp  # noqa: F401, PLC0415
+
     import peragus_pysd.experiment  # noqa: F401, PLC0415  (params, validate, writers, runner)
 
     from . import kernel_launcher  # noqa: F401, PLC0415

@@ -159,6 +159,7 @@ def _outer_child(
     info_w: int,
 ) -> None:
     """First child: stays outside, joins the pid namespace for its child, waits for it. Never returns."""
+    code = 1
     try:
         _close_all_but({out_w, info_w, *sandbox.fds.values()})
         os.setsid()
@@ -171,6 +172,7 @@ def _outer_child(
             _inner_child(sandbox, request, run_kernel, out_w, life_r)
         os.close(life_r)
         os.close(out_w)
+        out_w = -1
         sandbox.close()
         os.write(info_w, f"{inner} {_ns_pid(inner)}\n".encode())
         os.close(info_w)
@@ -182,14 +184,25 @@ def _outer_child(
                 break
             except InterruptedError:
                 continue
+        code = os.waitstatus_to_exitcode(status)
         if os.WIFSIGNALED(status):
+            # End the way the kernel ended. SIGKILL (the OOM killer's, or the zygote's at revoke)
+            # has no handler to reset, so setting one fails: that must not stop the mirror.
             sig = os.WTERMSIG(status)
-            signal.signal(sig, signal.SIG_DFL)
+            code = 128 + sig
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
             os.kill(os.getpid(), sig)
-        os._exit(os.waitstatus_to_exitcode(status))
-    except BaseException:  # noqa: BLE001 - report, never return into the zygote's loop
-        os.write(out_w, traceback.format_exc().encode())
-        os._exit(1)
+    except BaseException:  # noqa: BLE001 - report if we still can; never return into the zygote's loop
+        if out_w >= 0:
+            try:
+                os.write(out_w, traceback.format_exc().encode())
+            except OSError:
+                pass
+    finally:
+        os._exit(code)
 
 
 def _inner_child(
@@ -207,6 +220,8 @@ def _inner_child(
             os._exit(1)  # the outer child is already gone
         os.close(life_r)
     except BaseException:  # noqa: BLE001 - no experiment code ran; say why and stop
-        os.write(out_w, f"cannot enter the experiment's sandbox:\n{traceback.format_exc()}".encode())
-        os._exit(1)
+        try:
+            os.write(out_w, f"cannot enter the experiment's sandbox:\n{traceback.format_exc()}".encode())
+        finally:
+            os._exit(1)
     run_kernel(request, out_w, [])
