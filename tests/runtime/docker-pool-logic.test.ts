@@ -5,11 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { DockerPool, type PoolEntry, poolSizeFrom } from '../../notebook-server/src/runtime/docker-pool.ts';
 
-function fakePool(size: number, dead = new Set<string>()) {
+function fakePool(size: number, dead = new Set<string>(), refillDelayMs = 0) {
   let n = 0;
   const discarded: string[] = [];
+  const fillStarts: number[] = [];
   const pool = new DockerPool(size, {
+    refillDelayMs,
     fill: async () => {
+      fillStarts.push(performance.now());
       await new Promise((r) => setTimeout(r, 5));
       n += 1;
       return {
@@ -24,7 +27,7 @@ function fakePool(size: number, dead = new Set<string>()) {
       discarded.push(e.container_id);
     },
   });
-  return { pool, discarded, filled: () => n };
+  return { pool, discarded, filled: () => n, fillStarts };
 }
 
 describe('DockerPool', () => {
@@ -38,6 +41,20 @@ describe('DockerPool', () => {
     expect(filled()).toBe(2);
     pool.expect(Number.POSITIVE_INFINITY);
     expect(await pool.whenReady()).toBe(3);
+    await pool.drain();
+  });
+
+  it('refills after a hand-over once the delay has passed: one wait for a burst of hand-overs', async () => {
+    const { pool, fillStarts } = fakePool(2, new Set(), 200);
+    expect(await pool.whenReady()).toBe(2);
+    const handedAt = performance.now();
+    expect([(await pool.take())?.container_id, (await pool.take())?.container_id]).toEqual(['c1', 'c2']);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fillStarts).toHaveLength(2); // nothing refilled while the hand-overs are young
+    await new Promise((r) => setTimeout(r, 250));
+    expect(fillStarts).toHaveLength(4); // then both slots, one after the other
+    expect((fillStarts[2] as number) - handedAt).toBeGreaterThanOrEqual(190);
+    expect(pool.readyCount).toBe(2);
     await pool.drain();
   });
 
