@@ -93,7 +93,7 @@ export async function discardSlot(docker: Docker, entry: PoolEntry): Promise<voi
   const workDir = join(entry.root, 'work');
   releaseEndpoint(entry.endpoint, join(workDir, ENDPOINT_RELATIVE_PATH));
   try {
-    releaseVolume(workDir);
+    await releaseVolume(workDir);
   } catch {
     // best effort: the folder goes below either way
   }
@@ -123,7 +123,7 @@ export async function sweepStaleSlots(docker: Docker, home: string): Promise<voi
     if (!/^pool-[0-9a-f]{12}$/.test(name) || slots.has(name)) continue;
     const workDir = join(root, name, 'work');
     try {
-      releaseVolume(workDir);
+      await releaseVolume(workDir);
     } catch {
       // best effort: the folder goes below either way
     }

@@ -52,7 +52,7 @@ export async function provision(
   try {
     mkdirSync(layout.workDir, { recursive: true });
     // The volume's size cap: a loop-mounted file system of resources.disk bytes.
-    const cap = capVolume(layout.root, layout.workDir, p.disk, user);
+    const cap = await capVolume(layout.root, layout.workDir, p.disk, user);
     if (!cap.capped) {
       p.log.warn(`peragus: WARNING: the volume of ${p.what} has no size cap: ${cap.reason}`);
     }
@@ -115,7 +115,7 @@ export async function provision(
     const lostRace = err instanceof ContainerRuntimeError && err.code === 'conflict';
     if (!lostRace) {
       releaseEndpoint(endpoint, layout.socketPath);
-      releaseVolume(layout.workDir);
+      await releaseVolume(layout.workDir);
       if (createdRoot) rmSync(layout.root, { recursive: true, force: true });
     }
     if (err instanceof ContainerRuntimeError) throw err;

@@ -373,7 +373,7 @@ export class DockerRuntime implements ContainerRuntime {
     const workDir = labels[LABELS.workDir];
     const endpoint = labels[LABELS.endpoint];
     if (workDir && endpoint) releaseEndpoint(endpoint, join(workDir, '.peragus', 'node.sock'));
-    if (workDir) releaseVolume(workDir);
+    if (workDir) await releaseVolume(workDir);
     if (options.removeWorkDir && workDir) await rm(dirname(workDir), { recursive: true, force: true });
     return { removed: true };
   }
