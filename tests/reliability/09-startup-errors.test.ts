@@ -3,7 +3,7 @@
 // process of theirs behind.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,8 +41,40 @@ async function expectFastFailure(args: string[], home: string, message: RegExp, 
   expect(run.stderr()).toMatch(message);
   expect(ms - boot, `${args.join(' ')}: ${ms} ms, boot ${boot} ms`).toBeLessThan(5000);
   expect(ms).toBeLessThan(60_000);
-  // Nothing of it left running.
+  // Nothing of it left running: nothing using the home, and no kernel zygote of that process
+  // (`peragus run` starts one beside the host's own start; its name carries the host's pid).
   expect(processesUsing(home, except)).toEqual([]);
+  expect(zygotesOf(run.child.pid as number)).toEqual([]);
+}
+
+function zygotesOf(hostPid: number): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (cmd.includes(`peragus-zygote-${hostPid}-`)) found.push(`${entry}: ${cmd}`);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+/** A one-experiment local plan in `home` (what `peragus run` reads). */
+function planIn(home: string): string {
+  const file = join(home, 'plan.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      model: { source: join(REPO, 'notebooks/models/teacup.mdl') },
+      experiment: { type: 'single' },
+      runtime: 'local',
+    }),
+  );
+  return file;
 }
 
 describe('start-up errors', () => {
@@ -83,7 +115,7 @@ describe('start-up errors', () => {
     });
     try {
       await until(() => out.includes('held'), 60_000, 'the DuckDB holder');
-      for (const command of [['mcp'], ['serve', '--port', '0']]) {
+      for (const command of [['mcp'], ['serve', '--port', '0'], ['run', planIn(home)]]) {
         await expectFastFailure(command, home, /in use by another process \(pid \d+\)/, [
           holder.pid as number,
         ]);
@@ -97,7 +129,7 @@ describe('start-up errors', () => {
     for (const content of [Buffer.alloc(0), randomBytes(64 * 1024)]) {
       const home = freshHome();
       writeFileSync(join(home, 'catalog.duckdb'), content);
-      for (const command of [['mcp'], ['serve', '--port', '0']]) {
+      for (const command of [['mcp'], ['serve', '--port', '0'], ['run', planIn(home)]]) {
         await expectFastFailure(command, home, /catalog.*not a valid DuckDB database.*move it aside/);
       }
     }

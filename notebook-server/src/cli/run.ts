@@ -72,7 +72,14 @@ async function runHere(
   progress: Progress,
   cli: CliContext,
 ) {
-  const host = await createHost({ resumePlans: false, poolSize: 0, config: cli.config, log: cli.log });
+  const kind = raw.runtime === undefined ? defaultRuntimeKind() : raw.runtime;
+  const host = await createHost({
+    resumePlans: false,
+    poolSize: 0,
+    config: cli.config,
+    log: cli.log,
+    ...(kind === 'local' ? { warm: 'local' as const } : {}),
+  });
   try {
     const { plan } = host.plans.prepare(raw);
     // The person running the CLI owns the plan file: its model path is read relative to it.
