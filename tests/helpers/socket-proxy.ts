@@ -18,8 +18,10 @@ export interface SocketProxy {
   open(): number;
   /** Most client connections open at once since start (or the last resetPeak). */
   peak(): number;
-  /** Connections accepted since start. */
+  /** Connections accepted since start (keep-alive reuse makes this a loose count of anything). */
   total(): number;
+  /** Requests seen since start whose line matches `pattern` (e.g. /POST \S*\/containers\/create/). */
+  requests(pattern: RegExp): number;
   resetPeak(): void;
   /** Resolves when open() <= n, or rejects after timeoutMs naming the count. */
   waitOpenAtMost(n: number, timeoutMs: number): Promise<number>;
@@ -38,6 +40,8 @@ export async function startSocketProxy(upstream = upstreamDockerSocket()): Promi
   const clients = new Set<Socket>();
   let peak = 0;
   let total = 0;
+  /** The request lines clients sent (a line split across two reads is missed: a lower bound). */
+  const lines: string[] = [];
   const waiters = new Set<() => void>();
   const changed = () => {
     for (const w of [...waiters]) w();
@@ -48,6 +52,9 @@ export async function startSocketProxy(upstream = upstreamDockerSocket()): Promi
     clients.add(client);
     peak = Math.max(peak, clients.size);
     const up = connect(upstream);
+    client.on('data', (chunk: Buffer) => {
+      for (const m of chunk.toString('latin1').matchAll(/^[A-Z]+ \S+ HTTP\/1\.[01]\r$/gm)) lines.push(m[0]);
+    });
     client.pipe(up);
     up.pipe(client);
     const end = () => {
@@ -71,6 +78,7 @@ export async function startSocketProxy(upstream = upstreamDockerSocket()): Promi
     open: () => clients.size,
     peak: () => peak,
     total: () => total,
+    requests: (pattern) => lines.filter((l) => pattern.test(l)).length,
     resetPeak: () => {
       peak = clients.size;
     },
