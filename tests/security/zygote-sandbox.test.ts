@@ -5,7 +5,7 @@
 // serves each sandbox on a socket of its own; the attacks below run for
 // real from inside experiment A against experiment B and the host.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -245,6 +245,9 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
     const again = await t.call('cell_add', { session_id: bystander.session, source: '6 * 7', execute: true });
     expect((again.run as { status: string }).status).toBe('ok');
     expect(JSON.stringify(again.run)).toContain('42');
+    // Kernels are forked while the zygote's children go to a sandbox's pid namespace: that is
+    // undone after each fork (a task or a kernel forked next must not land in A's or B's).
+    expect(readlinkSync(`/proc/${zygote}/ns/pid_for_children`)).toBe(readlinkSync(`/proc/${zygote}/ns/pid`));
     // The zygote still serves: its sockets are there, and a new experiment gets a forked kernel.
     const main = (await local.zygoteSocket()) as string;
     expect(existsSync(main)).toBe(true);

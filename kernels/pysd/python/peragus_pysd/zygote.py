@@ -56,11 +56,10 @@ READ_CHUNK = 65536
 
 
 class Kernel:
-    def __init__(self, conn: socket.socket, pid: int, out_r: int, inner: int = 0, exp: Experiment | None = None) -> None:
+    def __init__(self, conn: socket.socket, pid: int, out_r: int, exp: Experiment | None = None) -> None:
         self.conn = conn
         self.pid = pid
-        # A kernel in an experiment's sandbox: its pid on this host (pid is the child waiting for it).
-        self.inner = inner
+        # The experiment whose sandbox the kernel runs in (None: a task of the host's).
         self.exp = exp
         self.out_r: int | None = out_r
         self.status: tuple[int | None, str | None] | None = None
@@ -254,12 +253,12 @@ class Zygote:
 
     def _fork_sandboxed(self, conn: socket.socket, exp: Experiment, sandbox: nsjoin.Sandbox, request: dict[str, Any]) -> None:
         try:
-            outer, inner, ns_pid, out_r = fork_kernel(sandbox, request, run_kernel)
+            pid, ns_pid, out_r = fork_kernel(sandbox, request, run_kernel)
         except nsjoin.SandboxError as exc:
             self._refuse(conn, str(exc))
             return
-        kernel = Kernel(conn, outer, out_r, inner=inner, exp=exp)
-        self.kernels[outer] = kernel
+        kernel = Kernel(conn, pid, out_r, exp=exp)
+        self.kernels[pid] = kernel
         # The requester lives in the sandbox's pid namespace: it signals the kernel by that pid.
         kernel.send({"pid": ns_pid})
         self.sel.register(conn, selectors.EVENT_READ, ("conn", kernel))
@@ -348,11 +347,6 @@ class Zygote:
     def _kill(self, kernel: Kernel) -> None:
         if kernel.status is not None:
             return
-        if kernel.inner:
-            try:
-                os.kill(kernel.inner, signal.SIGKILL)
-            except OSError:
-                pass
         for target in (lambda: os.killpg(kernel.pid, signal.SIGKILL), lambda: os.kill(kernel.pid, signal.SIGKILL)):
             try:
                 target()
