@@ -54,6 +54,22 @@ function run(cmd: string, args: string[]): Promise<void> {
 /** `sh -c SCRIPT` with `args` as $1, $2, …: values are never parsed by the shell. */
 const sh = (script: string, args: string[]) => run('sh', ['-c', script, 'sh', ...args]);
 
+/**
+ * One volume operation per work dir at a time: concurrent creates of one experiment (only one
+ * wins the container name) must find the volume mounted once, as they did when these calls
+ * were synchronous, not make and mount the same image side by side.
+ */
+const pending = new Map<string, Promise<unknown>>();
+function onePerDir<T>(workDir: string, op: () => Promise<T>): Promise<T> {
+  const next = (pending.get(workDir) ?? Promise.resolve()).catch(() => undefined).then(op);
+  pending.set(workDir, next);
+  const forget = () => {
+    if (pending.get(workDir) === next) pending.delete(workDir);
+  };
+  next.then(forget, forget);
+  return next;
+}
+
 const MAKE_IMAGE = 'truncate -s "$2" "$1" && mkfs.ext4 -q -F -m 0 -O ^has_journal -E "root_owner=$3" "$1"';
 const MOUNT = 'mount -o loop,nosuid,nodev "$1" "$4"';
 
@@ -62,11 +78,20 @@ const MOUNT = 'mount -o loop,nosuid,nodev "$1" "$4"';
  * `owner` owns the new file system's root. Idempotent: an already mounted
  * volume is left as it is.
  */
-export async function capVolume(
+export function capVolume(
   root: string,
   workDir: string,
   bytes: number,
   owner: { uid: number; gid: number } = { uid: 0, gid: 0 },
+): Promise<VolumeCap> {
+  return onePerDir(workDir, () => cap(root, workDir, bytes, owner));
+}
+
+async function cap(
+  root: string,
+  workDir: string,
+  bytes: number,
+  owner: { uid: number; gid: number },
 ): Promise<VolumeCap> {
   const image = join(root, 'volume.ext4');
   if (isMountPoint(workDir)) return { capped: true, bytes, image };
@@ -121,7 +146,11 @@ export async function capVolume(
  * (the experiment's record) and the image is deleted. Nothing to do when the
  * work dir is not a capped volume.
  */
-export async function releaseVolume(workDir: string): Promise<void> {
+export function releaseVolume(workDir: string): Promise<void> {
+  return onePerDir(workDir, () => release(workDir));
+}
+
+async function release(workDir: string): Promise<void> {
   if (!isMountPoint(workDir)) return;
   const image = join(dirname(workDir), 'volume.ext4');
   const staging = `${workDir}.releasing`;
