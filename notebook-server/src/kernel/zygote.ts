@@ -318,14 +318,17 @@ export function launchAny(options: LaunchOptions): KernelProcess {
   return launchKernel(options);
 }
 
-/** Runs a task in a child forked by the zygote; resolves with what it printed. */
+/**
+ * Runs a task in a child forked by the zygote; resolves with what it printed, and whether a child
+ * was forked at all (false: the zygote was not reachable or refused).
+ */
 export async function runZygoteTask(
   socketPath: string,
   task: string,
   input: unknown,
   env: NodeJS.ProcessEnv,
-): Promise<{ output: string; code: number | null }> {
+): Promise<{ output: string; code: number | null; forked: boolean }> {
   const proc = launchFromZygote(socketPath, { task, input, cwd: process.cwd(), env });
   const { code } = await proc.exited;
-  return { output: proc.stderrTail(), code };
+  return { output: proc.stderrTail(), code, forked: proc.pid > 0 };
 }

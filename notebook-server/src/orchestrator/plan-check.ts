@@ -93,11 +93,13 @@ function lastJson(text: string): Reply | undefined {
 }
 
 async function checkInZygote(socket: string, request: unknown, cache: string): Promise<Reply> {
-  const { output, code } = await runZygoteTask(socket, 'plancheck', request, {
+  const { output, code, forked } = await runZygoteTask(socket, 'plancheck', request, {
     ...process.env,
     PERAGUS_PYSD_SHARED_CACHE: cache,
     MPLBACKEND: 'Agg',
   });
+  // A check server that is gone (killed, out of memory) costs the plan a cold check, not its start.
+  if (!forked) return runCheck(JSON.stringify(request), cache);
   const reply = lastJson(output);
   if (!reply) {
     throw new PlanCheckError(
