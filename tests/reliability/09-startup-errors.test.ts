@@ -3,13 +3,13 @@
 // process of theirs behind.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Cli, cli, processesUsing, until } from './helpers.ts';
+import { type Cli, cli, liveProcesses, processesUsing, until } from './helpers.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const homes: string[] = [];
@@ -47,21 +47,11 @@ async function expectFastFailure(args: string[], home: string, message: RegExp, 
   expect(zygotesOf(run.child.pid as number)).toEqual([]);
 }
 
-function zygotesOf(hostPid: number): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (cmd.includes(`peragus-zygote-${hostPid}-`)) found.push(`${entry}: ${cmd}`);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
+/** Kernel zygotes (and their check servers) a host started: their socket names carry its pid. */
+const zygotesOf = (hostPid: number) =>
+  liveProcesses()
+    .filter(({ cmd }) => cmd.includes(`peragus-zygote-${hostPid}-`))
+    .map(({ pid, cmd }) => `${pid}: ${cmd}`);
 
 /** A one-experiment local plan in `home` (what `peragus run` reads). */
 function planIn(home: string): string {

@@ -36,33 +36,38 @@ export function cli(args: string[], env: Record<string, string>, stdin: 'pipe' |
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-/** Pids (other than `except`) whose cwd, command line or environment mention `home`. */
-export function processesUsing(home: string, except: number[] = []): { pid: number; cmd: string }[] {
+/** Every live process but this one (zombies are already dead): pid and command line. */
+export function liveProcesses(): { pid: number; cmd: string }[] {
   const found: { pid: number; cmd: string }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
-    if (pid === process.pid || except.includes(pid)) continue;
+    if (pid === process.pid) continue;
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue; // zombie: already dead
-      let cwd = '';
-      let environ = '';
-      try {
-        cwd = readlinkSync(`/proc/${pid}/cwd`);
-        environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      } catch {
-        // not ours to read
-      }
-      if (cmd.includes(home) || cwd.startsWith(home) || environ.includes(`PERAGUS_HOME=${home}\0`)) {
-        found.push({ pid, cmd });
-      }
+      if (!stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) found.push({ pid, cmd });
     } catch {
       // exited meanwhile
     }
   }
   return found;
+}
+
+/** Pids (other than `except`) whose cwd, command line or environment mention `home`. */
+export function processesUsing(home: string, except: number[] = []): { pid: number; cmd: string }[] {
+  return liveProcesses().filter(({ pid, cmd }) => {
+    if (except.includes(pid)) return false;
+    let cwd = '';
+    let environ = '';
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+      environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      // not ours to read, or exited meanwhile
+    }
+    return cmd.includes(home) || cwd.startsWith(home) || environ.includes(`PERAGUS_HOME=${home}\0`);
+  });
 }
 
 export async function until<T>(check: () => T | undefined | false, ms: number, what: string): Promise<T> {
