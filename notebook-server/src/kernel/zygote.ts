@@ -11,6 +11,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { readSetting } from '../config/index.ts';
 import { signalGroup } from '../proc/process.ts';
 import { experimentEnv } from '../sandbox/env.ts';
@@ -72,6 +73,20 @@ function control(socketPath: string, request: Record<string, unknown>): Promise<
       }
     });
     conn.write(`${JSON.stringify(request)}\n`);
+  });
+}
+
+/** Calls `handle` with each whole line `stream` sends (UTF-8, without its newline). */
+function onLines(stream: Readable, handle: (line: string) => void): void {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buf += chunk;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      handle(line);
+    }
   });
 }
 
@@ -157,14 +172,9 @@ export function spawnZygote(options: ZygoteOptions = {}): ZygoteStart {
     }, options.readyTimeoutMs ?? 120_000);
     // stdout carries one word per line: "checks" (or "checks-failed WHY") from the check
     // server, "ready" from the zygote, in either order.
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
-      let nl = out.indexOf('\n');
-      while (nl >= 0) {
-        const line = out.slice(0, nl).trim();
-        out = out.slice(nl + 1);
-        nl = out.indexOf('\n');
+    if (child.stdout) {
+      onLines(child.stdout, (raw) => {
+        const line = raw.trim();
         if (line === 'checks') onChecks(checkSocketPath);
         else if (line.startsWith('checks-failed')) {
           stderr.push(Buffer.from(`${line}\n`));
@@ -191,8 +201,8 @@ export function spawnZygote(options: ZygoteOptions = {}): ZygoteStart {
             },
           });
         }
-      }
-    });
+      });
+    }
     child.once('exit', (code) => {
       clearTimeout(timer);
       process.off('exit', kill);
@@ -243,29 +253,20 @@ export function launchFromZygote(
     };
   });
   const send = (sig: NodeJS.Signals) => signalGroup(pid, sig);
-  let buf = '';
-  conn.setEncoding('utf8');
-  conn.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      nl = buf.indexOf('\n');
-      let msg: ZygoteMessage;
-      try {
-        msg = JSON.parse(line) as ZygoteMessage;
-      } catch {
-        continue;
-      }
-      if (typeof msg.pid === 'number') {
-        pid = msg.pid;
-        for (const sig of pending.splice(0)) send(sig);
-      }
-      if (typeof msg.out === 'string') stderr.push(Buffer.from(msg.out));
-      if (msg.error) stderr.push(Buffer.from(`kernel zygote: ${msg.error}\n`));
-      if ('exit' in msg) settle({ code: msg.exit ?? null, signal: msg.signal ?? null });
+  onLines(conn, (line) => {
+    let msg: ZygoteMessage;
+    try {
+      msg = JSON.parse(line) as ZygoteMessage;
+    } catch {
+      return;
     }
+    if (typeof msg.pid === 'number') {
+      pid = msg.pid;
+      for (const sig of pending.splice(0)) send(sig);
+    }
+    if (typeof msg.out === 'string') stderr.push(Buffer.from(msg.out));
+    if (msg.error) stderr.push(Buffer.from(`kernel zygote: ${msg.error}\n`));
+    if ('exit' in msg) settle({ code: msg.exit ?? null, signal: msg.signal ?? null });
   });
   conn.on('error', (err) => {
     stderr.push(

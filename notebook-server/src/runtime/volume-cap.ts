@@ -72,6 +72,8 @@ function onePerDir<T>(workDir: string, op: () => Promise<T>): Promise<T> {
 
 const MAKE_IMAGE = 'truncate -s "$2" "$1" && mkfs.ext4 -q -F -m 0 -O ^has_journal -E "root_owner=$3" "$1"';
 const MOUNT = 'mount -o loop,nosuid,nodev "$1" "$4"';
+/** Unmounts $1, lazily when it is busy. */
+const UNMOUNT = 'umount "$1" 2>/dev/null || umount -l "$1"';
 
 /**
  * Mounts a capped volume at `workDir`, holding the files already there.
@@ -157,9 +159,7 @@ async function release(workDir: string): Promise<void> {
   mkdirSync(staging, { recursive: true });
   // One process: the copy (a partial one still beats losing the record), then the unmount
   // (lazily when busy). Whether it worked is read from the mount table below, not the exit code.
-  await sh('cp -a -- "$1/." "$2/"; umount "$1" 2>/dev/null || umount -l "$1"', [workDir, staging]).catch(
-    () => undefined,
-  );
+  await sh(`cp -a -- "$1/." "$2/"; ${UNMOUNT}`, [workDir, staging]).catch(() => undefined);
   if (isMountPoint(workDir)) return; // still busy: left mounted, the record stays visible
   try {
     for (const name of readdirSync(staging)) renameSync(join(staging, name), join(workDir, name));
@@ -171,7 +171,7 @@ async function release(workDir: string): Promise<void> {
 }
 
 async function releaseQuietly(dir: string): Promise<void> {
-  await sh('umount "$1" 2>/dev/null || umount -l "$1"', [dir]).catch(() => undefined);
+  await sh(UNMOUNT, [dir]).catch(() => undefined);
 }
 
 function clearDir(dir: string): void {
