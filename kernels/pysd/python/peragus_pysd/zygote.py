@@ -424,7 +424,8 @@ def start_check_server(path: str) -> int:
         sys.stdout.flush()
         server.serve()
     except BaseException as exc:  # noqa: BLE001 - the host checks cold; say why
-        sys.stdout.write(f"checks-failed {type(exc).__name__}: {exc}\n".replace("\n", " ").rstrip() + "\n")
+        why = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        sys.stdout.write(f"checks-failed {why}\n")
         sys.stdout.flush()
         code = 1
     os._exit(code)

@@ -123,7 +123,6 @@ def fork_kernel(
     """Forks a kernel into the sandbox: one fork, made while this process's children go to the
     sandbox's pid namespace (restored right after). Returns (kernel pid on this host, its pid
     inside the sandbox, output pipe); raises SandboxError if it could not fork."""
-    zygote = os.getpid()
     out_r, out_w = os.pipe()
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     sys.stdout.flush()
@@ -132,17 +131,16 @@ def fork_kernel(
         nsjoin.enter_pid_namespace(sandbox)
         try:
             pid = os.fork()
-        except OSError as exc:
+            if pid == 0:
+                _kernel_child(sandbox, request, run_kernel, out_w)  # never returns
+        finally:
             _restore_pid_namespace(own)
-            os.close(out_r)
-            os.close(out_w)
-            raise nsjoin.SandboxError(f"the kernel could not be forked into the sandbox: {exc}") from exc
-        if pid == 0:
-            _kernel_child(sandbox, request, run_kernel, out_w)
-        _restore_pid_namespace(own)
+    except OSError as exc:
+        os.close(out_r)
+        os.close(out_w)
+        raise nsjoin.SandboxError(f"the kernel could not be forked into the sandbox: {exc}") from exc
     finally:
-        if os.getpid() == zygote:
-            os.close(own)
+        os.close(own)
     os.close(out_w)
     return pid, _ns_pid(pid), out_r
 
