@@ -2,15 +2,15 @@
 // kernels are done, it answers plan checks while the zygote still imports what
 // kernels need. It serves nothing else, only this host reaches it, and it ends
 // with the zygote.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runZygoteTask, spawnZygote, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
 import { isAlive } from '../../notebook-server/src/proc/process.ts';
+import { processTree } from '../../notebook-server/src/runtime/local-process.ts';
 import { REPO } from '../helpers/sd-models.ts';
+import { askZygote } from '../helpers/zygote.ts';
 
 const TEACUP = join(REPO, 'notebooks', 'models', 'teacup.mdl');
 const started: Zygote[] = [];
@@ -21,31 +21,18 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** One request line, every answer line back. */
-function ask(path: string, request: unknown): Promise<Record<string, unknown>[]> {
-  return new Promise((resolve) => {
-    const conn = createConnection(path);
-    let buf = '';
-    conn.on('data', (d) => {
-      buf += d;
-    });
-    conn.on('error', (e) => resolve([{ error: `connect: ${e.message}` }]));
-    conn.on('close', () =>
-      resolve(
-        buf
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as Record<string, unknown>),
-      ),
-    );
-    conn.write(`${JSON.stringify(request)}\n`);
-  });
+/** One request line, every answer line back (parsed). */
+async function ask(path: string, request: unknown): Promise<Record<string, unknown>[]> {
+  const text = await askZygote(path, request);
+  if (text.startsWith('error: ')) return [{ error: `connect: ${text.slice(7)}` }];
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-function childrenOf(pid: number): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).trim();
-  return out ? out.split(/\s+/).map(Number) : [];
-}
+/** The zygote's child processes (its descendants: no kernel runs in these tests). */
+const childrenOf = (pid: number) => processTree(pid).filter((p) => p !== pid);
 
 async function check(socket: string, model: string, parameters: Record<string, number>) {
   const cache = join(scratch, 'cache');

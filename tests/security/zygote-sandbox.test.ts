@@ -6,7 +6,6 @@
 // real from inside experiment A against experiment B and the host.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startZygote } from '../../notebook-server/src/kernel/zygote.ts';
@@ -18,6 +17,7 @@ import {
   ZYGOTE_SOCKET_INSIDE,
 } from '../../notebook-server/src/sandbox/bwrap.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
+import { askZygote } from '../helpers/zygote.ts';
 
 const check = localIsolation();
 const root = process.getuid?.() === 0;
@@ -273,26 +273,15 @@ describe.skipIf(why !== null)("the zygote's experiment sockets", () => {
   it('serve no one outside the sandbox, and nothing after revoke', async () => {
     const zygote = await startZygote();
     try {
-      const ask = (path: string, request: unknown) =>
-        new Promise<string>((resolve) => {
-          const conn = createConnection(path);
-          let buf = '';
-          conn.on('data', (d) => {
-            buf += d;
-          });
-          conn.on('error', (e) => resolve(`error: ${e.message}`));
-          conn.on('close', () => resolve(buf));
-          conn.write(`${JSON.stringify(request)}\n`);
-        });
       const owner = { uid: EXPERIMENT_UID, gid: EXPERIMENT_UID };
       const sock = await zygote.register('x', owner);
       await expect(zygote.register('x', owner)).rejects.toThrow(/already registered/);
       // Attached to a process that is no sandbox (this test process's parent): refused.
       await zygote.attach('x', process.ppid);
-      expect(await ask(sock, { argv: [], cwd: '/' })).toMatch(/not a sandbox|no process inside/);
+      expect(await askZygote(sock, { argv: [], cwd: '/' })).toMatch(/not a sandbox|no process inside/);
       await zygote.revoke('x');
       expect(existsSync(sock)).toBe(false);
-      expect(await ask(sock, { argv: [], cwd: '/' })).toMatch(/^error: .*(ENOENT|ECONNREFUSED)/);
+      expect(await askZygote(sock, { argv: [], cwd: '/' })).toMatch(/^error: .*(ENOENT|ECONNREFUSED)/);
       await expect(zygote.attach('x', process.pid)).rejects.toThrow(/attach/);
     } finally {
       await zygote.close();
