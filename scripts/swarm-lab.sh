@@ -262,6 +262,23 @@ down() {
   say "down"
 }
 
+# A node lost as a machine is lost: its containers stop first (SIGSTOP, so none
+# reports anything after the loss), then its dockerd, containerd and shims and
+# its containers die together (SIGKILL). Killing dockerd alone is not a loss:
+# containers live on under containerd and may finish before the manager marks
+# the node down. `up` starts the node again.
+crash() {
+  local n=${1:?usage: swarm-lab.sh crash NODE} procs daemons
+  [[ " ${NODES[*]} " == *" $n "* ]] || die "no node $n: one of ${NODES[*]}"
+  alive "$n" || die "dockerd on $n is not running"
+  procs=$(cat /sys/fs/cgroup/pids/"$PREFIX-$n"/*/cgroup.procs 2>/dev/null || true)
+  daemons=$(ip netns pids "$(ns "$n")")
+  [[ -z $procs ]] || kill -STOP $procs 2>/dev/null || true
+  kill -9 $daemons $procs 2>/dev/null || true
+  rm -f "$RUN/$n/dockerd.pid"
+  say "crashed $n: $(wc -w <<<"$daemons") daemon processes, $(wc -w <<<"$procs") container processes"
+}
+
 status() {
   [[ -S $(sock mgr) ]] || {
     say "not up"
@@ -305,5 +322,6 @@ up) up ;;
 down) down ;;
 status) status ;;
 push) push "${2:-}" ;;
-*) die "usage: scripts/swarm-lab.sh up|down|status|push IMAGE" ;;
+crash) crash "${2:-}" ;;
+*) die "usage: scripts/swarm-lab.sh up|down|status|push IMAGE|crash NODE" ;;
 esac
