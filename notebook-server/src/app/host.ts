@@ -19,6 +19,7 @@ import { KernelService } from '../notebook/kernel-service.ts';
 import { ContainerService, type RuntimeKind } from '../orchestrator/containers.ts';
 import { PlanRunner } from '../orchestrator/plans.ts';
 import { ContainerRouter } from '../orchestrator/router.ts';
+import { routeTranslatingAhead } from '../orchestrator/translate-ahead.ts';
 import { isolationWarning, localIsolation } from '../sandbox/bwrap.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
 import { remoteSessions } from './remote-sessions.ts';
@@ -131,7 +132,13 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     makeMcpServer: () =>
       createMcpServer(ctx, {
         tools: [...containerTools(containers, router, home), ...extraTools],
-        router: (name, args, call) => router.route(name, args, call),
+        router: routeTranslatingAhead({
+          router,
+          home,
+          log,
+          checkServer: () => containers.checkServer(),
+          readsSharedCache: (id) => containers.kindOf(id) !== 'swarm',
+        }),
         tasks,
         remote,
         completions: () => {

@@ -328,8 +328,12 @@ export async function runZygoteTask(
   task: string,
   input: unknown,
   env: NodeJS.ProcessEnv,
+  /** Kills the task (its process group) after this long. */
+  timeoutMs?: number,
 ): Promise<{ output: string; code: number | null; forked: boolean }> {
   const proc = launchFromZygote(socketPath, { task, input, cwd: process.cwd(), env });
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => proc.signal('SIGKILL'), timeoutMs);
   const { code } = await proc.exited;
+  clearTimeout(timer);
   return { output: proc.stderrTail(), code, forked: proc.pid > 0 };
 }

@@ -92,19 +92,31 @@ export class ContainerService {
     return rt.warm?.(hint) ?? Promise.resolve(undefined);
   }
 
+  /**
+   * Where a model can be translated ahead of a session's load: the local runtime's check
+   * server, when its zygote already runs (none is started for this: a one-off load would
+   * pay the zygote's imports to save a translation).
+   */
+  checkServer(): Promise<string | undefined> | undefined {
+    const local = this.#runtimes.get('local') as {
+      checkServer?: () => Promise<string | undefined> | undefined;
+    };
+    return local?.checkServer?.();
+  }
+
   /** Releases what the runtimes hold for this host (the local runtime's kernel zygote). */
   async close(): Promise<void> {
     for (const rt of this.#runtimes.values()) await (rt as { close?: () => Promise<void> }).close?.();
   }
 
+  /** The runtime a container id belongs to (local ids start with "local-", swarm ids with "swarm-"). */
+  kindOf(containerId: string): RuntimeKind {
+    if (containerId.startsWith('local-')) return 'local';
+    return containerId.startsWith(SWARM_ID_PREFIX) ? 'swarm' : 'docker';
+  }
+
   runtimeOf(containerId: string): ContainerRuntime {
-    return this.runtime(
-      containerId.startsWith('local-')
-        ? 'local'
-        : containerId.startsWith(SWARM_ID_PREFIX)
-          ? 'swarm'
-          : 'docker',
-    );
+    return this.runtime(this.kindOf(containerId));
   }
 
   async create(spec: ContainerSpec, kind?: RuntimeKind): Promise<CreateResult & { runtime: RuntimeKind }> {

@@ -5,7 +5,7 @@
 // would. A model that does not translate, or a misspelled parameter, fails the
 // whole plan once with PySD's message.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { PeragusError, type PeragusErrorOptions } from '../errors/index.ts';
@@ -40,7 +40,6 @@ export async function checkPlanModel(options: {
 }): Promise<PlanCheckResult> {
   const { plan } = options;
   const cache = sharedCacheEnv(options.home);
-  if (cache !== '0') mkdirSync(cache, { recursive: true, mode: 0o755 });
   // A host file is checked where it is (its data files beside it); inline content in a scratch file.
   let scratch: string | undefined;
   let modelPath: string;
@@ -78,9 +77,9 @@ export async function checkPlanModel(options: {
   }
 }
 
-type Reply = Record<string, unknown> & { ok?: boolean; error?: string };
+export type Reply = Record<string, unknown> & { ok?: boolean; error?: string };
 
-function lastJson(text: string): Reply | undefined {
+export function lastJson(text: string): Reply | undefined {
   for (const line of text.trim().split('\n').reverse()) {
     try {
       const v = JSON.parse(line) as Reply;
@@ -93,11 +92,17 @@ function lastJson(text: string): Reply | undefined {
 }
 
 async function checkInZygote(socket: string, request: unknown, cache: string): Promise<Reply> {
-  const { output, code, forked } = await runZygoteTask(socket, 'plancheck', request, {
-    ...process.env,
-    PERAGUS_PYSD_SHARED_CACHE: cache,
-    MPLBACKEND: 'Agg',
-  });
+  const { output, code, forked } = await runZygoteTask(
+    socket,
+    'plancheck',
+    request,
+    {
+      ...process.env,
+      PERAGUS_PYSD_SHARED_CACHE: cache,
+      MPLBACKEND: 'Agg',
+    },
+    CHECK_TIMEOUT_MS,
+  );
   // A check server that is gone (killed, out of memory) costs the plan a cold check, not its start.
   if (!forked) return runCheck(JSON.stringify(request), cache);
   const reply = lastJson(output);

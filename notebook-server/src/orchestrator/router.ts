@@ -63,11 +63,15 @@ export class ContainerRouter {
     this.#sessionToContainer.set(sessionId, containerId);
   }
 
+  /** The container a call is for (by container_id, else by its session); undefined: the host itself. */
+  targetOf(args: Record<string, unknown>): string | undefined {
+    const explicit = typeof args.container_id === 'string' ? args.container_id : undefined;
+    return explicit ?? (typeof args.session_id === 'string' ? this.containerOf(args.session_id) : undefined);
+  }
+
   /** Undefined when the call is for the host itself. */
   route(name: string, args: Record<string, unknown>, call: ToolCall): Promise<CallToolResult> | undefined {
-    const explicit = typeof args.container_id === 'string' ? args.container_id : undefined;
-    const bySession = typeof args.session_id === 'string' ? this.containerOf(args.session_id) : undefined;
-    const containerId = explicit ?? bySession;
+    const containerId = this.targetOf(args);
     if (!containerId) return undefined;
     const { container_id: _drop, ...rest } = args;
     return this.forward(containerId, name, rest, call);

@@ -3,7 +3,7 @@
 // docker-handover.ts for how it gets one), checked and thrown away.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../log/index.ts';
@@ -46,9 +46,8 @@ export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
     outDir: join(root, 'out'),
     socketPath: join(workDir, ENDPOINT_RELATIVE_PATH),
   };
-  // Mounted even when still empty: the plan check may fill it after this slot started.
+  // Mounted even when still empty (sharedCacheEnv makes it): the plan check may fill it after this slot started.
   const sharedCache = sharedCacheEnv(c.home, undefined, c.sharedCache);
-  if (sharedCache !== '0') mkdirSync(sharedCache, { recursive: true });
   const made = await provision(c.docker, c.readyTimeoutMs, c.user, {
     name: `peragus-${poolId}`,
     what: `pool slot ${poolId}`,

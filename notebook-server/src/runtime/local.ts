@@ -185,6 +185,11 @@ export class LocalRuntime implements ContainerRuntime {
     return this.#checks ?? Promise.resolve(undefined);
   }
 
+  /** The check server of a zygote already started (never starts one), if any. */
+  checkServer(): Promise<string | undefined> | undefined {
+    return this.#checks;
+  }
+
   /** The kernel zygote's own socket (only this host reaches it), if one runs. */
   async zygoteSocket(): Promise<string | undefined> {
     return (await this.#zygote)?.socketPath;

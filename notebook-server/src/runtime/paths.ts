@@ -94,12 +94,25 @@ export function prepareVolume(workDir: string, owner?: Owner): void {
  * version, written by the host's plan check, read-only to experiments).
  */
 export const pysdCacheDir = (home: string): string => join(home, 'pysd-cache');
-/** The PERAGUS_PYSD_SHARED_CACHE value for experiments: the cache, or "0" when the host turned it off. */
+/**
+ * The PERAGUS_PYSD_SHARED_CACHE value for experiments: the cache, or "0" when the host turned it
+ * off. The folder is made here (0755: experiments read it): a sandbox or container binds it only
+ * when it exists, and a session's model may be translated into it after the experiment started.
+ */
 export const sharedCacheEnv = (
   home: string,
   env: NodeJS.ProcessEnv = process.env,
   on: boolean = readSetting('pysdSharedCache', env),
-): string => (on ? pysdCacheDir(home) : '0');
+): string => {
+  if (!on) return '0';
+  const cache = pysdCacheDir(home);
+  try {
+    mkdirSync(cache, { recursive: true, mode: 0o755 });
+  } catch {
+    // A home that cannot hold it: experiments translate for themselves (their mounts skip it).
+  }
+  return cache;
+};
 /** Where Docker experiments see the shared translation cache (mounted read-only). */
 export const PYSD_CACHE_MOUNT = '/opt/peragus/pysd-cache';
 

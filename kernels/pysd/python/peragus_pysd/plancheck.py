@@ -13,6 +13,10 @@ line: ``{"ok": true, "model_sha256", "py_sha256"}`` or ``{"ok": false, "error"}`
 naming the first problem (and which experiment has it). A model that does not
 translate or a misspelled parameter thus fails the whole plan once, before any
 container is started.
+
+With ``"translate_only": true`` it only fills the shared cache: the host does
+this before a session's ``pysd_model_load``, so that kernel and every later one
+load the translation instead of translating it again.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
     py_sha = None
     if fmt != "python" and loader.shared_cache_root() is not None:
         py_sha = loader.sha256_file(loader.publish_translation(path, fmt, sha))
+    if request.get("translate_only"):
+        # A session's model load, translated ahead for its kernel: nothing to validate.
+        return {"ok": True, "model_sha256": sha, "py_sha256": py_sha}
     loaded = loader.load(path, format=fmt)
     from .params import NameResolver  # noqa: PLC0415 - after the model: scipy is only needed here
     from .validate import normalize  # noqa: PLC0415

@@ -1,0 +1,118 @@
+// Translate once, for sessions too (orchestrator/translate-ahead.ts): a
+// session's pysd_model_load with inline content is translated by the host's
+// check server into the shared cache, and the experiment's kernel loads that
+// translation: it never imports PySD's translator. A second experiment with
+// the same model reuses the entry. Bad models and bad paths still fail in the
+// session, with the node's and PySD's own messages, and leave nothing behind.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
+import { REPO } from '../helpers/sd-models.ts';
+
+const SIR = readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8');
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The shared cache's entries (folder names), without temp folders. */
+const entries = (t: TestHost) =>
+  existsSync(join(t.home, 'pysd-cache'))
+    ? readdirSync(join(t.home, 'pysd-cache')).filter((n) => !n.startsWith('.'))
+    : [];
+
+async function session(
+  t: TestHost,
+  id: string,
+): Promise<{ container_id: string; session_id: string; work_dir: string }> {
+  const c = await t.call('container_create', { runtime: 'local', experiment_id: id });
+  const nb = await t.call('notebook_create', { name: id, container_id: c.container_id });
+  return {
+    container_id: String(c.container_id),
+    session_id: String(nb.session_id),
+    work_dir: String(c.work_dir),
+  };
+}
+
+/** Whether the session's kernel imported PySD's Vensim translator or the black formatter it runs. */
+async function translatorImported(t: TestHost, sessionId: string): Promise<string> {
+  const cell = await t.call('cell_add', {
+    session_id: sessionId,
+    source: "import sys\nprint('pysd.translators.vensim.vensim_file' in sys.modules, 'black' in sys.modules)",
+    execute: true,
+  });
+  const out = ((cell.run as Json).outputs as { text?: string }[]).map((o) => o.text ?? '').join('');
+  return out.trim();
+}
+
+describe("a session's model is translated once, on the host", () => {
+  let t: TestHost;
+  beforeAll(async () => {
+    t = await startTestHost({ runtime: 'local' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('the kernel loads the shared translation; a second experiment reuses the same entry', async () => {
+    const a = await session(t, 'ahead-a');
+    const loaded = await t.call('pysd_model_load', {
+      session_id: a.session_id,
+      source: 'models/sir.mdl',
+      content: SIR,
+    });
+    expect(loaded.sha256).toBe(sha(SIR));
+    expect(loaded.stocks).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Infected' })]));
+    const made = entries(t);
+    expect(made).toHaveLength(1);
+    expect(made[0]!.startsWith(sha(SIR).slice(0, 16))).toBe(true);
+    const entryFile = join(t.home, 'pysd-cache', made[0]!, 'entry.json');
+    expect(JSON.parse(readFileSync(entryFile, 'utf8')).source_sha256).toBe(sha(SIR));
+    expect(await translatorImported(t, a.session_id)).toBe('False False');
+    // The model still sits beside the notebook, as the cell recorded it.
+    expect(readFileSync(join(a.work_dir, 'models/sir.mdl'), 'utf8')).toBe(SIR);
+    const run = await t.call('pysd_experiment_run', {
+      session_id: a.session_id,
+      model_id: loaded.model_id,
+      experiment: { type: 'single', seed: 1, return_columns: ['Infected'] },
+    });
+    expect(run.run_count).toBe(1);
+
+    const written = statSync(entryFile).mtimeMs;
+    const b = await session(t, 'ahead-b');
+    const again = await t.call('pysd_model_load', {
+      session_id: b.session_id,
+      source: 'sir.mdl',
+      content: SIR,
+    });
+    expect(again.model_id).toBe(loaded.model_id);
+    expect(await translatorImported(t, b.session_id)).toBe('False False');
+    expect(entries(t)).toEqual(made);
+    expect(statSync(entryFile).mtimeMs).toBe(written);
+  });
+
+  it("a model PySD cannot translate fails in the session with PySD's message and leaves no entry", async () => {
+    const before = entries(t);
+    const s = await session(t, 'ahead-bad');
+    const err = await t.callError('pysd_model_load', {
+      session_id: s.session_id,
+      source: 'broken.mdl',
+      content: 'Stock = INTEG( Flow, \n~~|\n{ not vensim',
+    });
+    expect(err).toMatch(/PySD cannot translate broken\.mdl \(vensim\)/);
+    expect(entries(t)).toEqual(before);
+    expect(readdirSync(join(t.home, 'pysd-cache')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+  });
+
+  it('a source outside the work dir is refused by the node; the host translates and writes nothing', async () => {
+    const before = entries(t);
+    const s = await session(t, 'ahead-escape');
+    const content = SIR.replace('Infected', 'Escaped');
+    for (const source of ['../escape.mdl', '/tmp/escape.mdl', 'models/../../escape.mdl']) {
+      const err = await t.callError('pysd_model_load', { session_id: s.session_id, source, content });
+      expect(err).toMatch(/source/);
+      expect(existsSync(join(dirname(s.work_dir), 'escape.mdl'))).toBe(false);
+    }
+    expect(existsSync('/tmp/escape.mdl')).toBe(false);
+    expect(entries(t)).toEqual(before);
+  });
+});
