@@ -8,7 +8,8 @@
 // file already in the work dir, a PySD .py model or a model PySD cannot
 // translate, the call goes on unchanged and the kernel does what it always did
 // (its cell reports PySD's own error).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -53,6 +54,10 @@ export async function translateAhead(options: {
 }): Promise<{ ok: boolean; error?: string }> {
   const cache = sharedCacheEnv(options.home);
   if (cache === '0') return { ok: false, error: 'the shared translation cache is off' };
+  // Already there (peragus_pysd.loader.entry_name: <sha256[:16]>-pysd<version>): no fork. An
+  // entry that does not verify is the kernel's to skip, as for a plan's experiment.
+  const prefix = `${createHash('sha256').update(options.content).digest('hex').slice(0, 16)}-pysd`;
+  if (readdirSync(cache).some((name) => name.startsWith(prefix))) return { ok: true };
   const scratch = mkdtempSync(join(tmpdir(), 'peragus-translate-'));
   try {
     const model = join(scratch, `model${options.extension}`);
