@@ -77,6 +77,13 @@ export async function checkPlanModel(options: {
   }
 }
 
+/** A plan check's (or translation's) environment: the host's, with the shared cache to fill and no display. */
+export const checkEnv = (cache: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  PERAGUS_PYSD_SHARED_CACHE: cache,
+  MPLBACKEND: 'Agg',
+});
+
 export type Reply = Record<string, unknown> & { ok?: boolean; error?: string };
 
 export function lastJson(text: string): Reply | undefined {
@@ -96,11 +103,7 @@ async function checkInZygote(socket: string, request: unknown, cache: string): P
     socket,
     'plancheck',
     request,
-    {
-      ...process.env,
-      PERAGUS_PYSD_SHARED_CACHE: cache,
-      MPLBACKEND: 'Agg',
-    },
+    checkEnv(cache),
     CHECK_TIMEOUT_MS,
   );
   // A check server that is gone (killed, out of memory) costs the plan a cold check, not its start.
@@ -120,7 +123,7 @@ function runCheck(
 ): Promise<Record<string, unknown> & { ok?: boolean; error?: string }> {
   return new Promise((ok, fail) => {
     const child = spawn(resolvePython(), ['-m', 'peragus_pysd.plancheck'], {
-      env: { ...process.env, PERAGUS_PYSD_SHARED_CACHE: cache, MPLBACKEND: 'Agg' },
+      env: checkEnv(cache),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';

@@ -17,7 +17,7 @@ import { confineRelative } from '../confine/relative.ts';
 import { runZygoteTask } from '../kernel/zygote.ts';
 import type { Logger } from '../log/index.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
-import { lastJson } from './plan-check.ts';
+import { checkEnv, lastJson } from './plan-check.ts';
 import type { ContainerRouter } from './router.ts';
 import type { ToolCall } from './tool-call.ts';
 
@@ -67,11 +67,7 @@ export async function translateAhead(options: {
       options.checkServer,
       'plancheck',
       request,
-      {
-        ...process.env,
-        PERAGUS_PYSD_SHARED_CACHE: cache,
-        MPLBACKEND: 'Agg',
-      },
+      checkEnv(cache),
       TRANSLATE_TIMEOUT_MS,
     );
     if (!forked) return { ok: false, error: 'the check server is gone' };
