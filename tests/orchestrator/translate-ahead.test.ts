@@ -1,9 +1,9 @@
 // Translate once, for sessions too (orchestrator/translate-ahead.ts): a
-// session's pysd_model_load with inline content is translated by the host's
-// check server into the shared cache, and the experiment's kernel loads that
-// translation: it never imports PySD's translator. A second experiment with
-// the same model reuses the entry. Bad models and bad paths still fail in the
-// session, with the node's and PySD's own messages, and leave nothing behind.
+// session's pysd_model_load with inline content also has the host translate
+// the model into the shared cache, in the model check's sandbox; the next
+// experiment's kernel loads that translation and never imports PySD's
+// translator. Bad models and bad paths still fail in the session, with the
+// node's and PySD's own messages, and leave nothing behind.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -33,6 +33,16 @@ async function session(
   };
 }
 
+async function until<T>(probe: () => T | undefined, ms = 60_000): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (performance.now() > deadline) throw new Error('timed out waiting for the translation');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Whether the session's kernel imported PySD's Vensim translator or the black formatter it runs. */
 async function translatorImported(t: TestHost, sessionId: string): Promise<string> {
   const cell = await t.call('cell_add', {
@@ -53,7 +63,7 @@ describe("a session's model is translated once, on the host", () => {
     await t?.close();
   });
 
-  it('the kernel loads the shared translation; a second experiment reuses the same entry', async () => {
+  it("the next experiment's kernel loads the shared translation instead of translating", async () => {
     const a = await session(t, 'ahead-a');
     const loaded = await t.call('pysd_model_load', {
       session_id: a.session_id,
@@ -62,20 +72,16 @@ describe("a session's model is translated once, on the host", () => {
     });
     expect(loaded.sha256).toBe(sha(SIR));
     expect(loaded.stocks).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Infected' })]));
-    const made = entries(t);
+    // The first kernel translated for itself (nothing was cached yet); the host's translation follows.
+    expect(await translatorImported(t, a.session_id)).toBe('True True');
+    const made = await until(() => (entries(t).length > 0 ? entries(t) : undefined));
     expect(made).toHaveLength(1);
     expect(made[0]!.startsWith(sha(SIR).slice(0, 16))).toBe(true);
     const entryFile = join(t.home, 'pysd-cache', made[0]!, 'entry.json');
     expect(JSON.parse(readFileSync(entryFile, 'utf8')).source_sha256).toBe(sha(SIR));
-    expect(await translatorImported(t, a.session_id)).toBe('False False');
-    // The model still sits beside the notebook, as the cell recorded it.
+    // Published by the host: owned by it, not by the sandbox user that translated it.
+    expect(statSync(entryFile).uid).toBe(process.getuid?.());
     expect(readFileSync(join(a.work_dir, 'models/sir.mdl'), 'utf8')).toBe(SIR);
-    const run = await t.call('pysd_experiment_run', {
-      session_id: a.session_id,
-      model_id: loaded.model_id,
-      experiment: { type: 'single', seed: 1, return_columns: ['Infected'] },
-    });
-    expect(run.run_count).toBe(1);
 
     const written = statSync(entryFile).mtimeMs;
     const b = await session(t, 'ahead-b');
@@ -86,6 +92,12 @@ describe("a session's model is translated once, on the host", () => {
     });
     expect(again.model_id).toBe(loaded.model_id);
     expect(await translatorImported(t, b.session_id)).toBe('False False');
+    const run = await t.call('pysd_experiment_run', {
+      session_id: b.session_id,
+      model_id: again.model_id,
+      experiment: { type: 'single', seed: 1, return_columns: ['Infected'] },
+    });
+    expect(run.run_count).toBe(1);
     expect(entries(t)).toEqual(made);
     expect(statSync(entryFile).mtimeMs).toBe(written);
   });
@@ -100,7 +112,9 @@ describe("a session's model is translated once, on the host", () => {
     });
     expect(err).toMatch(/PySD cannot translate broken\.mdl \(vensim\)/);
     expect(entries(t)).toEqual(before);
-    expect(readdirSync(join(t.home, 'pysd-cache')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+    // The host's translation of it fails in its sandbox too, and leaves no staging behind.
+    await until(() => (readdirSync(join(t.home, 'pysd-staging')).length === 0 ? true : undefined));
+    expect(entries(t)).toEqual(before);
   });
 
   it('a source outside the work dir is refused by the node; the host translates and writes nothing', async () => {

@@ -47,7 +47,7 @@ async function expectFastFailure(args: string[], home: string, message: RegExp, 
   expect(zygotesOf(run.child.pid as number)).toEqual([]);
 }
 
-/** Kernel zygotes (and their check servers) a host started: their socket names carry its pid. */
+/** Kernel zygotes a host started: their socket names carry its pid. */
 const zygotesOf = (hostPid: number) =>
   liveProcesses()
     .filter(({ cmd }) => cmd.includes(`peragus-zygote-${hostPid}-`))

@@ -19,7 +19,7 @@ import { KernelService } from '../notebook/kernel-service.ts';
 import { ContainerService, type RuntimeKind } from '../orchestrator/containers.ts';
 import { PlanRunner } from '../orchestrator/plans.ts';
 import { ContainerRouter } from '../orchestrator/router.ts';
-import { routeTranslatingAhead } from '../orchestrator/translate-ahead.ts';
+import { routeTranslatingAhead, TranslateAhead } from '../orchestrator/translate-ahead.ts';
 import { isolationWarning, localIsolation } from '../sandbox/bwrap.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
 import { remoteSessions } from './remote-sessions.ts';
@@ -35,8 +35,8 @@ export interface HostOptions {
   /** Continue plans a previous host left unfinished (default true). */
   resumePlans?: boolean;
   /**
-   * A runtime about to be used (`peragus run`'s): its slow start (the local kernel zygote and
-   * its check server) begins first, beside the host's own (≈ 0.1–0.15 s of the plan's start).
+   * A runtime about to be used (`peragus run`'s): its slow start (the local kernel zygote)
+   * begins first, beside the host's own (≈ 0.1–0.15 s of the plan's start).
    */
   warm?: RuntimeKind;
 }
@@ -104,6 +104,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   const router = new ContainerRouter((id) => containers.endpoint(id), notebook.events);
   containers.onDestroyed = (id) => router.forget(id);
   const plans = new PlanRunner({ containers, router, catalog }, home, log);
+  const ahead = new TranslateAhead(home, log);
   const ctx: NotebookContext = {
     role: 'host',
     sessions: notebook.sessions,
@@ -134,9 +135,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
         tools: [...containerTools(containers, router, home), ...extraTools],
         router: routeTranslatingAhead({
           router,
-          home,
-          log,
-          checkServer: () => containers.checkServer(),
+          ahead,
           readsSharedCache: (id) => containers.kindOf(id) !== 'swarm',
         }),
         tasks,
@@ -158,6 +157,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
       }),
     async close() {
       tasks.close();
+      await ahead.close();
       await plans.close();
       await router.close();
       await kernels.close();

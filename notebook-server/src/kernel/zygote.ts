@@ -90,31 +90,14 @@ function onLines(stream: Readable, handle: (line: string) => void): void {
   });
 }
 
-/** Starts a zygote and resolves once it has imported everything and listens. */
-export function startZygote(options: ZygoteOptions = {}): Promise<Zygote> {
-  return spawnZygote(options).ready;
-}
-
 export interface ZygoteOptions {
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
 }
 
-export interface ZygoteStart {
-  /** The zygote, once it has imported everything and listens. */
-  ready: Promise<Zygote>;
-  /**
-   * Where plan checks run (never rejects): the zygote's check server, forked once the imports
-   * it shares with kernels are done, so a plan's check overlaps the rest of the zygote's start;
-   * the zygote itself when the check server could not start; undefined when neither runs.
-   */
-  checks: Promise<string | undefined>;
-}
-
-/** Starts a zygote: its check server answers first, the kernel zygote when it is ready. */
-export function spawnZygote(options: ZygoteOptions = {}): ZygoteStart {
+/** Starts a zygote; resolves once it has imported everything and listens. */
+export function startZygote(options: ZygoteOptions = {}): Promise<Zygote> {
   const socketPath = join(tmpdir(), `peragus-zygote-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
-  const checkSocketPath = `${socketPath}.check`;
   const child: ChildProcess = spawn(resolvePython(), ['-m', 'peragus_pysd.zygote', '--socket', socketPath], {
     // Allow-listed like every kernel: a forked kernel can read the zygote's initial
     // environment (/proc/self/environ), so the host's token must never be in it.
@@ -134,7 +117,6 @@ export function spawnZygote(options: ZygoteOptions = {}): ZygoteStart {
   const kill = () => {
     if (!exited) child.kill('SIGTERM');
     rmSync(socketPath, { force: true });
-    rmSync(checkSocketPath, { force: true });
   };
   const close = async () => {
     process.off('exit', kill);
@@ -146,80 +128,48 @@ export function spawnZygote(options: ZygoteOptions = {}): ZygoteStart {
     clearTimeout(timer);
   };
   process.once('exit', kill);
-  // The child keeps this process alive until it is ready and its check server has answered;
-  // then it is left to run on its own (close() takes it down).
-  let waitingFor = 2;
-  const settledOne = () => {
-    if (--waitingFor !== 0) return;
-    child.unref();
-    (child.stdout as { unref?: () => void } | null)?.unref?.();
-    (child.stderr as { unref?: () => void } | null)?.unref?.();
-  };
-  let onChecks: (socket: string | undefined) => void = () => undefined;
-  const checks = new Promise<string | undefined>((res) => {
-    let done = false;
-    onChecks = (socket) => {
-      if (done) return;
-      done = true;
-      settledOne();
-      res(socket);
-    };
-  });
-  const ready = new Promise<Zygote>((resolve, reject) => {
+  return new Promise<Zygote>((resolve, reject) => {
     const timer = setTimeout(() => {
       kill();
       reject(new Error(`the kernel zygote did not start within ${options.readyTimeoutMs ?? 120_000} ms`));
     }, options.readyTimeoutMs ?? 120_000);
-    // stdout carries one word per line: "checks" (or "checks-failed WHY") from the check
-    // server, "ready" from the zygote, in either order.
     if (child.stdout) {
       onLines(child.stdout, (raw) => {
-        const line = raw.trim();
-        if (line === 'checks') onChecks(checkSocketPath);
-        else if (line.startsWith('checks-failed')) {
-          stderr.push(Buffer.from(`${line}\n`));
-          void ready.then(
-            (z) => onChecks(z.socketPath),
-            () => onChecks(undefined),
-          );
-        } else if (line === 'ready') {
-          clearTimeout(timer);
-          settledOne();
-          resolve({
-            socketPath,
-            pid: child.pid as number,
-            close,
-            register: async (id, owner) => {
-              const reply = await control(socketPath, { op: 'register', id, uid: owner.uid, gid: owner.gid });
-              return String(reply.socket);
-            },
-            attach: async (id, sandboxPid) => {
-              await control(socketPath, { op: 'attach', id, pid: sandboxPid });
-            },
-            revoke: async (id) => {
-              await control(socketPath, { op: 'revoke', id });
-            },
-          });
-        }
+        if (raw.trim() !== 'ready') return;
+        clearTimeout(timer);
+        // The child kept this process alive until it was ready; now it runs on its own (close() ends it).
+        child.unref();
+        (child.stdout as { unref?: () => void } | null)?.unref?.();
+        (child.stderr as { unref?: () => void } | null)?.unref?.();
+        resolve({
+          socketPath,
+          pid: child.pid as number,
+          close,
+          register: async (id, owner) => {
+            const reply = await control(socketPath, { op: 'register', id, uid: owner.uid, gid: owner.gid });
+            return String(reply.socket);
+          },
+          attach: async (id, sandboxPid) => {
+            await control(socketPath, { op: 'attach', id, pid: sandboxPid });
+          },
+          revoke: async (id) => {
+            await control(socketPath, { op: 'revoke', id });
+          },
+        });
       });
     }
     child.once('exit', (code) => {
       clearTimeout(timer);
       process.off('exit', kill);
-      onChecks(undefined);
       reject(
         new Error(`the kernel zygote exited (${code}) before it was ready: ${stderr.text().slice(-1500)}`),
       );
     });
     child.once('error', (err) => {
       clearTimeout(timer);
-      onChecks(undefined);
       reject(new Error(`cannot start the kernel zygote (${resolvePython()}): ${err.message}`));
     });
   });
-  // A zygote that never gets ready leaves no check waiting either.
-  ready.catch(() => onChecks(undefined));
-  return { ready, checks };
 }
 
 interface ZygoteMessage {
@@ -232,11 +182,11 @@ interface ZygoteMessage {
 
 /**
  * Asks the zygote at socketPath for a kernel (ipykernel argv after `-m
- * peragus_pysd.kernel_launcher`), or for a task (`plancheck`) run in a forked child.
+ * peragus_pysd.kernel_launcher`).
  */
 export function launchFromZygote(
   socketPath: string,
-  request: { argv?: string[]; task?: string; input?: unknown; cwd: string; env: NodeJS.ProcessEnv },
+  request: { argv: string[]; cwd: string; env: NodeJS.ProcessEnv },
 ): KernelProcess {
   const stderr = new RingBuffer();
   const conn = createConnection(socketPath);
@@ -317,23 +267,4 @@ export function launchAny(options: LaunchOptions): KernelProcess {
     return launchFromZygote(socket, { argv: argv.slice(3), cwd, env });
   }
   return launchKernel(options);
-}
-
-/**
- * Runs a task in a child forked by the zygote; resolves with what it printed, and whether a child
- * was forked at all (false: the zygote was not reachable or refused).
- */
-export async function runZygoteTask(
-  socketPath: string,
-  task: string,
-  input: unknown,
-  env: NodeJS.ProcessEnv,
-  /** Kills the task (its process group) after this long. */
-  timeoutMs?: number,
-): Promise<{ output: string; code: number | null; forked: boolean }> {
-  const proc = launchFromZygote(socketPath, { task, input, cwd: process.cwd(), env });
-  const timer = timeoutMs === undefined ? undefined : setTimeout(() => proc.signal('SIGKILL'), timeoutMs);
-  const { code } = await proc.exited;
-  clearTimeout(timer);
-  return { output: proc.stderrTail(), code, forked: proc.pid > 0 };
 }

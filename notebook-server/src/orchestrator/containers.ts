@@ -84,24 +84,11 @@ export class ContainerService {
 
   /**
    * Lets a runtime prepare for creates to come (`hint.creates`: how many, so a
-   * warm pool fills for them and not past them); resolves to where the plan check can run:
-   * the local runtime's zygote check server when it has one.
+   * warm pool fills for them and not past them): the local runtime's kernel zygote, Docker's pool.
    */
-  warm(kind: RuntimeKind = this.defaultKind, hint: { creates?: number } = {}): Promise<string | undefined> {
-    const rt = this.runtime(kind) as { warm?: (hint: { creates?: number }) => Promise<string | undefined> };
-    return rt.warm?.(hint) ?? Promise.resolve(undefined);
-  }
-
-  /**
-   * Where a model can be translated ahead of a session's load: the local runtime's check
-   * server, when its zygote already runs (none is started for this: a one-off load would
-   * pay the zygote's imports to save a translation).
-   */
-  checkServer(): Promise<string | undefined> | undefined {
-    const local = this.#runtimes.get('local') as {
-      checkServer?: () => Promise<string | undefined> | undefined;
-    };
-    return local?.checkServer?.();
+  warm(kind: RuntimeKind = this.defaultKind, hint: { creates?: number } = {}): void {
+    const rt = this.runtime(kind) as { warm?: (hint: { creates?: number }) => unknown };
+    void Promise.resolve(rt.warm?.(hint)).catch(() => undefined);
   }
 
   /** Releases what the runtimes hold for this host (the local runtime's kernel zygote). */

@@ -176,11 +176,10 @@ export class PlanRunner {
       `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
     const owner = options.owner;
     const experiments = expandPlan(plan, planId);
-    // The runtime gets ready (kernel zygote); the model check runs in the zygote when there is one.
-    const zygote = this.#deps.containers.warm(plan.runtime, { creates: experiments.length });
+    // The runtime gets ready (kernel zygote, warm pool) while the model is checked in its sandbox.
+    this.#deps.containers.warm(plan.runtime, { creates: experiments.length });
     await checkPlanModel({
       home: this.#home,
-      zygote,
       plan,
       modelText,
       experiments: experiments.map((e) => e.experiment),

@@ -14,7 +14,7 @@ import { readSetting } from '../config/index.ts';
 import { kindInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
 import { isContainerRef, newExperimentId } from '../ids/index.ts';
-import { spawnZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
+import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { isAlive } from '../proc/process.ts';
 import {
@@ -153,8 +153,6 @@ export class LocalRuntime implements ContainerRuntime {
   }
 
   #zygote: Promise<Zygote | null> | undefined;
-  /** Where plan checks run: the zygote's check server (see spawnZygote). */
-  #checks: Promise<string | undefined> | undefined;
   /** The write end of each node's lifeline (its stdin), closed at destroy. */
   readonly #lifelines = new Map<string, Writable>();
 
@@ -166,9 +164,7 @@ export class LocalRuntime implements ContainerRuntime {
   #kernelZygote(): Promise<Zygote | null> {
     if (zygoteDisabled()) return Promise.resolve(null);
     if (!this.#zygote) {
-      const start = spawnZygote();
-      this.#checks = start.checks;
-      this.#zygote = start.ready.catch((err: Error) => {
+      this.#zygote = startZygote().catch((err: Error) => {
         this.#log.warn(`peragus: kernels start cold: ${err.message}`);
         return null;
       });
@@ -176,18 +172,9 @@ export class LocalRuntime implements ContainerRuntime {
     return this.#zygote;
   }
 
-  /**
-   * Starts what create() will need (the kernel zygote) ahead of time; resolves (never rejects)
-   * to where a plan check can run, as soon as it can: the zygote's check server.
-   */
-  warm(): Promise<string | undefined> {
+  /** Starts what create() will need (the kernel zygote) ahead of time. */
+  warm(): void {
     void this.#kernelZygote();
-    return this.#checks ?? Promise.resolve(undefined);
-  }
-
-  /** The check server of a zygote already started (never starts one), if any. */
-  checkServer(): Promise<string | undefined> | undefined {
-    return this.#checks;
   }
 
   /** The kernel zygote's own socket (only this host reaches it), if one runs. */
@@ -204,7 +191,6 @@ export class LocalRuntime implements ContainerRuntime {
   async close(): Promise<void> {
     const zygote = await this.#zygote;
     this.#zygote = undefined;
-    this.#checks = undefined;
     await zygote?.close();
   }
 

@@ -7,11 +7,9 @@ asks for one kernel with one JSON line::
 
     {"argv": ["-f", "/path/kernel-xyz.json"], "cwd": "/work/dir", "env": {...}}
 
-(or ``{"task": "plancheck", "input": {...}, "env": {...}}``: the host's plan
-check, :func:`peragus_pysd.plancheck.run`, in a forked child). Plan checks are
-best asked of the check server on ``PATH.check`` (it prints ``checks``): it is
-forked once the imports both share are done and adds the translator's own, so
-a plan's check runs while this process still imports what kernels need.
+Nothing but kernels is forked: a plan's model check loads the model, which
+runs its code, so it runs in a sandbox of its own (the host's
+``orchestrator/model-check.ts``), never in a fork of this process.
 
 The zygote forks; the child isolates itself (:func:`isolate`: new session,
 the requester's cwd and environment, stdin from /dev/null, stdout/stderr to a
@@ -49,7 +47,7 @@ import time
 from typing import Any
 
 from . import nsjoin
-from .zygote_child import base_imports, check_imports, isolate, run_kernel, warm_imports  # noqa: F401  (isolate: the seam)
+from .zygote_child import isolate, run_kernel, warm_imports  # noqa: F401  (isolate: the seam)
 from .zygote_sandbox import Experiment, NotAttached, check_request, fork_kernel, listen_for
 
 READ_CHUNK = 65536
@@ -59,7 +57,7 @@ class Kernel:
     def __init__(self, conn: socket.socket, pid: int, out_r: int, exp: Experiment | None = None) -> None:
         self.conn = conn
         self.pid = pid
-        # The experiment whose sandbox the kernel runs in (None: a task of the host's).
+        # The experiment whose sandbox the kernel runs in (None: the host's own, unsandboxed).
         self.exp = exp
         self.out_r: int | None = out_r
         self.status: tuple[int | None, str | None] | None = None
@@ -73,14 +71,10 @@ class Kernel:
 
 
 class Zygote:
-    def __init__(self, path: str, owner: int, checks_only: bool = False) -> None:
+    def __init__(self, path: str, owner: int) -> None:
         self.path = path
         self.owner = owner
         self.pid = os.getpid()
-        # The check server: plan checks only (no kernels, no experiment registry).
-        self.checks_only = checks_only
-        # Processes of this zygote that are not kernels (the check server), ended with it.
-        self.helpers: list[int] = []
         self.sel = selectors.DefaultSelector()
         self.kernels: dict[int, Kernel] = {}
         self.pending: dict[socket.socket, bytes] = {}
@@ -173,8 +167,8 @@ class Zygote:
             return
         if exp is not None:
             self._serve_experiment(conn, exp, request)
-        elif self.checks_only and request.get("task") != "plancheck":
-            self._refuse(conn, "this socket serves plan checks only")
+        elif "task" in request:
+            self._refuse(conn, "the zygote forks kernels only (model checks run sandboxed, on the host's side)")
         elif "op" in request:
             self._control(conn, request)
         else:
@@ -371,11 +365,6 @@ class Zygote:
         self.kernels.pop(kernel.pid, None)
 
     def shutdown(self) -> None:
-        for pid in self.helpers:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
         for kernel in list(self.kernels.values()):
             self._kill(kernel)
         for exp_id in list(self.experiments):
@@ -403,41 +392,11 @@ class _Closed:
         return -1
 
 
-def start_check_server(path: str) -> int:
-    """Forks the plan check server: it adds the translator's imports and serves plan checks on
-    ``path`` (printing ``checks`` once it listens) while this process goes on importing what
-    kernels need, so a plan's check overlaps the zygote's start instead of following it."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 0
-    try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        check_imports()
-        gc.collect()
-        gc.freeze()
-        server = Zygote(path, os.getppid(), checks_only=True)
-        signal.signal(signal.SIGTERM, lambda *_: (server.shutdown(), os._exit(0)))
-        sys.stdout.write("checks\n")
-        sys.stdout.flush()
-        server.serve()
-    except BaseException as exc:  # noqa: BLE001 - the host checks cold; say why
-        why = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        sys.stdout.write(f"checks-failed {why}\n")
-        sys.stdout.flush()
-        code = 1
-    os._exit(code)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m peragus_pysd.zygote")
     parser.add_argument("--socket", required=True)
     args = parser.parse_args()
     owner = int(os.environ.get("PERAGUS_PARENT_PID") or 0)
-    base_imports()
-    checks = start_check_server(args.socket + ".check")
     warm_imports()
     # Every object imported so far goes to a permanent generation: a forked kernel's
     # collections never walk them, so they stay shared with this process instead of
@@ -445,7 +404,6 @@ def main() -> int:
     gc.collect()
     gc.freeze()
     zygote = Zygote(args.socket, owner)
-    zygote.helpers.append(checks)
     signal.signal(signal.SIGTERM, lambda *_: (zygote.shutdown(), os._exit(0)))
     sys.stdout.write("ready\n")
     sys.stdout.flush()

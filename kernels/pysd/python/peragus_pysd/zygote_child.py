@@ -1,42 +1,26 @@
 """What a child of the kernel zygote does: the imports the zygote pays once
-(:func:`base_imports`, :func:`warm_imports`; the plan check server's
-:func:`check_imports`), the experiment's own session, environment and stdio
-(:func:`isolate`), then the kernel or the plan check (:func:`run_kernel`).
+(:func:`warm_imports`), the experiment's own session, environment and stdio
+(:func:`isolate`), then the kernel (:func:`run_kernel`).
 A sandboxed experiment's child has already joined its sandbox
 (:mod:`peragus_pysd.zygote_sandbox`) when :func:`run_kernel` starts.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 from typing import Any
 
 
-def base_imports() -> None:
-    """What kernels and the plan check both need: imported before the check server forks."""
+def warm_imports() -> None:
+    """Everything a kernel and a typical experiment import, loaded once here."""
     import pandas.core.methods.to_dict  # noqa: F401, PLC0415  (the model's docs, described)
     import pyarrow.parquet  # noqa: F401, PLC0415  (every run's Parquet: ≈ 0.02 CPU-s per kernel)
     import pyarrow.pandas_compat  # noqa: F401, PLC0415  (a model load's first table: ≈ 5 ms per kernel)
     import pysd  # noqa: F401, PLC0415
 
     import peragus_pysd  # noqa: F401, PLC0415
-
-
-def check_imports() -> None:
-    """What the plan check adds (the check server's own): PySD's Vensim translator and its
-    Python builder, which imports scipy.optimize (≈ 0.5 CPU-s that no kernel needs)."""
-    import pysd.builders.python.python_model_builder  # noqa: F401, PLC0415
-    import pysd.translators.vensim.vensim_file  # noqa: F401, PLC0415
-
-    from . import plancheck, validate  # noqa: F401, PLC0415
-
-
-def warm_imports() -> None:
-    """Everything a kernel and a typical experiment import, loaded once here."""
-    base_imports()
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -87,13 +71,6 @@ def run_kernel(request: dict[str, Any], out_fd: int, close_fds: list[int]) -> No
         isolate(request, out_fd)
         sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
         sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-        if request.get("task") == "plancheck":
-            # The host's plan check, forked with the imports it needs already paid.
-            from . import plancheck  # noqa: PLC0415
-
-            sys.stdout.write(json.dumps(plancheck.run(request.get("input"))) + "\n")
-            sys.stdout.flush()
-            os._exit(0)
         from . import kernel_launcher  # noqa: PLC0415
 
         argv = [str(a) for a in request.get("argv") or []]

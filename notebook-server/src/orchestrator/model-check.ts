@@ -1,0 +1,232 @@
+// Runs PySD on a model the host was given (a plan's check, a session's
+// translation ahead) in a sandbox of its own. PySD's translation turns model
+// text into Python and loading the model runs it: a documentation string can
+// close its docstring and call anything (tests/security/model-check). So the
+// host never loads a model itself: a fresh Python process under the local
+// runtime's bubblewrap sandbox does (no network, read-only system, the Peragus
+// home hidden, the experiment uid), with one writable folder of its own under
+// <home>/pysd-staging (not in the cache, which experiments read). The host then
+// publishes what it staged: only
+// the entry named for the sha256 the host computed itself, only plain files,
+// owned by the host from then on. A process that ran one model's code can so
+// write only that model's entry, which its own experiments would run anyway.
+// Without bubblewrap (PERAGUS_SANDBOX=none, or not installed) the check runs
+// unsandboxed, as experiments then do, and the host warns once at its start.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join } from 'node:path';
+import { resolvePython } from '../kernel/launcher.ts';
+import { sharedCacheEnv } from '../runtime/paths.ts';
+import { bwrapArgs, localIsolation, SANDBOX_ENV, sandboxOwner } from '../sandbox/bwrap.ts';
+import { experimentEnv } from '../sandbox/env.ts';
+
+export type Reply = Record<string, unknown> & { ok?: boolean; error?: string };
+
+export interface ModelCheckInput {
+  home: string;
+  /** The model: text (checked in a scratch file) or a host file (checked in place, its data files beside it). */
+  model: { content: string; name: string } | { file: string };
+  format?: string | null;
+  experiments?: Record<string, unknown>[];
+  /** Only fill the shared cache (no validation, no model load). */
+  translateOnly?: boolean;
+  timeoutMs: number;
+  /** Kills the check (the host closing). */
+  signal?: AbortSignal;
+}
+
+export interface ModelCheckResult {
+  /** The check's answer, or undefined when it printed none (then `output` says why). */
+  reply: Reply | undefined;
+  output: string;
+  code: number | null;
+}
+
+/** The loader's cache entry names (peragus_pysd.loader.entry_name): <sha256[:16]>-pysd<version>. */
+const ENTRY_NAME = /^[0-9a-f]{16}-pysd[0-9A-Za-z.+_-]{1,40}$/;
+const entryPrefix = (sha: string) => `${sha.slice(0, 16)}-pysd`;
+
+/** The scratch file's name: the client's base name when it is a plain one (PySD's messages name it). */
+function scratchName(name: string): string {
+  const base = basename(name);
+  const ext = extname(base).toLowerCase();
+  return /^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$/.test(base)
+    ? base
+    : `model${/^\.[a-z]{1,6}$/.test(ext) ? ext : ''}`;
+}
+
+/** The cache entry published for a model's sha256, if any (verified or not). */
+function entryOf(cache: string, sha: string): string | undefined {
+  if (cache === '0' || !existsSync(cache)) return undefined;
+  return readdirSync(cache).find((n) => n.startsWith(entryPrefix(sha)) && ENTRY_NAME.test(n));
+}
+
+/** The cache entry published for a model's sha256 whose translation still matches its record. */
+export function publishedEntry(cache: string, sha: string): string | undefined {
+  const name = entryOf(cache, sha);
+  if (!name) return undefined;
+  try {
+    const entry = JSON.parse(readFileSync(join(cache, name, 'entry.json'), 'utf8')) as Record<string, unknown>;
+    const py = String(entry.py_file);
+    if (entry.source_sha256 !== sha || basename(py) !== py) return undefined;
+    const hash = createHash('sha256').update(readFileSync(join(cache, name, py))).digest('hex');
+    return hash === entry.py_sha256 ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function lastJson(text: string): Reply | undefined {
+  for (const line of text.trim().split('\n').reverse()) {
+    try {
+      const v = JSON.parse(line) as Reply;
+      if (v && typeof v === 'object' && 'ok' in v) return v;
+    } catch {
+      // not the answer line
+    }
+  }
+  return undefined;
+}
+
+export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckResult> {
+  const cache = sharedCacheEnv(input.home);
+  const owner = sandboxOwner();
+  const sandboxed = localIsolation().isolation === 'bubblewrap';
+  // Beside the cache (the same file system: publishing is a rename); a temp dir when it is off.
+  const stagingRoot = cache === '0' ? tmpdir() : join(input.home, 'pysd-staging');
+  mkdirSync(stagingRoot, { recursive: true, mode: 0o700 });
+  const staging = mkdtempSync(join(stagingRoot, 'check-'));
+  try {
+    if (owner && sandboxed) chownSync(staging, owner.uid, owner.gid);
+    let modelPath: string;
+    let text: Buffer;
+    const readOnly: string[] = [];
+    if ('content' in input.model) {
+      modelPath = join(staging, scratchName(input.model.name));
+      writeFileSync(modelPath, input.model.content, { mode: 0o644 });
+      text = Buffer.from(input.model.content, 'utf8');
+    } else {
+      modelPath = input.model.file;
+      text = readFileSync(modelPath);
+      readOnly.push(dirname(modelPath));
+    }
+    const sha = createHash('sha256').update(text).digest('hex');
+    const stagedCache = join(staging, 'cache');
+    mkdirSync(stagedCache);
+    if (owner && sandboxed) chownSync(stagedCache, owner.uid, owner.gid);
+    // A translation already published is seeded into the staged cache: the check reuses it.
+    // (A corrupt one is not: the check translates again and the host replaces it.)
+    const published = publishedEntry(cache, sha);
+    if (published) {
+      const seeded = join(stagedCache, published);
+      cpSync(join(cache, published), seeded, { recursive: true });
+      if (owner && sandboxed) {
+        chownSync(seeded, owner.uid, owner.gid);
+        for (const f of readdirSync(seeded)) chownSync(join(seeded, f), owner.uid, owner.gid);
+      }
+    }
+    const request = {
+      model: modelPath,
+      format: input.format ?? null,
+      experiments: input.experiments ?? [],
+      ...(input.translateOnly ? { translate_only: true } : {}),
+    };
+    const env = { PERAGUS_PYSD_SHARED_CACHE: cache === '0' ? '0' : stagedCache, MPLBACKEND: 'Agg' };
+    const python = [resolvePython(), '-m', 'peragus_pysd.plancheck'];
+    const result = await run(
+      sandboxed ? ['bwrap', ...bwrapArgs(python, { workDir: staging, home: input.home, readOnly })] : python,
+      sandboxed ? experimentEnv({ ...SANDBOX_ENV, ...env }) : { ...process.env, ...env },
+      JSON.stringify(request),
+      input.timeoutMs,
+      input.signal,
+    );
+    if (result.reply?.ok && cache !== '0' && !published) publish(stagedCache, cache, sha);
+    return result;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves the staged entry for `sha` into the cache: only a folder of that name holding plain
+ * files whose entry.json names `sha`; anything else the check left is dropped with the staging.
+ */
+function publish(staged: string, cache: string, sha: string): void {
+  const name = readdirSync(staged).find((n) => n.startsWith(entryPrefix(sha)) && ENTRY_NAME.test(n));
+  if (!name) return;
+  const from = join(staged, name);
+  if (!lstatSync(from).isDirectory()) return;
+  const files = readdirSync(from);
+  if (!files.every((f) => lstatSync(join(from, f)).isFile())) return;
+  try {
+    const entry = JSON.parse(readFileSync(join(from, 'entry.json'), 'utf8')) as { source_sha256?: unknown };
+    if (entry.source_sha256 !== sha) return;
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  const gid = process.getgid?.();
+  for (const f of files) {
+    if (uid !== undefined && gid !== undefined) chownSync(join(from, f), uid, gid);
+    chmodSync(join(from, f), 0o644);
+  }
+  if (uid !== undefined && gid !== undefined) chownSync(from, uid, gid);
+  chmodSync(from, 0o755);
+  const to = join(cache, name);
+  // A corrupt entry of the same name (publishedEntry refused it) gives way.
+  if (existsSync(to) && !publishedEntry(cache, sha)) rmSync(to, { recursive: true, force: true });
+  try {
+    renameSync(from, to);
+  } catch {
+    // Published concurrently by another check of the same model: that one stays.
+  }
+}
+
+function run(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  input: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ModelCheckResult> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const kill = () => child.kill('SIGKILL');
+    const timer = setTimeout(kill, timeoutMs);
+    signal?.addEventListener('abort', kill, { once: true });
+    if (signal?.aborted) kill();
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString('utf8')).slice(-4000);
+    });
+    child.stdin.on('error', () => undefined); // a check that died before reading its request
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      resolve({ reply: undefined, output: `cannot start ${argv[0]}: ${e.message}`, code: null });
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ reply: lastJson(out), output: err.trim().split('\n').slice(-5).join(' '), code });
+    });
+    child.stdin.end(input);
+  });
+}

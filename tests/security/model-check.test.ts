@@ -1,0 +1,122 @@
+// A model is code: PySD writes a model's documentation into a docstring, so a
+// documentation string can close it and run anything when the model loads.
+// The plan check loads the model before any experiment starts, so it runs in a
+// sandbox of its own (orchestrator/model-check.ts), never in the host. These
+// models attack it: one writes to the host and reports what it could do, one
+// forges another model's translation in the only folder it can write.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
+import { startTestHost, type TestHost } from '../helpers/host.ts';
+import { REPO } from '../helpers/sd-models.ts';
+
+const SIR = readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8');
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** A small model whose `Init` documentation runs `lines` (one statement each) when the model initialises. */
+function modelRunning(lines: string[]): string {
+  const code = `chr(10).join([${lines.map((l) => `"${l}"`).join(', ')}])`;
+  return [
+    '{UTF-8}',
+    'Stock= INTEG (Inflow, Init)',
+    '\t~\tWidgets',
+    '\t~\tThe stock.',
+    '\t|',
+    '',
+    'Init= 10',
+    '\t~\tWidgets',
+    `\t~\tdoc """ + str(exec(${code}, {})) + """ end`,
+    '\t|',
+    '',
+    'Inflow= 1',
+    '\t~\tWidgets/Month',
+    '\t~\t\t|',
+    '',
+    ...['FINAL TIME  = 10', 'INITIAL TIME  = 0', 'SAVEPER  = 1', 'TIME STEP  = 1'].flatMap((l) => [
+      l,
+      '\t~\tMonth',
+      '\t~\t\t|',
+    ]),
+    '',
+  ].join('\n');
+}
+
+const plan = (content: string) => ({
+  model: { source: 'widgets.mdl', content },
+  experiment: { type: 'single', metrics: [{ variable: 'Stock', stat: 'max' }] },
+  grid: { Inflow: [1] },
+  parallel_limit: 1,
+});
+
+describe('the plan check runs a model in a sandbox, not in the host', () => {
+  let t: TestHost;
+  beforeAll(async () => {
+    expect(localIsolation().isolation, 'these tests need bubblewrap (installed by set-up)').toBe(
+      'bubblewrap',
+    );
+    t = await startTestHost({ runtime: 'local' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("a model's code at the check cannot write the host's home, the code or the cache, nor reach the network", async () => {
+    const tag = randomBytes(4).toString('hex');
+    const targets = [
+      join(t.home, `pwned-${tag}`),
+      join(REPO, `.pwned-${tag}`),
+      join(t.home, 'pysd-cache', `pwned-${tag}`),
+      `/etc/pwned-${tag}`,
+    ];
+    const model = modelRunning([
+      'import os, socket',
+      `wrote = [p for p in ${JSON.stringify(targets).replaceAll('"', "'")} if os.system('touch ' + p + ' 2>/dev/null') == 0]`,
+      's = socket.socket()',
+      's.settimeout(2)',
+      "net = 'yes' if s.connect_ex(('1.1.1.1', 53)) == 0 else 'no'",
+      "raise RuntimeError('PAYLOAD uid=%d wrote=%s net=%s' % (os.getuid(), wrote, net))",
+    ]);
+    const err = await t.callError('experiment_plan_run', plan(model));
+    const uid = sandboxOwner()?.uid ?? process.getuid?.();
+    // The code ran (its message is the check's error), as the sandbox user, and did nothing.
+    expect(err).toMatch(new RegExp(`plan was not started.*PAYLOAD uid=${uid} wrote=\\[\\] net=no`));
+    for (const p of targets) expect(existsSync(p), p).toBe(false);
+    // No experiment was started for it.
+    const rows = await t.call('catalog_query', { sql: 'SELECT count(*)::INT AS n FROM experiments' });
+    expect((rows.rows as { n: number }[])[0]?.n).toBe(0);
+  });
+
+  it("a model's code can write only its own model's translation: a forged one for another model is never published", async () => {
+    const target = sha(SIR);
+    const model = modelRunning([
+      'import os, json, hashlib, pysd',
+      "cache = os.environ.get('PERAGUS_PYSD_SHARED_CACHE', '')",
+      `d = cache + '/' + '${target.slice(0, 16)}' + '-pysd' + pysd.__version__`,
+      "ok = os.system('mkdir -p ' + d + ' 2>/dev/null') == 0 and os.access(d, os.W_OK)",
+      // The forged translation exits its loader (no quotes: the line is itself a quoted literal).
+      "py = 'raise SystemExit(7)'",
+      "entry = dict(source_sha256='" +
+        target +
+        "', pysd_version=pysd.__version__, format='vensim', py_file='model.py', py_sha256=hashlib.sha256(py.encode()).hexdigest())",
+      "ok and open(d + '/model.py', 'w').write(py)",
+      "ok and open(d + '/entry.json', 'w').write(json.dumps(entry))",
+    ]);
+    const summary = await t.call('experiment_plan_run', plan(model));
+    expect(summary).toMatchObject({ total: 1, finished: 1, failed: 0 });
+    const cache = join(t.home, 'pysd-cache');
+    const names = readdirSync(cache).filter((n) => !n.startsWith('.'));
+    expect(names.some((n) => n.startsWith(sha(model).slice(0, 16)))).toBe(true);
+    expect(names.filter((n) => n.startsWith(target.slice(0, 16)))).toEqual([]);
+    // SIR still loads its own translation in a session (a forged one would raise SystemExit).
+    const c = await t.call('container_create', { runtime: 'local', experiment_id: 'after-forgery' });
+    const nb = await t.call('notebook_create', { name: 'sir', container_id: c.container_id });
+    const loaded = await t.call('pysd_model_load', {
+      session_id: nb.session_id,
+      source: 'sir.mdl',
+      content: SIR,
+    });
+    expect(loaded.sha256).toBe(target);
+  });
+});
