@@ -81,10 +81,15 @@ export function publishedEntry(cache: string, sha: string): string | undefined {
   const name = entryOf(cache, sha);
   if (!name) return undefined;
   try {
-    const entry = JSON.parse(readFileSync(join(cache, name, 'entry.json'), 'utf8')) as Record<string, unknown>;
+    const entry = JSON.parse(readFileSync(join(cache, name, 'entry.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     const py = String(entry.py_file);
     if (entry.source_sha256 !== sha || basename(py) !== py) return undefined;
-    const hash = createHash('sha256').update(readFileSync(join(cache, name, py))).digest('hex');
+    const hash = createHash('sha256')
+      .update(readFileSync(join(cache, name, py)))
+      .digest('hex');
     return hash === entry.py_sha256 ? name : undefined;
   } catch {
     return undefined;
