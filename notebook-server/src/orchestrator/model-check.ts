@@ -51,6 +51,8 @@ export interface ModelCheckInput {
 }
 
 export interface ModelCheckResult {
+  /** The model's sha256, computed by the host (never taken from the check's answer). */
+  sha256: string;
   /** The check's answer, or undefined when it printed none (then `output` says why). */
   reply: Reply | undefined;
   output: string;
@@ -161,7 +163,7 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
       input.signal,
     );
     if (result.reply?.ok && cache !== '0' && !published) publish(stagedCache, cache, sha);
-    return result;
+    return { ...result, sha256: sha };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
@@ -208,7 +210,7 @@ function run(
   input: string,
   timeoutMs: number,
   signal?: AbortSignal,
-): Promise<ModelCheckResult> {
+): Promise<Omit<ModelCheckResult, 'sha256'>> {
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

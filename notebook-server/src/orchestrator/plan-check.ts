@@ -43,7 +43,7 @@ export async function checkPlanModel(options: {
             : resolve(options.baseDir, plan.model.source),
         }
       : { content: options.modelText, name: plan.model.source };
-  const { reply, output, code } = await runModelCheck({
+  const { sha256, reply, output, code } = await runModelCheck({
     home: options.home,
     model,
     format: plan.model.format ?? null,
@@ -61,7 +61,7 @@ export async function checkPlanModel(options: {
     );
   }
   return {
-    model_sha256: String(reply.model_sha256),
+    model_sha256: sha256,
     py_sha256: (reply.py_sha256 as string | null) ?? null,
   };
 }
