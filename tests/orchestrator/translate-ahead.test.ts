@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
+import { until } from '../reliability/helpers.ts';
 
 const SIR = readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8');
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -31,16 +32,6 @@ async function session(
     session_id: String(nb.session_id),
     work_dir: String(c.work_dir),
   };
-}
-
-async function until<T>(probe: () => T | undefined, ms = 60_000): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (performance.now() > deadline) throw new Error('timed out waiting for the translation');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Whether the session's kernel imported PySD's Vensim translator or the black formatter it runs. */
@@ -74,7 +65,11 @@ describe("a session's model is translated once, on the host", () => {
     expect(loaded.stocks).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Infected' })]));
     // The first kernel translated for itself (nothing was cached yet); the host's translation follows.
     expect(await translatorImported(t, a.session_id)).toBe('True True');
-    const made = await until(() => (entries(t).length > 0 ? entries(t) : undefined));
+    const made = await until(
+      () => (entries(t).length > 0 ? entries(t) : undefined),
+      60_000,
+      "the host's translation",
+    );
     expect(made).toHaveLength(1);
     expect(made[0]!.startsWith(sha(SIR).slice(0, 16))).toBe(true);
     const entryFile = join(t.home, 'pysd-cache', made[0]!, 'entry.json');
@@ -113,7 +108,7 @@ describe("a session's model is translated once, on the host", () => {
     expect(err).toMatch(/PySD cannot translate broken\.mdl \(vensim\)/);
     expect(entries(t)).toEqual(before);
     // The host's translation of it fails in its sandbox too, and leaves no staging behind.
-    await until(() => (readdirSync(join(t.home, 'pysd-staging')).length === 0 ? true : undefined));
+    await until(() => readdirSync(join(t.home, 'pysd-staging')).length === 0, 60_000, 'the staging to go');
     expect(entries(t)).toEqual(before);
   });
 

@@ -72,10 +72,16 @@ function scratchName(name: string): string {
     : `model${/^\.[a-z]{1,6}$/.test(ext) ? ext : ''}`;
 }
 
-/** The cache entry published for a model's sha256, if any (verified or not). */
+/** The entry for a model's sha256 in a cache folder (the shared one or a check's staged one), verified or not. */
 function entryOf(cache: string, sha: string): string | undefined {
   if (cache === '0' || !existsSync(cache)) return undefined;
   return readdirSync(cache).find((n) => n.startsWith(entryPrefix(sha)) && ENTRY_NAME.test(n));
+}
+
+/** Gives a cache entry (a folder of plain files) and its files to `uid`:`gid`. */
+function chownEntry(dir: string, uid: number, gid: number): void {
+  chownSync(dir, uid, gid);
+  for (const f of readdirSync(dir)) chownSync(join(dir, f), uid, gid);
 }
 
 /** The cache entry published for a model's sha256 whose translation still matches its record. */
@@ -98,7 +104,7 @@ export function publishedEntry(cache: string, sha: string): string | undefined {
   }
 }
 
-export function lastJson(text: string): Reply | undefined {
+function lastJson(text: string): Reply | undefined {
   for (const line of text.trim().split('\n').reverse()) {
     try {
       const v = JSON.parse(line) as Reply;
@@ -142,10 +148,7 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
     if (published) {
       const seeded = join(stagedCache, published);
       cpSync(join(cache, published), seeded, { recursive: true });
-      if (owner && sandboxed) {
-        chownSync(seeded, owner.uid, owner.gid);
-        for (const f of readdirSync(seeded)) chownSync(join(seeded, f), owner.uid, owner.gid);
-      }
+      if (owner && sandboxed) chownEntry(seeded, owner.uid, owner.gid);
     }
     const request = {
       model: modelPath,
@@ -174,7 +177,7 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
  * files whose entry.json names `sha`; anything else the check left is dropped with the staging.
  */
 function publish(staged: string, cache: string, sha: string): void {
-  const name = readdirSync(staged).find((n) => n.startsWith(entryPrefix(sha)) && ENTRY_NAME.test(n));
+  const name = entryOf(staged, sha);
   if (!name) return;
   const from = join(staged, name);
   if (!lstatSync(from).isDirectory()) return;
@@ -188,11 +191,8 @@ function publish(staged: string, cache: string, sha: string): void {
   }
   const uid = process.getuid?.();
   const gid = process.getgid?.();
-  for (const f of files) {
-    if (uid !== undefined && gid !== undefined) chownSync(join(from, f), uid, gid);
-    chmodSync(join(from, f), 0o644);
-  }
-  if (uid !== undefined && gid !== undefined) chownSync(from, uid, gid);
+  if (uid !== undefined && gid !== undefined) chownEntry(from, uid, gid);
+  for (const f of files) chmodSync(join(from, f), 0o644);
   chmodSync(from, 0o755);
   const to = join(cache, name);
   // A corrupt entry of the same name (publishedEntry refused it) gives way.
