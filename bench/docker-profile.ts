@@ -8,25 +8,16 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createHost } from '../notebook-server/src/app/host.ts';
 import type { DockerRuntime } from '../notebook-server/src/runtime/docker.ts';
+import { callTool, type Json, mcpClient } from './mcp.ts';
 import { daemonCpu, shimCpu, TEACUP } from './plan.bench.ts';
 
-type Json = Record<string, unknown>;
 const pool = process.argv.includes('--pool');
 const home = mkdtempSync(join(tmpdir(), 'peragus-profile-'));
 const host = await createHost({ home, poolSize: 0, resumePlans: false });
-const [a, b] = InMemoryTransport.createLinkedPair();
-await host.makeMcpServer().connect(a);
-const client = new Client({ name: 'profile', version: '1' });
-await client.connect(b);
-const call = async (name: string, args: Json): Promise<Json> => {
-  const r = await client.callTool({ name, arguments: args }, undefined, { timeout: 600_000 });
-  if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as Json;
-};
+const client = await mcpClient(host, 'profile');
+const call = (name: string, args: Json) => callTool(client, name, args, { timeout: 600_000 });
 const modelText = readFileSync(TEACUP, 'utf8');
 
 // The plan check translates the model once into <home>/pysd-cache, as `peragus run` does.

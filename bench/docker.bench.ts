@@ -16,15 +16,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createHost, type Host } from '../notebook-server/src/app/host.ts';
 import type { DockerRuntime } from '../notebook-server/src/runtime/docker.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
 import { type BenchFigure, type BenchSuite, median, r3, versus } from './lib.ts';
+import { callTool, type Json, mcpClient } from './mcp.ts';
 import { ours, peer, points24, TEACUP, teacupPlan } from './plan.bench.ts';
 
-type Json = Record<string, unknown>;
 const ITER = Number(process.env.PERAGUS_BENCH_DOCKER_ITER ?? 5);
 const RUNS = Number(process.env.PERAGUS_BENCH_PLAN_RUNS ?? 3);
 const log = (s: string) => process.stderr.write(`[bench] docker: ${s}\n`);
@@ -39,18 +38,10 @@ async function mcpHost(
   const rt = host.containers.runtime('docker') as DockerRuntime; // reads the pool size now
   if (saved === undefined) delete process.env.PERAGUS_DOCKER_POOL;
   else process.env.PERAGUS_DOCKER_POOL = saved;
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await host.makeMcpServer().connect(a);
-  const client = new Client({ name: 'bench-docker', version: '1' });
-  await client.connect(b);
-  return { host, client, rt };
+  return { host, client: await mcpClient(host, 'bench-docker'), rt };
 }
 
-async function call(client: Client, name: string, args: Json): Promise<Json> {
-  const r = await client.callTool({ name, arguments: args }, undefined, { timeout: 600_000 });
-  if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as Json;
-}
+const call = (client: Client, name: string, args: Json) => callTool(client, name, args, { timeout: 600_000 });
 
 /** create → first cell ok, in ms; the container is destroyed afterwards (not timed). */
 async function startOnce(client: Client, id: string): Promise<number> {

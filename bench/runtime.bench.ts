@@ -5,32 +5,17 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { createHost, type Host } from '../notebook-server/src/app/host.ts';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { createHost } from '../notebook-server/src/app/host.ts';
 import { LocalRuntime } from '../notebook-server/src/runtime/local.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
 import { type BenchFigure, type BenchSuite, median } from './lib.ts';
+import { callTool, type Json, mcpClient } from './mcp.ts';
 
-type Json = Record<string, unknown>;
 const ITERATIONS = Number(process.env.PERAGUS_BENCH_COLD_ITER ?? 5);
 
-async function connect(host: Host): Promise<Client> {
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await host.makeMcpServer().connect(a);
-  const client = new Client({ name: 'bench', version: '1' });
-  await client.connect(b);
-  return client;
-}
-
-async function call(client: Client, name: string, args: Json): Promise<Json> {
-  const r = await client.callTool({ name, arguments: args }, undefined, {
-    timeout: 1_800_000,
-    resetTimeoutOnProgress: true,
-  });
-  if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as Json;
-}
+const call = (client: Client, name: string, args: Json) =>
+  callTool(client, name, args, { timeout: 1_800_000, resetTimeoutOnProgress: true });
 
 async function coldStart(client: Client, runtime: 'local' | 'docker'): Promise<number[]> {
   const times: number[] = [];
@@ -87,7 +72,7 @@ export async function sandboxCost(home: string): Promise<BenchFigure | undefined
 export const suite: BenchSuite = async () => {
   const home = mkdtempSync(join(tmpdir(), 'peragus-bench-rt-'));
   const host = await createHost({ home, poolSize: 0, resumePlans: false });
-  const client = await connect(host);
+  const client = await mcpClient(host);
   const figures: BenchFigure[] = [];
   try {
     const cost = await sandboxCost(home);

@@ -10,12 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createHost } from '../notebook-server/src/app/host.ts';
 import { type BenchSuite, median, versus } from './lib.ts';
+import { callTool, type Json, mcpClient } from './mcp.ts';
 
-type Json = Record<string, unknown>;
 const REPO = resolve(import.meta.dirname, '..');
 const PYTHON = join(REPO, 'kernels/pysd/.venv/bin/python');
 const MODEL = join(REPO, 'notebooks/models/sir.mdl');
@@ -32,15 +30,8 @@ pysd.read_vensim(sys.argv[1]).run()
 export const suite: BenchSuite = async () => {
   const home = mkdtempSync(join(tmpdir(), 'peragus-bench-session-'));
   const host = await createHost({ home, poolSize: 0, resumePlans: false, runtime: 'local' });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await host.makeMcpServer().connect(a);
-  const client = new Client({ name: 'bench-session', version: '1' });
-  await client.connect(b);
-  const call = async (name: string, args: Json): Promise<Json> => {
-    const r = await client.callTool({ name, arguments: args }, undefined, { timeout: 600_000 });
-    if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
-    return r.structuredContent as Json;
-  };
+  const client = await mcpClient(host, 'bench-session');
+  const call = (name: string, args: Json) => callTool(client, name, args, { timeout: 600_000 });
   const content = readFileSync(MODEL, 'utf8');
   const ours = async (i: number) => {
     const t0 = performance.now();

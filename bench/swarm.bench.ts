@@ -8,26 +8,19 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createHost, type Host } from '../notebook-server/src/app/host.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
 import { sdModelsDir } from '../tests/helpers/sd-models.ts';
 import { swarmLab, useLabEnv } from '../tests/helpers/swarm-lab.ts';
 import { type BenchFigure, type BenchSuite, median } from './lib.ts';
+import { callTool, type Json, mcpClient } from './mcp.ts';
 
-type Json = Record<string, unknown>;
 const ITERATIONS = Number(process.env.PERAGUS_BENCH_SWARM_ITER ?? 3);
 const LAB_ENV = process.env.PERAGUS_SWARM_LAB_ENV ?? '/run/peragus-swarm-lab/env';
 
-async function call(client: Client, name: string, args: Json): Promise<Json> {
-  const r = await client.callTool({ name, arguments: args }, undefined, {
-    timeout: 3_600_000,
-    resetTimeoutOnProgress: true,
-  });
-  if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as Json;
-}
+const call = (client: Client, name: string, args: Json) =>
+  callTool(client, name, args, { timeout: 3_600_000, resetTimeoutOnProgress: true });
 
 async function coldStart(client: Client, runtime: 'swarm' | 'docker', i: number): Promise<number> {
   const t0 = performance.now();
@@ -60,10 +53,7 @@ export const suite: BenchSuite = async () => {
   useLabEnv(swarmLab());
   const home = mkdtempSync(join(tmpdir(), 'peragus-bench-swarm-'));
   const host: Host = await createHost({ home, poolSize: 0, resumePlans: false, runtime: 'swarm' });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await host.makeMcpServer().connect(a);
-  const client = new Client({ name: 'bench', version: '1' });
-  await client.connect(b);
+  const client = await mcpClient(host);
   const figures: BenchFigure[] = [];
   try {
     const withDocker = dockerReason() === null;
