@@ -6,7 +6,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readSetting } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import { DockerRuntime } from '../runtime/docker.ts';
-import { LocalRuntime } from '../runtime/local.ts';
+import { LOCAL_ID_PREFIX, LocalRuntime } from '../runtime/local.ts';
 import { SWARM_ID_PREFIX, SwarmRuntime } from '../runtime/swarm.ts';
 import {
   type ContainerInfo,
@@ -96,9 +96,9 @@ export class ContainerService {
     for (const rt of this.#runtimes.values()) await (rt as { close?: () => Promise<void> }).close?.();
   }
 
-  /** The runtime a container id belongs to (local ids start with "local-", swarm ids with "swarm-"). */
+  /** The runtime a container id belongs to (by its prefix: LOCAL_ID_PREFIX, SWARM_ID_PREFIX, else Docker). */
   kindOf(containerId: string): RuntimeKind {
-    if (containerId.startsWith('local-')) return 'local';
+    if (containerId.startsWith(LOCAL_ID_PREFIX)) return 'local';
     return containerId.startsWith(SWARM_ID_PREFIX) ? 'swarm' : 'docker';
   }
 

@@ -65,6 +65,9 @@ import { ContainerRuntimeError, containerLabels, LABELS, parseContainerSpec } fr
 import { diskCapOf } from './volume-cap.ts';
 import { copyIntoVolume, copyOutOfVolume } from './volume-copy.ts';
 
+/** Local container ids start with this (the orchestrator tells runtimes apart by it). */
+export const LOCAL_ID_PREFIX = 'local-';
+
 const CLK_TCK = 100;
 
 interface LocalRecord {
@@ -212,7 +215,7 @@ export class LocalRuntime implements ContainerRuntime {
       );
     }
     const layout = experimentLayout(this.home, experimentId);
-    const containerId = `local-${randomBytes(6).toString('hex')}`;
+    const containerId = `${LOCAL_ID_PREFIX}${randomBytes(6).toString('hex')}`;
     const logDir = join(layout.root, 'logs');
     prepareVolume(layout.workDir, this.#owner);
     mkdirSync(logDir, { recursive: true });
