@@ -88,6 +88,34 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
     expect((rows.rows as { n: number }[])[0]?.n).toBe(0);
   });
 
+  it("a plan's model name is only a scratch file's name in the check's own folder", async () => {
+    const tag = randomBytes(4).toString('hex');
+    const outside = [
+      `../../../../../tmp/escape-${tag}.mdl`,
+      `inbox/../../escape-${tag}.mdl`,
+      `.escape-${tag}.mdl`,
+    ];
+    for (const source of outside) {
+      const summary = await t.call('experiment_plan_run', {
+        // Not SIR's own text: the forgery test below needs SIR's entry never made.
+        model: { source, content: `${SIR}\n`, format: 'vensim' },
+        experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
+        grid: { 'Contact Rate': [5] },
+        parallel_limit: 1,
+      });
+      expect(summary, source).toMatchObject({ total: 1, finished: 1, failed: 0 });
+    }
+    for (const p of [
+      `/tmp/escape-${tag}.mdl`,
+      join(t.home, `escape-${tag}.mdl`),
+      join(t.home, '..', `escape-${tag}.mdl`),
+    ]) {
+      expect(existsSync(p), p).toBe(false);
+    }
+    // Nothing of the checks is left in the staging folder.
+    expect(readdirSync(join(t.home, 'pysd-staging'))).toEqual([]);
+  });
+
   it("a model's code can write only its own model's translation: a forged one for another model is never published", async () => {
     const target = sha(SIR);
     const model = modelRunning([
