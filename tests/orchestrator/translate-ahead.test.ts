@@ -1,7 +1,7 @@
 // Translate once, for sessions too (orchestrator/translate-ahead.ts): a
 // session's pysd_model_load with inline content also has the host translate
 // the model into the shared cache, in the model check's sandbox; the next
-// experiment's kernel loads that translation and never imports PySD's
+// experiment's kernel loads that translation and never calls PySD's
 // translator. Bad models and bad paths still fail in the session, with the
 // node's and PySD's own messages, and leave nothing behind.
 import { createHash } from 'node:crypto';
@@ -34,16 +34,30 @@ async function session(
   };
 }
 
-/** Whether the session's kernel imported PySD's Vensim translator or the black formatter it runs. */
-async function translatorImported(t: TestHost, sessionId: string): Promise<string> {
-  const cell = await t.call('cell_add', {
-    session_id: sessionId,
-    source: "import sys\nprint('pysd.translators.vensim.vensim_file' in sys.modules, 'black' in sys.modules)",
-    execute: true,
-  });
+/** Runs `source` in the session's kernel and returns what it printed. */
+async function printed(t: TestHost, sessionId: string, source: string): Promise<string> {
+  const cell = await t.call('cell_add', { session_id: sessionId, source, execute: true });
   const out = ((cell.run as Json).outputs as { text?: string }[]).map((o) => o.text ?? '').join('');
   return out.trim();
 }
+
+/**
+ * Counts the kernel's calls of PySD's Vensim translator from now on (the translator is
+ * imported ahead in every kernel: whether it is imported says nothing).
+ */
+const spyTranslations = (t: TestHost, sessionId: string) =>
+  printed(
+    t,
+    sessionId,
+    [
+      'import pysd',
+      '_translations = []',
+      '_read_vensim = pysd.read_vensim',
+      'pysd.read_vensim = lambda *a, **k: (_translations.append(a), _read_vensim(*a, **k))[1]',
+      "print('spying')",
+    ].join('\n'),
+  );
+const translations = (t: TestHost, sessionId: string) => printed(t, sessionId, 'print(len(_translations))');
 
 describe("a session's model is translated once, on the host", () => {
   let t: TestHost;
@@ -56,6 +70,7 @@ describe("a session's model is translated once, on the host", () => {
 
   it("the next experiment's kernel loads the shared translation instead of translating", async () => {
     const a = await session(t, 'ahead-a');
+    expect(await spyTranslations(t, a.session_id)).toBe('spying');
     const loaded = await t.call('pysd_model_load', {
       session_id: a.session_id,
       source: 'models/sir.mdl',
@@ -64,7 +79,7 @@ describe("a session's model is translated once, on the host", () => {
     expect(loaded.sha256).toBe(sha(SIR));
     expect(loaded.stocks).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Infected' })]));
     // The first kernel translated for itself (nothing was cached yet); the host's translation follows.
-    expect(await translatorImported(t, a.session_id)).toBe('True True');
+    expect(await translations(t, a.session_id)).toBe('1');
     const made = await until(
       () => (entries(t).length > 0 ? entries(t) : undefined),
       60_000,
@@ -80,13 +95,14 @@ describe("a session's model is translated once, on the host", () => {
 
     const written = statSync(entryFile).mtimeMs;
     const b = await session(t, 'ahead-b');
+    expect(await spyTranslations(t, b.session_id)).toBe('spying');
     const again = await t.call('pysd_model_load', {
       session_id: b.session_id,
       source: 'sir.mdl',
       content: SIR,
     });
     expect(again.model_id).toBe(loaded.model_id);
-    expect(await translatorImported(t, b.session_id)).toBe('False False');
+    expect(await translations(t, b.session_id)).toBe('0');
     const run = await t.call('pysd_experiment_run', {
       session_id: b.session_id,
       model_id: again.model_id,

@@ -5,7 +5,7 @@
 // models attack it: one writes to the host and reports what it could do, one
 // forges another model's translation in the only folder it can write.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
@@ -86,6 +86,40 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
     // No experiment was started for it.
     const rows = await t.call('catalog_query', { sql: 'SELECT count(*)::INT AS n FROM experiments' });
     expect((rows.rows as { n: number }[])[0]?.n).toBe(0);
+  });
+
+  it("a check forked from the kernel zygote runs in a sandbox of its own: nothing of the zygote's, and no second fork", async () => {
+    const ask = (n: number, request: string) => [
+      `s${n} = socket.socket(socket.AF_UNIX)`,
+      `s${n}.settimeout(5)`,
+      `s${n}.connect('/run/peragus/kernel.sock')`,
+      `s${n}.sendall((json.dumps(${request}) + chr(10)).encode())`,
+      `r${n} = 'refused' if 'error' in s${n}.recv(4096).decode() else 'served'`,
+    ];
+    const model = modelRunning([
+      'import os, sys, json, socket',
+      // ipykernel is imported by the zygote, never by a cold check: this is a fork of the zygote.
+      "forked = 'ipykernel.kernelapp' in sys.modules",
+      "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())",
+      "fds = sorted(int(f) for f in os.listdir('/proc/self/fd'))",
+      "pidns = os.readlink('/proc/self/ns/pid')",
+      ...ask(1, 'dict(check=dict())'),
+      ...ask(2, "dict(argv=['-f', '/tmp/k.json'])"),
+      "raise RuntimeError('PAYLOAD forked=%s uid=%d cap=%s nnp=%s fds=%s pidns=%s more=%s,%s' % (forked, os.getuid(), status['CapEff'].strip(), status['NoNewPrivs'].strip(), fds, pidns, r1, r2))",
+    ]);
+    const err = await t.callError('experiment_plan_run', plan(model));
+    const said = /PAYLOAD (.*?)(\)|$| \(model)/m.exec(err)?.[1] ?? err;
+    const uid = sandboxOwner()?.uid ?? process.getuid?.();
+    expect(said).toContain('forked=True');
+    expect(said).toContain(`uid=${uid} cap=0000000000000000 nnp=1`);
+    // stdin, stdout, stderr and listdir's own: no socket or pipe of the zygote's is left open.
+    expect(said).toContain('fds=[0, 1, 2, 3]');
+    // The sandbox's pid namespace, not the host's (where the zygote lives).
+    const hostPidns = readlinkSync('/proc/self/ns/pid');
+    expect(said).toMatch(/pidns=pid:\[\d+\]/);
+    expect(said).not.toContain(`pidns=${hostPidns}`);
+    // The check's socket forked this check once: neither another check nor a kernel.
+    expect(said).toContain('more=refused,refused');
   });
 
   it("a plan's model name is only a scratch file's name in the check's own folder", async () => {

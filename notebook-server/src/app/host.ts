@@ -104,7 +104,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
   const router = new ContainerRouter((id) => containers.endpoint(id), notebook.events);
   containers.onDestroyed = (id) => router.forget(id);
   const plans = new PlanRunner({ containers, router, catalog }, home, log);
-  const ahead = new TranslateAhead(home, log);
+  const ahead = new TranslateAhead(home, log, () => containers.checkZygote());
   const ctx: NotebookContext = {
     role: 'host',
     sessions: notebook.sessions,

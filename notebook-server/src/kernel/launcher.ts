@@ -24,6 +24,10 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export const defaultKernelSpecPath = (): string => join(repoRoot, 'kernels/pysd/kernelspec/kernel.json');
 
+/** The standard-library client that asks the zygote for a model check, from inside its sandbox. */
+export const checkClientPath = (): string =>
+  join(repoRoot, 'kernels/pysd/python/peragus_pysd/check_client.py');
+
 /** The venv interpreter of the PySD kernel; PERAGUS_PYTHON overrides. */
 export function resolvePython(): string {
   return readSetting('python') ?? join(repoRoot, 'kernels/pysd/.venv/bin/python');

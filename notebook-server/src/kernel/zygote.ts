@@ -44,8 +44,9 @@ export interface Zygote {
   /**
    * Registers a sandboxed experiment: resolves to a socket of that experiment alone (owned by
    * `owner`), to bind into its sandbox. Kernels asked for on it join that sandbox, whatever the request says.
+   * Role `check`: a sandbox made for one model check, which its socket forks once (and no kernel).
    */
-  register(id: string, owner: { uid: number; gid: number }): Promise<string>;
+  register(id: string, owner: { uid: number; gid: number }, role?: 'kernel' | 'check'): Promise<string>;
   /** Names the experiment's sandbox: the pid of the bubblewrap process that made it. */
   attach(id: string, sandboxPid: number): Promise<void>;
   /** Ends an experiment: its socket is removed and its kernels are killed. */
@@ -145,8 +146,14 @@ export function startZygote(options: ZygoteOptions = {}): Promise<Zygote> {
           socketPath,
           pid: child.pid as number,
           close,
-          register: async (id, owner) => {
-            const reply = await control(socketPath, { op: 'register', id, uid: owner.uid, gid: owner.gid });
+          register: async (id, owner, role = 'kernel') => {
+            const reply = await control(socketPath, {
+              op: 'register',
+              id,
+              uid: owner.uid,
+              gid: owner.gid,
+              role,
+            });
             return String(reply.socket);
           },
           attach: async (id, sandboxPid) => {

@@ -12,8 +12,16 @@
 // write only that model's entry, which its own experiments would run anyway.
 // Without bubblewrap (PERAGUS_SANDBOX=none, or not installed) the check runs
 // unsandboxed, as experiments then do, and the host warns once at its start.
+//
+// With the local runtime's kernel zygote (a root host), the Python in that
+// sandbox is not a cold one: the sandbox runs a small standard-library client
+// (peragus_pysd/check_client.py) and the zygote forks the check into it, as it
+// forks a kernel into an experiment's sandbox (its namespaces, the sandbox user,
+// no capabilities). The check's socket is registered for that sandbox alone and
+// forks once; the zygote itself never loads a model. A zygote that refuses or is
+// gone leaves the check to a cold Python, in a sandbox of its own.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
@@ -30,9 +38,16 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
-import { resolvePython } from '../kernel/launcher.ts';
+import { checkClientPath, resolvePython } from '../kernel/launcher.ts';
+import { ZYGOTE_ENV, type Zygote } from '../kernel/zygote.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
-import { bwrapArgs, localIsolation, SANDBOX_ENV, sandboxOwner } from '../sandbox/bwrap.ts';
+import {
+  bwrapArgs,
+  localIsolation,
+  SANDBOX_ENV,
+  sandboxOwner,
+  ZYGOTE_SOCKET_INSIDE,
+} from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 
 export type Reply = Record<string, unknown> & { ok?: boolean; error?: string };
@@ -48,6 +63,8 @@ export interface ModelCheckInput {
   timeoutMs: number;
   /** Kills the check (the host closing). */
   signal?: AbortSignal;
+  /** The local runtime's kernel zygote: the check is forked from it into its sandbox (see the header). */
+  zygote?: Zygote | null;
 }
 
 export interface ModelCheckResult {
@@ -157,18 +174,70 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
       ...(input.translateOnly ? { translate_only: true } : {}),
     };
     const env = { PERAGUS_PYSD_SHARED_CACHE: cache === '0' ? '0' : stagedCache, MPLBACKEND: 'Agg' };
+    const stdin = JSON.stringify(request);
+    const sandbox = { workDir: staging, home: input.home, readOnly };
+    const forked =
+      sandboxed && owner && input.zygote
+        ? await forkedCheck(input.zygote, owner, sandbox, env, stdin, input)
+        : undefined;
     const python = [resolvePython(), '-m', 'peragus_pysd.plancheck'];
-    const result = await run(
-      sandboxed ? ['bwrap', ...bwrapArgs(python, { workDir: staging, home: input.home, readOnly })] : python,
-      sandboxed ? experimentEnv({ ...SANDBOX_ENV, ...env }) : { ...process.env, ...env },
-      JSON.stringify(request),
-      input.timeoutMs,
-      input.signal,
-    );
+    const result =
+      forked ??
+      (await run(
+        sandboxed ? ['bwrap', ...bwrapArgs(python, sandbox)] : python,
+        sandboxed ? experimentEnv({ ...SANDBOX_ENV, ...env }) : { ...process.env, ...env },
+        stdin,
+        input.timeoutMs,
+        input.signal,
+      ));
     if (result.reply?.ok && cache !== '0' && !published) publish(stagedCache, cache, sha);
     return { ...result, sha256: sha };
   } finally {
     rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** check_client.py's exit when the zygote refused the check or could not be reached. */
+const CLIENT_UNAVAILABLE = 75;
+
+/**
+ * The check forked from the zygote into a sandbox registered for it alone (see the header);
+ * undefined when the zygote could not take it (the caller then runs it cold).
+ */
+async function forkedCheck(
+  zygote: Zygote,
+  owner: { uid: number; gid: number },
+  sandbox: Parameters<typeof bwrapArgs>[1],
+  env: Record<string, string>,
+  stdin: string,
+  input: ModelCheckInput,
+): Promise<Omit<ModelCheckResult, 'sha256'> | undefined> {
+  const id = `check-${randomBytes(6).toString('hex')}`;
+  let socket: string;
+  try {
+    socket = await zygote.register(id, owner, 'check');
+  } catch {
+    return undefined;
+  }
+  try {
+    const client = [resolvePython(), '-I', '-S', checkClientPath()];
+    let unavailable = false;
+    const result = await run(
+      ['bwrap', ...bwrapArgs(client, { ...sandbox, sockets: [[socket, ZYGOTE_SOCKET_INSIDE]] })],
+      experimentEnv({ ...SANDBOX_ENV, ...env, [ZYGOTE_ENV]: ZYGOTE_SOCKET_INSIDE }),
+      stdin,
+      input.timeoutMs,
+      input.signal,
+      // The check's request joins the namespaces of this bubblewrap's sandbox.
+      (pid, kill) =>
+        zygote.attach(id, pid).catch(() => {
+          unavailable = true;
+          kill();
+        }),
+    );
+    return unavailable || (!result.reply && result.code === CLIENT_UNAVAILABLE) ? undefined : result;
+  } finally {
+    await zygote.revoke(id).catch(() => undefined);
   }
 }
 
@@ -210,12 +279,14 @@ function run(
   input: string,
   timeoutMs: number,
   signal?: AbortSignal,
+  onSpawn?: (pid: number, kill: () => void) => unknown,
 ): Promise<Omit<ModelCheckResult, 'sha256'>> {
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     const kill = () => child.kill('SIGKILL');
+    if (onSpawn) child.once('spawn', () => void onSpawn(child.pid as number, kill));
     const timer = setTimeout(kill, timeoutMs);
     signal?.addEventListener('abort', kill, { once: true });
     if (signal?.aborted) kill();
@@ -232,7 +303,9 @@ function run(
     });
     child.once('close', (code) => {
       clearTimeout(timer);
-      resolve({ reply: lastJson(out), output: err.trim().split('\n').slice(-5).join(' '), code });
+      // A forked check's stderr comes with its stdout (the zygote forwards one stream).
+      const said = err.trim() || out.trim();
+      resolve({ reply: lastJson(out), output: said.split('\n').slice(-5).join(' '), code });
     });
     child.stdin.end(input);
   });

@@ -184,6 +184,7 @@ export class PlanRunner {
       modelText,
       experiments: experiments.map((e) => e.experiment),
       ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
+      zygote: await this.#deps.containers.checkZygote(plan.runtime),
     });
     const file: PlanFile = {
       plan_id: planId,

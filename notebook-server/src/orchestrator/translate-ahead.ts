@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { confineRelative } from '../confine/relative.ts';
+import type { Zygote } from '../kernel/zygote.ts';
 import type { Logger } from '../log/index.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
 import { publishedEntry, runModelCheck } from './model-check.ts';
@@ -43,9 +44,12 @@ export class TranslateAhead {
   readonly #home: string;
   readonly #log: Logger;
   readonly #closing = new AbortController();
-  constructor(home: string, log: Logger) {
+  readonly #zygote: () => Promise<Zygote | null>;
+  /** `zygote`: the kernel zygote a translation is forked from when one runs (model-check.ts). */
+  constructor(home: string, log: Logger, zygote: () => Promise<Zygote | null> = async () => null) {
     this.#home = home;
     this.#log = log;
+    this.#zygote = zygote;
   }
 
   /** Starts the model's translation unless it is cached or under way; resolves when it is done. */
@@ -55,14 +59,19 @@ export class TranslateAhead {
     if (this.#closing.signal.aborted || cache === '0' || publishedEntry(cache, sha)) return Promise.resolve();
     const running = this.#running.get(sha);
     if (running) return running;
-    const done = runModelCheck({
-      home: this.#home,
-      model: { content: args.content, name: args.source },
-      format: typeof args.format === 'string' ? args.format : null,
-      translateOnly: true,
-      timeoutMs: TRANSLATE_TIMEOUT_MS,
-      signal: this.#closing.signal,
-    })
+    const done = this.#zygote()
+      .catch(() => null)
+      .then((zygote) =>
+        runModelCheck({
+          home: this.#home,
+          model: { content: args.content, name: args.source },
+          format: typeof args.format === 'string' ? args.format : null,
+          translateOnly: true,
+          timeoutMs: TRANSLATE_TIMEOUT_MS,
+          signal: this.#closing.signal,
+          zygote,
+        }),
+      )
       .then(({ reply, output }) => {
         if (!reply?.ok) this.#log.debug(`model not translated ahead: ${reply?.error ?? output}`);
       })

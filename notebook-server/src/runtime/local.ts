@@ -180,6 +180,17 @@ export class LocalRuntime implements ContainerRuntime {
     void this.#kernelZygote();
   }
 
+  /**
+   * The zygote a model check is forked from (orchestrator/model-check.ts), when checks can be:
+   * bubblewrap and a root host (the check joins a sandbox made for it alone, as a kernel does).
+   * `start`: start one if none runs yet (a local plan's check); else only one already running.
+   */
+  async checkZygote(start: boolean): Promise<Zygote | null> {
+    if (this.isolation.isolation !== 'bubblewrap' || !this.#owner || zygoteDisabled()) return null;
+    if (!start && !this.#zygote) return null;
+    return this.#kernelZygote();
+  }
+
   /** The kernel zygote's own socket (only this host reaches it), if one runs. */
   async zygoteSocket(): Promise<string | undefined> {
     return (await this.#zygote)?.socketPath;

@@ -7,9 +7,12 @@ asks for one kernel with one JSON line::
 
     {"argv": ["-f", "/path/kernel-xyz.json"], "cwd": "/work/dir", "env": {...}}
 
-Nothing but kernels is forked: a plan's model check loads the model, which
-runs its code, so it runs in a sandbox of its own (the host's
-``orchestrator/model-check.ts``), never in a fork of this process.
+A plan's model check loads the model, which runs its code, so it never runs
+in this process: the host registers a sandbox made for that one check
+(``"role": "check"``) and the check is forked into it exactly as a kernel is
+(:func:`peragus_pysd.zygote_child.run_check`; the request comes from
+:mod:`peragus_pysd.check_client` inside that sandbox). Its socket serves that
+one check and nothing else; the main socket refuses checks.
 
 The zygote forks; the child isolates itself (:func:`isolate`: new session,
 the requester's cwd and environment, stdin from /dev/null, stdout/stderr to a
@@ -47,7 +50,7 @@ import time
 from typing import Any
 
 from . import nsjoin
-from .zygote_child import isolate, run_kernel, warm_imports  # noqa: F401  (isolate: the seam)
+from .zygote_child import isolate, run_check, run_kernel, warm_imports  # noqa: F401  (isolate: the seam)
 from .zygote_sandbox import Experiment, NotAttached, check_request, fork_kernel, listen_for
 
 READ_CHUNK = 65536
@@ -167,8 +170,8 @@ class Zygote:
             return
         if exp is not None:
             self._serve_experiment(conn, exp, request)
-        elif "task" in request:
-            self._refuse(conn, "the zygote forks kernels only (model checks run sandboxed, on the host's side)")
+        elif "task" in request or "check" in request:
+            self._refuse(conn, "a model check is forked only into a sandbox registered for it (role \"check\")")
         elif "op" in request:
             self._control(conn, request)
         else:
@@ -201,7 +204,10 @@ class Zygote:
                     raise ValueError(f"experiment {exp_id} is already registered")
                 os.makedirs(self.exp_dir, mode=0o700, exist_ok=True)
                 self.exp_count += 1
-                exp = listen_for(exp_id, self.exp_dir, self.exp_count, int(request["uid"]), int(request["gid"]))
+                role = str(request.get("role") or "kernel")
+                if role not in ("kernel", "check"):
+                    raise ValueError(f"unknown role {role!r}")
+                exp = listen_for(exp_id, self.exp_dir, self.exp_count, int(request["uid"]), int(request["gid"]), role)
                 self.experiments[exp_id] = exp
                 self.sel.register(exp.server, selectors.EVENT_READ, ("accept", exp))
                 reply: dict[str, Any] = {"socket": exp.path}
@@ -247,10 +253,11 @@ class Zygote:
 
     def _fork_sandboxed(self, conn: socket.socket, exp: Experiment, sandbox: nsjoin.Sandbox, request: dict[str, Any]) -> None:
         try:
-            pid, ns_pid, out_r = fork_kernel(sandbox, request, run_kernel)
+            pid, ns_pid, out_r = fork_kernel(sandbox, request, run_check if exp.role == "check" else run_kernel)
         except nsjoin.SandboxError as exc:
             self._refuse(conn, str(exc))
             return
+        exp.used = True
         kernel = Kernel(conn, pid, out_r, exp=exp)
         self.kernels[pid] = kernel
         # The requester lives in the sandbox's pid namespace: it signals the kernel by that pid.

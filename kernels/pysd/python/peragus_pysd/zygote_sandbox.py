@@ -33,6 +33,10 @@ class Experiment:
     uid: int
     gid: int
     outer_pid: int = 0
+    # "kernel": the socket serves kernel requests; "check": one model check (a sandbox made for it alone).
+    role: str = "kernel"
+    # A check's socket forks once: the code of the model it checks cannot ask for more.
+    used: bool = False
     sandbox: nsjoin.Sandbox | None = None
     # Kernel requests that arrived before the host attached the sandbox (answered on attach).
     waiting: list[tuple[socket.socket, dict[str, Any]]] = field(default_factory=list)
@@ -64,7 +68,7 @@ class NotAttached(Exception):
     """The host has not named the experiment's sandbox yet: the request waits for it."""
 
 
-def listen_for(exp_id: str, directory: str, index: int, uid: int, gid: int) -> Experiment:
+def listen_for(exp_id: str, directory: str, index: int, uid: int, gid: int, role: str = "kernel") -> Experiment:
     """A fresh socket for one experiment, owned by its user (mode 0600) in the zygote's private dir."""
     path = os.path.join(directory, f"{index}.sock")
     if os.path.lexists(path):
@@ -77,7 +81,7 @@ def listen_for(exp_id: str, directory: str, index: int, uid: int, gid: int) -> E
         os.umask(old)
     os.chown(path, uid, gid)
     server.listen(16)
-    return Experiment(id=exp_id, path=path, server=server, uid=uid, gid=gid)
+    return Experiment(id=exp_id, path=path, server=server, uid=uid, gid=gid, role=role)
 
 
 def peer_pid(conn: socket.socket) -> int:
@@ -89,6 +93,13 @@ def check_request(exp: Experiment, conn: socket.socket, request: dict[str, Any])
     """The sandbox a kernel request on this experiment's socket gets; raises when it must be refused."""
     if "task" in request or "op" in request:
         raise nsjoin.SandboxError("an experiment's socket serves kernels only")
+    # A check's socket forks one model check; an experiment's forks kernels: never the other.
+    if (exp.role == "check") != isinstance(request.get("check"), dict):
+        raise nsjoin.SandboxError(
+            "a model check's socket serves that check only" if exp.role == "check" else "an experiment's socket serves kernels only"
+        )
+    if exp.role == "check" and exp.used:
+        raise nsjoin.SandboxError("this model check was already forked")
     if exp.outer_pid <= 0:
         raise NotAttached()
     sandbox = exp.open_sandbox()
