@@ -15,17 +15,15 @@ from typing import Any
 
 
 def warm_imports() -> None:
-    """Everything a kernel and a typical experiment import, loaded once here."""
+    """Everything a kernel and a typical experiment import, loaded once here.
+
+    Not PySD's translators and builder (≈ 0.5 CPU-s, ≈ 40 MB more in every kernel's fork): a
+    model check that translates imports them in its own fork; a cached model's check never does.
+    """
     import pandas.core.methods.to_dict  # noqa: F401, PLC0415  (the model's docs, described)
     import pyarrow.parquet  # noqa: F401, PLC0415  (every run's Parquet: ≈ 0.02 CPU-s per kernel)
     import pyarrow.pandas_compat  # noqa: F401, PLC0415  (a model load's first table: ≈ 5 ms per kernel)
     import pysd  # noqa: F401, PLC0415
-
-    # PySD's translators and builder (≈ 0.5 CPU-s, ≈ 40 MB): a model's first translation (a plan's
-    # check, a session's first load of a model) then costs only the translation itself.
-    import pysd.builders.python.python_model_builder  # noqa: F401, PLC0415
-    import pysd.translators.vensim.vensim_file  # noqa: F401, PLC0415
-    import pysd.translators.xmile.xmile_file  # noqa: F401, PLC0415
 
     import peragus_pysd  # noqa: F401, PLC0415
     import matplotlib  # noqa: PLC0415
