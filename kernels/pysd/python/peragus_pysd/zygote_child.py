@@ -31,6 +31,19 @@ def warm_imports() -> None:
     matplotlib.use("Agg")
     from ipykernel.kernelapp import IPKernelApp  # noqa: F401, PLC0415
 
+    # What IPKernelApp.initialize() and a model's first load import (≈ 20 ms of every kernel's
+    # start). Not ipykernel.debugger: it imports debugpy, which a kernel without
+    # PERAGUS_KERNEL_DEBUGGER=1 hides before that import (kernel_launcher.py).
+    import faulthandler  # noqa: F401, PLC0415
+    import IPython.core.completerlib  # noqa: F401, PLC0415
+    import IPython.core.debugger  # noqa: F401, PLC0415
+    import IPython.core.logger  # noqa: F401, PLC0415
+    import IPython.core.oinspect  # noqa: F401, PLC0415
+    import IPython.extensions.storemagic  # noqa: F401, PLC0415
+    import IPython.utils.wildcard  # noqa: F401, PLC0415
+    import pyarrow.vendored.version  # noqa: F401, PLC0415
+    import tornado.platform.asyncio  # noqa: F401, PLC0415
+
     import peragus_pysd.experiment  # noqa: F401, PLC0415  (params, validate, writers, runner)
 
     from . import kernel_launcher  # noqa: F401, PLC0415
