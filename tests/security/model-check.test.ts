@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
@@ -180,5 +181,36 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
       content: SIR,
     });
     expect(loaded.sha256).toBe(target);
+  });
+
+  it('a zygote killed outright leaves the check to a cold Python in its own sandbox: plans still run', async () => {
+    const own = await startTestHost({ runtime: 'local' });
+    try {
+      const ok = {
+        model: { source: 'sir.mdl', content: `${SIR}\n\n` },
+        experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
+        grid: { 'Contact Rate': [5] },
+        parallel_limit: 1,
+      };
+      expect(await own.call('experiment_plan_run', ok)).toMatchObject({ finished: 1, failed: 0 });
+      const local = own.host.containers.runtime('local') as LocalRuntime;
+      const zygote = await local.zygotePid();
+      expect(zygote).toBeGreaterThan(1);
+      process.kill(zygote as number, 'SIGKILL');
+      const err = await own.callError(
+        'experiment_plan_run',
+        plan(
+          modelRunning([
+            'import os, sys',
+            "raise RuntimeError('PAYLOAD forked=%s uid=%d' % ('ipykernel.kernelapp' in sys.modules, os.getuid()))",
+          ]),
+        ),
+      );
+      expect(err).toContain(`PAYLOAD forked=False uid=${sandboxOwner()?.uid ?? process.getuid?.()}`);
+      const again = await own.call('experiment_plan_run', { ...ok, grid: { 'Contact Rate': [6] } });
+      expect(again).toMatchObject({ finished: 1, failed: 0 });
+    } finally {
+      await own.close();
+    }
   });
 });
