@@ -3,7 +3,16 @@
 // an exported notebook and reports every artifact checksum equal (and a
 // changed one as a mismatch).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,6 +67,33 @@ describe('peragus CLI', () => {
     const bad = await peragus(['catalog', 'query', 'DROP TABLE experiments']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/read-only|SELECT|refused/i);
+  }, 600_000);
+
+  it('run PLAN.json whose model is reached through a symlinked folder', async () => {
+    // A models folder that is a link (~/models -> /data/models) is bound by its real path into
+    // the check's sandbox: bubblewrap cannot make a mount point under a link.
+    const scratch = join(REPO, 'test-artifacts', `symlinked-${process.pid}`);
+    const real = join(scratch, 'real');
+    mkdirSync(real, { recursive: true });
+    copyFileSync(join(REPO, 'notebooks/models/sir.mdl'), join(real, 'sir.mdl'));
+    symlinkSync(real, join(scratch, 'link'));
+    try {
+      const planFile = join(home, 'symlinked.json');
+      writeFileSync(
+        planFile,
+        JSON.stringify({
+          model: { source: join(scratch, 'link', 'sir.mdl') },
+          experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
+          targets: [{ 'Contact Rate': 4 }],
+        }),
+      );
+      const r = await peragus(['run', planFile]);
+      expect(r.stderr).not.toMatch(/bwrap/);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/1\/1 finished, 0 failed/);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   }, 600_000);
 
   it('run fails a plan with a misspelled parameter once, before any experiment starts', async () => {

@@ -32,6 +32,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -151,8 +152,9 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
       writeFileSync(modelPath, input.model.content, { mode: 0o644 });
       text = Buffer.from(input.model.content, 'utf8');
     } else {
-      modelPath = input.model.file;
-      text = readFileSync(modelPath);
+      text = readFileSync(input.model.file);
+      // Its real path: the folder is bound at that path (sandbox/bwrap.ts), links and all resolved.
+      modelPath = realpathSync(input.model.file);
       readOnly.push(dirname(modelPath));
     }
     const sha = createHash('sha256').update(text).digest('hex');

@@ -98,8 +98,14 @@ export function bwrapArgs(cmd: string[], options: SandboxOptions): string[] {
   const owner = sandboxOwner();
   const tsxCache = join(tmpdir(), `tsx-${process.geteuid?.() ?? 0}`);
   if (existsSync(tsxCache)) args.push('--ro-bind', tsxCache, `/tmp/tsx-${owner?.uid ?? process.geteuid?.()}`);
-  for (const p of options.readOnly ?? []) {
-    if (!existsSync(p)) continue;
+  for (const given of options.readOnly ?? []) {
+    // By its real path: bubblewrap cannot make a mount point under a link (~/models -> /data/models).
+    let p: string;
+    try {
+      p = realpathSync(given);
+    } catch {
+      continue; // missing: nothing to bind
+    }
     parents(p);
     args.push('--ro-bind', p, p);
   }
