@@ -77,42 +77,52 @@ def isolate(request: dict[str, Any], out_fd: int) -> None:
         pass
 
 
+def _enter_child(request: dict[str, Any], out_fd: int, close_fds: list[int]) -> None:
+    """A forked child's first steps, a kernel's or a check's: the zygote's other descriptors
+    closed, then :func:`isolate`, with line-buffered stdout and stderr on the output pipe."""
+    for fd in close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    isolate(request, out_fd)
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+
+
+def _flush_and_exit(code: int) -> None:
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001
+        pass
+    os._exit(code)
+
+
 def run_check(request: dict[str, Any], out_fd: int, close_fds: list[int]) -> None:
     """A model check's child (already in its own sandbox): :mod:`peragus_pysd.plancheck` on the
     request's ``check`` object, its answer as the last line of the output. Never returns."""
     code = 1
     try:
-        for fd in close_fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        isolate(request, out_fd)
+        _enter_child(request, out_fd, close_fds)
         from . import plancheck  # noqa: PLC0415
 
         answer = plancheck.run(request.get("check"))
-        os.write(1, (json.dumps(answer) + "\n").encode())
+        sys.stdout.write(json.dumps(answer) + "\n")
         code = 0
     except BaseException:  # noqa: BLE001 - report whatever stopped the check
         import traceback  # noqa: PLC0415
 
-        os.write(2, traceback.format_exc().encode("utf-8", "replace"))
+        traceback.print_exc()
     finally:
-        os._exit(code)
+        _flush_and_exit(code)
 
 
 def run_kernel(request: dict[str, Any], out_fd: int, close_fds: list[int]) -> None:
     """The child: never returns."""
     code = 1
     try:
-        for fd in close_fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        isolate(request, out_fd)
-        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
-        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+        _enter_child(request, out_fd, close_fds)
         from . import kernel_launcher  # noqa: PLC0415
 
         argv = [str(a) for a in request.get("argv") or []]
@@ -126,9 +136,4 @@ def run_kernel(request: dict[str, Any], out_fd: int, close_fds: list[int]) -> No
 
         traceback.print_exc()
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001
-            pass
-        os._exit(code)
+        _flush_and_exit(code)
