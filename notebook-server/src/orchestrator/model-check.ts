@@ -136,14 +136,15 @@ function lastJson(text: string): Reply | undefined {
 
 export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckResult> {
   const cache = sharedCacheEnv(input.home);
-  const owner = sandboxOwner();
   const sandboxed = localIsolation().isolation === 'bubblewrap';
+  // The sandbox's user (a root host under bubblewrap): it owns what the check may write.
+  const user = sandboxed ? sandboxOwner() : undefined;
   // Beside the cache (the same file system: publishing is a rename); a temp dir when it is off.
   const stagingRoot = cache === '0' ? tmpdir() : join(input.home, 'pysd-staging');
   mkdirSync(stagingRoot, { recursive: true, mode: 0o700 });
   const staging = mkdtempSync(join(stagingRoot, 'check-'));
   try {
-    if (owner && sandboxed) chownSync(staging, owner.uid, owner.gid);
+    if (user) chownSync(staging, user.uid, user.gid);
     let modelPath: string;
     let text: Buffer;
     const readOnly: string[] = [];
@@ -160,14 +161,14 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
     const sha = createHash('sha256').update(text).digest('hex');
     const stagedCache = join(staging, 'cache');
     mkdirSync(stagedCache);
-    if (owner && sandboxed) chownSync(stagedCache, owner.uid, owner.gid);
+    if (user) chownSync(stagedCache, user.uid, user.gid);
     // A translation already published is seeded into the staged cache: the check reuses it.
     // (A corrupt one is not: the check translates again and the host replaces it.)
     const published = publishedEntry(cache, sha);
     if (published) {
       const seeded = join(stagedCache, published);
       cpSync(join(cache, published), seeded, { recursive: true });
-      if (owner && sandboxed) chownEntry(seeded, owner.uid, owner.gid);
+      if (user) chownEntry(seeded, user.uid, user.gid);
     }
     const request = {
       model: modelPath,
@@ -179,9 +180,7 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
     const stdin = JSON.stringify(request);
     const sandbox = { workDir: staging, home: input.home, readOnly };
     const forked =
-      sandboxed && owner && input.zygote
-        ? await forkedCheck(input.zygote, owner, sandbox, env, stdin, input)
-        : undefined;
+      user && input.zygote ? await forkedCheck(input.zygote, user, sandbox, env, stdin, input) : undefined;
     const python = [resolvePython(), '-m', 'peragus_pysd.plancheck'];
     const result =
       forked ??
