@@ -99,19 +99,21 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
     ];
     const model = modelRunning([
       'import os, sys, json, socket',
-      // ipykernel is imported by the zygote, never by a cold check: this is a fork of the zygote.
-      "forked = 'ipykernel.kernelapp' in sys.modules",
+      // The zygote's module is never imported by a cold check: this is a fork of the zygote's
+      // check server. That server forked before the zygote imported ipykernel: none here.
+      "forked = 'peragus_pysd.zygote_child' in sys.modules",
+      "kernel = 'ipykernel.kernelapp' in sys.modules",
       "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())",
       "fds = sorted(int(f) for f in os.listdir('/proc/self/fd'))",
       "pidns = os.readlink('/proc/self/ns/pid')",
       ...ask(1, 'dict(check=dict())'),
       ...ask(2, "dict(argv=['-f', '/tmp/k.json'])"),
-      "raise RuntimeError('PAYLOAD forked=%s uid=%d cap=%s nnp=%s fds=%s pidns=%s more=%s,%s' % (forked, os.getuid(), status['CapEff'].strip(), status['NoNewPrivs'].strip(), fds, pidns, r1, r2))",
+      "raise RuntimeError('PAYLOAD forked=%s kernel=%s uid=%d cap=%s nnp=%s fds=%s pidns=%s more=%s,%s' % (forked, kernel, os.getuid(), status['CapEff'].strip(), status['NoNewPrivs'].strip(), fds, pidns, r1, r2))",
     ]);
     const err = await t.callError('experiment_plan_run', plan(model));
     const said = /PAYLOAD (.*?)(\)|$| \(model)/m.exec(err)?.[1] ?? err;
     const uid = sandboxOwner()?.uid ?? process.getuid?.();
-    expect(said).toContain('forked=True');
+    expect(said).toContain('forked=True kernel=False');
     expect(said).toContain(`uid=${uid} cap=0000000000000000 nnp=1`);
     // stdin, stdout, stderr and listdir's own: no socket or pipe of the zygote's is left open.
     expect(said).toContain('fds=[0, 1, 2, 3]');
@@ -202,7 +204,7 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
         plan(
           modelRunning([
             'import os, sys',
-            "raise RuntimeError('PAYLOAD forked=%s uid=%d' % ('ipykernel.kernelapp' in sys.modules, os.getuid()))",
+            "raise RuntimeError('PAYLOAD forked=%s uid=%d' % ('peragus_pysd.zygote_child' in sys.modules, os.getuid()))",
           ]),
         ),
       );

@@ -5,10 +5,11 @@
 // serves each sandbox on a socket of its own; the attacks below run for
 // real from inside experiment A against experiment B and the host.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startZygote } from '../../notebook-server/src/kernel/zygote.ts';
+import { startZygote, type ZygoteRegistry } from '../../notebook-server/src/kernel/zygote.ts';
+import { isAlive } from '../../notebook-server/src/proc/process.ts';
 import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { processTree, sandboxProcesses } from '../../notebook-server/src/runtime/local-process.ts';
 import {
@@ -281,6 +282,41 @@ describe.skipIf(why !== null)("the zygote's experiment sockets", () => {
       await expect(zygote.attach('x', process.pid)).rejects.toThrow(/attach/);
     } finally {
       await zygote.close();
+    }
+  }, 180_000);
+
+  it('the check server forks model checks only, and goes with its zygote, even one killed outright', async () => {
+    const owner = { uid: EXPERIMENT_UID, gid: EXPERIMENT_UID };
+    for (const end of ['close', 'SIGKILL'] as const) {
+      let checks: ZygoteRegistry | undefined;
+      const zygote = await startZygote({ onChecks: (c) => (checks = c) });
+      const server = `${zygote.socketPath}.check`;
+      try {
+        expect(checks).toBeDefined();
+        // A kernel's sandbox, or a kernel on its own socket: refused (the host's own socket, mode 0600).
+        await expect(checks?.register('k', owner, 'kernel')).rejects.toThrow(
+          /check sandboxes only, not 'kernel'/,
+        );
+        expect(await askZygote(server, { argv: [], cwd: '/' })).toMatch(
+          /forks model checks only, never a kernel/,
+        );
+        expect(statSync(server).mode & 0o077).toBe(0); // its owner (the host) alone
+        const sock = await checks?.register('c', owner, 'check');
+        expect(statSync(sock as string).uid).toBe(EXPERIMENT_UID);
+        // The check's socket outside a sandbox: nothing is forked.
+        await checks?.attach('c', process.ppid);
+        expect(await askZygote(sock as string, { check: {} })).toMatch(/not a sandbox|no process inside/);
+      } finally {
+        const served = processTree(zygote.pid).filter((pid) => pid !== zygote.pid);
+        expect(served.length).toBe(1); // the check server, a child of the zygote
+        if (end === 'SIGKILL') process.kill(zygote.pid, 'SIGKILL');
+        else await zygote.close();
+        const deadline = performance.now() + 10_000;
+        while (served.some(isAlive) && performance.now() < deadline)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(served.filter(isAlive), `the check server outlived its zygote (${end})`).toEqual([]);
+        if (end === 'close') expect(existsSync(server)).toBe(false);
+      }
     }
   }, 180_000);
 });

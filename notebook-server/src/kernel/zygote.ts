@@ -36,11 +36,8 @@ export function zygoteSocket(env: NodeJS.ProcessEnv = process.env): string | und
 export const zygoteDisabled = (env: NodeJS.ProcessEnv = process.env): boolean =>
   readSetting('kernelZygote', env) === '0';
 
-export interface Zygote {
-  readonly socketPath: string;
-  readonly pid: number;
-  /** Stops the zygote (it kills the kernels it forked) and waits until it has exited. */
-  close(): Promise<void>;
+/** Where sandboxes are registered for a zygote's forks: the zygote itself, or its check server. */
+export interface ZygoteRegistry {
   /**
    * Registers a sandboxed experiment: resolves to a socket of that experiment alone (owned by
    * `owner`), to bind into its sandbox. Kernels asked for on it join that sandbox, whatever the request says.
@@ -53,13 +50,46 @@ export interface Zygote {
   revoke(id: string): Promise<void>;
 }
 
+export interface Zygote extends ZygoteRegistry {
+  readonly socketPath: string;
+  readonly pid: number;
+  /** Stops the zygote (it kills the kernels it forked) and waits until it has exited. */
+  close(): Promise<void>;
+}
+
+/** The registry on a zygote's (or its check server's) socket; `timeoutMs` bounds each answer. */
+function registryAt(socketPath: string, timeoutMs: number): ZygoteRegistry {
+  return {
+    register: async (id, owner, role = 'kernel') => {
+      const reply = await control(
+        socketPath,
+        { op: 'register', id, uid: owner.uid, gid: owner.gid, role },
+        timeoutMs,
+      );
+      return String(reply.socket);
+    },
+    attach: async (id, sandboxPid) => {
+      await control(socketPath, { op: 'attach', id, pid: sandboxPid }, timeoutMs);
+    },
+    revoke: async (id) => {
+      await control(socketPath, { op: 'revoke', id }, timeoutMs);
+    },
+  };
+}
+
 /** One request on the zygote's main socket (only this host reaches it) and its one-line answer. */
-function control(socketPath: string, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+function control(
+  socketPath: string,
+  request: Record<string, unknown>,
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const conn = createConnection(socketPath);
     let buf = '';
     conn.setEncoding('utf8');
-    conn.setTimeout(10_000, () => conn.destroy(new Error('the kernel zygote did not answer within 10 s')));
+    conn.setTimeout(timeoutMs, () =>
+      conn.destroy(new Error(`the kernel zygote did not answer within ${timeoutMs / 1000} s`)),
+    );
     conn.on('data', (d: string) => {
       buf += d;
     });
@@ -94,12 +124,21 @@ function onLines(stream: Readable, handle: (line: string) => void): void {
 export interface ZygoteOptions {
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /**
+   * Called with the zygote's check server once it is forked (before the zygote's own kernel
+   * imports are done): model checks are registered there, and it answers once it has imported
+   * PySD's translators, beside the zygote's imports. Without it the zygote forks no check server.
+   */
+  onChecks?: (checks: ZygoteRegistry) => void;
 }
 
 /** Starts a zygote; resolves once it has imported everything and listens. */
 export function startZygote(options: ZygoteOptions = {}): Promise<Zygote> {
   const socketPath = join(tmpdir(), `peragus-zygote-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
-  const child: ChildProcess = spawn(resolvePython(), ['-m', 'peragus_pysd.zygote', '--socket', socketPath], {
+  const checksPath = `${socketPath}.check`;
+  const args = ['-m', 'peragus_pysd.zygote', '--socket', socketPath];
+  if (options.onChecks) args.push('--checks', checksPath);
+  const child: ChildProcess = spawn(resolvePython(), args, {
     // Allow-listed like every kernel: a forked kernel can read the zygote's initial
     // environment (/proc/self/environ), so the host's token must never be in it.
     env: experimentEnv(
@@ -118,6 +157,7 @@ export function startZygote(options: ZygoteOptions = {}): Promise<Zygote> {
   const kill = () => {
     if (!exited) child.kill('SIGTERM');
     rmSync(socketPath, { force: true });
+    rmSync(checksPath, { force: true });
   };
   const close = async () => {
     process.off('exit', kill);
@@ -136,33 +176,16 @@ export function startZygote(options: ZygoteOptions = {}): Promise<Zygote> {
     }, options.readyTimeoutMs ?? 120_000);
     if (child.stdout) {
       onLines(child.stdout, (raw) => {
-        if (raw.trim() !== 'ready') return;
+        const line = raw.trim();
+        // Its imports take as long again as the check server's: a check need not wait for them.
+        if (line === 'checks') options.onChecks?.(registryAt(checksPath, options.readyTimeoutMs ?? 120_000));
+        if (line !== 'ready') return;
         clearTimeout(timer);
         // The child kept this process alive until it was ready; now it runs on its own (close() ends it).
         child.unref();
         (child.stdout as { unref?: () => void } | null)?.unref?.();
         (child.stderr as { unref?: () => void } | null)?.unref?.();
-        resolve({
-          socketPath,
-          pid: child.pid as number,
-          close,
-          register: async (id, owner, role = 'kernel') => {
-            const reply = await control(socketPath, {
-              op: 'register',
-              id,
-              uid: owner.uid,
-              gid: owner.gid,
-              role,
-            });
-            return String(reply.socket);
-          },
-          attach: async (id, sandboxPid) => {
-            await control(socketPath, { op: 'attach', id, pid: sandboxPid });
-          },
-          revoke: async (id) => {
-            await control(socketPath, { op: 'revoke', id });
-          },
-        });
+        resolve({ socketPath, pid: child.pid as number, close, ...registryAt(socketPath, 10_000) });
       });
     }
     child.once('exit', (code) => {

@@ -4,7 +4,7 @@
 // router's connections in step.
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readSetting } from '../config/index.ts';
-import type { Zygote } from '../kernel/zygote.ts';
+import type { ZygoteRegistry } from '../kernel/zygote.ts';
 import type { Logger } from '../log/index.ts';
 import { DockerRuntime } from '../runtime/docker.ts';
 import { LOCAL_ID_PREFIX, LocalRuntime } from '../runtime/local.ts';
@@ -96,7 +96,7 @@ export class ContainerService {
    * The kernel zygote model checks are forked from (the local runtime's), or null for a cold
    * check: a local plan's check starts it (warm() has already); other checks use it when it runs.
    */
-  checkZygote(kind?: RuntimeKind): Promise<Zygote | null> {
+  checkZygote(kind?: RuntimeKind): Promise<ZygoteRegistry | null> {
     const local = kind === 'local' ? this.runtime('local') : this.#runtimes.get('local');
     return local instanceof LocalRuntime ? local.checkZygote(kind === 'local') : Promise.resolve(null);
   }

@@ -40,7 +40,7 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { checkClientPath, resolvePython } from '../kernel/launcher.ts';
-import { ZYGOTE_ENV, type Zygote } from '../kernel/zygote.ts';
+import { ZYGOTE_ENV, type ZygoteRegistry } from '../kernel/zygote.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
 import {
   bwrapArgs,
@@ -65,7 +65,7 @@ export interface ModelCheckInput {
   /** Kills the check (the host closing). */
   signal?: AbortSignal;
   /** The local runtime's kernel zygote: the check is forked from it into its sandbox (see the header). */
-  zygote?: Zygote | null;
+  zygote?: ZygoteRegistry | null;
 }
 
 export interface ModelCheckResult {
@@ -206,7 +206,7 @@ const CLIENT_UNAVAILABLE = 75;
  * undefined when the zygote could not take it (the caller then runs it cold).
  */
 async function forkedCheck(
-  zygote: Zygote,
+  zygote: ZygoteRegistry,
   owner: { uid: number; gid: number },
   sandbox: Parameters<typeof bwrapArgs>[1],
   env: Record<string, string>,

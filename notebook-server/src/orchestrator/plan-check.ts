@@ -7,7 +7,7 @@
 // once with PySD's message.
 import { isAbsolute, resolve } from 'node:path';
 import { PeragusError, type PeragusErrorOptions } from '../errors/index.ts';
-import type { Zygote } from '../kernel/zygote.ts';
+import type { ZygoteRegistry } from '../kernel/zygote.ts';
 import type { Plan } from '../schemas/plan.ts';
 import { runModelCheck } from './model-check.ts';
 
@@ -33,7 +33,7 @@ export async function checkPlanModel(options: {
   experiments: Record<string, unknown>[];
   baseDir?: string;
   /** The kernel zygote the check is forked from (model-check.ts), or null for a cold check. */
-  zygote?: Zygote | null;
+  zygote?: ZygoteRegistry | null;
 }): Promise<PlanCheckResult> {
   const { plan } = options;
   // Only the CLI (baseDir: the plan file's folder) reads a host model in place (its data files

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { confineRelative } from '../confine/relative.ts';
-import type { Zygote } from '../kernel/zygote.ts';
+import type { ZygoteRegistry } from '../kernel/zygote.ts';
 import type { Logger } from '../log/index.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
 import { publishedEntry, runModelCheck } from './model-check.ts';
@@ -44,9 +44,9 @@ export class TranslateAhead {
   readonly #home: string;
   readonly #log: Logger;
   readonly #closing = new AbortController();
-  readonly #zygote: () => Promise<Zygote | null>;
+  readonly #zygote: () => Promise<ZygoteRegistry | null>;
   /** `zygote`: the kernel zygote a translation is forked from when one runs (model-check.ts). */
-  constructor(home: string, log: Logger, zygote: () => Promise<Zygote | null> = async () => null) {
+  constructor(home: string, log: Logger, zygote: () => Promise<ZygoteRegistry | null> = async () => null) {
     this.#home = home;
     this.#log = log;
     this.#zygote = zygote;

@@ -14,7 +14,13 @@ import { readSetting } from '../config/index.ts';
 import { kindInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
 import { isContainerRef, newExperimentId } from '../ids/index.ts';
-import { startZygote, ZYGOTE_ENV, type Zygote, zygoteDisabled } from '../kernel/zygote.ts';
+import {
+  startZygote,
+  ZYGOTE_ENV,
+  type Zygote,
+  type ZygoteRegistry,
+  zygoteDisabled,
+} from '../kernel/zygote.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { isAlive } from '../proc/process.ts';
 import {
@@ -104,10 +110,19 @@ export class LocalRuntime implements ContainerRuntime {
   readonly home: string;
   readonly #registry: string;
   readonly #readyTimeoutMs: number;
-  /** Whether experiment processes run under bubblewrap (and why not, when they do not). */
-  readonly isolation: IsolationCheck;
+  #isolation: IsolationCheck | undefined;
+  /**
+   * Whether experiment processes run under bubblewrap (and why not, when they do not). Probed
+   * (one sandbox started: ≈ 50 ms) at first use, so a warm runtime's zygote starts before it.
+   */
+  get isolation(): IsolationCheck {
+    this.#isolation ??= localIsolation();
+    return this.#isolation;
+  }
   /** Owner of the files the host makes in a volume: the sandbox user. */
-  readonly #owner: Owner | undefined;
+  get #owner(): Owner | undefined {
+    return this.isolation.isolation === 'bubblewrap' ? sandboxOwner() : undefined;
+  }
 
   readonly #nodePoolSize: number;
   readonly #sharedCache: boolean;
@@ -123,8 +138,7 @@ export class LocalRuntime implements ContainerRuntime {
     this.#nodeSnapshot = options.nodeSnapshot ?? readSetting('nodeSnapshot');
     this.#log = options.log ?? createLogger();
     mkdirSync(this.#registry, { recursive: true });
-    this.isolation = options.isolation ?? localIsolation();
-    this.#owner = this.isolation.isolation === 'bubblewrap' ? sandboxOwner() : undefined;
+    this.#isolation = options.isolation;
   }
 
   /** The argv and environment of an experiment process: sandboxed and scrubbed. */
@@ -156,6 +170,8 @@ export class LocalRuntime implements ContainerRuntime {
   }
 
   #zygote: Promise<Zygote | null> | undefined;
+  /** Where this runtime's model checks are registered: the zygote's check server, once forked. */
+  #checks: Promise<ZygoteRegistry | null> | undefined;
   /** The write end of each node's lifeline (its stdin), closed at destroy. */
   readonly #lifelines = new Map<string, Writable>();
 
@@ -167,10 +183,25 @@ export class LocalRuntime implements ContainerRuntime {
   #kernelZygote(): Promise<Zygote | null> {
     if (zygoteDisabled()) return Promise.resolve(null);
     if (!this.#zygote) {
-      this.#zygote = startZygote().catch((err: Error) => {
-        this.#log.warn(`peragus: kernels start cold: ${err.message}`);
-        return null;
-      });
+      let checksAt: (checks: ZygoteRegistry | null) => void = () => undefined;
+      this.#checks = new Promise((resolve) => (checksAt = resolve));
+      // A check server only where checks are forked (see checkZygote). Decided before the probe
+      // runs when none was given (a root host without a working bubblewrap keeps an idle one).
+      const bwrap = this.#isolation
+        ? this.#isolation.isolation === 'bubblewrap'
+        : readSetting('sandbox') !== 'none';
+      const checks = bwrap && sandboxOwner() !== undefined;
+      this.#zygote = startZygote(checks ? { onChecks: checksAt } : {}).then(
+        (zygote) => {
+          checksAt(zygote); // no check server: the zygote forks checks itself
+          return zygote;
+        },
+        (err: Error) => {
+          checksAt(null);
+          this.#log.warn(`peragus: kernels start cold: ${err.message}`);
+          return null;
+        },
+      );
     }
     return this.#zygote;
   }
@@ -185,10 +216,11 @@ export class LocalRuntime implements ContainerRuntime {
    * bubblewrap and a root host (the check joins a sandbox made for it alone, as a kernel does).
    * `start`: start one if none runs yet (a local plan's check); else only one already running.
    */
-  async checkZygote(start: boolean): Promise<Zygote | null> {
+  async checkZygote(start: boolean): Promise<ZygoteRegistry | null> {
     if (this.isolation.isolation !== 'bubblewrap' || !this.#owner || zygoteDisabled()) return null;
     if (!start && !this.#zygote) return null;
-    return this.#kernelZygote();
+    void this.#kernelZygote();
+    return (await this.#checks) ?? null;
   }
 
   /** The kernel zygote's own socket (only this host reaches it), if one runs. */

@@ -14,6 +14,12 @@ in this process: the host registers a sandbox made for that one check
 :mod:`peragus_pysd.check_client` inside that sandbox). Its socket serves that
 one check and nothing else; the main socket refuses checks.
 
+With ``--checks PATH`` the zygote forks a *check server* once the imports kernels
+and checks share are done (:func:`fork_check_server`): it imports PySD's
+translators on the other core while the zygote goes on importing what kernels
+need, and registers and forks model checks only (on ``PATH``, the host's alone,
+like the main socket). It ends with the zygote.
+
 The zygote forks; the child isolates itself (:func:`isolate`: new session,
 the requester's cwd and environment, stdin from /dev/null, stdout/stderr to a
 pipe) and only then runs ``IPKernelApp`` — no experiment code runs before
@@ -50,7 +56,7 @@ import time
 from typing import Any
 
 from . import nsjoin
-from .zygote_child import isolate, run_check, run_kernel, warm_imports  # noqa: F401  (isolate: the seam)
+from .zygote_child import check_imports, isolate, kernel_imports, run_check, run_kernel, shared_imports  # noqa: F401  (isolate: the seam)
 from .zygote_sandbox import Experiment, NotAttached, check_request, fork_kernel, listen_for
 
 READ_CHUNK = 65536
@@ -74,10 +80,23 @@ class Kernel:
 
 
 class Zygote:
-    def __init__(self, path: str, owner: int) -> None:
+    def __init__(
+        self,
+        path: str,
+        owner: int,
+        roles: tuple[str, ...] = ("kernel", "check"),
+        server: socket.socket | None = None,
+        check_server: int = 0,
+    ) -> None:
         self.path = path
         self.owner = owner
         self.pid = os.getpid()
+        # "kernel": forks kernels (on its main socket and registered experiments' sockets);
+        # "check": forks model checks into sandboxes registered for them. The check server
+        # (see main) serves checks only.
+        self.roles = roles
+        # The check server this zygote forked (its pid), stopped with it.
+        self.check_server = check_server
         self.sel = selectors.DefaultSelector()
         self.kernels: dict[int, Kernel] = {}
         self.pending: dict[socket.socket, bytes] = {}
@@ -86,15 +105,7 @@ class Zygote:
         self.conn_exp: dict[socket.socket, Experiment] = {}
         self.exp_dir = path + ".d"
         self.exp_count = 0
-        old = os.umask(0o077)
-        try:
-            if os.path.exists(path):
-                os.unlink(path)
-            self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.server.bind(path)
-        finally:
-            os.umask(old)
-        self.server.listen(64)
+        self.server = server if server is not None else listen_private(path)
         self.sel.register(self.server, selectors.EVENT_READ, ("accept", None))
 
     def serve(self) -> None:
@@ -174,6 +185,8 @@ class Zygote:
             self._refuse(conn, "a model check is forked only into a sandbox registered for it (role \"check\")")
         elif "op" in request:
             self._control(conn, request)
+        elif "kernel" not in self.roles:
+            self._refuse(conn, "the check server forks model checks only, never a kernel")
         else:
             self._fork(conn, request)
 
@@ -207,6 +220,8 @@ class Zygote:
                 role = str(request.get("role") or "kernel")
                 if role not in ("kernel", "check"):
                     raise ValueError(f"unknown role {role!r}")
+                if role not in self.roles:
+                    raise ValueError(f"this socket registers {' and '.join(self.roles)} sandboxes only, not {role!r}")
                 exp = listen_for(exp_id, self.exp_dir, self.exp_count, int(request["uid"]), int(request["gid"]), role)
                 self.experiments[exp_id] = exp
                 self.sel.register(exp.server, selectors.EVENT_READ, ("accept", exp))
@@ -372,6 +387,11 @@ class Zygote:
         self.kernels.pop(kernel.pid, None)
 
     def shutdown(self) -> None:
+        if self.check_server > 0:
+            try:
+                os.kill(self.check_server, signal.SIGTERM)
+            except OSError:
+                pass
         for kernel in list(self.kernels.values()):
             self._kill(kernel)
         for exp_id in list(self.experiments):
@@ -399,18 +419,82 @@ class _Closed:
         return -1
 
 
+def listen_private(path: str) -> socket.socket:
+    """A listening Unix socket at ``path``, mode 0600: only this zygote's host (its user) connects."""
+    old = os.umask(0o077)
+    try:
+        if os.path.exists(path):
+            os.unlink(path)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+    finally:
+        os.umask(old)
+    server.listen(64)
+    return server
+
+
+def fork_check_server(path: str) -> int:
+    """Forks the check server: a copy of this zygote with only :func:`shared_imports` done, which
+    imports PySD's translators (:func:`check_imports`) on the other core while this zygote goes on
+    with :func:`kernel_imports`, then forks each model check into the sandbox registered for it.
+    Its socket is bound before the fork, so the host may register a check at once (answered when
+    the check server's imports are done). Returns its pid (0: it could not be forked)."""
+    server = listen_private(path)
+    zygote = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        pid = os.fork()
+    except OSError:
+        server.close()
+        os.unlink(path)
+        return 0
+    if pid:
+        server.close()
+        return pid
+    code = 1
+    try:
+        nsjoin.die_with_parent(signal.SIGTERM)
+        if os.getppid() != zygote:
+            os._exit(0)  # the zygote is already gone
+        # Its stdout is the zygote's, which the host reads for "ready": never written here.
+        sys.stdout = sys.stderr
+        check_imports()
+        gc.collect()
+        gc.freeze()
+        checks = Zygote(path, zygote, roles=("check",), server=server)
+        signal.signal(signal.SIGTERM, lambda *_: (checks.shutdown(), os._exit(0)))
+        checks.serve()
+        code = 0
+    except BaseException:  # noqa: BLE001 - say why, never return into the zygote's code
+        import traceback  # noqa: PLC0415
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m peragus_pysd.zygote")
     parser.add_argument("--socket", required=True)
+    parser.add_argument(
+        "--checks",
+        help="also fork a check server for model checks, listening on this socket (printed as 'checks' when bound)",
+    )
     args = parser.parse_args()
     owner = int(os.environ.get("PERAGUS_PARENT_PID") or 0)
-    warm_imports()
+    shared_imports()
+    check_server = fork_check_server(args.checks) if args.checks else 0
+    if check_server:
+        sys.stdout.write("checks\n")
+        sys.stdout.flush()
+    kernel_imports()
     # Every object imported so far goes to a permanent generation: a forked kernel's
     # collections never walk them, so they stay shared with this process instead of
     # being copied page by page (an LHS-200 kernel: ≈ 6,600 fewer page copies, ≈ 26 MB).
     gc.collect()
     gc.freeze()
-    zygote = Zygote(args.socket, owner)
+    zygote = Zygote(args.socket, owner, check_server=check_server)
     signal.signal(signal.SIGTERM, lambda *_: (zygote.shutdown(), os._exit(0)))
     sys.stdout.write("ready\n")
     sys.stdout.flush()

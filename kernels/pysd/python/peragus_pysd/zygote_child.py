@@ -1,5 +1,5 @@
 """What a child of the kernel zygote does: the imports the zygote pays once
-(:func:`warm_imports`), the experiment's own session, environment and stdio
+(:func:`shared_imports`, :func:`kernel_imports`; its check server's :func:`check_imports`), the experiment's own session, environment and stdio
 (:func:`isolate`), then the kernel (:func:`run_kernel`).
 A sandboxed experiment's child has already joined its sandbox
 (:mod:`peragus_pysd.zygote_sandbox`) when :func:`run_kernel` starts.
@@ -14,18 +14,24 @@ import sys
 from typing import Any
 
 
-def warm_imports() -> None:
-    """Everything a kernel and a typical experiment import, loaded once here.
-
-    Not PySD's translators and builder (≈ 0.5 CPU-s, ≈ 40 MB more in every kernel's fork): a
-    model check that translates imports them in its own fork; a cached model's check never does.
-    """
+def shared_imports() -> None:
+    """What kernels and model checks both need: the zygote imports these first, then forks its
+    check server (:mod:`peragus_pysd.zygote`) before going on with :func:`kernel_imports`."""
     import pandas.core.methods.to_dict  # noqa: F401, PLC0415  (the model's docs, described)
-    import pyarrow.parquet  # noqa: F401, PLC0415  (every run's Parquet: ≈ 0.02 CPU-s per kernel)
     import pyarrow.pandas_compat  # noqa: F401, PLC0415  (a model load's first table: ≈ 5 ms per kernel)
     import pysd  # noqa: F401, PLC0415
 
     import peragus_pysd  # noqa: F401, PLC0415
+    from . import plancheck  # noqa: F401, PLC0415
+
+
+def kernel_imports() -> None:
+    """What a kernel and a typical experiment import on top of :func:`shared_imports`.
+
+    Not PySD's translators and builder (≈ 0.5 CPU-s, ≈ 40 MB more in every kernel's fork): the
+    check server imports them (:func:`check_imports`), beside these, on the other core.
+    """
+    import pyarrow.parquet  # noqa: F401, PLC0415  (every run's Parquet: ≈ 0.02 CPU-s per kernel)
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -47,6 +53,92 @@ def warm_imports() -> None:
     import peragus_pysd.experiment  # noqa: F401, PLC0415  (params, validate, writers, runner)
 
     from . import kernel_launcher  # noqa: F401, PLC0415
+
+
+def warm_imports() -> None:
+    """Everything a kernel imports (a zygote without a check server)."""
+    shared_imports()
+    kernel_imports()
+
+
+# A model of our own (never a client's) that the check server translates once at its start:
+# PySD's first translation in a process pays its grammars and the formatter's set-up (≈ 0.16 s
+# of the teacup's 0.2); every check forked after this pays only its own model's (≈ 0.04).
+_WARM_MODEL = """{UTF-8}
+Level = INTEG(Inflow - Outflow, 10)
+	~	units
+	~	a stock
+	|
+
+Inflow = Rate * Table(Time)
+	~	units/Month
+	~	|
+
+Outflow = Level / Delay Time
+	~	units/Month
+	~	|
+
+Rate = 1
+	~	1/Month [0, 10, 0.5]
+	~	|
+
+Delay Time = MAX(1, 3)
+	~	Month
+	~	|
+
+Table([(0,0)-(10,2)],(0,1),(5,2),(10,1))
+	~	
+	~	|
+
+********************************************************
+	.Control
+********************************************************~
+		Simulation Control Parameters
+	|
+
+FINAL TIME  = 10
+	~	Month
+	~	|
+
+INITIAL TIME  = 0
+	~	Month
+	~	|
+
+SAVEPER  = TIME STEP
+	~	Month
+	~	|
+
+TIME STEP  = 1
+	~	Month
+	~	|
+"""
+
+
+def check_imports() -> None:
+    """The check server's imports: PySD's translators and builder, the check's validation, and
+    one translation of :data:`_WARM_MODEL` in a private temporary folder."""
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    import pysd  # noqa: PLC0415
+    import pysd.builders.python.python_model_builder  # noqa: F401, PLC0415
+    import pysd.translators.vensim.vensim_file  # noqa: F401, PLC0415
+
+    from . import params, validate  # noqa: F401, PLC0415
+
+    folder = tempfile.mkdtemp(prefix="peragus-check-warm-")
+    try:
+        model = os.path.join(folder, "warm.mdl")
+        with open(model, "w", encoding="utf-8") as f:
+            f.write(_WARM_MODEL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pysd.read_vensim(model, initialize=False)
+    except Exception:  # noqa: BLE001 - a warm-up only: the checks translate all the same
+        pass
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def isolate(request: dict[str, Any], out_fd: int) -> None:
