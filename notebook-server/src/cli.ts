@@ -5,7 +5,7 @@ import { type CliContext, cliContext } from './cli/context.ts';
 import { failCommand } from './cli/exit.ts';
 import { commandHelp, usage } from './cli/help.ts';
 import { settingsHelp } from './config/index.ts';
-import { SERVER_VERSION } from './mcp/server.ts';
+import { PERAGUS_VERSION } from './version.ts';
 
 type Command = (argv: string[], cli: CliContext) => Promise<number | undefined>;
 
@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
-    process.stdout.write(`peragus ${SERVER_VERSION}\n`);
+    process.stdout.write(`peragus ${PERAGUS_VERSION}\n`);
     return 0;
   }
   const load = commands[name];

@@ -2,7 +2,7 @@
 // `peragus catalog query` answers from the catalog, and `peragus rerun` replays
 // an exported notebook and reports every artifact checksum equal (and a
 // changed one as a mismatch).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import {
   copyFileSync,
   mkdirSync,
@@ -23,6 +23,22 @@ import { createHost } from '../../notebook-server/src/app/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
 const run = promisify(execFile);
+
+/** The live processes whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // The parent is the second field after the command (which may hold spaces and parentheses).
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
 const home = mkdtempSync(join(tmpdir(), 'peragus-cli-'));
 const env = { ...process.env, PERAGUS_HOME: home, PERAGUS_POOL_SIZE: '0' };
 const peragus = (args: string[]) =>
@@ -67,6 +83,43 @@ describe('peragus CLI', () => {
     const bad = await peragus(['catalog', 'query', 'DROP TABLE experiments']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/read-only|SELECT|refused/i);
+  }, 600_000);
+
+  it('a local run starts one kernel zygote, before its host loads, and the plan uses that one', async () => {
+    // `peragus run` starts the zygote first (its imports are the plan's critical path) and the
+    // host's local runtime takes it over: a second zygote, or an early one left unused, would
+    // show here as two zygotes that are children of the command.
+    const planFile = join(home, 'plan-one-zygote.json');
+    writeFileSync(
+      planFile,
+      JSON.stringify({
+        model: { source: join(REPO, 'notebooks/models/sir.mdl') },
+        experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
+        grid: { 'Contact Rate': [3, 4, 5] },
+        parallel_limit: 2,
+      }),
+    );
+    const child = spawn(process.execPath, [join(REPO, 'bin/peragus.js'), 'run', planFile], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const zygotes = new Set<number>();
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setInterval(() => {
+        for (const pid of childrenOf(child.pid as number)) {
+          if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('peragus_pysd.zygote')) zygotes.add(pid);
+        }
+      }, 25);
+      child.on('exit', (c) => {
+        clearInterval(timer);
+        resolve(c);
+      });
+    });
+    expect(code).toBe(0);
+    expect(out).toMatch(/3\/3 finished, 0 failed/);
+    expect([...zygotes]).toHaveLength(1);
   }, 600_000);
 
   it('run PLAN.json whose model is reached through a symlinked folder', async () => {

@@ -6,12 +6,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createHost } from '../app/host.ts';
-import { connectHost } from '../hostlink/client.ts';
+import { defaultRuntimeKind } from '../config/index.ts';
 import { findHostOrSay } from '../hostlink/find.ts';
-import { defaultRuntimeKind } from '../orchestrator/containers.ts';
+import { startZygoteEarly, zygoteDisabled } from '../kernel/zygote.ts';
 import type { PlanSummary } from '../orchestrator/plans.ts';
-import { startDockerReaper } from '../runtime/docker-reaper.ts';
+import { forkedChecks } from '../sandbox/bwrap.ts';
 import type { Plan } from '../schemas/plan.ts';
 import type { CliContext } from './context.ts';
 import { formatTable, progressBar } from './table.ts';
@@ -54,6 +53,7 @@ async function runOnHost(raw: Record<string, unknown>, planDir: string, progress
   if (!address) return null;
   cli.log.info(`plan runs on the host ${address.url} (pid ${address.pid})`);
   inlineModel(raw, planDir);
+  const { connectHost } = await import('../hostlink/client.ts');
   const client = await connectHost(address);
   try {
     const out = await client.call('experiment_plan_run', { ...raw, wait: true }, (p) =>
@@ -73,6 +73,9 @@ async function runHere(
   cli: CliContext,
 ) {
   const kind = raw.runtime === undefined ? defaultRuntimeKind() : raw.runtime;
+  // The zygote's imports are a local plan's critical path: they start before the host's modules load.
+  if (kind === 'local' && forkedChecks() && !zygoteDisabled()) startZygoteEarly(true);
+  const { createHost } = await import('../app/host.ts');
   const host = await createHost({
     resumePlans: false,
     poolSize: 0,
@@ -98,7 +101,7 @@ async function runHere(
     // Docker containers are not our children: a watchdog removes them if this process is killed.
     const reaper =
       (plan.runtime ?? defaultRuntimeKind()) === 'docker'
-        ? startDockerReaper(started.plan_id, host.home)
+        ? (await import('../runtime/docker-reaper.ts')).startDockerReaper(started.plan_id, host.home)
         : null;
     host.plans.onProgress(started.plan_id, (p) => progress(p.done, p.total, p.message));
     return await host.plans.wait(started.plan_id).finally(() => reaper?.stop());

@@ -42,6 +42,11 @@ export function readSetting<K extends SettingKey>(key: K, env: NodeJS.ProcessEnv
   return r.data as Config[K];
 }
 
+/** The runtime experiments get when a spec or a plan names none (PERAGUS_RUNTIME). */
+export function defaultRuntimeKind(env: NodeJS.ProcessEnv = process.env): Config['runtime'] {
+  return readSetting('runtime', env);
+}
+
 /** The settings section of `peragus --help`. */
 export function settingsHelp(): string {
   const lines = ['settings (environment variables; default after "="):'];

@@ -202,6 +202,41 @@ export function startZygote(options: ZygoteOptions = {}): Promise<Zygote> {
   });
 }
 
+/** A zygote being started, and where its model checks will be registered (see ZygoteOptions.onChecks). */
+export interface StartingZygote {
+  zygote: Promise<Zygote>;
+  /** Its check server once forked, else the zygote itself once ready; null if it never started. */
+  checks: Promise<ZygoteRegistry | null>;
+}
+
+/** Starts a zygote, with a check server when `withChecks`. */
+export function startZygoteWithChecks(withChecks: boolean, options: ZygoteOptions = {}): StartingZygote {
+  let checksAt: (checks: ZygoteRegistry | null) => void = () => undefined;
+  const checks = new Promise<ZygoteRegistry | null>((resolve) => (checksAt = resolve));
+  const zygote = startZygote(withChecks ? { ...options, onChecks: checksAt } : options);
+  // No check server: the zygote forks checks itself.
+  zygote.then(checksAt, () => checksAt(null));
+  return { zygote, checks };
+}
+
+let early: StartingZygote | undefined;
+
+/**
+ * `peragus run` of a local plan starts the zygote before it loads the host (≈ 0.2 s of modules):
+ * the zygote's imports, then its check server's, are the plan's critical path. The host's local
+ * runtime takes it over (takeEarlyZygote); one never taken dies with this process.
+ */
+export function startZygoteEarly(withChecks: boolean): void {
+  early ??= startZygoteWithChecks(withChecks);
+}
+
+/** The zygote startZygoteEarly() started, once (undefined: none, or already taken). */
+export function takeEarlyZygote(): StartingZygote | undefined {
+  const taken = early;
+  early = undefined;
+  return taken;
+}
+
 interface ZygoteMessage {
   pid?: number;
   out?: string;

@@ -3,7 +3,7 @@
 // (local ids start with "local-", swarm ids with "swarm-"), and keeps the
 // router's connections in step.
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { readSetting } from '../config/index.ts';
+import { defaultRuntimeKind } from '../config/index.ts';
 import type { ZygoteRegistry } from '../kernel/zygote.ts';
 import type { Logger } from '../log/index.ts';
 import { DockerRuntime } from '../runtime/docker.ts';
@@ -18,10 +18,6 @@ import {
 } from '../runtime/types.ts';
 
 export type RuntimeKind = 'local' | 'docker' | 'swarm';
-
-export function defaultRuntimeKind(env: NodeJS.ProcessEnv = process.env): RuntimeKind {
-  return readSetting('runtime', env);
-}
 
 /** What the host's configuration gives the runtimes it creates. */
 export interface RuntimeSettings {

@@ -15,7 +15,8 @@ import { kindInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
 import { isContainerRef, newExperimentId } from '../ids/index.ts';
 import {
-  startZygote,
+  startZygoteWithChecks,
+  takeEarlyZygote,
   ZYGOTE_ENV,
   type Zygote,
   type ZygoteRegistry,
@@ -25,6 +26,7 @@ import { createLogger, type Logger } from '../log/index.ts';
 import { isAlive } from '../proc/process.ts';
 import {
   bwrapArgs,
+  forkedChecks,
   type IsolationCheck,
   localIsolation,
   SANDBOX_ENV,
@@ -183,25 +185,12 @@ export class LocalRuntime implements ContainerRuntime {
   #kernelZygote(): Promise<Zygote | null> {
     if (zygoteDisabled()) return Promise.resolve(null);
     if (!this.#zygote) {
-      let checksAt: (checks: ZygoteRegistry | null) => void = () => undefined;
-      this.#checks = new Promise((resolve) => (checksAt = resolve));
-      // A check server only where checks are forked (see checkZygote). Decided before the probe
-      // runs when none was given (a root host without a working bubblewrap keeps an idle one).
-      const bwrap = this.#isolation
-        ? this.#isolation.isolation === 'bubblewrap'
-        : readSetting('sandbox') !== 'none';
-      const checks = bwrap && sandboxOwner() !== undefined;
-      this.#zygote = startZygote(checks ? { onChecks: checksAt } : {}).then(
-        (zygote) => {
-          checksAt(zygote); // no check server: the zygote forks checks itself
-          return zygote;
-        },
-        (err: Error) => {
-          checksAt(null);
-          this.#log.warn(`peragus: kernels start cold: ${err.message}`);
-          return null;
-        },
-      );
+      const starting = takeEarlyZygote() ?? startZygoteWithChecks(forkedChecks(this.#isolation));
+      this.#checks = starting.checks;
+      this.#zygote = starting.zygote.catch((err: Error) => {
+        this.#log.warn(`peragus: kernels start cold: ${err.message}`);
+        return null;
+      });
     }
     return this.#zygote;
   }

@@ -162,6 +162,16 @@ export interface IsolationCheck {
 let checked: IsolationCheck | undefined;
 
 /**
+ * Whether model checks are forked from the kernel zygote into sandboxes of their own (its check
+ * server then imports PySD's translators): bubblewrap, as probed (`check`) or else as configured,
+ * under a root host.
+ */
+export function forkedChecks(check?: IsolationCheck): boolean {
+  const bwrap = check ? check.isolation === 'bubblewrap' : readSetting('sandbox') !== 'none';
+  return bwrap && sandboxOwner() !== undefined;
+}
+
+/**
  * Whether the local runtime can sandbox with bubblewrap here: PERAGUS_SANDBOX=none
  * turns it off on purpose; otherwise one real sandboxed `sh -c 'exit 0'` is tried
  * (cached for the process).

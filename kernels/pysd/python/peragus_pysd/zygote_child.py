@@ -15,8 +15,8 @@ from typing import Any
 
 
 def shared_imports() -> None:
-    """What kernels and model checks both need: the zygote imports these first, then forks its
-    check server (:mod:`peragus_pysd.zygote`) before going on with :func:`kernel_imports`."""
+    """What kernels and model checks both need: the zygote imports these first (then, with a
+    check server, :func:`check_imports`, and forks it) and goes on with :func:`kernel_imports`."""
     import pandas.core.methods.to_dict  # noqa: F401, PLC0415  (the model's docs, described)
     import pyarrow.pandas_compat  # noqa: F401, PLC0415  (a model load's first table: ≈ 5 ms per kernel)
     import pysd  # noqa: F401, PLC0415
@@ -28,8 +28,8 @@ def shared_imports() -> None:
 def kernel_imports() -> None:
     """What a kernel and a typical experiment import on top of :func:`shared_imports`.
 
-    Not PySD's translators and builder (≈ 0.5 CPU-s, ≈ 40 MB more in every kernel's fork): the
-    check server imports them (:func:`check_imports`), beside these, on the other core.
+    PySD's translators and builder (:func:`check_imports`) are in a kernel's fork only when the
+    zygote has a check server: shared, never copied, as a kernel never touches them.
     """
     import pyarrow.parquet  # noqa: F401, PLC0415  (every run's Parquet: ≈ 0.02 CPU-s per kernel)
     import matplotlib  # noqa: PLC0415
@@ -61,7 +61,7 @@ def warm_imports() -> None:
     kernel_imports()
 
 
-# A model of our own (never a client's) that the check server translates once at its start:
+# A model of our own (never a client's) that the zygote translates once before forking its check server:
 # PySD's first translation in a process pays its grammars and the formatter's set-up (≈ 0.16 s
 # of the teacup's 0.2); every check forked after this pays only its own model's (≈ 0.04).
 _WARM_MODEL = """{UTF-8}
@@ -115,8 +115,9 @@ TIME STEP  = 1
 
 
 def check_imports() -> None:
-    """The check server's imports: PySD's translators and builder, the check's validation, and
-    one translation of :data:`_WARM_MODEL` in a private temporary folder."""
+    """What a model check needs on top of :func:`shared_imports`: PySD's translators and builder,
+    the check's validation, and one translation of :data:`_WARM_MODEL` in a private temporary
+    folder (neutral for a plan's first check, ≈ 0.15 s off every later one)."""
     import shutil  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
     import warnings  # noqa: PLC0415
