@@ -130,6 +130,12 @@ export interface ZygoteOptions {
    * PySD's translators, beside the zygote's imports. Without it the zygote forks no check server.
    */
   onChecks?: (checks: ZygoteRegistry) => void;
+  /**
+   * The check server before the kernels: the zygote imports what a check needs, forks it, then
+   * imports what kernels need (a plan's check first). Else the check server imports beside the
+   * zygote's kernel imports (a session's first kernel first).
+   */
+  checksFirst?: boolean;
 }
 
 /** Starts a zygote; resolves once it has imported everything and listens. */
@@ -137,7 +143,7 @@ export function startZygote(options: ZygoteOptions = {}): Promise<Zygote> {
   const socketPath = join(tmpdir(), `peragus-zygote-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
   const checksPath = `${socketPath}.check`;
   const args = ['-m', 'peragus_pysd.zygote', '--socket', socketPath];
-  if (options.onChecks) args.push('--checks', checksPath);
+  if (options.onChecks) args.push('--checks', checksPath, ...(options.checksFirst ? ['--checks-first'] : []));
   const child: ChildProcess = spawn(resolvePython(), args, {
     // Allow-listed like every kernel: a forked kernel can read the zygote's initial
     // environment (/proc/self/environ), so the host's token must never be in it.
@@ -227,7 +233,7 @@ let early: StartingZygote | undefined;
  * runtime takes it over (takeEarlyZygote); one never taken dies with this process.
  */
 export function startZygoteEarly(withChecks: boolean): void {
-  early ??= startZygoteWithChecks(withChecks);
+  early ??= startZygoteWithChecks(withChecks, { checksFirst: true });
 }
 
 /** The zygote startZygoteEarly() started, once (undefined: none, or already taken). */

@@ -14,11 +14,15 @@ in this process: the host registers a sandbox made for that one check
 :mod:`peragus_pysd.check_client` inside that sandbox). Its socket serves that
 one check and nothing else; the main socket refuses checks.
 
-With ``--checks PATH`` the zygote imports what a model check needs first (PySD's
-translators included), then forks a *check server* (:func:`fork_check_server`)
-that registers and forks model checks only (on ``PATH``, the host's alone, like
-the main socket), while the zygote goes on importing what kernels need: a plan's
-check no longer waits for the kernels' imports. It ends with the zygote.
+With ``--checks PATH`` the zygote also forks a *check server*
+(:func:`fork_check_server`) once the imports kernels and checks share are done:
+it registers and forks model checks only (on ``PATH``, the host's alone, like
+the main socket) and ends with the zygote. Who waits first decides the order.
+With ``--checks-first`` (``peragus run``: the plan's check is its critical
+path) the zygote imports PySD's translators itself and forks the check server
+before it imports what kernels need; else (a host serving sessions, whose
+first kernel waits for the zygote) the check server imports the translators
+itself, beside the zygote's kernel imports.
 
 The zygote forks; the child isolates itself (:func:`isolate`: new session,
 the requester's cwd and environment, stdin from /dev/null, stdout/stderr to a
@@ -433,11 +437,12 @@ def listen_private(path: str) -> socket.socket:
     return server
 
 
-def fork_check_server(path: str) -> int:
-    """Forks the check server: a copy of this zygote once it has imported what checks need
-    (:func:`shared_imports`, :func:`check_imports`), which forks each model check into the
-    sandbox registered for it while this zygote goes on with :func:`kernel_imports`. Its socket
-    is bound before the fork. Returns its pid (0: it could not be forked)."""
+def fork_check_server(path: str, imports: bool) -> int:
+    """Forks the check server: a copy of this zygote after :func:`shared_imports`, which forks
+    each model check into the sandbox registered for it. ``imports``: the check server imports
+    :func:`check_imports` itself (else this zygote already did). Its socket is bound before the
+    fork, so the host may register a check at once (answered once the check server serves).
+    Returns its pid (0: it could not be forked)."""
     server = listen_private(path)
     zygote = os.getpid()
     sys.stdout.flush()
@@ -458,6 +463,8 @@ def fork_check_server(path: str) -> int:
             os._exit(0)  # the zygote is already gone
         # Its stdout is the zygote's, which the host reads for "ready": never written here.
         sys.stdout = sys.stderr
+        if imports:
+            check_imports()
         # Without a collection first (≈ 0.05 s on the plan's critical path): a check's fork
         # lives for one check, so only what is frozen here needs to stay uncopied.
         gc.freeze()
@@ -480,13 +487,20 @@ def main() -> int:
         "--checks",
         help="also fork a check server for model checks, listening on this socket (printed as 'checks' when bound)",
     )
+    parser.add_argument(
+        "--checks-first",
+        action="store_true",
+        help="import what checks need (and fork the check server) before what kernels need",
+    )
     args = parser.parse_args()
     owner = int(os.environ.get("PERAGUS_PARENT_PID") or 0)
     shared_imports()
     check_server = 0
-    if args.checks:
+    if args.checks and args.checks_first:
         check_imports()
-        check_server = fork_check_server(args.checks)
+        check_server = fork_check_server(args.checks, imports=False)
+    elif args.checks:
+        check_server = fork_check_server(args.checks, imports=True)
     if check_server:
         sys.stdout.write("checks\n")
         sys.stdout.flush()

@@ -29,7 +29,8 @@ def kernel_imports() -> None:
     """What a kernel and a typical experiment import on top of :func:`shared_imports`.
 
     PySD's translators and builder (:func:`check_imports`) are in a kernel's fork only when the
-    zygote has a check server: shared, never copied, as a kernel never touches them.
+    zygote imported them for its check server first (``--checks-first``): shared, never copied,
+    as a kernel never touches them.
     """
     import pyarrow.parquet  # noqa: F401, PLC0415  (every run's Parquet: ≈ 0.02 CPU-s per kernel)
     import matplotlib  # noqa: PLC0415
@@ -61,7 +62,7 @@ def warm_imports() -> None:
     kernel_imports()
 
 
-# A model of our own (never a client's) that the zygote translates once before forking its check server:
+# A model of our own (never a client's) translated once before the check server serves:
 # PySD's first translation in a process pays its grammars and the formatter's set-up (≈ 0.16 s
 # of the teacup's 0.2); every check forked after this pays only its own model's (≈ 0.04).
 _WARM_MODEL = """{UTF-8}
