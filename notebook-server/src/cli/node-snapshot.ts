@@ -8,6 +8,7 @@ import { startupSnapshot } from 'node:v8';
 import { cliContext } from './context.ts';
 import { failCommand } from './exit.ts';
 import { type NodeEntry, nodeCommand } from './node.ts';
+import { warmSchemas } from './snapshot-warm.ts';
 
 function start(entry: NodeEntry): void {
   // argv[1] is the script (with or without the snapshot): the role's arguments follow.
@@ -19,5 +20,7 @@ function start(entry: NodeEntry): void {
   );
 }
 
-if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(() => start('snapshot'));
-else start('cli');
+if (startupSnapshot.isBuildingSnapshot()) {
+  warmSchemas();
+  startupSnapshot.setDeserializeMainFunction(() => start('snapshot'));
+} else start('cli');
