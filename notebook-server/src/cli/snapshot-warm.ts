@@ -19,6 +19,7 @@ import {
   SetLevelRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { Notebook } from '../../../srcmd/src/nbformat.ts';
+import { loadConfig } from '../config/index.ts';
 
 const call = {
   jsonrpc: '2.0',
@@ -44,6 +45,8 @@ const result = {
 
 /** Parses each sample through the schemas a node's MCP traffic and notebook writes use. */
 export function warmSchemas(): void {
+  // Every setting's parser, on an empty environment (the node's own is read at its start).
+  loadConfig({});
   const messages: unknown[] = [
     initialize,
     call,
