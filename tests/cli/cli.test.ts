@@ -109,7 +109,12 @@ describe('peragus CLI', () => {
     const code = await new Promise<number | null>((resolve) => {
       const timer = setInterval(() => {
         for (const pid of childrenOf(child.pid as number)) {
-          if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('peragus_pysd.zygote')) zygotes.add(pid);
+          try {
+            if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('peragus_pysd.zygote'))
+              zygotes.add(pid);
+          } catch {
+            // exited meanwhile
+          }
         }
       }, 25);
       child.on('exit', (c) => {
