@@ -236,7 +236,10 @@ async function forkedCheck(
           kill();
         }),
     );
-    return unavailable || (!result.reply && result.code === CLIENT_UNAVAILABLE) ? undefined : result;
+    // No answer, and the check's socket gone: the zygote (or its check server) went away while
+    // the sandbox started (bubblewrap then fails to bind it). The check runs cold instead.
+    const lost = !result.reply && !existsSync(socket);
+    return unavailable || lost || (!result.reply && result.code === CLIENT_UNAVAILABLE) ? undefined : result;
   } finally {
     await zygote.revoke(id).catch(() => undefined);
   }
