@@ -20,25 +20,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHost } from '../../notebook-server/src/app/host.ts';
+import { childProcesses } from '../../notebook-server/src/runtime/local-process.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
 const run = promisify(execFile);
-
-/** The live processes whose parent is `pid`. */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // The parent is the second field after the command (which may hold spaces and parentheses).
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(name));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
 const home = mkdtempSync(join(tmpdir(), 'peragus-cli-'));
 const env = { ...process.env, PERAGUS_HOME: home, PERAGUS_POOL_SIZE: '0' };
 const peragus = (args: string[]) =>
@@ -108,7 +93,7 @@ describe('peragus CLI', () => {
     const zygotes = new Set<number>();
     const code = await new Promise<number | null>((resolve) => {
       const timer = setInterval(() => {
-        for (const pid of childrenOf(child.pid as number)) {
+        for (const pid of childProcesses(child.pid as number)) {
           try {
             if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('peragus_pysd.zygote'))
               zygotes.add(pid);

@@ -74,7 +74,7 @@ async function runHere(
 ) {
   const kind = raw.runtime === undefined ? defaultRuntimeKind() : raw.runtime;
   // The zygote's imports are a local plan's critical path: they start before the host's modules load.
-  if (kind === 'local' && forkedChecks() && !zygoteDisabled()) startZygoteEarly(true);
+  if (kind === 'local' && forkedChecks() && !zygoteDisabled()) startZygoteEarly();
   const { createHost } = await import('../app/host.ts');
   const host = await createHost({
     resumePlans: false,

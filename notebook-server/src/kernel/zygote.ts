@@ -228,12 +228,13 @@ export function startZygoteWithChecks(withChecks: boolean, options: ZygoteOption
 let early: StartingZygote | undefined;
 
 /**
- * `peragus run` of a local plan starts the zygote before it loads the host (≈ 0.2 s of modules):
+ * `peragus run` of a local plan whose checks are forked (sandbox/bwrap.ts forkedChecks) starts the
+ * zygote, with its check server first, before it loads the host (≈ 0.2 s of modules):
  * the zygote's imports, then its check server's, are the plan's critical path. The host's local
  * runtime takes it over (takeEarlyZygote); one never taken dies with this process.
  */
-export function startZygoteEarly(withChecks: boolean): void {
-  early ??= startZygoteWithChecks(withChecks, { checksFirst: true });
+export function startZygoteEarly(): void {
+  early ??= startZygoteWithChecks(true, { checksFirst: true });
 }
 
 /** The zygote startZygoteEarly() started, once (undefined: none, or already taken). */

@@ -78,8 +78,8 @@ export function runCommand(
   });
 }
 
-/** Pids of the tree under `root` (root included), from /proc. */
-export function processTree(root: number): number[] {
+/** Every live process's children, by parent pid, from /proc. */
+function childrenByParent(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -93,6 +93,17 @@ export function processTree(root: number): number[] {
       // exited meanwhile
     }
   }
+  return children;
+}
+
+/** Pids of the live processes whose parent is `pid`. */
+export function childProcesses(pid: number): number[] {
+  return childrenByParent().get(pid) ?? [];
+}
+
+/** Pids of the tree under `root` (root included), from /proc. */
+export function processTree(root: number): number[] {
+  const children = childrenByParent();
   const tree: number[] = [];
   const stack = [root];
   while (stack.length > 0) {

@@ -206,7 +206,7 @@ export class LocalRuntime implements ContainerRuntime {
    * `start`: start one if none runs yet (a local plan's check); else only one already running.
    */
   async checkZygote(start: boolean): Promise<ZygoteRegistry | null> {
-    if (this.isolation.isolation !== 'bubblewrap' || !this.#owner || zygoteDisabled()) return null;
+    if (!forkedChecks(this.isolation) || zygoteDisabled()) return null;
     if (!start && !this.#zygote) return null;
     void this.#kernelZygote();
     return (await this.#checks) ?? null;

@@ -424,7 +424,8 @@ class _Closed:
 
 
 def listen_private(path: str) -> socket.socket:
-    """A listening Unix socket at ``path``, mode 0600: only this zygote's host (its user) connects."""
+    """A listening Unix socket at ``path``, made under umask 077 (mode 0700): only this zygote's
+    host (its user) connects."""
     old = os.umask(0o077)
     try:
         if os.path.exists(path):
@@ -496,11 +497,10 @@ def main() -> int:
     owner = int(os.environ.get("PERAGUS_PARENT_PID") or 0)
     shared_imports()
     check_server = 0
-    if args.checks and args.checks_first:
-        check_imports()
-        check_server = fork_check_server(args.checks, imports=False)
-    elif args.checks:
-        check_server = fork_check_server(args.checks, imports=True)
+    if args.checks:
+        if args.checks_first:
+            check_imports()
+        check_server = fork_check_server(args.checks, imports=not args.checks_first)
     if check_server:
         sys.stdout.write("checks\n")
         sys.stdout.flush()

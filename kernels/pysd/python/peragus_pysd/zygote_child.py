@@ -56,12 +56,6 @@ def kernel_imports() -> None:
     from . import kernel_launcher  # noqa: F401, PLC0415
 
 
-def warm_imports() -> None:
-    """Everything a kernel imports (a zygote without a check server)."""
-    shared_imports()
-    kernel_imports()
-
-
 # A model of our own (never a client's) translated once before the check server serves:
 # PySD's first translation in a process pays its grammars and the formatter's set-up (≈ 0.16 s
 # of the teacup's 0.2); every check forked after this pays only its own model's (≈ 0.04).
