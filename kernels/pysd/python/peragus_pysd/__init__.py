@@ -16,7 +16,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .describe import summarize
+from .deferred import import_pysd
+
+# Before any module of ours imports pysd: openpyxl and scipy.optimize wait for first use.
+import_pysd()
+
+from .describe import summarize  # noqa: E402
 from .display import PROGRESS_MIME, RESULT_MIME, Result, emit
 from .errors import (
     InvalidExperimentError,
