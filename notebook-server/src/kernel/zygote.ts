@@ -81,7 +81,7 @@ function registryAt(socketPath: string, timeoutMs: number): ZygoteRegistry {
 function control(
   socketPath: string,
   request: Record<string, unknown>,
-  timeoutMs = 10_000,
+  timeoutMs: number,
 ): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const conn = createConnection(socketPath);

@@ -16,9 +16,9 @@ import time
 INLINE = "module://matplotlib_inline.backend_inline"
 os.environ["MPLBACKEND"] = os.environ.get("MPLBACKEND") or INLINE
 
-import pysd  # noqa: E402,F401  (warm import)
-
+# Our package first: it imports PySD with its rarely used imports deferred (deferred.py).
 import peragus_pysd  # noqa: E402,F401  (warm import)
+import pysd  # noqa: E402,F401  (warm import)
 
 
 def _exit_with_parent() -> None:

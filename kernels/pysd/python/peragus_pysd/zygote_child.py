@@ -19,9 +19,9 @@ def shared_imports() -> None:
     check server, :func:`check_imports`, and forks it) and goes on with :func:`kernel_imports`."""
     import pandas.core.methods.to_dict  # noqa: F401, PLC0415  (the model's docs, described)
     import pyarrow.pandas_compat  # noqa: F401, PLC0415  (a model load's first table: ≈ 5 ms per kernel)
+    import peragus_pysd  # noqa: F401, PLC0415  (PySD with its rare imports deferred: deferred.py)
     import pysd  # noqa: F401, PLC0415
 
-    import peragus_pysd  # noqa: F401, PLC0415
     from . import plancheck  # noqa: F401, PLC0415
 
 
