@@ -330,14 +330,19 @@ const PEER_TIMEOUT_MS = Number(process.env.PERAGUS_BENCH_PEER_TIMEOUT_S ?? 300) 
  * model into the same .py beside it, and now and then one imports the other's half-written file
  * (`NameError: Component '__pysd_version__' not found`), after which its pool never returns.
  */
-export async function peer(script: string, args: Record<string, unknown>, dir: string): Promise<Measured> {
-  const cmd = [PEERS_PY, join(REPO, 'bench/peers', script), JSON.stringify(args)];
+export async function peer(
+  script: string,
+  args: Record<string, unknown>,
+  dir: string,
+  { python = PEERS_PY, timeoutMs = PEER_TIMEOUT_MS }: { python?: string; timeoutMs?: number } = {},
+): Promise<Measured> {
+  const cmd = [python, join(REPO, 'bench/peers', script), JSON.stringify(args)];
   try {
-    return await timed(cmd, {}, dir, PEER_TIMEOUT_MS);
+    return await timed(cmd, {}, dir, timeoutMs);
   } catch (err) {
     if (!(err instanceof PeerTimeout)) throw err;
     process.stderr.write(`[bench] ${script}: ${err.message}; running it again\n`);
-    return timed(cmd, {}, dir, PEER_TIMEOUT_MS);
+    return timed(cmd, {}, dir, timeoutMs);
   }
 }
 

@@ -1,5 +1,6 @@
 // `npm run bench`: runs every suite, prints a table, writes bench/results/latest.json.
 // Every bench/<area>.bench.ts exports `suite`; `npm run bench -- kernel` runs one.
+// A suite that exports `optIn = true` (minutes per round) runs only when named.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,12 @@ const figures: BenchFigure[] = [];
 for (const file of suiteFiles) {
   const name = file.replace(/\.bench\.ts$/, '');
   if (only.length > 0 && !only.includes(name)) continue;
+  const mod = (await import(join(here, file))) as { suite: BenchSuite; optIn?: boolean };
+  if (mod.optIn && !only.includes(name)) {
+    process.stderr.write(`[bench] ${name}: opt-in, not run (npm run bench -- ${name})\n`);
+    continue;
+  }
   process.stderr.write(`[bench] ${name}…\n`);
-  const mod = (await import(join(here, file))) as { suite: BenchSuite };
   try {
     figures.push(...(await mod.suite()));
   } catch (err) {
