@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
@@ -39,3 +43,24 @@ class InTempDir:
     def tearDownClass(cls) -> None:
         os.chdir(cls._old)
         cls._tmp.cleanup()
+
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "python"
+
+
+def fresh_python(code: str, cwd: str, deferred: bool = True) -> dict:
+    """Runs ``code`` in a new interpreter (with peragus_pysd on its path when ``deferred``); returns its last line as JSON."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env["PYTHONPATH"] = str(PACKAGE_DIR) if deferred else ""
+    r = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if r.returncode != 0:
+        raise AssertionError(f"python failed ({r.returncode}):\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])

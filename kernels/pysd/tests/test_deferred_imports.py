@@ -6,38 +6,12 @@ Each case runs in a fresh Python: the test runner itself has imported both long 
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import textwrap
 import unittest
 from pathlib import Path
 
-from helpers import MODELS
-
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "python"
-
-
-def fresh_python(code: str, cwd: str, deferred: bool = True) -> dict:
-    """Runs ``code`` in a new interpreter (with peragus_pysd on its path when ``deferred``); returns its last line as JSON."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    env["PYTHONPATH"] = str(PACKAGE_DIR) if deferred else ""
-    r = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if r.returncode != 0:
-        raise AssertionError(f"python failed ({r.returncode}):\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
+from helpers import MODELS, fresh_python
 
 class DeferredImports(unittest.TestCase):
     def setUp(self) -> None:
@@ -162,3 +136,4 @@ class DeferredImports(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
