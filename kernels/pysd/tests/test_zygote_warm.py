@@ -25,6 +25,7 @@ class ZygoteWarmsMatplotlib(unittest.TestCase):
             zygote_child.kernel_imports()
             pid = os.fork()
             if pid == 0:  # as a kernel: what kernel_launcher.main does first
+                os.environ.pop("MPLBACKEND", None)  # a kernel not told otherwise plots inline
                 opened = []
                 sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" else None)
                 from peragus_pysd import kernel_launcher
