@@ -56,8 +56,8 @@ def kernel_imports() -> None:
     from . import kernel_launcher  # noqa: PLC0415
 
     # The first time a backend outside matplotlib's built-in list is named, matplotlib reads the
-    # entry points of every installed distribution (≈ 120 files, ≈ 45 ms of CPU). Each kernel
-    # names the inline one (kernel_launcher._inline_backend): read them once here, for all forks.
+    # entry points of every installed distribution (≈ 120 files, ≈ 15 ms of a fork's CPU). Each
+    # kernel names the inline one (kernel_launcher._inline_backend): read once here, for all forks.
     from matplotlib.backends import backend_registry  # noqa: PLC0415
 
     backend_registry.is_valid_backend(kernel_launcher.INLINE)
