@@ -22,7 +22,7 @@ import type { DockerRuntime } from '../notebook-server/src/runtime/docker.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
 import { type BenchFigure, type BenchSuite, median, r3, versus } from './lib.ts';
 import { callTool, type Json, mcpClient } from './mcp.ts';
-import { ours, peer, points24, TEACUP, teacupPlan } from './plan.bench.ts';
+import { emaTeacup24, ours, peer, teacupPlan } from './plan.bench.ts';
 
 const ITER = Number(process.env.PERAGUS_BENCH_DOCKER_ITER ?? 5);
 const RUNS = Number(process.env.PERAGUS_BENCH_PLAN_RUNS ?? 3);
@@ -120,11 +120,10 @@ export const suite: BenchSuite = async () => {
   };
   const planLoads: number[] = [];
   const noPool = process.env.PERAGUS_BENCH_DOCKER_NOPOOL !== '0';
-  const ema = { model: TEACUP, processes: 2, outcome: 'teacup_temperature', points: points24 };
   try {
     for (let i = 0; i < RUNS; i++) {
       planLoads.push(loadavg()[0]!);
-      const e = await peer('ema_plan.py', ema, dir);
+      const e = await peer('ema_plan.py', emaTeacup24, dir);
       add('ema', e.wall_s);
       planLoads.push(loadavg()[0]!);
       const d = await ours(teacupPlan(), 'docker');

@@ -362,6 +362,16 @@ export const teacupPlan = (n = 24) => {
 
 export const points24 = CT.flatMap((c) => RT.map((r) => ({ characteristic_time: c, room_temperature: r })));
 
+/** The 24 teacup points as EMA Workbench's peer script takes them (PySD's Python names). */
+export const emaTeacup24 = { model: TEACUP, processes: 2, outcome: 'teacup_temperature', points: points24 };
+/** The same as a notebook-per-point peer (papermill, Prefect) takes them (the model's names). */
+export const notebookTeacup24 = {
+  model: TEACUP,
+  processes: 2,
+  outcome: 'Teacup Temperature',
+  points: points24,
+};
+
 function linearFit(xs: number[], ys: number[]): { fixed: number; per: number } {
   const n = xs.length;
   const mx = xs.reduce((a, b) => a + b, 0) / n;
@@ -397,8 +407,6 @@ export const suite: BenchSuite = async () => {
   const load = () => loadavg()[0]!.toFixed(1);
   const log = (s: string) => process.stderr.write(`[bench] plan: ${s} (load ${load()})\n`);
   const loads: number[] = [];
-  const emaArgs = { model: TEACUP, processes: 2, outcome: 'teacup_temperature', points: points24 };
-  const pm = { model: TEACUP, processes: 2, outcome: 'Teacup Temperature', points: points24 };
   const lhsPlan = {
     model: { source: SIR },
     experiment: {
@@ -427,7 +435,7 @@ export const suite: BenchSuite = async () => {
   };
   try {
     for (let i = 0; i < RUNS; i++) {
-      const e = await peer('ema_plan.py', emaArgs, dir);
+      const e = await peer('ema_plan.py', emaTeacup24, dir);
       add('ema', e.wall_s);
       const l = await ours(teacupPlan(), 'local');
       loads.push(loadavg()[0]!);
@@ -446,7 +454,7 @@ export const suite: BenchSuite = async () => {
       // papermill (24 cold kernels) is the slowest peer: measured in the first round only.
       const p =
         i === 0
-          ? await peer('papermill_plan.py', { ...pm, work: mkdtempSync(join(dir, 'pm-')) }, dir)
+          ? await peer('papermill_plan.py', { ...notebookTeacup24, work: mkdtempSync(join(dir, 'pm-')) }, dir)
           : undefined;
       if (p) add('papermill', p.wall_s);
       const le = await peer('ema_plan.py', lhsEma, dir);

@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BenchFigure, type BenchSuite, median, r3, versus } from './lib.ts';
-import { ours, peer, points24, TEACUP, teacupPlan } from './plan.bench.ts';
+import { emaTeacup24, notebookTeacup24, ours, peer, TEACUP, teacupPlan } from './plan.bench.ts';
 
 /** Runs only when named on the command line (bench/run.ts). */
 export const optIn = true;
@@ -35,8 +35,10 @@ export const suite: BenchSuite = async () => {
   try {
     for (let i = 0; i < RUNS; i++) {
       const work = mkdtempSync(join(dir, 'pf-'));
-      const args = { model: TEACUP, processes: 2, outcome: 'Teacup Temperature', points: points24, work };
-      const p = await peer('prefect_plan.py', args, dir, { python: PREFECT_PY, timeoutMs: 1_800_000 });
+      const p = await peer('prefect_plan.py', { ...notebookTeacup24, work }, dir, {
+        python: PREFECT_PY,
+        timeoutMs: 1_800_000,
+      });
       const r = JSON.parse(p.out.trim().split('\n').pop() ?? '') as {
         wall_s: number;
         runs: number;
@@ -52,11 +54,7 @@ export const suite: BenchSuite = async () => {
       server.push(r.server_start_s);
       const l = await ours(teacupPlan(), 'local');
       local.push(l.wall_s);
-      const e = await peer(
-        'ema_plan.py',
-        { model: TEACUP, processes: 2, outcome: 'teacup_temperature', points: points24 },
-        dir,
-      );
+      const e = await peer('ema_plan.py', emaTeacup24, dir);
       ema.push(e.wall_s);
       log(
         `run ${i + 1}: Prefect ${r.wall_s.toFixed(1)} s (server start ${r.server_start_s.toFixed(1)} s), ` +

@@ -48,8 +48,8 @@ def free_port() -> int:
 
 port = free_port()
 api = f"http://127.0.0.1:{port}/api"
-env = {
-    **os.environ,
+# Set in this process (the Prefect client below reads them) and so inherited by the server and worker.
+os.environ.update({
     "PREFECT_HOME": os.path.join(work, "prefect-home"),
     "PREFECT_API_URL": api,
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -59,8 +59,7 @@ env = {
     "PREFECT_WORKER_PREFETCH_SECONDS": "1",
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PYTHONWARNINGS": "ignore",
-}
-os.environ.update(env)
+})
 # Not the `prefect` script: set-up installs with another venv's pip, whose shebang it would carry.
 prefect = [sys.executable, "-m", "prefect"]
 logs = open(os.path.join(work, "prefect.log"), "w")
@@ -84,13 +83,13 @@ def wait_healthy(deadline_s: float) -> None:
 t_server = time.perf_counter()
 server = subprocess.Popen(
     [*prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-    env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
+    stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
 )
 worker = None
 try:
     wait_healthy(180)
     server_start_s = time.perf_counter() - t_server
-    subprocess.run([*prefect, "work-pool", "create", "bench", "--type", "process"], env=env,
+    subprocess.run([*prefect, "work-pool", "create", "bench", "--type", "process"],
                    check=True, stdout=logs, stderr=subprocess.STDOUT)
     with open(os.path.join(work, "teacup_flow.py"), "w") as f:
         f.write(FLOW)
@@ -117,7 +116,7 @@ try:
     worker = subprocess.Popen(
         [*prefect, "worker", "start", "--pool", "bench", "--type", "process",
          "--limit", str(args["processes"])],
-        env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
     )
     with get_client(sync_client=True) as client:
         while True:

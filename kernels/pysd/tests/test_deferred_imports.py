@@ -13,6 +13,7 @@ from pathlib import Path
 
 from helpers import MODELS, fresh_python
 
+
 class DeferredImports(unittest.TestCase):
     def setUp(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="peragus-deferred-")
@@ -136,4 +137,3 @@ class DeferredImports(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-
