@@ -97,6 +97,39 @@ export async function buildBundle({ force = false } = {}) {
   return true;
 }
 
+/**
+ * esbuild plugin for the node role's bundle: two packages it carries but never runs.
+ * - zod's 40 locales (≈ 0.4 MB): the role's messages are English, zod's default; `z.locales`
+ *   keeps `en` alone.
+ * - Ajv (≈ 0.3 MB with its formats), which the SDK imports for elicitation answers and tool
+ *   output schemas: a node serves MCP and never checks either (its server gets our validator,
+ *   jsonrpc/schema-validator.ts, which makes an Ajv only when asked). The stand-in says so if
+ *   anything in a node ever asks.
+ */
+const nodeRoleDiet = {
+  name: 'peragus-node-role-diet',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => ({
+      contents: "export { default as en } from './en.js';\n",
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+    build.onLoad(
+      { filter: /[\\/]@modelcontextprotocol[\\/]sdk[\\/]dist[\\/]\w+[\\/]validation[\\/]ajv-provider\.js$/ },
+      () => ({
+        contents: [
+          'export class AjvJsonSchemaValidator {',
+          '  constructor() {',
+          "    throw new Error('this node role was built without Ajv (scripts/build-bundle.mjs, nodeRoleDiet): validate JSON Schemas in the host, or bundle Ajv for the node role');",
+          '  }',
+          '}',
+        ].join('\n'),
+        loader: 'js',
+      }),
+    );
+  },
+};
+
 /** The node role's startup snapshot, beside the bundle (runtime/node-role-command.ts picks it). */
 export const NODE_ROLE = {
   script: join(dirname(BUNDLE), 'node-role.cjs'),
@@ -116,13 +149,17 @@ export const NODE_ROLE = {
  */
 export async function buildNodeRoleSnapshot(esbuild) {
   await esbuild.build({
+    // What a snapshot holds, every node role deserializes at its start (≈ 4 ms of CPU per MB of
+    // blob here): the role's bundle leaves out what it never runs and is minified (names kept).
+    minifyWhitespace: true,
+    minifySyntax: true,
     entryPoints: [join(root, 'notebook-server/src/cli/node-snapshot.ts')],
     outfile: NODE_ROLE.script,
     bundle: true,
     format: 'cjs',
     platform: 'node',
     target: 'node20',
-    plugins: [externalPackages],
+    plugins: [nodeRoleDiet, externalPackages],
     logLevel: 'warning',
     // Our modules find the kernelspec and bin/ from import.meta.url: the script's own URL.
     define: { 'import.meta.url': '__peragusImportMetaUrl' },

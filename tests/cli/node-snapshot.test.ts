@@ -95,6 +95,16 @@ describe('the node role from its startup snapshot', () => {
     const tools = await names(snap.client);
     expect(tools).toEqual(await names(plain.client));
     expect(tools).toContain('cell_add');
+    // The snapshot's bundle keeps zod's English messages only (scripts/build-bundle.mjs,
+    // nodeRoleDiet): a bad input reads the same as from the full bundle.
+    const bad = async (c: Client) => {
+      const r = await c.callTool({ name: 'cell_add', arguments: { session_id: 7, source: ['x'] } });
+      expect(r.isError).toBe(true);
+      return JSON.stringify(r.content);
+    };
+    const message = await bad(snap.client);
+    expect(message).toMatch(/expected string, received number/);
+    expect(message).toBe(await bad(plain.client));
 
     // Settings are read when the node starts: this one's experiment id and runtime dir, not the build's.
     const nb = await snap.call('notebook_create', { name: 'snap' });
