@@ -4,10 +4,22 @@
 // sandbox of its own (orchestrator/model-check.ts), never in the host. These
 // models attack it: one writes to the host and reports what it could do, one
 // forges another model's translation in the only folder it can write.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ZygoteRegistry } from '../../notebook-server/src/kernel/zygote.ts';
+import { runModelCheck } from '../../notebook-server/src/orchestrator/model-check.ts';
 import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
@@ -215,4 +227,39 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
       await own.close();
     }
   });
+
+  it('a check whose sandbox is killed as it starts leaves no process behind and does not hang the plan', async () => {
+    // Beside the real zygote test above: a registry whose zygote is gone by the time the sandbox
+    // is up, so the check's bubblewrap is killed within milliseconds of its start, over and over.
+    // Killed before its inner half has set --die-with-parent's signal, that half would live on
+    // holding the check's pipes, and the check (and the plan) would wait for ever.
+    const home = mkdtempSync(join(tmpdir(), 'peragus-check-kill-'));
+    const socket = join(home, 'gone.sock');
+    writeFileSync(socket, '');
+    try {
+      for (let i = 0; i < 12; i++) {
+        const delay = i % 4; // 0–3 ms: the kill lands at different points of bubblewrap's start
+        const gone: ZygoteRegistry = {
+          register: async () => socket,
+          attach: () => new Promise((_, fail) => setTimeout(() => fail(new Error('zygote gone')), delay)),
+          revoke: async () => undefined,
+        };
+        const result = await runModelCheck({
+          home,
+          model: { content: SIR, name: 'sir.mdl' },
+          translateOnly: true,
+          timeoutMs: 120_000,
+          zygote: gone,
+        });
+        // It ran cold instead, to the end.
+        expect(result.reply?.ok, result.output).toBe(true);
+      }
+      const left = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.includes('bwrap') && l.includes(home));
+      expect(left).toEqual([]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

@@ -41,6 +41,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { checkClientPath, resolvePython } from '../kernel/launcher.ts';
 import { ZYGOTE_ENV, type ZygoteRegistry } from '../kernel/zygote.ts';
+import { signalGroup } from '../proc/process.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
 import {
   bwrapArgs,
@@ -286,10 +287,35 @@ function run(
   onSpawn?: (pid: number, kill: () => void) => unknown,
 ): Promise<Omit<ModelCheckResult, 'sha256'>> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group: a kill reaches the whole sandbox. Bubblewrap runs in two halves,
+    // and the inner one, killed before it has set --die-with-parent's signal, would live on
+    // blocked, holding our pipes: 'close' would never come and the plan would wait for ever.
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let out = '';
     let err = '';
-    const kill = () => child.kill('SIGKILL');
+    let settled = false;
+    let grace: NodeJS.Timeout | undefined;
+    const finish = (result: Omit<ModelCheckResult, 'sha256'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(grace);
+      resolve(result);
+    };
+    const answer = (code: number | null) => {
+      // A forked check's stderr comes with its stdout (the zygote forwards one stream).
+      const said = err.trim() || out.trim();
+      return { reply: lastJson(out), output: said.split('\n').slice(-5).join(' '), code };
+    };
+    const kill = () => {
+      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      // Whatever still holds a pipe after that is not waited for.
+      grace ??= setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(answer(null));
+      }, KILLED_GRACE_MS);
+    };
     if (onSpawn) child.once('spawn', () => void onSpawn(child.pid as number, kill));
     const timer = setTimeout(kill, timeoutMs);
     signal?.addEventListener('abort', kill, { once: true });
@@ -301,16 +327,13 @@ function run(
       err = (err + d.toString('utf8')).slice(-4000);
     });
     child.stdin.on('error', () => undefined); // a check that died before reading its request
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      resolve({ reply: undefined, output: `cannot start ${argv[0]}: ${e.message}`, code: null });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      // A forked check's stderr comes with its stdout (the zygote forwards one stream).
-      const said = err.trim() || out.trim();
-      resolve({ reply: lastJson(out), output: said.split('\n').slice(-5).join(' '), code });
-    });
+    child.once('error', (e) =>
+      finish({ reply: undefined, output: `cannot start ${argv[0]}: ${e.message}`, code: null }),
+    );
+    child.once('close', (code) => finish(answer(code)));
     child.stdin.end(input);
   });
 }
+
+/** How long a killed check's pipes may stay open before its answer is taken as it is. */
+const KILLED_GRACE_MS = 2000;
