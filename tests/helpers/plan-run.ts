@@ -45,10 +45,18 @@ export async function withEnv<T>(env: Record<string, string | undefined>, fn: ()
   }
 }
 
-/** The plan on a new host (home under tmp, pushed to `homes` for clean-up); `read` runs before the host closes. */
+/**
+ * The plan on a new host (home under tmp, pushed to `homes` for clean-up); `before` runs once the
+ * host is up and before the plan starts, `read` before the host closes.
+ */
 export function runPlanInNewHome<T>(
   plan: ReturnType<typeof sirLhsPlan>,
-  options: { env: Record<string, string | undefined>; prefix: string; homes: string[] },
+  options: {
+    env: Record<string, string | undefined>;
+    prefix: string;
+    homes: string[];
+    before?: (host: Host) => Promise<unknown>;
+  },
   read: (host: Host) => T | Promise<T>,
 ): Promise<PlanRun & T> {
   return withEnv(options.env, async () => {
@@ -56,6 +64,7 @@ export function runPlanInNewHome<T>(
     options.homes.push(home);
     const host = await createHost({ home, poolSize: 0, resumePlans: false });
     try {
+      await options.before?.(host);
       const { plan: prepared } = host.plans.prepare(plan);
       const started = await host.plans.start(prepared, readFileSync(plan.model.source, 'utf8'));
       const summary = await host.plans.wait(started.plan_id);
