@@ -34,6 +34,7 @@ from typing import Any
 
 import pysd
 
+from .builder import import_unformatted_builder
 from .errors import ModelTranslationError, PathOutsideWorkDirError, PeragusError, UnknownModelError
 
 FORMATS = {
@@ -214,6 +215,7 @@ def publish_translation(src: Path, fmt: str, sha: str) -> Path:
         shutil.copyfile(src, staged)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            import_unformatted_builder()
             reader = pysd.read_vensim if fmt == "vensim" else pysd.read_xmile
             try:
                 reader(str(staged), initialize=False)
@@ -325,6 +327,7 @@ def _translate(src: Path, fmt: str, sha: str) -> Any:
                     return pysd.load(str(py_file))
                 except Exception:  # noqa: BLE001 - stale or partial translation: redo it
                     py_file.unlink()
+            import_unformatted_builder()
             reader = pysd.read_vensim if fmt == "vensim" else pysd.read_xmile
             return reader(str(staged))
     except PeragusError:

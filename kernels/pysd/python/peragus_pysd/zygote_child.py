@@ -125,10 +125,12 @@ def check_imports() -> None:
     import warnings  # noqa: PLC0415
 
     import pysd  # noqa: PLC0415
-    import pysd.builders.python.python_model_builder  # noqa: F401, PLC0415
     import pysd.translators.vensim.vensim_file  # noqa: F401, PLC0415
 
     from . import params, validate  # noqa: F401, PLC0415
+    from .builder import import_unformatted_builder  # noqa: PLC0415
+
+    import_unformatted_builder()
 
     folder = tempfile.mkdtemp(prefix="peragus-check-warm-")
     try:
