@@ -36,9 +36,18 @@ def _format_file_contents(src_contents: str, *, fast: bool = True, mode: object 
     return src_contents
 
 
+def _real(name: str) -> object:
+    """Any other name the builder may call (another PySD release): black's own, imported then."""
+    if name.startswith("__") or sys.modules.get("black") is BLACK:
+        # Dunders are the import system's questions; while the stand-in is black, nothing to ask.
+        raise AttributeError(f"black.{name} is not in Peragus's stand-in for black ({__name__})")
+    return getattr(importlib.import_module("black"), name)
+
+
 BLACK = types.ModuleType("black", f"Peragus's pass-through for black in PySD's builder ({__name__})")
 BLACK.FileMode = _FileMode  # type: ignore[attr-defined]
 BLACK.format_file_contents = _format_file_contents  # type: ignore[attr-defined]
+BLACK.__getattr__ = _real  # type: ignore[attr-defined]  (PEP 562: names the stand-in lacks)
 
 
 def import_unformatted_builder() -> types.ModuleType:
