@@ -21,6 +21,8 @@ import importlib
 import sys
 import types
 
+from .deferred import standing_in
+
 _BUILDER = "pysd.builders.python.python_model_builder"
 
 
@@ -54,14 +56,8 @@ def import_unformatted_builder() -> types.ModuleType:
     """PySD's builder module, its ``black`` bound to the pass-through (idempotent)."""
     builder = sys.modules.get(_BUILDER)
     if builder is None:
-        placed = "black" not in sys.modules
-        if placed:
-            sys.modules["black"] = BLACK
-        try:
+        with standing_in({} if "black" in sys.modules else {"black": BLACK}):
             builder = importlib.import_module(_BUILDER)
-        finally:
-            if placed and sys.modules.get("black") is BLACK:
-                del sys.modules["black"]
     if getattr(builder, "black", None) is not BLACK:
         builder.black = BLACK  # type: ignore[attr-defined]
     return builder

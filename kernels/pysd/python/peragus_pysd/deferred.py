@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _EXTERNAL = "pysd.py_backend.external"
@@ -70,6 +71,19 @@ _STAND_INS: dict[str, Callable[[], dict[str, types.ModuleType]]] = {
 }
 
 
+@contextmanager
+def standing_in(placed: dict[str, types.ModuleType]) -> Iterator[None]:
+    """Puts ``placed`` in ``sys.modules`` for the block, then takes out each one still there, so
+    a later import of that name gets the real package (the caller places only names not imported)."""
+    sys.modules.update(placed)
+    try:
+        yield
+    finally:
+        for name, stand_in in placed.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+
+
 def import_pysd() -> None:
     """Imports pysd (and allocation) with the stand-ins; a no-op once pysd is imported."""
     if "pysd" in sys.modules:
@@ -79,11 +93,6 @@ def import_pysd() -> None:
     for real, make in _STAND_INS.items():
         if real not in sys.modules:
             placed.update(make())
-    sys.modules.update(placed)
-    try:
+    with standing_in(placed):
         import pysd  # noqa: F401, PLC0415
         import pysd.py_backend.allocation  # noqa: F401, PLC0415
-    finally:
-        for name, stand_in in placed.items():
-            if sys.modules.get(name) is stand_in:
-                del sys.modules[name]
