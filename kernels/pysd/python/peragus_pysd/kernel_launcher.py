@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+from typing import Any
 
 # `%matplotlib inline` by default: plt.show() (or a figure left open) is drawn in
 # the notebook. Only the backend name is set here, through the environment
@@ -75,6 +76,49 @@ def _inline_backend() -> None:
         mpl.use(os.environ["MPLBACKEND"])
 
 
+# No SQLite history: one kernel per experiment never reads a past session's, and the
+# database (and its saving thread) cost each start ≈ 0.03 CPU-s. In/Out still work.
+NO_HISTORY = "--HistoryManager.enabled=False"
+
+
+def kernelspec_config(argv: list[str]) -> Any:
+    """What traitlets' parser makes of our kernelspec's own argv (NO_HISTORY -f FILE), else None.
+
+    The parser builds an argparse parser over every configurable class on each start (≈ 6 ms
+    of a forked kernel's ≈ 55 ms initialize); for the one argv our kernelspec passes, the
+    result is this Config. Any other argv goes through the parser.
+    """
+    if len(argv) != 3 or argv[0] != NO_HISTORY or argv[1] != "-f" or argv[2].startswith("-"):
+        return None
+    from traitlets.config import Config  # noqa: PLC0415
+    from traitlets.config.loader import DeferredConfigString  # noqa: PLC0415
+
+    config = Config()
+    config.HistoryManager.enabled = DeferredConfigString("False")
+    config.IPKernelApp.connection_file = argv[2]
+    return config
+
+
+def kernel_app_class() -> Any:
+    from ipykernel.kernelapp import IPKernelApp  # noqa: PLC0415
+
+    class PeragusKernelApp(IPKernelApp):  # type: ignore[misc]
+        """IPKernelApp that reads our kernelspec's argv without building a parser."""
+
+        def parse_command_line(self, argv: list[str] | None = None) -> None:
+            args = list(sys.argv[1:] if argv is None else argv)
+            config = kernelspec_config(args)
+            if config is None:
+                super().parse_command_line(argv)
+                return
+            self.argv = args
+            self.cli_config = config
+            self.update_config(config)
+            self.extra_args = []
+
+    return PeragusKernelApp
+
+
 def main(argv: list[str] | None = None) -> None:
     _inline_backend()
     _cap_file_size()
@@ -83,13 +127,9 @@ def main(argv: list[str] | None = None) -> None:
         # hiding debugpy saves its import and its frozen-modules warnings.
         sys.modules["debugpy"] = None  # type: ignore[assignment]
 
-    from ipykernel.kernelapp import IPKernelApp
-
     _exit_with_parent()
-    IPKernelApp.launch_instance(
-        # No SQLite history: one kernel per experiment never reads a past session's, and the
-        # database (and its saving thread) cost each start ≈ 0.03 CPU-s. In/Out still work.
-        argv=["--HistoryManager.enabled=False", *(sys.argv[1:] if argv is None else argv)],
+    kernel_app_class().launch_instance(
+        argv=[NO_HISTORY, *(sys.argv[1:] if argv is None else argv)],
         exec_lines=[
             "import pysd",
             "import peragus_pysd",
