@@ -105,6 +105,8 @@ export async function buildBundle({ force = false } = {}) {
  *   output schemas: a node serves MCP and never checks either (its server gets our validator,
  *   jsonrpc/schema-validator.ts, which makes an Ajv only when asked). The stand-in says so if
  *   anything in a node ever asks.
+ * - zod 3 and zod-to-json-schema (≈ 0.1 MB of source, and the objects zod 3 makes at load),
+ *   which the SDK's zod-compat imports for Zod 3 schemas: every schema of ours is Zod 4.
  */
 const nodeRoleDiet = {
   name: 'peragus-node-role-diet',
@@ -112,6 +114,16 @@ const nodeRoleDiet = {
     build.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => ({
       contents: "export { default as en } from './en.js';\n",
       resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+    const zod3 = (what) =>
+      `throw new Error('this node role was built without ${what} (scripts/build-bundle.mjs, nodeRoleDiet): its schemas are Zod 4');`;
+    build.onLoad({ filter: /[\\/]zod[\\/]v3[\\/]index\.js$/ }, () => ({
+      contents: `export function object() { ${zod3('Zod 3')} }\n`,
+      loader: 'js',
+    }));
+    build.onLoad({ filter: /[\\/]zod-to-json-schema[\\/]dist[\\/]esm[\\/]index\.js$/ }, () => ({
+      contents: `export function zodToJsonSchema() { ${zod3('zod-to-json-schema')} }\n`,
       loader: 'js',
     }));
     build.onLoad(
