@@ -32,10 +32,78 @@ export interface LifecycleInput {
    * while this container stops (the runner awaits all teardowns at the end).
    */
   deferTeardown?: (teardown: Promise<void>) => void;
-  /** A container already being provisioned for this experiment (see PlanRunner's look-ahead). */
-  created?: Promise<CreateResult>;
-  /** Called once the run is done and only export, copy-out and registration remain. */
-  onWindingDown?: () => void;
+  /**
+   * This experiment's container, already provisioned with its notebook open and its model
+   * loaded (PlanRunner's look-ahead, prepareExperiment): the lifecycle starts at the run.
+   */
+  prepared?: Promise<PreparedExperiment>;
+  /** Called when the run starts: the slot's next experiment can be prepared meanwhile. */
+  onRunStart?: () => void;
+}
+
+/** An experiment's container with its notebook session open and the plan's model loaded. */
+export interface PreparedExperiment {
+  created: CreateResult;
+  session_id: string;
+  model_id: string;
+  /** The model-load cell's time (part of the experiment's compute_ms). */
+  load_ms: number;
+}
+
+interface OpenSession {
+  session_id: string;
+  model_id: string;
+  load_ms: number;
+}
+
+/** Copies the model into the container, opens the experiment's notebook and loads the model there. */
+async function openSession(
+  deps: LifecycleDeps,
+  containerId: string,
+  input: Pick<LifecycleInput, 'plan' | 'config' | 'modelText'>,
+  step: (s: string) => void,
+): Promise<OpenSession> {
+  const { plan, config } = input;
+  const modelPath = `models/${basename(plan.model.source)}`;
+  await deps.containers.runtimeOf(containerId).cpIn(containerId, modelPath, { content: input.modelText });
+  step('notebook');
+  const nb = await deps.router.call(containerId, 'notebook_create', { name: config.experiment_id });
+  step('load');
+  const loaded = await deps.router.call(containerId, 'pysd_model_load', {
+    session_id: nb.session_id,
+    source: modelPath,
+    ...(plan.model.format ? { format: plan.model.format } : {}),
+  });
+  return { session_id: nb.session_id, model_id: loaded.model_id, load_ms: loaded.duration_ms ?? 0 };
+}
+
+/**
+ * Provisions an experiment's container and opens its session ahead of its turn (the plan's
+ * look-ahead), so the slot goes from one experiment's run to the next one's with nothing in
+ * between. A container whose session cannot be opened is removed; the error is the attempt's.
+ */
+export async function prepareExperiment(
+  deps: LifecycleDeps,
+  input: Pick<LifecycleInput, 'planId' | 'plan' | 'config' | 'modelText'>,
+  signal: AbortSignal,
+): Promise<PreparedExperiment> {
+  const created = await deps.containers.create(
+    containerSpecFor(input.planId, input.plan, input.config),
+    input.plan.runtime,
+  );
+  const cid = created.container_id;
+  // The plan cancelled meanwhile: the container goes now, and the calls still open fail fast.
+  const drop = () => void deps.containers.destroy(cid).catch(() => undefined);
+  signal.addEventListener('abort', drop);
+  try {
+    if (signal.aborted) throw signal.reason ?? new Error('the plan was cancelled');
+    return { created, ...(await openSession(deps, cid, input, () => undefined)) };
+  } catch (err) {
+    await deps.containers.destroy(cid).catch(() => undefined);
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', drop);
+  }
 }
 
 /** The container spec of one plan experiment. */
@@ -94,24 +162,18 @@ export async function runExperimentLifecycle(
     started_at: startedAt,
   });
   step('provision');
-  const created = await (input.created ??
-    containers.create(containerSpecFor(planId, plan, config), plan.runtime));
+  const prepared = input.prepared ? await input.prepared : undefined;
+  const created =
+    prepared?.created ?? (await containers.create(containerSpecFor(planId, plan, config), plan.runtime));
   const cid = created.container_id;
   const onAbort = () => void containers.destroy(cid).catch(() => undefined);
   signal.addEventListener('abort', onAbort);
+  // Aborted while the container was being made or prepared: the listener above missed it.
+  if (signal.aborted) onAbort();
   try {
     const rt = containers.runtimeOf(cid);
-    const modelPath = `models/${basename(plan.model.source)}`;
-    await rt.cpIn(cid, modelPath, { content: input.modelText });
-    step('notebook');
-    const nb = await router.call(cid, 'notebook_create', { name: config.experiment_id });
-    const sessionId = nb.session_id;
-    step('load');
-    const loaded = await router.call(cid, 'pysd_model_load', {
-      session_id: sessionId,
-      source: modelPath,
-      ...(plan.model.format ? { format: plan.model.format } : {}),
-    });
+    const session = prepared ?? (await openSession(deps, cid, input, step));
+    const sessionId = session.session_id;
     // Checked by the node's tool schema too; parsed here so the call is typed.
     const parsed = Experiment.safeParse(config.experiment);
     if (!parsed.success) {
@@ -120,9 +182,10 @@ export async function runExperimentLifecycle(
     }
     const experiment = parsed.data;
     step('run');
+    input.onRunStart?.();
     const ran = await router.call(cid, 'pysd_experiment_run', {
       session_id: sessionId,
-      model_id: loaded.model_id,
+      model_id: session.model_id,
       experiment,
       output_format: plan.output_format,
     });
@@ -131,7 +194,6 @@ export async function runExperimentLifecycle(
       const first = (ran.errors as { error?: string }[] | undefined)?.[0]?.error ?? 'no error message';
       throw new Error(`every run of the experiment failed (${runCount} of ${runCount}): ${first}`);
     }
-    input.onWindingDown?.();
     step('export');
     const exported = await router.call(cid, 'notebook_export', { session_id: sessionId, format: 'srcmd' });
     step('register');
@@ -167,7 +229,7 @@ export async function runExperimentLifecycle(
       finished_at: new Date().toISOString(),
       status: 'finished',
     });
-    return { compute_ms: (loaded.duration_ms ?? 0) + (ran.duration_ms ?? 0) };
+    return { compute_ms: session.load_ms + (ran.duration_ms ?? 0) };
   } finally {
     signal.removeEventListener('abort', onAbort);
     step('teardown');

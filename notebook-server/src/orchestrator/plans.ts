@@ -8,9 +8,13 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { errorMessage } from '../catalog/errors.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
-import type { CreateResult } from '../runtime/types.ts';
 import { type Plan, PlanInput } from '../schemas/plan.ts';
-import { containerSpecFor, type LifecycleDeps, runExperimentLifecycle } from './lifecycle.ts';
+import {
+  type LifecycleDeps,
+  type PreparedExperiment,
+  prepareExperiment,
+  runExperimentLifecycle,
+} from './lifecycle.ts';
 import { checkPlanModel } from './plan-check.ts';
 import { checkPlan, type ExperimentConfig, expandPlan } from './plan-expand.ts';
 
@@ -344,13 +348,13 @@ export class PlanRunner {
     const queue = [...experiments];
     const teardowns: Promise<void>[] = [];
     const worker = async () => {
-      // Look-ahead: when an experiment has only export and registration left, this
-      // slot provisions its next experiment, so a container start overlaps the
-      // previous experiment's tail (as its teardown already does).
-      let next: { config: ExperimentConfig; created: Promise<CreateResult | undefined> } | undefined;
+      // Look-ahead: when an experiment's run starts, this slot prepares its next
+      // experiment (container, notebook, model loaded), so the slot goes from one
+      // run to the next with nothing in between (teardowns are deferred too).
+      let next: { config: ExperimentConfig; prepared: Promise<PreparedExperiment | undefined> } | undefined;
       for (;;) {
         const config = next?.config ?? queue.shift();
-        const created = next?.created;
+        const prepared = next?.prepared;
         next = undefined;
         if (!config) return;
         const outcome = await this.#runOne(
@@ -362,13 +366,13 @@ export class PlanRunner {
               emit({ experiment_id: config.experiment_id, message, step, attempt }),
             deferTeardown: (t) => teardowns.push(t),
           },
-          created,
+          prepared,
           () => {
             const upcoming = next || signal.aborted ? undefined : queue.shift();
             if (!upcoming) return;
-            const created = this.#provision(file, upcoming);
-            created.catch(() => undefined); // handled where it is used (its attempt fails, then retries)
-            next = { config: upcoming, created };
+            const ahead = this.#prepare(file, upcoming, signal);
+            ahead.catch(() => undefined); // handled where it is used (its attempt fails, then retries)
+            next = { config: upcoming, prepared: ahead };
           },
         );
         outcomes.push(outcome);
@@ -396,19 +400,27 @@ export class PlanRunner {
     };
   }
 
-  /** Provisions an experiment's container ahead of its turn (none when it is already finished). */
-  async #provision(file: PlanFile, config: ExperimentConfig): Promise<CreateResult | undefined> {
+  /** Prepares an experiment ahead of its turn (none when it is already finished). */
+  async #prepare(
+    file: PlanFile,
+    config: ExperimentConfig,
+    signal: AbortSignal,
+  ): Promise<PreparedExperiment | undefined> {
     const existing = await this.#deps.catalog.getExperiment(config.experiment_id).catch(() => null);
     if (alreadyDone(existing)) return undefined;
-    return this.#deps.containers.create(containerSpecFor(file.plan_id, file.plan, config), file.plan.runtime);
+    return prepareExperiment(
+      this.#deps,
+      { planId: file.plan_id, plan: file.plan, config, modelText: file.model_text },
+      signal,
+    );
   }
 
   async #runOne(
     run: OneRun,
-    provisioned?: Promise<CreateResult | undefined>,
-    onWindingDown?: () => void,
+    prepared?: Promise<PreparedExperiment | undefined>,
+    onRunStart?: () => void,
   ): Promise<ExperimentOutcome> {
-    let ahead = provisioned;
+    let ahead = prepared;
     try {
       return await this.#attempts(
         run,
@@ -417,12 +429,14 @@ export class PlanRunner {
           ahead = undefined;
           return c;
         },
-        onWindingDown,
+        onRunStart,
       );
     } finally {
-      // A container provisioned ahead but never used (skipped, cancelled) is removed.
+      // A container prepared ahead but never used (skipped, cancelled) is removed.
       if (ahead) {
-        const unused = ahead.then((c) => (c ? this.#deps.containers.destroy(c.container_id) : undefined));
+        const unused = ahead.then((p) =>
+          p ? this.#deps.containers.destroy(p.created.container_id) : undefined,
+        );
         run.deferTeardown(
           unused.then(
             () => undefined,
@@ -435,8 +449,8 @@ export class PlanRunner {
 
   async #attempts(
     run: OneRun,
-    takeProvisioned: () => Promise<CreateResult | undefined> | undefined,
-    onWindingDown?: () => void,
+    takePrepared: () => Promise<PreparedExperiment | undefined> | undefined,
+    onRunStart?: () => void,
   ): Promise<ExperimentOutcome> {
     const { file, config, planSignal, onStep, deferTeardown } = run;
     const started = Date.now();
@@ -464,17 +478,17 @@ export class PlanRunner {
       const onPlanAbort = () => controller.abort(planSignal.reason);
       planSignal.addEventListener('abort', onPlanAbort);
       const mine: Promise<void>[] = [];
-      const provisioned = takeProvisioned();
+      const ahead = takePrepared();
       const lifecycle = runExperimentLifecycle(this.#deps, {
-        ...(provisioned
+        ...(ahead
           ? {
-              created: provisioned.then((c) => {
-                if (!c) throw new Error('the container provisioned ahead was not made');
-                return c;
+              prepared: ahead.then((p) => {
+                if (!p) throw new Error('the experiment prepared ahead was not made');
+                return p;
               }),
             }
           : {}),
-        ...(onWindingDown ? { onWindingDown } : {}),
+        ...(onRunStart ? { onRunStart } : {}),
         planId: file.plan_id,
         plan: file.plan,
         config,
