@@ -86,7 +86,8 @@ describe('a plan slot prepares its next experiment', () => {
       unsubscribe();
       expect(summary.finished).toBe(3);
       const ids = experiments.map((e) => e.experiment_id);
-      const first = (id: string, tool: string) => rec.calls.find((c) => c.experiment === id && c.tool === tool);
+      const first = (id: string, tool: string) =>
+        rec.calls.find((c) => c.experiment === id && c.tool === tool);
       for (let i = 0; i + 1 < ids.length; i++) {
         const run = first(ids[i]!, 'pysd_experiment_run')!;
         const next = ids[i + 1]!;
@@ -130,7 +131,9 @@ describe('a plan slot prepares its next experiment', () => {
       const outcome = summary.experiments.find((e) => e.experiment_id === cancelled);
       expect(outcome?.status).toBe('cancelled');
       // Its session was never used for a run, and nothing is left running.
-      expect(rec.calls.filter((c) => c.experiment === cancelled && c.tool === 'pysd_experiment_run')).toEqual([]);
+      expect(rec.calls.filter((c) => c.experiment === cancelled && c.tool === 'pysd_experiment_run')).toEqual(
+        [],
+      );
       expect(await t.host.containers.list()).toHaveLength(0);
       const row = await t.host.catalog.getExperiment(cancelled);
       expect(row?.status).not.toBe('finished');
