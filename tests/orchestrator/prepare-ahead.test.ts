@@ -112,6 +112,32 @@ describe('a plan slot prepares its next experiment', () => {
     }
   }, 300_000);
 
+  it('and a free slot takes a prepared experiment instead of leaving it behind a long run', async () => {
+    // K = 2: one long experiment and three short ones. The long run's slot prepares one of the
+    // short ones when it starts; the other slot runs all three while the long one goes on.
+    const rec = record();
+    try {
+      const { plan_id, experiments } = await t.host.plans.start(
+        PlanInput.parse({
+          model: { source: 'sir.mdl' },
+          experiment: { type: 'lhs', samples: 20, parameters: { Infectivity: [0.05, 0.2] } },
+          targets: [{ 'FINAL TIME': 3000 }, { 'FINAL TIME': 50 }, { 'FINAL TIME': 50 }, { 'FINAL TIME': 50 }],
+          parallel_limit: 2,
+        }),
+        SIR,
+      );
+      const summary = await t.host.plans.wait(plan_id);
+      expect(summary.finished).toBe(4);
+      const ids = experiments.map((e) => e.experiment_id);
+      const run = (id: string) =>
+        rec.calls.find((c) => c.experiment === id && c.tool === 'pysd_experiment_run')!;
+      for (const short of ids.slice(1)) expect(run(short).end!).toBeLessThan(run(ids[0]!).end!);
+      expect(await t.host.containers.list()).toHaveLength(0);
+    } finally {
+      rec.restore();
+    }
+  }, 300_000);
+
   it('and a plan cancelled meanwhile removes the one it prepared, registering nothing for it', async () => {
     let planId = '';
     let cancelled = '';

@@ -346,17 +346,19 @@ export class PlanRunner {
       for (const l of [...listeners, ...this.#watchers]) l(progress);
     };
     const queue = [...experiments];
+    // Look-ahead: when an experiment's run starts, its slot prepares the next queued one
+    // (container, notebook, model loaded), so a slot goes from one run to the next with
+    // nothing in between (teardowns are deferred too). Prepared experiments wait here in
+    // queue order and go to whichever slot is free first: one that finished early never
+    // idles while a prepared experiment waits behind a long run.
+    const ready: { config: ExperimentConfig; prepared: Promise<PreparedExperiment | undefined> }[] = [];
     const teardowns: Promise<void>[] = [];
     const worker = async () => {
-      // Look-ahead: when an experiment's run starts, this slot prepares its next
-      // experiment (container, notebook, model loaded), so the slot goes from one
-      // run to the next with nothing in between (teardowns are deferred too).
-      let next: { config: ExperimentConfig; prepared: Promise<PreparedExperiment | undefined> } | undefined;
       for (;;) {
-        const config = next?.config ?? queue.shift();
-        const prepared = next?.prepared;
-        next = undefined;
+        const taken = ready.shift();
+        const config = taken?.config ?? queue.shift();
         if (!config) return;
+        let asked = false; // one preparation per experiment, also when it is retried
         const outcome = await this.#runOne(
           {
             file,
@@ -366,13 +368,15 @@ export class PlanRunner {
               emit({ experiment_id: config.experiment_id, message, step, attempt }),
             deferTeardown: (t) => teardowns.push(t),
           },
-          prepared,
+          taken?.prepared,
           () => {
-            const upcoming = next || signal.aborted ? undefined : queue.shift();
+            if (asked || signal.aborted) return;
+            asked = true;
+            const upcoming = queue.shift();
             if (!upcoming) return;
             const ahead = this.#prepare(file, upcoming, signal);
             ahead.catch(() => undefined); // handled where it is used (its attempt fails, then retries)
-            next = { config: upcoming, prepared: ahead };
+            ready.push({ config: upcoming, prepared: ahead });
           },
         );
         outcomes.push(outcome);
