@@ -41,19 +41,17 @@ export interface LifecycleInput {
   onRunStart?: () => void;
 }
 
-/** An experiment's container with its notebook session open and the plan's model loaded. */
-export interface PreparedExperiment {
-  created: CreateResult;
+/** An experiment's notebook session, open with the plan's model loaded. */
+interface OpenSession {
   session_id: string;
   model_id: string;
   /** The model-load cell's time (part of the experiment's compute_ms). */
   load_ms: number;
 }
 
-interface OpenSession {
-  session_id: string;
-  model_id: string;
-  load_ms: number;
+/** An experiment's container with its session open (prepared ahead of its turn). */
+export interface PreparedExperiment extends OpenSession {
+  created: CreateResult;
 }
 
 /** Copies the model into the container, opens the experiment's notebook and loads the model there. */
