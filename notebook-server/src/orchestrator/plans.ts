@@ -3,6 +3,7 @@
 // plan state on disk so a restarted host resumes unfinished plans (and cleans
 // containers the dead host left behind).
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { errorMessage } from '../catalog/errors.ts';
@@ -323,6 +324,9 @@ export class PlanRunner {
 
   #launch(file: PlanFile, experiments: ExperimentConfig[]): void {
     const controller = new AbortController();
+    // Each slot listens once for its running attempt and once for the experiment it prepares:
+    // 2 × K listeners are the plan's own, not a leak (Node warns past 10).
+    setMaxListeners(Math.max(10, 2 * file.plan.parallel_limit + 2), controller.signal);
     const listeners = new Set<(p: PlanProgress) => void>();
     const done = this.#run(file, experiments, controller.signal, listeners).finally(() =>
       this.#running.delete(file.plan_id),
