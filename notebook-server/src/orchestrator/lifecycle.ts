@@ -54,6 +54,17 @@ export interface PreparedExperiment extends OpenSession {
   created: CreateResult;
 }
 
+/**
+ * Destroys the container when `signal` aborts, also when it already has (a listener added
+ * then would never fire). Returns the listener's removal.
+ */
+function destroyOnAbort(containers: ContainerService, containerId: string, signal: AbortSignal): () => void {
+  const destroy = () => void containers.destroy(containerId).catch(() => undefined);
+  signal.addEventListener('abort', destroy);
+  if (signal.aborted) destroy();
+  return () => signal.removeEventListener('abort', destroy);
+}
+
 /** Copies the model into the container, opens the experiment's notebook and loads the model there. */
 async function openSession(
   deps: LifecycleDeps,
@@ -91,8 +102,7 @@ export async function prepareExperiment(
   );
   const cid = created.container_id;
   // The plan cancelled meanwhile: the container goes now, and the calls still open fail fast.
-  const drop = () => void deps.containers.destroy(cid).catch(() => undefined);
-  signal.addEventListener('abort', drop);
+  const stopWatching = destroyOnAbort(deps.containers, cid, signal);
   try {
     if (signal.aborted) throw signal.reason ?? new Error('the plan was cancelled');
     return { created, ...(await openSession(deps, cid, input, () => undefined)) };
@@ -100,7 +110,7 @@ export async function prepareExperiment(
     await deps.containers.destroy(cid).catch(() => undefined);
     throw err;
   } finally {
-    signal.removeEventListener('abort', drop);
+    stopWatching();
   }
 }
 
@@ -164,10 +174,7 @@ export async function runExperimentLifecycle(
   const created =
     prepared?.created ?? (await containers.create(containerSpecFor(planId, plan, config), plan.runtime));
   const cid = created.container_id;
-  const onAbort = () => void containers.destroy(cid).catch(() => undefined);
-  signal.addEventListener('abort', onAbort);
-  // Aborted while the container was being made or prepared: the listener above missed it.
-  if (signal.aborted) onAbort();
+  const stopWatching = destroyOnAbort(containers, cid, signal);
   try {
     const rt = containers.runtimeOf(cid);
     const session = prepared ?? (await openSession(deps, cid, input, step));
@@ -229,7 +236,7 @@ export async function runExperimentLifecycle(
     });
     return { compute_ms: session.load_ms + (ran.duration_ms ?? 0) };
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    stopWatching();
     step('teardown');
     const teardown = containers.destroy(cid).then(
       () => undefined,
