@@ -1,6 +1,6 @@
 // Sessions survive a server restart: a new SessionManager on the same root
 // reopens every session with its cells and completed outputs.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionManager } from '../../notebook-server/src/notebook/manager.ts';
@@ -108,6 +108,33 @@ describe('session persistence (real kernel)', () => {
     expect(again.reopened.map((s) => s.id)).toContain(a.id);
     expect(again.reopened.map((s) => s.id)).not.toContain(b.id);
     expect(readFileSync(before.b.notebook_file, 'utf8')).toContain('print("beta")');
+  });
+
+  it('rewrites only the files a save changes, and restores one changed behind its back', async () => {
+    const m = open();
+    const s = await m.create({ name: 'Quiet saves', experiment_id: 'exp-quiet' });
+    const cell = await s.addCell({ source: 'print("once")' });
+    const srcmd = s.info().notebook_file;
+    const outputs = srcmd.replace(/\.src\.md$/, '.outputs.json');
+    const inode = (path: string) => statSync(path).ino;
+    const before = { srcmd: inode(srcmd), outputs: inode(outputs) };
+    // A run changes outputs and the run record, not the cells' sources.
+    await s.execute(cell.id);
+    expect(inode(srcmd)).toBe(before.srcmd);
+    expect(inode(outputs)).not.toBe(before.outputs);
+    const onDisk = () => decodeBundle(readFileSync(srcmd, 'utf8'), readFileSync(outputs, 'utf8')).cells;
+    expect(onDisk()).toEqual(s.cells);
+
+    // Code in the work dir edits the notebook in place (same size) and deletes the outputs. The
+    // next save (a run: the sources are unchanged) writes both again, because neither is what
+    // the session last wrote.
+    const text = readFileSync(srcmd, 'utf8');
+    writeFileSync(srcmd, text.replace('once', 'ONCE'));
+    rmSync(outputs);
+    await s.execute(cell.id);
+    expect(readFileSync(srcmd, 'utf8')).toBe(text);
+    expect(onDisk()).toEqual(s.cells);
+    await m.close();
   });
 
   it('reports a corrupt session on reopen without failing the others', async () => {
