@@ -4,6 +4,7 @@ Importing here, before the kernel binds its sockets, is what makes a pooled
 kernel "warm": the first cell that uses pysd pays nothing.
 """
 
+import gc
 import os
 import sys
 import threading
@@ -103,7 +104,17 @@ def kernel_app_class() -> Any:
     from ipykernel.kernelapp import IPKernelApp  # noqa: PLC0415
 
     class PeragusKernelApp(IPKernelApp):  # type: ignore[misc]
-        """IPKernelApp that reads our kernelspec's argv without building a parser."""
+        """IPKernelApp that reads our kernelspec's argv without building a parser, and runs
+        cells with the cyclic garbage collector on however the kernel started (a cold one has it
+        off from its package's import, peragus_pysd/__init__.py; the zygote turns its own back
+        on before it forks)."""
+
+        def initialize(self, argv: list[str] | None = None) -> None:
+            super().initialize(argv)
+            # What the start made stays out of every later collection, as in a kernel forked
+            # by the zygote (which froze its heap before forking).
+            gc.freeze()
+            gc.enable()
 
         def parse_command_line(self, argv: list[str] | None = None) -> None:
             args = list(sys.argv[1:] if argv is None else argv)
