@@ -26,12 +26,19 @@ export function notebookPaths(dir: string, base: string): NotebookPaths {
  * Writes `base.src.md` and `base.outputs.json` in `dir`. The .src.md is renamed into
  * place first: if we crash between the two renames, the older outputs file can only
  * lack outputs of new cells, which reads fine (deleted cells need unknownCells: 'drop').
+ * `write` replaces one file atomically (a session's store passes one that skips files
+ * still holding the same text).
  */
-export async function writeNotebookFiles(dir: string, base: string, nb: Notebook): Promise<NotebookPaths> {
+export async function writeNotebookFiles(
+  dir: string,
+  base: string,
+  nb: Notebook,
+  write: (path: string, data: string) => unknown = writeFileAtomic,
+): Promise<NotebookPaths> {
   const paths = notebookPaths(dir, base);
   const bundle = encodeBundle(nb); // encode fully before touching any file
-  await writeFileAtomic(paths.srcmd, bundle.srcmd);
-  await writeFileAtomic(paths.outputs, bundle.outputs);
+  await write(paths.srcmd, bundle.srcmd);
+  await write(paths.outputs, bundle.outputs);
   return paths;
 }
 

@@ -9,8 +9,12 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { encodeBundle } from '../../../srcmd/src/bundle.ts';
-import { notebookPaths, readNotebookFiles, writeFileAtomic } from '../../../srcmd/src/fs.ts';
+import {
+  notebookPaths,
+  readNotebookFiles,
+  writeFileAtomic,
+  writeNotebookFiles,
+} from '../../../srcmd/src/fs.ts';
 import type { Cell, Notebook } from '../../../srcmd/src/nbformat.ts';
 import { UnchangedFiles } from '../confine/unchanged.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
@@ -137,12 +141,10 @@ export class SessionStore {
     const next = this.#chain.then(async () => {
       this.#next = null;
       const { record, notebook } = this.#snapshot();
-      const paths = notebookPaths(this.workDir, record.notebook_base);
-      const bundle = encodeBundle(notebook); // encoded fully before any file is touched
+      const write = (path: string, text: string) => this.#files.write(path, text);
       // Notebook first: it holds the outputs, the part a crash must not lose.
-      this.#files.write(paths.srcmd, bundle.srcmd);
-      this.#files.write(paths.outputs, bundle.outputs);
-      this.#files.write(sessionFile(this.workDir, this.id), `${JSON.stringify(record, null, 1)}\n`);
+      await writeNotebookFiles(this.workDir, record.notebook_base, notebook, write);
+      write(sessionFile(this.workDir, this.id), `${JSON.stringify(record, null, 1)}\n`);
     });
     this.#next = next;
     this.#chain = next.catch(() => {});
