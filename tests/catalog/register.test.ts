@@ -167,6 +167,60 @@ describe('registerResult', () => {
     );
   });
 
+  it('keeps one lineage edge each, whichever writes repeat them (plain inserts only where none can exist)', async () => {
+    const edges = async (id: string) =>
+      (await cat.getLineage(id))
+        .map((e) => `${e.parent_kind}:${e.parent_id}->${e.child_kind}:${e.child_id}`)
+        .sort();
+    const a = await writeParquet(join(home, 'a.parquet'), sirSelect(100));
+    const b = await writeParquet(join(home, 'b.parquet'), sirSelect(200));
+    const [sa, sb] = [sha(await readFile(a)), sha(await readFile(b))];
+    // A plan's path: running without a container, then the result with both ids.
+    await cat.upsertExperiment({ experiment_id: 'p', status: 'running' });
+    expect(await edges('p')).toEqual([]);
+    await cat.registerResult({
+      experiment_id: 'p',
+      container_id: 'c',
+      session_id: 's',
+      artifacts: [{ path: a }],
+    });
+    expect(await edges('p')).toEqual([
+      'container:c->session:s',
+      'experiment:p->container:c',
+      `session:s->artifact:${sa}`,
+    ]);
+    // An agent's path: the ids named by upserts first, repeated, then the result, then a replacement.
+    await cat.upsertExperiment({ experiment_id: 'q', status: 'running', container_id: 'c' });
+    await cat.upsertExperiment({ experiment_id: 'q', status: 'running', container_id: 'c', session_id: 's' });
+    await cat.upsertExperiment({ experiment_id: 'q', status: 'running', session_id: 's' });
+    expect(await edges('q')).toEqual(['container:c->session:s', 'experiment:q->container:c']);
+    await cat.registerResult({
+      experiment_id: 'q',
+      session_id: 's',
+      artifacts: [{ path: a }, { path: a, name: 'copy.parquet' }],
+    });
+    await cat.registerResult({
+      experiment_id: 'q',
+      session_id: 's',
+      artifacts: [{ path: b }],
+      replace: true,
+    });
+    expect(await edges('q')).toEqual([
+      'container:c->session:s',
+      'experiment:q->container:c',
+      `session:s->artifact:${sb}`,
+    ]);
+    // A failed result (no artifacts), then the retry's from another session.
+    await cat.registerResult({ experiment_id: 'r', session_id: 's8', status: 'failed', error: 'diverged' });
+    await cat.registerResult({ experiment_id: 'r', session_id: 's9', artifacts: [{ path: a }] });
+    await cat.registerResult({ experiment_id: 'r', session_id: 's9', artifacts: [{ path: a }] });
+    expect(await edges('r')).toEqual([
+      'experiment:r->session:s8',
+      'experiment:r->session:s9',
+      `session:s9->artifact:${sa}`,
+    ]);
+  });
+
   it('rejects a checksum mismatch with nothing written (no rows, no blobs)', async () => {
     const good = await writeParquet(join(home, 'good.parquet'), sirSelect(50));
     const other = await writeText(join(home, 'other.csv'), 'x\n1\n');

@@ -169,7 +169,7 @@ export class Catalog {
         'metrics (experiment_id, name, value)',
         [...metrics].map(([name, value]) => [id, name, value]),
       );
-      await insertLineage(conn, row, artifacts, now);
+      await insertLineage(conn, row, artifacts, now, existing);
       await insertSchemas(conn, schemas);
       return replacing ? ('replaced' as const) : ('registered' as const);
     });
@@ -237,7 +237,7 @@ export class Catalog {
         registered_at: existing?.registered_at ?? null,
       };
       await writeExperimentRow(conn, row, existing !== undefined, now);
-      await insertLineage(conn, row, [], now);
+      await insertLineage(conn, row, [], now, existing);
       return { ...row, created_at: row.created_at ?? now, updated_at: now } as ExperimentRecord;
     });
     this.#emit(id, 'experiment');

@@ -117,11 +117,27 @@ export async function insertRows(
   }
 }
 
+/**
+ * Whether the experiment can have lineage rows already. Edges are written only with a row that
+ * names their container, session or (for artifacts) result, and none of those fields is ever
+ * cleared (mergeFields keeps a stored value; a result stays): a stored row without all three, or
+ * no row, has no edges yet.
+ */
+export function mayHaveLineage(stored: ExperimentRecord | undefined): boolean {
+  return Boolean(stored?.container_id || stored?.session_id || stored?.result_digest);
+}
+
+/**
+ * Writes the experiment's edges. `stored` is its row as this transaction found it: without
+ * edges yet, a plain INSERT does (DuckDB's ON CONFLICT check costs ≈ 5 CPU-ms per statement,
+ * the largest single cost of a registration); otherwise an edge already there is kept.
+ */
 export async function insertLineage(
   conn: DuckDBConnection,
   row: ExperimentRow,
   artifacts: readonly PreparedArtifact[],
   now: string,
+  stored: ExperimentRecord | undefined,
 ): Promise<void> {
   const id = row.experiment_id;
   const edges: [string, string, string, string][] = [];
@@ -137,7 +153,8 @@ export async function insertLineage(
   if (unique.length === 0) return;
   const params: DuckDBValue[] = [id, now];
   const tuples = unique.map((e) => `($1, ${e.map((v) => `$${params.push(v)}`).join(', ')}, $2::TIMESTAMPTZ)`);
-  await conn.run(`INSERT INTO lineage VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, params);
+  const keep = mayHaveLineage(stored) ? ' ON CONFLICT DO NOTHING' : '';
+  await conn.run(`INSERT INTO lineage VALUES ${tuples.join(', ')}${keep}`, params);
 }
 
 export async function insertSchemas(
