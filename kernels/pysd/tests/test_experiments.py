@@ -151,4 +151,6 @@ class Experiments(InTempDir, unittest.TestCase):
         d = pp.run_experiment(self.coffee, {"type": "single"})
         self.assertEqual(d["rows"], 21)
         self.assertEqual(d["time"]["final_time"], 20.0)
+        # the time unit comes from the model's documentation, read once per loaded model
+        self.assertEqual((s["time"]["units"], d["time"]["units"]), ("Minute", "Minute"))
         self.assertTrue(math.isfinite(d["metrics"]["final(Coffee Temperature)"]["mean"]))

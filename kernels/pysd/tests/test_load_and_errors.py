@@ -20,6 +20,7 @@ class LoadModel(InTempDir, unittest.TestCase):
         self.assertIn("shrink", consts["Cooling Time"]["doc"])
         self.assertEqual(r["time"]["final_time"], 20.0)
         self.assertEqual(r["time"]["time_step"], 0.25)
+        self.assertEqual(r["time"]["units"], "Minute")
         self.assertEqual(len(r["sha256"]), 64)
 
     def test_xmile_model_loads_runs_and_analyzes(self) -> None:

@@ -115,7 +115,7 @@ def _unit_tokens(units: str | None) -> tuple[tuple[str, ...], tuple[str, ...]] |
 def _units_check(model: Any, rows: list[dict[str, Any]], flows: dict[str, list[str]]) -> dict[str, Any]:
     by_py = {r["py_name"]: r for r in rows}
     issues: list[dict[str, Any]] = []
-    time_units = time_settings(model).get("units")
+    time_units = time_settings(model, rows).get("units")
     for r in rows:
         if r["py_name"] in SKIP or r["type"] in ("Lookup",):
             continue
@@ -209,5 +209,5 @@ def analyze(loaded: LoadedModel) -> dict[str, Any]:
         "graph": _graph(model),
         "parameters": _parameters(model, rows),
         "units_check": _units_check(model, rows, flows),
-        "time": time_settings(model),
+        "time": time_settings(model, rows),
     }

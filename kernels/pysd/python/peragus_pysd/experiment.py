@@ -12,7 +12,7 @@ import numpy as np
 
 from . import optimize, sampling, sensitivity
 from .collect import Collector, aggregates
-from .describe import time_settings
+from .describe import run_time_settings
 from .display import Progress, jsonable
 from .loader import LoadedModel, slug
 from .params import NameResolver, ParamSpec
@@ -170,7 +170,7 @@ def run(
             "time": "time",
             "variables": collector.columns or [],
         },
-        "time": {**time_settings(model), **exp.time_kwargs},
+        "time": {**run_time_settings(loaded, model), **exp.time_kwargs},
         "metrics": {
             m.column: {"variable": m.variable, "stat": m.stat, **aggregates(y[:, j])} for j, m in enumerate(exp.metrics)
         },

@@ -56,6 +56,7 @@ class LoadedModel:
     sha256: str
     py_file: Path
     model: Any  # pysd.py_backend.model.Model, pristine (never run by experiments)
+    # What describe.py derives from the translated file once (its time unit), for every run.
     info: dict[str, Any] = field(default_factory=dict)
 
     def fresh(self) -> Any:
