@@ -176,13 +176,19 @@ describe('registerResult', () => {
     const b = await writeParquet(join(home, 'b.parquet'), sirSelect(200));
     const [sa, sb] = [sha(await readFile(a)), sha(await readFile(b))];
     // A plan's path: running without a container, then the result with both ids.
+    expect(await cat.getExperimentState('p')).toBeNull();
     await cat.upsertExperiment({ experiment_id: 'p', status: 'running' });
     expect(await edges('p')).toEqual([]);
-    await cat.registerResult({
+    expect(await cat.getExperimentState('p')).toEqual({ status: 'running', result_digest: null });
+    const done = await cat.registerResult({
       experiment_id: 'p',
       container_id: 'c',
       session_id: 's',
       artifacts: [{ path: a }],
+    });
+    expect(await cat.getExperimentState('p')).toEqual({
+      status: 'finished',
+      result_digest: done.result_digest,
     });
     expect(await edges('p')).toEqual([
       'container:c->session:s',

@@ -10,11 +10,13 @@ import { type CatalogQueryOptions, type CatalogQueryResult, QueryEngine } from '
 import {
   type ArtifactRecord,
   type ExperimentRecord,
+  type ExperimentState,
   type ExperimentSummary,
   type LineageEdge,
   type MetricsRecord,
   readArtifacts,
   readExperiment,
+  readExperimentState,
   readLineage,
   readMetrics,
   readSummaries,
@@ -264,6 +266,11 @@ export class Catalog {
     return readExperiment(this.#db, experimentId);
   }
 
+  /** Its status and result digest only (null when unknown): what "is it done?" needs. */
+  getExperimentState(experimentId: string): Promise<ExperimentState | null> {
+    return readExperimentState(this.#db, experimentId);
+  }
+
   /** The record with its metrics and artifact totals; null when unknown. */
   async getSummary(experimentId: string): Promise<ExperimentSummary | null> {
     const { experiments } = await readSummaries(this.#db, {
@@ -317,7 +324,7 @@ export class Catalog {
   }
 
   async #checkExisting(id: string, digest: string, replace: boolean): Promise<RegisterResultOutput | null> {
-    const existing = await readExperiment(this.#db, id);
+    const existing = await readExperimentState(this.#db, id);
     if (!existing?.result_digest) return null;
     if (existing.result_digest === digest) return this.#describeResult(id, 'unchanged');
     // Only a finished result is final; a failed one is replaced by the retry's.

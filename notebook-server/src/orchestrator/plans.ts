@@ -414,7 +414,7 @@ export class PlanRunner {
     config: ExperimentConfig,
     signal: AbortSignal,
   ): Promise<PreparedExperiment | undefined> {
-    const existing = await this.#deps.catalog.getExperiment(config.experiment_id).catch(() => null);
+    const existing = await this.#deps.catalog.getExperimentState(config.experiment_id).catch(() => null);
     if (alreadyDone(existing)) return undefined;
     return prepareExperiment(
       this.#deps,
@@ -470,7 +470,7 @@ export class PlanRunner {
       duration_ms: Date.now() - started,
       compute_ms: computeMs,
     });
-    const existing = await this.#deps.catalog.getExperiment(config.experiment_id);
+    const existing = await this.#deps.catalog.getExperimentState(config.experiment_id);
     if (alreadyDone(existing)) {
       return { ...base, status: 'skipped', attempts: 0, duration_ms: 0, compute_ms: 0 };
     }
@@ -524,7 +524,7 @@ export class PlanRunner {
         await Promise.race([lifecycle.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
         await Promise.all(mine);
         // A result may have been registered before the failure (e.g. in teardown): never redo it.
-        const now = await this.#deps.catalog.getExperiment(config.experiment_id).catch(() => null);
+        const now = await this.#deps.catalog.getExperimentState(config.experiment_id).catch(() => null);
         if (alreadyDone(now)) return finished(attempt, 0);
       } finally {
         clearTimeout(timer);
