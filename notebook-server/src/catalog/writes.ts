@@ -120,10 +120,10 @@ export async function insertRows(
 /**
  * Whether the experiment can have lineage rows already. Edges are written only with a row that
  * names their container, session or (for artifacts) result, and none of those fields is ever
- * cleared (mergeFields keeps a stored value; a result stays): a stored row without all three, or
- * no row, has no edges yet.
+ * cleared (mergeFields keeps a stored value; a result stays): a stored row that names none of
+ * the three, or no row, has no edges yet.
  */
-export function mayHaveLineage(stored: ExperimentRecord | undefined): boolean {
+function mayHaveLineage(stored: ExperimentRecord | undefined): boolean {
   return Boolean(stored?.container_id || stored?.session_id || stored?.result_digest);
 }
 

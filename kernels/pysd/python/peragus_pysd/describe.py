@@ -157,13 +157,16 @@ def model_name(model: Any, py_name: str) -> str:
 def time_settings(model: Any, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The control variables' values and the time unit (from ``rows``, the model's
     :func:`doc_rows`, when the caller has them: each call otherwise builds them again)."""
+    return {**_control_values(model), "units": _time_units(doc_rows(model) if rows is None else rows)}
+
+
+def _control_values(model: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for cv in CONTROL_VARS:
         try:
             out[cv] = float(model.components._control_vars[cv]())
         except Exception:  # noqa: BLE001 - a dynamic control var
             out[cv] = None
-    out["units"] = _time_units(doc_rows(model) if rows is None else rows)
     return out
 
 
@@ -178,9 +181,7 @@ def run_time_settings(loaded: LoadedModel, model: Any) -> dict[str, Any]:
     instance, and reading it builds PySD's documentation table each time (≈ 3 ms of a run)."""
     if "time_units" not in loaded.info:
         loaded.info["time_units"] = _time_units(doc_rows(loaded.model))
-    out = time_settings(model, rows=[])
-    out["units"] = loaded.info["time_units"]
-    return out
+    return {**_control_values(model), "units": loaded.info["time_units"]}
 
 
 def _pysd_version() -> str:
