@@ -21,7 +21,7 @@ import { PARQUET_MEDIA_TYPE } from '../artifacts/index.ts';
 import type { CatalogDb } from './db.ts';
 import { CatalogError, errorMessage, QueryRefusedError } from './errors.ts';
 import type { ResultsIndex } from './results-index.ts';
-import { type JsonValue, toJsonSafe } from './values.ts';
+import { type JsonValue, toJsonSafe, toText } from './values.ts';
 
 export interface CatalogQueryOptions {
   /** Maximum rows returned (default 1000); more rows set `truncated`. */
@@ -225,7 +225,7 @@ export class QueryEngine {
       // A link not made yet (crash between commit and link, healed on the next open) is skipped.
       if (!present[i]) return;
       files.push(this.#index.fileFor(String(r.experiment_id), String(r.sha256)));
-      signatures.add(r.columns === null || r.columns === undefined ? null : String(r.columns));
+      signatures.add(toText(r.columns));
     });
     if (files.length === 0) return EMPTY_RESULTS_VIEW;
     const uniform = signatures.size === 1 && !signatures.has(null);

@@ -4,7 +4,7 @@ import { type DuckDBValue, listValue } from '@duckdb/node-api';
 import type { ArtifactRef } from '../artifacts/index.ts';
 import type { CatalogDb, Row } from './db.ts';
 import { type ExperimentFilter, ExperimentFilterSchema, type ExperimentStatus } from './schemas.ts';
-import { parseJsonColumn, toIso, toNumber } from './values.ts';
+import { parseJsonColumn, toIso, toNumber, toText } from './values.ts';
 
 export interface ExperimentRecord {
   experiment_id: string;
@@ -50,22 +50,21 @@ export interface LineageEdge {
 }
 
 export function toExperimentRecord(row: Row): ExperimentRecord {
-  const s = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {
     experiment_id: String(row.experiment_id),
-    plan_id: s(row.plan_id),
+    plan_id: toText(row.plan_id),
     status: String(row.status) as ExperimentStatus,
     config: parseJsonColumn(row.config) as Record<string, unknown> | null,
-    model_sha256: s(row.model_sha256),
-    image_digest: s(row.image_digest),
+    model_sha256: toText(row.model_sha256),
+    image_digest: toText(row.image_digest),
     seeds: parseJsonColumn(row.seeds) as number | number[] | null,
-    container_id: s(row.container_id),
-    node: s(row.node),
-    session_id: s(row.session_id),
+    container_id: toText(row.container_id),
+    node: toText(row.node),
+    session_id: toText(row.session_id),
     started_at: toIso(row.started_at),
     finished_at: toIso(row.finished_at),
-    error: s(row.error),
-    result_digest: s(row.result_digest),
+    error: toText(row.error),
+    result_digest: toText(row.result_digest),
     registered_at: toIso(row.registered_at),
     created_at: toIso(row.created_at) ?? '',
     updated_at: toIso(row.updated_at) ?? '',
@@ -95,8 +94,7 @@ export async function readExperimentState(db: CatalogDb, id: string): Promise<Ex
   if (!row) return null;
   return {
     status: String(row.status) as ExperimentStatus,
-    result_digest:
-      row.result_digest === null || row.result_digest === undefined ? null : String(row.result_digest),
+    result_digest: toText(row.result_digest),
   };
 }
 

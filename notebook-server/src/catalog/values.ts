@@ -43,6 +43,11 @@ export function toNumber(value: unknown): number | null {
   return Number.isNaN(n) ? null : n;
 }
 
+/** A text column read back from DuckDB: its string, or null. */
+export function toText(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
 export function toIso(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return value.toISOString();

@@ -96,7 +96,7 @@ def summarize(loaded: LoadedModel) -> dict[str, Any]:
     """The JSON summary returned by ``load_model``."""
     model = loaded.model
     rows = doc_rows(model)
-    loaded.info["time_units"] = _time_units(rows)
+    _loaded_time_units(loaded, rows)
     flows = flows_of(model)
     stocks, flow_list, auxes, constants, lookups, data = [], [], [], [], [], []
     for row in rows:
@@ -179,9 +179,14 @@ def run_time_settings(loaded: LoadedModel, model: Any) -> dict[str, Any]:
     """:func:`time_settings` of ``model``, an instance of ``loaded``'s translated file, with the
     time unit read once per loaded model: documentation is the file's, the same in every
     instance, and reading it builds PySD's documentation table each time (≈ 3 ms of a run)."""
+    return {**_control_values(model), "units": _loaded_time_units(loaded)}
+
+
+def _loaded_time_units(loaded: LoadedModel, rows: list[dict[str, Any]] | None = None) -> str | None:
+    """The loaded model's time unit, read once (from ``rows``, its :func:`doc_rows`, when given)."""
     if "time_units" not in loaded.info:
-        loaded.info["time_units"] = _time_units(doc_rows(loaded.model))
-    return {**_control_values(model), "units": loaded.info["time_units"]}
+        loaded.info["time_units"] = _time_units(doc_rows(loaded.model) if rows is None else rows)
+    return loaded.info["time_units"]
 
 
 def _pysd_version() -> str:
