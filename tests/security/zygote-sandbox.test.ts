@@ -5,10 +5,25 @@
 // serves each sandbox on a socket of its own; the attacks below run for
 // real from inside experiment A against experiment B and the host.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startZygote, type ZygoteRegistry } from '../../notebook-server/src/kernel/zygote.ts';
+import { KernelClient } from '../../notebook-server/src/kernel/client.ts';
+import { type ConnectionInfo, writeConnectionFile } from '../../notebook-server/src/kernel/connection.ts';
+import {
+  launchFromZygote,
+  startZygote,
+  type ZygoteRegistry,
+} from '../../notebook-server/src/kernel/zygote.ts';
 import { isAlive } from '../../notebook-server/src/proc/process.ts';
 import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { processTree, sandboxProcesses } from '../../notebook-server/src/runtime/local-process.ts';
@@ -178,6 +193,9 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
       { task: 'plancheck', input: {} },
       { op: 'register', id: 'zyg-b', uid: 0, gid: 0 },
       { op: 'revoke', id: 'zyg-b' },
+      // The host's own kernel request: from inside, not for A, not for B.
+      { op: 'fork', id: b.cid, argv: [], cwd: '/' },
+      { op: 'fork', id: a.cid, argv: [], cwd: '/' },
     ]) {
       const [answer] = await askFromA(request);
       expect(answer?.error).toMatch(/serves kernels only/);
@@ -189,6 +207,59 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
       `import os; print([os.path.exists(p) for p in ${JSON.stringify([main, `${main}.d`])}], os.listdir('/run/peragus'))`,
     );
     expect(seen.trim()).toBe("[False, False] ['kernel.sock']");
+  }, 120_000);
+
+  it("the host's own kernel for A is forked into A's sandbox, answers with its host pid and talks over ipc in A's work dir", async () => {
+    const local = t.host.containers.runtime('local') as LocalRuntime;
+    const main = (await local.zygoteSocket()) as string;
+    const record = JSON.parse(readFileSync(join(t.home, 'local-containers', `${a.cid}.json`), 'utf8'));
+    // What a host-served session writes for its kernel: an ipc connection file in the work dir.
+    const dir = join(a.work, '.host-kernel');
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, EXPERIMENT_UID, EXPERIMENT_UID);
+    const info: ConnectionInfo = {
+      transport: 'ipc',
+      ip: join(dir, 'k'),
+      shell_port: 1,
+      iopub_port: 2,
+      stdin_port: 3,
+      control_port: 4,
+      hb_port: 5,
+      key: randomBytes(32).toString('hex'),
+      signature_scheme: 'hmac-sha256',
+      kernel_name: 'peragus-pysd',
+    };
+    const file = join(dir, 'k.json');
+    writeConnectionFile(file, info);
+    chownSync(file, EXPERIMENT_UID, EXPERIMENT_UID);
+    const request = { argv: ['-f', file], cwd: a.work, env: { PATH: '/usr/bin:/bin', HOME: '/tmp' } };
+
+    // Only a registered experiment's sandbox, and only for kernels.
+    for (const [bad, why] of [
+      [{ op: 'fork', id: 'zyg-nobody', ...request }, /no experiment 'zyg-nobody' is registered for kernels/],
+      [{ op: 'fork', id: a.cid, check: {}, ...request }, /forked only into a sandbox registered for it/],
+    ] as const) {
+      expect(await askZygote(main, bad)).toMatch(why);
+    }
+
+    const proc = launchFromZygote(main, { op: 'fork', id: a.cid, ...request });
+    const client = new KernelClient({ connection: info, process: proc, heartbeat: false });
+    try {
+      await client.waitReady(60_000);
+      // The pid this host got is the kernel's here: a process of A's sandbox, as the experiment user.
+      expect(sandboxProcesses(record.pid as number)).toContain(proc.pid);
+      const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+      expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe(String(EXPERIMENT_UID));
+      expect(/^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/)).toHaveLength(2);
+      const seen = await client.execute(
+        `import os, socket; print(os.getuid(), socket.gethostname(), os.path.exists('/proc/${process.pid}'), os.path.exists(${JSON.stringify(b.work)}))`,
+      );
+      expect(seen.status).toBe('ok');
+      expect(JSON.stringify(seen.outputs)).toContain(`${EXPERIMENT_UID} peragus-experiment False False`);
+    } finally {
+      await client.shutdown();
+    }
+    expect(proc.hasExited).toBe(true);
   }, 120_000);
 
   it("a kernel asked for with B's work dir, a .. path or a link to B gets A's sandbox and never B's dir", async () => {

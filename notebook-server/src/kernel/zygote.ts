@@ -50,9 +50,22 @@ export interface ZygoteRegistry {
   revoke(id: string): Promise<void>;
 }
 
+/** What a kernel is started with: ipykernel's argv after `-m peragus_pysd.kernel_launcher`, its cwd and environment. */
+export interface ZygoteKernelRequest {
+  argv: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
 export interface Zygote extends ZygoteRegistry {
   readonly socketPath: string;
   readonly pid: number;
+  /**
+   * A kernel forked into a registered (and attached) experiment's sandbox for this host itself,
+   * which then serves that experiment's session without a process of its own in the sandbox.
+   * Asked on the main socket (this host's alone); the kernel's pid is this host's.
+   */
+  forkInto(id: string, request: ZygoteKernelRequest): KernelProcess;
   /** Stops the zygote (it kills the kernels it forked) and waits until it has exited. */
   close(): Promise<void>;
 }
@@ -191,7 +204,13 @@ export function startZygote(options: ZygoteOptions = {}): Promise<Zygote> {
         child.unref();
         (child.stdout as { unref?: () => void } | null)?.unref?.();
         (child.stderr as { unref?: () => void } | null)?.unref?.();
-        resolve({ socketPath, pid: child.pid as number, close, ...registryAt(socketPath, 10_000) });
+        resolve({
+          socketPath,
+          pid: child.pid as number,
+          close,
+          forkInto: (id, request) => launchFromZygote(socketPath, { op: 'fork', id, ...request }),
+          ...registryAt(socketPath, 10_000),
+        });
       });
     }
     child.once('exit', (code) => {
@@ -258,7 +277,7 @@ interface ZygoteMessage {
  */
 export function launchFromZygote(
   socketPath: string,
-  request: { argv: string[]; cwd: string; env: NodeJS.ProcessEnv },
+  request: ZygoteKernelRequest & { op?: 'fork'; id?: string },
 ): KernelProcess {
   const stderr = new RingBuffer();
   const conn = createConnection(socketPath);

@@ -39,7 +39,9 @@ temp dir) registers each experiment with ``{"op": "register", "id": ID,
 "uid": U, "gid": G}`` and gets a socket of that experiment alone, which it
 binds into that experiment's sandbox; ``{"op": "attach", "id": ID, "pid":
 BWRAP_PID}`` names the sandbox, ``{"op": "revoke", "id": ID}`` ends it (socket
-gone, kernels killed). A kernel request on an experiment's socket is forked
+gone, kernels killed), and ``{"op": "fork", "id": ID, "argv": ..., "cwd": ...,
+"env": ...}`` forks a kernel into it for the host itself (a session the host
+serves without a node process in the sandbox; the answer's pid is the host's). A kernel request on an experiment's socket is forked
 *into that experiment's sandbox* (:mod:`peragus_pysd.nsjoin`: its pid, mount,
 net, IPC, UTS and cgroup namespaces, uid/gid, no capabilities,
 no_new_privs), whatever the request says; its cwd is entered inside the
@@ -187,6 +189,8 @@ class Zygote:
             self._serve_experiment(conn, exp, request)
         elif "task" in request or "check" in request:
             self._refuse(conn, "a model check is forked only into a sandbox registered for it (role \"check\")")
+        elif request.get("op") == "fork":
+            self._fork_for_host(conn, request)
         elif "op" in request:
             self._control(conn, request)
         elif "kernel" not in self.roles:
@@ -270,7 +274,30 @@ class Zygote:
             self._kill(kernel)
         exp.close()
 
-    def _fork_sandboxed(self, conn: socket.socket, exp: Experiment, sandbox: nsjoin.Sandbox, request: dict[str, Any]) -> None:
+    def _fork_for_host(self, conn: socket.socket, request: dict[str, Any]) -> None:
+        """A kernel the host asks for on behalf of a registered experiment (``{"op": "fork", "id":
+        ID, "argv": ..., "cwd": ..., "env": ...}``, on the main socket, which only the host reaches):
+        forked into that experiment's sandbox exactly as a request from inside it is. The host
+        serves that experiment's session itself; the answer's pid is the kernel's on this host."""
+        exp_id = str(request.get("id") or "")
+        exp = self.experiments.get(exp_id)
+        if "kernel" not in self.roles:
+            self._refuse(conn, "the check server forks model checks only, never a kernel")
+            return
+        if exp is None or exp.role != "kernel":
+            self._refuse(conn, f"fork: no experiment {exp_id!r} is registered for kernels")
+            return
+        try:
+            sandbox = exp.open_sandbox()
+        except (nsjoin.SandboxError, OSError) as exc:
+            self._refuse(conn, f"fork: {exc}")
+            return
+        kernel_request = {k: request[k] for k in ("argv", "cwd", "env") if k in request}
+        self._fork_sandboxed(conn, exp, sandbox, kernel_request, host=True)
+
+    def _fork_sandboxed(
+        self, conn: socket.socket, exp: Experiment, sandbox: nsjoin.Sandbox, request: dict[str, Any], host: bool = False
+    ) -> None:
         try:
             pid, ns_pid, out_r = fork_kernel(sandbox, request, run_check if exp.role == "check" else run_kernel)
         except nsjoin.SandboxError as exc:
@@ -279,8 +306,9 @@ class Zygote:
         exp.used = True
         kernel = Kernel(conn, pid, out_r, exp=exp)
         self.kernels[pid] = kernel
-        # The requester lives in the sandbox's pid namespace: it signals the kernel by that pid.
-        kernel.send({"pid": ns_pid})
+        # A requester inside the sandbox signals the kernel by its pid in the sandbox's namespace;
+        # the host, by its pid here.
+        kernel.send({"pid": pid if host else ns_pid})
         self.sel.register(conn, selectors.EVENT_READ, ("conn", kernel))
         self.sel.register(out_r, selectors.EVENT_READ, ("out", kernel))
 
