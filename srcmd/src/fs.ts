@@ -42,19 +42,30 @@ export async function writeNotebookFiles(
   return paths;
 }
 
-/** Reads `base.src.md` and, when present, `base.outputs.json` from `dir`. */
+/** Reads one file's text; null when it does not exist. */
+export type ReadText = (path: string) => Promise<string | null> | string | null;
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/**
+ * Reads `base.src.md` and, when present, `base.outputs.json` from `dir`. `read` reads one file
+ * (a session's store passes one that never follows a link in its work dir).
+ */
 export async function readNotebookFiles(
   dir: string,
   base: string,
   options: DecodeBundleOptions = {},
+  read: ReadText = readText,
 ): Promise<Notebook> {
   const paths = notebookPaths(dir, base);
-  const srcmd = await readFile(paths.srcmd, 'utf8');
-  let outputs: string | null = null;
-  try {
-    outputs = await readFile(paths.outputs, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  return decodeBundle(srcmd, outputs, options);
+  const srcmd = await read(paths.srcmd);
+  if (srcmd === null) throw new Error(`${paths.srcmd}: the notebook file does not exist`);
+  return decodeBundle(srcmd, await read(paths.outputs), options);
 }

@@ -22,6 +22,8 @@ export interface NotebookServicesOptions {
   /** Kernels the pool pre-starts in all (default unlimited; a node serving one experiment uses 1). */
   poolMaxStarts?: number;
   log?: Logger;
+  /** The one work dir of every session (a server of one experiment): see SessionManagerOptions.workDir. */
+  workDir?: string;
 }
 
 export async function createNotebookServices(options: NotebookServicesOptions): Promise<NotebookServices> {
@@ -38,6 +40,7 @@ export async function createNotebookServices(options: NotebookServicesOptions): 
     root: options.root,
     bus: events,
     kernelSource: (o) => pool.acquire(o),
+    ...(options.workDir ? { workDir: options.workDir } : {}),
   });
   const report = await sessions.reopenAll();
   for (const f of report.failed) {

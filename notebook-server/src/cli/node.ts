@@ -58,6 +58,7 @@ export async function nodeCommand(
   process.chdir(workDir);
   const services = await createNotebookServices({
     root: workDir,
+    workDir,
     // One experiment per node: one warm kernel, no refill burning CPU beside it.
     poolMaxStarts: config.poolMaxStarts,
     poolSize: values['pool-size'] !== undefined ? Number(values['pool-size']) : config.poolSize,

@@ -145,6 +145,26 @@ export async function withDirInside<T>(
   }
 }
 
+/**
+ * Runs `fn` (synchronously) with a directory inside root (made if missing, no link followed) as a
+ * pinned path, like withDirInside: a link planted on the way is refused, and files `fn` names
+ * under the pinned path stay in that directory.
+ */
+export function inDirInside<T>(
+  root: string,
+  input: string,
+  options: InsideOptions & { create?: boolean },
+  fn: (pinned: string) => T,
+): T {
+  const rel = confineRelative(input, { ...options, allowRoot: true });
+  const dir = openDirs(root, rel === '.' ? [] : rel.split('/'), input, options, options.create ?? false);
+  try {
+    return fn(fdPath(dir));
+  } finally {
+    closeSync(dir);
+  }
+}
+
 /** mkdir -p inside root without following links; returns the normalised path. */
 export function mkdirInside(root: string, input: string, options: InsideOptions = {}): string {
   const rel = confineRelative(input, options);

@@ -38,18 +38,21 @@ export class UnchangedFiles {
     this.#options = options;
   }
 
-  /** Replaces `path` with `text` atomically, unless it still holds `text` from our last write; true when it wrote. */
-  write(path: string, text: string): boolean {
+  /**
+   * Replaces `path` with `text` atomically, unless it still holds `text` from our last write; true
+   * when it wrote. `at` names the same file for the file system (e.g. through a pinned directory).
+   */
+  write(path: string, text: string, at = path): boolean {
     const digest = digestOf(text);
     const last = this.#written.get(path);
-    const now = last?.digest === digest ? identity(path) : undefined;
+    const now = last?.digest === digest ? identity(at) : undefined;
     if (last && now && now.ino === last.ino && now.size === last.size && now.ctimeNs === last.ctimeNs) {
       return false;
     }
     // Forgotten first: a write that fails part-way leaves nothing to skip against.
     this.#written.delete(path);
-    writeFileAtomic(path, text, this.#options);
-    const written = identity(path);
+    writeFileAtomic(at, text, this.#options);
+    const written = identity(at);
     if (written) this.#written.set(path, { digest, ...written });
     return true;
   }

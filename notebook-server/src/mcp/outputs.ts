@@ -1,12 +1,11 @@
 // Tool results carry summaries, never megabytes: cell outputs are cut to a
 // readable size, images become artifact files in the work dir (path, sha256,
 // bytes, media type) with only a small preview inline.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Output } from '../../../srcmd/src/nbformat.ts';
 import { type ArtifactRef, artifactRef, PNG_MEDIA_TYPE } from '../artifacts/index.ts';
+import { writeInside } from '../confine/fs.ts';
 import { RESULT_MIME } from '../pysd/result.ts';
-import { writeStateFile } from '../runtime/state-file.ts';
 
 const TEXT_LIMIT = 4000;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes start with ESC
@@ -38,9 +37,8 @@ export function writeArtifact(
   data: Buffer,
   mediaType: string,
 ): ArtifactRef {
-  const abs = join(workDir, relPath);
-  mkdirSync(join(abs, '..'), { recursive: true });
-  writeStateFile(abs, data);
+  // No link in the work dir is followed (the kernel can plant them; the server may run as root).
+  writeInside(workDir, relPath, data, { where: "the session's work dir" });
   return artifactRef(relPath, data, mediaType);
 }
 

@@ -1,8 +1,12 @@
 // All sessions of one server: create / get / list / delete, and reopening
 // every persisted session when the server starts again.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../confine/atomic.ts';
+import { inDirInside, unlinkInside } from '../confine/fs.ts';
+import { PathError } from '../confine/relative.ts';
 import { experimentIdProblem } from '../ids/index.ts';
 import { newId } from './cells.ts';
 import { InvalidCellError, SessionNotFoundError } from './errors.ts';
@@ -12,9 +16,9 @@ import { Session } from './session.ts';
 import {
   loadSession,
   pickNotebookBase,
+  readTextInside,
   SESSION_FORMAT,
   type SessionRecord,
-  writeFileAtomic,
 } from './store.ts';
 
 export interface SessionManagerOptions {
@@ -23,6 +27,12 @@ export interface SessionManagerOptions {
   /** Where kernels come from, e.g. `(o) => pool.acquire(o)` or `(o) => startKernel(o)`. */
   kernelSource: KernelSource;
   bus?: EventBus;
+  /**
+   * The one work dir of every session (a server of one experiment, whose root is that work dir):
+   * sessions are made there, and a pointer naming any other is refused on reopen (the kernel
+   * can write pointers there, and the server may run as root).
+   */
+  workDir?: string;
 }
 
 export interface CreateSessionOptions {
@@ -38,6 +48,9 @@ export interface ReopenReport {
 }
 
 /** `<root>/.sessions/<id>.json`: where to find a session whose work dir may live anywhere. */
+const POINTERS = '.sessions';
+/** The root can be an experiment's work dir, where the kernel writes too: no link there is followed. */
+const IN_ROOT = { where: 'the sessions root' };
 const Pointer = z.object({ session_id: z.string(), work_dir: z.string() });
 
 export class SessionManager {
@@ -45,11 +58,13 @@ export class SessionManager {
   readonly bus: EventBus;
   readonly #kernelSource: KernelSource;
   readonly #sessions = new Map<string, Session>();
+  readonly #workDir: string | undefined;
 
   constructor(options: SessionManagerOptions) {
     this.root = resolve(options.root);
     this.bus = options.bus ?? new EventBus();
     this.#kernelSource = options.kernelSource;
+    this.#workDir = options.workDir === undefined ? undefined : resolve(options.workDir);
   }
 
   async create(options: CreateSessionOptions): Promise<Session> {
@@ -61,7 +76,7 @@ export class SessionManager {
     if (problem) throw new InvalidCellError(problem);
     let id = newId();
     while (this.#sessions.has(id)) id = newId();
-    const workDir = resolve(options.work_dir ?? join(this.root, experimentId));
+    const workDir = this.#workDir ?? resolve(options.work_dir ?? join(this.root, experimentId));
     await mkdir(workDir, { recursive: true });
     const now = new Date().toISOString();
     const record: SessionRecord = {
@@ -82,9 +97,10 @@ export class SessionManager {
       bus: this.bus,
     });
     await session.save();
-    await writeFileAtomic(
-      this.#pointerPath(id),
-      `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`,
+    inDirInside(this.root, POINTERS, { ...IN_ROOT, create: true }, (dir) =>
+      writeFileAtomic(join(dir, `${id}.json`), `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`, {
+        mkdir: false,
+      }),
     );
     this.#adopt(session, 'created');
     return session;
@@ -112,7 +128,11 @@ export class SessionManager {
     const session = this.get(sessionId);
     this.#sessions.delete(sessionId);
     await session.destroy();
-    await rm(this.#pointerPath(sessionId), { force: true });
+    try {
+      unlinkInside(this.root, `${POINTERS}/${sessionId}.json`, IN_ROOT);
+    } catch (err) {
+      if (!(err instanceof PathError)) throw err; // a link planted on the way: no pointer of ours there
+    }
   }
 
   /**
@@ -124,17 +144,24 @@ export class SessionManager {
     const report: ReopenReport = { reopened: [], failed: [] };
     let names: string[];
     try {
-      names = (await readdir(this.#pointerDir())).filter((n) => n.endsWith('.json')).sort();
+      names = inDirInside(this.root, POINTERS, IN_ROOT, (dir) => readdirSync(dir))
+        .filter((n) => n.endsWith('.json'))
+        .sort();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return report;
+      if (err instanceof PathError && err.code === 'not_found') return report;
       throw err;
     }
     for (const file of names) {
       const fallbackId = file.slice(0, -'.json'.length);
       let workDir: string | null = null;
       try {
-        const pointer = Pointer.parse(JSON.parse(await readFile(join(this.#pointerDir(), file), 'utf8')));
+        const text = readTextInside(this.root, `${POINTERS}/${file}`);
+        if (text === null) continue; // removed since the listing
+        const pointer = Pointer.parse(JSON.parse(text));
         workDir = pointer.work_dir;
+        if (this.#workDir !== undefined && resolve(workDir) !== this.#workDir) {
+          throw new Error(`the pointer names the work dir ${workDir}, not this server's ${this.#workDir}`);
+        }
         if (this.#sessions.has(pointer.session_id)) continue;
         const stored = await loadSession(pointer.work_dir, pointer.session_id);
         const session = new Session({ stored, kernelSource: this.#kernelSource, bus: this.bus });
@@ -165,13 +192,5 @@ export class SessionManager {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
     await Promise.all(sessions.map((s) => s.close()));
-  }
-
-  #pointerDir(): string {
-    return join(this.root, '.sessions');
-  }
-
-  #pointerPath(id: string): string {
-    return join(this.#pointerDir(), `${id}.json`);
   }
 }

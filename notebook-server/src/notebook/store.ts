@@ -5,9 +5,11 @@
 //   <work_dir>/.peragus/sessions/<id>.seq  event seq reservation
 // Every write goes to a temp file in the same directory and is renamed over
 // the target, so a crash leaves either the old or the new file, never half of one.
+// No link in the work dir is followed, reading or writing: the kernel can plant
+// them there, and a host that serves the session itself runs as root
+// (confine/: directories are pinned by no-follow descriptors first).
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { z } from 'zod';
 import {
   notebookPaths,
@@ -16,6 +18,8 @@ import {
   writeNotebookFiles,
 } from '../../../srcmd/src/fs.ts';
 import type { Cell, Notebook } from '../../../srcmd/src/nbformat.ts';
+import { inDirInside, readInside, unlinkInside, withDirInside } from '../confine/fs.ts';
+import { confineRelative, PathError } from '../confine/relative.ts';
 import { UnchangedFiles } from '../confine/unchanged.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
 import { CellError, CellRunStatus } from './events.ts';
@@ -43,7 +47,9 @@ export const SessionRecord = z.object({
   created_at: z.string(),
   updated_at: z.string(),
   /** The notebook files are `<work_dir>/<notebook_base>.src.md` and `.outputs.json`. */
-  notebook_base: z.string().min(1),
+  notebook_base: z
+    .string()
+    .regex(/^[A-Za-z0-9][\w.-]*$/, 'a file name in the work dir (letters, digits, ".", "_", "-")'),
   /** Last event seq issued when this record was written. */
   seq: z.number().int().nonnegative(),
   /** Run status of code cells by cell id (cells never run are absent). */
@@ -51,14 +57,28 @@ export const SessionRecord = z.object({
 });
 export type SessionRecord = z.infer<typeof SessionRecord>;
 
+/** The session records' directory, relative to the work dir. */
+const SESSION_DIR = '.peragus/sessions';
+const IN_WORK_DIR = { where: "the session's work dir" };
+
 export function sessionDir(workDir: string): string {
-  return join(workDir, '.peragus', 'sessions');
+  return join(workDir, SESSION_DIR);
 }
 export function sessionFile(workDir: string, id: string): string {
   return join(sessionDir(workDir), `${id}.json`);
 }
-function seqFile(workDir: string, id: string): string {
-  return join(sessionDir(workDir), `${id}.seq`);
+
+/** Where `path` (a path in the work dir) is, relative to it; a path outside is refused. */
+const inWorkDir = (workDir: string, path: string) => confineRelative(relative(workDir, path), IN_WORK_DIR);
+
+/** A file's text inside the work dir, read without following a link; null when it is not there. */
+export function readTextInside(workDir: string, rel: string): string | null {
+  try {
+    return readInside(workDir, rel, IN_WORK_DIR).toString('utf8');
+  } catch (err) {
+    if (err instanceof PathError && err.code === 'not_found') return null;
+    throw err;
+  }
 }
 
 /** A persisted session as read back: metadata + the notebook's cells with their outputs. */
@@ -73,7 +93,8 @@ export interface StoredSession {
  */
 export async function loadSession(workDir: string, id: string): Promise<StoredSession> {
   const path = sessionFile(workDir, id);
-  const text = await readFile(path, 'utf8');
+  const text = readTextInside(workDir, `${SESSION_DIR}/${id}.json`);
+  if (text === null) throw new Error(`${path}: the session record does not exist`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -90,12 +111,19 @@ export async function loadSession(workDir: string, id: string): Promise<StoredSe
   // A saved seq reservation may be ahead of the record (events emitted after the last save).
   let seq = parsed.data.seq;
   try {
-    seq = Math.max(seq, Number.parseInt(await readFile(seqFile(workDir, id), 'utf8'), 10) || 0);
+    const reserved = readTextInside(workDir, `${SESSION_DIR}/${id}.seq`);
+    if (reserved !== null) seq = Math.max(seq, Number.parseInt(reserved, 10) || 0);
   } catch {
-    // no reservation written yet
+    // an unreadable reservation: the record's seq stands
   }
-  // Outputs of a cell deleted by hand from the .src.md are dropped, not fatal.
-  const notebook = await readNotebookFiles(workDir, parsed.data.notebook_base, { unknownCells: 'drop' });
+  // Outputs of a cell deleted by hand from the .src.md are dropped, not fatal. The base comes
+  // from the record, which lives in the work dir: it is confined like any path there.
+  const notebook = await readNotebookFiles(
+    workDir,
+    parsed.data.notebook_base,
+    { unknownCells: 'drop' },
+    (p) => readTextInside(workDir, inWorkDir(workDir, p)),
+  );
   return { record: { ...parsed.data, work_dir: workDir, seq }, cells: notebook.cells };
 }
 
@@ -141,10 +169,19 @@ export class SessionStore {
     const next = this.#chain.then(async () => {
       this.#next = null;
       const { record, notebook } = this.#snapshot();
-      const write = (path: string, text: string) => this.#files.write(path, text);
       // Notebook first: it holds the outputs, the part a crash must not lose.
-      await writeNotebookFiles(this.workDir, record.notebook_base, notebook, write);
-      write(sessionFile(this.workDir, this.id), `${JSON.stringify(record, null, 1)}\n`);
+      await withDirInside(this.workDir, '.', IN_WORK_DIR, async (work) => {
+        const pinned = (path: string) => join(work, inWorkDir(this.workDir, path));
+        const write = (path: string, text: string) => this.#files.write(path, text, pinned(path));
+        await writeNotebookFiles(this.workDir, record.notebook_base, notebook, write);
+      });
+      inDirInside(this.workDir, SESSION_DIR, { ...IN_WORK_DIR, create: true }, (dir) =>
+        this.#files.write(
+          sessionFile(this.workDir, this.id),
+          `${JSON.stringify(record, null, 1)}\n`,
+          join(dir, `${this.id}.json`),
+        ),
+      );
     });
     this.#next = next;
     this.#chain = next.catch(() => {});
@@ -159,7 +196,9 @@ export class SessionStore {
   reserveSeq(seq: number): void {
     if (seq <= this.#seqReserved) return;
     try {
-      writeStateFile(seqFile(this.workDir, this.id), String(seq + this.#seqBlock));
+      inDirInside(this.workDir, SESSION_DIR, { ...IN_WORK_DIR, create: true }, (dir) =>
+        writeStateFile(join(dir, `${this.id}.seq`), String(seq + this.#seqBlock)),
+      );
       this.#seqReserved = seq + this.#seqBlock;
     } catch {
       // Not written (e.g. disk full): the event still goes out and the next
@@ -174,8 +213,13 @@ export class SessionStore {
   /** Waits for pending writes, then removes the session's metadata (the notebook files stay: they are the record). */
   async remove(): Promise<void> {
     await this.#chain;
-    await rm(sessionFile(this.workDir, this.id), { force: true });
-    await rm(seqFile(this.workDir, this.id), { force: true });
+    for (const ext of ['json', 'seq']) {
+      try {
+        unlinkInside(this.workDir, `${SESSION_DIR}/${this.id}.${ext}`, IN_WORK_DIR);
+      } catch (err) {
+        if (!(err instanceof PathError)) throw err; // a planted link on the way: nothing of ours is there
+      }
+    }
   }
 
   /** Resolves when every save requested so far has finished (successfully or not). */

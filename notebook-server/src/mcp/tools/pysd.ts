@@ -1,12 +1,11 @@
 // pysd_* tools: each call becomes one code cell calling peragus_pysd, so the
 // exported notebook replays it. The cell displays a structured result
 // (application/vnd.peragus.result+json) that becomes the tool result.
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import { PNG_MEDIA_TYPE } from '../../artifacts/index.ts';
 import { hashInside } from '../../confine/copy.ts';
-import { writeInside } from '../../confine/fs.ts';
+import { readInside, writeInside } from '../../confine/fs.ts';
 import { confineRelative, PathError } from '../../confine/relative.ts';
 import type { Session } from '../../notebook/session.ts';
 import {
@@ -147,7 +146,8 @@ function previewImage(
   if (artifact && artifact.bytes < 200_000) {
     return {
       type: 'image',
-      data: readFileSync(join(workDir, artifact.path)).toString('base64'),
+      // The path comes from the kernel: read inside the work dir, never through a link.
+      data: readInside(workDir, artifact.path, { where: "the session's work dir" }).toString('base64'),
       mimeType: PNG_MEDIA_TYPE,
     };
   }
