@@ -21,6 +21,7 @@ import { PlanRunner } from '../orchestrator/plans.ts';
 import { ContainerRouter } from '../orchestrator/router.ts';
 import { routeTranslatingAhead, TranslateAhead } from '../orchestrator/translate-ahead.ts';
 import { isolationWarning, localIsolation } from '../sandbox/bwrap.ts';
+import { hostedSessions } from './hosted-sessions.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
 import { remoteSessions } from './remote-sessions.ts';
 
@@ -71,6 +72,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     dockerPool: config.dockerPool,
     sharedCache: config.pysdSharedCache,
     ...(config.image !== undefined ? { image: config.image } : {}),
+    hostSessions: hostedSessions(log),
     log,
   });
   if (options.warm === 'local') void containers.warm('local');

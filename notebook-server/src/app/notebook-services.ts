@@ -2,7 +2,8 @@
 // the event bus and the session manager (sessions reopened from disk).
 
 import { readSetting } from '../config/index.ts';
-import { KernelPool } from '../kernel/pool.ts';
+import type { Owner } from '../confine/walk.ts';
+import { KernelPool, type KernelPoolOptions } from '../kernel/pool.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { EventBus } from '../notebook/events.ts';
 import { SessionManager } from '../notebook/manager.ts';
@@ -24,12 +25,17 @@ export interface NotebookServicesOptions {
   log?: Logger;
   /** The one work dir of every session (a server of one experiment): see SessionManagerOptions.workDir. */
   workDir?: string;
+  /** How the pool starts its kernels (e.g. forked into an experiment's sandbox). */
+  kernel?: Omit<KernelPoolOptions, 'size' | 'maxStarts'>;
+  /** Who owns the files sessions make in their work dirs: see SessionManagerOptions.fileOwner. */
+  fileOwner?: Owner;
 }
 
 export async function createNotebookServices(options: NotebookServicesOptions): Promise<NotebookServices> {
   const poolSize = options.poolSize ?? readSetting('poolSize');
   const log = options.log ?? createLogger();
   const pool = new KernelPool({
+    ...options.kernel,
     size: poolSize,
     ...(options.poolMaxStarts !== undefined ? { maxStarts: options.poolMaxStarts } : {}),
   });
@@ -41,6 +47,7 @@ export async function createNotebookServices(options: NotebookServicesOptions): 
     bus: events,
     kernelSource: (o) => pool.acquire(o),
     ...(options.workDir ? { workDir: options.workDir } : {}),
+    ...(options.fileOwner ? { fileOwner: options.fileOwner } : {}),
   });
   const report = await sessions.reopenAll();
   for (const f of report.failed) {

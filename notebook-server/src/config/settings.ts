@@ -173,6 +173,20 @@ export const SETTINGS = {
     'on',
     '"0": each experiment translates its model itself (no shared translation cache)',
   ),
+  localSessions: setting(
+    'PERAGUS_LOCAL_SESSIONS',
+    z
+      .string()
+      .optional()
+      .transform((v) => v ?? 'host')
+      .pipe(
+        z.enum(['host', 'node'], {
+          error: 'is not a way to serve local sessions: use "host" (default) or "node"',
+        }),
+      ),
+    'host',
+    'who serves a sandboxed local experiment\'s sessions: "host" (this process; its kernel is forked into the sandbox) or "node" (a node process in the sandbox, as in a container)',
+  ),
   nodeSnapshot: setting(
     'PERAGUS_NODE_SNAPSHOT',
     onUnlessZero(),

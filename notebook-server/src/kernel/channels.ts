@@ -2,7 +2,11 @@
 // sharing one routing id (so stdin requests reach the client that asked), an
 // iopub Subscriber, and a heartbeat Request socket.
 import { randomUUID } from 'node:crypto';
+import { closeSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
 import type { Dealer, Request, Subscriber } from 'zeromq';
+import { PathError } from '../confine/relative.ts';
+import { openSocketInside } from '../confine/socket.ts';
 import { type ChannelName, type ConnectionInfo, channelUrl } from './connection.ts';
 import { errorText, kernelLog } from './log.ts';
 import { sleep } from './util.ts';
@@ -10,6 +14,20 @@ import type { Channel, Message, WireCodec } from './wire.ts';
 import { zmq } from './zmq.ts';
 
 export type MessageHandler = (message: Message) => void;
+
+/** How often a socket that the kernel has not bound yet is looked for (ipc sockets inside a work dir). */
+const BIND_POLL_MS = 5;
+
+export interface ChannelOptions {
+  /**
+   * ipc sockets that live in a directory the kernel can write (its work dir, under a host that
+   * serves the session itself): each is connected through a descriptor of the socket inode, once
+   * the kernel has bound it, so a link planted at a socket's path is refused, never followed.
+   */
+  socketsInside?: string;
+  /** A channel that cannot be connected (a link at its socket's path). */
+  onError?: (channel: ChannelName, err: Error) => void;
+}
 
 type Sendable = Dealer;
 
@@ -36,15 +54,26 @@ export class KernelChannels {
   readonly #iopub: Subscriber;
   readonly #queues: Record<'shell' | 'control' | 'stdin', SendQueue>;
   #hb: Request | undefined;
+  /** Where the heartbeat socket connects (pinned once, reused by each replacement socket). */
+  #hbUrl: string | undefined;
   #closed = false;
+  /** Descriptors of pinned ipc sockets: a reconnect goes to the same inode, so they stay open. */
+  readonly #pinned: number[] = [];
 
   readonly #info: ConnectionInfo;
   readonly #codec: WireCodec;
   readonly #onMessage: MessageHandler;
-  constructor(info: ConnectionInfo, codec: WireCodec, onMessage: MessageHandler) {
+  readonly #options: ChannelOptions;
+  constructor(
+    info: ConnectionInfo,
+    codec: WireCodec,
+    onMessage: MessageHandler,
+    options: ChannelOptions = {},
+  ) {
     this.#info = info;
     this.#codec = codec;
     this.#onMessage = onMessage;
+    this.#options = info.transport === 'ipc' ? options : {};
     const routingId = `peragus-${randomUUID()}`;
     // linger 0: a dead kernel must not keep close() (or process exit) waiting.
     // A short reconnect interval: we connect before the kernel binds, and the
@@ -56,10 +85,14 @@ export class KernelChannels {
     this.#stdin = new Dealer({ routingId, ...opts });
     this.#iopub = new Subscriber(opts);
     this.#iopub.subscribe();
-    this.#shell.connect(channelUrl(info, 'shell'));
-    this.#control.connect(channelUrl(info, 'control'));
-    this.#stdin.connect(channelUrl(info, 'stdin'));
-    this.#iopub.connect(channelUrl(info, 'iopub'));
+    const sockets: [ChannelName, Dealer | Subscriber][] = [
+      ['shell', this.#shell],
+      ['control', this.#control],
+      ['stdin', this.#stdin],
+      ['iopub', this.#iopub],
+    ];
+    if (this.#options.socketsInside) void this.#connectInside(this.#options.socketsInside, sockets);
+    else for (const [channel, socket] of sockets) socket.connect(channelUrl(info, channel));
     this.#queues = {
       shell: new SendQueue(this.#shell),
       control: new SendQueue(this.#control),
@@ -69,6 +102,38 @@ export class KernelChannels {
     this.#pump(this.#control, 'control');
     this.#pump(this.#stdin, 'stdin');
     this.#pump(this.#iopub, 'iopub');
+  }
+
+  /** Connects each socket once the kernel has bound it (sends wait for their peer meanwhile). */
+  async #connectInside(root: string, sockets: [ChannelName, Dealer | Subscriber][]): Promise<void> {
+    for (const [channel, socket] of sockets) {
+      for (;;) {
+        if (this.#closed) return;
+        const url = this.#pin(root, channel);
+        if (url === null) return;
+        if (url) {
+          socket.connect(url);
+          break;
+        }
+        await sleep(BIND_POLL_MS);
+      }
+    }
+  }
+
+  /** The pinned url of a channel's socket; undefined while it is not bound yet, null when refused. */
+  #pin(root: string, channel: ChannelName): string | undefined | null {
+    const path = channelUrl(this.#info, channel).slice('ipc://'.length);
+    try {
+      // A relative path is the kernel's own: relative to its cwd, the work dir (connection.ts).
+      const rel = isAbsolute(path) ? relative(root, path) : path;
+      const { fd, pinned } = openSocketInside(root, rel, { what: `the kernel's ${channel} socket` });
+      this.#pinned.push(fd);
+      return `ipc://${pinned}`;
+    } catch (err) {
+      if (err instanceof PathError && err.code === 'not_found') return undefined;
+      this.#options.onError?.(channel, err as Error);
+      return null;
+    }
   }
 
   send(channel: 'shell' | 'control' | 'stdin', message: Message): Promise<void> {
@@ -98,8 +163,11 @@ export class KernelChannels {
   async ping(timeoutMs: number): Promise<boolean> {
     if (this.#closed) return false;
     if (!this.#hb) {
+      const root = this.#options.socketsInside;
+      this.#hbUrl ??= (root ? this.#pin(root, 'hb') : channelUrl(this.#info, 'hb')) ?? undefined;
+      if (!this.#hbUrl) return false;
       this.#hb = new (zmq().Request)({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
-      this.#hb.connect(channelUrl(this.#info, 'hb' satisfies ChannelName));
+      this.#hb.connect(this.#hbUrl);
     }
     const hb = this.#hb;
     try {
@@ -158,5 +226,6 @@ export class KernelChannels {
       }
     }
     this.#hb = undefined;
+    for (const fd of this.#pinned.splice(0)) closeSync(fd);
   }
 }

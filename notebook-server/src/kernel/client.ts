@@ -36,6 +36,8 @@ export interface KernelClientOptions {
   launch?: () => KernelProcess;
   heartbeat?: HeartbeatOptions | false;
   id?: string;
+  /** ipc sockets in a directory the kernel can write: connected without following a link (channels.ts). */
+  socketsInside?: string;
 }
 
 export interface ClientStats extends WireStats {
@@ -305,7 +307,11 @@ export class KernelClient extends EventEmitter implements Kernel {
   // ---- internals ----------------------------------------------------------
 
   #openChannels(): KernelChannels {
-    return new KernelChannels(this.connection, this.#codec, (m) => this.#dispatch(m));
+    const inside = this.#options.socketsInside;
+    return new KernelChannels(this.connection, this.#codec, (m) => this.#dispatch(m), {
+      ...(inside ? { socketsInside: inside } : {}),
+      onError: (channel, err) => this.#markDead(`its ${channel} channel cannot be connected: ${err.message}`),
+    });
   }
 
   #adopt(proc: KernelProcess): void {

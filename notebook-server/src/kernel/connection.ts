@@ -5,6 +5,8 @@ import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:f
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { readSetting } from '../config/index.ts';
+import { unlinkInside, writeInside } from '../confine/fs.ts';
+import type { Owner } from '../confine/walk.ts';
 import { isAlive } from '../proc/process.ts';
 
 export type Transport = 'tcp' | 'ipc';
@@ -100,10 +102,64 @@ export interface CreateConnectionOptions {
   key?: string;
   kernelName?: string;
   dir?: string;
+  inside?: ConnectionInside;
+}
+
+/**
+ * A connection file and its ipc sockets in a directory the kernel can write: its work dir, at the
+ * same path in its sandbox, for a host that serves the session itself. The file is written and
+ * removed without following a link there, owned by the kernel's user; the sockets' paths are
+ * relative to `root`, the kernel's cwd when it binds them (short whatever the work dir's path).
+ */
+export interface ConnectionInside {
+  /** The kernel's work dir (its cwd when it starts). */
+  root: string;
+  /** Where the file and the sockets go, relative to root. */
+  dir: string;
+  /** The kernel's user: it reads the file and binds the sockets. */
+  owner?: Owner;
+}
+
+const IN_WORK_DIR = { where: "the kernel's work dir" };
+
+function createInside(inside: ConnectionInside, options: CreateConnectionOptions): ConnectionFile {
+  const id = randomBytes(6).toString('hex');
+  const ports = [1, 2, 3, 4, 5];
+  const info: ConnectionInfo = {
+    transport: 'ipc',
+    ip: `${inside.dir}/${id}`,
+    ...portFields(ports),
+    key: options.key ?? randomBytes(32).toString('hex'),
+    signature_scheme: 'hmac-sha256',
+    kernel_name: options.kernelName ?? 'peragus-pysd',
+  };
+  const name = `${inside.dir}/kernel-${id}.json`;
+  const { path } = writeInside(inside.root, name, `${JSON.stringify(info, null, 2)}\n`, {
+    ...IN_WORK_DIR,
+    mode: 0o600,
+    ...(inside.owner ? { owner: inside.owner } : {}),
+  });
+  let disposed = false;
+  return {
+    info,
+    path,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const rel of [name, ...ports.map((p) => `${info.ip}-${p}`)]) {
+        try {
+          unlinkInside(inside.root, rel, IN_WORK_DIR);
+        } catch {
+          // a link or a directory the kernel put there: not ours to remove
+        }
+      }
+    },
+  };
 }
 
 /** Writes a new connection file (0600) with fresh ports and a fresh 256-bit key. */
 export async function createConnectionFile(options: CreateConnectionOptions = {}): Promise<ConnectionFile> {
+  if (options.inside) return createInside(options.inside, options);
   const dir = options.dir ?? runtimeDir();
   sweepOnce(dir);
   // Our pid in the name lets a later process remove what a killed one left behind.

@@ -19,6 +19,8 @@ export interface KernelPoolOptions extends Omit<StartKernelOptions, 'workDir' | 
    * never use; after that, acquire() starts kernels cold.
    */
   maxStarts?: number;
+  /** The environment kernels start with (an acquire's own env is set on top of it). */
+  kernelEnv?: Record<string, string>;
 }
 
 export interface AcquireOptions {
@@ -91,7 +93,11 @@ export class KernelPool {
 
   /** Cold start outside the pool, straight into workDir (what acquire() saves you). */
   startCold(options: AcquireOptions): Promise<KernelClient> {
-    return startKernel({ ...this.#options, workDir: options.workDir, env: options.env });
+    return startKernel({
+      ...this.#options,
+      workDir: options.workDir,
+      env: { ...this.#options.kernelEnv, ...options.env },
+    });
   }
 
   async shutdown(): Promise<void> {
@@ -113,7 +119,12 @@ export class KernelPool {
   }
 
   #cold(): Promise<KernelClient> {
-    return startKernel({ ...this.#options, workDir: this.#options.idleDir ?? tmpdir() });
+    const env = this.#options.kernelEnv;
+    return startKernel({
+      ...this.#options,
+      workDir: this.#options.idleDir ?? tmpdir(),
+      ...(env ? { env } : {}),
+    });
   }
 
   #refill(): void {

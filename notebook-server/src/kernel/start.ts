@@ -1,8 +1,16 @@
 // The cold path: connection file + process + client, resolved when ready.
+
+import { experimentEnv } from '../sandbox/env.ts';
 import { type HeartbeatOptions, KernelClient } from './client.ts';
-import { createConnectionFile, type Transport } from './connection.ts';
-import { type KernelSpec, loadKernelSpec } from './launcher.ts';
-import { launchAny } from './zygote.ts';
+import { type ConnectionInside, createConnectionFile, type Transport } from './connection.ts';
+import {
+  type KernelProcess,
+  type KernelSpec,
+  kernelCommand,
+  type LaunchOptions,
+  loadKernelSpec,
+} from './launcher.ts';
+import { launchAny, type ZygoteKernelRequest } from './zygote.ts';
 
 export interface StartKernelOptions {
   /** The kernel's working directory (default: this process's cwd). */
@@ -16,17 +24,38 @@ export interface StartKernelOptions {
   /** tcp (default, what every Jupyter tool speaks) or ipc (Unix sockets, no ports at all). */
   transport?: Transport;
   heartbeat?: HeartbeatOptions | false;
+  /**
+   * A kernel whose session this host serves while the kernel runs in an experiment's sandbox:
+   * its connection file and ipc sockets in its work dir (`workDir`), connected without following
+   * a link there; `fork` starts it there (the zygote's fork into that sandbox).
+   */
+  inSandbox?: {
+    connection: Omit<ConnectionInside, 'root'>;
+    fork: (request: ZygoteKernelRequest) => KernelProcess;
+  };
 }
 
 export async function startKernel(options: StartKernelOptions = {}): Promise<KernelClient> {
   const spec = typeof options.spec === 'object' ? options.spec : loadKernelSpec(options.spec);
-  const connection = await createConnectionFile(options.transport ? { transport: options.transport } : {});
+  const sandbox = options.inSandbox;
+  if (sandbox && !options.workDir) throw new Error('a kernel in a sandbox needs its work dir');
+  const root = options.workDir as string;
+  const connection = await createConnectionFile({
+    ...(options.transport ? { transport: options.transport } : {}),
+    ...(sandbox ? { inside: { ...sandbox.connection, root } } : {}),
+  });
+  const launch: LaunchOptions = {
+    spec,
+    connectionFile: connection.path,
+    cwd: options.workDir,
+    env: options.env,
+  };
   const client = new KernelClient({
     connection,
     spec,
     heartbeat: options.heartbeat,
-    launch: () =>
-      launchAny({ spec, connectionFile: connection.path, cwd: options.workDir, env: options.env }),
+    ...(sandbox ? { socketsInside: root } : {}),
+    launch: () => (sandbox ? sandbox.fork(forkRequest(launch)) : launchAny(launch)),
   });
   try {
     await client.boot(options.readyTimeoutMs ?? 60_000);
@@ -35,4 +64,22 @@ export async function startKernel(options: StartKernelOptions = {}): Promise<Ker
     throw err;
   }
   return client;
+}
+
+/** What the zygote is asked to fork: the kernelspec's argv after `-m peragus_pysd.kernel_launcher`. */
+function forkRequest(launch: LaunchOptions): ZygoteKernelRequest {
+  const { argv, cwd } = kernelCommand(launch);
+  if (argv[1] !== '-m' || argv[2] !== 'peragus_pysd.kernel_launcher') {
+    throw new Error(`only the PySD kernelspec is forked into a sandbox, not ${argv.slice(0, 3).join(' ')}`);
+  }
+  // A sandboxed process's environment (the host's own HOME, runtime dir and secrets stay out).
+  // The sandbox's pid namespace ends the kernel with its host (the zygote kills it when the host
+  // hangs up, and the sandbox ends with the host): no parent to watch across namespaces.
+  const env = experimentEnv({
+    ...launch.spec.env,
+    ...launch.env,
+    JPY_PARENT_PID: '0',
+    PERAGUS_PARENT_PID: '0',
+  });
+  return { argv: argv.slice(3), cwd, env };
 }

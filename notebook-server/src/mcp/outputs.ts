@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Output } from '../../../srcmd/src/nbformat.ts';
 import { type ArtifactRef, artifactRef, PNG_MEDIA_TYPE } from '../artifacts/index.ts';
 import { writeInside } from '../confine/fs.ts';
+import type { Owner } from '../confine/walk.ts';
 import { RESULT_MIME } from '../pysd/result.ts';
 
 const TEXT_LIMIT = 4000;
@@ -36,13 +37,19 @@ export function writeArtifact(
   relPath: string,
   data: Buffer,
   mediaType: string,
+  owner?: Owner,
 ): ArtifactRef {
   // No link in the work dir is followed (the kernel can plant them; the server may run as root).
-  writeInside(workDir, relPath, data, { where: "the session's work dir" });
+  writeInside(workDir, relPath, data, { where: "the session's work dir", ...(owner ? { owner } : {}) });
   return artifactRef(relPath, data, mediaType);
 }
 
-export function summarizeOutputs(outputs: Output[], workDir: string, cellId: string): OutputSummary[] {
+export function summarizeOutputs(
+  outputs: Output[],
+  workDir: string,
+  cellId: string,
+  owner?: Owner,
+): OutputSummary[] {
   return outputs.map((o, i) => {
     switch (o.output_type) {
       case 'stream':
@@ -64,6 +71,7 @@ export function summarizeOutputs(outputs: Output[], workDir: string, cellId: str
             join('artifacts', `cell-${cellId}-${i}.png`),
             Buffer.from(png, 'base64'),
             PNG_MEDIA_TYPE,
+            owner,
           );
           return { output_type: o.output_type, artifact };
         }

@@ -6,6 +6,7 @@ import { posix } from 'node:path';
 import { writeNotebookFiles } from '../../../srcmd/src/fs.ts';
 import type { Notebook } from '../../../srcmd/src/nbformat.ts';
 import { type ArtifactRef, artifactRef, mediaTypeOf } from '../artifacts/index.ts';
+import { writeFileAtomic } from '../confine/atomic.ts';
 import { withDirInside, writeInside } from '../confine/fs.ts';
 import { confineRelative } from '../confine/relative.ts';
 import type { Session } from './session.ts';
@@ -37,8 +38,10 @@ export async function exportNotebook(
   const nb = session.toNotebook();
   const workDir = session.workDir;
   const base = session.name.replace(/[^\w.-]+/g, '_');
-  // Written without following any link in the work dir (the kernel can plant them there).
-  const where = { where: "the session's work dir" };
+  // Written without following any link in the work dir (the kernel can plant them there), owned
+  // by the experiment's user like the rest of its volume.
+  const owner = session.fileOwner;
+  const where = { where: "the session's work dir", ...(owner ? { owner } : {}) };
   const target = confineRelative(path ?? `exports/${base}${EXT[format]}`, where);
   const artifacts: ArtifactRef[] = [];
   let inline: string | undefined;
@@ -47,7 +50,9 @@ export async function exportNotebook(
     const dir = isFile ? posix.dirname(target) : target;
     const name = isFile ? posix.basename(target, '.src.md') : base;
     await withDirInside(workDir, dir, { ...where, create: true }, async (pinned, rel) => {
-      const paths = await writeNotebookFiles(pinned, name, nb);
+      const paths = await writeNotebookFiles(pinned, name, nb, (p, data) =>
+        writeFileAtomic(p, data, owner ? { owner } : {}),
+      );
       const at = (file: string) => (rel === '.' ? posix.basename(file) : `${rel}/${posix.basename(file)}`);
       const text = readFileSync(paths.srcmd, 'utf8');
       artifacts.push(

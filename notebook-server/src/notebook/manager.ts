@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../confine/atomic.ts';
 import { inDirInside, unlinkInside } from '../confine/fs.ts';
 import { PathError } from '../confine/relative.ts';
+import type { Owner } from '../confine/walk.ts';
 import { experimentIdProblem } from '../ids/index.ts';
 import { newId } from './cells.ts';
 import { InvalidCellError, SessionNotFoundError } from './errors.ts';
@@ -33,6 +34,8 @@ export interface SessionManagerOptions {
    * can write pointers there, and the server may run as root).
    */
   workDir?: string;
+  /** Who owns the files sessions make in their work dirs (the experiment's user, under a root server). */
+  fileOwner?: Owner;
 }
 
 export interface CreateSessionOptions {
@@ -59,12 +62,14 @@ export class SessionManager {
   readonly #kernelSource: KernelSource;
   readonly #sessions = new Map<string, Session>();
   readonly #workDir: string | undefined;
+  readonly #fileOwner: Owner | undefined;
 
   constructor(options: SessionManagerOptions) {
     this.root = resolve(options.root);
     this.bus = options.bus ?? new EventBus();
     this.#kernelSource = options.kernelSource;
     this.#workDir = options.workDir === undefined ? undefined : resolve(options.workDir);
+    this.#fileOwner = options.fileOwner;
   }
 
   async create(options: CreateSessionOptions): Promise<Session> {
@@ -95,11 +100,14 @@ export class SessionManager {
       stored: { record, cells: [] },
       kernelSource: this.#kernelSource,
       bus: this.bus,
+      fileOwner: this.#fileOwner,
     });
     await session.save();
-    inDirInside(this.root, POINTERS, { ...IN_ROOT, create: true }, (dir) =>
+    const owner = this.#fileOwner ? { owner: this.#fileOwner } : {};
+    inDirInside(this.root, POINTERS, { ...IN_ROOT, create: true, ...owner }, (dir) =>
       writeFileAtomic(join(dir, `${id}.json`), `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`, {
         mkdir: false,
+        ...owner,
       }),
     );
     this.#adopt(session, 'created');
@@ -164,7 +172,12 @@ export class SessionManager {
         }
         if (this.#sessions.has(pointer.session_id)) continue;
         const stored = await loadSession(pointer.work_dir, pointer.session_id);
-        const session = new Session({ stored, kernelSource: this.#kernelSource, bus: this.bus });
+        const session = new Session({
+          stored,
+          kernelSource: this.#kernelSource,
+          bus: this.bus,
+          fileOwner: this.#fileOwner,
+        });
         this.#adopt(session, 'reopened');
         report.reopened.push(session);
       } catch (err) {

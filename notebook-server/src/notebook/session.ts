@@ -2,6 +2,7 @@
 // and persistence of every change to the session's work dir.
 import { join } from 'node:path';
 import type { Cell, CodeCell, Notebook, Output } from '../../../srcmd/src/nbformat.ts';
+import type { Owner } from '../confine/walk.ts';
 import type { Kernel } from '../kernel/types.ts';
 import { appendOutput, type CellPosition, makeCell, type NewCell, uniqueFilename } from './cells.ts';
 import {
@@ -49,6 +50,8 @@ export interface SessionOptions {
   stored: StoredSession;
   kernelSource: KernelSource;
   bus: EventBus;
+  /** Who owns the files the session makes in its work dir (the experiment's user, under a root server). */
+  fileOwner?: Owner | undefined;
 }
 
 export class Session implements QueueHost {
@@ -56,6 +59,8 @@ export class Session implements QueueHost {
   readonly experimentId: string;
   readonly workDir: string;
   readonly createdAt: string;
+  /** Who owns the files the session makes in its work dir (unset: this process's user). */
+  readonly fileOwner: Owner | undefined;
   name: string;
   readonly #notebookBase: string;
   #updatedAt: string;
@@ -67,12 +72,13 @@ export class Session implements QueueHost {
   readonly #slot: KernelSlot;
   readonly #queue: ExecutionQueue;
 
-  constructor({ stored, kernelSource, bus }: SessionOptions) {
+  constructor({ stored, kernelSource, bus, fileOwner }: SessionOptions) {
     const { record } = stored;
     this.id = record.id;
     this.experimentId = record.experiment_id;
     this.workDir = record.work_dir;
     this.createdAt = record.created_at;
+    this.fileOwner = fileOwner;
     this.name = record.name;
     this.#updatedAt = record.updated_at;
     this.#notebookBase = record.notebook_base;
@@ -85,6 +91,7 @@ export class Session implements QueueHost {
       record.id,
       () => ({ record: this.toRecord(), notebook: this.toNotebook() }),
       record.seq,
+      fileOwner,
     );
     this.#queue = new ExecutionQueue(this, kernelSource, record.work_dir);
     this.#slot = this.#queue.slot;

@@ -21,6 +21,7 @@ import type { Cell, Notebook } from '../../../srcmd/src/nbformat.ts';
 import { inDirInside, readInside, unlinkInside, withDirInside } from '../confine/fs.ts';
 import { confineRelative, PathError } from '../confine/relative.ts';
 import { UnchangedFiles } from '../confine/unchanged.ts';
+import type { Owner } from '../confine/walk.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
 import { CellError, CellRunStatus } from './events.ts';
 
@@ -146,7 +147,7 @@ export function pickNotebookBase(workDir: string, name: string, id: string): str
  */
 export class SessionStore {
   #chain: Promise<void> = Promise.resolve();
-  readonly #files = new UnchangedFiles();
+  readonly #files: UnchangedFiles;
   #next: Promise<void> | null = null;
   #seqReserved: number;
 
@@ -157,11 +158,19 @@ export class SessionStore {
     readonly id: string,
     snapshot: () => { record: SessionRecord; notebook: Notebook },
     initialSeq: number,
+    /** Owner of the files and directories made in the work dir (the experiment's user). */
+    readonly owner?: Owner,
     seqBlock = 1000,
   ) {
+    this.#files = new UnchangedFiles(owner ? { owner } : {});
     this.#snapshot = snapshot;
     this.#seqBlock = seqBlock;
     this.#seqReserved = initialSeq;
+  }
+
+  /** Directories made on the way are the owner's too. */
+  get #made() {
+    return { ...IN_WORK_DIR, create: true, ...(this.owner ? { owner: this.owner } : {}) };
   }
 
   save(): Promise<void> {
@@ -175,7 +184,7 @@ export class SessionStore {
         const write = (path: string, text: string) => this.#files.write(path, text, pinned(path));
         await writeNotebookFiles(this.workDir, record.notebook_base, notebook, write);
       });
-      inDirInside(this.workDir, SESSION_DIR, { ...IN_WORK_DIR, create: true }, (dir) =>
+      inDirInside(this.workDir, SESSION_DIR, this.#made, (dir) =>
         this.#files.write(
           sessionFile(this.workDir, this.id),
           `${JSON.stringify(record, null, 1)}\n`,
@@ -196,8 +205,12 @@ export class SessionStore {
   reserveSeq(seq: number): void {
     if (seq <= this.#seqReserved) return;
     try {
-      inDirInside(this.workDir, SESSION_DIR, { ...IN_WORK_DIR, create: true }, (dir) =>
-        writeStateFile(join(dir, `${this.id}.seq`), String(seq + this.#seqBlock)),
+      inDirInside(this.workDir, SESSION_DIR, this.#made, (dir) =>
+        writeStateFile(
+          join(dir, `${this.id}.seq`),
+          String(seq + this.#seqBlock),
+          this.owner ? { owner: this.owner } : {},
+        ),
       );
       this.#seqReserved = seq + this.#seqBlock;
     } catch {

@@ -15,6 +15,7 @@ import {
   ContainerRuntimeError,
   type ContainerSpec,
   type CreateResult,
+  type HostSessionServer,
 } from '../runtime/types.ts';
 
 export type RuntimeKind = 'local' | 'docker' | 'swarm';
@@ -29,6 +30,8 @@ export interface RuntimeSettings {
   sharedCache?: boolean;
   /** Warm containers of the docker runtime (PERAGUS_DOCKER_POOL). */
   dockerPool?: number;
+  /** Serves sandboxed local experiments' sessions in this process (app/hosted-sessions.ts). */
+  hostSessions?: HostSessionServer;
   log?: Logger;
 }
 
@@ -47,9 +50,10 @@ export class ContainerService {
   }
 
   #local() {
-    const { nodePoolSize, sharedCache, log } = this.#settings;
+    const { nodePoolSize, sharedCache, log, hostSessions } = this.#settings;
     return {
       ...(nodePoolSize !== undefined ? { nodePoolSize } : {}),
+      ...(hostSessions ? { hostSessions } : {}),
       ...(sharedCache !== undefined ? { sharedCache } : {}),
       ...(log ? { log } : {}),
     };
@@ -139,6 +143,14 @@ export class ContainerService {
     if (!found.endpoint)
       throw new ContainerRuntimeError('not_found', `container ${containerId} has no MCP endpoint`);
     // A swarm experiment is reached over its node's hub connection, never by a path on this host.
+    // A hosted local experiment's sessions are served in this process: reached in memory.
+    if (rt instanceof LocalRuntime && rt.servesHere(found.container_id)) {
+      return {
+        container_id: found.container_id,
+        endpoint: found.endpoint,
+        connect: () => rt.hostTransport(found.container_id),
+      };
+    }
     if (rt instanceof SwarmRuntime) {
       return {
         container_id: found.container_id,

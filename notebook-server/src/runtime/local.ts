@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readSetting } from '../config/index.ts';
 import { kindInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
@@ -65,6 +66,7 @@ import type {
   ExecOptions,
   ExecResult,
   HealthResult,
+  HostSessionServer,
   LogsOptions,
   LogsResult,
   StatsResult,
@@ -91,7 +93,15 @@ interface LocalRecord {
   env: Record<string, string>;
   /** Registered with this runtime's kernel zygote (revoked on destroy). */
   zygote?: boolean;
+  /** The host process that serves its sessions itself (no node process in its sandbox). */
+  host_pid?: number;
 }
+
+/**
+ * What holds a hosted experiment's sandbox open (its namespaces, which kernels join) while this
+ * host serves its sessions: it reads the lifeline on its stdin, so it ends with the host.
+ */
+const SANDBOX_HOLDER = ['/bin/cat'];
 
 export interface LocalRuntimeOptions {
   home?: string;
@@ -105,6 +115,13 @@ export interface LocalRuntimeOptions {
   log?: Logger;
   /** Default: bubblewrap when it runs here (checked once), else none. */
   isolation?: IsolationCheck;
+  /**
+   * Serves sandboxed experiments' sessions in this process, when `localSessions` is "host"
+   * (default PERAGUS_LOCAL_SESSIONS): each experiment's sandbox then holds its kernel alone, and
+   * no node process. Without it (or bubblewrap, a root host and the zygote), a node serves them.
+   */
+  hostSessions?: HostSessionServer;
+  localSessions?: 'host' | 'node';
 }
 
 export class LocalRuntime implements ContainerRuntime {
@@ -130,6 +147,9 @@ export class LocalRuntime implements ContainerRuntime {
   readonly #sharedCache: boolean;
   readonly #nodeSnapshot: boolean;
   readonly #log: Logger;
+  readonly #hostSessions: HostSessionServer | undefined;
+  /** Containers whose sessions this process serves. */
+  readonly #hosted = new Set<string>();
 
   constructor(options: LocalRuntimeOptions = {}) {
     this.home = options.home ?? peragusHome();
@@ -139,6 +159,8 @@ export class LocalRuntime implements ContainerRuntime {
     this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
     this.#nodeSnapshot = options.nodeSnapshot ?? readSetting('nodeSnapshot');
     this.#log = options.log ?? createLogger();
+    const localSessions = options.localSessions ?? readSetting('localSessions');
+    this.#hostSessions = localSessions === 'host' ? options.hostSessions : undefined;
     mkdirSync(this.#registry, { recursive: true });
     this.#isolation = options.isolation;
   }
@@ -238,6 +260,9 @@ export class LocalRuntime implements ContainerRuntime {
     // Without a command of its own, the container is an experiment's node role.
     const node = !spec.command;
     const zygote = !node || (bwrapped && !this.#owner) ? null : await this.#kernelZygote();
+    // This host serves the sessions itself when it can fork the kernel into the sandbox.
+    const hosts =
+      node && zygote !== null && bwrapped && this.#owner !== undefined ? this.#hostSessions : undefined;
     const experimentId = spec.experiment_id ?? newExperimentId();
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
@@ -254,9 +279,10 @@ export class LocalRuntime implements ContainerRuntime {
     const endpoint = endpointFor(layout.socketPath);
     const out = openSync(join(logDir, 'stdout.log'), 'a');
     const err = openSync(join(logDir, 'stderr.log'), 'a');
-    const cmd =
-      spec.command ??
-      nodeRoleArgv(['--socket', layout.socketPath, '--work-dir', layout.workDir], this.#nodeSnapshot);
+    const cmd = hosts
+      ? SANDBOX_HOLDER
+      : (spec.command ??
+        nodeRoleArgv(['--socket', layout.socketPath, '--work-dir', layout.workDir], this.#nodeSnapshot));
     let zygoteSocket = zygote?.socketPath ?? '0';
     let sockets: [string, string][] | undefined;
     if (zygote && bwrapped && this.#owner) {
@@ -268,25 +294,30 @@ export class LocalRuntime implements ContainerRuntime {
         zygoteSocket = '0';
       }
     }
+    // What every process of the experiment sees (the node's, its kernels', a hosted kernel's).
+    const experimentVars = {
+      ...spec.env,
+      PERAGUS_EXPERIMENT_ID: experimentId,
+      PERAGUS_CONTAINER_ID: containerId,
+      PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home, undefined, this.#sharedCache),
+      // Kernels cap each file they write at the volume cap (volume-cap.ts: what the local runtime can do).
+      PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
+    };
     const sandboxed = this.#sandboxed(
       cmd,
       layout.workDir,
       {
-        ...spec.env,
-        PERAGUS_EXPERIMENT_ID: experimentId,
-        PERAGUS_CONTAINER_ID: containerId,
+        ...experimentVars,
         PERAGUS_POOL_SIZE: String(this.#nodePoolSize),
-        PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home, undefined, this.#sharedCache),
         [ZYGOTE_ENV]: zygoteSocket,
         // The node stops when this process is gone (runtime/parent-watch.ts): its pid where
         // the node can see it, and always the lifeline on its stdin.
         ...parentWatchEnv(),
         ...(node ? LIFELINE_ENV : {}),
-        // Kernels cap each file they write at the volume cap (volume-cap.ts: what the local runtime can do).
-        PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
       },
       undefined,
-      sockets,
+      // A hosted experiment's sandbox gets no zygote socket: only this host asks for its kernels.
+      hosts ? undefined : sockets,
     );
     const [file, ...args] = sandboxed.argv as [string, ...string[]];
     const child = spawn(file, args, {
@@ -323,6 +354,7 @@ export class LocalRuntime implements ContainerRuntime {
       created_at: new Date().toISOString(),
       env: spec.env ?? {},
       ...(sockets ? { zygote: true } : {}),
+      ...(hosts ? { host_pid: process.pid } : {}),
     };
     this.#save(record);
     if (sockets && zygote) {
@@ -335,7 +367,25 @@ export class LocalRuntime implements ContainerRuntime {
         );
       });
     }
-    if (node) {
+    if (hosts && zygote) {
+      try {
+        await hosts.open({
+          container_id: containerId,
+          experiment_id: experimentId,
+          work_dir: layout.workDir,
+          env: experimentEnv({ ...SANDBOX_ENV, ...experimentVars }),
+          owner: this.#owner as Owner,
+          fork: (request) => zygote.forkInto(containerId, request),
+        });
+        this.#hosted.add(containerId);
+      } catch (e) {
+        await this.destroy(containerId);
+        throw new ContainerRuntimeError(
+          'create_failed',
+          `cannot serve ${experimentId}'s sessions: ${(e as Error).message}`,
+        );
+      }
+    } else if (node) {
       try {
         await waitForEndpoint(endpoint, this.#readyTimeoutMs, async () =>
           isAlive(spawned) ? null : `exit; stderr: ${this.#tail(join(logDir, 'stderr.log'), 20)}`,
@@ -436,7 +486,8 @@ export class LocalRuntime implements ContainerRuntime {
   async health(id: string): Promise<HealthResult> {
     const rec = this.#get(id);
     const running = isAlive(rec.pid);
-    const reachable = running ? await probeSocket(rec.endpoint) : false;
+    const hosted = rec.host_pid !== undefined;
+    const reachable = running ? (hosted ? this.#hosted.has(id) : await probeSocket(rec.endpoint)) : false;
     return {
       container_id: id,
       experiment_id: rec.experiment_id,
@@ -448,7 +499,9 @@ export class LocalRuntime implements ContainerRuntime {
       reason: running
         ? reachable
           ? 'running'
-          : 'running, but the MCP endpoint does not accept connections'
+          : hosted
+            ? `running, but its sessions are served by another host process (${rec.host_pid})`
+            : 'running, but the MCP endpoint does not accept connections'
         : `the node process ${rec.pid} has exited; stderr: ${this.#tail(join(rec.log_dir, 'stderr.log'), 5)}`,
       started_at: rec.created_at,
       finished_at: null,
@@ -465,6 +518,7 @@ export class LocalRuntime implements ContainerRuntime {
       return { removed: false };
     }
     const rec = JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
+    if (this.#hosted.delete(id)) await this.#hostSessions?.close(id).catch(() => undefined);
     await stopGroup(rec.pid);
     lifeline?.destroy();
     if (rec.zygote) await (await this.#zygote)?.revoke(rec.container_id).catch(() => undefined);
@@ -500,6 +554,21 @@ export class LocalRuntime implements ContainerRuntime {
       });
     }
     return infos;
+  }
+
+  /** Whether this process serves the container's sessions itself (then hostTransport reaches them). */
+  servesHere(id: string): boolean {
+    return this.#hosted.has(id);
+  }
+
+  /** A new MCP connection to the sessions this process serves for the container. */
+  hostTransport(id: string): Promise<Transport> {
+    if (!this.#hostSessions || !this.#hosted.has(id)) {
+      return Promise.reject(
+        new ContainerRuntimeError('not_found', `the sessions of ${id} are not served by this host`),
+      );
+    }
+    return this.#hostSessions.transport(id);
   }
 
   #get(id: string): LocalRecord {

@@ -10,9 +10,12 @@
 // with `slack` keep that much room for such changes.
 import { closeSync, fstatSync, fsyncSync, openSync } from 'node:fs';
 import { writeAllSync, writeFileAtomic } from '../confine/atomic.ts';
+import type { Owner } from '../confine/walk.ts';
 
 export interface StateFileOptions {
   mode?: number;
+  /** chown the file before it appears. */
+  owner?: Owner;
   /** Trailing spaces kept after the text, room for a later in-place change. */
   slack?: number;
   /** On ENOSPC / EDQUOT, overwrite the old file in place when the text fits in it. */
@@ -23,7 +26,7 @@ export function writeStateFile(path: string, data: string | Buffer, options: Sta
   let buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   if (options.slack) buf = Buffer.concat([buf, Buffer.alloc(options.slack, 0x20)]);
   try {
-    writeFileAtomic(path, buf, { mode: options.mode });
+    writeFileAtomic(path, buf, { mode: options.mode, ...(options.owner ? { owner: options.owner } : {}) });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (options.inPlaceWhenFull && (code === 'ENOSPC' || code === 'EDQUOT') && overwriteInPlace(path, buf))

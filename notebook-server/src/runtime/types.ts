@@ -2,9 +2,13 @@
 // runs the notebook server in its node role and exposes an MCP endpoint on a
 // Unix socket inside the experiment's work dir. Implemented by docker.ts and
 // local.ts; callers (MCP tools, orchestrator) depend only on this file.
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { z } from 'zod';
+import type { Owner } from '../confine/walk.ts';
 import { PeragusError } from '../errors/index.ts';
 import { ExperimentIdSchema } from '../ids/index.ts';
+import type { KernelProcess } from '../kernel/launcher.ts';
+import type { ZygoteKernelRequest } from '../kernel/zygote.ts';
 import type { Isolation } from '../sandbox/bwrap.ts';
 
 /** Where the experiment volume is mounted inside a container; client paths are relative to it. */
@@ -253,6 +257,32 @@ export interface ContainerInfo {
 export interface DestroyOptions {
   /** Also delete the experiment work dir on the host. Default false: results stay. */
   removeWorkDir?: boolean;
+}
+
+/** An experiment whose sessions this host serves itself (the local runtime under bubblewrap). */
+export interface HostedExperiment {
+  container_id: string;
+  experiment_id: string;
+  /** Its work dir: the same path in its sandbox, where the kernel writes too. */
+  work_dir: string;
+  /** The environment of its processes (the kernel's, before the session adds its own). */
+  env: Record<string, string>;
+  /** The experiment's user, who owns what the kernel reads and binds in the work dir. */
+  owner: Owner;
+  /** Forks a kernel into the experiment's sandbox (the kernel zygote); its pid is this host's. */
+  fork(request: ZygoteKernelRequest): KernelProcess;
+}
+
+/**
+ * Serves hosted experiments' sessions in this process: no node process per experiment (its
+ * start is most of an experiment's CPU). The composition root provides it (app/hosted-sessions.ts).
+ */
+export interface HostSessionServer {
+  open(experiment: HostedExperiment): Promise<void>;
+  /** A new MCP connection to an open experiment's tools. */
+  transport(containerId: string): Promise<Transport>;
+  /** Stops its sessions' kernels (their files stay in the work dir). */
+  close(containerId: string): Promise<void>;
 }
 
 export interface ContainerRuntime {

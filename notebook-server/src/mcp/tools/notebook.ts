@@ -31,7 +31,7 @@ export function runSummary(session: Session, run: CellRunResult) {
     ...(run.error
       ? { error: { kind: run.error.kind, ename: run.error.ename, evalue: run.error.evalue } }
       : {}),
-    outputs: summarizeOutputs(run.outputs, session.workDir, run.cell_id),
+    outputs: summarizeOutputs(run.outputs, session.workDir, run.cell_id, session.fileOwner),
   };
 }
 
