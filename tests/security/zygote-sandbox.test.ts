@@ -5,20 +5,11 @@
 // serves each sandbox on a socket of its own; the attacks below run for
 // real from inside experiment A against experiment B and the host.
 import { randomBytes } from 'node:crypto';
-import {
-  chownSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KernelClient } from '../../notebook-server/src/kernel/client.ts';
-import { type ConnectionInfo, writeConnectionFile } from '../../notebook-server/src/kernel/connection.ts';
+import type { KernelProcess } from '../../notebook-server/src/kernel/launcher.ts';
+import { startKernel } from '../../notebook-server/src/kernel/start.ts';
 import {
   launchFromZygote,
   startZygote,
@@ -107,8 +98,12 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
       .map((l) => JSON.parse(l) as { pid?: number; out?: string; exit?: number; error?: string });
   };
 
+  const savedSessions = process.env.PERAGUS_LOCAL_SESSIONS;
   beforeAll(async () => {
     process.env.PERAGUS_TOKEN = TOKEN;
+    // A node process in each sandbox serves the sessions here (the zygote's experiment sockets are
+    // theirs); sessions the host serves itself are the last describe's.
+    process.env.PERAGUS_LOCAL_SESSIONS = 'node';
     t = await startTestHost({ runtime: 'local' });
     for (const [x, id] of [
       [a, 'zyg-a'],
@@ -124,6 +119,8 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
   afterAll(async () => {
     if (savedToken === undefined) delete process.env.PERAGUS_TOKEN;
     else process.env.PERAGUS_TOKEN = savedToken;
+    if (savedSessions === undefined) delete process.env.PERAGUS_LOCAL_SESSIONS;
+    else process.env.PERAGUS_LOCAL_SESSIONS = savedSessions;
     await t?.close();
   });
 
@@ -213,27 +210,7 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
     const local = t.host.containers.runtime('local') as LocalRuntime;
     const main = (await local.zygoteSocket()) as string;
     const record = JSON.parse(readFileSync(join(t.home, 'local-containers', `${a.cid}.json`), 'utf8'));
-    // What a host-served session writes for its kernel: an ipc connection file in the work dir.
-    const dir = join(a.work, '.host-kernel');
-    mkdirSync(dir, { recursive: true });
-    chownSync(dir, EXPERIMENT_UID, EXPERIMENT_UID);
-    const info: ConnectionInfo = {
-      transport: 'ipc',
-      ip: join(dir, 'k'),
-      shell_port: 1,
-      iopub_port: 2,
-      stdin_port: 3,
-      control_port: 4,
-      hb_port: 5,
-      key: randomBytes(32).toString('hex'),
-      signature_scheme: 'hmac-sha256',
-      kernel_name: 'peragus-pysd',
-    };
-    const file = join(dir, 'k.json');
-    writeConnectionFile(file, info);
-    chownSync(file, EXPERIMENT_UID, EXPERIMENT_UID);
-    const request = { argv: ['-f', file], cwd: a.work, env: { PATH: '/usr/bin:/bin', HOME: '/tmp' } };
-
+    const request = { argv: ['-f', '/tmp/none.json'], cwd: a.work, env: { PATH: '/usr/bin:/bin' } };
     // Only a registered experiment's sandbox, and only for kernels.
     for (const [bad, why] of [
       [{ op: 'fork', id: 'zyg-nobody', ...request }, /no experiment 'zyg-nobody' is registered for kernels/],
@@ -241,25 +218,42 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
     ] as const) {
       expect(await askZygote(main, bad)).toMatch(why);
     }
-
-    const proc = launchFromZygote(main, { op: 'fork', id: a.cid, ...request });
-    const client = new KernelClient({ connection: info, process: proc, heartbeat: false });
+    // What a session the host serves does (app/hosted-sessions.ts): the connection file and the
+    // ipc sockets in the work dir, the kernel forked on the host's request.
+    let forked: KernelProcess | undefined;
+    const kernel = await startKernel({
+      workDir: a.work,
+      heartbeat: false,
+      inSandbox: {
+        connection: { dir: '.host-kernel', owner: { uid: EXPERIMENT_UID, gid: EXPERIMENT_UID } },
+        fork: (r) => {
+          forked = launchFromZygote(main, { op: 'fork', id: a.cid, ...r });
+          return forked;
+        },
+      },
+    });
     try {
-      await client.waitReady(60_000);
+      const pid = forked?.pid as number;
       // The pid this host got is the kernel's here: a process of A's sandbox, as the experiment user.
-      expect(sandboxProcesses(record.pid as number)).toContain(proc.pid);
-      const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+      expect(sandboxProcesses(record.pid as number)).toContain(pid);
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe(String(EXPERIMENT_UID));
       expect(/^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/)).toHaveLength(2);
-      const seen = await client.execute(
-        `import os, socket; print(os.getuid(), socket.gethostname(), os.path.exists('/proc/${process.pid}'), os.path.exists(${JSON.stringify(b.work)}))`,
+      const seen = await kernel.execute(
+        `import os, socket; print(os.getuid(), socket.gethostname(), os.path.exists('/proc/${process.pid}'), os.path.exists(${JSON.stringify(b.work)}), 'PERAGUS_TOKEN' in os.environ)`,
       );
       expect(seen.status).toBe('ok');
-      expect(JSON.stringify(seen.outputs)).toContain(`${EXPERIMENT_UID} peragus-experiment False False`);
+      expect(JSON.stringify(seen.outputs)).toContain(
+        `${EXPERIMENT_UID} peragus-experiment False False False`,
+      );
+      // Its connection file is the experiment user's, readable by no one else.
+      const file = kernel.connectionFile as string;
+      expect(statSync(file).uid).toBe(EXPERIMENT_UID);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
     } finally {
-      await client.shutdown();
+      await kernel.shutdown();
     }
-    expect(proc.hasExited).toBe(true);
+    expect(forked?.hasExited).toBe(true);
   }, 120_000);
 
   it("a kernel asked for with B's work dir, a .. path or a link to B gets A's sandbox and never B's dir", async () => {
@@ -389,5 +383,46 @@ describe.skipIf(why !== null)("the zygote's experiment sockets", () => {
         if (end === 'close') expect(existsSync(server)).toBe(false);
       }
     }
+  }, 180_000);
+});
+
+describe.skipIf(why !== null)('an experiment whose sessions the host serves itself (the default)', () => {
+  let t: TestHost;
+  beforeAll(async () => {
+    t = await startTestHost({ runtime: 'local' });
+  }, 300_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("its sandbox holds the kernel alone: no node process, no zygote socket, its files the experiment user's", async () => {
+    const created = await t.call('container_create', { experiment_id: 'hosted-a' });
+    expect(created.isolation).toBe('bubblewrap');
+    const cid = created.container_id as string;
+    const work = created.work_dir as string;
+    const nb = await t.call('notebook_create', { name: 'hosted', container_id: cid });
+    const code = [
+      'import json, os',
+      "pids = [p for p in os.listdir('/proc') if p.isdigit()]",
+      "cmds = sorted(open(f'/proc/{p}/cmdline', 'rb').read().split(b'\\0')[0].decode().rsplit('/', 1)[-1] for p in pids)",
+      "print(json.dumps({'cmds': cmds, 'run': os.path.exists('/run/peragus'), 'uid': os.getuid(), 'zyg': [k for k in os.environ if 'ZYGOTE' in k], 'cwd': os.getcwd()}))",
+    ].join('\n');
+    const cell = await t.call('cell_add', { session_id: nb.session_id, source: code, execute: true });
+    const run = cell.run as { status: string; outputs: { text?: string }[] };
+    expect(run.status, JSON.stringify(run.outputs)).toBe('ok');
+    const seen = JSON.parse(run.outputs[0]?.text ?? '{}');
+    // bubblewrap's init, the holder (cat) and the kernel (python): nothing else, no node.
+    expect(seen.cmds.filter((c: string) => c !== 'bwrap')).toEqual(['cat', 'python']);
+    expect(seen).toMatchObject({ run: false, uid: EXPERIMENT_UID, zyg: [], cwd: work });
+    // What the host wrote for the session is the experiment user's, as a node would have made it.
+    for (const f of readdirSync(work).filter((n) => n.endsWith('.src.md') || n.endsWith('.outputs.json'))) {
+      expect(statSync(join(work, f)).uid, f).toBe(EXPERIMENT_UID);
+    }
+    expect(statSync(join(work, '.peragus', 'sessions')).uid).toBe(EXPERIMENT_UID);
+    // The container's health says its sessions are served (no endpoint socket to probe).
+    const health = await t.call('container_health', { container_id: cid });
+    expect(health).toMatchObject({ running: true, endpoint_reachable: true });
+    await t.call('container_destroy', { container_id: cid, remove_work_dir: true });
+    expect(existsSync(work)).toBe(false);
   }, 180_000);
 });

@@ -106,6 +106,7 @@ export class KernelChannels {
 
   /** Connects each socket once the kernel has bound it (sends wait for their peer meanwhile). */
   async #connectInside(root: string, sockets: [ChannelName, Dealer | Subscriber][]): Promise<void> {
+    await Promise.resolve(); // a refusal is reported to a constructed client, never from inside its constructor
     for (const [channel, socket] of sockets) {
       for (;;) {
         if (this.#closed) return;

@@ -1,5 +1,5 @@
 // The cold path: connection file + process + client, resolved when ready.
-
+import { SANDBOX_ENV } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import { type HeartbeatOptions, KernelClient } from './client.ts';
 import { type ConnectionInside, createConnectionFile, type Transport } from './connection.ts';
@@ -76,6 +76,7 @@ function forkRequest(launch: LaunchOptions): ZygoteKernelRequest {
   // The sandbox's pid namespace ends the kernel with its host (the zygote kills it when the host
   // hangs up, and the sandbox ends with the host): no parent to watch across namespaces.
   const env = experimentEnv({
+    ...SANDBOX_ENV,
     ...launch.spec.env,
     ...launch.env,
     JPY_PARENT_PID: '0',

@@ -260,9 +260,6 @@ export class LocalRuntime implements ContainerRuntime {
     // Without a command of its own, the container is an experiment's node role.
     const node = !spec.command;
     const zygote = !node || (bwrapped && !this.#owner) ? null : await this.#kernelZygote();
-    // This host serves the sessions itself when it can fork the kernel into the sandbox.
-    const hosts =
-      node && zygote !== null && bwrapped && this.#owner !== undefined ? this.#hostSessions : undefined;
     const experimentId = spec.experiment_id ?? newExperimentId();
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
@@ -279,10 +276,6 @@ export class LocalRuntime implements ContainerRuntime {
     const endpoint = endpointFor(layout.socketPath);
     const out = openSync(join(logDir, 'stdout.log'), 'a');
     const err = openSync(join(logDir, 'stderr.log'), 'a');
-    const cmd = hosts
-      ? SANDBOX_HOLDER
-      : (spec.command ??
-        nodeRoleArgv(['--socket', layout.socketPath, '--work-dir', layout.workDir], this.#nodeSnapshot));
     let zygoteSocket = zygote?.socketPath ?? '0';
     let sockets: [string, string][] | undefined;
     if (zygote && bwrapped && this.#owner) {
@@ -294,6 +287,13 @@ export class LocalRuntime implements ContainerRuntime {
         zygoteSocket = '0';
       }
     }
+    // This host serves the sessions itself when the zygote can fork the kernel into the sandbox
+    // (registered: a zygote that died leaves the experiment to a node, whose kernels start cold).
+    const hosts = node && sockets && zygote ? this.#hostSessions : undefined;
+    const cmd = hosts
+      ? SANDBOX_HOLDER
+      : (spec.command ??
+        nodeRoleArgv(['--socket', layout.socketPath, '--work-dir', layout.workDir], this.#nodeSnapshot));
     // What every process of the experiment sees (the node's, its kernels', a hosted kernel's).
     const experimentVars = {
       ...spec.env,
