@@ -152,7 +152,7 @@ describe('the node role from its startup snapshot', () => {
     child.kill('SIGTERM');
   });
 
-  it('`peragus run` starts its local nodes from it; PERAGUS_NODE_SNAPSHOT=0 from the bundle', async () => {
+  it('`peragus run` starts its local nodes from it (PERAGUS_LOCAL_SESSIONS=node); PERAGUS_NODE_SNAPSHOT=0 from the bundle', async () => {
     const plan = join(home, 'plan.json');
     writeFileSync(
       plan,
@@ -168,7 +168,12 @@ describe('the node role from its startup snapshot', () => {
     ] as const) {
       const runHome = join(home, `run-${flag}`);
       await promisify(execFile)(process.execPath, [join(REPO, 'bin/peragus.js'), 'run', plan], {
-        env: { ...process.env, PERAGUS_HOME: runHome, PERAGUS_NODE_SNAPSHOT: flag },
+        env: {
+          ...process.env,
+          PERAGUS_HOME: runHome,
+          PERAGUS_NODE_SNAPSHOT: flag,
+          PERAGUS_LOCAL_SESSIONS: 'node',
+        },
         timeout: 300_000,
       });
       const [experiment] = readdirSync(join(runHome, 'experiments'));

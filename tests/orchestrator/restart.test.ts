@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isNodeRoleCommand } from '../helpers/node-role.ts';
+import { isExperimentCommand } from '../helpers/node-role.ts';
 import { REPO } from '../helpers/sd-models.ts';
 import { killMidPlanAndRestart, startStdioHost } from '../helpers/stdio-host.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -16,10 +16,10 @@ const home = mkdtempSync(join(tmpdir(), 'peragus-kill-'));
 const clients: Client[] = [];
 const startHost = () => startStdioHost({ PERAGUS_HOME: home }, clients);
 
-/** Node-role processes serving experiments under this test's PERAGUS_HOME. */
+/** What serves experiments under this test's PERAGUS_HOME: node roles, or sandboxes the host serves. */
 function nodeProcesses(): string[] {
   const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => isNodeRoleCommand(l) && l.includes(home));
+  return out.split('\n').filter((l) => isExperimentCommand(l) && l.includes(home));
 }
 
 afterAll(async () => {

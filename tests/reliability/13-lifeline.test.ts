@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isNodeRoleCommand } from '../helpers/node-role.ts';
+import { isExperimentCommand, isNodeRoleCommand } from '../helpers/node-role.ts';
 import { REPO } from '../helpers/sd-models.ts';
 import { BIN, cli, processesUsing, until } from './helpers.ts';
 
@@ -24,8 +24,9 @@ afterAll(() => {
 });
 
 const nodes = () => processesUsing(home).filter((p) => isNodeRoleCommand(p.cmd));
+const experiments = () => processesUsing(home).filter((p) => isExperimentCommand(p.cmd));
 
-describe('a node dies with its host', () => {
+describe("a node, or a hosted experiment's sandbox, dies with its host", () => {
   it('when its parent was never the host it watches: the lifeline on stdin ends it', async () => {
     const work = join(home, 'orphan', 'work');
     mkdirSync(work, { recursive: true });
@@ -67,11 +68,14 @@ setInterval(() => {}, 1000);
       }),
     );
     const run = cli(['run', planFile], { PERAGUS_HOME: home });
-    // The earliest moment a node exists: its host may not have saved its record yet.
-    await until(() => nodes().length > 0, 120_000, 'the first node process');
+    // The earliest moment an experiment's process exists (its node, or the sandbox of one the
+    // host serves): its host may not have saved its record yet.
+    await until(() => experiments().length > 0, 120_000, "the first experiment's process");
     run.child.kill('SIGKILL');
     await run.exited;
-    await until(() => nodes().length === 0, 20_000, 'no node process left by the killed host');
-    expect(nodes()).toEqual([]);
+    await until(() => experiments().length === 0, 20_000, 'no experiment process left by the killed host');
+    expect(experiments()).toEqual([]);
+    // Nor a kernel: the experiment user's processes of this home are gone with their sandboxes.
+    expect(processesUsing(home).filter((p) => /python/.test(p.cmd))).toEqual([]);
   }, 180_000);
 });

@@ -104,6 +104,7 @@ export class SessionManager {
     });
     await session.save();
     const owner = this.#fileOwner ? { owner: this.#fileOwner } : {};
+    await mkdir(this.root, { recursive: true }); // the root is the server's own choice
     inDirInside(this.root, POINTERS, { ...IN_ROOT, create: true, ...owner }, (dir) =>
       writeFileAtomic(join(dir, `${id}.json`), `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`, {
         mkdir: false,
