@@ -95,7 +95,28 @@ describe("a session's files under a kernel's links", () => {
       expect(report.reopened, base).toEqual([]);
       expect(report.failed[0]?.error, base).toMatch(/notebook_base/);
     }
+    // The record's own id names its files: a path there is refused too.
+    writeFileSync(recordPath, JSON.stringify({ ...record, id: '../../outside/x' }));
+    const renamed = await new SessionManager({
+      root: work,
+      kernelSource: noKernels,
+      workDir: work,
+    }).reopenAll();
+    expect(renamed.reopened).toEqual([]);
+    expect(renamed.failed[0]?.error).toMatch(/session id/);
     writeFileSync(recordPath, JSON.stringify(record));
+    // A pointer naming a session by a path: refused, nothing read or written outside.
+    writeFileSync(
+      join(work, '.sessions', `${id}.json`),
+      JSON.stringify({ session_id: '../../../outside/secret', work_dir: work }),
+    );
+    const byPath = await new SessionManager({
+      root: work,
+      kernelSource: noKernels,
+      workDir: work,
+    }).reopenAll();
+    expect(byPath.reopened).toEqual([]);
+    expect(byPath.failed[0]?.error).toMatch(/session id/);
     // The pointer is the kernel's to rewrite too: it may not send the server to another directory.
     writeFileSync(
       join(work, '.sessions', `${id}.json`),

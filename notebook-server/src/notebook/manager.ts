@@ -19,6 +19,7 @@ import {
   pickNotebookBase,
   readTextInside,
   SESSION_FORMAT,
+  SessionId,
   type SessionRecord,
 } from './store.ts';
 
@@ -54,7 +55,7 @@ export interface ReopenReport {
 const POINTERS = '.sessions';
 /** The root can be an experiment's work dir, where the kernel writes too: no link there is followed. */
 const IN_ROOT = { where: 'the sessions root' };
-const Pointer = z.object({ session_id: z.string(), work_dir: z.string() });
+const Pointer = z.object({ session_id: SessionId, work_dir: z.string() });
 
 export class SessionManager {
   readonly root: string;

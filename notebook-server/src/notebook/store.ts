@@ -39,9 +39,14 @@ export const CellRun = z.object({
 export type CellRun = z.infer<typeof CellRun>;
 
 /** A session's metadata: `<work_dir>/.peragus/sessions/<id>.json` (cells live in the srcmd files). */
+/** A session id (cells.ts newId): it names files in the work dir, so nothing else is one. */
+export const SessionId = z
+  .string()
+  .regex(/^[A-Za-z0-9][\w-]{0,63}$/, 'a session id (letters, digits, "_", "-")');
+
 export const SessionRecord = z.object({
   format: z.literal(SESSION_FORMAT),
-  id: z.string(),
+  id: SessionId,
   experiment_id: z.string(),
   name: z.string(),
   work_dir: z.string(),
@@ -94,6 +99,7 @@ export interface StoredSession {
  */
 export async function loadSession(workDir: string, id: string): Promise<StoredSession> {
   const path = sessionFile(workDir, id);
+  if (!SessionId.safeParse(id).success) throw new Error(`${path}: "${id}" is not a session id`);
   const text = readTextInside(workDir, `${SESSION_DIR}/${id}.json`);
   if (text === null) throw new Error(`${path}: the session record does not exist`);
   let json: unknown;
@@ -109,6 +115,8 @@ export async function loadSession(workDir: string, id: string): Promise<StoredSe
       `${path}: invalid session record at ${issue?.path.join('.') || '<root>'}: ${issue?.message}`,
     );
   }
+  if (parsed.data.id !== id)
+    throw new Error(`${path}: the record is session ${parsed.data.id}'s, not ${id}'s`);
   // A saved seq reservation may be ahead of the record (events emitted after the last save).
   let seq = parsed.data.seq;
   try {

@@ -2,7 +2,7 @@
 // capped output, read a process tree's CPU and memory from /proc, and stop a
 // process group (SIGTERM, then SIGKILL).
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { isAlive, signalGroup } from '../proc/process.ts';
 import type { ExecResult } from './types.ts';
 
@@ -157,4 +157,26 @@ export function treeUsage(root: number): { rss: number; ticks: number; pids: num
     }
   }
   return { rss, ticks, pids: pids.length };
+}
+
+/**
+ * Resolves once a process under `root` runs `exe` (by its real path): for a sandbox, the moment
+ * bubblewrap has made every mount and exec'd the payload, so whatever joins it now sees the
+ * finished sandbox. Rejects when `root` ends first or after timeoutMs.
+ */
+export async function waitForExec(root: number, exe: string, timeoutMs: number): Promise<void> {
+  const target = realpathSync(exe);
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    for (const pid of processTree(root)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/exe`) === target) return;
+      } catch {
+        // exited, or not yet readable
+      }
+    }
+    if (!isAlive(root)) throw new Error(`process ${root} ended before it ran ${exe}`);
+    if (Date.now() > end) throw new Error(`process ${root} did not run ${exe} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }

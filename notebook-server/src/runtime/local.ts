@@ -35,7 +35,7 @@ import {
   ZYGOTE_SOCKET_INSIDE,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
-import { runCommand, stopGroup, treeUsage } from './local-process.ts';
+import { runCommand, stopGroup, treeUsage, waitForExec } from './local-process.ts';
 import { nodeRoleArgv } from './node-role-command.ts';
 import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
 import {
@@ -369,6 +369,9 @@ export class LocalRuntime implements ContainerRuntime {
     }
     if (hosts && zygote) {
       try {
+        // The kernel must join the finished sandbox: bubblewrap mounts /proc, the work dir and the
+        // rest before it execs the holder (a kernel forked sooner saw no /proc).
+        await waitForExec(spawned, SANDBOX_HOLDER[0] as string, this.#readyTimeoutMs);
         await hosts.open({
           container_id: containerId,
           experiment_id: experimentId,
