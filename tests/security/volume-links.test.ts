@@ -74,16 +74,49 @@ describe.each([
     expect(r.exit_code, String(r.stderr)).toBe(0);
   }
 
-  it.runIf(enabled)('the host never connects through a link planted at the endpoint socket', async () => {
-    // Another socket on the host (another experiment's node, the Docker socket, …).
-    const r = await sh(
-      `mv .peragus/node.sock .peragus/real.sock && ln -s ${victim.dir}/host.sock .peragus/node.sock`,
-    );
-    expect(r.exit_code, String(r.stderr)).toBe(0);
-    const err = await t.callError('notebook_create', { name: 'via-link', container_id: cid });
-    expect(err).toMatch(/"\.peragus\/node\.sock" is a symbolic link/);
-    expect(connections).toBe(0);
-  });
+  // A node's endpoint: Docker's experiments have one (a local one served by the host has none).
+  it.runIf(enabled && runtime === 'docker')(
+    'the host never connects through a link planted at the endpoint socket',
+    async () => {
+      // Another socket on the host (another experiment's node, the Docker socket, …).
+      const r = await sh(
+        `mv .peragus/node.sock .peragus/real.sock && ln -s ${victim.dir}/host.sock .peragus/node.sock`,
+      );
+      expect(r.exit_code, String(r.stderr)).toBe(0);
+      const err = await t.callError('notebook_create', { name: 'via-link', container_id: cid });
+      expect(err).toMatch(/"\.peragus\/node\.sock" is a symbolic link/);
+      expect(connections).toBe(0);
+    },
+  );
+
+  // The local experiment's sessions are the host's (app/hosted-sessions.ts): its kernels' sockets
+  // and connection files live in the volume, and the host runs as root.
+  it.runIf(enabled && runtime === 'local')(
+    "the host never writes or connects through a link planted for its kernels' directory",
+    async () => {
+      const first = await t.call('notebook_create', { name: 'warm', container_id: cid });
+      const ok = await t.call('cell_add', { session_id: first.session_id, source: '1 + 1', execute: true });
+      expect((ok.run as { status: string }).status).toBe('ok');
+      const r = await sh(`rm -rf .peragus/kernels && ln -s ${victim.dir} .peragus/kernels`);
+      expect(r.exit_code, String(r.stderr)).toBe(0);
+      // The next kernel (a second notebook's) would put its connection file and sockets there.
+      const second = await t.call('notebook_create', { name: 'via-link', container_id: cid });
+      const res = await t.client.callTool({
+        name: 'cell_add',
+        arguments: { session_id: second.session_id, source: '1 + 1', execute: true },
+      });
+      expect(JSON.stringify(res)).toMatch(/symbolic link/);
+      expect(connections).toBe(0);
+      expect(victim.fingerprint()).toEqual(before);
+      // The first kernel, connected before, still works.
+      const again = await t.call('cell_add', {
+        session_id: first.session_id,
+        source: '6 * 7',
+        execute: true,
+      });
+      expect(JSON.stringify(again.run)).toContain('42');
+    },
+  );
 
   afterAll(async () => {
     if (t) await t.close();
