@@ -122,17 +122,27 @@ export interface ConnectionInside {
 
 const IN_WORK_DIR = { where: "the kernel's work dir" };
 
-function createInside(inside: ConnectionInside, options: CreateConnectionOptions): ConnectionFile {
-  const id = randomBytes(6).toString('hex');
-  const ports = [1, 2, 3, 4, 5];
-  const info: ConnectionInfo = {
-    transport: 'ipc',
-    ip: `${inside.dir}/${id}`,
+/** A connection's fields: its sockets, and a fresh 256-bit key unless one is given. */
+function connectionInfo(
+  transport: Transport,
+  ip: string,
+  ports: number[],
+  options: CreateConnectionOptions,
+): ConnectionInfo {
+  return {
+    transport,
+    ip,
     ...portFields(ports),
     key: options.key ?? randomBytes(32).toString('hex'),
     signature_scheme: 'hmac-sha256',
     kernel_name: options.kernelName ?? 'peragus-pysd',
   };
+}
+
+function createInside(inside: ConnectionInside, options: CreateConnectionOptions): ConnectionFile {
+  const id = randomBytes(6).toString('hex');
+  const ports = [1, 2, 3, 4, 5];
+  const info = connectionInfo('ipc', `${inside.dir}/${id}`, ports, options);
   const name = `${inside.dir}/kernel-${id}.json`;
   const { path } = writeInside(inside.root, name, `${JSON.stringify(info, null, 2)}\n`, {
     ...IN_WORK_DIR,
@@ -176,14 +186,7 @@ export async function createConnectionFile(options: CreateConnectionOptions = {}
     ip = options.ip ?? '127.0.0.1';
     ports = await allocatePorts(ip);
   }
-  const info: ConnectionInfo = {
-    transport,
-    ip,
-    ...portFields(ports),
-    key: options.key ?? randomBytes(32).toString('hex'),
-    signature_scheme: 'hmac-sha256',
-    kernel_name: options.kernelName ?? 'peragus-pysd',
-  };
+  const info = connectionInfo(transport, ip, ports, options);
   const path = join(dir, `kernel-${id}.json`);
   writeConnectionFile(path, info);
   let disposed = false;
