@@ -246,6 +246,11 @@ export class LocalRuntime implements ContainerRuntime {
 
   /** Stops the kernel zygote (and with it the kernels it forked for this runtime's containers). */
   async close(): Promise<void> {
+    // The sessions this process serves save what they hold and stop their kernels first, as a
+    // node does when its host goes.
+    const hosted = [...this.#hosted];
+    this.#hosted.clear();
+    await Promise.all(hosted.map((id) => this.#hostSessions?.close(id).catch(() => undefined)));
     const zygote = await this.#zygote;
     this.#zygote = undefined;
     await zygote?.close();
