@@ -25,6 +25,10 @@ const noKernels: KernelSource = () => Promise.reject(new Error('no kernel in thi
 const tmp = tempRoot('links');
 afterAll(() => tmp.cleanup());
 
+/** A fresh server of the work dir reopening what is on disk there (a host after a restart). */
+const reopen = (work: string) =>
+  new SessionManager({ root: work, kernelSource: noKernels, workDir: work }).reopenAll();
+
 /** An experiment's work dir with one session in it, and a directory "outside" it with a secret. */
 async function setUp(label: string) {
   const work = join(tmp.root, label, 'work');
@@ -70,8 +74,7 @@ describe("a session's files under a kernel's links", () => {
       const file = join(work, target.replace('ID', id));
       rmSync(file);
       symlinkSync(join(outside, 'secret.txt'), file);
-      const again = new SessionManager({ root: work, kernelSource: noKernels, workDir: work });
-      const report = await again.reopenAll();
+      const report = await reopen(work);
       expect(report.reopened).toEqual([]);
       expect(report.failed).toHaveLength(1);
       expect(report.failed[0]?.error).toMatch(/link|symbolic/i);
@@ -87,21 +90,13 @@ describe("a session's files under a kernel's links", () => {
     const record = JSON.parse(readFileSync(recordPath, 'utf8'));
     for (const base of ['../outside/secret', '../../x', '.hidden', 'a/b']) {
       writeFileSync(recordPath, JSON.stringify({ ...record, notebook_base: base }));
-      const report = await new SessionManager({
-        root: work,
-        kernelSource: noKernels,
-        workDir: work,
-      }).reopenAll();
+      const report = await reopen(work);
       expect(report.reopened, base).toEqual([]);
       expect(report.failed[0]?.error, base).toMatch(/notebook_base/);
     }
     // The record's own id names its files: a path there is refused too.
     writeFileSync(recordPath, JSON.stringify({ ...record, id: '../../outside/x' }));
-    const renamed = await new SessionManager({
-      root: work,
-      kernelSource: noKernels,
-      workDir: work,
-    }).reopenAll();
+    const renamed = await reopen(work);
     expect(renamed.reopened).toEqual([]);
     expect(renamed.failed[0]?.error).toMatch(/session id/);
     writeFileSync(recordPath, JSON.stringify(record));
@@ -110,11 +105,7 @@ describe("a session's files under a kernel's links", () => {
       join(work, '.sessions', `${id}.json`),
       JSON.stringify({ session_id: '../../../outside/secret', work_dir: work }),
     );
-    const byPath = await new SessionManager({
-      root: work,
-      kernelSource: noKernels,
-      workDir: work,
-    }).reopenAll();
+    const byPath = await reopen(work);
     expect(byPath.reopened).toEqual([]);
     expect(byPath.failed[0]?.error).toMatch(/session id/);
     // The pointer is the kernel's to rewrite too: it may not send the server to another directory.
@@ -122,17 +113,13 @@ describe("a session's files under a kernel's links", () => {
       join(work, '.sessions', `${id}.json`),
       JSON.stringify({ session_id: id, work_dir: outside }),
     );
-    const report = await new SessionManager({
-      root: work,
-      kernelSource: noKernels,
-      workDir: work,
-    }).reopenAll();
+    const report = await reopen(work);
     expect(report.reopened).toEqual([]);
     expect(report.failed[0]?.error).toMatch(/not this server's/);
     expect(existsSync(join(outside, '.peragus'))).toBe(false);
     // Its own pointer back, the session reopens with its cells.
     writeFileSync(join(work, '.sessions', `${id}.json`), JSON.stringify({ session_id: id, work_dir: work }));
-    const ok = await new SessionManager({ root: work, kernelSource: noKernels, workDir: work }).reopenAll();
+    const ok = await reopen(work);
     expect(ok.failed).toEqual([]);
     expect(ok.reopened.map((s) => s.id)).toEqual([id]);
   });
@@ -145,8 +132,6 @@ describe("a session's files under a kernel's links", () => {
       /link|symbolic/i,
     );
     expect(readdirSync(outside)).toEqual(['secret.txt']);
-    await expect(
-      new SessionManager({ root: work, kernelSource: noKernels, workDir: work }).reopenAll(),
-    ).rejects.toThrow(/link|symbolic/i);
+    await expect(reopen(work)).rejects.toThrow(/link|symbolic/i);
   });
 });

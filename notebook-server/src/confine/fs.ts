@@ -136,13 +136,19 @@ export async function withDirInside<T>(
   options: InsideOptions & { create?: boolean },
   fn: (pinned: string, rel: string) => Promise<T> | T,
 ): Promise<T> {
-  const rel = confineRelative(input, { ...options, allowRoot: true });
-  const dir = openDirs(root, rel === '.' ? [] : rel.split('/'), input, options, options.create ?? false);
+  const { dir, rel } = openDirInside(root, input, options);
   try {
     return await fn(fdPath(dir), rel);
   } finally {
     closeSync(dir);
   }
+}
+
+/** The directory `input` inside root, opened (made if missing with `create`) with no link followed. */
+function openDirInside(root: string, input: string, options: InsideOptions & { create?: boolean }) {
+  const rel = confineRelative(input, { ...options, allowRoot: true });
+  const dir = openDirs(root, rel === '.' ? [] : rel.split('/'), input, options, options.create ?? false);
+  return { dir, rel };
 }
 
 /**
@@ -156,8 +162,7 @@ export function inDirInside<T>(
   options: InsideOptions & { create?: boolean },
   fn: (pinned: string) => T,
 ): T {
-  const rel = confineRelative(input, { ...options, allowRoot: true });
-  const dir = openDirs(root, rel === '.' ? [] : rel.split('/'), input, options, options.create ?? false);
+  const { dir } = openDirInside(root, input, options);
   try {
     return fn(fdPath(dir));
   } finally {

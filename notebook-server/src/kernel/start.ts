@@ -10,7 +10,7 @@ import {
   type LaunchOptions,
   loadKernelSpec,
 } from './launcher.ts';
-import { launchAny, type ZygoteKernelRequest } from './zygote.ts';
+import { launchAny, type ZygoteKernelRequest, zygoteKernelArgs } from './zygote.ts';
 
 export interface StartKernelOptions {
   /** The kernel's working directory (default: this process's cwd). */
@@ -69,7 +69,8 @@ export async function startKernel(options: StartKernelOptions = {}): Promise<Ker
 /** What the zygote is asked to fork: the kernelspec's argv after `-m peragus_pysd.kernel_launcher`. */
 function forkRequest(launch: LaunchOptions): ZygoteKernelRequest {
   const { argv, cwd } = kernelCommand(launch);
-  if (argv[1] !== '-m' || argv[2] !== 'peragus_pysd.kernel_launcher') {
+  const args = zygoteKernelArgs(argv);
+  if (!args) {
     throw new Error(`only the PySD kernelspec is forked into a sandbox, not ${argv.slice(0, 3).join(' ')}`);
   }
   // A sandboxed process's environment (the host's own HOME, runtime dir and secrets stay out).
@@ -82,5 +83,5 @@ function forkRequest(launch: LaunchOptions): ZygoteKernelRequest {
     JPY_PARENT_PID: '0',
     PERAGUS_PARENT_PID: '0',
   });
-  return { argv: argv.slice(3), cwd, env };
+  return { argv: args, cwd, env };
 }

@@ -349,13 +349,17 @@ export function launchFromZygote(
 export function launchAny(options: LaunchOptions): KernelProcess {
   const socket = zygoteSocket();
   const { argv, cwd, env } = kernelCommand(options);
-  if (
-    socket &&
-    argv[1] === '-m' &&
-    argv[2] === 'peragus_pysd.kernel_launcher' &&
-    argv[0] === resolvePython()
-  ) {
-    return launchFromZygote(socket, { argv: argv.slice(3), cwd, env });
-  }
+  const args = socket ? zygoteKernelArgs(argv) : undefined;
+  if (socket && args) return launchFromZygote(socket, { argv: args, cwd, env });
   return launchKernel(options);
+}
+
+/**
+ * ipykernel's argv after `-m peragus_pysd.kernel_launcher`, when `argv` is the Peragus
+ * kernelspec's on our Python: what the zygote can fork. Undefined for any other kernel.
+ */
+export function zygoteKernelArgs(argv: string[]): string[] | undefined {
+  const peragus =
+    argv[1] === '-m' && argv[2] === 'peragus_pysd.kernel_launcher' && argv[0] === resolvePython();
+  return peragus ? argv.slice(3) : undefined;
 }
