@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -57,6 +57,51 @@ describe('ResultStore', () => {
     await expect(store.put(src, { expectedBytes: 3 })).rejects.toThrow(/size mismatch/);
     expect(await store.has(sha('content'))).toBe(false);
     await expect(store.put(src, { expectedSha256: 'not-hex' })).rejects.toThrow(/64 hex digits/);
+  });
+
+  it('adopts a file the host made by linking it (no copy, no new inode), and only a regular file', async () => {
+    const store = new ResultStore(home);
+    const src = await writeText(join(home, 'runs.parquet'), 'rows');
+    const blob = await store.put(src, { expectedSha256: sha('rows'), adopt: true });
+    expect(blob).toMatchObject({ sha256: sha('rows'), bytes: 4, created: true });
+    // One inode, now read-only under both names.
+    expect((await stat(blob.path)).ino).toBe((await stat(src)).ino);
+    expect((await stat(src)).mode & 0o222).toBe(0);
+    expect(await readdir(join(home, 'store', 'tmp'))).toEqual([]);
+    // The same content again: nothing changes, the temp link is gone.
+    const again = await store.put(await writeText(join(home, 'copy'), 'rows'), { adopt: true });
+    expect(again).toMatchObject({ path: blob.path, created: false });
+    expect((await stat(join(home, 'copy'))).nlink).toBe(1);
+
+    // A symbolic link is not adopted (the link itself would be stored): its target is copied.
+    const target = await writeText(join(home, 'target'), 'linked');
+    await symlink(target, join(home, 'link'));
+    const viaLink = await store.put(join(home, 'link'), { adopt: true });
+    expect(await readFile(viaLink.path, 'utf8')).toBe('linked');
+    expect((await lstat(viaLink.path)).isFile()).toBe(true);
+    expect((await stat(viaLink.path)).ino).not.toBe((await stat(target)).ino);
+
+    // A wrong checksum refuses the file and leaves no link behind.
+    const bad = await writeText(join(home, 'bad'), 'bad');
+    await expect(store.put(bad, { expectedSha256: sha('good'), adopt: true })).rejects.toThrow(
+      ChecksumMismatchError,
+    );
+    expect(await store.has(sha('bad'))).toBe(false);
+    expect((await stat(bad)).nlink).toBe(1);
+    expect(await readdir(join(home, 'store', 'tmp'))).toEqual([]);
+  });
+
+  it('copies an adopted file from another file system', async () => {
+    const shm = await mkdtemp('/dev/shm/peragus-adopt-');
+    try {
+      const store = new ResultStore(home);
+      const src = await writeText(join(shm, 'a'), 'elsewhere');
+      const blob = await store.put(src, { adopt: true });
+      expect(await readFile(blob.path, 'utf8')).toBe('elsewhere');
+      expect((await stat(src)).nlink).toBe(1);
+    } finally {
+      await rm(shm, { recursive: true, force: true });
+    }
   });
 
   it('verify detects a missing blob', async () => {

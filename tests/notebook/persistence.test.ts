@@ -1,7 +1,7 @@
 // Sessions survive a server restart: a new SessionManager on the same root
 // reopens every session with its cells and completed outputs.
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionManager } from '../../notebook-server/src/notebook/manager.ts';
 import { sessionFile } from '../../notebook-server/src/notebook/store.ts';
@@ -134,6 +134,56 @@ describe('session persistence (real kernel)', () => {
     await s.execute(cell.id);
     expect(readFileSync(srcmd, 'utf8')).toBe(text);
     expect(onDisk()).toEqual(s.cells);
+    await m.close();
+  });
+
+  it('keeps a long cell running and the one behind it queued on disk, and writes a quick cell’s run once', async () => {
+    const m = open();
+    const s = await m.create({ name: 'Run states', experiment_id: 'exp-states' });
+    const slow = await s.addCell({ source: 'import time\ntime.sleep(1.5)' });
+    const next = await s.addCell({ source: 'print("next")' });
+    const record = sessionFile(s.workDir, s.id);
+    const runsOnDisk = () => JSON.parse(readFileSync(record, 'utf8')).runs as Record<string, { status: string }>;
+    const executing = new Promise<void>((resolve) => {
+      const stop = m.bus.subscribe((e) => {
+        if (e.type === 'notebook.cell.executing' && e.cell_id === slow.id) resolve(stop());
+      });
+    });
+    const done = s.execute('all');
+    await executing;
+    // What a crash now would leave: the reopened session reports the slow cell stopped by the
+    // server and the next one cancelled (settleStaleRuns), not cells that never ran.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(runsOnDisk()[slow.id]?.status).toBe('running');
+    expect(runsOnDisk()[next.id]?.status).toBe('queued');
+    await done;
+    expect(runsOnDisk()[next.id]?.status).toBe('ok');
+
+    // A quick cell: queued, running and completed reach the disk as one replace of the record.
+    const quick = await s.addCell({ source: 'print("quick")' });
+    const replaced: string[] = [];
+    const watcher = watch(dirname(record), (_event, name) => {
+      if (name === basename(record)) replaced.push(String(name));
+    });
+    try {
+      await s.execute(quick.id);
+      await new Promise((r) => setTimeout(r, 400)); // past the quiet delay: nothing more is written
+    } finally {
+      watcher.close();
+    }
+    expect(replaced).toHaveLength(1);
+    expect(runsOnDisk()[quick.id]?.status).toBe('ok');
+
+    // A cancel nobody waits for is still on disk once the session closes.
+    const blocker = await s.addCell({ source: 'import time\ntime.sleep(0.5)' });
+    const cancelled = await s.addCell({ source: 'print("never")' });
+    const runs = [s.execute(blocker.id), s.execute(cancelled.id)];
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.cancel([cancelled.id])).toEqual([cancelled.id]);
+    await Promise.all(runs);
+    await s.close();
+    expect(runsOnDisk()[blocker.id]?.status).toBe('ok');
+    expect(runsOnDisk()[cancelled.id]?.status).toBe('cancelled');
     await m.close();
   });
 

@@ -71,7 +71,11 @@ describe('experiment_plan_run', () => {
       const own = Number(reader.getRowObjects()[0]?.peak);
       const fromCatalog = rows.find((r) => r.experiment_id === f.experiment_id)?.peak;
       expect(fromCatalog).toBeCloseTo(own, 9);
+      // Copied once: the store's blob is the host's copy out of the experiment (a link, one inode
+      // with the results index's entry), and no staged copy is left behind.
+      expect(statSync(blob).nlink).toBe(2);
     }
+    expect(readdirSync(join(t.home, 'store', 'tmp'))).toEqual([]);
     // Higher contact rate × infectivity → higher peak (the parameters really reached each run).
     const metrics = await call('catalog_query', {
       sql: `SELECT e.config->>'$.fixed' AS fixed, m.value FROM metrics m JOIN experiments e USING (experiment_id) WHERE m.name LIKE '%Infected%' ORDER BY m.value`,

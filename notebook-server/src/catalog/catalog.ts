@@ -116,7 +116,11 @@ export class Catalog {
    * no-op; a different one for a finished experiment is refused unless
    * `replace` is set (a failed experiment's result is replaced by its retry's).
    */
-  async registerResult(input: RegisterResultInput): Promise<RegisterResultOutput> {
+  async registerResult(
+    input: RegisterResultInput,
+    /** The artifacts' files are the host's own copies, handed to the store (linked, not copied). */
+    { adoptFiles = false }: { adoptFiles?: boolean } = {},
+  ): Promise<RegisterResultOutput> {
     const p = parseInput(RegisterResultInputSchema, input);
     const metrics = normalizeMetrics(p.metrics);
     const artifacts = await prepareArtifacts(p.artifacts);
@@ -130,7 +134,11 @@ export class Catalog {
     // unreferenced blob, never a row pointing at nothing.
     const stored = new Map<string, string>();
     for (const a of artifacts) {
-      const blob = await this.store.put(a.source, { expectedSha256: a.sha256, expectedBytes: a.bytes });
+      const blob = await this.store.put(a.source, {
+        expectedSha256: a.sha256,
+        expectedBytes: a.bytes,
+        adopt: adoptFiles,
+      });
       stored.set(a.sha256, blob.path);
     }
     const schemas = await this.#parquetSchemas(artifacts, stored);

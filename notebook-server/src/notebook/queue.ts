@@ -376,7 +376,7 @@ export class ExecutionQueue {
 
   /** Saves where no caller waits on it: a failure is already reported as a notebook.error event. */
   #saveQuietly(): void {
-    this.#host.save().catch(() => undefined);
+    this.#host.saveSoon();
   }
 
   #settleCancelled(item: Item, why: string): void {

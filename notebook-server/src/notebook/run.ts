@@ -42,4 +42,9 @@ export interface QueueHost {
   emit(body: SessionEventBody): SessionEvent;
   /** Persists; rejects with a PersistError (already reported as a notebook.error event). */
   save(): Promise<void>;
+  /**
+   * Persists a change nobody waits for (a cell queued, running or cancelled) within a short
+   * delay, or with the next save() if that comes first; a failure is reported as an event.
+   */
+  saveSoon(): void;
 }

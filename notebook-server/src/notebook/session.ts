@@ -26,6 +26,15 @@ import {
   settleStaleRuns,
 } from './store.ts';
 
+/**
+ * How long a change nobody waits for may stay in memory only. A cell's "queued" and "running"
+ * states matter on disk for a cell that runs long enough for a crash to catch it; a quick cell's
+ * completion save writes them with its outputs, one atomic replace instead of three (on a file
+ * system without a journal, each replaced file is an inode that every new file must step over
+ * for seconds after).
+ */
+const QUIET_SAVE_MS = 250;
+
 export interface SessionInfo {
   id: string;
   experiment_id: string;
@@ -71,6 +80,7 @@ export class Session implements QueueHost {
   readonly #store: SessionStore;
   readonly #slot: KernelSlot;
   readonly #queue: ExecutionQueue;
+  #quietSave: NodeJS.Timeout | null = null;
 
   constructor({ stored, kernelSource, bus, fileOwner }: SessionOptions) {
     const { record } = stored;
@@ -319,6 +329,7 @@ export class Session implements QueueHost {
   async close(): Promise<void> {
     if (this.#slot.state === 'closed') return;
     await this.#queue.close();
+    if (this.#quietSave) await this.save().catch(() => undefined);
     await this.#store.flush();
   }
 
@@ -389,6 +400,9 @@ export class Session implements QueueHost {
    * stays in memory and the next save writes all of it.
    */
   async save(): Promise<void> {
+    // This save writes everything in memory, so a pending quiet one has nothing left to do.
+    if (this.#quietSave) clearTimeout(this.#quietSave);
+    this.#quietSave = null;
     this.#updatedAt = new Date().toISOString();
     try {
       await this.#store.save();
@@ -397,6 +411,14 @@ export class Session implements QueueHost {
       this.emit({ type: 'notebook.error', cell_id: null, code: 'persist_failed', message: error.message });
       throw error;
     }
+  }
+
+  saveSoon(): void {
+    if (this.#quietSave) return;
+    this.#quietSave = setTimeout(() => {
+      this.#quietSave = null;
+      this.save().catch(() => undefined);
+    }, QUIET_SAVE_MS);
   }
 
   // ---- internals -----------------------------------------------------------

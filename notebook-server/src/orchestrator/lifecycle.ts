@@ -1,8 +1,9 @@
 // One experiment of a plan, end to end, through the same tools an agent uses:
 // provision → notebook → load model → run → export srcmd → copy artifacts out
-// → register in the catalog → destroy. Idempotent by experiment id: a
+// (into the store's staging folder) → register in the catalog → destroy. Idempotent by experiment id: a
 // finished experiment is never run or registered twice.
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { PartialArtifactRef } from '../artifacts/index.ts';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -204,36 +205,49 @@ export async function runExperimentLifecycle(
     step('register');
     const refs: PartialArtifactRef[] = [...ran.artifacts, ...exported.artifacts];
     const artifacts = [];
-    for (const ref of refs) {
-      const out = await rt.cpOut(cid, ref.path);
-      // The tool's word and the bytes that arrived must agree (a node on another machine could lie).
-      if (ref.sha256 && ref.sha256 !== out.sha256) {
-        throw new Error(
-          `artifact ${ref.path}: the tool reported sha256 ${ref.sha256} but the copy has ${out.sha256}; refused`,
-        );
+    // Each artifact is copied once, out of the experiment into the store's staging folder, and
+    // the store adopts that copy (a link): no second copy, no folder tree per experiment.
+    const staged: string[] = [];
+    try {
+      for (const ref of refs) {
+        const dest = catalog.store.stagingPath();
+        staged.push(dest);
+        const out = await rt.cpOut(cid, ref.path, dest);
+        // The tool's word and the bytes that arrived must agree (a node on another machine could lie).
+        if (ref.sha256 && ref.sha256 !== out.sha256) {
+          throw new Error(
+            `artifact ${ref.path}: the tool reported sha256 ${ref.sha256} but the copy has ${out.sha256}; refused`,
+          );
+        }
+        artifacts.push({
+          path: out.path,
+          name: ref.path,
+          sha256: ref.sha256 ?? out.sha256,
+          ...(ref.media_type ? { media_type: ref.media_type } : {}),
+        });
       }
-      artifacts.push({
-        path: out.path,
-        name: ref.path,
-        sha256: ref.sha256 ?? out.sha256,
-        ...(ref.media_type ? { media_type: ref.media_type } : {}),
-      });
+      const seed = (config.experiment as { seed?: unknown }).seed;
+      await catalog.registerResult(
+        {
+          experiment_id: config.experiment_id,
+          plan_id: planId,
+          container_id: cid,
+          ...(created.node ? { node: created.node } : {}),
+          session_id: sessionId,
+          artifacts,
+          metrics: flattenMetrics(ran.metrics),
+          image_digest: created.image_id,
+          ...(typeof seed === 'number' ? { seeds: seed } : {}),
+          started_at: startedAt,
+          finished_at: new Date().toISOString(),
+          status: 'finished',
+        },
+        { adoptFiles: true },
+      );
+    } finally {
+      // The store holds its own link to each adopted file; the staging names go.
+      for (const path of staged) rmSync(path, { force: true });
     }
-    const seed = (config.experiment as { seed?: unknown }).seed;
-    await catalog.registerResult({
-      experiment_id: config.experiment_id,
-      plan_id: planId,
-      container_id: cid,
-      ...(created.node ? { node: created.node } : {}),
-      session_id: sessionId,
-      artifacts,
-      metrics: flattenMetrics(ran.metrics),
-      image_digest: created.image_id,
-      ...(typeof seed === 'number' ? { seeds: seed } : {}),
-      started_at: startedAt,
-      finished_at: new Date().toISOString(),
-      status: 'finished',
-    });
     return { compute_ms: session.load_ms + (ran.duration_ms ?? 0) };
   } finally {
     stopWatching();
