@@ -143,7 +143,8 @@ describe('session persistence (real kernel)', () => {
     const slow = await s.addCell({ source: 'import time\ntime.sleep(1.5)' });
     const next = await s.addCell({ source: 'print("next")' });
     const record = sessionFile(s.workDir, s.id);
-    const runsOnDisk = () => JSON.parse(readFileSync(record, 'utf8')).runs as Record<string, { status: string }>;
+    const runsOnDisk = () =>
+      JSON.parse(readFileSync(record, 'utf8')).runs as Record<string, { status: string }>;
     const executing = new Promise<void>((resolve) => {
       const stop = m.bus.subscribe((e) => {
         if (e.type === 'notebook.cell.executing' && e.cell_id === slow.id) resolve(stop());
