@@ -35,7 +35,12 @@ export function hostedSessions(log: Logger): HostSessionServer {
         kernel: {
           idleDir: exp.work_dir,
           kernelEnv: exp.env,
-          inSandbox: { connection: { dir: KERNEL_DIR, owner: exp.owner }, fork: exp.fork },
+          inSandbox: {
+            connection: { dir: KERNEL_DIR, owner: exp.owner },
+            fork: exp.fork,
+            ...(exp.env_from ? { envFrom: exp.env_from } : {}),
+            ...(exp.path_inside ? { pathInside: exp.path_inside } : {}),
+          },
         },
       });
       open.set(exp.container_id, {

@@ -187,6 +187,20 @@ export const SETTINGS = {
     'host',
     'who serves a sandboxed local experiment\'s sessions: "host" (this process; its kernel is forked into the sandbox) or "node" (a node process in the sandbox, as in a container)',
   ),
+  dockerSessions: setting(
+    'PERAGUS_DOCKER_SESSIONS',
+    z
+      .string()
+      .optional()
+      .transform((v) => v ?? 'host')
+      .pipe(
+        z.enum(['host', 'node'], {
+          error: 'is not a way to serve Docker sessions: use "host" (default) or "node"',
+        }),
+      ),
+    'host',
+    'who serves a Docker experiment\'s sessions: "host" (this process; the container runs the kernel zygote alone) or "node" (a node role in the container)',
+  ),
   nodeSnapshot: setting(
     'PERAGUS_NODE_SNAPSHOT',
     onUnlessZero(),

@@ -83,7 +83,8 @@ export class KernelPool {
     const kernel = this.#size === 0 || spent ? await this.#cold() : await this.#take();
     this.#refill();
     try {
-      await prepare(kernel, options);
+      const inside = this.#options.inSandbox?.pathInside;
+      await prepare(kernel, inside ? { ...options, workDir: inside(options.workDir) } : options);
     } catch (err) {
       await kernel.shutdown();
       throw err;

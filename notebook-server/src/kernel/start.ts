@@ -32,6 +32,16 @@ export interface StartKernelOptions {
   inSandbox?: {
     connection: Omit<ConnectionInside, 'root'>;
     fork: (request: ZygoteKernelRequest) => KernelProcess;
+    /**
+     * The environment the kernel's allow-list reads (default: this process's): a Docker
+     * container's own (its image's and its create's), whose paths are the container's.
+     */
+    envFrom?: NodeJS.ProcessEnv;
+    /**
+     * A path of this host's, inside the work dir, as the kernel sees it (default: the same path,
+     * as in a local sandbox); a Docker container mounts the volume elsewhere.
+     */
+    pathInside?: (hostPath: string) => string;
   };
 }
 
@@ -55,7 +65,7 @@ export async function startKernel(options: StartKernelOptions = {}): Promise<Ker
     spec,
     heartbeat: options.heartbeat,
     ...(sandbox ? { socketsInside: root } : {}),
-    launch: () => (sandbox ? sandbox.fork(forkRequest(launch)) : launchAny(launch)),
+    launch: () => (sandbox ? sandbox.fork(forkRequest(launch, sandbox)) : launchAny(launch)),
   });
   try {
     await client.boot(options.readyTimeoutMs ?? 60_000);
@@ -67,7 +77,10 @@ export async function startKernel(options: StartKernelOptions = {}): Promise<Ker
 }
 
 /** What the zygote is asked to fork: the kernelspec's argv after `-m peragus_pysd.kernel_launcher`. */
-function forkRequest(launch: LaunchOptions): ZygoteKernelRequest {
+function forkRequest(
+  launch: LaunchOptions,
+  sandbox: Pick<NonNullable<StartKernelOptions['inSandbox']>, 'envFrom' | 'pathInside'>,
+): ZygoteKernelRequest {
   const { argv, cwd } = kernelCommand(launch);
   const args = zygoteKernelArgs(argv);
   if (!args) {
@@ -76,12 +89,22 @@ function forkRequest(launch: LaunchOptions): ZygoteKernelRequest {
   // A sandboxed process's environment (the host's own HOME, runtime dir and secrets stay out).
   // The sandbox's pid namespace ends the kernel with its host (the zygote kills it when the host
   // hangs up, and the sandbox ends with the host): no parent to watch across namespaces.
-  const env = experimentEnv({
-    ...SANDBOX_ENV,
-    ...launch.spec.env,
-    ...launch.env,
-    JPY_PARENT_PID: '0',
-    PERAGUS_PARENT_PID: '0',
-  });
-  return { argv: args, cwd, env };
+  const env = experimentEnv(
+    {
+      ...SANDBOX_ENV,
+      ...launch.spec.env,
+      ...launch.env,
+      JPY_PARENT_PID: '0',
+      PERAGUS_PARENT_PID: '0',
+    },
+    { sandboxed: true, ...(sandbox.envFrom ? { from: sandbox.envFrom } : {}) },
+  );
+  const inside = sandbox.pathInside;
+  if (!inside) return { argv: args, cwd, env };
+  // The connection file and the cwd are the only paths in the request (kernelspec argv).
+  return {
+    argv: args.map((arg) => (arg === launch.connectionFile ? inside(arg) : arg)),
+    cwd: inside(cwd),
+    env,
+  };
 }

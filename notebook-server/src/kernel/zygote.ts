@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -271,6 +271,16 @@ interface ZygoteMessage {
   error?: string;
 }
 
+export interface ZygoteLaunchOptions {
+  /** Opens the connection (default: connect to socketPath), e.g. through a pinned descriptor. */
+  connect?: () => Socket;
+  /**
+   * The zygote is in another pid namespace (a Docker container's own): its answer's pid is not
+   * this host's, so signals are asked for on the connection (`{"signal": …}` lines) instead.
+   */
+  signalsByLine?: boolean;
+}
+
 /**
  * Asks the zygote at socketPath for a kernel (ipykernel argv after `-m
  * peragus_pysd.kernel_launcher`).
@@ -278,9 +288,10 @@ interface ZygoteMessage {
 export function launchFromZygote(
   socketPath: string,
   request: ZygoteKernelRequest & { op?: 'fork'; id?: string },
+  options: ZygoteLaunchOptions = {},
 ): KernelProcess {
   const stderr = new RingBuffer();
-  const conn = createConnection(socketPath);
+  const conn = options.connect ? options.connect() : createConnection(socketPath);
   let pid = -1;
   let hasExited = false;
   const pending: NodeJS.Signals[] = [];
@@ -293,7 +304,11 @@ export function launchFromZygote(
       res(v);
     };
   });
-  const send = (sig: NodeJS.Signals) => signalGroup(pid, sig);
+  const send = options.signalsByLine
+    ? (sig: NodeJS.Signals) => {
+        if (!conn.destroyed) conn.write(`${JSON.stringify({ signal: sig })}\n`);
+      }
+    : (sig: NodeJS.Signals) => signalGroup(pid, sig);
   onLines(conn, (line) => {
     let msg: ZygoteMessage;
     try {

@@ -7,6 +7,7 @@ import { defaultRuntimeKind } from '../config/index.ts';
 import type { ZygoteRegistry } from '../kernel/zygote.ts';
 import type { Logger } from '../log/index.ts';
 import { DockerRuntime } from '../runtime/docker.ts';
+import { HOSTED_ROLE } from '../runtime/docker-hosted.ts';
 import { LOCAL_ID_PREFIX, LocalRuntime } from '../runtime/local.ts';
 import { SWARM_ID_PREFIX, SwarmRuntime } from '../runtime/swarm.ts';
 import {
@@ -16,6 +17,7 @@ import {
   type ContainerSpec,
   type CreateResult,
   type HostSessionServer,
+  LABELS,
 } from '../runtime/types.ts';
 
 export type RuntimeKind = 'local' | 'docker' | 'swarm';
@@ -30,7 +32,7 @@ export interface RuntimeSettings {
   sharedCache?: boolean;
   /** Warm containers of the docker runtime (PERAGUS_DOCKER_POOL). */
   dockerPool?: number;
-  /** Serves sandboxed local experiments' sessions in this process (app/hosted-sessions.ts). */
+  /** Serves sandboxed local and Docker experiments' sessions in this process (app/hosted-sessions.ts). */
   hostSessions?: HostSessionServer;
   log?: Logger;
 }
@@ -60,8 +62,9 @@ export class ContainerService {
   }
 
   #docker() {
-    const { image, sharedCache, log, dockerPool } = this.#settings;
+    const { image, sharedCache, log, dockerPool, hostSessions } = this.#settings;
     return {
+      ...(hostSessions ? { hostSessions } : {}),
       ...(image !== undefined ? { image } : {}),
       ...(dockerPool !== undefined ? { poolSize: dockerPool } : {}),
       ...(sharedCache !== undefined ? { sharedCache } : {}),
@@ -143,8 +146,8 @@ export class ContainerService {
     if (!found.endpoint)
       throw new ContainerRuntimeError('not_found', `container ${containerId} has no MCP endpoint`);
     // A swarm experiment is reached over its node's hub connection, never by a path on this host.
-    // A hosted local experiment's sessions are served in this process: reached in memory.
-    if (rt instanceof LocalRuntime && rt.servesHere(found.container_id)) {
+    // A hosted experiment's sessions (local, Docker) are served in this process: reached in memory.
+    if ((rt instanceof LocalRuntime || rt instanceof DockerRuntime) && rt.servesHere(found.container_id)) {
       return {
         container_id: found.container_id,
         endpoint: found.endpoint,
@@ -157,6 +160,13 @@ export class ContainerService {
         endpoint: found.endpoint,
         connect: () => rt.mcpTransport(found.container_id),
       };
+    }
+    if (found.labels[LABELS.role] === HOSTED_ROLE) {
+      // Its endpoint is the kernel zygote's socket, not an MCP server: never connected as one.
+      throw new ContainerRuntimeError(
+        'not_found',
+        `the sessions of container ${containerId} were served by the host process that created it, which no longer serves them: destroy it and create the experiment again`,
+      );
     }
     return {
       container_id: found.container_id,

@@ -23,6 +23,8 @@ export interface ContainerConfigInput {
   memory: number;
   pids: number;
   command?: string[];
+  /** The image's command replaced, its entrypoint kept (a hosted container's zygote). */
+  cmd?: string[];
 }
 
 export function containerConfig(c: ContainerConfigInput): Docker.ContainerCreateOptions {
@@ -33,6 +35,7 @@ export function containerConfig(c: ContainerConfigInput): Docker.ContainerCreate
     // An override runs as the container's first process, with no init in
     // between, so a command that cannot start fails `start` itself.
     ...(c.command ? { Entrypoint: c.command.slice(0, 1), Cmd: c.command.slice(1) } : {}),
+    ...(c.cmd && !c.command ? { Cmd: c.cmd } : {}),
     User: `${c.user.uid}:${c.user.gid}`,
     WorkingDir: EXPERIMENT_MOUNT,
     Env: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),

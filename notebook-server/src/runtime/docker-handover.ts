@@ -18,6 +18,7 @@ import type Docker from 'dockerode';
 import { writeInside } from '../confine/fs.ts';
 import { claimsDir, IDENTITY_RELATIVE_PATH, writeClaim } from './docker-claims.ts';
 import { apiMessage, statusOf } from './docker-errors.ts';
+import { ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
 import type { PoolEntry } from './docker-pool.ts';
 import { type ExperimentLayout, endpointFor, inVolume, releaseEndpoint, VOLUME } from './paths.ts';
 import { ContainerRuntimeError, type CreateResult, ENDPOINT_RELATIVE_PATH } from './types.ts';
@@ -70,14 +71,18 @@ export async function handOver(
     }
     renameSync(entry.root, t.layout.root);
     moved = true;
-    inVolume(() =>
-      writeInside(t.layout.workDir, IDENTITY_RELATIVE_PATH, `${t.experimentId}\n`, {
-        ...VOLUME,
-        what: 'the experiment id file',
-      }),
-    );
-    const endpoint = endpointFor(t.layout.socketPath);
-    releaseEndpoint(entry.endpoint, join(entry.root, 'work', ENDPOINT_RELATIVE_PATH));
+    // A node role reads its experiment id there; a hosted container's host knows it already.
+    if (!entry.hosted) {
+      inVolume(() =>
+        writeInside(t.layout.workDir, IDENTITY_RELATIVE_PATH, `${t.experimentId}\n`, {
+          ...VOLUME,
+          what: 'the experiment id file',
+        }),
+      );
+    }
+    const socket = entry.hosted ? ZYGOTE_RELATIVE_PATH : ENDPOINT_RELATIVE_PATH;
+    const endpoint = endpointFor(join(t.layout.workDir, socket));
+    releaseEndpoint(entry.endpoint, join(entry.root, 'work', socket));
     if (t.update) {
       await container.update({
         NanoCpus: Math.round(t.update.cpu * 1e9),

@@ -5,6 +5,7 @@ import type Docker from 'dockerode';
 import { isContainerRef } from '../ids/index.ts';
 import { effectiveLabels } from './docker-claims.ts';
 import { call, fail, statusOf } from './docker-errors.ts';
+import { HOSTED_ROLE } from './docker-hosted.ts';
 import { Capped, Demuxer, demuxBuffer, pumpExec } from './docker-stream.ts';
 import { probeSocket } from './paths.ts';
 import {
@@ -155,7 +156,9 @@ export async function health(docker: Docker, id: string): Promise<HealthResult> 
   const running = state.Running === true;
   const oomCount = running ? await oomKills(container) : null;
   const oomKilled = state.OOMKilled === true || (oomCount ?? 0) > 0;
-  const expectsEndpoint = labels[LABELS.role] === 'node';
+  // A node role's MCP endpoint, or a hosted container's kernel zygote (its host serves the sessions).
+  const hosted = labels[LABELS.role] === HOSTED_ROLE;
+  const expectsEndpoint = labels[LABELS.role] === 'node' || hosted;
   const endpoint = labels[LABELS.endpoint];
   const reachable =
     expectsEndpoint && endpoint && running ? await probeSocket(endpoint) : expectsEndpoint ? false : null;
@@ -167,7 +170,8 @@ export async function health(docker: Docker, id: string): Promise<HealthResult> 
     reason = `out of memory: the OOM killer ended ${who} at the ${limit ? formatBytes(limit) : 'memory'} limit`;
     if (!running) reason += `; container exited with code ${state.ExitCode}`;
   } else if (running) {
-    reason = reachable === false ? 'running, but the MCP endpoint does not accept connections' : 'running';
+    const endpoint = hosted ? 'its kernel zygote' : 'the MCP endpoint';
+    reason = reachable === false ? `running, but ${endpoint} does not accept connections` : 'running';
   } else if (state.Status === 'created') {
     reason = 'created but never started';
   } else {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../log/index.ts';
 import { claimsDir, IDENTITY_ENV, IDENTITY_RELATIVE_PATH, POOL_LABELS } from './docker-claims.ts';
+import { ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
 import type { PoolEntry } from './docker-pool.ts';
 import { provision } from './docker-provision.ts';
 import {
@@ -33,6 +34,8 @@ export interface SlotContext {
   /** Slots mount the shared PySD translation cache (PERAGUS_PYSD_SHARED_CACHE). */
   sharedCache: boolean;
   log: Logger;
+  /** Slots run the kernel zygote for a host that serves their sessions (docker-hosted.ts). */
+  hosted: boolean;
 }
 
 export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
@@ -48,17 +51,23 @@ export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
   };
   // Mounted even when still empty (sharedCacheEnv makes it): the plan check may fill it after this slot started.
   const sharedCache = sharedCacheEnv(c.home, undefined, c.sharedCache);
+  const env = {
+    // A node role's identity arrives in a file at the hand-over; a hosted slot's host knows it.
+    ...(c.hosted
+      ? {}
+      : {
+          [IDENTITY_ENV]: `${EXPERIMENT_MOUNT}/${IDENTITY_RELATIVE_PATH}`,
+          PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/${ENDPOINT_RELATIVE_PATH}`,
+        }),
+    PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
+    ...(sharedCache !== '0' ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
+  };
   const made = await provision(c.docker, c.readyTimeoutMs, c.user, {
     name: `peragus-${poolId}`,
     what: `pool slot ${poolId}`,
     layout,
     imageId: image.Id,
-    env: {
-      [IDENTITY_ENV]: `${EXPERIMENT_MOUNT}/${IDENTITY_RELATIVE_PATH}`,
-      PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
-      PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/${ENDPOINT_RELATIVE_PATH}`,
-      ...(sharedCache !== '0' ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
-    },
+    env,
     labels: {
       [LABELS.createdBy]: CREATED_BY,
       [LABELS.role]: 'node',
@@ -71,8 +80,16 @@ export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
     resources: c.resources,
     disk: DEFAULT_DISK_BYTES,
     log: c.log,
+    hosted: c.hosted,
   });
-  return { container_id: made.containerId, pool_id: poolId, root, endpoint: made.endpoint };
+  return {
+    container_id: made.containerId,
+    pool_id: poolId,
+    root,
+    endpoint: made.endpoint,
+    env,
+    ...(c.hosted ? { hosted: true } : {}),
+  };
 }
 
 export async function slotAlive(docker: Docker, entry: PoolEntry): Promise<boolean> {
@@ -90,7 +107,10 @@ export async function discardSlot(docker: Docker, entry: PoolEntry): Promise<voi
     .remove({ force: true })
     .catch(() => undefined);
   const workDir = join(entry.root, 'work');
-  releaseEndpoint(entry.endpoint, join(workDir, ENDPOINT_RELATIVE_PATH));
+  releaseEndpoint(
+    entry.endpoint,
+    join(workDir, entry.hosted ? ZYGOTE_RELATIVE_PATH : ENDPOINT_RELATIVE_PATH),
+  );
   try {
     await releaseVolume(workDir);
   } catch {

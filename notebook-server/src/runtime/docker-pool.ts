@@ -12,8 +12,12 @@ export interface PoolEntry {
   pool_id: string;
   /** <home>/docker-pool/<pool_id>: the volume (work/) and its cap image. */
   root: string;
-  /** Host endpoint of the slot's node role (before the hand-over). */
+  /** Host endpoint of the slot's node role, or its kernel zygote when `hosted` (before the hand-over). */
   endpoint: string;
+  /** The host serves the sessions: the slot runs the kernel zygote (docker-hosted.ts). */
+  hosted?: boolean;
+  /** The environment the slot's container was created with. */
+  env?: Record<string, string>;
 }
 
 export interface PoolDeps {

@@ -4,10 +4,12 @@
 // A failure leaves nothing behind: no container, no new folders.
 
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../log/index.ts';
 import { containerConfig } from './docker-config.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
+import { HOSTED_ROLE, ZYGOTE_COMMAND, ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
 import { logsOf } from './docker-inspect.ts';
 import {
   type ExperimentLayout,
@@ -33,6 +35,11 @@ export interface Provision {
   resources: { cpu: number; memory: number; pids: number };
   disk: number;
   command?: string[];
+  /**
+   * The host serves the sessions (docker-hosted.ts): the container runs the kernel zygote, and
+   * provisioning waits for its socket instead of a node role's endpoint.
+   */
+  hosted?: boolean;
   /** Where the missing-size-cap warning goes. */
   log: Logger;
 }
@@ -46,8 +53,9 @@ export async function provision(
 ): Promise<{ containerId: string; endpoint: string }> {
   const { layout } = p;
   const createdRoot = !existsSync(layout.root);
-  const role = p.command ? 'custom' : 'node';
-  let endpoint = layout.socketPath;
+  const role = p.command ? 'custom' : p.hosted ? HOSTED_ROLE : 'node';
+  const socketPath = role === HOSTED_ROLE ? join(layout.workDir, ZYGOTE_RELATIVE_PATH) : layout.socketPath;
+  let endpoint = socketPath;
   let containerId: string | undefined;
   try {
     mkdirSync(layout.workDir, { recursive: true });
@@ -57,17 +65,23 @@ export async function provision(
       p.log.warn(`peragus: WARNING: the volume of ${p.what} has no size cap: ${cap.reason}`);
     }
     prepareVolume(layout.workDir, process.getuid?.() === 0 ? user : undefined);
-    endpoint = endpointFor(layout.socketPath);
+    endpoint = endpointFor(socketPath);
     const config = containerConfig({
       name: p.name,
       imageId: p.imageId,
       user,
       env: p.env,
-      labels: { ...p.labels, [LABELS.workDir]: layout.workDir, [LABELS.endpoint]: endpoint },
+      labels: {
+        ...p.labels,
+        [LABELS.role]: role,
+        [LABELS.workDir]: layout.workDir,
+        [LABELS.endpoint]: endpoint,
+      },
       workDir: layout.workDir,
       ...(p.sharedCache ? { sharedCache: p.sharedCache } : {}),
       ...p.resources,
       ...(p.command ? { command: p.command } : {}),
+      ...(role === HOSTED_ROLE ? { cmd: ZYGOTE_COMMAND } : {}),
     });
     const container = await call(docker, () => docker.createContainer(config)).catch((err: unknown) => {
       if (statusOf(err) === undefined || err instanceof ContainerRuntimeError) throw err;
@@ -95,7 +109,7 @@ export async function provision(
         { cause: err },
       );
     }
-    if (role === 'node') {
+    if (role !== 'custom') {
       await waitForEndpoint(endpoint, readyTimeoutMs, async () => {
         const info = await container.inspect();
         if (info.State.Running) return null;
@@ -114,7 +128,7 @@ export async function provision(
     // On a conflict the folders belong to the container that won.
     const lostRace = err instanceof ContainerRuntimeError && err.code === 'conflict';
     if (!lostRace) {
-      releaseEndpoint(endpoint, layout.socketPath);
+      releaseEndpoint(endpoint, socketPath);
       await releaseVolume(layout.workDir);
       if (createdRoot) rmSync(layout.root, { recursive: true, force: true });
     }

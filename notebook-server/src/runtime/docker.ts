@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type Docker from 'dockerode';
 import { readSetting } from '../config/index.ts';
 import { newExperimentId } from '../ids/index.ts';
@@ -17,6 +18,7 @@ import { cpIn, cpOut } from './docker-copy.ts';
 import { fail, statusOf } from './docker-errors.ts';
 import { exec } from './docker-exec.ts';
 import { handOver } from './docker-handover.ts';
+import { envRecord, HOSTED_ROLE, hostedContainer, ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
 import { health, list, logs, type Owned, own, stats } from './docker-inspect.ts';
 import { DockerPool, type PoolEntry, poolSizeFrom } from './docker-pool.ts';
 import { discardSlot, fillSlot, type SlotContext, slotAlive, sweepStaleSlots } from './docker-pool-slots.ts';
@@ -42,10 +44,12 @@ import {
   type CreateResult,
   containerLabels,
   type DestroyOptions,
+  ENDPOINT_RELATIVE_PATH,
   EXPERIMENT_MOUNT,
   type ExecOptions,
   type ExecResult,
   type HealthResult,
+  type HostSessionServer,
   LABELS,
   type LogsOptions,
   type LogsResult,
@@ -83,6 +87,13 @@ export interface DockerRuntimeOptions {
   poolSize?: number;
   /** Containers share the PySD translation cache (default PERAGUS_PYSD_SHARED_CACHE, on). */
   sharedCache?: boolean;
+  /**
+   * Serves experiments' sessions in this process when `dockerSessions` is "host" (default
+   * PERAGUS_DOCKER_SESSIONS): each container then runs the kernel zygote alone
+   * (docker-hosted.ts). Without it, or with "node", a node role in each container serves them.
+   */
+  hostSessions?: HostSessionServer;
+  dockerSessions?: 'host' | 'node';
   log?: Logger;
 }
 
@@ -117,10 +128,15 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #poolOwner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   readonly #log: Logger;
   readonly #sharedCache: boolean;
+  readonly #hostSessions: HostSessionServer | undefined;
+  /** Containers whose sessions this process serves (by full container id). */
+  readonly #hosted = new Set<string>();
 
   constructor(options: DockerRuntimeOptions = {}) {
     this.#log = options.log ?? createLogger();
     this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
+    const sessions = options.dockerSessions ?? readSetting('dockerSessions');
+    this.#hostSessions = sessions === 'host' ? options.hostSessions : undefined;
     this.docker = options.docker ?? new (dockerode())();
     this.home = resolve(options.home ?? peragusHome());
     this.image = options.image ?? defaultImage();
@@ -167,6 +183,9 @@ export class DockerRuntime implements ContainerRuntime {
   async close(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
+    const hosted = [...this.#hosted];
+    this.#hosted.clear();
+    await Promise.all(hosted.map((id) => this.#hostSessions?.close(id).catch(() => undefined)));
     await pool?.drain();
     this.#reaper?.stop();
     this.#reaper = undefined;
@@ -196,6 +215,7 @@ export class DockerRuntime implements ContainerRuntime {
       owner: this.#poolOwner,
       sharedCache: this.#sharedCache,
       log: this.#log,
+      hosted: this.#hostSessions !== undefined,
     };
   }
 
@@ -223,39 +243,92 @@ export class DockerRuntime implements ContainerRuntime {
       );
     }
     const layout = experimentLayout(this.home, experimentId);
-    const pooled = await this.#fromPool(spec, image, imageInfo.Id, experimentId, layout);
+    const pooled = await this.#fromPool(spec, image, imageInfo, experimentId, layout);
     if (pooled) return pooled;
 
     const sharedCache = sharedCacheEnv(this.home, undefined, this.#sharedCache);
     const mountCache = sharedCache !== '0' && existsSync(sharedCache);
     const role = spec.command ? 'custom' : 'node';
-    return provision(this.docker, this.#readyTimeoutMs, this.#containerUser(), {
+    const hosted = this.#hostSessions !== undefined && !spec.command;
+    const env = {
+      ...spec.env,
+      PERAGUS_EXPERIMENT_ID: experimentId,
+      PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
+      ...(hosted ? {} : { PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/.peragus/node.sock` }),
+      ...(mountCache ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
+    };
+    const made = await provision(this.docker, this.#readyTimeoutMs, this.#containerUser(), {
       name: `peragus-${experimentId}`,
       what: experimentId,
       layout,
       imageId: imageInfo.Id,
-      env: {
-        ...spec.env,
-        PERAGUS_EXPERIMENT_ID: experimentId,
-        PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
-        PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/.peragus/node.sock`,
-        ...(mountCache ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
-      },
+      env,
       labels: containerLabels(spec.labels, { experimentId, role, image }),
       log: this.#log,
       ...(mountCache ? { sharedCache } : {}),
       resources: this.#resourcesOf(spec),
       disk: diskCapOf(spec.resources),
       ...(spec.command ? { command: spec.command } : {}),
-    }).then((p) => ({
-      container_id: p.containerId,
+      hosted,
+    });
+    const result: CreateResult = {
+      container_id: made.containerId,
       experiment_id: experimentId,
-      endpoint: p.endpoint,
+      endpoint: made.endpoint,
       work_dir: layout.workDir,
       image,
       image_id: imageInfo.Id,
       isolation: 'docker' as const,
-    }));
+    };
+    if (hosted) await this.#serve(result, imageInfo, env, spec.env ?? {});
+    return result;
+  }
+
+  /**
+   * Starts serving a hosted container's sessions here (its kernel is forked at once, as a node
+   * role's pool would); a failure destroys the container, as a failed create leaves nothing.
+   */
+  async #serve(
+    made: CreateResult,
+    imageInfo: Docker.ImageInspectInfo,
+    containerEnv: Record<string, string>,
+    kernelEnv: Record<string, string>,
+  ): Promise<void> {
+    try {
+      await this.#hostSessions?.open(
+        hostedContainer({
+          containerId: made.container_id,
+          experimentId: made.experiment_id,
+          workDir: made.work_dir,
+          owner: this.#containerUser(),
+          containerEnv: { ...envRecord(imageInfo.Config.Env), ...containerEnv },
+          env: { ...kernelEnv, PERAGUS_EXPERIMENT_ID: made.experiment_id },
+        }),
+      );
+      this.#hosted.add(made.container_id);
+    } catch (e) {
+      await this.destroy(made.container_id).catch(() => undefined);
+      throw new ContainerRuntimeError(
+        'create_failed',
+        `cannot serve ${made.experiment_id}'s sessions: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+
+  /** Whether this process serves the container's sessions itself (then hostTransport reaches them). */
+  servesHere(id: string): boolean {
+    return this.#hosted.has(id);
+  }
+
+  /** A new MCP connection to the sessions this process serves for the container. */
+  hostTransport(id: string): Promise<Transport> {
+    if (!this.#hostSessions || !this.#hosted.has(id)) {
+      return Promise.reject(
+        new ContainerRuntimeError('not_found', `the sessions of ${id} are not served by this host`),
+      );
+    }
+    return this.#hostSessions.transport(id);
   }
 
   async #inspectImage(image: string): Promise<Docker.ImageInspectInfo> {
@@ -286,7 +359,7 @@ export class DockerRuntime implements ContainerRuntime {
   async #fromPool(
     spec: ContainerSpec,
     image: string,
-    imageId: string,
+    imageInfo: Docker.ImageInspectInfo,
     experimentId: string,
     layout: ExperimentLayout,
   ): Promise<CreateResult | undefined> {
@@ -315,11 +388,12 @@ export class DockerRuntime implements ContainerRuntime {
       layout,
       labels: spec.labels ?? {},
       image,
-      imageId,
+      imageId: imageInfo.Id,
       ...(same ? {} : { update: resources }),
     });
     if (outcome.ok) {
       this.handedOver += 1;
+      if (entry.hosted) await this.#serve(outcome.result, imageInfo, entry.env ?? {}, {});
       return outcome.result;
     }
     if (outcome.giveBack) pool.giveBack(entry);
@@ -361,6 +435,9 @@ export class DockerRuntime implements ContainerRuntime {
       throw err;
     }
     const labels = target.info.Config.Labels ?? {};
+    // Its sessions' last saves land in the volume before the volume is released below.
+    if (this.#hosted.delete(target.info.Id))
+      await this.#hostSessions?.close(target.info.Id).catch(() => undefined);
     try {
       await target.container.remove({ force: true });
     } catch (err) {
@@ -372,7 +449,10 @@ export class DockerRuntime implements ContainerRuntime {
     removeClaim(labels, target.info.Id);
     const workDir = labels[LABELS.workDir];
     const endpoint = labels[LABELS.endpoint];
-    if (workDir && endpoint) releaseEndpoint(endpoint, join(workDir, '.peragus', 'node.sock'));
+    if (workDir && endpoint) {
+      const socket = labels[LABELS.role] === HOSTED_ROLE ? ZYGOTE_RELATIVE_PATH : ENDPOINT_RELATIVE_PATH;
+      releaseEndpoint(endpoint, join(workDir, socket));
+    }
     if (workDir) await releaseVolume(workDir);
     if (options.removeWorkDir && workDir) await rm(dirname(workDir), { recursive: true, force: true });
     return { removed: true };

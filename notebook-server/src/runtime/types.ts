@@ -259,7 +259,10 @@ export interface DestroyOptions {
   removeWorkDir?: boolean;
 }
 
-/** An experiment whose sessions this host serves itself (the local runtime under bubblewrap). */
+/**
+ * An experiment whose sessions this host serves itself: the local runtime's under bubblewrap, the
+ * Docker runtime's (the container holds the kernel's zygote alone).
+ */
 export interface HostedExperiment {
   container_id: string;
   experiment_id: string;
@@ -269,8 +272,12 @@ export interface HostedExperiment {
   env: Record<string, string>;
   /** The experiment's user, who owns what the kernel reads and binds in the work dir. */
   owner: Owner;
-  /** Forks a kernel into the experiment's sandbox (the kernel zygote); its pid is this host's. */
+  /** Forks a kernel into the experiment's sandbox or container (a kernel zygote). */
   fork(request: ZygoteKernelRequest): KernelProcess;
+  /** The environment the kernel's allow-list reads, when not this host's (a Docker container's). */
+  env_from?: Record<string, string>;
+  /** A path in the work dir as the kernel sees it, when its mount differs (a Docker container's). */
+  path_inside?: (hostPath: string) => string;
 }
 
 /**

@@ -31,7 +31,16 @@ that. The zygote answers ``{"pid": N}``, forwards the kernel's output as
 ``{"out": TEXT}`` lines and ends with ``{"exit": CODE, "signal": SIG}``. When
 the requester closes the connection (it died, or it is done with the kernel)
 the kernel's process group is killed. One kernel process per experiment, as
-before: only the imports are shared (copy-on-write pages).
+before: only the imports are shared (copy-on-write pages). A requester that
+does not share the zygote's pid namespace signals its kernel with
+``{"signal": "SIGINT"}`` lines on the same connection (SIGINT, SIGTERM or
+SIGKILL; only that kernel).
+
+In a Docker experiment container (``--container``) the zygote is the
+container's own: the host, which serves the experiment's sessions, asks it for
+the kernel through its socket in the experiment volume. It forks kernels only
+(no registry, no checks): its requesters are the host and the experiment's own
+code, which gains nothing it does not have.
 
 Sandboxed experiments (the local runtime under bubblewrap, root host): the
 host (and only the host: the main socket is its own, mode 0600 in its private
@@ -66,6 +75,8 @@ from .zygote_child import check_imports, isolate, kernel_imports, run_check, run
 from .zygote_sandbox import Experiment, NotAttached, check_request, fork_kernel, listen_for
 
 READ_CHUNK = 65536
+# What a requester may ask for its own kernel: an interrupt, a polite stop, a kill.
+SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 
 
 class Kernel:
@@ -77,6 +88,8 @@ class Kernel:
         self.out_r: int | None = out_r
         self.status: tuple[int | None, str | None] | None = None
         self.exited_at = 0.0
+        # A partial signal line from the requester (see Zygote._on_signal_lines).
+        self.inbox = b""
 
     def send(self, obj: dict[str, Any]) -> None:
         try:
@@ -93,8 +106,11 @@ class Zygote:
         roles: tuple[str, ...] = ("kernel", "check"),
         server: socket.socket | None = None,
         check_server: int = 0,
+        kernels_only: bool = False,
     ) -> None:
         self.path = path
+        # An experiment container's own zygote (--container): plain kernel forks, no registry.
+        self.kernels_only = kernels_only
         self.owner = owner
         self.pid = os.getpid()
         # "kernel": forks kernels (on its main socket and registered experiments' sockets);
@@ -189,6 +205,8 @@ class Zygote:
             self._serve_experiment(conn, exp, request)
         elif "task" in request or "check" in request:
             self._refuse(conn, "a model check is forked only into a sandbox registered for it (role \"check\")")
+        elif self.kernels_only and "op" in request:
+            self._refuse(conn, "this zygote (an experiment container's own) forks kernels only")
         elif request.get("op") == "fork":
             self._fork_for_host(conn, request)
         elif "op" in request:
@@ -341,10 +359,31 @@ class Zygote:
         except OSError:
             data = b""
         if data:
-            return  # nothing else is expected from the requester
+            self._on_signal_lines(kernel, data)
+            return
         # The requester is gone or done: the kernel goes with it.
         self._kill(kernel)
         self._drop(kernel)
+
+    def _on_signal_lines(self, kernel: Kernel, data: bytes) -> None:
+        """``{"signal": "SIGINT"}`` lines: a requester outside this zygote's pid namespace (the
+        host, for a kernel in a Docker container) cannot name the kernel's pid, so it asks here.
+        Only the kernel this connection asked for is signalled, and only with SIGNALS."""
+        kernel.inbox += data
+        if len(kernel.inbox) > 1 << 16:  # a signal line is short: anything else is not one
+            kernel.inbox = b""
+            return
+        *lines, kernel.inbox = kernel.inbox.split(b"\n")
+        for line in lines:
+            try:
+                name = json.loads(line).get("signal")
+            except (ValueError, AttributeError):
+                continue
+            if name in SIGNALS and kernel.status is None:
+                try:
+                    os.killpg(kernel.pid, SIGNALS[name])
+                except OSError:
+                    pass
 
     def _on_out(self, kernel: Kernel) -> None:
         assert kernel.out_r is not None
@@ -522,6 +561,11 @@ def main() -> int:
         action="store_true",
         help="import what checks need (and fork the check server) before what kernels need",
     )
+    parser.add_argument(
+        "--container",
+        action="store_true",
+        help="the zygote of one experiment container: forks that container's kernels only (no sandbox registry)",
+    )
     args = parser.parse_args()
     owner = int(os.environ.get("PERAGUS_PARENT_PID") or 0)
     # The imports below are the plan's critical path: the collector stays off for them (this
@@ -546,7 +590,7 @@ def main() -> int:
     # zygote is ready) to free ≈ 5,000 left by the imports, which no fork ever touches.
     gc.freeze()
     gc.enable()
-    zygote = Zygote(args.socket, owner, check_server=check_server)
+    zygote = Zygote(args.socket, owner, check_server=check_server, kernels_only=args.container)
     signal.signal(signal.SIGTERM, lambda *_: (zygote.shutdown(), os._exit(0)))
     sys.stdout.write("ready\n")
     sys.stdout.flush()

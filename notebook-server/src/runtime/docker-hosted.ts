@@ -1,0 +1,99 @@
+// A Docker experiment whose sessions this host serves (PERAGUS_DOCKER_SESSIONS=host, the
+// default): the container runs the kernel zygote alone (`python -m peragus_pysd.zygote
+// --container`), imports paid before a pooled container is handed over, and the host asks it for
+// the experiment's kernel through its socket in the volume. The kernel binds its ipc sockets in
+// the volume too (relative to its cwd), so no node process runs in the container: the host's
+// session manager, MCP tools and exports work on the volume's host path, as they do for a local
+// sandbox (app/hosted-sessions.ts). The volume is the container's to write: the zygote's socket is
+// connected through a descriptor pinned without following a link (confine/socket.ts).
+import { closeSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { isAbsolute, relative } from 'node:path';
+import { openSocketInside } from '../confine/socket.ts';
+import type { KernelProcess } from '../kernel/launcher.ts';
+import { launchFromZygote, type ZygoteKernelRequest } from '../kernel/zygote.ts';
+import { EXPERIMENT_MOUNT, type HostedExperiment } from './types.ts';
+
+/** The container's kernel zygote socket, relative to the experiment work dir. */
+export const ZYGOTE_RELATIVE_PATH = '.peragus/zygote.sock';
+
+/** The container's command (after the image's entrypoint): the zygote of that container alone. */
+export const ZYGOTE_COMMAND = [
+  'python',
+  '-m',
+  'peragus_pysd.zygote',
+  '--container',
+  '--socket',
+  `${EXPERIMENT_MOUNT}/${ZYGOTE_RELATIVE_PATH}`,
+];
+
+/** The role label of a container whose sessions the host serves (beside `node` and `custom`). */
+export const HOSTED_ROLE = 'hosted';
+
+/** `path` (this host's, inside `workDir`) as the container sees it; anything outside is refused. */
+export function pathInContainer(workDir: string, path: string): string {
+  const rel = relative(workDir, path);
+  if (rel === '') return EXPERIMENT_MOUNT;
+  if (rel.startsWith('..') || isAbsolute(rel)) {
+    throw new Error(`${path} is outside the experiment volume ${workDir}: the container cannot reach it`);
+  }
+  return `${EXPERIMENT_MOUNT}/${rel}`;
+}
+
+/**
+ * Forks a kernel from the container's zygote (the request's paths are already the container's:
+ * HostedExperiment.path_inside); its signals go over the same connection.
+ */
+export function forkInContainer(workDir: string, request: ZygoteKernelRequest): KernelProcess {
+  return launchFromZygote(`${workDir}/${ZYGOTE_RELATIVE_PATH}`, request, {
+    signalsByLine: true,
+    connect: () => {
+      const { fd, pinned } = openSocketInside(workDir, ZYGOTE_RELATIVE_PATH, {
+        what: "the container's kernel zygote socket",
+      });
+      const conn = createConnection(pinned);
+      let open = true;
+      const release = () => {
+        if (open) closeSync(fd);
+        open = false;
+      };
+      conn.once('connect', release);
+      conn.once('error', release);
+      return conn;
+    },
+  });
+}
+
+export interface HostedContainer {
+  containerId: string;
+  experimentId: string;
+  workDir: string;
+  owner: { uid: number; gid: number };
+  /** What the container's processes see: its image's environment, then its create's. */
+  containerEnv: Record<string, string>;
+  /** The kernel's own variables (the session adds its own on top). */
+  env: Record<string, string>;
+}
+
+export function hostedContainer(c: HostedContainer): HostedExperiment {
+  return {
+    container_id: c.containerId,
+    experiment_id: c.experimentId,
+    work_dir: c.workDir,
+    env: c.env,
+    owner: c.owner,
+    env_from: c.containerEnv,
+    fork: (request) => forkInContainer(c.workDir, request),
+    path_inside: (path) => pathInContainer(c.workDir, path),
+  };
+}
+
+/** `KEY=value` lines (an image's Config.Env) as a record. */
+export function envRecord(lines: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of lines ?? []) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
+}

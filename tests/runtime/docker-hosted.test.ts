@@ -1,0 +1,120 @@
+// A Docker experiment whose sessions the host serves (PERAGUS_DOCKER_SESSIONS=host, the default):
+// the container runs its kernel zygote and kernel, no node role; interrupts and restarts reach the
+// kernel across the pid namespace; a link planted at the zygote's socket is refused.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerTestsEnabled } from '../helpers/docker.ts';
+import { startTestHost, type TestHost } from '../helpers/host.ts';
+
+const withDocker = dockerTestsEnabled();
+
+let t: TestHost;
+
+beforeAll(async () => {
+  if (withDocker) t = await startTestHost({ runtime: 'docker' });
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+/** The command lines of the container's processes, as the host's ps sees them. */
+function processesOf(containerId: string): string[] {
+  return execFileSync('docker', ['top', containerId, '-eo', 'pid,args'], { encoding: 'utf8' })
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().replace(/^\d+\s+/, ''))
+    .filter(Boolean);
+}
+
+type Run = { status: string; outputs: { text?: string; ename?: string }[] };
+
+async function cell(sid: string, source: string, timeoutMs?: number): Promise<Run> {
+  const added = await t.call('cell_add', { session_id: sid, source });
+  const executed = await t.call('cell_execute', {
+    session_id: sid,
+    cell_id: added.cell_id,
+    ...(timeoutMs ? { timeout_ms: timeoutMs } : {}),
+  });
+  const runs = (executed.runs ?? [executed.run ?? executed]) as Run[];
+  return runs[0] as Run;
+}
+
+const text = (run: Run) => run.outputs.map((o) => o.text ?? o.ename ?? '').join('');
+
+describe.runIf(withDocker)('Docker sessions served by the host', () => {
+  let cid: string;
+  let sid: string;
+
+  it('runs the kernel zygote and the kernel in the container, and no node role', async () => {
+    const created = await t.call('container_create', { runtime: 'docker', experiment_id: 'hosted-a' });
+    cid = created.container_id as string;
+    const nb = await t.call('notebook_create', { name: 'hosted', container_id: cid });
+    sid = nb.session_id as string;
+    // The session is this host's, on the volume's host path.
+    expect(nb.work_dir).toBe(created.work_dir);
+    const run = await cell(
+      sid,
+      'import os\nprint(os.getcwd(), os.getuid(), os.environ["PERAGUS_EXPERIMENT_ID"])',
+    );
+    expect(run.status, JSON.stringify(run)).toBe('ok');
+    expect(text(run).trim()).toBe('/experiment 10001 hosted-a');
+    const procs = processesOf(cid);
+    // tini, the zygote and its one kernel (a fork: the zygote's command line): nothing else.
+    const zygotes = procs.filter((p) => p.startsWith('python -m peragus_pysd.zygote --container'));
+    expect(zygotes).toHaveLength(2);
+    expect(procs.filter((p) => !zygotes.includes(p) && !p.startsWith('/usr/bin/tini'))).toEqual([]);
+    expect(procs.filter((p) => /(^|\/)node\b/.test(p))).toEqual([]);
+    const health = await t.call('container_health', { container_id: cid });
+    expect(health.endpoint_reachable).toBe(true);
+  }, 300_000);
+
+  it('interrupts a running cell (the signal crosses the pid namespace) and restarts the kernel', async () => {
+    const pid = text(await cell(sid, 'import os\nprint(os.getpid())')).trim();
+    const started = Date.now();
+    const slow = await cell(sid, 'import time\nfor _ in range(600):\n    time.sleep(0.1)', 1500);
+    expect(slow.status).toBe('error');
+    expect(text(slow)).toContain('KeyboardInterrupt');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    // The same kernel goes on: interrupted, not killed.
+    expect(text(await cell(sid, 'import os\nprint(os.getpid())')).trim()).toBe(pid);
+    const restarted = await t.call('notebook_restart', { session_id: sid });
+    expect(restarted.restarted).toBe(true);
+    const after = text(await cell(sid, 'import os\nprint(os.getpid())')).trim();
+    expect(after).toMatch(/^\d+$/);
+    expect(after).not.toBe(pid);
+  }, 300_000);
+
+  it('refuses a link the container plants at its zygote socket: the host connects nowhere else', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'peragus-bait-'));
+    const bait = join(dir, 'bait.sock');
+    let connections = 0;
+    const server: Server = createServer((s) => {
+      connections += 1;
+      s.destroy();
+    });
+    await new Promise<void>((r) => server.listen(bait, r));
+    try {
+      const planted = await t.call('container_exec', {
+        container_id: cid,
+        cmd: [
+          'sh',
+          '-c',
+          `rm /experiment/.peragus/zygote.sock && ln -s ${bait} /experiment/.peragus/zygote.sock`,
+        ],
+      });
+      expect(planted.exit_code).toBe(0);
+      const refused = await t.callError('notebook_restart', { session_id: sid });
+      expect(refused).toMatch(/zygote socket|link/i);
+      expect(connections).toBe(0);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect((await t.call('container_destroy', { container_id: cid })).removed).toBe(true);
+  }, 300_000);
+});
