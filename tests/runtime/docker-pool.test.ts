@@ -79,9 +79,9 @@ describe.skipIf(!enabled)('Docker warm pool (real Docker)', () => {
     expect(info.HostConfig.ReadonlyRootfs).toBe(true);
     expect(info.HostConfig.CapDrop).toEqual(['ALL']);
     expect(info.HostConfig.SecurityOpt).toContain('no-new-privileges:true');
-    // The node serves the experiment it was handed: its session is pool-a's, in the volume.
+    // The host serves the experiment it was handed: its session is pool-a's, in the volume.
     const nb = await call('notebook_create', { name: 'first', container_id: cid });
-    expect(nb).toMatchObject({ experiment_id: 'pool-a', work_dir: '/experiment' });
+    expect(nb).toMatchObject({ experiment_id: 'pool-a', work_dir: created.work_dir });
     const cell = await call('cell_add', {
       session_id: nb.session_id,
       source: 'import os; print(os.getcwd(), 6 * 7)',

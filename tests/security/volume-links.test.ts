@@ -37,10 +37,12 @@ function victimDir() {
   return { dir, fingerprint };
 }
 
+// Docker twice: sessions served by the host (the default) and by a node role in the container.
 describe.each([
-  ['docker', withDocker],
-  ['local', true],
-] as const)('links planted in a %s experiment volume', (runtime, enabled) => {
+  ['docker', withDocker, 'host'],
+  ['docker', withDocker, 'node'],
+  ['local', true, 'host'],
+] as const)('links planted in a %s experiment volume (sessions: %s)', (runtime, enabled, sessions) => {
   let t: TestHost;
   const victim = victimDir();
   const before = victim.fingerprint();
@@ -49,10 +51,14 @@ describe.each([
   let planted = false;
   let hostSocket: Server;
   let connections = 0;
+  let savedSessions: string | undefined;
   const sh = (script: string) => t.call('container_exec', { container_id: cid, cmd: ['sh', '-c', script] });
 
   beforeAll(async () => {
     if (!enabled) return;
+    // Read when the host makes its Docker runtime (at this create); restored in afterAll.
+    savedSessions = process.env.PERAGUS_DOCKER_SESSIONS;
+    process.env.PERAGUS_DOCKER_SESSIONS = sessions;
     t = await startTestHost({ runtime });
     const created = await t.call('container_create', { experiment_id: experimentId });
     cid = created.container_id as string;
@@ -74,8 +80,8 @@ describe.each([
     expect(r.exit_code, String(r.stderr)).toBe(0);
   }
 
-  // A node's endpoint: Docker's experiments have one (a local one served by the host has none).
-  it.runIf(enabled && runtime === 'docker')(
+  // A node's endpoint (a hosted container's zygote socket: tests/runtime/docker-hosted.test.ts).
+  it.runIf(enabled && runtime === 'docker' && sessions === 'node')(
     'the host never connects through a link planted at the endpoint socket',
     async () => {
       // Another socket on the host (another experiment's node, the Docker socket, …).
@@ -89,9 +95,9 @@ describe.each([
     },
   );
 
-  // The local experiment's sessions are the host's (app/hosted-sessions.ts): its kernels' sockets
+  // A hosted experiment's sessions are the host's (app/hosted-sessions.ts): its kernels' sockets
   // and connection files live in the volume, and the host runs as root.
-  it.runIf(enabled && runtime === 'local')(
+  it.runIf(enabled && sessions === 'host')(
     "the host never writes or connects through a link planted for its kernels' directory",
     async () => {
       const first = await t.call('notebook_create', { name: 'warm', container_id: cid });
@@ -119,6 +125,8 @@ describe.each([
   );
 
   afterAll(async () => {
+    if (savedSessions === undefined) delete process.env.PERAGUS_DOCKER_SESSIONS;
+    else process.env.PERAGUS_DOCKER_SESSIONS = savedSessions;
     if (t) await t.close();
     hostSocket?.close();
     rmSync(victim.dir, { recursive: true, force: true });

@@ -317,10 +317,10 @@ export class KernelClient extends EventEmitter implements Kernel {
   #adopt(proc: KernelProcess): void {
     this.#process = proc;
     this.#expectingExit = false;
-    const oomBefore = oomKillCount();
+    const oomBefore = oomKillCount(proc.memoryCgroup);
     proc.exited.then(({ code, signal }) => {
       if (this.#process !== proc || this.#expectingExit) return;
-      const oom = oomReason(signal, oomBefore);
+      const oom = oomReason(signal, oomBefore, proc.memoryCgroup);
       this.#markDead(`kernel process exited (${describeExit(code, signal)}${oom ? `: ${oom}` : ''})`);
     });
   }

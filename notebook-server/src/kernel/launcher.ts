@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { readSetting } from '../config/index.ts';
 import { signalGroup } from '../proc/process.ts';
 import { experimentEnv } from '../sandbox/env.ts';
+import type { MemoryCgroupFiles } from './oom.ts';
 import { sleep } from './util.ts';
 
 export interface KernelSpec {
@@ -89,6 +90,11 @@ export interface KernelProcess {
   stderrTail(): string;
   /** Signals the kernel's whole process group (it runs in its own session). */
   signal(sig: NodeJS.Signals): void;
+  /**
+   * The memory cgroup the kernel runs under, when not this process's (a Docker container's,
+   * read from the host): where an OOM kill of the kernel is counted (kernel/oom.ts).
+   */
+  memoryCgroup?: MemoryCgroupFiles[];
 }
 
 const live = new Set<KernelProcess>();

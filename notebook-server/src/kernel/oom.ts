@@ -4,11 +4,21 @@
 // and the error names the cap instead of a bare signal.
 import { readFileSync } from 'node:fs';
 
-const V2 = { events: '/sys/fs/cgroup/memory.events', limit: '/sys/fs/cgroup/memory.max' };
-const V1 = {
-  events: '/sys/fs/cgroup/memory/memory.oom_control',
-  limit: '/sys/fs/cgroup/memory/memory.limit_in_bytes',
-};
+/** Where a memory cgroup counts OOM kills and keeps its cap (v2 or v1 file names). */
+export interface MemoryCgroupFiles {
+  events: string;
+  limit: string;
+}
+
+/** A memory cgroup's files, by its directory: cgroup v2 (memory.events) or v1 (memory.oom_control). */
+export function memoryCgroupFiles(dir: string, version: 1 | 2): MemoryCgroupFiles {
+  return version === 2
+    ? { events: `${dir}/memory.events`, limit: `${dir}/memory.max` }
+    : { events: `${dir}/memory.oom_control`, limit: `${dir}/memory.limit_in_bytes` };
+}
+
+/** The cgroup this process runs in (a container's, when the kernel runs beside its node role). */
+const OWN = [memoryCgroupFiles('/sys/fs/cgroup', 2), memoryCgroupFiles('/sys/fs/cgroup/memory', 1)];
 
 function read(path: string): string | null {
   try {
@@ -19,8 +29,8 @@ function read(path: string): string | null {
 }
 
 /** OOM kills counted in our memory cgroup so far (null when no cgroup says). */
-export function oomKillCount(): number | null {
-  for (const files of [V2, V1]) {
+export function oomKillCount(cgroup: MemoryCgroupFiles[] = OWN): number | null {
+  for (const files of cgroup) {
     const m = /^oom_kill (\d+)$/m.exec(read(files.events) ?? '');
     if (m) return Number(m[1]);
   }
@@ -28,8 +38,8 @@ export function oomKillCount(): number | null {
 }
 
 /** Our memory cgroup's cap in bytes (null when there is none). */
-export function memoryCap(): number | null {
-  for (const files of [V2, V1]) {
+export function memoryCap(cgroup: MemoryCgroupFiles[] = OWN): number | null {
+  for (const files of cgroup) {
     const text = read(files.limit)?.trim();
     if (!text || text === 'max') continue;
     const n = Number(text);
@@ -47,11 +57,15 @@ function mib(bytes: number): string {
  * The reason text for a kernel killed by SIGKILL, when the OOM count grew
  * since `countBefore`: names the cap and the fix. Undefined otherwise.
  */
-export function oomReason(signal: NodeJS.Signals | null, countBefore: number | null): string | undefined {
+export function oomReason(
+  signal: NodeJS.Signals | null,
+  countBefore: number | null,
+  cgroup: MemoryCgroupFiles[] = OWN,
+): string | undefined {
   if (signal !== 'SIGKILL' || countBefore === null) return undefined;
-  const now = oomKillCount();
+  const now = oomKillCount(cgroup);
   if (now === null || now <= countBefore) return undefined;
-  const cap = memoryCap();
+  const cap = memoryCap(cgroup);
   const limit = cap === null ? 'the memory cap' : `the memory cap of ${mib(cap)}`;
   return `killed by the out-of-memory killer: the experiment reached ${limit}; raise resources.memory in container_create (or the plan), or use less memory (fewer samples, a shorter return period)`;
 }

@@ -71,15 +71,13 @@ export async function handOver(
     }
     renameSync(entry.root, t.layout.root);
     moved = true;
-    // A node role reads its experiment id there; a hosted container's host knows it already.
-    if (!entry.hosted) {
-      inVolume(() =>
-        writeInside(t.layout.workDir, IDENTITY_RELATIVE_PATH, `${t.experimentId}\n`, {
-          ...VOLUME,
-          what: 'the experiment id file',
-        }),
-      );
-    }
+    // A node role reads its experiment id there (and so can any process of the container).
+    inVolume(() =>
+      writeInside(t.layout.workDir, IDENTITY_RELATIVE_PATH, `${t.experimentId}\n`, {
+        ...VOLUME,
+        what: 'the experiment id file',
+      }),
+    );
     const socket = entry.hosted ? ZYGOTE_RELATIVE_PATH : ENDPOINT_RELATIVE_PATH;
     const endpoint = endpointFor(join(t.layout.workDir, socket));
     releaseEndpoint(entry.endpoint, join(entry.root, 'work', socket));

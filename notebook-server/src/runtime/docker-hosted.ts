@@ -11,6 +11,7 @@ import { createConnection } from 'node:net';
 import { isAbsolute, relative } from 'node:path';
 import { openSocketInside } from '../confine/socket.ts';
 import type { KernelProcess } from '../kernel/launcher.ts';
+import { type MemoryCgroupFiles, memoryCgroupFiles } from '../kernel/oom.ts';
 import { launchFromZygote, type ZygoteKernelRequest } from '../kernel/zygote.ts';
 import { EXPERIMENT_MOUNT, type HostedExperiment } from './types.ts';
 
@@ -44,8 +45,12 @@ export function pathInContainer(workDir: string, path: string): string {
  * Forks a kernel from the container's zygote (the request's paths are already the container's:
  * HostedExperiment.path_inside); its signals go over the same connection.
  */
-export function forkInContainer(workDir: string, request: ZygoteKernelRequest): KernelProcess {
-  return launchFromZygote(`${workDir}/${ZYGOTE_RELATIVE_PATH}`, request, {
+export function forkInContainer(
+  containerId: string,
+  workDir: string,
+  request: ZygoteKernelRequest,
+): KernelProcess {
+  const proc = launchFromZygote(`${workDir}/${ZYGOTE_RELATIVE_PATH}`, request, {
     signalsByLine: true,
     connect: () => {
       const { fd, pinned } = openSocketInside(workDir, ZYGOTE_RELATIVE_PATH, {
@@ -62,6 +67,21 @@ export function forkInContainer(workDir: string, request: ZygoteKernelRequest): 
       return conn;
     },
   });
+  proc.memoryCgroup = containerMemoryCgroup(containerId);
+  return proc;
+}
+
+/**
+ * The container's memory cgroup as this host sees it, under each layout dockerd may use (cgroup v1
+ * or v2; the cgroupfs or systemd driver): the first that exists counts the kernel's OOM kills.
+ */
+export function containerMemoryCgroup(containerId: string): MemoryCgroupFiles[] {
+  return [
+    memoryCgroupFiles(`/sys/fs/cgroup/memory/docker/${containerId}`, 1),
+    memoryCgroupFiles(`/sys/fs/cgroup/memory/system.slice/docker-${containerId}.scope`, 1),
+    memoryCgroupFiles(`/sys/fs/cgroup/system.slice/docker-${containerId}.scope`, 2),
+    memoryCgroupFiles(`/sys/fs/cgroup/docker/${containerId}`, 2),
+  ];
 }
 
 export interface HostedContainer {
@@ -83,7 +103,7 @@ export function hostedContainer(c: HostedContainer): HostedExperiment {
     env: c.env,
     owner: c.owner,
     env_from: c.containerEnv,
-    fork: (request) => forkInContainer(c.workDir, request),
+    fork: (request) => forkInContainer(c.containerId, c.workDir, request),
     path_inside: (path) => pathInContainer(c.workDir, path),
   };
 }

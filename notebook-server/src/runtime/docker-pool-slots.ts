@@ -52,13 +52,9 @@ export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
   // Mounted even when still empty (sharedCacheEnv makes it): the plan check may fill it after this slot started.
   const sharedCache = sharedCacheEnv(c.home, undefined, c.sharedCache);
   const env = {
-    // A node role's identity arrives in a file at the hand-over; a hosted slot's host knows it.
-    ...(c.hosted
-      ? {}
-      : {
-          [IDENTITY_ENV]: `${EXPERIMENT_MOUNT}/${IDENTITY_RELATIVE_PATH}`,
-          PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/${ENDPOINT_RELATIVE_PATH}`,
-        }),
+    // The experiment's identity arrives in this file at the hand-over.
+    [IDENTITY_ENV]: `${EXPERIMENT_MOUNT}/${IDENTITY_RELATIVE_PATH}`,
+    ...(c.hosted ? {} : { PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/${ENDPOINT_RELATIVE_PATH}` }),
     PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
     ...(sharedCache !== '0' ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
   };
