@@ -6,7 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHost, type Host } from '../../notebook-server/src/app/host.ts';
 import { dockerTestsEnabled } from '../helpers/docker.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
 
@@ -116,5 +119,77 @@ describe.runIf(withDocker)('Docker sessions served by the host', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     expect((await t.call('container_destroy', { container_id: cid })).removed).toBe(true);
+  }, 300_000);
+});
+
+describe.runIf(withDocker)('a host restarted on the same home', () => {
+  const home = mkdtempSync(join(tmpdir(), 'peragus-adopt-'));
+  const hosts: Host[] = [];
+
+  async function connect(): Promise<{
+    host: Host;
+    call: (name: string, args: object) => Promise<Record<string, unknown>>;
+  }> {
+    const host = await createHost({ home, poolSize: 0, resumePlans: false, runtime: 'docker' });
+    hosts.push(host);
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await host.makeMcpServer().connect(a);
+    const client = new Client({ name: 'adopt-test', version: '1' });
+    await client.connect(b);
+    return {
+      host,
+      call: async (name, args) => {
+        const r = await client.callTool({ name, arguments: args as Record<string, unknown> });
+        if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
+        return r.structuredContent as Record<string, unknown>;
+      },
+    };
+  }
+
+  afterAll(async () => {
+    for (const h of hosts) await h.close().catch(() => undefined);
+    execFileSync('sh', [
+      '-c',
+      `docker rm -f $(docker ps -aq --filter label=peragus.work_dir=${home}/experiments/adopt-a/work) 2>/dev/null || true`,
+    ]);
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("serves a running container's sessions again: completed outputs kept, a new kernel", async () => {
+    const first = await connect();
+    const created = await first.call('container_create', { experiment_id: 'adopt-a' });
+    const cid = created.container_id as string;
+    const nb = await first.call('notebook_create', { name: 'kept', container_id: cid });
+    const sid = nb.session_id as string;
+    const ran = await first.call('cell_add', {
+      session_id: sid,
+      source: 'x = 6 * 7\nprint(x)',
+      execute: true,
+    });
+    expect(JSON.stringify(ran.run)).toContain('42');
+    // The first host goes away (as a crash or a restart would): the container keeps running.
+    await first.host.close();
+    expect((await first.host.containers.list(undefined, 'docker')).map((c) => c.container_id)).toContain(cid);
+
+    const second = await connect();
+    const listed = await second.call('notebook_list', { container_id: cid });
+    const sessions = listed.sessions as { session_id: string }[];
+    expect(sessions.map((x) => x.session_id)).toContain(sid);
+    const again = await second.call('cell_add', {
+      session_id: sid,
+      container_id: cid,
+      source: "print('x' in globals())",
+      execute: true,
+    });
+    // The session and its saved output came back; the kernel is a new one (x is gone).
+    expect(JSON.stringify(again.run)).toContain('False');
+    const exported = await second.call('notebook_export', {
+      session_id: sid,
+      container_id: cid,
+      format: 'srcmd',
+      inline: true,
+    });
+    expect(exported.content as string).toContain('x = 6 * 7');
+    expect((await second.call('container_destroy', { container_id: cid })).removed).toBe(true);
   }, 300_000);
 });

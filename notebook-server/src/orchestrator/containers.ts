@@ -162,11 +162,17 @@ export class ContainerService {
       };
     }
     if (found.labels[LABELS.role] === HOSTED_ROLE) {
-      // Its endpoint is the kernel zygote's socket, not an MCP server: never connected as one.
-      throw new ContainerRuntimeError(
-        'not_found',
-        `the sessions of container ${containerId} were served by the host process that created it, which no longer serves them: destroy it and create the experiment again`,
-      );
+      // Made by an earlier host on this home: served here from now on. Its endpoint is the kernel
+      // zygote's socket, never connected to as an MCP server.
+      if (!(rt instanceof DockerRuntime)) {
+        throw new ContainerRuntimeError('not_found', `container ${containerId} has no MCP endpoint`);
+      }
+      await rt.adopt(found.container_id);
+      return {
+        container_id: found.container_id,
+        endpoint: found.endpoint,
+        connect: () => rt.hostTransport(found.container_id),
+      };
     }
     return {
       container_id: found.container_id,

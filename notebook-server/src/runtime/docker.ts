@@ -19,7 +19,7 @@ import { fail, statusOf } from './docker-errors.ts';
 import { exec } from './docker-exec.ts';
 import { handOver } from './docker-handover.ts';
 import { envRecord, HOSTED_ROLE, hostedContainer, ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
-import { health, list, logs, type Owned, own, stats } from './docker-inspect.ts';
+import { health, list, logs, type Owned, own, stats, userOf } from './docker-inspect.ts';
 import { DockerPool, type PoolEntry, poolSizeFrom } from './docker-pool.ts';
 import { discardSlot, fillSlot, type SlotContext, slotAlive, sweepStaleSlots } from './docker-pool-slots.ts';
 import { provision } from './docker-provision.ts';
@@ -131,6 +131,7 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #hostSessions: HostSessionServer | undefined;
   /** Containers whose sessions this process serves (by full container id). */
   readonly #hosted = new Set<string>();
+  readonly #adopting = new Map<string, Promise<void>>();
 
   constructor(options: DockerRuntimeOptions = {}) {
     this.#log = options.log ?? createLogger();
@@ -280,7 +281,10 @@ export class DockerRuntime implements ContainerRuntime {
       image_id: imageInfo.Id,
       isolation: 'docker' as const,
     };
-    if (hosted) await this.#serve(result, imageInfo, env, spec.env ?? {});
+    if (hosted) {
+      const containerEnv = { ...envRecord(imageInfo.Config.Env), ...env };
+      await this.#serve(result, containerEnv, spec.env ?? {});
+    }
     return result;
   }
 
@@ -289,10 +293,11 @@ export class DockerRuntime implements ContainerRuntime {
    * role's pool would); a failure destroys the container, as a failed create leaves nothing.
    */
   async #serve(
-    made: CreateResult,
-    imageInfo: Docker.ImageInspectInfo,
+    made: Pick<CreateResult, 'container_id' | 'experiment_id' | 'work_dir'>,
     containerEnv: Record<string, string>,
     kernelEnv: Record<string, string>,
+    owner: { uid: number; gid: number } = this.#containerUser(),
+    adopted = false,
   ): Promise<void> {
     try {
       await this.#hostSessions?.open(
@@ -300,14 +305,15 @@ export class DockerRuntime implements ContainerRuntime {
           containerId: made.container_id,
           experimentId: made.experiment_id,
           workDir: made.work_dir,
-          owner: this.#containerUser(),
-          containerEnv: { ...envRecord(imageInfo.Config.Env), ...containerEnv },
+          owner,
+          containerEnv,
           env: { ...kernelEnv, PERAGUS_EXPERIMENT_ID: made.experiment_id },
         }),
       );
       this.#hosted.add(made.container_id);
     } catch (e) {
-      await this.destroy(made.container_id).catch(() => undefined);
+      // A container just made is useless without its sessions; an adopted one is left as it was.
+      if (!adopted) await this.destroy(made.container_id).catch(() => undefined);
       throw new ContainerRuntimeError(
         'create_failed',
         `cannot serve ${made.experiment_id}'s sessions: ${(e as Error).message}`,
@@ -319,6 +325,55 @@ export class DockerRuntime implements ContainerRuntime {
   /** Whether this process serves the container's sessions itself (then hostTransport reaches them). */
   servesHere(id: string): boolean {
     return this.#hosted.has(id);
+  }
+
+  /**
+   * Serves the sessions of a running hosted container that no process here serves: one made by
+   * an earlier host on this home (only one host serves a home at a time: hostlink/serving.ts).
+   * The container's zygote forks a new kernel and the sessions reopen from their records in
+   * the volume, with every completed cell's output; what ran in the lost kernel is not in the new one.
+   */
+  adopt(id: string): Promise<void> {
+    let adopting = this.#adopting.get(id);
+    if (!adopting) {
+      adopting = this.#adopt(id).finally(() => this.#adopting.delete(id));
+      this.#adopting.set(id, adopting);
+    }
+    return adopting;
+  }
+
+  async #adopt(id: string): Promise<void> {
+    const { info } = await own(this.docker, id);
+    if (this.#hosted.has(info.Id)) return;
+    const labels = info.Config.Labels ?? {};
+    const experimentId = labels[LABELS.experimentId];
+    const workDir = labels[LABELS.workDir];
+    if (labels[LABELS.role] !== HOSTED_ROLE || !experimentId || !workDir) {
+      throw new ContainerRuntimeError('not_found', `container ${id} has no sessions for this host to serve`);
+    }
+    if (!this.#hostSessions) {
+      throw new ContainerRuntimeError(
+        'not_found',
+        `container ${id}'s sessions are served by a host, and this one serves Docker sessions through node roles (PERAGUS_DOCKER_SESSIONS=node): unset it, or destroy the container and create it again`,
+      );
+    }
+    if (!info.State.Running) {
+      throw new ContainerRuntimeError(
+        'not_found',
+        `container ${id} is not running: destroy it and create it again`,
+      );
+    }
+    const containerEnv = envRecord(info.Config.Env);
+    // What the create added to the image's environment is the kernel's own (a spec's env).
+    const image = envRecord((await this.#inspectImage(info.Image)).Config.Env);
+    const added = Object.fromEntries(Object.entries(containerEnv).filter(([k, v]) => image[k] !== v));
+    await this.#serve(
+      { container_id: info.Id, experiment_id: experimentId, work_dir: workDir },
+      containerEnv,
+      added,
+      userOf(info),
+      true,
+    );
   }
 
   /** A new MCP connection to the sessions this process serves for the container. */
@@ -393,7 +448,9 @@ export class DockerRuntime implements ContainerRuntime {
     });
     if (outcome.ok) {
       this.handedOver += 1;
-      if (entry.hosted) await this.#serve(outcome.result, imageInfo, entry.env ?? {}, {});
+      if (entry.hosted) {
+        await this.#serve(outcome.result, { ...envRecord(imageInfo.Config.Env), ...entry.env }, {});
+      }
       return outcome.result;
     }
     if (outcome.giveBack) pool.giveBack(entry);
