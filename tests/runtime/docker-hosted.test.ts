@@ -1,6 +1,8 @@
-// A Docker experiment whose sessions the host serves (PERAGUS_DOCKER_SESSIONS=host, the default):
-// the container runs its kernel zygote and kernel, no node role; interrupts and restarts reach the
-// kernel across the pid namespace; a link planted at the zygote's socket is refused.
+// A Docker experiment whose sessions the host serves (PERAGUS_DOCKER_SESSIONS=host, the default),
+// its kernel forked by the shared zygote into the container (PERAGUS_DOCKER_ZYGOTE=shared, the
+// default) or by the container's own zygote ("container"): no node role in the container; the
+// kernel has the container's user, namespaces, cgroups and seccomp filter, and no capabilities;
+// interrupts and restarts reach it; a link planted at the container's zygote socket is refused.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -17,14 +19,6 @@ const withDocker = dockerTestsEnabled();
 
 let t: TestHost;
 
-beforeAll(async () => {
-  if (withDocker) t = await startTestHost({ runtime: 'docker' });
-});
-
-afterAll(async () => {
-  await t?.close();
-});
-
 /** The command lines of the container's processes, as the host's ps sees them. */
 function processesOf(containerId: string): string[] {
   return execFileSync('docker', ['top', containerId, '-eo', 'pid,args'], { encoding: 'utf8' })
@@ -32,6 +26,24 @@ function processesOf(containerId: string): string[] {
     .slice(1)
     .map((l) => l.trim().replace(/^\d+\s+/, ''))
     .filter(Boolean);
+}
+
+/** The host pids of the container's processes. */
+function processPids(containerId: string): number[] {
+  return execFileSync('docker', ['top', containerId, '-eo', 'pid'], { encoding: 'utf8' })
+    .split('\n')
+    .slice(1)
+    .map(Number)
+    .filter((n) => n > 0);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 type Run = { status: string; outputs: { text?: string; ename?: string }[] };
@@ -49,78 +61,123 @@ async function cell(sid: string, source: string, timeoutMs?: number): Promise<Ru
 
 const text = (run: Run) => run.outputs.map((o) => o.text ?? o.ename ?? '').join('');
 
-describe.runIf(withDocker)('Docker sessions served by the host', () => {
-  let cid: string;
-  let sid: string;
+describe.runIf(withDocker).each(['shared', 'container'] as const)(
+  'Docker sessions served by the host (zygote: %s)',
+  (zygote) => {
+    let cid: string;
+    let sid: string;
+    let saved: string | undefined;
 
-  it('runs the kernel zygote and the kernel in the container, and no node role', async () => {
-    const created = await t.call('container_create', { runtime: 'docker', experiment_id: 'hosted-a' });
-    cid = created.container_id as string;
-    const nb = await t.call('notebook_create', { name: 'hosted', container_id: cid });
-    sid = nb.session_id as string;
-    // The session is this host's, on the volume's host path.
-    expect(nb.work_dir).toBe(created.work_dir);
-    const run = await cell(
-      sid,
-      'import os\nprint(os.getcwd(), os.getuid(), os.environ["PERAGUS_EXPERIMENT_ID"])',
-    );
-    expect(run.status, JSON.stringify(run)).toBe('ok');
-    expect(text(run).trim()).toBe('/experiment 10001 hosted-a');
-    const procs = processesOf(cid);
-    // tini, the zygote and its one kernel (a fork: the zygote's command line): nothing else.
-    const zygotes = procs.filter((p) => p.startsWith('python -m peragus_pysd.zygote --container'));
-    expect(zygotes).toHaveLength(2);
-    expect(procs.filter((p) => !zygotes.includes(p) && !p.startsWith('/usr/bin/tini'))).toEqual([]);
-    expect(procs.filter((p) => /(^|\/)node\b/.test(p))).toEqual([]);
-    const health = await t.call('container_health', { container_id: cid });
-    expect(health.endpoint_reachable).toBe(true);
-  }, 300_000);
-
-  it('interrupts a running cell (the signal crosses the pid namespace) and restarts the kernel', async () => {
-    const pid = text(await cell(sid, 'import os\nprint(os.getpid())')).trim();
-    const started = Date.now();
-    const slow = await cell(sid, 'import time\nfor _ in range(600):\n    time.sleep(0.1)', 1500);
-    expect(slow.status).toBe('error');
-    expect(text(slow)).toContain('KeyboardInterrupt');
-    expect(Date.now() - started).toBeLessThan(30_000);
-    // The same kernel goes on: interrupted, not killed.
-    expect(text(await cell(sid, 'import os\nprint(os.getpid())')).trim()).toBe(pid);
-    const restarted = await t.call('notebook_restart', { session_id: sid });
-    expect(restarted.restarted).toBe(true);
-    const after = text(await cell(sid, 'import os\nprint(os.getpid())')).trim();
-    expect(after).toMatch(/^\d+$/);
-    expect(after).not.toBe(pid);
-  }, 300_000);
-
-  it('refuses a link the container plants at its zygote socket: the host connects nowhere else', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'peragus-bait-'));
-    const bait = join(dir, 'bait.sock');
-    let connections = 0;
-    const server: Server = createServer((s) => {
-      connections += 1;
-      s.destroy();
+    beforeAll(async () => {
+      // Read when the host makes its Docker runtime (at the first create); restored in afterAll.
+      saved = process.env.PERAGUS_DOCKER_ZYGOTE;
+      process.env.PERAGUS_DOCKER_ZYGOTE = zygote;
+      t = await startTestHost({ runtime: 'docker' });
     });
-    await new Promise<void>((r) => server.listen(bait, r));
-    try {
-      const planted = await t.call('container_exec', {
-        container_id: cid,
-        cmd: [
-          'sh',
-          '-c',
-          `rm /experiment/.peragus/zygote.sock && ln -s ${bait} /experiment/.peragus/zygote.sock`,
-        ],
+
+    afterAll(async () => {
+      await t?.close();
+      if (saved === undefined) delete process.env.PERAGUS_DOCKER_ZYGOTE;
+      else process.env.PERAGUS_DOCKER_ZYGOTE = saved;
+    });
+
+    it('runs the kernel in the container as its user, with its caps and filters, and no node role', async () => {
+      const created = await t.call('container_create', {
+        runtime: 'docker',
+        experiment_id: `hosted-${zygote}`,
       });
-      expect(planted.exit_code).toBe(0);
-      const refused = await t.callError('notebook_restart', { session_id: sid });
-      expect(refused).toMatch(/zygote socket|link/i);
-      expect(connections).toBe(0);
-    } finally {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-    expect((await t.call('container_destroy', { container_id: cid })).removed).toBe(true);
-  }, 300_000);
-});
+      cid = created.container_id as string;
+      const nb = await t.call('notebook_create', { name: 'hosted', container_id: cid });
+      sid = nb.session_id as string;
+      // The session is this host's, on the volume's host path.
+      expect(nb.work_dir).toBe(created.work_dir);
+      const run = await cell(
+        sid,
+        [
+          'import os, socket',
+          'status = dict(l.split(":\\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\\t" in l)',
+          'print(os.getcwd(), os.getuid(), os.getgid(), os.environ["PERAGUS_EXPERIMENT_ID"])',
+          'print(status["CapEff"].strip(), status["CapBnd"].strip(), status["NoNewPrivs"].strip(), status["Seccomp"].strip())',
+          'print([n for _, n in socket.if_nameindex()])',
+          'print(open("/proc/self/cgroup").read())',
+        ].join('\n'),
+      );
+      expect(run.status, JSON.stringify(run)).toBe('ok');
+      const [where, caps, ifaces, ...cgroups] = text(run).trim().split('\n');
+      expect(where).toBe(`/experiment 10001 10001 hosted-${zygote}`);
+      // No capabilities at all, no new privileges, Docker's seccomp filter (mode 2).
+      expect(caps).toBe('0000000000000000 0000000000000000 1 2');
+      expect(ifaces).toBe("['lo']");
+      // The container's own cgroups: its memory, CPU and pids caps hold for the kernel.
+      const memory = cgroups.find((l) => /:memory:|^0::/.test(l));
+      expect(memory).toContain(cid);
+      const procs = processesOf(cid);
+      // Joined: tini, sleep and the kernel; own zygote: tini, the zygote and its kernel (a fork).
+      const kernels = procs.filter((p) => p.startsWith('python -m peragus_pysd.zygote'));
+      expect(kernels).toHaveLength(zygote === 'shared' ? 1 : 2);
+      const holder = zygote === 'shared' ? ['sleep infinity'] : [];
+      expect(procs.filter((p) => !kernels.includes(p) && !p.startsWith('/usr/bin/tini'))).toEqual(holder);
+      expect(procs.filter((p) => /(^|\/)node\b/.test(p))).toEqual([]);
+      const health = await t.call('container_health', { container_id: cid });
+      expect(health.endpoint_reachable).toBe(true);
+    }, 300_000);
+
+    it('interrupts a running cell (the signal crosses the pid namespace) and restarts the kernel', async () => {
+      const pid = text(await cell(sid, 'import os\nprint(os.getpid())')).trim();
+      const started = Date.now();
+      const slow = await cell(sid, 'import time\nfor _ in range(600):\n    time.sleep(0.1)', 1500);
+      expect(slow.status).toBe('error');
+      expect(text(slow)).toContain('KeyboardInterrupt');
+      expect(Date.now() - started).toBeLessThan(30_000);
+      // The same kernel goes on: interrupted, not killed.
+      expect(text(await cell(sid, 'import os\nprint(os.getpid())')).trim()).toBe(pid);
+      const restarted = await t.call('notebook_restart', { session_id: sid });
+      expect(restarted.restarted).toBe(true);
+      const after = text(await cell(sid, 'import os\nprint(os.getpid())')).trim();
+      expect(after).toMatch(/^\d+$/);
+      expect(after).not.toBe(pid);
+    }, 300_000);
+
+    it.runIf(zygote === 'container')(
+      'refuses a link the container plants at its zygote socket: the host connects nowhere else',
+      async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'peragus-bait-'));
+        const bait = join(dir, 'bait.sock');
+        let connections = 0;
+        const server: Server = createServer((s) => {
+          connections += 1;
+          s.destroy();
+        });
+        await new Promise<void>((r) => server.listen(bait, r));
+        try {
+          const planted = await t.call('container_exec', {
+            container_id: cid,
+            cmd: [
+              'sh',
+              '-c',
+              `rm /experiment/.peragus/zygote.sock && ln -s ${bait} /experiment/.peragus/zygote.sock`,
+            ],
+          });
+          expect(planted.exit_code).toBe(0);
+          const refused = await t.callError('notebook_restart', { session_id: sid });
+          expect(refused).toMatch(/zygote socket|link/i);
+          expect(connections).toBe(0);
+        } finally {
+          server.close();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+      300_000,
+    );
+
+    it('destroys the container and its kernel', async () => {
+      const pids = processPids(cid);
+      expect(pids.length).toBeGreaterThanOrEqual(2);
+      expect((await t.call('container_destroy', { container_id: cid })).removed).toBe(true);
+      expect(pids.filter(alive)).toEqual([]);
+    }, 300_000);
+  },
+);
 
 describe.runIf(withDocker)('a host restarted on the same home', () => {
   const home = mkdtempSync(join(tmpdir(), 'peragus-adopt-'));
@@ -147,6 +204,11 @@ describe.runIf(withDocker)('a host restarted on the same home', () => {
   }
 
   afterAll(async () => {
+    // A failed run leaves its container: the last host removes it (and releases its volume).
+    const last = hosts.at(-1);
+    for (const c of (await last?.containers.list(undefined, 'docker').catch(() => [])) ?? []) {
+      await last?.containers.destroy(c.container_id).catch(() => undefined);
+    }
     for (const h of hosts) await h.close().catch(() => undefined);
     execFileSync('sh', [
       '-c',

@@ -201,6 +201,20 @@ export const SETTINGS = {
     'host',
     'who serves a Docker experiment\'s sessions: "host" (this process; the container runs the kernel zygote alone) or "node" (a node role in the container)',
   ),
+  dockerZygote: setting(
+    'PERAGUS_DOCKER_ZYGOTE',
+    z
+      .string()
+      .optional()
+      .transform((v) => v ?? 'shared')
+      .pipe(
+        z.enum(['shared', 'container'], {
+          error: 'is not where a Docker kernel comes from: use "shared" (default) or "container"',
+        }),
+      ),
+    'shared',
+    'where a hosted Docker experiment\'s kernel is forked from: "shared" (one zygote container per host, the kernel forked into the experiment\'s container; needs a root host) or "container" (each container\'s own zygote)',
+  ),
   nodeSnapshot: setting(
     'PERAGUS_NODE_SNAPSHOT',
     onUnlessZero(),

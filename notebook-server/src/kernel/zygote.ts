@@ -44,8 +44,12 @@ export interface ZygoteRegistry {
    * Role `check`: a sandbox made for one model check, which its socket forks once (and no kernel).
    */
   register(id: string, owner: { uid: number; gid: number }, role?: 'kernel' | 'check'): Promise<string>;
-  /** Names the experiment's sandbox: the pid of the bubblewrap process that made it. */
-  attach(id: string, sandboxPid: number): Promise<void>;
+  /**
+   * Names the experiment's sandbox: the pid of the bubblewrap process that made it; with `init`,
+   * the pid of the sandbox's first process itself (a Docker container's init, for a zygote in the
+   * host's pid namespace), and with `cgroups` its kernels join that process's cgroups too.
+   */
+  attach(id: string, sandboxPid: number, options?: { init?: boolean; cgroups?: boolean }): Promise<void>;
   /** Ends an experiment: its socket is removed and its kernels are killed. */
   revoke(id: string): Promise<void>;
 }
@@ -70,6 +74,21 @@ export interface Zygote extends ZygoteRegistry {
   close(): Promise<void>;
 }
 
+/**
+ * A zygote this process did not start (a Docker runtime's, in a container of its own), reached on
+ * its main socket: its registry and the kernels it forks into registered sandboxes for this host.
+ */
+export function zygoteAt(
+  socketPath: string,
+  timeoutMs = 10_000,
+): ZygoteRegistry & Pick<Zygote, 'forkInto' | 'socketPath'> {
+  return {
+    socketPath,
+    forkInto: (id, request) => launchFromZygote(socketPath, { op: 'fork', id, ...request }),
+    ...registryAt(socketPath, timeoutMs),
+  };
+}
+
 /** The registry on a zygote's (or its check server's) socket; `timeoutMs` bounds each answer. */
 function registryAt(socketPath: string, timeoutMs: number): ZygoteRegistry {
   return {
@@ -81,8 +100,8 @@ function registryAt(socketPath: string, timeoutMs: number): ZygoteRegistry {
       );
       return String(reply.socket);
     },
-    attach: async (id, sandboxPid) => {
-      await control(socketPath, { op: 'attach', id, pid: sandboxPid }, timeoutMs);
+    attach: async (id, sandboxPid, options = {}) => {
+      await control(socketPath, { op: 'attach', id, pid: sandboxPid, ...options }, timeoutMs);
     },
     revoke: async (id) => {
       await control(socketPath, { op: 'revoke', id }, timeoutMs);

@@ -143,40 +143,34 @@ export class ContainerService {
         `container ${containerId} is not running: ${health.reason}`,
       );
     }
-    if (!found.endpoint)
+    // A hosted Docker experiment made by an earlier host on this home: served here from now on
+    // (a joined one has no endpoint at all; one with its own zygote has that zygote's socket, never
+    // connected to as an MCP server).
+    if (rt instanceof DockerRuntime && found.labels[LABELS.role] === HOSTED_ROLE) {
+      await rt.adopt(found.container_id);
+    }
+    const endpoint = found.endpoint ?? '';
+    if (!endpoint && !(rt instanceof DockerRuntime && rt.servesHere(found.container_id)))
       throw new ContainerRuntimeError('not_found', `container ${containerId} has no MCP endpoint`);
     // A swarm experiment is reached over its node's hub connection, never by a path on this host.
     // A hosted experiment's sessions (local, Docker) are served in this process: reached in memory.
     if ((rt instanceof LocalRuntime || rt instanceof DockerRuntime) && rt.servesHere(found.container_id)) {
       return {
         container_id: found.container_id,
-        endpoint: found.endpoint,
+        endpoint,
         connect: () => rt.hostTransport(found.container_id),
       };
     }
     if (rt instanceof SwarmRuntime) {
       return {
         container_id: found.container_id,
-        endpoint: found.endpoint,
+        endpoint,
         connect: () => rt.mcpTransport(found.container_id),
-      };
-    }
-    if (found.labels[LABELS.role] === HOSTED_ROLE) {
-      // Made by an earlier host on this home: served here from now on. Its endpoint is the kernel
-      // zygote's socket, never connected to as an MCP server.
-      if (!(rt instanceof DockerRuntime)) {
-        throw new ContainerRuntimeError('not_found', `container ${containerId} has no MCP endpoint`);
-      }
-      await rt.adopt(found.container_id);
-      return {
-        container_id: found.container_id,
-        endpoint: found.endpoint,
-        connect: () => rt.hostTransport(found.container_id),
       };
     }
     return {
       container_id: found.container_id,
-      endpoint: found.endpoint,
+      endpoint,
       ...(found.work_dir ? { work_dir: found.work_dir } : {}),
     };
   }

@@ -78,8 +78,9 @@ export async function handOver(
         what: 'the experiment id file',
       }),
     );
-    const socket = entry.hosted ? ZYGOTE_RELATIVE_PATH : ENDPOINT_RELATIVE_PATH;
-    const endpoint = endpointFor(join(t.layout.workDir, socket));
+    const socket = entry.hosted === 'zygote' ? ZYGOTE_RELATIVE_PATH : ENDPOINT_RELATIVE_PATH;
+    // A joined container has no endpoint: its kernel is the shared zygote's.
+    const endpoint = entry.hosted === 'joined' ? '' : endpointFor(join(t.layout.workDir, socket));
     releaseEndpoint(entry.endpoint, join(entry.root, 'work', socket));
     if (t.update) {
       await container.update({

@@ -31,6 +31,16 @@ export const ZYGOTE_COMMAND = [
 /** The role label of a container whose sessions the host serves (beside `node` and `custom`). */
 export const HOSTED_ROLE = 'hosted';
 
+/**
+ * Where a hosted container's kernel comes from: `joined`, forked into it by the runtime's shared
+ * zygote (docker-zygote.ts; the container holds `sleep` alone); `zygote`, from the container's own
+ * zygote, through its socket in the volume.
+ */
+export type HostedKind = 'joined' | 'zygote';
+
+/** A joined container's command (after the image's entrypoint): it holds the namespaces, nothing else. */
+export const HOLDER_COMMAND = ['sleep', 'infinity'];
+
 /** `path` (this host's, inside `workDir`) as the container sees it; anything outside is refused. */
 export function pathInContainer(workDir: string, path: string): string {
   const rel = relative(workDir, path);
@@ -93,6 +103,8 @@ export interface HostedContainer {
   containerEnv: Record<string, string>;
   /** The kernel's own variables (the session adds its own on top). */
   env: Record<string, string>;
+  /** Forks its kernel (default: from the container's own zygote, forkInContainer). */
+  fork?: (request: ZygoteKernelRequest) => KernelProcess;
 }
 
 export function hostedContainer(c: HostedContainer): HostedExperiment {
@@ -103,7 +115,7 @@ export function hostedContainer(c: HostedContainer): HostedExperiment {
     env: c.env,
     owner: c.owner,
     env_from: c.containerEnv,
-    fork: (request) => forkInContainer(c.containerId, c.workDir, request),
+    fork: c.fork ?? ((request) => forkInContainer(c.containerId, c.workDir, request)),
     path_inside: (path) => pathInContainer(c.workDir, path),
   };
 }

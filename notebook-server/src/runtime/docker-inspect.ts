@@ -158,7 +158,8 @@ export async function health(docker: Docker, id: string): Promise<HealthResult> 
   const oomKilled = state.OOMKilled === true || (oomCount ?? 0) > 0;
   // A node role's MCP endpoint, or a hosted container's kernel zygote (its host serves the sessions).
   const hosted = labels[LABELS.role] === HOSTED_ROLE;
-  const expectsEndpoint = labels[LABELS.role] === 'node' || hosted;
+  // (A joined container has neither: the runtime says whether it serves it.)
+  const expectsEndpoint = labels[LABELS.role] === 'node' || (hosted && Boolean(labels[LABELS.endpoint]));
   const endpoint = labels[LABELS.endpoint];
   const reachable =
     expectsEndpoint && endpoint && running ? await probeSocket(endpoint) : expectsEndpoint ? false : null;

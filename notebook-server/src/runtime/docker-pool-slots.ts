@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../log/index.ts';
 import { claimsDir, IDENTITY_ENV, IDENTITY_RELATIVE_PATH, POOL_LABELS } from './docker-claims.ts';
-import { ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
+import { type HostedKind, ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
 import type { PoolEntry } from './docker-pool.ts';
 import { provision } from './docker-provision.ts';
 import {
@@ -34,12 +34,13 @@ export interface SlotContext {
   /** Slots mount the shared PySD translation cache (PERAGUS_PYSD_SHARED_CACHE). */
   sharedCache: boolean;
   log: Logger;
-  /** Slots run the kernel zygote for a host that serves their sessions (docker-hosted.ts). */
-  hosted: boolean;
+  /** Slots of a host that serves their sessions (docker-hosted.ts): how their kernel comes. */
+  hosted: () => Promise<HostedKind | undefined>;
 }
 
 export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
   const image = await c.inspectImage(c.image);
+  const hosted = await c.hosted();
   const poolId = `pool-${randomBytes(6).toString('hex')}`;
   const root = join(c.home, 'docker-pool', poolId);
   const workDir = join(root, 'work');
@@ -54,7 +55,7 @@ export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
   const env = {
     // The experiment's identity arrives in this file at the hand-over.
     [IDENTITY_ENV]: `${EXPERIMENT_MOUNT}/${IDENTITY_RELATIVE_PATH}`,
-    ...(c.hosted ? {} : { PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/${ENDPOINT_RELATIVE_PATH}` }),
+    ...(hosted ? {} : { PERAGUS_SOCKET: `${EXPERIMENT_MOUNT}/${ENDPOINT_RELATIVE_PATH}` }),
     PERAGUS_WORK_DIR: EXPERIMENT_MOUNT,
     ...(sharedCache !== '0' ? { PERAGUS_PYSD_SHARED_CACHE: PYSD_CACHE_MOUNT } : {}),
   };
@@ -76,7 +77,7 @@ export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
     resources: c.resources,
     disk: DEFAULT_DISK_BYTES,
     log: c.log,
-    hosted: c.hosted,
+    ...(hosted ? { hosted } : {}),
   });
   return {
     container_id: made.containerId,
@@ -84,14 +85,16 @@ export async function fillSlot(c: SlotContext): Promise<PoolEntry> {
     root,
     endpoint: made.endpoint,
     env,
-    ...(c.hosted ? { hosted: true } : {}),
+    ...(hosted ? { hosted } : {}),
   };
 }
 
 export async function slotAlive(docker: Docker, entry: PoolEntry): Promise<boolean> {
   try {
     const info = await docker.getContainer(entry.container_id).inspect();
-    return info.State.Running === true && (await probeSocket(entry.endpoint, 500));
+    if (info.State.Running !== true) return false;
+    // A joined slot serves nothing on a socket (its kernel will be the shared zygote's).
+    return entry.hosted === 'joined' || (await probeSocket(entry.endpoint, 500));
   } catch {
     return false;
   }
@@ -105,7 +108,7 @@ export async function discardSlot(docker: Docker, entry: PoolEntry): Promise<voi
   const workDir = join(entry.root, 'work');
   releaseEndpoint(
     entry.endpoint,
-    join(workDir, entry.hosted ? ZYGOTE_RELATIVE_PATH : ENDPOINT_RELATIVE_PATH),
+    join(workDir, entry.hosted === 'zygote' ? ZYGOTE_RELATIVE_PATH : ENDPOINT_RELATIVE_PATH),
   );
   try {
     await releaseVolume(workDir);

@@ -6,6 +6,8 @@
 
 import { readSetting } from '../config/index.ts';
 
+import type { HostedKind } from './docker-hosted.ts';
+
 export interface PoolEntry {
   container_id: string;
   /** Pool slot id: names the slot's volume folder until the hand-over. */
@@ -14,8 +16,8 @@ export interface PoolEntry {
   root: string;
   /** Host endpoint of the slot's node role, or its kernel zygote when `hosted` (before the hand-over). */
   endpoint: string;
-  /** The host serves the sessions: the slot runs the kernel zygote (docker-hosted.ts). */
-  hosted?: boolean;
+  /** The host serves the sessions: the slot runs its own kernel zygote or joins the shared one's kernels. */
+  hosted?: HostedKind;
   /** The environment the slot's container was created with. */
   env?: Record<string, string>;
 }

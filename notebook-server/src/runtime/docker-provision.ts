@@ -9,7 +9,13 @@ import type Docker from 'dockerode';
 import type { Logger } from '../log/index.ts';
 import { containerConfig } from './docker-config.ts';
 import { apiMessage, call, fail, statusOf } from './docker-errors.ts';
-import { HOSTED_ROLE, ZYGOTE_COMMAND, ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
+import {
+  HOLDER_COMMAND,
+  HOSTED_ROLE,
+  type HostedKind,
+  ZYGOTE_COMMAND,
+  ZYGOTE_RELATIVE_PATH,
+} from './docker-hosted.ts';
 import { logsOf } from './docker-inspect.ts';
 import {
   type ExperimentLayout,
@@ -36,10 +42,11 @@ export interface Provision {
   disk: number;
   command?: string[];
   /**
-   * The host serves the sessions (docker-hosted.ts): the container runs the kernel zygote, and
-   * provisioning waits for its socket instead of a node role's endpoint.
+   * The host serves the sessions (docker-hosted.ts): the container runs its own kernel zygote
+   * (`zygote`: provisioning waits for its socket instead of a node role's endpoint) or holds its
+   * namespaces for the shared zygote's kernels (`joined`: nothing to wait for).
    */
-  hosted?: boolean;
+  hosted?: HostedKind;
   /** Where the missing-size-cap warning goes. */
   log: Logger;
 }
@@ -54,7 +61,9 @@ export async function provision(
   const { layout } = p;
   const createdRoot = !existsSync(layout.root);
   const role = p.command ? 'custom' : p.hosted ? HOSTED_ROLE : 'node';
-  const socketPath = role === HOSTED_ROLE ? join(layout.workDir, ZYGOTE_RELATIVE_PATH) : layout.socketPath;
+  const socketPath = p.hosted === 'zygote' ? join(layout.workDir, ZYGOTE_RELATIVE_PATH) : layout.socketPath;
+  // A joined container serves nothing on a socket: the host reaches its kernel's.
+  const served = p.hosted !== 'joined';
   let endpoint = socketPath;
   let containerId: string | undefined;
   try {
@@ -75,13 +84,13 @@ export async function provision(
         ...p.labels,
         [LABELS.role]: role,
         [LABELS.workDir]: layout.workDir,
-        [LABELS.endpoint]: endpoint,
+        ...(served ? { [LABELS.endpoint]: endpoint } : {}),
       },
       workDir: layout.workDir,
       ...(p.sharedCache ? { sharedCache: p.sharedCache } : {}),
       ...p.resources,
       ...(p.command ? { command: p.command } : {}),
-      ...(role === HOSTED_ROLE ? { cmd: ZYGOTE_COMMAND } : {}),
+      ...(p.hosted ? { cmd: p.hosted === 'joined' ? HOLDER_COMMAND : ZYGOTE_COMMAND } : {}),
     });
     const container = await call(docker, () => docker.createContainer(config)).catch((err: unknown) => {
       if (statusOf(err) === undefined || err instanceof ContainerRuntimeError) throw err;
@@ -109,7 +118,7 @@ export async function provision(
         { cause: err },
       );
     }
-    if (role !== 'custom') {
+    if (role !== 'custom' && served) {
       await waitForEndpoint(endpoint, readyTimeoutMs, async () => {
         const info = await container.inspect();
         if (info.State.Running) return null;
@@ -117,7 +126,7 @@ export async function provision(
         return `exit code ${info.State.ExitCode}${info.State.OOMKilled ? ' (OOM killed)' : ''}; last output: ${(logs.stderr || logs.stdout).trim().slice(-2000)}`;
       });
     }
-    return { containerId: container.id, endpoint };
+    return { containerId: container.id, endpoint: served ? endpoint : '' };
   } catch (err) {
     if (containerId) {
       await docker

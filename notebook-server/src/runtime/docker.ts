@@ -11,6 +11,8 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type Docker from 'dockerode';
 import { readSetting } from '../config/index.ts';
 import { newExperimentId } from '../ids/index.ts';
+import type { KernelProcess } from '../kernel/launcher.ts';
+import type { ZygoteKernelRequest } from '../kernel/zygote.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { EXPERIMENT_UID } from '../sandbox/bwrap.ts';
 import { POOL_LABELS, removeClaim } from './docker-claims.ts';
@@ -18,12 +20,20 @@ import { cpIn, cpOut } from './docker-copy.ts';
 import { fail, statusOf } from './docker-errors.ts';
 import { exec } from './docker-exec.ts';
 import { handOver } from './docker-handover.ts';
-import { envRecord, HOSTED_ROLE, hostedContainer, ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
+import {
+  containerMemoryCgroup,
+  envRecord,
+  HOSTED_ROLE,
+  type HostedKind,
+  hostedContainer,
+  ZYGOTE_RELATIVE_PATH,
+} from './docker-hosted.ts';
 import { health, list, logs, type Owned, own, stats, userOf } from './docker-inspect.ts';
 import { DockerPool, type PoolEntry, poolSizeFrom } from './docker-pool.ts';
 import { discardSlot, fillSlot, type SlotContext, slotAlive, sweepStaleSlots } from './docker-pool-slots.ts';
 import { provision } from './docker-provision.ts';
 import { startDockerReaper } from './docker-reaper.ts';
+import { type SharedZygote, startSharedZygote } from './docker-zygote.ts';
 import { dockerode } from './packages.ts';
 import {
   type ExperimentLayout,
@@ -94,6 +104,8 @@ export interface DockerRuntimeOptions {
    */
   hostSessions?: HostSessionServer;
   dockerSessions?: 'host' | 'node';
+  /** Where a hosted container's kernel comes from (default PERAGUS_DOCKER_ZYGOTE): docker-zygote.ts. */
+  dockerZygote?: 'shared' | 'container';
   log?: Logger;
 }
 
@@ -132,12 +144,16 @@ export class DockerRuntime implements ContainerRuntime {
   /** Containers whose sessions this process serves (by full container id). */
   readonly #hosted = new Set<string>();
   readonly #adopting = new Map<string, Promise<void>>();
+  readonly #zygoteMode: 'shared' | 'container';
+  /** The shared zygote, once asked for: null when it cannot run here (kernels then come from each container's own). */
+  #shared: Promise<SharedZygote | null> | undefined;
 
   constructor(options: DockerRuntimeOptions = {}) {
     this.#log = options.log ?? createLogger();
     this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
     const sessions = options.dockerSessions ?? readSetting('dockerSessions');
     this.#hostSessions = sessions === 'host' ? options.hostSessions : undefined;
+    this.#zygoteMode = options.dockerZygote ?? readSetting('dockerZygote');
     this.docker = options.docker ?? new (dockerode())();
     this.home = resolve(options.home ?? peragusHome());
     this.image = options.image ?? defaultImage();
@@ -171,6 +187,8 @@ export class DockerRuntime implements ContainerRuntime {
     }
     // No count given: creates to come are open-ended (an agent, a bench).
     this.#pool?.expect(hint.creates ?? Number.POSITIVE_INFINITY);
+    // The shared zygote's imports overlap whatever comes before the first create.
+    void this.#hostedKind();
     return Promise.resolve(undefined);
   }
 
@@ -188,8 +206,40 @@ export class DockerRuntime implements ContainerRuntime {
     this.#hosted.clear();
     await Promise.all(hosted.map((id) => this.#hostSessions?.close(id).catch(() => undefined)));
     await pool?.drain();
+    // Its kernels were killed with their sessions above; experiment containers stay.
+    const shared = this.#shared;
+    this.#shared = undefined;
+    await (await shared?.catch(() => null))?.close();
     this.#reaper?.stop();
     this.#reaper = undefined;
+  }
+
+  /**
+   * How a hosted container's kernel comes here (undefined: a node role serves its sessions). The
+   * shared zygote starts at the first ask (warm() asks early); where it cannot run (not root, or
+   * the daemon refuses it) each container runs its own, and the log says why.
+   */
+  #hostedKind(): Promise<HostedKind | undefined> {
+    if (!this.#hostSessions) return Promise.resolve(undefined);
+    if (this.#zygoteMode === 'container' || process.getuid?.() !== 0) return Promise.resolve('zygote');
+    this.#shared ??= this.#inspectImage(this.image)
+      .then((image) =>
+        startSharedZygote({
+          docker: this.docker,
+          home: this.home,
+          imageId: image.Id,
+          owner: this.#poolOwner,
+          readyTimeoutMs: this.#readyTimeoutMs,
+          log: this.#log,
+        }),
+      )
+      .catch((err: Error) => {
+        this.#log.warn(
+          `peragus: Docker kernels come from each container's own zygote (${err.message}); PERAGUS_DOCKER_ZYGOTE=container says so without trying`,
+        );
+        return null;
+      });
+    return this.#shared.then((z) => (z ? 'joined' : 'zygote'));
   }
 
   #fill(): Promise<PoolEntry> {
@@ -216,7 +266,7 @@ export class DockerRuntime implements ContainerRuntime {
       owner: this.#poolOwner,
       sharedCache: this.#sharedCache,
       log: this.#log,
-      hosted: this.#hostSessions !== undefined,
+      hosted: () => this.#hostedKind(),
     };
   }
 
@@ -250,7 +300,7 @@ export class DockerRuntime implements ContainerRuntime {
     const sharedCache = sharedCacheEnv(this.home, undefined, this.#sharedCache);
     const mountCache = sharedCache !== '0' && existsSync(sharedCache);
     const role = spec.command ? 'custom' : 'node';
-    const hosted = this.#hostSessions !== undefined && !spec.command;
+    const hosted = spec.command ? undefined : await this.#hostedKind();
     const env = {
       ...spec.env,
       PERAGUS_EXPERIMENT_ID: experimentId,
@@ -270,7 +320,7 @@ export class DockerRuntime implements ContainerRuntime {
       resources: this.#resourcesOf(spec),
       disk: diskCapOf(spec.resources),
       ...(spec.command ? { command: spec.command } : {}),
-      hosted,
+      ...(hosted ? { hosted } : {}),
     });
     const result: CreateResult = {
       container_id: made.containerId,
@@ -283,7 +333,7 @@ export class DockerRuntime implements ContainerRuntime {
     };
     if (hosted) {
       const containerEnv = { ...envRecord(imageInfo.Config.Env), ...env };
-      await this.#serve(result, containerEnv, spec.env ?? {});
+      await this.#serve(result, hosted, containerEnv, spec.env ?? {});
     }
     return result;
   }
@@ -294,23 +344,27 @@ export class DockerRuntime implements ContainerRuntime {
    */
   async #serve(
     made: Pick<CreateResult, 'container_id' | 'experiment_id' | 'work_dir'>,
+    kind: HostedKind,
     containerEnv: Record<string, string>,
     kernelEnv: Record<string, string>,
     owner: { uid: number; gid: number } = this.#containerUser(),
     adopted = false,
   ): Promise<void> {
+    const id = made.container_id;
     try {
+      const fork = kind === 'joined' ? await this.#join(id, owner) : undefined;
       await this.#hostSessions?.open(
         hostedContainer({
-          containerId: made.container_id,
+          containerId: id,
           experimentId: made.experiment_id,
           workDir: made.work_dir,
           owner,
           containerEnv,
           env: { ...kernelEnv, PERAGUS_EXPERIMENT_ID: made.experiment_id },
+          ...(fork ? { fork } : {}),
         }),
       );
-      this.#hosted.add(made.container_id);
+      this.#hosted.add(id);
     } catch (e) {
       // A container just made is useless without its sessions; an adopted one is left as it was.
       if (!adopted) await this.destroy(made.container_id).catch(() => undefined);
@@ -320,6 +374,28 @@ export class DockerRuntime implements ContainerRuntime {
         { cause: e },
       );
     }
+  }
+
+  /**
+   * Registers a joined container with the shared zygote (its init's namespaces and cgroups) and
+   * returns how its kernels are forked there; the pid is this host's, so signals go directly.
+   */
+  async #join(
+    id: string,
+    owner: { uid: number; gid: number },
+  ): Promise<(r: ZygoteKernelRequest) => KernelProcess> {
+    const zygote = await this.#shared;
+    if (!zygote) throw new Error('the shared kernel zygote is not running');
+    const info = await this.docker.getContainer(id).inspect();
+    if (!info.State.Running || !info.State.Pid)
+      throw new Error(`container ${id.slice(0, 12)} is not running`);
+    await zygote.register(id, owner);
+    await zygote.attach(id, info.State.Pid, { init: true, cgroups: true });
+    return (request) => {
+      const proc = zygote.forkInto(id, request);
+      proc.memoryCgroup = containerMemoryCgroup(id);
+      return proc;
+    };
   }
 
   /** Whether this process serves the container's sessions itself (then hostTransport reaches them). */
@@ -334,6 +410,7 @@ export class DockerRuntime implements ContainerRuntime {
    * the volume, with every completed cell's output; what ran in the lost kernel is not in the new one.
    */
   adopt(id: string): Promise<void> {
+    if (this.#hosted.has(id)) return Promise.resolve();
     let adopting = this.#adopting.get(id);
     if (!adopting) {
       adopting = this.#adopt(id).finally(() => this.#adopting.delete(id));
@@ -348,6 +425,8 @@ export class DockerRuntime implements ContainerRuntime {
     const labels = info.Config.Labels ?? {};
     const experimentId = labels[LABELS.experimentId];
     const workDir = labels[LABELS.workDir];
+    // A joined container has no endpoint (its kernel is the shared zygote's); one with its own zygote has its socket.
+    const kind: HostedKind = labels[LABELS.endpoint] ? 'zygote' : 'joined';
     if (labels[LABELS.role] !== HOSTED_ROLE || !experimentId || !workDir) {
       throw new ContainerRuntimeError('not_found', `container ${id} has no sessions for this host to serve`);
     }
@@ -369,6 +448,7 @@ export class DockerRuntime implements ContainerRuntime {
     const added = Object.fromEntries(Object.entries(containerEnv).filter(([k, v]) => image[k] !== v));
     await this.#serve(
       { container_id: info.Id, experiment_id: experimentId, work_dir: workDir },
+      kind === 'joined' && (await this.#hostedKind()) !== 'joined' ? 'zygote' : kind,
       containerEnv,
       added,
       userOf(info),
@@ -449,7 +529,12 @@ export class DockerRuntime implements ContainerRuntime {
     if (outcome.ok) {
       this.handedOver += 1;
       if (entry.hosted) {
-        await this.#serve(outcome.result, { ...envRecord(imageInfo.Config.Env), ...entry.env }, {});
+        await this.#serve(
+          outcome.result,
+          entry.hosted,
+          { ...envRecord(imageInfo.Config.Env), ...entry.env },
+          {},
+        );
       }
       return outcome.result;
     }
@@ -478,8 +563,13 @@ export class DockerRuntime implements ContainerRuntime {
     return stats(this.docker, id);
   }
 
-  health(id: string): Promise<HealthResult> {
-    return health(this.docker, id);
+  async health(id: string): Promise<HealthResult> {
+    const h = await health(this.docker, id);
+    // A joined container serves nothing itself: reachable when this host serves its sessions.
+    if (h.running && h.endpoint_reachable === null && this.#hosted.has(h.container_id)) {
+      return { ...h, endpoint_reachable: true };
+    }
+    return h;
   }
 
   async destroy(id: string, options: DestroyOptions = {}): Promise<{ removed: boolean }> {
@@ -493,8 +583,10 @@ export class DockerRuntime implements ContainerRuntime {
     }
     const labels = target.info.Config.Labels ?? {};
     // Its sessions' last saves land in the volume before the volume is released below.
-    if (this.#hosted.delete(target.info.Id))
+    if (this.#hosted.delete(target.info.Id)) {
       await this.#hostSessions?.close(target.info.Id).catch(() => undefined);
+      await (await this.#shared)?.revoke(target.info.Id).catch(() => undefined);
+    }
     try {
       await target.container.remove({ force: true });
     } catch (err) {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -65,6 +65,9 @@ class Sandbox:
     fds: dict[str, int]
     uid: int
     gid: int
+    # The cgroup.procs files of the sandbox's cgroups, when a kernel joins them too (a Docker
+    # container's: its memory, CPU, pids and device caps); empty when the sandbox has none of its own.
+    cgroups: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -87,12 +90,47 @@ def _ns_id(pid: int | str, name: str) -> str:
     return os.readlink(f"/proc/{pid}/ns/{name}")
 
 
-def open_sandbox(outer_pid: int, uid: int, gid: int) -> Sandbox:
-    """Pins the namespaces of the sandbox that bubblewrap (pid ``outer_pid``, in our namespaces) made."""
-    kids = _children(outer_pid)
+def cgroup_procs_of(pid: int, root: str = "/sys/fs/cgroup") -> list[str]:
+    """The cgroup.procs file of each cgroup process ``pid`` is in (v1: one per hierarchy; v2: one)."""
+    files: list[str] = []
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _hid, controllers, path = line.rstrip("\n").split(":", 2)
+            name = controllers.removeprefix("name=") if controllers else ""
+            procs = os.path.join(root, name, path.lstrip("/"), "cgroup.procs") if name else os.path.join(root, path.lstrip("/"), "cgroup.procs")
+            if os.path.exists(procs):
+                files.append(procs)
+    if not files:
+        raise SandboxError(f"the cgroups of process {pid} are not visible under {root}")
+    return files
+
+
+def join_cgroups(files: list[str]) -> None:
+    """Moves this process into those cgroups (before it enters the sandbox's namespaces): its
+    caps are then the sandbox's. Any failure stops the kernel: it never runs uncapped."""
+    for procs in files:
+        try:
+            with open(procs, "w") as f:
+                f.write("0")
+        except OSError as exc:
+            raise SandboxError(f"cannot join the sandbox's cgroup {os.path.dirname(procs)}: {exc}") from exc
+
+
+def open_sandbox(outer_pid: int, uid: int, gid: int, init: bool = False, cgroups: bool = False) -> Sandbox:
+    """Pins the namespaces of the sandbox that bubblewrap (pid ``outer_pid``, in our namespaces) made;
+    with ``init``, of the process ``outer_pid`` itself (a Docker container's init, seen from a
+    zygote in the host's pid namespace). With ``cgroups``, a kernel also joins that process's cgroups."""
+    if init:
+        kids = [outer_pid] if os.path.exists(f"/proc/{outer_pid}") else []
+    else:
+        kids = _children(outer_pid)
     if not kids:
         raise SandboxError(f"the sandbox of pid {outer_pid} has no process inside (it has not started or has ended)")
-    init = kids[0]
+    init_pid = kids[0]
+    return _pin(outer_pid, init_pid, uid, gid, init, cgroups)
+
+
+def _pin(outer_pid: int, init: int, uid: int, gid: int, is_init: bool, cgroups: bool) -> Sandbox:
     for name in ("mnt", "pid", "net"):
         if _ns_id(init, name) == _ns_id("self", name):
             raise SandboxError(f"process {init} shares this process's {name} namespace: it is not a sandbox")
@@ -102,14 +140,18 @@ def open_sandbox(outer_pid: int, uid: int, gid: int) -> Sandbox:
             path = f"/proc/{init}/ns/{name}"
             if os.path.exists(path):
                 fds[name] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        # The pid may have been reused between listing and opening: still a child of bwrap?
-        if init not in _children(outer_pid):
+        # The pid may have been reused between listing and opening: still a child of bwrap (still
+        # a process in the namespaces just pinned)?
+        if not is_init and init not in _children(outer_pid):
             raise SandboxError(f"the sandbox of pid {outer_pid} ended while it was being opened")
+        if is_init and os.stat(f"/proc/{init}/ns/mnt").st_ino != os.fstat(fds["mnt"]).st_ino:
+            raise SandboxError(f"the sandbox of pid {outer_pid} ended while it was being opened")
+        groups = cgroup_procs_of(init) if cgroups else []
     except BaseException:
         for fd in fds.values():
             os.close(fd)
         raise
-    return Sandbox(init_pid=init, fds=fds, uid=uid, gid=gid)
+    return Sandbox(init_pid=init, fds=fds, uid=uid, gid=gid, cgroups=groups)
 
 
 def same_sandbox(peer_pid: int, sandbox: Sandbox) -> bool:

@@ -255,6 +255,8 @@ class Zygote:
             elif op == "attach":
                 exp = self.experiments[exp_id]
                 exp.outer_pid = int(request["pid"])
+                exp.init = bool(request.get("init"))
+                exp.cgroups = bool(request.get("cgroups"))
                 waiting, exp.waiting = exp.waiting, []
                 for waiter, kernel_request in waiting:
                     self._serve_experiment(waiter, exp, kernel_request)

@@ -33,6 +33,10 @@ class Experiment:
     uid: int
     gid: int
     outer_pid: int = 0
+    # outer_pid is the sandbox's init itself (a Docker container's), not bubblewrap's pid.
+    init: bool = False
+    # Kernels join the init's cgroups (a Docker container's caps).
+    cgroups: bool = False
     # "kernel": the socket serves kernel requests; "check": one model check (a sandbox made for it alone).
     role: str = "kernel"
     # A check's socket forks once: the code of the model it checks cannot ask for more.
@@ -45,7 +49,7 @@ class Experiment:
         if self.sandbox is None:
             if self.outer_pid <= 0:
                 raise nsjoin.SandboxError(f"experiment {self.id} has no sandbox attached yet")
-            self.sandbox = nsjoin.open_sandbox(self.outer_pid, self.uid, self.gid)
+            self.sandbox = nsjoin.open_sandbox(self.outer_pid, self.uid, self.gid, self.init, self.cgroups)
         return self.sandbox
 
     def close(self) -> None:
@@ -182,6 +186,7 @@ def _kernel_child(
         # The zygote's handler (its shutdown) must never run here.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _close_all_but({out_w, *sandbox.fds.values()})
+        nsjoin.join_cgroups(sandbox.cgroups)
         nsjoin.enter(sandbox)
         nsjoin.die_with_parent(signal.SIGKILL)
         # The zygote is outside this pid namespace, so getppid() reads 0 while it lives; a child
