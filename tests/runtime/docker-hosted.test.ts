@@ -99,11 +99,19 @@ describe.runIf(withDocker).each(['shared', 'container'] as const)(
           'print(os.getcwd(), os.getuid(), os.getgid(), os.environ["PERAGUS_EXPERIMENT_ID"])',
           'print(status["CapEff"].strip(), status["CapBnd"].strip(), status["NoNewPrivs"].strip(), status["Seccomp"].strip())',
           'print([n for _, n in socket.if_nameindex()])',
+          'import ctypes, subprocess',
+          // What Docker's default profile refuses in any experiment container, joined kernels too:
+          // a user namespace (a fresh process: a threaded one may not make one at all), and clone3.
+          'userns = subprocess.run(["unshare", "-U", "true"], capture_output=True, text=True)',
+          'libc = ctypes.CDLL(None, use_errno=True)',
+          'print(userns.returncode, "Operation not permitted" in userns.stderr, libc.syscall(435, 0, 0), ctypes.get_errno())',
           'print(open("/proc/self/cgroup").read())',
         ].join('\n'),
       );
       expect(run.status, JSON.stringify(run)).toBe('ok');
-      const [where, caps, ifaces, ...cgroups] = text(run).trim().split('\n');
+      const [where, caps, ifaces, refused, ...cgroups] = text(run).trim().split('\n');
+      // A user namespace is refused (EPERM), and clone3 (ENOSYS, so the C library uses clone).
+      expect(refused).toBe('1 True -1 38');
       expect(where).toBe(`/experiment 10001 10001 hosted-${zygote}`);
       // No capabilities at all, no new privileges, Docker's seccomp filter (mode 2).
       expect(caps).toBe('0000000000000000 0000000000000000 1 2');

@@ -47,9 +47,14 @@ export interface ZygoteRegistry {
   /**
    * Names the experiment's sandbox: the pid of the bubblewrap process that made it; with `init`,
    * the pid of the sandbox's first process itself (a Docker container's init, for a zygote in the
-   * host's pid namespace), and with `cgroups` its kernels join that process's cgroups too.
+   * host's pid namespace), with `cgroups` its kernels join that process's cgroups too, and with
+   * `seccomp` they add the filter of peragus_pysd/seccomp.py.
    */
-  attach(id: string, sandboxPid: number, options?: { init?: boolean; cgroups?: boolean }): Promise<void>;
+  attach(
+    id: string,
+    sandboxPid: number,
+    options?: { init?: boolean; cgroups?: boolean; seccomp?: boolean },
+  ): Promise<void>;
   /** Ends an experiment: its socket is removed and its kernels are killed. */
   revoke(id: string): Promise<void>;
 }

@@ -390,7 +390,7 @@ export class DockerRuntime implements ContainerRuntime {
     if (!info.State.Running || !info.State.Pid)
       throw new Error(`container ${id.slice(0, 12)} is not running`);
     await zygote.register(id, owner);
-    await zygote.attach(id, info.State.Pid, { init: true, cgroups: true });
+    await zygote.attach(id, info.State.Pid, { init: true, cgroups: true, seccomp: true });
     return (request) => {
       const proc = zygote.forkInto(id, request);
       proc.memoryCgroup = containerMemoryCgroup(id);

@@ -68,6 +68,8 @@ class Sandbox:
     # The cgroup.procs files of the sandbox's cgroups, when a kernel joins them too (a Docker
     # container's: its memory, CPU, pids and device caps); empty when the sandbox has none of its own.
     cgroups: list[str] = field(default_factory=list)
+    # The kernel adds the filter of seccomp.py (a Docker container's: see there why).
+    seccomp: bool = False
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -116,7 +118,9 @@ def join_cgroups(files: list[str]) -> None:
             raise SandboxError(f"cannot join the sandbox's cgroup {os.path.dirname(procs)}: {exc}") from exc
 
 
-def open_sandbox(outer_pid: int, uid: int, gid: int, init: bool = False, cgroups: bool = False) -> Sandbox:
+def open_sandbox(
+    outer_pid: int, uid: int, gid: int, init: bool = False, cgroups: bool = False, seccomp: bool = False
+) -> Sandbox:
     """Pins the namespaces of the sandbox that bubblewrap (pid ``outer_pid``, in our namespaces) made;
     with ``init``, of the process ``outer_pid`` itself (a Docker container's init, seen from a
     zygote in the host's pid namespace). With ``cgroups``, a kernel also joins that process's cgroups."""
@@ -127,7 +131,9 @@ def open_sandbox(outer_pid: int, uid: int, gid: int, init: bool = False, cgroups
     if not kids:
         raise SandboxError(f"the sandbox of pid {outer_pid} has no process inside (it has not started or has ended)")
     init_pid = kids[0]
-    return _pin(outer_pid, init_pid, uid, gid, init, cgroups)
+    sandbox = _pin(outer_pid, init_pid, uid, gid, init, cgroups)
+    sandbox.seccomp = seccomp
+    return sandbox
 
 
 def _pin(outer_pid: int, init: int, uid: int, gid: int, is_init: bool, cgroups: bool) -> Sandbox:
@@ -200,6 +206,13 @@ def enter(sandbox: Sandbox) -> None:
         _drop_capabilities_and_user(sandbox.uid, sandbox.gid)
     else:
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if sandbox.seccomp:
+        from . import seccomp  # noqa: PLC0415
+
+        try:
+            seccomp.install()
+        except OSError as exc:
+            raise SandboxError(str(exc)) from exc
 
 
 def die_with_parent(signal_number: int) -> None:

@@ -257,6 +257,7 @@ class Zygote:
                 exp.outer_pid = int(request["pid"])
                 exp.init = bool(request.get("init"))
                 exp.cgroups = bool(request.get("cgroups"))
+                exp.seccomp = bool(request.get("seccomp"))
                 waiting, exp.waiting = exp.waiting, []
                 for waiter, kernel_request in waiting:
                     self._serve_experiment(waiter, exp, kernel_request)

@@ -37,6 +37,8 @@ class Experiment:
     init: bool = False
     # Kernels join the init's cgroups (a Docker container's caps).
     cgroups: bool = False
+    # Kernels add the filter of seccomp.py (a Docker container's default profile, restored).
+    seccomp: bool = False
     # "kernel": the socket serves kernel requests; "check": one model check (a sandbox made for it alone).
     role: str = "kernel"
     # A check's socket forks once: the code of the model it checks cannot ask for more.
@@ -49,7 +51,9 @@ class Experiment:
         if self.sandbox is None:
             if self.outer_pid <= 0:
                 raise nsjoin.SandboxError(f"experiment {self.id} has no sandbox attached yet")
-            self.sandbox = nsjoin.open_sandbox(self.outer_pid, self.uid, self.gid, self.init, self.cgroups)
+            self.sandbox = nsjoin.open_sandbox(
+                self.outer_pid, self.uid, self.gid, self.init, self.cgroups, self.seccomp
+            )
         return self.sandbox
 
     def close(self) -> None:
