@@ -12,7 +12,7 @@
 // namespace, CAP_SYS_ADMIN and CAP_SYS_PTRACE (setns into another container's namespaces) and
 // the host's cgroup tree. Experiment code never runs in it. Its socket is in a root-only folder
 // of this host's home that no experiment container mounts.
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { type Zygote, type ZygoteRegistry, zygoteAt } from '../kernel/zygote.ts';
@@ -42,8 +42,28 @@ export interface SharedZygoteOptions {
   log: Logger;
 }
 
+/** Folders of zygotes whose container is gone (their host was killed; its reaper removed them). */
+async function sweepStale(docker: Docker, root: string): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  const live = await docker
+    .listContainers({ all: true, filters: { label: [`${LABELS.role}=${ZYGOTE_ROLE}`] } })
+    .catch(() => null);
+  if (!live) return;
+  const owners = new Set(live.map((c) => c.Labels?.[POOL_LABELS.owner]));
+  for (const name of names) {
+    if (/^\d+-[0-9a-f]{8}$/.test(name) && !owners.has(name))
+      rmSync(join(root, name), { recursive: true, force: true });
+  }
+}
+
 /** Starts the shared zygote's container and waits for its socket; rejects (leaving nothing) if it cannot. */
 export async function startSharedZygote(o: SharedZygoteOptions): Promise<SharedZygote> {
+  await sweepStale(o.docker, join(o.home, 'docker-zygote'));
   const dir = join(o.home, 'docker-zygote', o.owner);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);

@@ -173,7 +173,7 @@ export class DockerRuntime implements ContainerRuntime {
    */
   warm(hint: { creates?: number } = {}): Promise<undefined> {
     if (this.poolSize > 0 && !this.#pool) {
-      this.#reaper = startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
+      this.#reaper ??= startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
       const swept = sweepStaleSlots(this.docker, this.home);
       this.#pool = new DockerPool(this.poolSize, {
         fill: () => swept.then(() => this.#fill()),
@@ -222,6 +222,8 @@ export class DockerRuntime implements ContainerRuntime {
   #hostedKind(): Promise<HostedKind | undefined> {
     if (!this.#hostSessions) return Promise.resolve(undefined);
     if (this.#zygoteMode === 'container' || process.getuid?.() !== 0) return Promise.resolve('zygote');
+    // The reaper removes it, as it removes the pool's containers, if this host dies.
+    this.#reaper ??= startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
     this.#shared ??= this.#inspectImage(this.image)
       .then((image) =>
         startSharedZygote({
