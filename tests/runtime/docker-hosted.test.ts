@@ -178,6 +178,52 @@ describe.runIf(withDocker).each(['shared', 'container'] as const)(
       300_000,
     );
 
+    it.runIf(zygote === 'shared')(
+      'keeps the shared zygote out of every tool: not listed, not reached, not destroyed',
+      async () => {
+        const zid = execFileSync(
+          'docker',
+          [
+            'ps',
+            '-q',
+            '--no-trunc',
+            '--filter',
+            'label=peragus.role=zygote',
+            '--filter',
+            `label=peragus.work_dir`,
+          ],
+          { encoding: 'utf8' },
+        )
+          .split('\n')
+          .filter(Boolean)
+          .find((id) =>
+            execFileSync('docker', ['inspect', '-f', '{{index .Config.Labels "peragus.work_dir"}}', id], {
+              encoding: 'utf8',
+            }).startsWith(`${t.home}/`),
+          );
+        expect(zid).toBeDefined();
+        const listed = (await t.call('container_list', {})).containers as { container_id: string }[];
+        expect(listed.map((c) => c.container_id)).not.toContain(zid);
+        // A root shell there would be a root shell on the host: refused as an unknown container.
+        for (const id of [zid!, zid!.slice(0, 12)]) {
+          const exec = await t.callError('container_exec', { container_id: id, cmd: ['id'] });
+          expect(exec).toMatch(/no Peragus container|no container/);
+          expect(await t.callError('container_cp_out', { container_id: id, src: 'x' })).toMatch(
+            /no .*container/,
+          );
+          const destroyed = await t.client.callTool({
+            name: 'container_destroy',
+            arguments: { container_id: id },
+          });
+          expect(JSON.stringify(destroyed)).not.toContain('"removed":true');
+        }
+        expect(
+          execFileSync('docker', ['inspect', '-f', '{{.State.Running}}', zid!], { encoding: 'utf8' }).trim(),
+        ).toBe('true');
+      },
+      300_000,
+    );
+
     it('destroys the container and its kernel', async () => {
       const pids = processPids(cid);
       expect(pids.length).toBeGreaterThanOrEqual(2);

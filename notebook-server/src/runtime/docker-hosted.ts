@@ -32,6 +32,12 @@ export const ZYGOTE_COMMAND = [
 export const HOSTED_ROLE = 'hosted';
 
 /**
+ * The role label of the shared zygote's container (docker-zygote.ts): this host's machinery, not an
+ * experiment. No tool lists, reaches or destroys it (docker-inspect.ts refuses it as unknown).
+ */
+export const ZYGOTE_ROLE = 'zygote';
+
+/**
  * Where a hosted container's kernel comes from: `joined`, forked into it by the runtime's shared
  * zygote (docker-zygote.ts; the container holds `sleep` alone); `zygote`, from the container's own
  * zygote, through its socket in the volume.

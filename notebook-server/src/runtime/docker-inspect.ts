@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { isContainerRef } from '../ids/index.ts';
 import { effectiveLabels } from './docker-claims.ts';
 import { call, fail, statusOf } from './docker-errors.ts';
-import { HOSTED_ROLE } from './docker-hosted.ts';
+import { HOSTED_ROLE, ZYGOTE_ROLE } from './docker-hosted.ts';
 import { Capped, Demuxer, demuxBuffer, pumpExec } from './docker-stream.ts';
 import { probeSocket } from './paths.ts';
 import {
@@ -46,7 +46,11 @@ export async function own(docker: Docker, id: string): Promise<Owned> {
     }
     fail(docker, err);
   }
-  if (info.Config.Labels?.[LABELS.createdBy] !== CREATED_BY) {
+  // The shared zygote's container is privileged host machinery: no client reaches it by any id.
+  if (
+    info.Config.Labels?.[LABELS.createdBy] !== CREATED_BY ||
+    info.Config.Labels?.[LABELS.role] === ZYGOTE_ROLE
+  ) {
     throw new ContainerRuntimeError(
       'not_found',
       `no Peragus container "${id}" (that container was not created by Peragus)`,
@@ -202,7 +206,8 @@ export async function list(docker: Docker, labels: Record<string, string> = {}):
   const out: ContainerInfo[] = [];
   for (const row of rows) {
     const l = effectiveLabels(row.Id, row.Labels ?? {});
-    if (l === null || !Object.entries(labels).every(([k, v]) => l[k] === v)) continue;
+    if (l === null || l[LABELS.role] === ZYGOTE_ROLE) continue;
+    if (!Object.entries(labels).every(([k, v]) => l[k] === v)) continue;
     out.push({
       container_id: row.Id,
       experiment_id: l[LABELS.experimentId] ?? null,

@@ -19,11 +19,10 @@ import { type Zygote, type ZygoteRegistry, zygoteAt } from '../kernel/zygote.ts'
 import type { Logger } from '../log/index.ts';
 import { POOL_LABELS } from './docker-claims.ts';
 import { apiMessage } from './docker-errors.ts';
+import { ZYGOTE_ROLE } from './docker-hosted.ts';
 import { endpointFor, releaseEndpoint, waitForEndpoint } from './paths.ts';
 import { CREATED_BY, LABELS } from './types.ts';
 
-/** The role label of the shared zygote's container. */
-export const ZYGOTE_ROLE = 'zygote';
 const MOUNT = '/zygote';
 
 export type SharedZygote = ZygoteRegistry &
