@@ -28,6 +28,20 @@ function processesOf(containerId: string): string[] {
     .filter(Boolean);
 }
 
+/** The running shared zygote container of the host whose home is `home`. */
+function sharedZygoteOf(home: string): string | undefined {
+  return execFileSync('docker', ['ps', '-q', '--no-trunc', '--filter', 'label=peragus.role=zygote'], {
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter(Boolean)
+    .find((id) =>
+      execFileSync('docker', ['inspect', '-f', '{{index .Config.Labels "peragus.work_dir"}}', id], {
+        encoding: 'utf8',
+      }).startsWith(`${home}/`),
+    );
+}
+
 /** The host pids of the container's processes. */
 function processPids(containerId: string): number[] {
   return execFileSync('docker', ['top', containerId, '-eo', 'pid'], { encoding: 'utf8' })
@@ -146,9 +160,9 @@ describe.runIf(withDocker).each(['shared', 'container'] as const)(
       expect(after).not.toBe(pid);
     }, 300_000);
 
-    it.runIf(zygote === 'container')(
-      'refuses a link the container plants at its zygote socket: the host connects nowhere else',
-      async () => {
+    // This way only.
+    if (zygote === 'container') {
+      it('refuses a link the container plants at its zygote socket: the host connects nowhere else', async () => {
         const dir = mkdtempSync(join(tmpdir(), 'peragus-bait-'));
         const bait = join(dir, 'bait.sock');
         let connections = 0;
@@ -174,33 +188,13 @@ describe.runIf(withDocker).each(['shared', 'container'] as const)(
           server.close();
           rmSync(dir, { recursive: true, force: true });
         }
-      },
-      300_000,
-    );
+      }, 300_000);
+    }
 
-    it.runIf(zygote === 'shared')(
-      'keeps the shared zygote out of every tool: not listed, not reached, not destroyed',
-      async () => {
-        const zid = execFileSync(
-          'docker',
-          [
-            'ps',
-            '-q',
-            '--no-trunc',
-            '--filter',
-            'label=peragus.role=zygote',
-            '--filter',
-            `label=peragus.work_dir`,
-          ],
-          { encoding: 'utf8' },
-        )
-          .split('\n')
-          .filter(Boolean)
-          .find((id) =>
-            execFileSync('docker', ['inspect', '-f', '{{index .Config.Labels "peragus.work_dir"}}', id], {
-              encoding: 'utf8',
-            }).startsWith(`${t.home}/`),
-          );
+    // This way only.
+    if (zygote === 'shared') {
+      it('keeps the shared zygote out of every tool: not listed, not reached, not destroyed', async () => {
+        const zid = sharedZygoteOf(t.home);
         expect(zid).toBeDefined();
         const listed = (await t.call('container_list', {})).containers as { container_id: string }[];
         expect(listed.map((c) => c.container_id)).not.toContain(zid);
@@ -220,9 +214,36 @@ describe.runIf(withDocker).each(['shared', 'container'] as const)(
         expect(
           execFileSync('docker', ['inspect', '-f', '{{.State.Running}}', zid!], { encoding: 'utf8' }).trim(),
         ).toBe('true');
-      },
-      300_000,
-    );
+      }, 300_000);
+    }
+
+    // This way only.
+    if (zygote === 'shared') {
+      it('starts another shared zygote when its container is killed', async () => {
+        const before = sharedZygoteOf(t.home);
+        expect(before).toBeDefined();
+        execFileSync('docker', ['rm', '-f', before!]);
+        // The kernels it forked die with it: the running session says so.
+        const dead = await cell(sid, '1 + 1');
+        expect(dead.status).toBe('error');
+        // The next experiment gets a new zygote, and its kernel runs.
+        const other = await t.call('container_create', {
+          runtime: 'docker',
+          experiment_id: 'hosted-after-kill',
+        });
+        const nb = await t.call('notebook_create', { name: 'after', container_id: other.container_id });
+        const ok = await t.call('cell_add', {
+          session_id: nb.session_id,
+          source: 'print(6 * 7)',
+          execute: true,
+        });
+        expect(JSON.stringify(ok.run)).toContain('42');
+        const after = sharedZygoteOf(t.home);
+        expect(after).toBeDefined();
+        expect(after).not.toBe(before);
+        expect((await t.call('container_destroy', { container_id: other.container_id })).removed).toBe(true);
+      }, 300_000);
+    }
 
     it('destroys the container and its kernel', async () => {
       const pids = processPids(cid);

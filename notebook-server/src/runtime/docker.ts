@@ -385,19 +385,40 @@ export class DockerRuntime implements ContainerRuntime {
   async #join(
     id: string,
     owner: { uid: number; gid: number },
+    retried = false,
   ): Promise<(r: ZygoteKernelRequest) => KernelProcess> {
     const zygote = await this.#shared;
     if (!zygote) throw new Error('the shared kernel zygote is not running');
     const info = await this.docker.getContainer(id).inspect();
     if (!info.State.Running || !info.State.Pid)
       throw new Error(`container ${id.slice(0, 12)} is not running`);
-    await zygote.register(id, owner);
-    await zygote.attach(id, info.State.Pid, { init: true, cgroups: true, seccomp: true });
+    try {
+      await zygote.register(id, owner);
+      await zygote.attach(id, info.State.Pid, { init: true, cgroups: true, seccomp: true });
+    } catch (err) {
+      // Its container stopped (killed, or the daemon restarted it away): start another, once.
+      if (retried || (await this.#zygoteRunning(zygote))) throw err;
+      this.#log.warn(`peragus: the shared kernel zygote's container stopped; starting another`);
+      if (this.#shared !== undefined && (await this.#shared) === zygote) {
+        this.#shared = undefined;
+        await zygote.close(); // its container (same name as the next one's) and folder
+      }
+      if ((await this.#hostedKind()) !== 'joined') throw err;
+      return this.#join(id, owner, true);
+    }
     return (request) => {
       const proc = zygote.forkInto(id, request);
       proc.memoryCgroup = containerMemoryCgroup(id);
       return proc;
     };
+  }
+
+  async #zygoteRunning(zygote: SharedZygote): Promise<boolean> {
+    try {
+      return (await this.docker.getContainer(zygote.containerId).inspect()).State.Running === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Whether this process serves the container's sessions itself (then hostTransport reaches them). */
