@@ -11,8 +11,6 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type Docker from 'dockerode';
 import { readSetting } from '../config/index.ts';
 import { newExperimentId } from '../ids/index.ts';
-import type { KernelProcess } from '../kernel/launcher.ts';
-import type { ZygoteKernelRequest } from '../kernel/zygote.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { EXPERIMENT_UID } from '../sandbox/bwrap.ts';
 import { POOL_LABELS, removeClaim } from './docker-claims.ts';
@@ -20,20 +18,13 @@ import { cpIn, cpOut } from './docker-copy.ts';
 import { fail, statusOf } from './docker-errors.ts';
 import { exec } from './docker-exec.ts';
 import { handOver } from './docker-handover.ts';
-import {
-  containerMemoryCgroup,
-  envRecord,
-  HOSTED_ROLE,
-  type HostedKind,
-  hostedContainer,
-  ZYGOTE_RELATIVE_PATH,
-} from './docker-hosted.ts';
-import { health, list, logs, type Owned, own, stats, userOf } from './docker-inspect.ts';
+import { envRecord, HOSTED_ROLE, ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
+import { health, list, logs, type Owned, own, stats } from './docker-inspect.ts';
 import { DockerPool, type PoolEntry, poolSizeFrom } from './docker-pool.ts';
 import { discardSlot, fillSlot, type SlotContext, slotAlive, sweepStaleSlots } from './docker-pool-slots.ts';
 import { provision } from './docker-provision.ts';
 import { startDockerReaper } from './docker-reaper.ts';
-import { type SharedZygote, startSharedZygote } from './docker-zygote.ts';
+import { DockerSessions } from './docker-sessions.ts';
 import { dockerode } from './packages.ts';
 import {
   type ExperimentLayout,
@@ -140,20 +131,12 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #poolOwner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   readonly #log: Logger;
   readonly #sharedCache: boolean;
-  readonly #hostSessions: HostSessionServer | undefined;
-  /** Containers whose sessions this process serves (by full container id). */
-  readonly #hosted = new Set<string>();
-  readonly #adopting = new Map<string, Promise<void>>();
-  readonly #zygoteMode: 'shared' | 'container';
-  /** The shared zygote, once asked for: null when it cannot run here (kernels then come from each container's own). */
-  #shared: Promise<SharedZygote | null> | undefined;
+  /** The experiments whose sessions this host serves, and where their kernels come from. */
+  readonly #sessions: DockerSessions;
 
   constructor(options: DockerRuntimeOptions = {}) {
     this.#log = options.log ?? createLogger();
     this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
-    const sessions = options.dockerSessions ?? readSetting('dockerSessions');
-    this.#hostSessions = sessions === 'host' ? options.hostSessions : undefined;
-    this.#zygoteMode = options.dockerZygote ?? readSetting('dockerZygote');
     this.docker = options.docker ?? new (dockerode())();
     this.home = resolve(options.home ?? peragusHome());
     this.image = options.image ?? defaultImage();
@@ -165,6 +148,24 @@ export class DockerRuntime implements ContainerRuntime {
       pids: d.pids ?? DEFAULTS.pids,
     };
     this.poolSize = options.poolSize ?? poolSizeFrom();
+    const served = (options.dockerSessions ?? readSetting('dockerSessions')) === 'host';
+    this.#sessions = new DockerSessions({
+      docker: this.docker,
+      home: this.home,
+      image: this.image,
+      inspectImage: (image) => this.#inspectImage(image),
+      owner: this.#poolOwner,
+      readyTimeoutMs: this.#readyTimeoutMs,
+      log: this.#log,
+      server: served ? options.hostSessions : undefined,
+      zygoteMode: options.dockerZygote ?? readSetting('dockerZygote'),
+      containerUser: () => this.#containerUser(),
+      // The reaper removes the shared zygote, as it removes the pool's containers, if this host dies.
+      startReaper: () => {
+        this.#reaper ??= startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
+      },
+      destroy: (id) => this.destroy(id),
+    });
   }
 
   /**
@@ -188,7 +189,7 @@ export class DockerRuntime implements ContainerRuntime {
     // No count given: creates to come are open-ended (an agent, a bench).
     this.#pool?.expect(hint.creates ?? Number.POSITIVE_INFINITY);
     // The shared zygote's imports overlap whatever comes before the first create.
-    void this.#hostedKind();
+    void this.#sessions.kind();
     return Promise.resolve(undefined);
   }
 
@@ -202,46 +203,11 @@ export class DockerRuntime implements ContainerRuntime {
   async close(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
-    const hosted = [...this.#hosted];
-    this.#hosted.clear();
-    await Promise.all(hosted.map((id) => this.#hostSessions?.close(id).catch(() => undefined)));
+    // Served sessions end (their kernels with them) and the shared zygote; experiment containers stay.
+    await this.#sessions.close();
     await pool?.drain();
-    // Its kernels were killed with their sessions above; experiment containers stay.
-    const shared = this.#shared;
-    this.#shared = undefined;
-    await (await shared?.catch(() => null))?.close();
     this.#reaper?.stop();
     this.#reaper = undefined;
-  }
-
-  /**
-   * How a hosted container's kernel comes here (undefined: a node role serves its sessions). The
-   * shared zygote starts at the first ask (warm() asks early); where it cannot run (not root, or
-   * the daemon refuses it) each container runs its own, and the log says why.
-   */
-  #hostedKind(): Promise<HostedKind | undefined> {
-    if (!this.#hostSessions) return Promise.resolve(undefined);
-    if (this.#zygoteMode === 'container' || process.getuid?.() !== 0) return Promise.resolve('zygote');
-    // The reaper removes it, as it removes the pool's containers, if this host dies.
-    this.#reaper ??= startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
-    this.#shared ??= this.#inspectImage(this.image)
-      .then((image) =>
-        startSharedZygote({
-          docker: this.docker,
-          home: this.home,
-          imageId: image.Id,
-          owner: this.#poolOwner,
-          readyTimeoutMs: this.#readyTimeoutMs,
-          log: this.#log,
-        }),
-      )
-      .catch((err: Error) => {
-        this.#log.warn(
-          `peragus: Docker kernels come from each container's own zygote (${err.message}); PERAGUS_DOCKER_ZYGOTE=container says so without trying`,
-        );
-        return null;
-      });
-    return this.#shared.then((z) => (z ? 'joined' : 'zygote'));
   }
 
   #fill(): Promise<PoolEntry> {
@@ -268,7 +234,7 @@ export class DockerRuntime implements ContainerRuntime {
       owner: this.#poolOwner,
       sharedCache: this.#sharedCache,
       log: this.#log,
-      hosted: () => this.#hostedKind(),
+      hosted: () => this.#sessions.kind(),
     };
   }
 
@@ -302,7 +268,7 @@ export class DockerRuntime implements ContainerRuntime {
     const sharedCache = sharedCacheEnv(this.home, undefined, this.#sharedCache);
     const mountCache = sharedCache !== '0' && existsSync(sharedCache);
     const role = spec.command ? 'custom' : 'node';
-    const hosted = spec.command ? undefined : await this.#hostedKind();
+    const hosted = spec.command ? undefined : await this.#sessions.kind();
     const env = {
       ...spec.env,
       PERAGUS_EXPERIMENT_ID: experimentId,
@@ -335,158 +301,24 @@ export class DockerRuntime implements ContainerRuntime {
     };
     if (hosted) {
       const containerEnv = { ...envRecord(imageInfo.Config.Env), ...env };
-      await this.#serve(result, hosted, containerEnv, spec.env ?? {});
+      await this.#sessions.serve(result, hosted, containerEnv, spec.env ?? {});
     }
     return result;
   }
 
-  /**
-   * Starts serving a hosted container's sessions here (its kernel is forked at once, as a node
-   * role's pool would); a failure destroys the container, as a failed create leaves nothing.
-   */
-  async #serve(
-    made: Pick<CreateResult, 'container_id' | 'experiment_id' | 'work_dir'>,
-    kind: HostedKind,
-    containerEnv: Record<string, string>,
-    kernelEnv: Record<string, string>,
-    owner: { uid: number; gid: number } = this.#containerUser(),
-    adopted = false,
-  ): Promise<void> {
-    const id = made.container_id;
-    try {
-      const fork = kind === 'joined' ? await this.#join(id, owner) : undefined;
-      await this.#hostSessions?.open(
-        hostedContainer({
-          containerId: id,
-          experimentId: made.experiment_id,
-          workDir: made.work_dir,
-          owner,
-          containerEnv,
-          env: { ...kernelEnv, PERAGUS_EXPERIMENT_ID: made.experiment_id },
-          ...(fork ? { fork } : {}),
-        }),
-      );
-      this.#hosted.add(id);
-    } catch (e) {
-      // A container just made is useless without its sessions; an adopted one is left as it was.
-      if (!adopted) await this.destroy(made.container_id).catch(() => undefined);
-      throw new ContainerRuntimeError(
-        'create_failed',
-        `cannot serve ${made.experiment_id}'s sessions: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
-  }
-
-  /**
-   * Registers a joined container with the shared zygote (its init's namespaces and cgroups) and
-   * returns how its kernels are forked there; the pid is this host's, so signals go directly.
-   */
-  async #join(
-    id: string,
-    owner: { uid: number; gid: number },
-    retried = false,
-  ): Promise<(r: ZygoteKernelRequest) => KernelProcess> {
-    const zygote = await this.#shared;
-    if (!zygote) throw new Error('the shared kernel zygote is not running');
-    const info = await this.docker.getContainer(id).inspect();
-    if (!info.State.Running || !info.State.Pid)
-      throw new Error(`container ${id.slice(0, 12)} is not running`);
-    try {
-      await zygote.register(id, owner);
-      await zygote.attach(id, info.State.Pid, { init: true, cgroups: true, seccomp: true });
-    } catch (err) {
-      // Its container stopped (killed, or the daemon restarted it away): start another, once.
-      if (retried || (await this.#zygoteRunning(zygote))) throw err;
-      this.#log.warn(`peragus: the shared kernel zygote's container stopped; starting another`);
-      if (this.#shared !== undefined && (await this.#shared) === zygote) {
-        this.#shared = undefined;
-        await zygote.close(); // its container (same name as the next one's) and folder
-      }
-      if ((await this.#hostedKind()) !== 'joined') throw err;
-      return this.#join(id, owner, true);
-    }
-    return (request) => {
-      const proc = zygote.forkInto(id, request);
-      proc.memoryCgroup = containerMemoryCgroup(id);
-      return proc;
-    };
-  }
-
-  async #zygoteRunning(zygote: SharedZygote): Promise<boolean> {
-    try {
-      return (await this.docker.getContainer(zygote.containerId).inspect()).State.Running === true;
-    } catch {
-      return false;
-    }
-  }
-
   /** Whether this process serves the container's sessions itself (then hostTransport reaches them). */
   servesHere(id: string): boolean {
-    return this.#hosted.has(id);
+    return this.#sessions.servesHere(id);
   }
 
-  /**
-   * Serves the sessions of a running hosted container that no process here serves: one made by
-   * an earlier host on this home (only one host serves a home at a time: hostlink/serving.ts).
-   * The container's zygote forks a new kernel and the sessions reopen from their records in
-   * the volume, with every completed cell's output; what ran in the lost kernel is not in the new one.
-   */
+  /** Serves a running hosted container's sessions made by an earlier host on this home (docker-sessions.ts). */
   adopt(id: string): Promise<void> {
-    if (this.#hosted.has(id)) return Promise.resolve();
-    let adopting = this.#adopting.get(id);
-    if (!adopting) {
-      adopting = this.#adopt(id).finally(() => this.#adopting.delete(id));
-      this.#adopting.set(id, adopting);
-    }
-    return adopting;
-  }
-
-  async #adopt(id: string): Promise<void> {
-    const { info } = await own(this.docker, id);
-    if (this.#hosted.has(info.Id)) return;
-    const labels = info.Config.Labels ?? {};
-    const experimentId = labels[LABELS.experimentId];
-    const workDir = labels[LABELS.workDir];
-    // A joined container has no endpoint (its kernel is the shared zygote's); one with its own zygote has its socket.
-    const kind: HostedKind = labels[LABELS.endpoint] ? 'zygote' : 'joined';
-    if (labels[LABELS.role] !== HOSTED_ROLE || !experimentId || !workDir) {
-      throw new ContainerRuntimeError('not_found', `container ${id} has no sessions for this host to serve`);
-    }
-    if (!this.#hostSessions) {
-      throw new ContainerRuntimeError(
-        'not_found',
-        `container ${id}'s sessions are served by a host, and this one serves Docker sessions through node roles (PERAGUS_DOCKER_SESSIONS=node): unset it, or destroy the container and create it again`,
-      );
-    }
-    if (!info.State.Running) {
-      throw new ContainerRuntimeError(
-        'not_found',
-        `container ${id} is not running: destroy it and create it again`,
-      );
-    }
-    const containerEnv = envRecord(info.Config.Env);
-    // What the create added to the image's environment is the kernel's own (a spec's env).
-    const image = envRecord((await this.#inspectImage(info.Image)).Config.Env);
-    const added = Object.fromEntries(Object.entries(containerEnv).filter(([k, v]) => image[k] !== v));
-    await this.#serve(
-      { container_id: info.Id, experiment_id: experimentId, work_dir: workDir },
-      kind === 'joined' && (await this.#hostedKind()) !== 'joined' ? 'zygote' : kind,
-      containerEnv,
-      added,
-      userOf(info),
-      true,
-    );
+    return this.#sessions.adopt(id);
   }
 
   /** A new MCP connection to the sessions this process serves for the container. */
   hostTransport(id: string): Promise<Transport> {
-    if (!this.#hostSessions || !this.#hosted.has(id)) {
-      return Promise.reject(
-        new ContainerRuntimeError('not_found', `the sessions of ${id} are not served by this host`),
-      );
-    }
-    return this.#hostSessions.transport(id);
+    return this.#sessions.transport(id);
   }
 
   async #inspectImage(image: string): Promise<Docker.ImageInspectInfo> {
@@ -552,12 +384,8 @@ export class DockerRuntime implements ContainerRuntime {
     if (outcome.ok) {
       this.handedOver += 1;
       if (entry.hosted) {
-        await this.#serve(
-          outcome.result,
-          entry.hosted,
-          { ...envRecord(imageInfo.Config.Env), ...entry.env },
-          {},
-        );
+        const containerEnv = { ...envRecord(imageInfo.Config.Env), ...entry.env };
+        await this.#sessions.serve(outcome.result, entry.hosted, containerEnv, {});
       }
       return outcome.result;
     }
@@ -589,7 +417,7 @@ export class DockerRuntime implements ContainerRuntime {
   async health(id: string): Promise<HealthResult> {
     const h = await health(this.docker, id);
     // A joined container serves nothing itself: reachable when this host serves its sessions.
-    if (h.running && h.endpoint_reachable === null && this.#hosted.has(h.container_id)) {
+    if (h.running && h.endpoint_reachable === null && this.#sessions.servesHere(h.container_id)) {
       return { ...h, endpoint_reachable: true };
     }
     return h;
@@ -606,10 +434,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
     const labels = target.info.Config.Labels ?? {};
     // Its sessions' last saves land in the volume before the volume is released below.
-    if (this.#hosted.delete(target.info.Id)) {
-      await this.#hostSessions?.close(target.info.Id).catch(() => undefined);
-      await (await this.#shared)?.revoke(target.info.Id).catch(() => undefined);
-    }
+    await this.#sessions.release(target.info.Id);
     try {
       await target.container.remove({ force: true });
     } catch (err) {
