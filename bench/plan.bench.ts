@@ -491,21 +491,21 @@ export const suite: BenchSuite = async () => {
       const lo = await ours(lhsPlan, 'local');
       add('lhs_ours', lo.wall_s);
       add('lhs_plan_wall', lo.summary.wall_ms);
-      log(
-        `run ${i + 1}: papermill ${p ? `${p.wall_s.toFixed(1)} s` : '-'}; LHS EMA ${le.wall_s.toFixed(1)} s, ours ${lo.wall_s.toFixed(1)} s`,
-      );
-    }
-    // plan_parallel_efficiency (as in bench/runtime.bench.ts): one LHS experiment's kernel
-    // compute measured alone (K = 1, median of 3) × 8 over the cores, against the 8-experiment
-    // plan's own wall time (K = 2; median over the rounds).
-    const alone: number[] = [];
-    for (let i = 0; i < 3; i++) {
+      // One of its experiments alone (K = 1), right beside the plan: the machine's speed drifts
+      // by a third between minutes here, so the baseline is taken in every round.
       const one = await ours(
         { ...lhsPlan, targets: lhsPlan.targets.slice(0, 1), parallel_limit: 1 },
         'local',
       );
-      alone.push(one.summary.experiments[0]?.compute_ms ?? 0);
+      add('lhs_alone', one.summary.experiments[0]?.compute_ms ?? 0);
+      log(
+        `run ${i + 1}: papermill ${p ? `${p.wall_s.toFixed(1)} s` : '-'}; LHS EMA ${le.wall_s.toFixed(1)} s, ours ${lo.wall_s.toFixed(1)} s; one alone ${(one.summary.experiments[0]?.compute_ms ?? 0).toFixed(0)} ms`,
+      );
     }
+    // plan_parallel_efficiency (as in bench/runtime.bench.ts): one LHS experiment's kernel
+    // compute measured alone (K = 1, one per round, median) × 8 over the cores, against the
+    // 8-experiment plan's own wall time (K = 2; median over the rounds).
+    const alone = s.lhs_alone!;
     const efficiency =
       (8 * median(alone)) / Math.min(cpus().length, lhsPlan.parallel_limit) / median(s.lhs_plan_wall!);
     log(
