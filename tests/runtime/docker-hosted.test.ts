@@ -220,14 +220,24 @@ describe.runIf(withDocker).each(ways)('Docker sessions served by the host (zygot
 
   // This way only.
   if (zygote === 'shared') {
-    it('starts another shared zygote when its container is killed', async () => {
+    it('starts another shared zygote when its container is killed, for a restart and a new experiment', async () => {
       const before = sharedZygoteOf(t.home);
       expect(before).toBeDefined();
       execFileSync('docker', ['rm', '-f', before!]);
       // The kernels it forked die with it: the running session says so.
       const dead = await cell(sid, '1 + 1');
       expect(dead.status).toBe('error');
-      // The next experiment gets a new zygote, and its kernel runs.
+      // A restart of that experiment's kernel starts another zygote and registers the container
+      // there first: the kernel runs in the same container again.
+      expect((await t.call('notebook_restart', { session_id: sid })).restarted).toBe(true);
+      const again = await cell(sid, 'import os\nprint(6 * 7, os.getuid())');
+      expect(again.status, JSON.stringify(again)).toBe('ok');
+      expect(text(again).trim()).toBe('42 10001');
+      const replaced = sharedZygoteOf(t.home);
+      expect(replaced).toBeDefined();
+      expect(replaced).not.toBe(before);
+      expect(processesOf(cid).filter((p) => p.startsWith('python -m peragus_pysd.zygote'))).toHaveLength(1);
+      // The next experiment gets the new zygote too, and its kernel runs.
       const other = await t.call('container_create', {
         runtime: 'docker',
         experiment_id: 'hosted-after-kill',
@@ -239,9 +249,7 @@ describe.runIf(withDocker).each(ways)('Docker sessions served by the host (zygot
         execute: true,
       });
       expect(JSON.stringify(ok.run)).toContain('42');
-      const after = sharedZygoteOf(t.home);
-      expect(after).toBeDefined();
-      expect(after).not.toBe(before);
+      expect(sharedZygoteOf(t.home)).toBe(replaced);
       expect((await t.call('container_destroy', { container_id: other.container_id })).removed).toBe(true);
     }, 300_000);
   }

@@ -217,3 +217,44 @@ export async function terminate(proc: KernelProcess, graceMs: number): Promise<v
   proc.signal('SIGKILL');
   await within(2_000);
 }
+
+/**
+ * A kernel whose launch waits for `start` (a step that must come first, such as registering its
+ * sandbox with a zygote started again): the pid is -1 and signals wait until it is launched; a
+ * failed step is an exit with its message as the stderr tail, as a launch that failed would be.
+ */
+export function deferredKernel(start: Promise<KernelProcess>): KernelProcess {
+  let inner: KernelProcess | undefined;
+  let failure = '';
+  let failed = false;
+  const pending: NodeJS.Signals[] = [];
+  const exited = start.then(
+    (proc) => {
+      inner = proc;
+      for (const sig of pending.splice(0)) proc.signal(sig);
+      return proc.exited;
+    },
+    (err: Error) => {
+      failed = true;
+      failure = err.message;
+      return { code: null, signal: null };
+    },
+  );
+  return {
+    get pid() {
+      return inner?.pid ?? -1;
+    },
+    exited,
+    get hasExited() {
+      return failed || (inner?.hasExited ?? false);
+    },
+    get memoryCgroup() {
+      return inner?.memoryCgroup;
+    },
+    stderrTail: () => inner?.stderrTail() ?? failure,
+    signal(sig) {
+      if (inner) inner.signal(sig);
+      else if (!failed) pending.push(sig);
+    },
+  };
+}

@@ -5,7 +5,7 @@
 // on this home, closed at destroy. runtime/docker.ts makes the containers and asks this for the rest.
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type Docker from 'dockerode';
-import type { KernelProcess } from '../kernel/launcher.ts';
+import { deferredKernel, type KernelProcess } from '../kernel/launcher.ts';
 import type { ZygoteKernelRequest } from '../kernel/zygote.ts';
 import type { Logger } from '../log/index.ts';
 import {
@@ -52,6 +52,8 @@ export class DockerSessions {
   readonly #adopting = new Map<string, Promise<void>>();
   /** The shared zygote, once asked for: null when it cannot run here. */
   #shared: Promise<SharedZygote | null> | undefined;
+  /** Shared zygotes found stopped and replaced. */
+  readonly #replaced = new WeakSet<SharedZygote>();
 
   constructor(options: DockerSessionsOptions) {
     this.#o = options;
@@ -67,7 +69,13 @@ export class DockerSessions {
     if (!o.server) return Promise.resolve(undefined);
     if (o.zygoteMode === 'container' || process.getuid?.() !== 0) return Promise.resolve('zygote');
     o.startReaper();
-    this.#shared ??= o
+    this.#shared ??= this.#startShared();
+    return this.#shared.then((z) => (z ? 'joined' : 'zygote'));
+  }
+
+  #startShared(): Promise<SharedZygote | null> {
+    const o = this.#o;
+    return o
       .inspectImage(o.image)
       .then((image) =>
         startSharedZygote({
@@ -85,7 +93,25 @@ export class DockerSessions {
         );
         return null;
       });
-    return this.#shared.then((z) => (z ? 'joined' : 'zygote'));
+  }
+
+  /**
+   * Another shared zygote in place of one whose container stopped (killed, or the daemon restarted
+   * it away). The first caller to see it stopped closes it (its container, same name as the next
+   * one's, and folder) and starts the next; later callers get that one.
+   */
+  #replace(stopped: SharedZygote): Promise<SharedZygote | null> {
+    if (this.#shared === undefined) return Promise.resolve(null); // closed
+    if (this.#replaced.has(stopped)) return this.#shared;
+    this.#replaced.add(stopped);
+    this.#o.log.warn(`peragus: the shared kernel zygote's container stopped; starting another`);
+    const next = this.#shared.then(async (current) => {
+      if (current !== stopped) return current;
+      await current.close();
+      return this.#startShared();
+    });
+    this.#shared = next;
+    return next;
   }
 
   /**
@@ -129,8 +155,33 @@ export class DockerSessions {
   /**
    * Registers a joined container with the shared zygote (its init's namespaces and cgroups) and
    * returns how its kernels are forked there; the pid is this host's, so signals go directly.
+   * A later kernel (a restart) comes from the zygote running then: if the one it registered with
+   * stopped, another is started and the container registered there first.
    */
-  async #join(id: string, owner: Owner, retried = false): Promise<(r: ZygoteKernelRequest) => KernelProcess> {
+  async #join(id: string, owner: Owner): Promise<(r: ZygoteKernelRequest) => KernelProcess> {
+    let joined = await this.#register(id, owner);
+    let first = true;
+    const fork = (zygote: SharedZygote, request: ZygoteKernelRequest) => {
+      const proc = zygote.forkInto(id, request);
+      proc.memoryCgroup = containerMemoryCgroup(id);
+      return proc;
+    };
+    return (request) => {
+      if (first) {
+        first = false; // registered just now: its zygote is running
+        return fork(joined, request);
+      }
+      return deferredKernel(
+        (async () => {
+          if (!(await this.#running(joined))) joined = await this.#register(id, owner);
+          return fork(joined, request);
+        })(),
+      );
+    };
+  }
+
+  /** Registers the container with the running shared zygote (another one if it stopped, once). */
+  async #register(id: string, owner: Owner, retried = false): Promise<SharedZygote> {
     const zygote = await this.#shared;
     if (!zygote) throw new Error('the shared kernel zygote is not running');
     const info = await this.#o.docker.getContainer(id).inspect();
@@ -139,22 +190,12 @@ export class DockerSessions {
     try {
       await zygote.register(id, owner);
       await zygote.attach(id, info.State.Pid, { init: true, cgroups: true, seccomp: true });
+      return zygote;
     } catch (err) {
-      // Its container stopped (killed, or the daemon restarted it away): start another, once.
       if (retried || (await this.#running(zygote))) throw err;
-      this.#o.log.warn(`peragus: the shared kernel zygote's container stopped; starting another`);
-      if (this.#shared !== undefined && (await this.#shared) === zygote) {
-        this.#shared = undefined;
-        await zygote.close(); // its container (same name as the next one's) and folder
-      }
-      if ((await this.kind()) !== 'joined') throw err;
-      return this.#join(id, owner, true);
+      if (!(await this.#replace(zygote))) throw err;
+      return this.#register(id, owner, true);
     }
-    return (request) => {
-      const proc = zygote.forkInto(id, request);
-      proc.memoryCgroup = containerMemoryCgroup(id);
-      return proc;
-    };
   }
 
   async #running(zygote: SharedZygote): Promise<boolean> {
