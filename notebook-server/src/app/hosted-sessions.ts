@@ -61,6 +61,14 @@ export function hostedSessions(log: Logger): HostSessionServer {
       await createMcpServer(hosted.ctx).connect(server);
       return client;
     },
+    kernelOutput(containerId: string, tail: number): string {
+      const sessions = open.get(containerId)?.services.sessions.list() ?? [];
+      const parts = sessions.flatMap((s) => {
+        const text = s.kernelOutput.trimEnd();
+        return text ? [`--- the kernel of session ${s.id} ---`, text] : [];
+      });
+      return parts.join('\n').split('\n').slice(-tail).join('\n');
+    },
     async close(containerId: string) {
       const hosted = open.get(containerId);
       open.delete(containerId);

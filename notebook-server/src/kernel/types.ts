@@ -46,6 +46,8 @@ export interface Kernel {
   /** Runs code; resolves on execute_reply AND iopub idle for this request. Calls are serialised by the caller. */
   execute(code: string, options?: ExecuteOptions): Promise<ExecuteResult>;
   interrupt(): Promise<void>;
+  /** The kernel process's own output, outside any cell (its start, its warnings, how it died). */
+  stderrTail?(): string;
   /** Restarts the process (same connection info); resolves when ready again. */
   restart(): Promise<void>;
   /** shutdown_request, then SIGTERM, then SIGKILL. Idempotent. */

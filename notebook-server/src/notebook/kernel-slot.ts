@@ -27,6 +27,8 @@ export class KernelSlot {
   #starting: Promise<Kernel> | null = null;
   #gen = 0;
   #detach: (() => void) | null = null;
+  /** The latest kernel, kept after it died or was replaced: its process output stays readable. */
+  #latest: Kernel | null = null;
 
   readonly #sessionId: string;
   readonly #source: KernelSource;
@@ -45,6 +47,11 @@ export class KernelSlot {
 
   get kernel(): Kernel | null {
     return this.#kernel;
+  }
+
+  /** The latest kernel's own output outside cells (also after it died: how it died). */
+  get kernelOutput(): string {
+    return this.#latest?.stderrTail?.() ?? '';
   }
 
   /** The live kernel, starting one if there is none yet. */
@@ -110,6 +117,7 @@ export class KernelSlot {
     kernel.on('dead', onDead);
     this.#detach = () => kernel.off('dead', onDead);
     this.#kernel = kernel;
+    this.#latest = kernel;
     this.#starting = null;
     this.#set('idle');
     // A pooled kernel may have died while it waited.
@@ -123,7 +131,7 @@ export class KernelSlot {
     this.#set('dead');
     // Reap the process and close its sockets; shutdown is idempotent.
     void kernel.shutdown().catch(() => {});
-    this.#hooks.onDeath(reason, stderrTail);
+    this.#hooks.onDeath(reason, stderrTail || (kernel.stderrTail?.() ?? ''));
   }
 
   /** Forgets the current kernel (and any start in flight); returns it. */

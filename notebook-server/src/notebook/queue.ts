@@ -37,6 +37,21 @@ type Outcome =
   | { status: 'ok' | 'error' | 'cancelled'; count: number | null; error?: CellError; extra?: Output }
   | undefined;
 
+/**
+ * What a dead kernel's output says about its death: a native crash's report (from "Fatal Python
+ * error" to the stack's end, without the list of loaded extension modules), else its last lines.
+ */
+export function lastWords(stderrTail: string): string[] {
+  const lines = stderrTail.trimEnd().split('\n');
+  const fatal = lines.findLastIndex((l) => l.startsWith('Fatal Python error'));
+  let words = fatal >= 0 ? lines.slice(fatal, fatal + 40) : lines.slice(-20);
+  const modules = words.findIndex((l) => l.startsWith('Extension modules:'));
+  if (modules >= 0) words = words.slice(0, modules);
+  while (words.length > 0 && words.at(-1)?.trim() === '') words.pop();
+  while (words.length > 0 && words[0]?.trim() === '') words.shift();
+  return words.length > 0 ? ['The kernel process wrote before it died:', ...words] : [];
+}
+
 function cellError(
   kind: CellError['kind'],
   ename: string,
@@ -316,7 +331,7 @@ export class ExecutionQueue {
     // Record in the notebook itself why the cell stopped, where no kernel traceback says it.
     const extra: Output | undefined =
       error.kind === 'kernel_died' || error.kind === 'timeout'
-        ? { output_type: 'error', ename: error.ename, evalue: error.evalue, traceback: [] }
+        ? { output_type: 'error', ename: error.ename, evalue: error.evalue, traceback: error.traceback }
         : undefined;
     return { status, count: null, error, ...(extra ? { extra } : {}) };
   }
@@ -410,7 +425,9 @@ export class ExecutionQueue {
       message: `the kernel died (${reason}); restart the session to go on`,
       ...(stderrTail ? { stderr_tail: stderrTail } : {}),
     });
-    current?.abort(cellError('kernel_died', 'KernelDied', reason));
+    // Its last words (a native crash's Python stack: kernel_launcher enables faulthandler) are the
+    // traceback, so the cell says why the kernel died.
+    current?.abort(cellError('kernel_died', 'KernelDied', reason, lastWords(stderrTail)));
     this.cancel(undefined, 'the kernel died before this cell ran');
   }
 }

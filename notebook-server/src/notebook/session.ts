@@ -117,6 +117,11 @@ export class Session implements QueueHost {
     return structuredClone(this.#cells);
   }
 
+  /** Its latest kernel's own output outside cells (its start, warnings, how it died). */
+  get kernelOutput(): string {
+    return this.#slot.kernelOutput;
+  }
+
   /** The live kernel, if started: Jupyter clients attach to it (GET /api/kernels/{id}/channels). */
   get kernel(): Kernel | null {
     return this.#slot.kernel;

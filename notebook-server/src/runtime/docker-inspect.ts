@@ -90,10 +90,18 @@ export async function logsOf(container: Docker.Container, tail: number): Promise
   return demuxBuffer(data);
 }
 
-export async function logs(docker: Docker, id: string, options: LogsOptions = {}): Promise<LogsResult> {
-  const { container } = await own(docker, id);
+/** The container's log; `kernels` adds the output of kernels this host runs for it (by full id). */
+export async function logs(
+  docker: Docker,
+  id: string,
+  options: LogsOptions = {},
+  kernels?: (fullId: string, tail: number) => string,
+): Promise<LogsResult> {
+  const { container, info } = await own(docker, id);
   const tail = Math.max(1, Math.min(options.tail ?? 200, 100_000));
-  return call(docker, () => logsOf(container, tail));
+  const out = await call(docker, () => logsOf(container, tail));
+  const extra = kernels?.(info.Id, tail) ?? '';
+  return extra ? { ...out, stderr: [out.stderr.trimEnd(), extra].filter(Boolean).join('\n') } : out;
 }
 
 export async function stats(docker: Docker, id: string): Promise<StatsResult> {

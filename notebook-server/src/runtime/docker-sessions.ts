@@ -211,6 +211,11 @@ export class DockerSessions {
     return this.#served.has(id);
   }
 
+  /** The output of the kernels this process runs for the container (outside cells); "" if none. */
+  kernelOutput(id: string, tail: number): string {
+    return this.#served.has(id) ? (this.#o.server?.kernelOutput(id, tail) ?? '') : '';
+  }
+
   /** A new MCP connection to the sessions this process serves for the container. */
   transport(id: string): Promise<Transport> {
     const server = this.#o.server;

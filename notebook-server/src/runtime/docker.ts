@@ -407,7 +407,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   logs(id: string, options: LogsOptions = {}): Promise<LogsResult> {
-    return logs(this.docker, id, options);
+    return logs(this.docker, id, options, (fullId, tail) => this.#sessions.kernelOutput(fullId, tail));
   }
 
   stats(id: string): Promise<StatsResult> {

@@ -465,9 +465,12 @@ export class LocalRuntime implements ContainerRuntime {
   async logs(id: string, options: LogsOptions = {}): Promise<LogsResult> {
     const rec = this.#get(id);
     const tail = options.tail ?? 200;
+    // A sandbox whose sessions this host serves holds no node role: its kernels' output is here.
+    const kernels = this.#hosted.has(id) ? (this.#hostSessions?.kernelOutput(id, tail) ?? '') : '';
+    const own = this.#tail(join(rec.log_dir, 'stderr.log'), tail);
     return {
       stdout: this.#tail(join(rec.log_dir, 'stdout.log'), tail),
-      stderr: this.#tail(join(rec.log_dir, 'stderr.log'), tail),
+      stderr: [own.trimEnd(), kernels].filter(Boolean).join('\n'),
     };
   }
 

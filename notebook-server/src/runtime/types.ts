@@ -290,6 +290,8 @@ export interface HostSessionServer {
   transport(containerId: string): Promise<Transport>;
   /** Stops its sessions' kernels (their files stay in the work dir). */
   close(containerId: string): Promise<void>;
+  /** Its sessions' kernels' own output (outside cells), last `tail` lines; "" when none. */
+  kernelOutput(containerId: string, tail: number): string;
 }
 
 export interface ContainerRuntime {

@@ -100,6 +100,16 @@ def kernelspec_config(argv: list[str]) -> Any:
     return config
 
 
+def _last_words() -> None:
+    """A native crash (a segfault in a C extension) prints the Python stack to the kernel's real
+    stderr, which the host keeps (the cell's KernelDied error, container_logs). Not to fd 2 itself:
+    ipykernel's output capture made that a pipe whose reader dies with the process."""
+    import faulthandler  # noqa: PLC0415
+
+    real = getattr(sys.stderr, "_original_stdstream_copy", None)
+    faulthandler.enable(file=real if isinstance(real, int) else sys.__stderr__, all_threads=False)
+
+
 def kernel_app_class() -> Any:
     from ipykernel.kernelapp import IPKernelApp  # noqa: PLC0415
 
@@ -111,10 +121,21 @@ def kernel_app_class() -> Any:
 
         def initialize(self, argv: list[str] | None = None) -> None:
             super().initialize(argv)
+            _last_words()
             # What the start made stays out of every later collection, as in a kernel forked
             # by the zygote (which froze its heap before forking).
             gc.freeze()
             gc.enable()
+
+        def log_connection_info(self) -> None:
+            # ipykernel also prints a terminal user's Ctrl-C note and `--existing` hint: noise in
+            # an experiment's log (container_logs), where no terminal is. Ports are still stored.
+            handle = self.parent_handle
+            self.parent_handle = 1
+            try:
+                super().log_connection_info()
+            finally:
+                self.parent_handle = handle
 
         def parse_command_line(self, argv: list[str] | None = None) -> None:
             args = list(sys.argv[1:] if argv is None else argv)

@@ -98,7 +98,8 @@ export function containerTools(
     }),
     defineTool({
       name: 'container_logs',
-      description: "The container's recent stdout/stderr (its node server's log).",
+      description:
+        "The container's recent stdout/stderr: its own processes' log (a node role's, where one serves it) and, for an experiment whose sessions this host serves, its kernels' output outside cells (their start, warnings, how one died).",
       input: ContainerLogsInput,
       output: ContainerLogsOutput,
       hints: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
