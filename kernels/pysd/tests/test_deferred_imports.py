@@ -38,6 +38,22 @@ class DeferredImports(unittest.TestCase):
         self.assertTrue(out["pysd"])
         self.assertEqual(out["stand_ins"], ["peragus_pysd.deferred", "peragus_pysd.deferred"])
 
+    def test_an_lhs_over_ranges_imports_no_scipy_stats(self) -> None:
+        # scipy.stats' import is ≈ 1 CPU-s: it was every LHS experiment's largest cost.
+        out = fresh_python(
+            f"""
+            import json, sys
+            import peragus_pysd as pp
+            mid = pp.load_model({str(MODELS / "sir.mdl")!r})["model_id"]
+            s = pp.run_experiment(mid, {{"type": "lhs", "samples": 20, "seed": 3,
+                "parameters": {{"Contact Rate": [4, 14], "Infectivity": [0.05, 0.2]}}}})
+            print(json.dumps({{"runs": s["run_count"], "stats": sorted(m for m in sys.modules if m.startswith("scipy.stats"))}}))
+            """,
+            self.dir,
+        )
+        self.assertEqual(out["runs"], 20)
+        self.assertEqual(out["stats"], [])
+
     def test_a_later_import_of_either_package_gets_the_real_one(self) -> None:
         out = fresh_python(
             """

@@ -57,6 +57,19 @@ class Experiments(InTempDir, unittest.TestCase):
             self.assertTrue(np.array_equal(times, df.index.to_numpy(float)))
             self.assertTrue(np.array_equal(vals, df.to_numpy(float)))
 
+    def test_latin_hypercube_is_scipys_for_the_same_generator(self) -> None:
+        from scipy.stats import qmc
+
+        from peragus_pysd.sampling import latin_hypercube
+
+        for seed in (0, 11, 2**40 + 7):
+            for n, d in ((1, 1), (5, 2), (200, 2), (37, 5)):
+                ours = latin_hypercube(n, d, np.random.default_rng(seed))
+                theirs = qmc.LatinHypercube(d=d, rng=np.random.default_rng(seed)).random(n)
+                self.assertEqual(ours.tobytes(), theirs.tobytes(), (seed, n, d))
+                # One sample in each of the n strata of every dimension.
+                self.assertEqual(sorted(np.floor(ours[:, 0] * n).astype(int)), list(range(n)))
+
     def test_lhs_is_byte_identical_across_reruns_and_worker_counts(self) -> None:
         a = pp.run_experiment(self.coffee, {**LHS, "workers": 1, "vectorise": "off"})
         b = pp.run_experiment(self.coffee, {**LHS, "workers": 2, "vectorise": "off"})
