@@ -243,6 +243,7 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
           register: async () => socket,
           attach: () => new Promise((_, fail) => setTimeout(() => fail(new Error('zygote gone')), delay)),
           revoke: async () => undefined,
+          preload: async () => [],
         };
         const result = await runModelCheck({
           home,

@@ -57,6 +57,12 @@ export interface ZygoteRegistry {
   ): Promise<void>;
   /** Ends an experiment: its socket is removed and its kernels are killed. */
   revoke(id: string): Promise<void>;
+  /**
+   * Imports what running `experiment` needs beyond a kernel's own (peragus_pysd/preload.py: SALib
+   * for sensitivity types, scipy.stats for distributions), once, for every kernel forked after.
+   * Resolves to the modules' names.
+   */
+  preload(experiment: unknown): Promise<string[]>;
 }
 
 /** What a kernel is started with: ipykernel's argv after `-m peragus_pysd.kernel_launcher`, its cwd and environment. */
@@ -110,6 +116,11 @@ function registryAt(socketPath: string, timeoutMs: number): ZygoteRegistry {
     },
     revoke: async (id) => {
       await control(socketPath, { op: 'revoke', id }, timeoutMs);
+    },
+    preload: async (experiment) => {
+      // Imports take seconds (SALib with scipy.stats: ≈ 1.3 s), not a control answer's time.
+      const reply = await control(socketPath, { op: 'preload', experiment }, Math.max(timeoutMs, 120_000));
+      return Array.isArray(reply.modules) ? reply.modules.map(String) : [];
     },
   };
 }

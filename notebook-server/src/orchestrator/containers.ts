@@ -18,6 +18,7 @@ import {
   type CreateResult,
   type HostSessionServer,
   LABELS,
+  type WarmHint,
 } from '../runtime/types.ts';
 
 export type RuntimeKind = 'local' | 'docker' | 'swarm';
@@ -90,8 +91,8 @@ export class ContainerService {
    * Lets a runtime prepare for creates to come (`hint.creates`: how many, so a
    * warm pool fills for them and not past them): the local runtime's kernel zygote, Docker's pool.
    */
-  warm(kind: RuntimeKind = this.defaultKind, hint: { creates?: number } = {}): void {
-    const rt = this.runtime(kind) as { warm?: (hint: { creates?: number }) => unknown };
+  warm(kind: RuntimeKind = this.defaultKind, hint: WarmHint = {}): void {
+    const rt = this.runtime(kind) as { warm?: (hint: WarmHint) => unknown };
     void Promise.resolve(rt.warm?.(hint)).catch(() => undefined);
   }
 

@@ -158,7 +158,8 @@ export class PlanRunner {
     }
     await this.#destroyContainersOf(planId);
     const experiments = expandPlan(plan, planId);
-    this.#deps.containers.warm(plan.runtime, { creates: experiments.length });
+    // Its zygote imports what the experiment type needs (SALib for Sobol…) before any kernel.
+    this.#deps.containers.warm(plan.runtime, { creates: experiments.length, experiment: plan.experiment });
     const file: PlanFile = { ...previous, plan, model_text: modelText, status: 'running', owner: 'cli' };
     this.#write(file);
     this.#launch(file, experiments);
@@ -181,8 +182,9 @@ export class PlanRunner {
       `plan-${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(4).toString('hex')}`;
     const owner = options.owner;
     const experiments = expandPlan(plan, planId);
-    // The runtime gets ready (kernel zygote, warm pool) while the model is checked in its sandbox.
-    this.#deps.containers.warm(plan.runtime, { creates: experiments.length });
+    // The runtime gets ready (kernel zygote, warm pool) while the model is checked in its sandbox;
+    // its zygote imports what the experiment type needs (SALib for Sobol…) before any kernel.
+    this.#deps.containers.warm(plan.runtime, { creates: experiments.length, experiment: plan.experiment });
     await checkPlanModel({
       home: this.#home,
       plan,

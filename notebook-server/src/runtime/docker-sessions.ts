@@ -211,6 +211,19 @@ export class DockerSessions {
     return this.#served.has(id);
   }
 
+  /**
+   * The shared zygote imports what `experiment` needs (kernel/zygote.ts preload) for the kernels
+   * it forks after; containers with their own zygote import it themselves.
+   */
+  async preload(experiment: unknown): Promise<void> {
+    if ((await this.kind()) !== 'joined') return;
+    await (await this.#shared)
+      ?.preload(experiment)
+      .catch((err: Error) =>
+        this.#o.log.warn(`peragus: kernels import their experiment's modules themselves: ${err.message}`),
+      );
+  }
+
   /** The output of the kernels this process runs for the container (outside cells); "" if none. */
   kernelOutput(id: string, tail: number): string {
     return this.#served.has(id) ? (this.#o.server?.kernelOutput(id, tail) ?? '') : '';

@@ -57,6 +57,7 @@ import {
   parseContainerSpec,
   parseMemory,
   type StatsResult,
+  type WarmHint,
 } from './types.ts';
 import { DEFAULT_DISK_BYTES, diskCapOf, releaseVolume } from './volume-cap.ts';
 
@@ -172,7 +173,7 @@ export class DockerRuntime implements ContainerRuntime {
    * Creates to come: starts filling the warm pool (in the background) and a
    * watchdog that removes this host's pool containers if the host dies.
    */
-  warm(hint: { creates?: number } = {}): Promise<undefined> {
+  warm(hint: WarmHint = {}): Promise<undefined> {
     if (this.poolSize > 0 && !this.#pool) {
       this.#reaper ??= startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
       const swept = sweepStaleSlots(this.docker, this.home);
@@ -190,6 +191,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.#pool?.expect(hint.creates ?? Number.POSITIVE_INFINITY);
     // The shared zygote's imports overlap whatever comes before the first create.
     void this.#sessions.kind();
+    if (hint.experiment !== undefined) void this.#sessions.preload(hint.experiment);
     return Promise.resolve(undefined);
   }
 

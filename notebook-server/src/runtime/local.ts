@@ -70,6 +70,7 @@ import type {
   LogsOptions,
   LogsResult,
   StatsResult,
+  WarmHint,
 } from './types.ts';
 import { ContainerRuntimeError, containerLabels, LABELS, parseContainerSpec } from './types.ts';
 import { diskCapOf } from './volume-cap.ts';
@@ -217,9 +218,15 @@ export class LocalRuntime implements ContainerRuntime {
     return this.#zygote;
   }
 
-  /** Starts what create() will need (the kernel zygote) ahead of time. */
-  warm(): void {
-    void this.#kernelZygote();
+  /** Starts what create() will need (the kernel zygote, with what `hint.experiment` imports) ahead of time. */
+  warm(hint: WarmHint = {}): void {
+    const zygote = this.#kernelZygote();
+    if (hint.experiment === undefined) return;
+    void zygote
+      .then((z) => z?.preload(hint.experiment))
+      .catch((err: Error) =>
+        this.#log.warn(`peragus: kernels import their experiment's modules themselves: ${err.message}`),
+      );
   }
 
   /**

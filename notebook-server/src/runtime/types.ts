@@ -284,6 +284,14 @@ export interface HostedExperiment {
  * Serves hosted experiments' sessions in this process: no node process per experiment (its
  * start is most of an experiment's CPU). The composition root provides it (app/hosted-sessions.ts).
  */
+/** What a runtime may get ready before creates come (ContainerService.warm). */
+export interface WarmHint {
+  /** How many creates are coming (a plan's experiments); none: open-ended. */
+  creates?: number;
+  /** The experiment they run: the kernel zygote imports what its type needs first (preload). */
+  experiment?: unknown;
+}
+
 export interface HostSessionServer {
   open(experiment: HostedExperiment): Promise<void>;
   /** A new MCP connection to an open experiment's tools. */

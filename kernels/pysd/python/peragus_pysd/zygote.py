@@ -265,6 +265,17 @@ class Zygote:
             elif op == "revoke":
                 self._revoke(exp_id)
                 reply = {"ok": True}
+            elif op == "preload":
+                # What a plan's experiment type imports, once here for every kernel forked after.
+                from . import preload  # noqa: PLC0415
+
+                try:
+                    modules = preload.preload(request.get("experiment"))
+                except Exception as exc:  # noqa: BLE001 - a failed import never ends the zygote
+                    raise ValueError(f"cannot import what the experiment needs: {exc!r}") from exc
+                reply = {"ok": True, "modules": modules}
+                # Out of every later collection, like the rest of the zygote's heap (see main()).
+                gc.freeze()
             else:
                 raise ValueError(f"unknown op {op!r}")
         except (KeyError, ValueError, TypeError, OSError) as exc:

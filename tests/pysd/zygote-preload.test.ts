@@ -1,0 +1,82 @@
+// The kernel zygote imports what a plan's experiment type needs before it forks the plan's
+// kernels (peragus_pysd/preload.py): a kernel forked after a Sobol preload has SALib already, one
+// forked by a zygote that was not asked has not. The experiment only picks a row of a fixed table:
+// no name it carries is ever imported.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
+import { startZygote, ZYGOTE_ENV, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
+import { pysdKernel } from './helpers.ts';
+
+const dirs: string[] = [];
+const kernels: KernelClient[] = [];
+const zygotes: Zygote[] = [];
+
+async function forkedKernel(zygote: Zygote): Promise<KernelClient> {
+  const dir = mkdtempSync(join(tmpdir(), 'peragus-preload-'));
+  dirs.push(dir);
+  const before = process.env[ZYGOTE_ENV];
+  process.env[ZYGOTE_ENV] = zygote.socketPath;
+  try {
+    const k = await pysdKernel(dir);
+    kernels.push(k);
+    return k;
+  } finally {
+    if (before === undefined) delete process.env[ZYGOTE_ENV];
+    else process.env[ZYGOTE_ENV] = before;
+  }
+}
+
+async function imported(k: KernelClient, modules: string[]): Promise<string> {
+  const r = await k.execute(
+    `import sys\nprint(${JSON.stringify(modules)}, [m in sys.modules for m in ${JSON.stringify(modules)}])`,
+  );
+  expect(r.status).toBe('ok');
+  return (r.outputs as { text?: string }[])
+    .map((o) => o.text ?? '')
+    .join('')
+    .trim();
+}
+
+afterAll(async () => {
+  for (const k of kernels) await k.shutdown().catch(() => undefined);
+  for (const z of zygotes) await z.close().catch(() => undefined);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("the zygote's preload for a plan's experiment type", () => {
+  const SALIB = ['SALib.sample.sobol', 'SALib.analyze.sobol'];
+
+  it('gives every kernel forked after it the modules of that type, and only after it', async () => {
+    const zygote = await startZygote();
+    zygotes.push(zygote);
+    const before = await forkedKernel(zygote);
+    expect(await imported(before, SALIB)).toMatch(/\[False, False\]$/);
+    expect(await zygote.preload({ type: 'sobol', samples: 16, parameters: { a: [0, 1] } })).toEqual(SALIB);
+    const after = await forkedKernel(zygote);
+    expect(await imported(after, SALIB)).toMatch(/\[True, True\]$/);
+    // The kernel forked before keeps what it had.
+    expect(await imported(before, SALIB)).toMatch(/\[False, False\]$/);
+  }, 180_000);
+
+  it('imports from its table only: a type it does not know, or a name inside the experiment, imports nothing', async () => {
+    const zygote = await startZygote();
+    zygotes.push(zygote);
+    expect(await zygote.preload({ type: 'antigravity' })).toEqual([]);
+    expect(
+      await zygote.preload({ type: 'lhs', modules: ['antigravity'], parameters: { a: [0, 1] } }),
+    ).toEqual([]);
+    expect(await zygote.preload('sobol')).toEqual([]);
+    // A distribution is sampled through scipy.stats: that row, whatever else the spec says.
+    expect(
+      await zygote.preload({
+        type: 'monte_carlo',
+        parameters: { a: { dist: 'normal', mean: 0, std: 1, module: 'this' } },
+      }),
+    ).toEqual(['scipy.stats']);
+    const k = await forkedKernel(zygote);
+    expect(await imported(k, ['antigravity', 'this', 'scipy.stats'])).toMatch(/\[False, False, True\]$/);
+  }, 180_000);
+});
