@@ -517,7 +517,9 @@ export const suite: BenchSuite = async () => {
     );
     // Parallel speedup in its usual sense: the plan's wall at K = 1 over its wall at K = 2.
     const slotSpeedup = median(s.lhs_plan_wall_k1!) / median(s.lhs_plan_wall!);
-    log(`K = 1: ${median(s.lhs_plan_wall_k1!)} ms, K = 2: ${median(s.lhs_plan_wall!)} ms → ${slotSpeedup.toFixed(2)}×`);
+    log(
+      `K = 1: ${median(s.lhs_plan_wall_k1!)} ms, K = 2: ${median(s.lhs_plan_wall!)} ms → ${slotSpeedup.toFixed(2)}×`,
+    );
     const scale = [6, 12, 24, 48];
     const walls: number[] = [];
     for (const n of scale) {
