@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
 import { startKernel } from '../../notebook-server/src/kernel/start.ts';
+import { ZYGOTE_ENV } from '../../notebook-server/src/kernel/zygote.ts';
 import { type PysdFunction, type PysdResult, parseExecution } from '../../notebook-server/src/pysd/result.ts';
 
 export async function pysdKernel(workDir: string): Promise<KernelClient> {
@@ -14,6 +15,22 @@ export async function pysdKernel(workDir: string): Promise<KernelClient> {
     env: { PERAGUS_PYSD_CACHE: join(tmpdir(), 'peragus-pysd-test-cache') },
     readyTimeoutMs: 120_000,
   });
+}
+
+/**
+ * A PySD kernel forked by the zygote listening on `zygoteSocket`, or started cold (null) whatever
+ * the environment says; the zygote setting of this process is restored after the start.
+ */
+export async function pysdKernelFrom(zygoteSocket: string | null, workDir: string): Promise<KernelClient> {
+  const before = process.env[ZYGOTE_ENV];
+  if (zygoteSocket === null) delete process.env[ZYGOTE_ENV];
+  else process.env[ZYGOTE_ENV] = zygoteSocket;
+  try {
+    return await pysdKernel(workDir);
+  } finally {
+    if (before === undefined) delete process.env[ZYGOTE_ENV];
+    else process.env[ZYGOTE_ENV] = before;
+  }
 }
 
 /** Runs a generated cell and parses its peragus_pysd result (throws PysdCellError on a Python error). */

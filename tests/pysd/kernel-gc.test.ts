@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
-import { startZygote, ZYGOTE_ENV, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
-import { pysdKernel } from './helpers.ts';
+import { startZygote, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
+import { pysdKernelFrom } from './helpers.ts';
 
 // Cycles made and dropped: with the collector on, they are freed as the cell goes.
 const CELL = [
@@ -35,19 +35,10 @@ let zygote: Zygote | undefined;
 async function kernel(forked: boolean): Promise<KernelClient> {
   const dir = mkdtempSync(join(tmpdir(), 'peragus-gc-'));
   dirs.push(dir);
-  const before = process.env[ZYGOTE_ENV];
-  if (forked) {
-    zygote ??= await startZygote();
-    process.env[ZYGOTE_ENV] = zygote.socketPath;
-  } else delete process.env[ZYGOTE_ENV];
-  try {
-    const k = await pysdKernel(dir);
-    kernels.push(k);
-    return k;
-  } finally {
-    if (before === undefined) delete process.env[ZYGOTE_ENV];
-    else process.env[ZYGOTE_ENV] = before;
-  }
+  if (forked) zygote ??= await startZygote();
+  const k = await pysdKernelFrom(forked ? (zygote as Zygote).socketPath : null, dir);
+  kernels.push(k);
+  return k;
 }
 
 afterAll(async () => {

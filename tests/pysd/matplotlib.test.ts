@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
-import { startZygote, ZYGOTE_ENV, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
+import { startZygote, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
 import { modelLoadCode, visualizeCode } from '../../notebook-server/src/pysd/code.ts';
-import { pysdKernel, runCell } from './helpers.ts';
+import { pysdKernel, pysdKernelFrom, runCell } from './helpers.ts';
 
 let dir: string;
 let kernel: KernelClient;
@@ -64,14 +64,7 @@ describe('matplotlib in a kernel forked by the zygote', () => {
   beforeAll(async () => {
     forkDir = mkdtempSync(join(tmpdir(), 'peragus-mpl-fork-'));
     zygote = await startZygote();
-    const before = process.env[ZYGOTE_ENV];
-    process.env[ZYGOTE_ENV] = zygote.socketPath;
-    try {
-      forked = await pysdKernel(forkDir);
-    } finally {
-      if (before === undefined) delete process.env[ZYGOTE_ENV];
-      else process.env[ZYGOTE_ENV] = before;
-    }
+    forked = await pysdKernelFrom(zygote.socketPath, forkDir);
   }, 180_000);
   afterAll(async () => {
     await forked?.shutdown();

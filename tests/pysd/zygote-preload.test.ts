@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
-import { startZygote, ZYGOTE_ENV, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
-import { pysdKernel } from './helpers.ts';
+import { startZygote, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
+import { pysdKernelFrom } from './helpers.ts';
 
 const dirs: string[] = [];
 const kernels: KernelClient[] = [];
@@ -17,16 +17,9 @@ const zygotes: Zygote[] = [];
 async function forkedKernel(zygote: Zygote): Promise<KernelClient> {
   const dir = mkdtempSync(join(tmpdir(), 'peragus-preload-'));
   dirs.push(dir);
-  const before = process.env[ZYGOTE_ENV];
-  process.env[ZYGOTE_ENV] = zygote.socketPath;
-  try {
-    const k = await pysdKernel(dir);
-    kernels.push(k);
-    return k;
-  } finally {
-    if (before === undefined) delete process.env[ZYGOTE_ENV];
-    else process.env[ZYGOTE_ENV] = before;
-  }
+  const k = await pysdKernelFrom(zygote.socketPath, dir);
+  kernels.push(k);
+  return k;
 }
 
 async function imported(k: KernelClient, modules: string[]): Promise<string> {

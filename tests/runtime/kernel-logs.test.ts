@@ -42,7 +42,12 @@ describe.each(runtimes)('kernel output of a %s experiment', (runtime) => {
   it("shows what the kernel wrote to its real stderr, without ipykernel's terminal banner", async () => {
     const ran = await run('import sys\nsys.__stderr__.write("kernel-log-marker\\n")\nsys.__stderr__.flush()');
     expect(ran.status).toBe('ok');
-    const { stderr } = await logs();
+    // The kernel's stderr reaches the host beside the cell's reply, not before it: wait for it.
+    let { stderr } = await logs();
+    for (let i = 0; i < 100 && !stderr.includes('kernel-log-marker'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ({ stderr } = await logs());
+    }
     expect(stderr).toContain('kernel-log-marker');
     expect(stderr).toMatch(/--- the kernel of session \S+ ---/);
     expect(stderr).not.toContain('--existing');

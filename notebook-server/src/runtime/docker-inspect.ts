@@ -17,6 +17,7 @@ import {
   type LogsOptions,
   type LogsResult,
   type StatsResult,
+  withKernelOutput,
 } from './types.ts';
 
 export type Inspect = Docker.ContainerInspectInfo;
@@ -99,9 +100,7 @@ export async function logs(
 ): Promise<LogsResult> {
   const { container, info } = await own(docker, id);
   const tail = Math.max(1, Math.min(options.tail ?? 200, 100_000));
-  const out = await call(docker, () => logsOf(container, tail));
-  const extra = kernels?.(info.Id, tail) ?? '';
-  return extra ? { ...out, stderr: [out.stderr.trimEnd(), extra].filter(Boolean).join('\n') } : out;
+  return withKernelOutput(await call(docker, () => logsOf(container, tail)), kernels?.(info.Id, tail) ?? '');
 }
 
 export async function stats(docker: Docker, id: string): Promise<StatsResult> {

@@ -72,7 +72,13 @@ import type {
   StatsResult,
   WarmHint,
 } from './types.ts';
-import { ContainerRuntimeError, containerLabels, LABELS, parseContainerSpec } from './types.ts';
+import {
+  ContainerRuntimeError,
+  containerLabels,
+  LABELS,
+  parseContainerSpec,
+  withKernelOutput,
+} from './types.ts';
 import { diskCapOf } from './volume-cap.ts';
 import { copyIntoVolume, copyOutOfVolume } from './volume-copy.ts';
 
@@ -474,11 +480,11 @@ export class LocalRuntime implements ContainerRuntime {
     const tail = options.tail ?? 200;
     // A sandbox whose sessions this host serves holds no node role: its kernels' output is here.
     const kernels = this.#hosted.has(id) ? (this.#hostSessions?.kernelOutput(id, tail) ?? '') : '';
-    const own = this.#tail(join(rec.log_dir, 'stderr.log'), tail);
-    return {
+    const own = {
       stdout: this.#tail(join(rec.log_dir, 'stdout.log'), tail),
-      stderr: [own.trimEnd(), kernels].filter(Boolean).join('\n'),
+      stderr: this.#tail(join(rec.log_dir, 'stderr.log'), tail),
     };
+    return withKernelOutput(own, kernels);
   }
 
   async stats(id: string): Promise<StatsResult> {

@@ -210,6 +210,11 @@ export interface LogsResult {
   stderr: string;
 }
 
+/** A container's log with the output of the kernels this host runs for it after its stderr. */
+export function withKernelOutput(log: LogsResult, kernels: string): LogsResult {
+  return kernels ? { ...log, stderr: [log.stderr.trimEnd(), kernels].filter(Boolean).join('\n') } : log;
+}
+
 export interface StatsResult {
   container_id: string;
   /** Percent of one core (100 = one full core), averaged over the sample window. */
@@ -280,10 +285,6 @@ export interface HostedExperiment {
   path_inside?: (hostPath: string) => string;
 }
 
-/**
- * Serves hosted experiments' sessions in this process: no node process per experiment (its
- * start is most of an experiment's CPU). The composition root provides it (app/hosted-sessions.ts).
- */
 /** What a runtime may get ready before creates come (ContainerService.warm). */
 export interface WarmHint {
   /** How many creates are coming (a plan's experiments); none: open-ended. */
@@ -292,6 +293,10 @@ export interface WarmHint {
   experiment?: unknown;
 }
 
+/**
+ * Serves hosted experiments' sessions in this process: no node process per experiment (its
+ * start is most of an experiment's CPU). The composition root provides it (app/hosted-sessions.ts).
+ */
 export interface HostSessionServer {
   open(experiment: HostedExperiment): Promise<void>;
   /** A new MCP connection to an open experiment's tools. */
