@@ -116,3 +116,32 @@ export async function startBrowserHost(prefix: string, home?: string): Promise<B
     },
   };
 }
+
+/** What one drawing of a plan view showed: each tile's state, and whether an ETA was shown. */
+export interface PlanFrame {
+  states: string[];
+  eta: boolean;
+}
+
+export const ACTIVE_TILE = new Set(['provisioning', 'running', 'finishing']);
+
+/**
+ * Records every drawing of the plan view from now on (the page persists across
+ * hash routes). A plan of sub-second experiments can pass through a state
+ * between two of a test's own looks; the record still has it.
+ */
+export async function recordPlanFrames(page: Page): Promise<() => Promise<PlanFrame[]>> {
+  await page.evaluate(() => {
+    const w = window as unknown as { planFrames: unknown[] };
+    w.planFrames = [];
+    new MutationObserver(() => {
+      const states = Array.from(
+        document.querySelectorAll('.tiles .tile'),
+        (t) => t.getAttribute('data-state') ?? '',
+      );
+      const eta = document.querySelector('.plan-progress .eta') !== null;
+      if (states.length) w.planFrames.push({ states, eta });
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { planFrames: PlanFrame[] }).planFrames);
+}
