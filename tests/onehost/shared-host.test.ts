@@ -178,7 +178,9 @@ describe('one host per home', () => {
       JSON.stringify({
         model: { source: join(REPO, 'notebooks/models/sir.mdl') },
         experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
-        targets: [{ 'Contact Rate': 6 }],
+        // Three at K = 1: a single SIR run takes well under a second, and the plan must
+        // stay running long enough for the poll below to see it.
+        targets: [{ 'Contact Rate': 6 }, { 'Contact Rate': 7 }, { 'Contact Rate': 8 }],
         parallel_limit: 1,
       }),
     );
@@ -194,8 +196,9 @@ describe('one host per home', () => {
         return list.find((p) => p.status === 'running' && p.progress !== null);
       },
       300_000,
+      50,
     );
-    expect(live.progress?.total).toBe(1);
+    expect(live.progress?.total).toBe(3);
     const run = await running;
     expect(run.stderr).toContain(`plan runs on the host ${serve.address.url}`);
     expect(run.code).toBe(0);
@@ -210,7 +213,7 @@ describe('one host per home', () => {
     expect(live.plan_id).toBe(summary.plan_id);
     expect(plans.find((p) => p.plan_id === summary.plan_id)).toMatchObject({
       status: 'finished',
-      progress: { done: 1, total: 1 },
+      progress: { done: 3, total: 3 },
     });
     const experiments = await api<{ experiment_id: string; status?: string }[]>(
       serve.address,
