@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastWords } from '../../notebook-server/src/notebook/queue.ts';
 import { dockerTestsEnabled } from '../helpers/docker.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const runtimes = dockerTestsEnabled() ? (['local', 'docker'] as const) : (['local'] as const);
 
@@ -43,11 +44,15 @@ describe.each(runtimes)('kernel output of a %s experiment', (runtime) => {
     const ran = await run('import sys\nsys.__stderr__.write("kernel-log-marker\\n")\nsys.__stderr__.flush()');
     expect(ran.status).toBe('ok');
     // The kernel's stderr reaches the host beside the cell's reply, not before it: wait for it.
-    let { stderr } = await logs();
-    for (let i = 0; i < 100 && !stderr.includes('kernel-log-marker'); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      ({ stderr } = await logs());
-    }
+    const stderr = await waitFor(
+      "the kernel's stderr in container_logs",
+      async () => {
+        const l = await logs();
+        return l.stderr.includes('kernel-log-marker') ? l.stderr : undefined;
+      },
+      10_000,
+      100,
+    );
     expect(stderr).toContain('kernel-log-marker');
     expect(stderr).toMatch(/--- the kernel of session \S+ ---/);
     expect(stderr).not.toContain('--existing');
