@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { readSetting } from '../config/index.ts';
+import type { Logger } from '../log/index.ts';
 import { signalGroup } from '../proc/process.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import {
@@ -83,6 +84,22 @@ export interface Zygote extends ZygoteRegistry {
   forkInto(id: string, request: ZygoteKernelRequest): KernelProcess;
   /** Stops the zygote (it kills the kernels it forked) and waits until it has exited. */
   close(): Promise<void>;
+}
+
+/**
+ * Has `zygote` (when there is one) import what `experiment` needs before the kernels it forks for
+ * it. A failure is logged, never thrown: those kernels then import the modules themselves.
+ */
+export async function preloadOrWarn(
+  zygote: Promise<ZygoteRegistry | null> | ZygoteRegistry | null,
+  experiment: unknown,
+  log: Pick<Logger, 'warn'>,
+): Promise<void> {
+  try {
+    await (await zygote)?.preload(experiment);
+  } catch (err) {
+    log.warn(`peragus: kernels import their experiment's modules themselves: ${(err as Error).message}`);
+  }
 }
 
 /**

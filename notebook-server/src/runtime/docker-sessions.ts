@@ -6,7 +6,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type Docker from 'dockerode';
 import { deferredKernel, type KernelProcess } from '../kernel/launcher.ts';
-import type { ZygoteKernelRequest } from '../kernel/zygote.ts';
+import { preloadOrWarn, type ZygoteKernelRequest } from '../kernel/zygote.ts';
 import type { Logger } from '../log/index.ts';
 import {
   containerMemoryCgroup,
@@ -216,12 +216,7 @@ export class DockerSessions {
    * it forks after; containers with their own zygote import it themselves.
    */
   async preload(experiment: unknown): Promise<void> {
-    if ((await this.kind()) !== 'joined') return;
-    await (await this.#shared)
-      ?.preload(experiment)
-      .catch((err: Error) =>
-        this.#o.log.warn(`peragus: kernels import their experiment's modules themselves: ${err.message}`),
-      );
+    if ((await this.kind()) === 'joined') await preloadOrWarn(this.#shared ?? null, experiment, this.#o.log);
   }
 
   /** The output of the kernels this process runs for the container (outside cells); "" if none. */

@@ -16,6 +16,7 @@ import { kindInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
 import { isContainerRef, newExperimentId } from '../ids/index.ts';
 import {
+  preloadOrWarn,
   startZygoteWithChecks,
   takeEarlyZygote,
   ZYGOTE_ENV,
@@ -227,12 +228,7 @@ export class LocalRuntime implements ContainerRuntime {
   /** Starts what create() will need (the kernel zygote, with what `hint.experiment` imports) ahead of time. */
   warm(hint: WarmHint = {}): void {
     const zygote = this.#kernelZygote();
-    if (hint.experiment === undefined) return;
-    void zygote
-      .then((z) => z?.preload(hint.experiment))
-      .catch((err: Error) =>
-        this.#log.warn(`peragus: kernels import their experiment's modules themselves: ${err.message}`),
-      );
+    if (hint.experiment !== undefined) void preloadOrWarn(zygote, hint.experiment, this.#log);
   }
 
   /**
