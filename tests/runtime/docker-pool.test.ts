@@ -19,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Host } from '../../notebook-server/src/app/host.ts';
 import { DockerRuntime } from '../../notebook-server/src/runtime/docker.ts';
 import { claimsDir, POOL_LABELS } from '../../notebook-server/src/runtime/docker-claims.ts';
+import { ZYGOTE_ROLE } from '../../notebook-server/src/runtime/docker-hosted.ts';
+import { LABELS } from '../../notebook-server/src/runtime/types.ts';
 import { dockerTestsEnabled } from '../helpers/docker.ts';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 import { runPlanInNewHome, sirLhsPlan } from '../helpers/plan-run.ts';
@@ -33,6 +35,20 @@ function poolContainers(home: string): string[] {
   return docker(['ps', '-aq', '--no-trunc', '--filter', `label=${POOL_LABELS.claims}=${claimsDir(home)}`])
     .split('\n')
     .filter(Boolean);
+}
+/** The shared kernel zygotes (any state) whose folder is in this home. */
+function sharedZygotes(home: string): string[] {
+  return docker([
+    'ps',
+    '-a',
+    '--filter',
+    `label=${LABELS.role}=${ZYGOTE_ROLE}`,
+    '--format',
+    `{{.ID}} {{.Label "${LABELS.workDir}"}}`,
+  ])
+    .split('\n')
+    .filter((line) => line.split(' ')[1]?.startsWith(`${home}/`))
+    .map((line) => line.split(' ')[0]!);
 }
 function mountsUnder(dir: string): string[] {
   return readFileSync('/proc/mounts', 'utf8')
@@ -140,6 +156,39 @@ describe.skipIf(!enabled)('Docker warm pool (real Docker)', () => {
     expect(poolContainers(t.home)).toEqual([]);
     expect(poolSlots(t.home)).toEqual([]);
     expect(mountsUnder(join(t.home, 'docker-pool'))).toEqual([]);
+  }, 300_000);
+});
+
+describe.skipIf(!enabled)('Docker runtime closed while its pool refills', () => {
+  it('removes its shared kernel zygote and starts no other one, nor a pool, after close', async () => {
+    const t = await startTestHost({ runtime: 'docker' });
+    const rt = t.host.containers.runtime('docker') as DockerRuntime;
+    try {
+      expect(await rt.poolReady(2)).toBe(2);
+      expect(sharedZygotes(t.home)).toHaveLength(1);
+      // Both pooled containers are handed over, so the pool refills two, one after the other; the
+      // refill starts now, and close comes while the first one is under way.
+      const made = await Promise.all([
+        rt.create({ experiment_id: 'close-refill-1' }),
+        rt.create({ experiment_id: 'close-refill-2' }),
+      ]);
+      const refilled = rt.poolReady(2);
+      await new Promise((r) => setTimeout(r, 100));
+      await rt.close();
+      await refilled;
+      expect(sharedZygotes(t.home)).toEqual([]);
+      // A warm-up or a create that outlived close (a late plan step) starts no pool and no shared
+      // zygote, which runs privileged: nothing would remove either. The create still works.
+      await rt.warm({ creates: 2 });
+      made.push(await rt.create({ experiment_id: 'after-close' }));
+      expect(sharedZygotes(t.home)).toEqual([]);
+      expect(poolSlots(t.home)).toEqual([]);
+      expect((await rt.health(made[2]!.container_id)).running).toBe(true);
+      for (const m of made) await rt.destroy(m.container_id);
+      expect(poolContainers(t.home)).toEqual([]);
+    } finally {
+      await t.close();
+    }
   }, 300_000);
 });
 

@@ -54,6 +54,7 @@ export class DockerSessions {
   #shared: Promise<SharedZygote | null> | undefined;
   /** Shared zygotes found stopped and replaced. */
   readonly #replaced = new WeakSet<SharedZygote>();
+  #closed = false;
 
   constructor(options: DockerSessionsOptions) {
     this.#o = options;
@@ -67,7 +68,9 @@ export class DockerSessions {
   kind(): Promise<HostedKind | undefined> {
     const o = this.#o;
     if (!o.server) return Promise.resolve(undefined);
-    if (o.zygoteMode === 'container' || process.getuid?.() !== 0) return Promise.resolve('zygote');
+    // Once closing, no shared zygote starts again: nothing would remove that privileged container.
+    if (o.zygoteMode === 'container' || process.getuid?.() !== 0 || this.#closed)
+      return Promise.resolve('zygote');
     o.startReaper();
     this.#shared ??= this.#startShared();
     return this.#shared.then((z) => (z ? 'joined' : 'zygote'));
@@ -101,7 +104,7 @@ export class DockerSessions {
    * one's, and folder) and starts the next; later callers get that one.
    */
   #replace(stopped: SharedZygote): Promise<SharedZygote | null> {
-    if (this.#shared === undefined) return Promise.resolve(null); // closed
+    if (this.#shared === undefined || this.#closed) return Promise.resolve(null);
     if (this.#replaced.has(stopped)) return this.#shared;
     this.#replaced.add(stopped);
     this.#o.log.warn(`peragus: the shared kernel zygote's container stopped; starting another`);
@@ -294,6 +297,7 @@ export class DockerSessions {
 
   /** Closes every session served here (their kernels end) and the shared zygote; containers stay. */
   async close(): Promise<void> {
+    this.#closed = true;
     const served = [...this.#served];
     this.#served.clear();
     await Promise.all(served.map((id) => this.#o.server?.close(id).catch(() => undefined)));

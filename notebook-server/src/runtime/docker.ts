@@ -130,6 +130,8 @@ export class DockerRuntime implements ContainerRuntime {
   #reaper: { stop(): void } | undefined;
   /** Labels every pool container of this runtime instance carries (its reaper's filter). */
   readonly #poolOwner = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** Set by close: no warm pool starts after it (nothing would drain it). */
+  #closed = false;
   readonly #log: Logger;
   readonly #sharedCache: boolean;
   /** The experiments whose sessions this host serves, and where their kernels come from. */
@@ -174,6 +176,7 @@ export class DockerRuntime implements ContainerRuntime {
    * watchdog that removes this host's pool containers if the host dies.
    */
   warm(hint: WarmHint = {}): Promise<undefined> {
+    if (this.#closed) return Promise.resolve(undefined);
     if (this.poolSize > 0 && !this.#pool) {
       this.#reaper ??= startDockerReaper(this.#poolOwner, this.home, POOL_LABELS.owner);
       const swept = sweepStaleSlots(this.docker, this.home);
@@ -203,11 +206,13 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Drains the warm pool: no pooled container, volume or folder is left behind. */
   async close(): Promise<void> {
+    this.#closed = true;
     const pool = this.#pool;
     this.#pool = undefined;
+    // The pool first: a refill still under way asks for the shared zygote (DockerSessions.kind).
+    await pool?.drain();
     // Served sessions end (their kernels with them) and the shared zygote; experiment containers stay.
     await this.#sessions.close();
-    await pool?.drain();
     this.#reaper?.stop();
     this.#reaper = undefined;
   }
