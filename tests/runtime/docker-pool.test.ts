@@ -180,11 +180,11 @@ describe.skipIf(!enabled)('Docker runtime closed while its pool refills', () => 
       // A warm-up or a create that outlived close (a late plan step) starts no pool and no shared
       // zygote, which runs privileged: nothing would remove either. The create still works.
       await rt.warm({ creates: 2 });
-      made.push(await rt.create({ experiment_id: 'after-close' }));
+      const late = await rt.create({ experiment_id: 'after-close' });
       expect(sharedZygotes(t.home)).toEqual([]);
       expect(poolSlots(t.home)).toEqual([]);
-      expect((await rt.health(made[2]!.container_id)).running).toBe(true);
-      for (const m of made) await rt.destroy(m.container_id);
+      expect((await rt.health(late.container_id)).running).toBe(true);
+      for (const m of [...made, late]) await rt.destroy(m.container_id);
       expect(poolContainers(t.home)).toEqual([]);
     } finally {
       await t.close();
