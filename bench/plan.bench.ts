@@ -325,6 +325,9 @@ class PeerTimeout extends Error {}
 
 /** How long a peer run may take before it counts as hung (PERAGUS_BENCH_PEER_TIMEOUT_S, default 300). */
 const PEER_TIMEOUT_MS = Number(process.env.PERAGUS_BENCH_PEER_TIMEOUT_S ?? 300) * 1000;
+// EMA's runs take 2–15 s here, so its hang (below) is known after 2 minutes: one hung run in six
+// used to hold a bench up for the full 5.
+const EMA_TIMEOUT_MS = Math.min(PEER_TIMEOUT_MS, 120_000);
 
 /**
  * Runs a peer once, or twice if the first run hangs: EMA Workbench's workers each translate the
@@ -335,7 +338,10 @@ export async function peer(
   script: string,
   args: Record<string, unknown>,
   dir: string,
-  { python = PEERS_PY, timeoutMs = PEER_TIMEOUT_MS }: { python?: string; timeoutMs?: number } = {},
+  {
+    python = PEERS_PY,
+    timeoutMs = script === 'ema_plan.py' ? EMA_TIMEOUT_MS : PEER_TIMEOUT_MS,
+  }: { python?: string; timeoutMs?: number } = {},
 ): Promise<Measured> {
   const cmd = [python, join(REPO, 'bench/peers', script), JSON.stringify(args)];
   try {
