@@ -1,5 +1,7 @@
 // Shared shape of benchmark figures: `npm run bench` prints them as a table and
 // writes them to bench/results/latest.json (see ARCHITECTURE.md).
+import { cpus } from 'node:os';
+
 export interface BenchFigure {
   name: string;
   value: number;
@@ -28,6 +30,15 @@ export const median = (values: number[]): number => percentile(values, 50);
 
 /** Rounded to 3 decimals, as figures are reported. */
 export const r3 = (v: number): number => Math.round(v * 1000) / 1000;
+
+/**
+ * A plan's parallel efficiency: `n` experiments' kernel compute, each measured alone (`aloneMs`),
+ * spread over the slots the machine can run at once, against the plan's own wall time. 1.0 is a
+ * plan whose machinery costs nothing and whose slots never wait.
+ */
+export function planEfficiency(n: number, aloneMs: number, parallelLimit: number, wallMs: number): number {
+  return (n * aloneMs) / Math.min(cpus().length, parallelLimit) / wallMs;
+}
 
 /** A figure against its peer from the same run: both values to 3 decimals and ours / peer. */
 export function versus(

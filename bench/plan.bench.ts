@@ -18,12 +18,12 @@
 // Peers come from bench/peers/.venv (scripts/setup-bench.mjs).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { LABELS } from '../notebook-server/src/runtime/types.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
-import { type BenchFigure, type BenchSuite, median, r3, versus } from './lib.ts';
+import { type BenchFigure, type BenchSuite, median, planEfficiency, r3, versus } from './lib.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const KERNEL_PY = join(REPO, 'kernels/pysd/.venv/bin/python');
@@ -512,12 +512,11 @@ export const suite: BenchSuite = async () => {
         `run ${i + 1}: papermill ${p ? `${p.wall_s.toFixed(1)} s` : '-'}; LHS EMA ${le.wall_s.toFixed(1)} s, ours ${lo.wall_s.toFixed(1)} s; one alone ${(one.summary.experiments[0]?.compute_ms ?? 0).toFixed(0)} ms`,
       );
     }
-    // plan_parallel_efficiency (as in bench/runtime.bench.ts): one LHS experiment's kernel
+    // plan_parallel_efficiency, the issue's figure: one LHS experiment's kernel
     // compute measured alone (K = 1, one per round, median) × 8 over the cores, against the
     // 8-experiment plan's own wall time (K = 2; median over the rounds).
     const alone = s.lhs_alone!;
-    const efficiency =
-      (8 * median(alone)) / Math.min(cpus().length, lhsPlan.parallel_limit) / median(s.lhs_plan_wall!);
+    const efficiency = planEfficiency(8, median(alone), lhsPlan.parallel_limit, median(s.lhs_plan_wall!));
     log(
       `parallel efficiency: alone ${median(alone)} ms, plan ${median(s.lhs_plan_wall!)} ms → ${efficiency.toFixed(3)}`,
     );
