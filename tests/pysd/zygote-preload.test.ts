@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KernelClient } from '../../notebook-server/src/kernel/client.ts';
-import { startZygote, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
+import { preloadOrWarn, startZygote, type Zygote } from '../../notebook-server/src/kernel/zygote.ts';
+import { createLogger } from '../../notebook-server/src/log/index.ts';
+import { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { pysdKernelFrom } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -71,5 +73,39 @@ describe("the zygote's preload for a plan's experiment type", () => {
     ).toEqual(['scipy.stats']);
     const k = await forkedKernel(zygote);
     expect(await imported(k, ['antigravity', 'this', 'scipy.stats'])).toMatch(/\[False, False, True\]$/);
+  }, 180_000);
+});
+
+describe("a preload's failure", () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'warn', write: (l) => lines.push(l) });
+  const failing = {
+    preload: () => Promise.reject(new Error('read ECONNRESET')),
+  } as unknown as Zygote;
+
+  it('is logged while the zygote is still wanted, and not once it was stopped on purpose', async () => {
+    lines.length = 0;
+    await preloadOrWarn(failing, { type: 'sobol' }, log);
+    expect(lines.join('')).toMatch(/kernels import their experiment's modules themselves: read ECONNRESET/);
+    lines.length = 0;
+    await preloadOrWarn(failing, { type: 'sobol' }, log, () => true);
+    expect(lines).toEqual([]);
+  });
+
+  // `peragus run` with a plan its check refuses: the runtime warmed the zygote with the plan's
+  // experiment, then closes at once. That stop is the runtime's own doing, not news for the user
+  // (it used to print "kernels import their experiment's modules themselves: read ECONNRESET").
+  it('says nothing when the runtime closes while its zygote preloads', async () => {
+    lines.length = 0;
+    for (let i = 0; i < 3; i++) {
+      const home = mkdtempSync(join(tmpdir(), 'peragus-preload-close-'));
+      dirs.push(home);
+      const runtime = new LocalRuntime({ home, log });
+      runtime.warm({ experiment: { type: 'single' } });
+      await runtime.close();
+      // The preload's own end (an answer, or a reset by the stopped zygote) comes within moments.
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(lines.filter((l) => /modules themselves/.test(l))).toEqual([]);
   }, 180_000);
 });

@@ -89,15 +89,19 @@ export interface Zygote extends ZygoteRegistry {
 /**
  * Has `zygote` (when there is one) import what `experiment` needs before the kernels it forks for
  * it. A failure is logged, never thrown: those kernels then import the modules themselves.
+ * `stopped` says whether the runtime let this zygote go meanwhile (a plan refused by its check, the
+ * host going): stopped on purpose, it forks no more kernels, so there is nothing to warn of.
  */
 export async function preloadOrWarn(
   zygote: Promise<ZygoteRegistry | null> | ZygoteRegistry | null,
   experiment: unknown,
   log: Pick<Logger, 'warn'>,
+  stopped: () => boolean = () => false,
 ): Promise<void> {
   try {
     await (await zygote)?.preload(experiment);
   } catch (err) {
+    if (stopped()) return;
     log.warn(`peragus: kernels import their experiment's modules themselves: ${(err as Error).message}`);
   }
 }

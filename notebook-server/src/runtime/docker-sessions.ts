@@ -219,7 +219,9 @@ export class DockerSessions {
    * it forks after; containers with their own zygote import it themselves.
    */
   async preload(experiment: unknown): Promise<void> {
-    if ((await this.kind()) === 'joined') await preloadOrWarn(this.#shared ?? null, experiment, this.#o.log);
+    if ((await this.kind()) === 'joined') {
+      await preloadOrWarn(this.#shared ?? null, experiment, this.#o.log, () => this.#closed);
+    }
   }
 
   /** The output of the kernels this process runs for the container (outside cells); "" if none. */

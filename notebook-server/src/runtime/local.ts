@@ -228,7 +228,9 @@ export class LocalRuntime implements ContainerRuntime {
   /** Starts what create() will need (the kernel zygote, with what `hint.experiment` imports) ahead of time. */
   warm(hint: WarmHint = {}): void {
     const zygote = this.#kernelZygote();
-    if (hint.experiment !== undefined) void preloadOrWarn(zygote, hint.experiment, this.#log);
+    // A zygote this runtime has let go (close()) was stopped on purpose: its preload's end is no news.
+    const retired = () => this.#zygote !== zygote;
+    if (hint.experiment !== undefined) void preloadOrWarn(zygote, hint.experiment, this.#log, retired);
   }
 
   /**
