@@ -4,7 +4,7 @@
 // sandbox of its own (orchestrator/model-check.ts), never in the host. These
 // models attack it: one writes to the host and reports what it could do, one
 // forges another model's translation in the only folder it can write.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZygoteRegistry } from '../../notebook-server/src/kernel/zygote.ts';
 import { runModelCheck } from '../../notebook-server/src/orchestrator/model-check.ts';
@@ -100,6 +101,60 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
     const rows = await t.call('catalog_query', { sql: 'SELECT count(*)::INT AS n FROM experiments' });
     expect((rows.rows as { n: number }[])[0]?.n).toBe(0);
   });
+
+  // `peragus run` reads its model from the host, relative to the plan file, and a person keeps
+  // plans where they like: in a private folder (0700), or in the Peragus home itself. The check
+  // gets the model's text, as the experiments do, never the folder: that folder is beyond the
+  // sandbox user (the check used to fail there with a PermissionError), or it is the home.
+  it("`peragus run` with its model in the private home: the check runs, and sees the model's text, not its folder", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'peragus-cli-private-')); // 0700, the host's own
+    try {
+      const secret = join(home, 'secret.txt');
+      writeFileSync(secret, 'the catalog and other experiments live here');
+      const peragus = (planFile: string) =>
+        promisify(execFile)(process.execPath, [join(REPO, 'bin/peragus.js'), 'run', planFile], {
+          env: { ...process.env, PERAGUS_HOME: home, PERAGUS_POOL_SIZE: '0' },
+          timeout: 600_000,
+        }).then(
+          (r) => ({ code: 0, ...r }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        );
+      // A plain model beside the home's files runs.
+      writeFileSync(join(home, 'sir.mdl'), SIR);
+      writeFileSync(
+        join(home, 'plan.json'),
+        JSON.stringify({
+          model: { source: 'sir.mdl' },
+          experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
+          grid: { 'Contact Rate': [5] },
+        }),
+      );
+      const ok = await peragus(join(home, 'plan.json'));
+      expect(ok.stderr).not.toMatch(/PermissionError|check failed/);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/1\/1 finished, 0 failed/);
+      // A model whose code looks around it: no secret, and its own folder holds only its files.
+      writeFileSync(
+        join(home, 'widgets.mdl'),
+        modelRunning([
+          'import os',
+          `seen = 'yes' if os.path.exists(${JSON.stringify(secret).replaceAll('"', "'")}) else 'no'`,
+          "mine = sorted(os.listdir(os.path.dirname(os.path.abspath('widgets.mdl'))))",
+          "raise RuntimeError('PAYLOAD secret=%s folder=%s' % (seen, mine))",
+        ]),
+      );
+      writeFileSync(
+        join(home, 'widgets.json'),
+        JSON.stringify({ ...plan(''), model: { source: 'widgets.mdl' } }),
+      );
+      const refused = await peragus(join(home, 'widgets.json'));
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/plan was not started.*PAYLOAD secret=no folder=\[/);
+      expect(refused.stderr).not.toMatch(/secret\.txt|sir\.mdl|plan\.json/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   it("a check forked from the kernel zygote runs in a sandbox of its own: nothing of the zygote's, and no second fork", async () => {
     const ask = (n: number, request: string) => [

@@ -93,7 +93,6 @@ async function runHere(
       planIdForFile(host.home, file, plan, modelText),
       plan,
       modelText,
-      planDir,
     );
     cli.log.info(
       `plan ${started.plan_id}${started.resumed ? ' (continued)' : ''}: ${started.experiments.length} experiments, K=${plan.parallel_limit}`,

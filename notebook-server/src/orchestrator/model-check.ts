@@ -32,13 +32,12 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  realpathSync,
   renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { checkClientPath, resolvePython } from '../kernel/launcher.ts';
 import { ZYGOTE_ENV, type ZygoteRegistry } from '../kernel/zygote.ts';
 import { signalGroup } from '../proc/process.ts';
@@ -56,8 +55,11 @@ export type Reply = Record<string, unknown> & { ok?: boolean; error?: string };
 
 export interface ModelCheckInput {
   home: string;
-  /** The model: text (checked in a scratch file) or a host file (checked in place, its data files beside it). */
-  model: { content: string; name: string } | { file: string };
+  /**
+   * The model's text, checked as a scratch file named after `name` in the check's own folder: no
+   * host folder is shown to the check (experiments, too, get the text alone).
+   */
+  model: { content: string; name: string };
   format?: string | null;
   experiments?: Record<string, unknown>[];
   /** Only fill the shared cache (no validation, no model load). */
@@ -146,20 +148,9 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
   const staging = mkdtempSync(join(stagingRoot, 'check-'));
   try {
     if (user) chownSync(staging, user.uid, user.gid);
-    let modelPath: string;
-    let text: Buffer;
-    const readOnly: string[] = [];
-    if ('content' in input.model) {
-      modelPath = join(staging, scratchName(input.model.name));
-      writeFileSync(modelPath, input.model.content, { mode: 0o644 });
-      text = Buffer.from(input.model.content, 'utf8');
-    } else {
-      text = readFileSync(input.model.file);
-      // Its real path: the folder is bound at that path (sandbox/bwrap.ts), links and all resolved.
-      modelPath = realpathSync(input.model.file);
-      readOnly.push(dirname(modelPath));
-    }
-    const sha = createHash('sha256').update(text).digest('hex');
+    const modelPath = join(staging, scratchName(input.model.name));
+    writeFileSync(modelPath, input.model.content, { mode: 0o644 });
+    const sha = createHash('sha256').update(input.model.content, 'utf8').digest('hex');
     const stagedCache = join(staging, 'cache');
     mkdirSync(stagedCache);
     if (user) chownSync(stagedCache, user.uid, user.gid);
@@ -179,7 +170,7 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
     };
     const env = { PERAGUS_PYSD_SHARED_CACHE: cache === '0' ? '0' : stagedCache, MPLBACKEND: 'Agg' };
     const stdin = JSON.stringify(request);
-    const sandbox = { workDir: staging, home: input.home, readOnly };
+    const sandbox = { workDir: staging, home: input.home };
     const forked =
       user && input.zygote ? await forkedCheck(input.zygote, user, sandbox, env, stdin, input) : undefined;
     const python = [resolvePython(), '-m', 'peragus_pysd.plancheck'];

@@ -5,7 +5,6 @@
 // sandbox of its own (model-check.ts: loading a model runs its code). A model
 // that does not translate, or a misspelled parameter, fails the whole plan
 // once with PySD's message.
-import { isAbsolute, resolve } from 'node:path';
 import { PeragusError, type PeragusErrorOptions } from '../errors/index.ts';
 import type { ZygoteRegistry } from '../kernel/zygote.ts';
 import type { Plan } from '../schemas/plan.ts';
@@ -31,21 +30,14 @@ export async function checkPlanModel(options: {
   plan: Plan;
   modelText: string;
   experiments: Record<string, unknown>[];
-  baseDir?: string;
   /** The kernel zygote the check is forked from (model-check.ts), or null for a cold check. */
   zygote?: ZygoteRegistry | null;
 }): Promise<PlanCheckResult> {
   const { plan } = options;
-  // Only the CLI (baseDir: the plan file's folder) reads a host model in place (its data files
-  // beside it); MCP plans arrive as text already confined to inline content, the inbox or the catalog.
-  const model =
-    plan.model.content === undefined && options.baseDir !== undefined
-      ? {
-          file: isAbsolute(plan.model.source)
-            ? plan.model.source
-            : resolve(options.baseDir, plan.model.source),
-        }
-      : { content: options.modelText, name: plan.model.source };
+  // The text the plan's experiments get (each copies it into its volume), checked as that: a
+  // scratch file in the check's own folder. A CLI plan's model folder is not shown to the check:
+  // it may be private (0700, beyond the sandbox user), the Peragus home or one of its parents.
+  const model = { content: options.modelText, name: plan.model.source };
   const { sha256, reply, output, code } = await runModelCheck({
     home: options.home,
     model,

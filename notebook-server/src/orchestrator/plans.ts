@@ -144,16 +144,11 @@ export class PlanRunner {
     planId: string,
     plan: Plan,
     modelText: string,
-    baseDir?: string,
   ): Promise<{ plan_id: string; experiments: ExperimentConfig[]; resumed: boolean }> {
     if (this.#running.has(planId)) throw new Error(`plan ${planId} is already running in this host`);
     const previous = this.#read(planId);
     if (!previous) {
-      const started = await this.start(plan, modelText, {
-        planId,
-        owner: 'cli',
-        ...(baseDir !== undefined ? { baseDir } : {}),
-      });
+      const started = await this.start(plan, modelText, { planId, owner: 'cli' });
       return { ...started, resumed: false };
     }
     await this.#destroyContainersOf(planId);
@@ -170,12 +165,11 @@ export class PlanRunner {
    * Checks the plan against its model (translating it once into the shared
    * cache), then starts it. A model that does not translate or an experiment
    * the model cannot run rejects here, before any container is started.
-   * `baseDir` (the CLI's plan folder) lets the check read a host model in place.
    */
   async start(
     plan: Plan,
     modelText: string,
-    options: { planId?: string; owner?: 'cli'; baseDir?: string } = {},
+    options: { planId?: string; owner?: 'cli' } = {},
   ): Promise<{ plan_id: string; experiments: ExperimentConfig[] }> {
     const planId =
       options.planId ??
@@ -190,7 +184,6 @@ export class PlanRunner {
       plan,
       modelText,
       experiments: experiments.map((e) => e.experiment),
-      ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
       zygote: await this.#deps.containers.checkZygote(plan.runtime),
     });
     const file: PlanFile = {
