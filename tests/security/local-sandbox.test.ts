@@ -4,8 +4,11 @@
 // every experiment process runs under bubblewrap (no network, read-only
 // system, only its work dir writable, private /tmp, own pid/IPC namespaces)
 // with an allow-listed environment. Attacks run for real from the sandbox.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -19,7 +22,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localIsolation } from '../../notebook-server/src/sandbox/bwrap.ts';
+import { bwrapArgs, localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 
 const check = localIsolation();
@@ -151,5 +154,42 @@ describe.skipIf(!enabled)('the local runtime sandbox (bubblewrap)', () => {
       dest: 'good.mdl',
     })) as Json;
     expect(ok.bytes).toBe(7);
+  });
+});
+
+// A checkout under a hidden folder (~, /tmp) is shown to the sandbox read-only (its code runs
+// there). A Peragus home kept inside that checkout (PERAGUS_HOME=.peragus: .gitignore lists it)
+// was then seen through that bind: every experiment could read the catalog and the others' files.
+describe.skipIf(!enabled)('a home inside a folder the sandbox shows', () => {
+  it('stays hidden: the sandbox sees the code, and of the home only its own work dir', () => {
+    const root = mkdtempSync(join(tmpdir(), 'peragus-checkout-')); // under /tmp: hidden
+    try {
+      chmodSync(root, 0o755);
+      const checkout = join(root, 'peragus');
+      const home = join(checkout, '.peragus');
+      const work = join(home, 'experiments', 'mine', 'work');
+      mkdirSync(work, { recursive: true });
+      mkdirSync(join(home, 'experiments', 'theirs', 'work'), { recursive: true });
+      writeFileSync(join(checkout, 'code.ts'), 'the code');
+      writeFileSync(join(home, 'catalog.duckdb'), 'every result');
+      writeFileSync(join(home, 'experiments', 'theirs', 'work', 'data.csv'), 'their data');
+      const owner = sandboxOwner();
+      if (owner) chownSync(work, owner.uid, owner.gid);
+      const script = [
+        `cat ${checkout}/code.ts; echo`,
+        `cat ${home}/catalog.duckdb ${home}/experiments/theirs/work/data.csv`,
+        `ls -A ${home} ${home}/experiments`,
+        'echo mine > out.txt',
+      ].join('; ');
+      const r = spawnSync('bwrap', bwrapArgs(['sh', '-c', script], { workDir: work, home }, [checkout]), {
+        encoding: 'utf8',
+      });
+      expect(r.stdout).toContain('the code');
+      expect(r.stdout).not.toMatch(/every result|their data|theirs|catalog/);
+      expect(r.stderr).toMatch(/catalog\.duckdb: No such file/);
+      expect(readFileSync(join(work, 'out.txt'), 'utf8')).toBe('mine\n');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

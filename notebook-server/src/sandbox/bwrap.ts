@@ -57,8 +57,11 @@ function neededPaths(): string[] {
   return paths;
 }
 
-/** The bwrap argv (without the program) that runs `cmd` in the sandbox. */
-export function bwrapArgs(cmd: string[], options: SandboxOptions): string[] {
+/**
+ * The bwrap argv (without the program) that runs `cmd` in the sandbox. `needed`: the code, node and
+ * Python folders shown read-only (given by tests; a checkout lives anywhere).
+ */
+export function bwrapArgs(cmd: string[], options: SandboxOptions, needed = neededPaths()): string[] {
   const home = resolve(options.home);
   const workDir = resolve(options.workDir);
   const masks = [...MASKED.filter((m) => existsSync(m)), home];
@@ -89,11 +92,16 @@ export function bwrapArgs(cmd: string[], options: SandboxOptions): string[] {
     for (let d = dirname(p); d !== '/' && hidden(d) && !masks.includes(d); d = dirname(d)) out.unshift(d);
     for (const d of out) args.push('--perms', '0755', '--dir', d);
   };
-  for (const p of neededPaths()) {
+  let homeShown = false;
+  for (const p of needed) {
     if (!hidden(p) || !existsSync(p)) continue;
     parents(p);
     args.push('--ro-bind', p, p);
+    homeShown ||= inside(home, p);
   }
+  // A home inside one of them (a checkout under ~ with PERAGUS_HOME=.peragus in it) would be seen
+  // through that bind: hidden again, below it. What the sandbox needs of the home is bound after.
+  if (homeShown) args.push('--tmpfs', home);
   // tsx's compile cache of the host, read-only: the node role starts warm.
   const owner = sandboxOwner();
   const tsxCache = join(tmpdir(), `tsx-${process.geteuid?.() ?? 0}`);
