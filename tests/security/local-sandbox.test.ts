@@ -188,6 +188,10 @@ describe.skipIf(!enabled)('a home inside a folder the sandbox shows', () => {
       expect(r.stdout).not.toMatch(/every result|their data|theirs|catalog/);
       expect(r.stderr).toMatch(/catalog\.duckdb: No such file/);
       expect(readFileSync(join(work, 'out.txt'), 'utf8')).toBe('mine\n');
+      // The checkout itself as the home can be neither shown nor hidden: refused, with the fix.
+      expect(() => bwrapArgs(['true'], { workDir: work, home: checkout }, [checkout])).toThrow(
+        /PERAGUS_HOME .* is the folder of Peragus's own code.*set PERAGUS_HOME to a folder of its own/,
+      );
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -94,6 +94,13 @@ export function bwrapArgs(cmd: string[], options: SandboxOptions, needed = neede
   };
   let homeShown = false;
   for (const p of needed) {
+    if (p === home) {
+      // Hidden, the code would be gone; shown, the home would be: neither can run safely.
+      throw new Error(
+        `PERAGUS_HOME (${home}) is the folder of Peragus's own code, node or Python, which every sandbox ` +
+          'must see: set PERAGUS_HOME to a folder of its own (the default is ~/.peragus)',
+      );
+    }
     if (!hidden(p) || !existsSync(p)) continue;
     parents(p);
     args.push('--ro-bind', p, p);
