@@ -23,39 +23,12 @@ import type { ZygoteRegistry } from '../../notebook-server/src/kernel/zygote.ts'
 import { runModelCheck } from '../../notebook-server/src/orchestrator/model-check.ts';
 import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
+import { modelRunning } from '../helpers/code-model.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
 const SIR = readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8');
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** A small model whose `Init` documentation runs `lines` (one statement each) when the model initialises. */
-function modelRunning(lines: string[]): string {
-  const code = `chr(10).join([${lines.map((l) => `"${l}"`).join(', ')}])`;
-  return [
-    '{UTF-8}',
-    'Stock= INTEG (Inflow, Init)',
-    '\t~\tWidgets',
-    '\t~\tThe stock.',
-    '\t|',
-    '',
-    'Init= 10',
-    '\t~\tWidgets',
-    `\t~\tdoc """ + str(exec(${code}, {})) + """ end`,
-    '\t|',
-    '',
-    'Inflow= 1',
-    '\t~\tWidgets/Month',
-    '\t~\t\t|',
-    '',
-    ...['FINAL TIME  = 10', 'INITIAL TIME  = 0', 'SAVEPER  = 1', 'TIME STEP  = 1'].flatMap((l) => [
-      l,
-      '\t~\tMonth',
-      '\t~\t\t|',
-    ]),
-    '',
-  ].join('\n');
-}
 
 const plan = (content: string) => ({
   model: { source: 'widgets.mdl', content },

@@ -1,13 +1,17 @@
 // Paths and ids a browser client controls, abused: model ids, artifact paths,
 // image paths, example names, plan and container ids. Each is refused without
 // reading anything outside what it names.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '../../notebook-server/src/app/host.ts';
 import { createWorkbench } from '../../notebook-server/src/app/workbench.ts';
 import { type HostServer, startHostServer } from '../../notebook-server/src/http/server.ts';
+import { sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
+import { modelRunning } from '../helpers/code-model.ts';
+import { REPO } from '../helpers/sd-models.ts';
 
 let home: string;
 let host: Host;
@@ -53,6 +57,38 @@ describe('workbench HTTP routes under abuse', () => {
     const res = await fetch(new URL('/ui-api/models', server.url));
     expect(res.status).toBe(401);
   });
+
+  // An uploaded model is described (stocks, flows, graph) by loading it with PySD, and loading a
+  // model runs its code. That load used to run in a Python process of the host's own, as the host's
+  // user, with the host's environment: this model then wrote where it liked and read the token.
+  it("an uploaded model's code runs in the check's sandbox: no host file, no token, no network", async () => {
+    const tag = randomBytes(4).toString('hex');
+    const targets = [join(home, `pwned-${tag}`), join(REPO, `.pwned-${tag}`), `/etc/pwned-${tag}`];
+    process.env.PERAGUS_TOKEN = `secret-${tag}`;
+    try {
+      const model = modelRunning([
+        'import os, socket',
+        `wrote = [p for p in ${JSON.stringify(targets).replaceAll('"', "'")} if os.system('touch ' + p + ' 2>/dev/null') == 0]`,
+        "token = os.environ.get('PERAGUS_TOKEN', 'none')",
+        's = socket.socket()',
+        's.settimeout(2)',
+        "net = 'yes' if s.connect_ex(('1.1.1.1', 53)) == 0 else 'no'",
+        "raise RuntimeError('PAYLOAD uid=%d wrote=%s token=%s net=%s' % (os.getuid(), wrote, token, net))",
+      ]);
+      const r = await get('/ui-api/models', {
+        method: 'POST',
+        body: JSON.stringify({ filename: 'widgets.mdl', content: model }),
+      });
+      const uid = sandboxOwner()?.uid ?? process.getuid?.();
+      // The code ran (its message is the refusal's), as the sandbox user, and did nothing.
+      expect(r.status, r.body).toBe(422); // untranslatable_model
+      expect(r.body).toMatch(new RegExp(`PAYLOAD uid=${uid} wrote=\\[\\] token=none net=no`));
+      for (const p of targets) expect(existsSync(p), p).toBe(false);
+    } finally {
+      delete process.env.PERAGUS_TOKEN;
+      for (const p of targets) rmSync(p, { force: true });
+    }
+  }, 120_000);
 
   it('refuses model ids that are paths', async () => {
     for (const id of ['..%2F..%2Fetc', '..', '%2Fetc%2Fpasswd', 'a%00b']) {

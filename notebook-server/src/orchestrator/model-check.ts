@@ -64,6 +64,8 @@ export interface ModelCheckInput {
   experiments?: Record<string, unknown>[];
   /** Only fill the shared cache (no validation, no model load). */
   translateOnly?: boolean;
+  /** Also describe the model (the workbench's model page): the reply's `description`. */
+  describe?: boolean;
   timeoutMs: number;
   /** Kills the check (the host closing). */
   signal?: AbortSignal;
@@ -167,6 +169,7 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
       format: input.format ?? null,
       experiments: input.experiments ?? [],
       ...(input.translateOnly ? { translate_only: true } : {}),
+      ...(input.describe ? { describe: true } : {}),
     };
     const env = { PERAGUS_PYSD_SHARED_CACHE: cache === '0' ? '0' : stagedCache, MPLBACKEND: 'Agg' };
     const stdin = JSON.stringify(request);
@@ -312,7 +315,8 @@ function run(
     signal?.addEventListener('abort', kill, { once: true });
     if (signal?.aborted) kill();
     child.stdout.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
+      // A model is code and may print without end: only the tail is kept (the answer is the last line).
+      out = (out + d.toString('utf8')).slice(-MAX_CHECK_STDOUT);
     });
     child.stderr.on('data', (d: Buffer) => {
       err = (err + d.toString('utf8')).slice(-4000);
@@ -325,6 +329,9 @@ function run(
     child.stdin.end(input);
   });
 }
+
+/** The tail of a check's stdout kept: far above any answer (a large model's description is ≈ 1 MB). */
+const MAX_CHECK_STDOUT = 16 * 1024 * 1024;
 
 /** How long a killed check's pipes may stay open before its answer is taken as it is. */
 const KILLED_GRACE_MS = 2000;

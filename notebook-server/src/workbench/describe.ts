@@ -1,10 +1,12 @@
-// Translates a model once in a short-lived Python process (the kernel's venv)
-// and returns what the model page shows: peragus_pysd's load summary (stocks,
+// What the model page shows, from PySD: peragus_pysd's load summary (stocks,
 // flows, auxiliaries, constants with units, docs and Vensim ranges, time
 // settings) and its analysis (documentation table, dependency graph, units
-// check). A translation error is located in the file: the variable and line.
-import { spawn } from 'node:child_process';
-import { resolvePython } from '../kernel/launcher.ts';
+// check). A model is code (a documentation string can run anything; a .py model
+// is Python), so it is loaded where the plan check loads one: in a sandbox of its
+// own (orchestrator/model-check.ts), never in the host. A translation error is
+// located in the file: the variable and line.
+import { PeragusError } from '../errors/index.ts';
+import { runModelCheck } from '../orchestrator/model-check.ts';
 
 export interface ModelElement {
   name: string;
@@ -34,20 +36,6 @@ export interface ModelDescription {
   };
 }
 
-const SCRIPT = `
-import json, sys, peragus_pysd
-from peragus_pysd.errors import PeragusError
-try:
-    info = dict(peragus_pysd.load_model(sys.argv[1], confine_to="."))
-    a = dict(peragus_pysd.analyze_model(info["model_id"]))
-    info["analysis"] = {"graph": a.get("graph"), "units_check": a.get("units_check")}
-    print("\\x1ePERAGUS" + json.dumps(info, default=str))
-except PeragusError as e:
-    print("\\x1eERROR" + json.dumps({"type": type(e).__name__, "message": str(e)}))
-`;
-
-import { PeragusError } from '../errors/index.ts';
-
 export class ModelTranslationFailure extends PeragusError {
   constructor(
     message: string,
@@ -58,47 +46,27 @@ export class ModelTranslationFailure extends PeragusError {
   }
 }
 
-/** Runs load + analyze in `dir` (the model's folder; PySD's translation cache lands under it). */
-export function describeModel(dir: string, file: string, timeoutMs = 120_000): Promise<ModelDescription> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(resolvePython(), ['-c', SCRIPT, file], {
-      cwd: dir,
-      env: { ...process.env, MPLBACKEND: 'Agg', PYTHONUNBUFFERED: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-4000);
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const ok = out.lastIndexOf('\x1ePERAGUS');
-      if (ok >= 0) {
-        resolve(JSON.parse(out.slice(ok + 8)) as ModelDescription);
-        return;
-      }
-      const bad = out.lastIndexOf('\x1eERROR');
-      if (bad >= 0) {
-        const e = JSON.parse(out.slice(bad + 6)) as { type: string; message: string };
-        reject(new Error(e.message));
-        return;
-      }
-      reject(
-        new Error(
-          `the model translator exited with code ${code}: ${err.trim().split('\n').slice(-3).join(' ')}`,
-        ),
-      );
-    });
+/**
+ * Translates `content` (the file `filename`) in the model check's sandbox and describes it; the
+ * translation is kept in the shared cache on the way. Rejects with PySD's message.
+ */
+export async function describeModel(
+  home: string,
+  filename: string,
+  content: string,
+  timeoutMs = 120_000,
+): Promise<ModelDescription> {
+  const { reply, output, code } = await runModelCheck({
+    home,
+    model: { content, name: filename },
+    describe: true,
+    timeoutMs,
   });
+  if (reply?.ok && reply.description && typeof reply.description === 'object') {
+    return reply.description as ModelDescription;
+  }
+  if (reply) throw new Error(String(reply.error ?? 'the model could not be described'));
+  throw new Error(`the model translator exited with code ${code}: ${output}`);
 }
 
 /** Vensim: `Name=`, `Name :=`, `Name(` … at the start of an equation block. */

@@ -86,8 +86,10 @@ export function checkModelFile(filename: string, content: string): 'vensim' | 'x
 
 export class ModelStore {
   readonly dir: string;
+  readonly #home: string;
 
   constructor(home: string) {
+    this.#home = home;
     this.dir = join(home, 'workbench', 'models');
     mkdirSync(this.dir, { recursive: true });
   }
@@ -125,7 +127,7 @@ export class ModelStore {
       writeFileSync(join(work, filename), content);
       let description: ModelDescription;
       try {
-        description = await describeModel(work, filename);
+        description = await describeModel(this.#home, filename, content);
       } catch (err) {
         const message = (err as Error).message;
         const where = locateError(message, content);

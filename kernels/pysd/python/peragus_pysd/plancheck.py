@@ -17,6 +17,10 @@ container is started.
 With ``"translate_only": true`` it only fills the shared cache: the host does
 this before a session's ``pysd_model_load``, so that kernel and every later one
 load the translation instead of translating it again.
+
+With ``"describe": true`` the answer also carries ``"description"``: what the
+workbench's model page shows (:func:`describe`). A model is code, so the host
+never loads one itself: this runs in the check's sandbox like every check.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
     if request.get("translate_only"):
         # A session's model load, translated ahead for its kernel: nothing to validate.
         return {"ok": True, "model_sha256": sha, "py_sha256": py_sha}
+    if request.get("describe"):
+        return {"ok": True, "model_sha256": sha, "py_sha256": py_sha, "description": describe(path, fmt)}
     loaded = loader.load(path, format=fmt)
     from .params import NameResolver  # noqa: PLC0415 - after the model: scipy is only needed here
     from .validate import normalize  # noqa: PLC0415
@@ -63,6 +69,19 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
             where = f"experiment {index}" if len(request["experiments"]) > 1 else "the experiment"
             return {"ok": False, "error": f"{where}: {exc}"}
     return {"ok": True, "model_sha256": sha, "py_sha256": py_sha}
+
+
+def describe(path: Path, fmt: str) -> dict[str, Any]:
+    """The model's load summary (stocks, flows, auxiliaries, constants, time settings) with its
+    dependency graph and units check, as JSON values."""
+    from . import analyze_model, load_model  # noqa: PLC0415
+
+    info = dict(load_model(str(path), format=fmt, confine_to=str(path.parent)))
+    analysis = dict(analyze_model(info["model_id"]))
+    info["analysis"] = {"graph": analysis.get("graph"), "units_check": analysis.get("units_check")}
+    info["source"] = path.name  # the check's scratch folder is nobody's business
+    # Whatever the summary holds (numpy numbers, paths) goes out as JSON.
+    return json.loads(json.dumps(info, default=str))
 
 
 def run(request: Any) -> dict[str, Any]:
