@@ -124,9 +124,11 @@ describe.skipIf(!hasChromium)('watching agents and containers', () => {
       model: { source: 'sir.mdl', content: SIR_TEXT },
       experiment: {
         type: 'monte_carlo',
-        samples: 20,
+        // Enough work that the plan spans several of the view's polls (≈ 4 s here): with 20 runs
+        // per experiment it once finished within two polls and no drawing caught one at work (CI).
+        samples: 3000,
         seed: 3,
-        final_time: 30,
+        final_time: 60,
         parameters: { 'Contact Rate': { dist: 'uniform', min: 2, max: 8 } },
         metrics: [{ variable: 'Infected', stat: 'max' }],
       },
