@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { ACTIVE_TILE, type BrowserHost, hasChromium, recordPlanFrames, startBrowserHost } from './browser.ts';
 
 const SIR_TEXT = readFileSync(resolve('notebooks/models/sir.mdl'), 'utf8');
+/** Runs per experiment of the agent's plan (the restart test reads them back in its fan chart). */
+const AGENT_RUNS = 3000;
 
 let b: BrowserHost;
 let home: string;
@@ -126,7 +128,7 @@ describe.skipIf(!hasChromium)('watching agents and containers', () => {
         type: 'monte_carlo',
         // Enough work that the plan spans several of the view's polls (≈ 4 s here): with 20 runs
         // per experiment it once finished within two polls and no drawing caught one at work (CI).
-        samples: 3000,
+        samples: AGENT_RUNS,
         seed: 3,
         final_time: 60,
         parameters: { 'Contact Rate': { dist: 'uniform', min: 2, max: 8 } },
@@ -270,7 +272,7 @@ describe.skipIf(!hasChromium)('watching agents and containers', () => {
     await page.waitForFunction(() => document.querySelectorAll('.tile[data-state="finished"]').length === 8);
     await page.locator('.tile[data-state="finished"]').first().click();
     await page.waitForSelector('.fan-chart canvas');
-    expect(await page.locator('.fan-chart').getAttribute('data-runs')).toBe('20');
+    expect(await page.locator('.fan-chart').getAttribute('data-runs')).toBe(String(AGENT_RUNS));
     await b.shot('05-after-restart');
   }, 120_000);
 });
