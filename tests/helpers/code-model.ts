@@ -29,3 +29,17 @@ export function modelRunning(lines: string[]): string {
     '',
   ].join('\n');
 }
+
+/**
+ * Statements for {@link modelRunning} that try to break out: `wrote` lists the `targets` the code
+ * could create (touch), `net` says whether it reached 1.1.1.1:53. The caller reports them.
+ */
+export function breakoutAttempt(targets: string[]): string[] {
+  return [
+    'import os, socket',
+    `wrote = [p for p in ${JSON.stringify(targets).replaceAll('"', "'")} if os.system('touch ' + p + ' 2>/dev/null') == 0]`,
+    's = socket.socket()',
+    's.settimeout(2)',
+    "net = 'yes' if s.connect_ex(('1.1.1.1', 53)) == 0 else 'no'",
+  ];
+}

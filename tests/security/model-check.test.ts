@@ -23,7 +23,7 @@ import type { ZygoteRegistry } from '../../notebook-server/src/kernel/zygote.ts'
 import { runModelCheck } from '../../notebook-server/src/orchestrator/model-check.ts';
 import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
-import { modelRunning } from '../helpers/code-model.ts';
+import { breakoutAttempt, modelRunning } from '../helpers/code-model.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
@@ -58,11 +58,7 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
       `/etc/pwned-${tag}`,
     ];
     const model = modelRunning([
-      'import os, socket',
-      `wrote = [p for p in ${JSON.stringify(targets).replaceAll('"', "'")} if os.system('touch ' + p + ' 2>/dev/null') == 0]`,
-      's = socket.socket()',
-      's.settimeout(2)',
-      "net = 'yes' if s.connect_ex(('1.1.1.1', 53)) == 0 else 'no'",
+      ...breakoutAttempt(targets),
       "raise RuntimeError('PAYLOAD uid=%d wrote=%s net=%s' % (os.getuid(), wrote, net))",
     ]);
     const err = await t.callError('experiment_plan_run', plan(model));

@@ -10,7 +10,7 @@ import { createHost, type Host } from '../../notebook-server/src/app/host.ts';
 import { createWorkbench } from '../../notebook-server/src/app/workbench.ts';
 import { type HostServer, startHostServer } from '../../notebook-server/src/http/server.ts';
 import { sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
-import { modelRunning } from '../helpers/code-model.ts';
+import { breakoutAttempt, modelRunning } from '../helpers/code-model.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
 let home: string;
@@ -67,12 +67,8 @@ describe('workbench HTTP routes under abuse', () => {
     process.env.PERAGUS_TOKEN = `secret-${tag}`;
     try {
       const model = modelRunning([
-        'import os, socket',
-        `wrote = [p for p in ${JSON.stringify(targets).replaceAll('"', "'")} if os.system('touch ' + p + ' 2>/dev/null') == 0]`,
+        ...breakoutAttempt(targets),
         "token = os.environ.get('PERAGUS_TOKEN', 'none')",
-        's = socket.socket()',
-        's.settimeout(2)',
-        "net = 'yes' if s.connect_ex(('1.1.1.1', 53)) == 0 else 'no'",
         "raise RuntimeError('PAYLOAD uid=%d wrote=%s token=%s net=%s' % (os.getuid(), wrote, token, net))",
       ]);
       const r = await get('/ui-api/models', {
