@@ -287,4 +287,29 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
       rmSync(home, { recursive: true, force: true });
     }
   }, 240_000);
+
+  // A model is code, and the check keeps what it prints in the host's memory: only the tail (at
+  // most 16 MiB) is kept, and the answer, its last line, survives a flood of 40 MiB before it.
+  it("a model that floods the check's output still gets its answer, from the tail", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'peragus-check-flood-'));
+    try {
+      const result = await runModelCheck({
+        home,
+        model: {
+          content: modelRunning([
+            'import sys',
+            "for _ in range(40): sys.stdout.write('x' * 1048575 + chr(10))",
+            'sys.stdout.flush()',
+            "raise RuntimeError('PAYLOAD after the flood')",
+          ]),
+          name: 'flood.mdl',
+        },
+        timeoutMs: 120_000,
+      });
+      expect(result.reply?.ok, result.output).toBe(false);
+      expect(result.reply?.error).toMatch(/PAYLOAD after the flood/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

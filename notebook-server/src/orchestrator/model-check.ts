@@ -315,8 +315,10 @@ function run(
     signal?.addEventListener('abort', kill, { once: true });
     if (signal?.aborted) kill();
     child.stdout.on('data', (d: Buffer) => {
-      // A model is code and may print without end: only the tail is kept (the answer is the last line).
-      out = (out + d.toString('utf8')).slice(-MAX_CHECK_STDOUT);
+      // A model is code and may print without end: only the tail is kept (the answer is the last
+      // line). Cut by halves, so the host copies the tail once per 8 MiB printed, not per chunk.
+      out += d.toString('utf8');
+      if (out.length > MAX_CHECK_STDOUT) out = out.slice(-MAX_CHECK_STDOUT / 2);
     });
     child.stderr.on('data', (d: Buffer) => {
       err = (err + d.toString('utf8')).slice(-4000);
@@ -330,7 +332,7 @@ function run(
   });
 }
 
-/** The tail of a check's stdout kept: far above any answer (a large model's description is ≈ 1 MB). */
+/** At most this much of a check's stdout is kept, its tail: far above any answer (a large model's description is ≈ 1 MB). */
 const MAX_CHECK_STDOUT = 16 * 1024 * 1024;
 
 /** How long a killed check's pipes may stay open before its answer is taken as it is. */
