@@ -143,13 +143,24 @@ async def wait_status(session, task_id, want, seen, messages, limit_s=600):
     raise TimeoutError(f"task {task_id} never reached {want}; seen {seen[-5:]}")
 
 
-def plan(grid):
+def plan(grid, experiment=None):
     return {
         "model": {"source": "sir.mdl", "content": MODEL},
-        "experiment": {"type": "single", "metrics": [{"variable": "Infected", "stat": "max"}]},
+        "experiment": experiment or {"type": "single", "metrics": [{"variable": "Infected", "stat": "max"}]},
         "grid": grid,
         "parallel_limit": 1,
     }
+
+
+# Enough work per experiment (about a second) that the plan still runs when the client comes back
+# after its disconnect: three single runs once finished within that second (a warm zygote).
+LASTING = {
+    "type": "monte_carlo",
+    "samples": 8000,
+    "seed": 5,
+    "parameters": {"Infectivity": {"dist": "uniform", "min": 0.03, "max": 0.1}},
+    "metrics": [{"variable": "Infected", "stat": "max"}],
+}
 
 
 async def tasks_mode(out):
@@ -157,7 +168,7 @@ async def tasks_mode(out):
     a, get_sid, close_a = await connect(terminate=False)
     await a.initialize()
     created = await a.experimental.call_tool_as_task(
-        "experiment_plan_run", plan({"Contact Rate": [3, 5, 7]}), ttl=600_000
+        "experiment_plan_run", plan({"Contact Rate": [3, 5, 7]}, LASTING), ttl=600_000
     )
     task_id = created.task.taskId
     mcp_session = get_sid()

@@ -20,10 +20,12 @@ import { ContainerService, type RuntimeKind } from '../orchestrator/containers.t
 import { PlanRunner } from '../orchestrator/plans.ts';
 import { ContainerRouter } from '../orchestrator/router.ts';
 import { routeTranslatingAhead, TranslateAhead } from '../orchestrator/translate-ahead.ts';
+import type { LocalRuntime } from '../runtime/local.ts';
 import { isolationWarning, localIsolation } from '../sandbox/bwrap.ts';
 import { hostedSessions } from './hosted-sessions.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
 import { remoteSessions } from './remote-sessions.ts';
+import { sandboxedKernels } from './session-kernels.ts';
 
 export interface HostOptions {
   /** The parsed settings (default: loadConfig() of this process's environment, once, here). */
@@ -86,18 +88,35 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     await containers.close();
     throw err;
   }
+  // The kernels this host serves itself run a client's code: each in a sandbox of its own.
+  const hostKernels = sandboxedKernels(containers.runtime('local') as LocalRuntime);
+  const sandboxed = 'sandboxed' in hostKernels ? hostKernels.sandboxed : undefined;
+  if ('unsandboxed' in hostKernels) {
+    log.warn(
+      `peragus: notebooks and Jupyter kernels this host serves itself (not in a container) run unsandboxed, as this host's user: ${hostKernels.unsandboxed}`,
+    );
+  }
+  const poolSize = options.poolSize ?? config.poolSize;
   try {
     notebook = await createNotebookServices({
       root: join(home, 'sessions'),
-      poolSize: options.poolSize ?? config.poolSize,
+      poolSize,
       log,
+      ...(sandboxed ? { kernelSource: sandboxed.start, fileOwner: sandboxed.owner } : {}),
     });
   } catch (err) {
     catalog.close();
     await containers.close();
     throw err;
   }
-  const kernels = new KernelService({ sessions: notebook.sessions, events: notebook.events, home });
+  // Their kernels are forked by the local runtime's zygote: started now, as a warm kernel was.
+  if (sandboxed && poolSize > 0 && options.warm !== 'local') containers.warm('local');
+  const kernels = new KernelService({
+    sessions: notebook.sessions,
+    events: notebook.events,
+    home,
+    ...(sandboxed ? { startKernel: sandboxed.start } : {}),
+  });
   if (containers.defaultKind === 'local') {
     // Loud when experiments would run unsandboxed (container_create says isolation: "none" too).
     const warning = isolationWarning(localIsolation());

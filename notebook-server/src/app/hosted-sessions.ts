@@ -9,11 +9,12 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from '../log/index.ts';
 import type { NotebookContext } from '../mcp/context.ts';
 import { createMcpServer } from '../mcp/server.ts';
-import type { HostedExperiment, HostSessionServer } from '../runtime/types.ts';
+import {
+  type HostedExperiment,
+  type HostSessionServer,
+  KERNEL_FILES_RELATIVE_PATH,
+} from '../runtime/types.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
-
-/** Where a hosted kernel's connection file and ipc sockets go, in its work dir. */
-const KERNEL_DIR = '.peragus/kernels';
 
 interface Hosted {
   services: NotebookServices;
@@ -36,7 +37,7 @@ export function hostedSessions(log: Logger): HostSessionServer {
           idleDir: exp.work_dir,
           kernelEnv: exp.env,
           inSandbox: {
-            connection: { dir: KERNEL_DIR, owner: exp.owner },
+            connection: { dir: KERNEL_FILES_RELATIVE_PATH, owner: exp.owner },
             fork: exp.fork,
             ...(exp.env_from ? { envFrom: exp.env_from } : {}),
             ...(exp.path_inside ? { pathInside: exp.path_inside } : {}),

@@ -6,6 +6,7 @@ import type { Owner } from '../confine/walk.ts';
 import { KernelPool, type KernelPoolOptions } from '../kernel/pool.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { EventBus } from '../notebook/events.ts';
+import type { KernelSource } from '../notebook/kernel-slot.ts';
 import { SessionManager } from '../notebook/manager.ts';
 
 export interface NotebookServices {
@@ -29,10 +30,12 @@ export interface NotebookServicesOptions {
   kernel?: Omit<KernelPoolOptions, 'size' | 'maxStarts'>;
   /** Who owns the files sessions make in their work dirs: see SessionManagerOptions.fileOwner. */
   fileOwner?: Owner;
+  /** Where sessions' kernels come from instead of the pool (which then starts none ahead). */
+  kernelSource?: KernelSource;
 }
 
 export async function createNotebookServices(options: NotebookServicesOptions): Promise<NotebookServices> {
-  const poolSize = options.poolSize ?? readSetting('poolSize');
+  const poolSize = options.kernelSource ? 0 : (options.poolSize ?? readSetting('poolSize'));
   const log = options.log ?? createLogger();
   const pool = new KernelPool({
     ...options.kernel,
@@ -45,7 +48,7 @@ export async function createNotebookServices(options: NotebookServicesOptions): 
   const sessions = new SessionManager({
     root: options.root,
     bus: events,
-    kernelSource: (o) => pool.acquire(o),
+    kernelSource: options.kernelSource ?? ((o) => pool.acquire(o)),
     ...(options.workDir ? { workDir: options.workDir } : {}),
     ...(options.fileOwner ? { fileOwner: options.fileOwner } : {}),
   });

@@ -4,7 +4,16 @@
 // model refers to (a Vensim GET XLS data file, say). Never copied: the inputs
 // dir itself, old outputs (results/, exports/, artifacts/), paths that leave
 // the dir, symlinks, sockets and other special files, virtualenvs, caches.
-import { copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, type Stats } from 'node:fs';
+import {
+  chownSync,
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 const OUTPUT_DIRS = new Set(['exports', 'results', 'artifacts', '.peragus']);
@@ -54,11 +63,18 @@ export interface CopiedInputs {
 export function copyReferencedInputs(sources: string[], from: string, to: string): CopiedInputs {
   const root = resolve(from);
   const files = new Set<string>();
+  // The copies belong to whoever owns the work dir: a host's sandboxed kernel writes beside them.
+  const { uid, gid } = statSync(to);
+  const own = (path: string) => {
+    if (process.getuid?.() === 0 && (uid !== 0 || gid !== 0)) chownSync(path, uid, gid);
+  };
   const copyFile = (rel: string) => {
     if (files.has(rel)) return;
     files.add(rel);
-    mkdirSync(dirname(join(to, rel)), { recursive: true });
+    const made = mkdirSync(dirname(join(to, rel)), { recursive: true });
+    if (made) for (let d = dirname(join(to, rel)); d.startsWith(made); d = dirname(d)) own(d);
     copyFileSync(join(root, rel), join(to, rel));
+    own(join(to, rel));
   };
   const copyTree = (rel: string) => {
     const abs = join(root, rel);

@@ -3,19 +3,21 @@
 // the one recorded in the outputs beside the notebook. Exit 1 on a mismatch.
 // With a host running on the home the session is the host's (the browser sees
 // it run; deleted afterwards unless --keep); otherwise it runs in-process.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeBundle } from '../../../srcmd/src/bundle.ts';
 import type { Notebook, Output } from '../../../srcmd/src/nbformat.ts';
-import { createNotebookServices } from '../app/notebook-services.ts';
+import { createNotebookServices, type NotebookServices } from '../app/notebook-services.ts';
+import { sandboxedKernels } from '../app/session-kernels.ts';
 import type { ArtifactRef as FullArtifactRef } from '../artifacts/index.ts';
 import type { HostAddress } from '../hostlink/address.ts';
 import { connectHost } from '../hostlink/client.ts';
 import { findHostOrSay } from '../hostlink/find.ts';
 import { newCellFrom } from '../notebook/cells.ts';
 import { RESULT_MIME } from '../pysd/result.ts';
+import { LocalRuntime } from '../runtime/local.ts';
 import type { CliContext } from './context.ts';
 import { copyReferencedInputs } from './rerun-inputs.ts';
 import { formatTable } from './table.ts';
@@ -64,15 +66,41 @@ interface Replay {
   cleanup(): Promise<void>;
 }
 
-/** In this process, in a temporary work dir (no home needed). */
+/**
+ * In this process, in a temporary work dir (no home needed). The notebook's code is whoever wrote
+ * it: its kernel runs in a sandbox of its own, as a host's would (app/session-kernels.ts).
+ */
 async function replayHere(original: Notebook, code: string[], from: string, keep: boolean): Promise<Replay> {
   const work = mkdtempSync(join(tmpdir(), 'peragus-rerun-'));
-  const inputs = copyReferencedInputs(code, from, work).files;
-  const services = await createNotebookServices({ root: join(work, '.rerun'), poolSize: 0 });
+  // The sandbox hides its runtime's home: one of its own, apart from the work dir it shows.
+  const home = mkdtempSync(join(tmpdir(), 'peragus-rerun-home-'));
+  const local = new LocalRuntime({ home });
+  const kernels = sandboxedKernels(local);
+  const sandboxed = 'sandboxed' in kernels ? kernels.sandboxed : undefined;
+  if (sandboxed) chownSync(work, sandboxed.owner.uid, sandboxed.owner.gid);
+  if ('unsandboxed' in kernels)
+    process.stderr.write(
+      `peragus rerun: the notebook's code runs unsandboxed, as you: ${kernels.unsandboxed}\n`,
+    );
   const cleanup = async () => {
-    await services.close();
+    await services?.close();
+    await local.close();
+    rmSync(home, { recursive: true, force: true });
     if (!keep) rmSync(work, { recursive: true, force: true });
   };
+  let services: NotebookServices | undefined;
+  let inputs: string[];
+  try {
+    inputs = copyReferencedInputs(code, from, work).files;
+    services = await createNotebookServices({
+      root: join(work, '.rerun'),
+      poolSize: 0,
+      ...(sandboxed ? { kernelSource: sandboxed.start, fileOwner: sandboxed.owner } : {}),
+    });
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
   try {
     const session = await services.sessions.create({ name: original.title, work_dir: work });
     for (const cell of original.cells) {

@@ -1,10 +1,11 @@
 // Examples offered in the empty state: the models in notebooks/models (added
 // to the model library) and the example notebooks notebooks/*.src.md (opened
 // as a host session with the example models beside them, ready to run).
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Router } from 'express';
 import { decodeBundle } from '../../../srcmd/src/bundle.ts';
+import { mkdirInside, writeInside } from '../confine/fs.ts';
 import { newCellFrom } from '../notebook/cells.ts';
 import { EXAMPLES_DIR } from '../workbench/models.ts';
 import type { HostContext } from './context.ts';
@@ -45,8 +46,19 @@ export function examplesRouter(ctx: HostContext): Router {
       existsSync(outputsFile) ? readFileSync(outputsFile, 'utf8') : null,
     );
     const session = await ctx.sessions.create({ name: nb.title || known.title });
-    // The models beside the example notebook go beside the session's notebook too.
-    cpSync(join(EXAMPLES_DIR, 'models'), join(session.workDir, 'models'), { recursive: true });
+    // The models beside the example notebook go beside the session's notebook too, owned by
+    // whoever its kernel runs as (PySD writes each translation beside its model).
+    const owner = session.fileOwner ? { owner: session.fileOwner } : {};
+    mkdirInside(session.workDir, 'models', owner);
+    for (const f of readdirSync(join(EXAMPLES_DIR, 'models'), { withFileTypes: true })) {
+      if (!f.isFile()) continue;
+      writeInside(
+        session.workDir,
+        `models/${f.name}`,
+        readFileSync(join(EXAMPLES_DIR, 'models', f.name)),
+        owner,
+      );
+    }
     for (const cell of nb.cells) {
       await session.addCell(newCellFrom(cell));
     }

@@ -38,6 +38,8 @@ export interface KernelClientOptions {
   id?: string;
   /** ipc sockets in a directory the kernel can write: connected without following a link (channels.ts). */
   socketsInside?: string;
+  /** Runs once the kernel is shut down (a sandbox made for it alone is ended). */
+  onShutdown?: () => Promise<void>;
 }
 
 export interface ClientStats extends WireStats {
@@ -299,6 +301,7 @@ export class KernelClient extends EventEmitter implements Kernel {
       this.#channels.close();
       const c = this.#options.connection;
       if ('dispose' in c) c.dispose();
+      await this.#options.onShutdown?.().catch(() => undefined);
       this.#setStatus('dead');
     })();
     return this.#shutdownPromise;

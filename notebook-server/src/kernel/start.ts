@@ -42,6 +42,8 @@ export interface StartKernelOptions {
      * as in a local sandbox); a Docker container mounts the volume elsewhere.
      */
     pathInside?: (hostPath: string) => string;
+    /** A sandbox made for this kernel alone: ended after the kernel is shut down. */
+    release?: () => Promise<void>;
   };
 }
 
@@ -65,6 +67,7 @@ export async function startKernel(options: StartKernelOptions = {}): Promise<Ker
     spec,
     heartbeat: options.heartbeat,
     ...(sandbox ? { socketsInside: root } : {}),
+    ...(sandbox?.release ? { onShutdown: sandbox.release } : {}),
     launch: () => (sandbox ? sandbox.fork(forkRequest(launch, sandbox)) : launchAny(launch)),
   });
   try {

@@ -68,6 +68,7 @@ import type {
   ExecResult,
   HealthResult,
   HostSessionServer,
+  KernelSandbox,
   LogsOptions,
   LogsResult,
   StatsResult,
@@ -110,6 +111,9 @@ interface LocalRecord {
  * host serves its sessions: it reads the lifeline on its stdin, so it ends with the host.
  */
 const SANDBOX_HOLDER = ['/bin/cat'];
+
+/** Ids of the sandboxes made for one kernel each (kernelSandbox), as the zygote knows them. */
+const KERNEL_SANDBOX_PREFIX = 'kernel-';
 
 export interface LocalRuntimeOptions {
   home?: string;
@@ -265,6 +269,76 @@ export class LocalRuntime implements ContainerRuntime {
     const zygote = await this.#zygote;
     this.#zygote = undefined;
     await zygote?.close();
+  }
+
+  /**
+   * A sandbox of its own for one kernel this host serves outside any container (a host session's,
+   * a Jupyter /api kernel's): an experiment's walls (no network, a read-only system, the sandbox
+   * user with no capabilities, the home hidden, only `workDir` writable), held open by a holder
+   * that the kernel zygote forks the kernel into. Null where the local runtime cannot sandbox a
+   * forked kernel (no bubblewrap, or a host that is not root); an error when it should and cannot.
+   */
+  async kernelSandbox(workDir: string): Promise<KernelSandbox | null> {
+    const owner = this.#owner;
+    if (!owner) return null;
+    const zygote = await this.#kernelZygote();
+    if (!zygote) {
+      throw new ContainerRuntimeError(
+        'create_failed',
+        zygoteDisabled()
+          ? `a kernel of this host runs in a sandbox forked by the kernel zygote, and ${ZYGOTE_ENV}=0 turned it off: unset it`
+          : 'a kernel of this host runs in a sandbox forked by the kernel zygote, which did not start (its reason is logged above)',
+      );
+    }
+    const id = `${KERNEL_SANDBOX_PREFIX}${randomBytes(6).toString('hex')}`;
+    prepareVolume(workDir, owner);
+    await zygote.register(id, owner);
+    const vars = {
+      PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home, undefined, this.#sharedCache),
+      PERAGUS_DISK_CAP: String(diskCapOf(undefined)),
+    };
+    const sandboxed = this.#sandboxed(SANDBOX_HOLDER, workDir, vars);
+    const [file, ...args] = sandboxed.argv as [string, ...string[]];
+    // Its stdin is its lifeline: the holder (and the sandbox) end with this host.
+    const holder = spawn(file, args, {
+      cwd: workDir,
+      env: sandboxed.env,
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    holder.stdin?.on('error', () => undefined);
+    let closed: Promise<void> | undefined;
+    const close = () => {
+      closed ??= (async () => {
+        holder.stdin?.destroy();
+        if (holder.pid) await stopGroup(holder.pid, 1_000);
+        await zygote.revoke(id).catch(() => undefined);
+      })();
+      return closed;
+    };
+    try {
+      const pid = await new Promise<number>((ok, fail) => {
+        holder.once('spawn', () => ok(holder.pid as number));
+        holder.once('error', fail);
+      });
+      holder.unref();
+      (holder.stdin as unknown as { unref(): void } | null)?.unref();
+      await zygote.attach(id, pid);
+      // A kernel forked before bubblewrap has made its mounts would see no /proc (see create()).
+      await waitForExec(pid, SANDBOX_HOLDER[0] as string, this.#readyTimeoutMs);
+    } catch (e) {
+      await close();
+      throw new ContainerRuntimeError(
+        'create_failed',
+        `cannot sandbox a kernel in ${workDir}: ${(e as Error).message}`,
+      );
+    }
+    return {
+      env: experimentEnv({ ...SANDBOX_ENV, ...vars }),
+      owner,
+      fork: (request) => zygote.forkInto(id, request),
+      close,
+    };
   }
 
   async create(input: ContainerSpec = {}): Promise<CreateResult> {

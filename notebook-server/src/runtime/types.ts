@@ -15,6 +15,8 @@ import type { Isolation } from '../sandbox/bwrap.ts';
 export const EXPERIMENT_MOUNT = '/experiment';
 /** Socket of the node role's MCP endpoint, relative to the experiment work dir. */
 export const ENDPOINT_RELATIVE_PATH = '.peragus/node.sock';
+/** Where a sandboxed kernel's connection file and ipc sockets go, relative to its work dir. */
+export const KERNEL_FILES_RELATIVE_PATH = '.peragus/kernels';
 
 /** Label keys written on every container we create; `list` filters on them. */
 export const LABELS = {
@@ -305,6 +307,21 @@ export interface HostSessionServer {
   close(containerId: string): Promise<void>;
   /** Its sessions' kernels' own output (outside cells), last `tail` lines; "" when none. */
   kernelOutput(containerId: string, tail: number): string;
+}
+
+/**
+ * A sandbox made for one kernel that this host serves outside any container: a host session's or a
+ * Jupyter /api kernel's (app/session-kernels.ts). The same walls as an experiment's; it ends with
+ * `close`, with the host, or when the kernel's client shuts the kernel down.
+ */
+export interface KernelSandbox {
+  /** The kernel's environment: the sandbox's allow-list, scrubbed of the host's. */
+  env: Record<string, string>;
+  /** The sandbox user, who owns what the kernel writes in its work dir. */
+  owner: Owner;
+  /** Forks a kernel into this sandbox (the kernel zygote). */
+  fork(request: ZygoteKernelRequest): KernelProcess;
+  close(): Promise<void>;
 }
 
 export interface ContainerRuntime {

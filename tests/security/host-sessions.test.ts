@@ -1,0 +1,228 @@
+// The kernels a host serves itself, outside any container: a notebook session made without
+// container_id (an agent's, the browser's, the workbench's examples) and a Jupyter /api kernel.
+// They ran a client's code as the host's own user (root here): it read and wrote the home and
+// /etc, and reached the network. Each now runs in a sandbox of its own (app/session-kernels.ts)
+// with an experiment's walls. The attacks run for real from the kernels.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHostServer } from '../../notebook-server/src/http/server.ts';
+import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
+import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
+import { REPO } from '../helpers/sd-models.ts';
+
+const check = localIsolation();
+const enabled = check.isolation === 'bubblewrap' && sandboxOwner() !== undefined;
+if (!enabled) {
+  const msg = `host kernels are sandboxed only by a root host where bubblewrap runs (${check.reason ?? 'not root'})`;
+  if (process.env.CI) throw new Error(`the host-kernel sandbox tests must run in CI, but ${msg}`);
+  process.stderr.write(`\n!!! host kernel sandbox tests SKIPPED: ${msg} !!!\n\n`);
+}
+
+const SECRET = `host-secret-${randomBytes(8).toString('hex')}`;
+
+/** Python that tries to break out and prints what it managed, as one JSON line. */
+function probe(targets: { write: string[]; read: string[] }): string {
+  return [
+    'import os, socket, json',
+    `wrote = [p for p in ${JSON.stringify(targets.write)} if os.system('touch ' + p + ' 2>/dev/null') == 0]`,
+    `read = [p for p in ${JSON.stringify(targets.read)} if os.access(p, os.R_OK)]`,
+    's = socket.socket()',
+    's.settimeout(2)',
+    "net = s.connect_ex(('1.1.1.1', 53)) == 0",
+    `secret = any(${JSON.stringify(SECRET)} in v for v in os.environ.values())`,
+    'print(json.dumps({"uid": os.getuid(), "wrote": wrote, "read": read, "net": net, "secret": secret, "cwd": os.getcwd()}))',
+  ].join('\n');
+}
+
+/** Processes whose working directory is `dir` (the kernel and its sandbox's holder). */
+function processesIn(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readlinkSync(`/proc/${p}/cwd`) === dir;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe.skipIf(!enabled)('the kernels a host serves itself run sandboxed', () => {
+  let t: TestHost;
+  let targets: { write: string[]; read: string[] };
+  let otherWorkDir = '';
+
+  beforeAll(async () => {
+    process.env.PERAGUS_TEST_HOST_SECRET = SECRET;
+    t = await startTestHost();
+    const other = await t.call('notebook_create', { name: 'other', experiment_id: 'other-exp' });
+    otherWorkDir = other.work_dir as string;
+    writeFileSync(join(otherWorkDir, 'private.csv'), 'a,b\n1,2\n');
+    const planted = `peragus-planted-${randomBytes(4).toString('hex')}`;
+    targets = {
+      write: [t.home, otherWorkDir, REPO, '/etc', '/root'].map((dir) => join(dir, planted)),
+      read: [join(t.home, 'catalog.duckdb'), join(otherWorkDir, 'private.csv'), '/etc/shadow'],
+    };
+  }, 120_000);
+
+  afterAll(async () => {
+    delete process.env.PERAGUS_TEST_HOST_SECRET;
+    await t?.close();
+  });
+
+  async function run(sessionId: string, code: string): Promise<Json> {
+    const cell = await t.call('cell_add', { session_id: sessionId, source: code, execute: true });
+    const out = cell.run as { status: string; outputs: { text?: string }[] };
+    expect(out.status).toBe('ok');
+    return JSON.parse(
+      out.outputs
+        .map((o) => o.text ?? '')
+        .join('')
+        .trim(),
+    ) as Json;
+  }
+
+  it("an agent's notebook without a container: the sandbox user, its own folder only, no network", async () => {
+    const nb = await t.call('notebook_create', { name: 'agent', experiment_id: 'agent-exp' });
+    const workDir = nb.work_dir as string;
+    const seen = await run(
+      nb.session_id as string,
+      probe({ ...targets, write: [...targets.write, 'mine.txt'] }),
+    );
+    expect(seen).toEqual({
+      uid: sandboxOwner()?.uid,
+      wrote: ['mine.txt'],
+      read: [],
+      net: false,
+      secret: false,
+      cwd: workDir,
+    });
+    // What it may write is its work dir, where the host finds it.
+    expect(existsSync(join(workDir, 'mine.txt'))).toBe(true);
+    for (const p of targets.write) expect(existsSync(p)).toBe(false);
+  }, 180_000);
+
+  it('a restarted kernel comes back in the sandbox; deleting the session ends the sandbox', async () => {
+    const nb = await t.call('notebook_create', { name: 'restart', experiment_id: 'restart-exp' });
+    const sid = nb.session_id as string;
+    const workDir = nb.work_dir as string;
+    await run(sid, 'print("{}")');
+    expect(processesIn(workDir).length).toBeGreaterThanOrEqual(2); // the holder and the kernel
+    await t.call('notebook_restart', { session_id: sid });
+    const seen = await run(sid, probe(targets));
+    expect(seen).toMatchObject({ uid: sandboxOwner()?.uid, wrote: [], read: [], net: false });
+    await t.call('notebook_delete', { session_id: sid });
+    const deadline = Date.now() + 10_000;
+    while (processesIn(workDir).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(processesIn(workDir)).toEqual([]);
+  }, 180_000);
+
+  it('a Jupyter /api kernel of its own is sandboxed the same way', async () => {
+    const info = await t.host.kernels.start();
+    try {
+      const kernel = await t.host.kernels.ensure(info.id);
+      const result = await kernel.execute(probe(targets));
+      expect(result.status).toBe('ok');
+      const text = result.outputs.map((o) => ('text' in o ? String(o.text) : '')).join('');
+      expect(JSON.parse(text.trim())).toMatchObject({
+        uid: sandboxOwner()?.uid,
+        wrote: [],
+        read: [],
+        net: false,
+        secret: false,
+        cwd: join(t.home, 'jupyter'),
+      });
+    } finally {
+      await t.host.kernels.shutdown(info.id);
+    }
+    for (const p of targets.write) expect(existsSync(p)).toBe(false);
+    expect(readFileSync(join(otherWorkDir, 'private.csv'), 'utf8')).toBe('a,b\n1,2\n');
+  }, 180_000);
+
+  it('`peragus rerun` without a host replays a notebook in a sandbox of its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'peragus-rerun-probe-'));
+    const home = mkdtempSync(join(tmpdir(), 'peragus-rerun-probe-home-'));
+    try {
+      const code = `${probe(targets).replace(/print\((json\.dumps\(.*\))\)$/, "open('probe.json', 'w').write($1)")}`;
+      const nb = join(dir, 'probe.src.md');
+      const fence = '```';
+      writeFileSync(
+        nb,
+        `<!-- srcbook:{"language":"python"} -->\n\n# Probe\n\n<!-- cell:{"id":"probe"} -->\n###### probe.py\n\n${fence}python\n${code}\n${fence}\n`,
+      );
+      const res = spawnSync(
+        process.execPath,
+        [join(REPO, 'bin/peragus.js'), 'rerun', nb, '--keep', '--json'],
+        {
+          env: { ...process.env, PERAGUS_HOME: home },
+          encoding: 'utf8',
+          timeout: 300_000,
+        },
+      );
+      // Nothing to compare (no artifact), so the exit is 1; what matters is where the code ran.
+      const report = JSON.parse(res.stdout) as { where: string };
+      const seen = JSON.parse(readFileSync(join(report.where, 'probe.json'), 'utf8')) as Json;
+      rmSync(report.where, { recursive: true, force: true });
+      expect(seen).toMatchObject({
+        uid: sandboxOwner()?.uid,
+        wrote: [],
+        read: [],
+        net: false,
+        secret: false,
+      });
+      expect(res.stderr).not.toContain('unsandboxed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
+    }
+    for (const p of targets.write) expect(existsSync(p)).toBe(false);
+  }, 300_000);
+
+  it("the browser's example notebook runs in its sandbox, its models the sandbox user's", async () => {
+    const token = randomBytes(8).toString('hex');
+    const server = await startHostServer({
+      sessions: t.host.notebook.sessions,
+      events: t.host.notebook.events,
+      token,
+      home: t.home,
+      port: 0,
+      buildUi: false,
+      log: () => {},
+    });
+    try {
+      const res = await fetch(new URL('/ui-api/examples/notebooks/teacup-sweep.src.md/open', server.url), {
+        method: 'POST',
+        headers: { Authorization: `token ${token}` },
+      });
+      expect(res.status).toBe(201);
+      const { session_id } = (await res.json()) as { session_id: string };
+      const ran = await t.call('cell_execute', { session_id, cell_id: 'all' });
+      const runs = ran.runs as { cell_id: string; status: string; error?: { evalue?: string } }[];
+      expect(runs.filter((r) => r.status !== 'ok')).toEqual([]);
+      expect(runs.length).toBeGreaterThanOrEqual(3);
+      const seen = await run(session_id, probe({ ...targets, write: [...targets.write, 'models/mine.mdl'] }));
+      expect(seen).toMatchObject({
+        uid: sandboxOwner()?.uid,
+        wrote: ['models/mine.mdl'],
+        read: [],
+        net: false,
+      });
+    } finally {
+      await server.close();
+    }
+  }, 300_000);
+});
