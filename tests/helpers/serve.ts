@@ -3,7 +3,7 @@
 // Python MCP SDK, the MCP conformance suite).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './sd-models.ts';
@@ -16,17 +16,30 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-export async function startServe(env: Record<string, string> = {}): Promise<Served> {
+/** `uid`: run the host as this user (from a root test run, through setpriv), its home that user's. */
+export async function startServe(
+  env: Record<string, string> = {},
+  options: { uid?: number } = {},
+): Promise<Served> {
   const home = mkdtempSync(join(tmpdir(), 'peragus-serve-'));
   const token = randomBytes(16).toString('hex');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [join(REPO, 'bin/peragus.js'), 'serve', '--port', '0'],
-    {
-      env: { ...process.env, PERAGUS_HOME: home, PERAGUS_TOKEN: token, PERAGUS_RUNTIME: 'local', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const { uid } = options;
+  if (uid !== undefined) chownSync(home, uid, uid);
+  const argv = [process.execPath, join(REPO, 'bin/peragus.js'), 'serve', '--port', '0'];
+  const [file, ...args] = (
+    uid === undefined ? argv : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv]
+  ) as [string, ...string[]];
+  const child: ChildProcess = spawn(file, args, {
+    env: {
+      ...process.env,
+      ...(uid === undefined ? {} : { HOME: home }),
+      PERAGUS_HOME: uid === undefined ? home : join(home, 'home'),
+      PERAGUS_TOKEN: token,
+      PERAGUS_RUNTIME: 'local',
+      ...env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-20_000);

@@ -16,11 +16,15 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHostServer } from '../../notebook-server/src/http/server.ts';
+import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
+import { type Served, startServe } from '../helpers/serve.ts';
 
 const check = localIsolation();
 const enabled = check.isolation === 'bubblewrap' && sandboxOwner() !== undefined;
@@ -192,6 +196,28 @@ describe.skipIf(!enabled)('the kernels a host serves itself run sandboxed', () =
     for (const p of targets.write) expect(existsSync(p)).toBe(false);
   }, 300_000);
 
+  it('with the kernel zygote off, a kernel starts cold in a sandbox of its own, as the sandbox user', async () => {
+    process.env.PERAGUS_KERNEL_ZYGOTE = '0';
+    const cold = await startTestHost();
+    try {
+      const nb = await cold.call('notebook_create', { name: 'cold', experiment_id: 'cold-exp' });
+      const sid = nb.session_id as string;
+      const cell = await cold.call('cell_add', { session_id: sid, source: probe(targets), execute: true });
+      const out = cell.run as { status: string; outputs: { text?: string }[] };
+      expect(JSON.parse(out.outputs.map((o) => o.text ?? '').join(''))).toMatchObject({
+        uid: sandboxOwner()?.uid,
+        wrote: [],
+        read: [],
+        net: false,
+      });
+      // Cold: no zygote was started for it.
+      expect(await (cold.host.containers.runtime('local') as LocalRuntime).zygotePid()).toBeUndefined();
+    } finally {
+      delete process.env.PERAGUS_KERNEL_ZYGOTE;
+      await cold.close();
+    }
+  }, 180_000);
+
   it("the browser's example notebook runs in its sandbox, its models the sandbox user's", async () => {
     const token = randomBytes(8).toString('hex');
     const server = await startHostServer({
@@ -224,5 +250,130 @@ describe.skipIf(!enabled)('the kernels a host serves itself run sandboxed', () =
     } finally {
       await server.close();
     }
+  }, 300_000);
+});
+
+// A host that is not root cannot hand a forked kernel to another user: each of its kernels starts
+// cold under a bubblewrap of its own, as the host's user in the sandbox's user namespace.
+const NOBODY = 65534;
+const nobodyBwrap =
+  process.getuid?.() === 0 &&
+  spawnSync('setpriv', [
+    `--reuid=${NOBODY}`,
+    `--regid=${NOBODY}`,
+    '--clear-groups',
+    'bwrap',
+    '--ro-bind',
+    '/',
+    '/',
+    '--unshare-net',
+    'true',
+  ]).status === 0;
+if (enabled && !nobodyBwrap) {
+  const msg = 'bubblewrap does not run for an unprivileged user here (user namespaces)';
+  if (process.env.CI) throw new Error(`the non-root host-kernel test must run in CI, but ${msg}`);
+  process.stderr.write(`\n!!! non-root host kernel test SKIPPED: ${msg} !!!\n\n`);
+}
+
+/**
+ * A Python the unprivileged user can run, with the kernel venv's packages: that venv's own Python
+ * may sit under /root (pyenv), which such a user cannot enter. Debian's python3.11, same ABI.
+ */
+function unprivilegedPython(): string {
+  const venv = join(REPO, 'test-artifacts/nonroot-python');
+  const python = join(venv, 'bin/python');
+  if (!existsSync(python)) {
+    const made = spawnSync('/usr/bin/python3.11', ['-m', 'venv', '--without-pip', venv], {
+      encoding: 'utf8',
+    });
+    if (made.status !== 0) throw new Error(`cannot make ${venv} from /usr/bin/python3.11: ${made.stderr}`);
+    const kernelVenv = join(REPO, 'kernels/pysd/.venv/lib/python3.11/site-packages');
+    const paths = `${kernelVenv}\n${join(REPO, 'kernels/pysd/python')}\n`;
+    writeFileSync(join(venv, 'lib/python3.11/site-packages/peragus.pth'), paths);
+    spawnSync('chmod', ['-R', 'a+rX', join(REPO, 'test-artifacts')]);
+  }
+  return python;
+}
+
+describe.skipIf(!nobodyBwrap)('the kernels of a host that is not root', () => {
+  let served: Served;
+  let client: Client;
+  beforeAll(async () => {
+    served = await startServe(
+      { PERAGUS_POOL_SIZE: '0', PERAGUS_PYTHON: unprivilegedPython() },
+      { uid: NOBODY },
+    );
+    client = new Client({ name: 'nonroot', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(served.mcpUrl), {
+        requestInit: { headers: { Authorization: `Bearer ${served.token}` } },
+      }),
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await client?.close();
+    await served?.stop();
+  });
+
+  async function call(name: string, args: Json): Promise<Json> {
+    const r = await client.callTool({ name, arguments: args }, undefined, { timeout: 300_000 });
+    if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
+    return r.structuredContent as Json;
+  }
+
+  it('run sandboxed as the host user: its own folder only, no network; an interrupt stops a cell, not the kernel', async () => {
+    const other = await call('notebook_create', { name: 'other', experiment_id: 'other-exp' });
+    const nb = await call('notebook_create', { name: 'nonroot', experiment_id: 'nonroot-exp' });
+    const sid = nb.session_id as string;
+    const planted = `peragus-planted-${randomBytes(4).toString('hex')}`;
+    const write = [other.work_dir as string, REPO, '/etc'].map((d) => join(d, planted));
+    // The host's /tmp and the home (where the host user may write) are the sandbox's own tmpfs
+    // mounts there: a write lands in the sandbox, so only the host's side tells.
+    const privateTmp = [served.home, '/tmp'].map((d) => join(d, planted));
+    const cell = await call('cell_add', {
+      session_id: sid,
+      source: probe({
+        write: [...write, ...privateTmp, 'mine.txt'],
+        read: [join(served.home, 'home/catalog.duckdb')],
+      }),
+      execute: true,
+    });
+    const out = cell.run as { status: string; outputs: { text?: string }[] };
+    expect(out.status).toBe('ok');
+    const seen = JSON.parse(
+      out.outputs
+        .map((o) => o.text ?? '')
+        .join('')
+        .trim(),
+    ) as Json & { wrote: string[] };
+    expect({ ...seen, wrote: seen.wrote.filter((p) => !privateTmp.includes(p)) }).toEqual({
+      uid: NOBODY,
+      wrote: ['mine.txt'],
+      read: [],
+      net: false,
+      secret: false,
+      cwd: nb.work_dir,
+    });
+    expect(existsSync(join(nb.work_dir as string, 'mine.txt'))).toBe(true);
+    for (const p of privateTmp) expect(existsSync(p)).toBe(false);
+    for (const p of write) expect(existsSync(p)).toBe(false);
+
+    // Interrupted, the sleeping cell ends with KeyboardInterrupt and the same kernel runs on.
+    const pid = await call('cell_add', { session_id: sid, source: 'import os\nos.getpid()', execute: true });
+    const before = (pid.run as { outputs: { text?: string }[] }).outputs[0]?.text;
+    const sleeping = await call('cell_add', { session_id: sid, source: 'import time\ntime.sleep(120)' });
+    const running = client.callTool(
+      { name: 'cell_execute', arguments: { session_id: sid, cell_id: sleeping.cell_id } },
+      undefined,
+      { timeout: 300_000 },
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    await call('cell_interrupt', { session_id: sid });
+    const ended = (await running).structuredContent as {
+      runs: { status: string; error?: { ename: string } }[];
+    };
+    expect(ended.runs[0]).toMatchObject({ status: 'error', error: { ename: 'KeyboardInterrupt' } });
+    const again = await call('cell_add', { session_id: sid, source: 'os.getpid()', execute: true });
+    expect((again.run as { outputs: { text?: string }[] }).outputs[0]?.text).toBe(before);
   }, 300_000);
 });

@@ -2,8 +2,8 @@
 // own (notebook_create without container_id, the browser's notebooks, the workbench's examples)
 // and a Jupyter /api kernel. Their code is a client's, so each kernel gets a sandbox of its own
 // from the local runtime (LocalRuntime.kernelSandbox): an experiment's walls, with its session's
-// work dir the one folder it writes. Where the local runtime cannot make one (no bubblewrap, a host
-// that is not root), they run as the host's user, and the host says so when it starts.
+// work dir the one folder it writes. Where bubblewrap cannot run, they run as the host's user, and
+// the host says so when it starts.
 
 import type { Owner } from '../confine/walk.ts';
 import { startKernel } from '../kernel/start.ts';
@@ -15,8 +15,8 @@ import { sandboxOwner } from '../sandbox/bwrap.ts';
 export interface SandboxedKernels {
   /** Starts a kernel in a new sandbox whose one writable folder is `workDir`. */
   start(options: { workDir: string; env?: Record<string, string> }): Promise<Kernel>;
-  /** Who the kernels run as: the owner of what the host makes in their work dirs. */
-  owner: Owner;
+  /** Who the kernels run as, when not this process's user: the owner of what the host makes in their work dirs. */
+  owner?: Owner;
 }
 
 /** Sandboxed kernels for this host, or why they cannot be (then kernels run as the host's user). */
@@ -27,10 +27,8 @@ export function sandboxedKernels(
   if (local.isolation.isolation !== 'bubblewrap') {
     return { unsandboxed: local.isolation.reason ?? 'bubblewrap does not run here' };
   }
-  if (!owner)
-    return { unsandboxed: 'this process is not root, so it cannot hand a kernel to the sandbox user' };
   const sandboxed: SandboxedKernels = {
-    owner,
+    ...(owner ? { owner } : {}),
     async start({ workDir, env }) {
       const box = await local.kernelSandbox(workDir);
       if (!box)
@@ -40,7 +38,7 @@ export function sandboxedKernels(
           workDir,
           env: { ...box.env, ...env },
           inSandbox: {
-            connection: { dir: KERNEL_FILES_RELATIVE_PATH, owner: box.owner },
+            connection: { dir: KERNEL_FILES_RELATIVE_PATH, ...(box.owner ? { owner: box.owner } : {}) },
             fork: box.fork,
             release: box.close,
           },

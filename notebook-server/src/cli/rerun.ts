@@ -77,7 +77,7 @@ async function replayHere(original: Notebook, code: string[], from: string, keep
   const local = new LocalRuntime({ home });
   const kernels = sandboxedKernels(local);
   const sandboxed = 'sandboxed' in kernels ? kernels.sandboxed : undefined;
-  if (sandboxed) chownSync(work, sandboxed.owner.uid, sandboxed.owner.gid);
+  if (sandboxed?.owner) chownSync(work, sandboxed.owner.uid, sandboxed.owner.gid);
   if ('unsandboxed' in kernels)
     process.stderr.write(
       `peragus rerun: the notebook's code runs unsandboxed, as you: ${kernels.unsandboxed}\n`,

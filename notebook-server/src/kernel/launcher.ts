@@ -148,6 +148,11 @@ export function kernelCommand(options: LaunchOptions): {
 
 export function launchKernel(options: LaunchOptions): KernelProcess {
   const { argv, cwd, env } = kernelCommand(options);
+  return spawnKernel(argv, cwd, env);
+}
+
+/** A kernel process from its whole argv (its own process group, its output kept for its tail). */
+export function spawnKernel(argv: string[], cwd: string, env: NodeJS.ProcessEnv): KernelProcess {
   const child = spawn(argv[0] as string, argv.slice(1), {
     cwd,
     env,

@@ -119,7 +119,7 @@ export function processTree(root: number): number[] {
  * for a small tree, where processTree reads every process's stat (≈ 1.8 CPU-ms at 70 processes,
  * too much to poll). Falls back to processTree where the kernel keeps no children lists.
  */
-function descendants(root: number): number[] {
+export function descendants(root: number): number[] {
   const tree: number[] = [];
   const stack = [root];
   try {

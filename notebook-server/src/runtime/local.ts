@@ -36,6 +36,7 @@ import {
   ZYGOTE_SOCKET_INSIDE,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
+import { coldKernelSandbox, heldKernelSandbox, SANDBOX_HOLDER } from './kernel-sandbox.ts';
 import { runCommand, stopGroup, treeUsage, waitForExec } from './local-process.ts';
 import { nodeRoleArgv } from './node-role-command.ts';
 import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
@@ -105,15 +106,6 @@ interface LocalRecord {
   /** The host process that serves its sessions itself (no node process in its sandbox). */
   host_pid?: number;
 }
-
-/**
- * What holds a hosted experiment's sandbox open (its namespaces, which kernels join) while this
- * host serves its sessions: it reads the lifeline on its stdin, so it ends with the host.
- */
-const SANDBOX_HOLDER = ['/bin/cat'];
-
-/** Ids of the sandboxes made for one kernel each (kernelSandbox), as the zygote knows them. */
-const KERNEL_SANDBOX_PREFIX = 'kernel-';
 
 export interface LocalRuntimeOptions {
   home?: string;
@@ -273,72 +265,29 @@ export class LocalRuntime implements ContainerRuntime {
 
   /**
    * A sandbox of its own for one kernel this host serves outside any container (a host session's,
-   * a Jupyter /api kernel's): an experiment's walls (no network, a read-only system, the sandbox
-   * user with no capabilities, the home hidden, only `workDir` writable), held open by a holder
-   * that the kernel zygote forks the kernel into. Null where the local runtime cannot sandbox a
-   * forked kernel (no bubblewrap, or a host that is not root); an error when it should and cannot.
+   * a Jupyter /api kernel's): an experiment's walls (no network, a read-only system, the home
+   * hidden, only `workDir` writable). Under a root host the kernel zygote forks the kernel into a
+   * sandbox a holder keeps open, and the kernel runs as the sandbox user with no capabilities;
+   * otherwise each kernel starts cold under a bubblewrap of its own. Null without bubblewrap.
    */
   async kernelSandbox(workDir: string): Promise<KernelSandbox | null> {
-    const owner = this.#owner;
-    if (!owner) return null;
-    const zygote = await this.#kernelZygote();
-    if (!zygote) {
-      throw new ContainerRuntimeError(
-        'create_failed',
-        zygoteDisabled()
-          ? `a kernel of this host runs in a sandbox forked by the kernel zygote, and ${ZYGOTE_ENV}=0 turned it off: unset it`
-          : 'a kernel of this host runs in a sandbox forked by the kernel zygote, which did not start (its reason is logged above)',
-      );
-    }
-    const id = `${KERNEL_SANDBOX_PREFIX}${randomBytes(6).toString('hex')}`;
-    prepareVolume(workDir, owner);
-    await zygote.register(id, owner);
+    if (this.isolation.isolation !== 'bubblewrap') return null;
     const vars = {
       PERAGUS_PYSD_SHARED_CACHE: sharedCacheEnv(this.home, undefined, this.#sharedCache),
       PERAGUS_DISK_CAP: String(diskCapOf(undefined)),
     };
-    const sandboxed = this.#sandboxed(SANDBOX_HOLDER, workDir, vars);
-    const [file, ...args] = sandboxed.argv as [string, ...string[]];
-    // Its stdin is its lifeline: the holder (and the sandbox) end with this host.
-    const holder = spawn(file, args, {
-      cwd: workDir,
-      env: sandboxed.env,
-      detached: true,
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
-    holder.stdin?.on('error', () => undefined);
-    let closed: Promise<void> | undefined;
-    const close = () => {
-      closed ??= (async () => {
-        holder.stdin?.destroy();
-        if (holder.pid) await stopGroup(holder.pid, 1_000);
-        await zygote.revoke(id).catch(() => undefined);
-      })();
-      return closed;
-    };
-    try {
-      const pid = await new Promise<number>((ok, fail) => {
-        holder.once('spawn', () => ok(holder.pid as number));
-        holder.once('error', fail);
-      });
-      holder.unref();
-      (holder.stdin as unknown as { unref(): void } | null)?.unref();
-      await zygote.attach(id, pid);
-      // A kernel forked before bubblewrap has made its mounts would see no /proc (see create()).
-      await waitForExec(pid, SANDBOX_HOLDER[0] as string, this.#readyTimeoutMs);
-    } catch (e) {
-      await close();
-      throw new ContainerRuntimeError(
-        'create_failed',
-        `cannot sandbox a kernel in ${workDir}: ${(e as Error).message}`,
-      );
+    const env = experimentEnv({ ...SANDBOX_ENV, ...vars });
+    const owner = this.#owner;
+    prepareVolume(workDir, owner);
+    // A host that is not root cannot move a forked kernel to another user; without the zygote
+    // (PERAGUS_KERNEL_ZYGOTE=0, or it failed to start) there is nothing to fork from.
+    const zygote = owner ? await this.#kernelZygote() : null;
+    if (!owner || !zygote) {
+      const sandbox = { workDir, home: this.home, readOnly: [pysdCacheDir(this.home)] };
+      return coldKernelSandbox(env, owner, sandbox);
     }
-    return {
-      env: experimentEnv({ ...SANDBOX_ENV, ...vars }),
-      owner,
-      fork: (request) => zygote.forkInto(id, request),
-      close,
-    };
+    const holder = this.#sandboxed(SANDBOX_HOLDER, workDir, vars);
+    return heldKernelSandbox({ zygote, workDir, owner, env, holder, readyTimeoutMs: this.#readyTimeoutMs });
   }
 
   async create(input: ContainerSpec = {}): Promise<CreateResult> {

@@ -317,8 +317,8 @@ export interface HostSessionServer {
 export interface KernelSandbox {
   /** The kernel's environment: the sandbox's allow-list, scrubbed of the host's. */
   env: Record<string, string>;
-  /** The sandbox user, who owns what the kernel writes in its work dir. */
-  owner: Owner;
+  /** The sandbox user (a root host's), who owns what the kernel writes in its work dir. */
+  owner?: Owner;
   /** Forks a kernel into this sandbox (the kernel zygote). */
   fork(request: ZygoteKernelRequest): KernelProcess;
   close(): Promise<void>;

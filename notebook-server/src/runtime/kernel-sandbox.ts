@@ -1,0 +1,135 @@
+// The sandboxes the local runtime makes for one kernel each (LocalRuntime.kernelSandbox): the
+// kernels a host serves outside any container. Under a root host a holder keeps the sandbox open
+// and the kernel zygote forks each kernel into it, as the sandbox user; otherwise (a host that is
+// not root, no zygote) each kernel starts cold under a bubblewrap of its own.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readlinkSync, realpathSync } from 'node:fs';
+import type { Owner } from '../confine/walk.ts';
+import { type KernelProcess, resolvePython, spawnKernel } from '../kernel/launcher.ts';
+import type { Zygote, ZygoteKernelRequest } from '../kernel/zygote.ts';
+import { bwrapArgs, type SandboxOptions } from '../sandbox/bwrap.ts';
+import { descendants, stopGroup, waitForExec } from './local-process.ts';
+import { ContainerRuntimeError, type KernelSandbox } from './types.ts';
+
+/**
+ * What holds a sandbox open (its namespaces, which kernels join) while this host serves its
+ * kernels: it reads the lifeline on its stdin, so it ends with the host.
+ */
+export const SANDBOX_HOLDER = ['/bin/cat'];
+
+/** Ids of the sandboxes made for one kernel each, as the zygote knows them. */
+const KERNEL_SANDBOX_PREFIX = 'kernel-';
+
+export interface HeldSandboxOptions {
+  zygote: Zygote;
+  workDir: string;
+  owner: Owner;
+  /** The kernel's environment. */
+  env: Record<string, string>;
+  /** The holder's argv and environment, sandboxed (bubblewrap around SANDBOX_HOLDER). */
+  holder: { argv: string[]; env: NodeJS.ProcessEnv };
+  readyTimeoutMs: number;
+}
+
+/** A holder's sandbox, registered with the zygote, which forks each kernel of it into it. */
+export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSandbox> {
+  const { zygote, workDir } = o;
+  const id = `${KERNEL_SANDBOX_PREFIX}${randomBytes(6).toString('hex')}`;
+  await zygote.register(id, o.owner);
+  const [file, ...args] = o.holder.argv as [string, ...string[]];
+  const holder = spawn(file, args, {
+    cwd: workDir,
+    env: o.holder.env,
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  holder.stdin?.on('error', () => undefined);
+  let closed: Promise<void> | undefined;
+  const close = () => {
+    closed ??= (async () => {
+      holder.stdin?.destroy();
+      if (holder.pid) await stopGroup(holder.pid, 1_000);
+      await zygote.revoke(id).catch(() => undefined);
+    })();
+    return closed;
+  };
+  try {
+    const pid = await new Promise<number>((ok, fail) => {
+      holder.once('spawn', () => ok(holder.pid as number));
+      holder.once('error', fail);
+    });
+    holder.unref();
+    (holder.stdin as unknown as { unref(): void } | null)?.unref();
+    await zygote.attach(id, pid);
+    // A kernel forked before bubblewrap has made its mounts would see no /proc.
+    await waitForExec(pid, SANDBOX_HOLDER[0] as string, o.readyTimeoutMs);
+  } catch (e) {
+    await close();
+    throw new ContainerRuntimeError(
+      'create_failed',
+      `cannot sandbox a kernel in ${workDir}: ${(e as Error).message}`,
+    );
+  }
+  return { env: o.env, owner: o.owner, fork: (request) => zygote.forkInto(id, request), close };
+}
+
+/**
+ * Each kernel cold under a bubblewrap of its own, which ends with it: as the sandbox user under a
+ * root host (`owner`), else as the host's user in the sandbox's user namespace.
+ */
+export function coldKernelSandbox(
+  env: Record<string, string>,
+  owner: Owner | undefined,
+  sandbox: Omit<SandboxOptions, 'cwd'>,
+): KernelSandbox {
+  return {
+    env,
+    ...(owner ? { owner } : {}),
+    fork: (request) => coldKernel(sandbox, request),
+    close: async () => undefined,
+  };
+}
+
+/**
+ * The kernel's process group is bubblewrap's, whose default action for SIGINT is to end (and the
+ * kernel with it), so an interrupt goes to the kernel process inside.
+ */
+function coldKernel(sandbox: Omit<SandboxOptions, 'cwd'>, request: ZygoteKernelRequest): KernelProcess {
+  const python = resolvePython();
+  const cmd = [python, '-m', 'peragus_pysd.kernel_launcher', ...request.argv];
+  const proc = spawnKernel(
+    ['bwrap', ...bwrapArgs(cmd, { ...sandbox, cwd: request.cwd })],
+    request.cwd,
+    request.env,
+  );
+  const kernelPid = () => {
+    const exe = realpathSync(python);
+    return descendants(proc.pid).find((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/exe`) === exe;
+      } catch {
+        return false;
+      }
+    });
+  };
+  return {
+    get pid() {
+      return proc.pid;
+    },
+    exited: proc.exited,
+    get hasExited() {
+      return proc.hasExited;
+    },
+    stderrTail: () => proc.stderrTail(),
+    signal(sig) {
+      const inner = sig === 'SIGINT' ? kernelPid() : undefined;
+      if (inner === undefined) return proc.signal(sig);
+      try {
+        process.kill(inner, sig);
+      } catch {
+        // exited meanwhile
+      }
+    },
+  };
+}
