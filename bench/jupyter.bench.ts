@@ -1,6 +1,8 @@
 // Execute round trip of a trivial cell through @jupyterlab/services: our host
 // server vs Jupyter Server (from the kernel venv), same kernel (same kernelspec
-// argv), same client, same run. Figure: jupyterlab_services_execute_p50.
+// argv), same client, same run. Ours is the host's own /api kernel as a user gets
+// it: in a sandbox of its own (app/session-kernels.ts), reached over ipc sockets.
+// Figure: jupyterlab_services_execute_p50.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,10 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelManager, ServerConnection } from '@jupyterlab/services';
 import WebSocket from 'ws';
+import { createHost } from '../notebook-server/src/app/host.ts';
 import { startHostServer } from '../notebook-server/src/http/server.ts';
 import { loadKernelSpec, resolvePython } from '../notebook-server/src/kernel/launcher.ts';
-import { EventBus } from '../notebook-server/src/notebook/events.ts';
-import { SessionManager } from '../notebook-server/src/notebook/manager.ts';
 import { type BenchFigure, type BenchSuite, percentile, versus } from './lib.ts';
 
 const WARMUP = 10;
@@ -148,18 +149,20 @@ async function startJupyterServer(dir: string, token: string) {
 export const suite: BenchSuite = async () => {
   const dir = mkdtempSync(join(tmpdir(), 'peragus-bench-jupyter-'));
   const token = randomBytes(16).toString('hex');
-  const bus = new EventBus();
-  const sessions = new SessionManager({
-    root: join(dir, 'experiments'),
-    kernelSource: () => Promise.reject(new Error('no session kernels in this bench')),
-    bus,
+  // The host's own kernel service: its /api kernels run in sandboxes of their own, as a user's do.
+  const host = await createHost({
+    home: join(dir, 'home'),
+    poolSize: 0,
+    resumePlans: false,
+    runtime: 'local',
   });
   const ours = await startHostServer({
     port: 0,
     token,
-    home: dir,
-    sessions,
-    events: bus,
+    home: host.home,
+    sessions: host.notebook.sessions,
+    events: host.notebook.events,
+    kernels: host.kernels,
     buildUi: false,
     log: () => {},
   });
@@ -186,7 +189,7 @@ export const suite: BenchSuite = async () => {
   } finally {
     await theirs.stop();
     await ours.close();
-    await sessions.close();
+    await host.close();
     rmSync(dir, { recursive: true, force: true });
   }
 };
