@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHostServer } from '../../notebook-server/src/http/server.ts';
 import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
+import { breakoutAttempt } from '../helpers/code-model.ts';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
 import { type Served, startServe } from '../helpers/serve.ts';
@@ -39,14 +40,11 @@ const SECRET = `host-secret-${randomBytes(8).toString('hex')}`;
 /** Python that tries to break out and prints what it managed, as one JSON line. */
 function probe(targets: { write: string[]; read: string[] }): string {
   return [
-    'import os, socket, json',
-    `wrote = [p for p in ${JSON.stringify(targets.write)} if os.system('touch ' + p + ' 2>/dev/null') == 0]`,
+    ...breakoutAttempt(targets.write),
+    'import json',
     `read = [p for p in ${JSON.stringify(targets.read)} if os.access(p, os.R_OK)]`,
-    's = socket.socket()',
-    's.settimeout(2)',
-    "net = s.connect_ex(('1.1.1.1', 53)) == 0",
     `secret = any(${JSON.stringify(SECRET)} in v for v in os.environ.values())`,
-    'print(json.dumps({"uid": os.getuid(), "wrote": wrote, "read": read, "net": net, "secret": secret, "cwd": os.getcwd()}))',
+    'print(json.dumps({"uid": os.getuid(), "wrote": wrote, "read": read, "net": net == "yes", "secret": secret, "cwd": os.getcwd()}))',
   ].join('\n');
 }
 
