@@ -12,6 +12,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -131,6 +132,35 @@ describe.skipIf(!enabled)('the kernels a host serves itself run sandboxed', () =
     while (processesIn(workDir).length > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     expect(processesIn(workDir)).toEqual([]);
+  }, 180_000);
+
+  it("a link planted at the work dir's .peragus is refused at the next start, never chowned or written through", async () => {
+    const victim = mkdtempSync(join(tmpdir(), 'peragus-victim-'));
+    writeFileSync(join(victim, 'keep'), 'host file\n');
+    const before = statSync(victim);
+    const nb = await t.call('notebook_create', { name: 'planter', experiment_id: 'planter-exp' });
+    const sid = nb.session_id as string;
+    const workDir = nb.work_dir as string;
+    await run(sid, 'print("{}")');
+    // The link's target need not exist inside the sandbox: the host is what it would fool.
+    const planted = await t.callError('cell_add', {
+      session_id: sid,
+      source: `import shutil, os\nshutil.rmtree('.peragus/kernels', ignore_errors=True)\nos.rename('.peragus', 'old')\nos.symlink(${JSON.stringify(victim)}, '.peragus')\nprint('{}')`,
+      execute: true,
+    });
+    // The cell ran; its save refused the link (and names the fix).
+    expect(planted).toMatch(/"\.peragus" is a symbolic link, and the host never follows links/);
+    const restarted = await t.callError('notebook_restart', { session_id: sid });
+    expect(restarted).toMatch(/the folder of its kernel files ".peragus": ".peragus" is a symbolic link, and the host never follows links in the session.s work dir; remove the link/);
+    const after = statSync(victim);
+    expect({ uid: after.uid, gid: after.gid, mode: after.mode }).toEqual({
+      uid: before.uid,
+      gid: before.gid,
+      mode: before.mode,
+    });
+    expect(readdirSync(victim)).toEqual(['keep']);
+    expect(readlinkSync(join(workDir, '.peragus'))).toBe(victim);
+    rmSync(victim, { recursive: true, force: true });
   }, 180_000);
 
   it('a Jupyter /api kernel of its own is sandboxed the same way', async () => {

@@ -278,7 +278,11 @@ export class LocalRuntime implements ContainerRuntime {
     };
     const env = experimentEnv({ ...SANDBOX_ENV, ...vars });
     const owner = this.#owner;
-    prepareVolume(workDir, owner);
+    // The folder a session of the host's works in: paths there are the session's, not /experiment.
+    prepareVolume(workDir, owner, {
+      where: "the session's work dir",
+      what: 'the folder of its kernel files',
+    });
     // A host that is not root cannot move a forked kernel to another user; without the zygote
     // (PERAGUS_KERNEL_ZYGOTE=0, or it failed to start) there is nothing to fork from.
     const zygote = owner ? await this.#kernelZygote() : null;

@@ -75,9 +75,12 @@ export function experimentLayout(home: string, experimentId: string): Experiment
  * container removed. A link planted by an earlier container anywhere on these
  * paths makes this fail with invalid_path; the host follows none of them.
  */
-export function prepareVolume(workDir: string, owner?: Owner): void {
+export function prepareVolume(
+  workDir: string,
+  owner?: Owner,
+  what: RelativeOptions = { ...VOLUME, what: 'the endpoint directory' },
+): void {
   mkdirSync(workDir, { recursive: true });
-  const what = { ...VOLUME, what: 'the endpoint directory' };
   inVolume(() => {
     mkdirInside(workDir, '.peragus', { ...what, ...(owner ? { owner } : {}) });
     if (owner) {
