@@ -151,7 +151,9 @@ describe.skipIf(!enabled)('the kernels a host serves itself run sandboxed', () =
     // The cell ran; its save refused the link (and names the fix).
     expect(planted).toMatch(/"\.peragus" is a symbolic link, and the host never follows links/);
     const restarted = await t.callError('notebook_restart', { session_id: sid });
-    expect(restarted).toMatch(/the folder of its kernel files ".peragus": ".peragus" is a symbolic link, and the host never follows links in the session.s work dir; remove the link/);
+    expect(restarted).toMatch(
+      /the folder of its kernel files ".peragus": ".peragus" is a symbolic link, and the host never follows links in the session.s work dir; remove the link/,
+    );
     const after = statSync(victim);
     expect({ uid: after.uid, gid: after.gid, mode: after.mode }).toEqual({
       uid: before.uid,
