@@ -5,8 +5,8 @@
 // dir itself, old outputs (results/, exports/, artifacts/), paths that leave
 // the dir, symlinks, sockets and other special files, virtualenvs, caches.
 import {
-  chownSync,
   copyFileSync,
+  lchownSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -64,9 +64,10 @@ export function copyReferencedInputs(sources: string[], from: string, to: string
   const root = resolve(from);
   const files = new Set<string>();
   // The copies belong to whoever owns the work dir: a host's sandboxed kernel writes beside them.
+  // Never through a link (lchown): the work dir is fresh, but a chown as root must not follow one.
   const { uid, gid } = statSync(to);
   const own = (path: string) => {
-    if (process.getuid?.() === 0 && (uid !== 0 || gid !== 0)) chownSync(path, uid, gid);
+    if (process.getuid?.() === 0 && (uid !== 0 || gid !== 0)) lchownSync(path, uid, gid);
   };
   const copyFile = (rel: string) => {
     if (files.has(rel)) return;
