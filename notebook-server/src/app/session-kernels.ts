@@ -14,7 +14,7 @@ import { sandboxOwner } from '../sandbox/bwrap.ts';
 
 export interface SandboxedKernels {
   /** Starts a kernel in a new sandbox whose one writable folder is `workDir`. */
-  start(options: { workDir: string; env?: Record<string, string> }): Promise<Kernel>;
+  start(options: { workDir: string }): Promise<Kernel>;
   /** Who the kernels run as, when not this process's user: the owner of what the host makes in their work dirs. */
   owner?: Owner;
 }
@@ -29,14 +29,14 @@ export function sandboxedKernels(
   }
   const sandboxed: SandboxedKernels = {
     ...(owner ? { owner } : {}),
-    async start({ workDir, env }) {
+    async start({ workDir }) {
       const box = await local.kernelSandbox(workDir);
       if (!box)
         throw new Error(`cannot sandbox a kernel in ${workDir}: the local runtime makes no sandboxes here`);
       try {
         return await startKernel({
           workDir,
-          env: { ...box.env, ...env },
+          env: box.env,
           inSandbox: {
             connection: { dir: KERNEL_FILES_RELATIVE_PATH, ...(box.owner ? { owner: box.owner } : {}) },
             fork: box.fork,

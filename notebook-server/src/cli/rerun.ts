@@ -82,13 +82,13 @@ async function replayHere(original: Notebook, code: string[], from: string, keep
     process.stderr.write(
       `peragus rerun: the notebook's code runs unsandboxed, as you: ${kernels.unsandboxed}\n`,
     );
+  let services: NotebookServices | undefined;
   const cleanup = async () => {
     await services?.close();
     await local.close();
     rmSync(home, { recursive: true, force: true });
     if (!keep) rmSync(work, { recursive: true, force: true });
   };
-  let services: NotebookServices | undefined;
   let inputs: string[];
   try {
     inputs = copyReferencedInputs(code, from, work).files;
