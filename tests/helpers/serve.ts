@@ -13,6 +13,8 @@ export interface Served {
   mcpUrl: string;
   token: string;
   home: string;
+  /** What it has printed on stderr so far (the last 20 kB). */
+  stderr(): string;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function startServe(
     mcpUrl,
     token,
     home,
+    stderr: () => stderr,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -387,6 +387,8 @@ describe.skipIf(!nobodyBwrap)('the kernels of a host that is not root', () => {
     expect(existsSync(join(nb.work_dir as string, 'mine.txt'))).toBe(true);
     for (const p of privateTmp) expect(existsSync(p)).toBe(false);
     for (const p of write) expect(existsSync(p)).toBe(false);
+    // Only root makes cgroups: the host says at start that its experiments' caps are not enforced.
+    expect(served.stderr()).toMatch(/CPU, memory and pids caps are not enforced \(the host is not root/);
 
     // Interrupted, the sleeping cell ends with KeyboardInterrupt and the same kernel runs on.
     const pid = await call('cell_add', { session_id: sid, source: 'import os\nos.getpid()', execute: true });

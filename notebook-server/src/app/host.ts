@@ -21,6 +21,7 @@ import { PlanRunner } from '../orchestrator/plans.ts';
 import { ContainerRouter } from '../orchestrator/router.ts';
 import { routeTranslatingAhead, TranslateAhead } from '../orchestrator/translate-ahead.ts';
 import type { LocalRuntime } from '../runtime/local.ts';
+import { cgroupSupport } from '../runtime/local-cgroups.ts';
 import { isolationWarning, localIsolation } from '../sandbox/bwrap.ts';
 import { hostedSessions } from './hosted-sessions.ts';
 import { createNotebookServices, type NotebookServices } from './notebook-services.ts';
@@ -121,6 +122,13 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     // Loud when experiments would run unsandboxed (container_create says isolation: "none" too).
     const warning = isolationWarning(localIsolation());
     if (warning) log.warn(warning);
+    const caps = cgroupSupport();
+    if ('reason' in caps) {
+      log.warn(
+        `peragus: local experiments' CPU, memory and pids caps are not enforced (${caps.reason}); ` +
+          'run the host as root on cgroup v1, or use PERAGUS_RUNTIME=docker.\n',
+      );
+    }
   }
   const router = new ContainerRouter((id) => containers.endpoint(id), notebook.events);
   containers.onDestroyed = (id) => router.forget(id);

@@ -323,7 +323,7 @@ export class KernelClient extends EventEmitter implements Kernel {
     const oomBefore = oomKillCount(proc.memoryCgroup);
     proc.exited.then(({ code, signal }) => {
       if (this.#process !== proc || this.#expectingExit) return;
-      const oom = oomReason(signal, oomBefore, proc.memoryCgroup);
+      const oom = oomReason({ code, signal }, oomBefore, proc.memoryCgroup);
       this.#markDead(`kernel process exited (${describeExit(code, signal)}${oom ? `: ${oom}` : ''})`);
     });
   }

@@ -55,14 +55,16 @@ function mib(bytes: number): string {
 
 /**
  * The reason text for a kernel killed by SIGKILL, when the OOM count grew
- * since `countBefore`: names the cap and the fix. Undefined otherwise.
+ * since `countBefore`: names the cap and the fix. Undefined otherwise. A kernel
+ * under a bubblewrap of its own is seen through bubblewrap, which exits 128 + 9.
  */
 export function oomReason(
-  signal: NodeJS.Signals | null,
+  exit: { code: number | null; signal: NodeJS.Signals | null },
   countBefore: number | null,
   cgroup: MemoryCgroupFiles[] = OWN,
 ): string | undefined {
-  if (signal !== 'SIGKILL' || countBefore === null) return undefined;
+  const killed = exit.signal === 'SIGKILL' || (exit.signal === null && exit.code === 128 + 9);
+  if (!killed || countBefore === null) return undefined;
   const now = oomKillCount(cgroup);
   if (now === null || now <= countBefore) return undefined;
   const cap = memoryCap(cgroup);

@@ -44,6 +44,7 @@ import {
   type CopySource,
   type CreateResult,
   containerLabels,
+  DEFAULT_CAPS,
   type DestroyOptions,
   ENDPOINT_RELATIVE_PATH,
   EXPERIMENT_MOUNT,
@@ -65,9 +66,7 @@ import { DEFAULT_DISK_BYTES, diskCapOf, releaseVolume } from './volume-cap.ts';
 export const IMAGE_UID = EXPERIMENT_UID;
 
 const DEFAULTS = {
-  cpu: 1,
-  memory: 2 * 2 ** 30,
-  pids: 512,
+  ...DEFAULT_CAPS,
   readyTimeoutMs: 60_000,
 };
 

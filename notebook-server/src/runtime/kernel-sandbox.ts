@@ -9,6 +9,7 @@ import type { Owner } from '../confine/walk.ts';
 import { type KernelProcess, resolvePython, spawnKernel } from '../kernel/launcher.ts';
 import type { Zygote, ZygoteKernelRequest } from '../kernel/zygote.ts';
 import { bwrapArgs, type SandboxOptions } from '../sandbox/bwrap.ts';
+import type { SandboxCgroups } from './local-cgroups.ts';
 import { descendants, stopGroup, waitForExec } from './local-process.ts';
 import { ContainerRuntimeError, type KernelSandbox } from './types.ts';
 
@@ -21,22 +22,34 @@ export const SANDBOX_HOLDER = ['/bin/cat'];
 /** Ids of the sandboxes made for one kernel each, as the zygote knows them. */
 const KERNEL_SANDBOX_PREFIX = 'kernel-';
 
+/** A fresh id for a sandbox made for one kernel (its cgroups' name, and the zygote's). */
+export function kernelSandboxId(): string {
+  return `${KERNEL_SANDBOX_PREFIX}${randomBytes(6).toString('hex')}`;
+}
+
 export interface HeldSandboxOptions {
+  id: string;
   zygote: Zygote;
   workDir: string;
   owner: Owner;
   /** The kernel's environment. */
   env: Record<string, string>;
-  /** The holder's argv and environment, sandboxed (bubblewrap around SANDBOX_HOLDER). */
+  /** The holder's argv and environment, sandboxed (bubblewrap around SANDBOX_HOLDER, in `groups`). */
   holder: { argv: string[]; env: NodeJS.ProcessEnv };
   readyTimeoutMs: number;
+  /** The sandbox's cgroups (its caps), which its kernels join; removed when it closes. */
+  groups?: SandboxCgroups;
 }
 
 /** A holder's sandbox, registered with the zygote, which forks each kernel of it into it. */
 export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSandbox> {
-  const { zygote, workDir } = o;
-  const id = `${KERNEL_SANDBOX_PREFIX}${randomBytes(6).toString('hex')}`;
-  await zygote.register(id, o.owner);
+  const { zygote, workDir, id, groups } = o;
+  try {
+    await zygote.register(id, o.owner);
+  } catch (e) {
+    groups?.removeEmpty();
+    throw e;
+  }
   const [file, ...args] = o.holder.argv as [string, ...string[]];
   const holder = spawn(file, args, {
     cwd: workDir,
@@ -51,6 +64,7 @@ export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSa
       holder.stdin?.destroy();
       if (holder.pid) await stopGroup(holder.pid, 1_000);
       await zygote.revoke(id).catch(() => undefined);
+      await groups?.remove();
     })();
     return closed;
   };
@@ -61,7 +75,7 @@ export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSa
     });
     holder.unref();
     (holder.stdin as unknown as { unref(): void } | null)?.unref();
-    await zygote.attach(id, pid);
+    await zygote.attach(id, pid, groups ? { cgroups: true } : undefined);
     // A kernel forked before bubblewrap has made its mounts would see no /proc.
     await waitForExec(pid, SANDBOX_HOLDER[0] as string, o.readyTimeoutMs);
   } catch (e) {
@@ -71,7 +85,12 @@ export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSa
       `cannot sandbox a kernel in ${workDir}: ${(e as Error).message}`,
     );
   }
-  return { env: o.env, owner: o.owner, fork: (request) => zygote.forkInto(id, request), close };
+  const fork = (request: ZygoteKernelRequest) => {
+    const kernel = zygote.forkInto(id, request);
+    if (groups) kernel.memoryCgroup = groups.memoryFiles;
+    return kernel;
+  };
+  return { env: o.env, owner: o.owner, fork, close };
 }
 
 /**
@@ -82,12 +101,13 @@ export function coldKernelSandbox(
   env: Record<string, string>,
   owner: Owner | undefined,
   sandbox: Omit<SandboxOptions, 'cwd'>,
+  groups?: SandboxCgroups,
 ): KernelSandbox {
   return {
     env,
     ...(owner ? { owner } : {}),
-    fork: (request) => coldKernel(sandbox, request),
-    close: async () => undefined,
+    fork: (request) => coldKernel(sandbox, request, groups),
+    close: async () => groups?.remove(),
   };
 }
 
@@ -95,14 +115,16 @@ export function coldKernelSandbox(
  * The kernel's process group is bubblewrap's, whose default action for SIGINT is to end (and the
  * kernel with it), so an interrupt goes to the kernel process inside.
  */
-function coldKernel(sandbox: Omit<SandboxOptions, 'cwd'>, request: ZygoteKernelRequest): KernelProcess {
+function coldKernel(
+  sandbox: Omit<SandboxOptions, 'cwd'>,
+  request: ZygoteKernelRequest,
+  groups: SandboxCgroups | undefined,
+): KernelProcess {
   const python = resolvePython();
   const cmd = [python, '-m', 'peragus_pysd.kernel_launcher', ...request.argv];
-  const proc = spawnKernel(
-    ['bwrap', ...bwrapArgs(cmd, { ...sandbox, cwd: request.cwd })],
-    request.cwd,
-    request.env,
-  );
+  const argv = ['bwrap', ...bwrapArgs(cmd, { ...sandbox, cwd: request.cwd })];
+  const proc = spawnKernel(groups ? groups.joinArgv(argv) : argv, request.cwd, request.env);
+  if (groups) proc.memoryCgroup = groups.memoryFiles;
   const kernelPid = () => {
     const exe = realpathSync(python);
     return descendants(proc.pid).find((pid) => {
@@ -116,6 +138,9 @@ function coldKernel(sandbox: Omit<SandboxOptions, 'cwd'>, request: ZygoteKernelR
   return {
     get pid() {
       return proc.pid;
+    },
+    get memoryCgroup() {
+      return proc.memoryCgroup;
     },
     exited: proc.exited,
     get hasExited() {

@@ -3,7 +3,8 @@
 // work dir and an MCP endpoint on a Unix socket there — the same protocol as
 // a container. Where bubblewrap runs, the node, its kernels and exec'd
 // commands are sandboxed (sandbox/bwrap.ts); every experiment process gets an
-// allow-listed environment. CPU and memory caps are not enforced (use docker).
+// allow-listed environment. On a root host with cgroup v1, each sandbox also gets CPU, memory and
+// pids caps (runtime/local-cgroups.ts); elsewhere create() says they are not enforced.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -36,7 +37,8 @@ import {
   ZYGOTE_SOCKET_INSIDE,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
-import { coldKernelSandbox, heldKernelSandbox, SANDBOX_HOLDER } from './kernel-sandbox.ts';
+import { coldKernelSandbox, heldKernelSandbox, kernelSandboxId, SANDBOX_HOLDER } from './kernel-sandbox.ts';
+import { type CgroupSupport, cgroupSupport, removeStaleCgroups, SandboxCgroups } from './local-cgroups.ts';
 import { runCommand, stopGroup, treeUsage, waitForExec } from './local-process.ts';
 import { nodeRoleArgv } from './node-role-command.ts';
 import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
@@ -65,6 +67,7 @@ import type {
   CopySource,
   CreateResult,
   DestroyOptions,
+  EnforcedCaps,
   ExecOptions,
   ExecResult,
   HealthResult,
@@ -78,8 +81,11 @@ import type {
 import {
   ContainerRuntimeError,
   containerLabels,
+  DEFAULT_CAPS,
   LABELS,
   parseContainerSpec,
+  parseMemory,
+  type Resources,
   withKernelOutput,
 } from './types.ts';
 import { diskCapOf } from './volume-cap.ts';
@@ -105,6 +111,8 @@ interface LocalRecord {
   zygote?: boolean;
   /** The host process that serves its sessions itself (no node process in its sandbox). */
   host_pid?: number;
+  /** Its cgroups (CPU, memory and pids caps), by hierarchy. */
+  cgroups?: SandboxCgroups['dirs'];
 }
 
 export interface LocalRuntimeOptions {
@@ -126,6 +134,10 @@ export interface LocalRuntimeOptions {
    */
   hostSessions?: HostSessionServer;
   localSessions?: 'host' | 'node';
+  /** Caps where a spec names none (default DEFAULT_CAPS). */
+  defaultResources?: { cpu?: number; memory?: number | string; pids?: number };
+  /** Where sandbox cgroups are made (default: probed once; `{ reason }` turns the caps off). */
+  cgroups?: CgroupSupport;
 }
 
 export class LocalRuntime implements ContainerRuntime {
@@ -152,6 +164,8 @@ export class LocalRuntime implements ContainerRuntime {
   readonly #nodeSnapshot: boolean;
   readonly #log: Logger;
   readonly #hostSessions: HostSessionServer | undefined;
+  readonly #defaults: { cpu: number; memory: number; pids: number };
+  #cgroupSupport: CgroupSupport | undefined;
   /** Containers whose sessions this process serves. */
   readonly #hosted = new Set<string>();
 
@@ -167,6 +181,41 @@ export class LocalRuntime implements ContainerRuntime {
     this.#hostSessions = localSessions === 'host' ? options.hostSessions : undefined;
     mkdirSync(this.#registry, { recursive: true });
     this.#isolation = options.isolation;
+    const d = options.defaultResources ?? {};
+    this.#defaults = {
+      cpu: d.cpu ?? DEFAULT_CAPS.cpu,
+      memory: d.memory !== undefined ? parseMemory(d.memory) : DEFAULT_CAPS.memory,
+      pids: d.pids ?? DEFAULT_CAPS.pids,
+    };
+    this.#cgroupSupport = options.cgroups;
+  }
+
+  /** Where this runtime makes its sandboxes' cgroups (probed once; stale ones removed then). */
+  get #cgroups(): CgroupSupport {
+    if (!this.#cgroupSupport) {
+      this.#cgroupSupport = cgroupSupport();
+      removeStaleCgroups(this.#cgroupSupport);
+    }
+    return this.#cgroupSupport;
+  }
+
+  /** A sandbox's caps (its spec's, else this runtime's defaults), and its cgroups when they can be made. */
+  #capped(id: string, resources: Resources | undefined): { caps: EnforcedCaps; groups?: SandboxCgroups } {
+    const limits = {
+      cpu: resources?.cpu ?? this.#defaults.cpu,
+      memory: resources?.memory !== undefined ? parseMemory(resources.memory) : this.#defaults.memory,
+      pids: resources?.pids ?? this.#defaults.pids,
+    };
+    const caps = { cpu: limits.cpu, memory_bytes: limits.memory, pids: limits.pids };
+    const support = this.#cgroups;
+    if (!('bases' in support)) return { caps: { ...caps, enforced: false, reason: support.reason } };
+    try {
+      return { caps: { ...caps, enforced: true }, groups: SandboxCgroups.make(support, id, limits) };
+    } catch (e) {
+      throw new ContainerRuntimeError('create_failed', (e as Error).message, {
+        fix: 'check that the host may write its cgroups under /sys/fs/cgroup',
+      });
+    }
   }
 
   /** The argv and environment of an experiment process: sandboxed and scrubbed. */
@@ -176,12 +225,14 @@ export class LocalRuntime implements ContainerRuntime {
     env: Record<string, string>,
     cwd?: string,
     sockets?: [string, string][],
+    groups?: SandboxCgroups,
   ) {
+    const join = (argv: string[]) => (groups ? groups.joinArgv(argv) : argv);
     if (this.isolation.isolation !== 'bubblewrap') {
-      return { argv: cmd, env: experimentEnv(env, { sandboxed: false }) };
+      return { argv: join(cmd), env: experimentEnv(env, { sandboxed: false }) };
     }
     return {
-      argv: [
+      argv: join([
         'bwrap',
         ...bwrapArgs(cmd, {
           workDir,
@@ -190,7 +241,7 @@ export class LocalRuntime implements ContainerRuntime {
           ...(cwd ? { cwd } : {}),
           ...(sockets ? { sockets } : {}),
         }),
-      ],
+      ]),
       // In the sandbox's pid namespace the node's parent watch stands down (another
       // namespace); bwrap's --die-with-parent ends the sandbox with the host instead.
       env: experimentEnv({ ...SANDBOX_ENV, ...env }),
@@ -286,12 +337,24 @@ export class LocalRuntime implements ContainerRuntime {
     // A host that is not root cannot move a forked kernel to another user; without the zygote
     // (PERAGUS_KERNEL_ZYGOTE=0, or it failed to start) there is nothing to fork from.
     const zygote = owner ? await this.#kernelZygote() : null;
+    // The default caps, as for an experiment whose spec names none.
+    const id = kernelSandboxId();
+    const { groups } = this.#capped(id, undefined);
     if (!owner || !zygote) {
       const sandbox = { workDir, home: this.home, readOnly: [pysdCacheDir(this.home)] };
-      return coldKernelSandbox(env, owner, sandbox);
+      return coldKernelSandbox(env, owner, sandbox, groups);
     }
-    const holder = this.#sandboxed(SANDBOX_HOLDER, workDir, vars);
-    return heldKernelSandbox({ zygote, workDir, owner, env, holder, readyTimeoutMs: this.#readyTimeoutMs });
+    const holder = this.#sandboxed(SANDBOX_HOLDER, workDir, vars, undefined, undefined, groups);
+    return heldKernelSandbox({
+      id,
+      zygote,
+      workDir,
+      owner,
+      env,
+      holder,
+      readyTimeoutMs: this.#readyTimeoutMs,
+      ...(groups ? { groups } : {}),
+    });
   }
 
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
@@ -313,6 +376,8 @@ export class LocalRuntime implements ContainerRuntime {
     }
     const layout = experimentLayout(this.home, experimentId);
     const containerId = `${LOCAL_ID_PREFIX}${randomBytes(6).toString('hex')}`;
+    // Its cgroups first: every process of the sandbox starts inside them.
+    const { caps, groups } = this.#capped(containerId, spec.resources);
     const logDir = join(layout.root, 'logs');
     prepareVolume(layout.workDir, this.#owner);
     mkdirSync(logDir, { recursive: true });
@@ -361,6 +426,7 @@ export class LocalRuntime implements ContainerRuntime {
       undefined,
       // A hosted experiment's sandbox gets no zygote socket: only this host asks for its kernels.
       hosts ? undefined : sockets,
+      groups,
     );
     const [file, ...args] = sandboxed.argv as [string, ...string[]];
     const child = spawn(file, args, {
@@ -383,6 +449,9 @@ export class LocalRuntime implements ContainerRuntime {
       child.once('error', (e) =>
         fail(new ContainerRuntimeError('create_failed', `cannot start ${file}: ${e.message}`)),
       );
+    }).catch((e: Error) => {
+      groups?.removeEmpty();
+      throw e;
     });
     child.unref();
     const record: LocalRecord = {
@@ -398,17 +467,21 @@ export class LocalRuntime implements ContainerRuntime {
       env: spec.env ?? {},
       ...(sockets ? { zygote: true } : {}),
       ...(hosts ? { host_pid: process.pid } : {}),
+      ...(groups ? { cgroups: groups.dirs } : {}),
     };
     this.#save(record);
     if (sockets && zygote) {
       // Kernel requests on the experiment's socket join the namespaces of this process's sandbox.
-      await zygote.attach(containerId, spawned).catch(async (e: Error) => {
-        await this.destroy(containerId);
-        throw new ContainerRuntimeError(
-          'create_failed',
-          `cannot hand the sandbox to the kernel zygote: ${e.message}`,
-        );
-      });
+      // Its kernels join the cgroups of the sandbox's first process (its caps) before anything else.
+      await zygote
+        .attach(containerId, spawned, groups ? { cgroups: true } : undefined)
+        .catch(async (e: Error) => {
+          await this.destroy(containerId);
+          throw new ContainerRuntimeError(
+            'create_failed',
+            `cannot hand the sandbox to the kernel zygote: ${e.message}`,
+          );
+        });
     }
     if (hosts && zygote) {
       try {
@@ -421,7 +494,12 @@ export class LocalRuntime implements ContainerRuntime {
           work_dir: layout.workDir,
           env: experimentEnv({ ...SANDBOX_ENV, ...experimentVars }),
           owner: this.#owner as Owner,
-          fork: (request) => zygote.forkInto(containerId, request),
+          fork: (request) => {
+            const kernel = zygote.forkInto(containerId, request);
+            // An OOM kill then names the sandbox's memory cap.
+            if (groups) kernel.memoryCgroup = groups.memoryFiles;
+            return kernel;
+          },
         });
         this.#hosted.add(containerId);
       } catch (e) {
@@ -450,6 +528,7 @@ export class LocalRuntime implements ContainerRuntime {
       image: 'local',
       image_id: 'local',
       isolation: this.isolation.isolation,
+      caps,
     };
   }
 
@@ -473,7 +552,14 @@ export class LocalRuntime implements ContainerRuntime {
       });
       cwd = join(rec.work_dir, rel);
     }
-    const sandboxed = this.#sandboxed(cmd, rec.work_dir, { ...rec.env, ...options.env }, cwd);
+    const sandboxed = this.#sandboxed(
+      cmd,
+      rec.work_dir,
+      { ...rec.env, ...options.env },
+      cwd,
+      undefined,
+      groupsOf(rec),
+    );
     const result = await runCommand(sandboxed.argv, {
       cwd,
       env: sandboxed.env,
@@ -514,20 +600,30 @@ export class LocalRuntime implements ContainerRuntime {
 
   async stats(id: string): Promise<StatsResult> {
     const rec = this.#get(id);
-    const a = treeUsage(rec.pid);
+    const groups = groupsOf(rec);
+    // CPU seconds used so far: the sandbox's cgroup counts every process in it, exited ones too.
+    const cpuSeconds = () => {
+      const ns = groups?.usage().cpuNs;
+      return ns != null ? ns / 1e9 : treeUsage(rec.pid).ticks / CLK_TCK;
+    };
+    const a = cpuSeconds();
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, 250));
-    const b = treeUsage(rec.pid);
+    const b = cpuSeconds();
     const secs = (Date.now() - t0) / 1000;
+    const tree = treeUsage(rec.pid);
+    const used = groups?.usage();
     const memTotal = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
+    const memory = used?.memory ?? tree.rss;
+    const limit = Math.min(used?.memoryLimit ?? memTotal, memTotal || Number.POSITIVE_INFINITY);
     return {
       container_id: id,
-      cpu_percent: Math.max(0, ((b.ticks - a.ticks) / CLK_TCK / secs) * 100),
-      memory_usage_bytes: b.rss,
-      memory_limit_bytes: memTotal,
-      memory_percent: memTotal ? (b.rss / memTotal) * 100 : 0,
-      pids: b.pids,
-      pids_limit: null,
+      cpu_percent: Math.max(0, ((b - a) / secs) * 100),
+      memory_usage_bytes: memory,
+      memory_limit_bytes: limit,
+      memory_percent: limit ? (memory / limit) * 100 : 0,
+      pids: used?.pids ?? tree.pids,
+      pids_limit: used?.pidsLimit ?? null,
       read_at: new Date().toISOString(),
     };
   }
@@ -537,13 +633,14 @@ export class LocalRuntime implements ContainerRuntime {
     const running = isAlive(rec.pid);
     const hosted = rec.host_pid !== undefined;
     const reachable = running ? (hosted ? this.#hosted.has(id) : await probeSocket(rec.endpoint)) : false;
+    const oomKills = groupsOf(rec)?.oomKills() ?? null;
     return {
       container_id: id,
       experiment_id: rec.experiment_id,
       running,
       status: running ? 'running' : 'exited',
-      oom_killed: false,
-      oom_kill_count: null,
+      oom_killed: (oomKills ?? 0) > 0,
+      oom_kill_count: oomKills,
       exit_code: null,
       reason: running
         ? reachable
@@ -571,6 +668,8 @@ export class LocalRuntime implements ContainerRuntime {
     await stopGroup(rec.pid);
     lifeline?.destroy();
     if (rec.zygote) await (await this.#zygote)?.revoke(rec.container_id).catch(() => undefined);
+    // Whatever is left in its cgroups ends with them.
+    await groupsOf(rec)?.remove();
     releaseEndpoint(rec.endpoint, rec.socket_path);
     rmSync(file, { force: true });
     if (options.removeWorkDir) rmSync(rec.work_dir, { recursive: true, force: true });
@@ -644,4 +743,9 @@ export class LocalRuntime implements ContainerRuntime {
       .slice(-lines - 1)
       .join('\n');
   }
+}
+
+/** A container's cgroups, from its record. */
+function groupsOf(rec: LocalRecord): SandboxCgroups | undefined {
+  return rec.cgroups ? SandboxCgroups.fromRecord(rec.cgroups) : undefined;
 }

@@ -8,6 +8,7 @@ import {
   type ContainerSpec,
   CREATED_BY,
   containerLabels,
+  DEFAULT_CAPS,
   EXPERIMENT_MOUNT,
   LABELS,
   parseMemory,
@@ -17,9 +18,7 @@ import {
 export const SWARM_LABEL = 'peragus.runtime';
 
 export const SWARM_DEFAULTS = {
-  cpu: 1,
-  memory: 2 * 2 ** 30,
-  pids: 512,
+  ...DEFAULT_CAPS,
   tmpfsBytes: 512 * 2 ** 20,
   /** /experiment is a tmpfs too: nothing stays on a node once the task is gone. */
   workBytes: 1024 * 2 ** 20,

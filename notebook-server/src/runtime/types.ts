@@ -75,6 +75,9 @@ export function parseMemory(value: number | string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
+/** An experiment's caps where its spec names none (every runtime's default). */
+export const DEFAULT_CAPS = { cpu: 1, memory: 2 * 2 ** 30, pids: 512 } as const;
+
 export const ResourcesSchema = z
   .object({
     /** CPU cores (fractional allowed), enforced as a CFS quota. */
@@ -162,8 +165,22 @@ export interface CreateResult {
   image_id: string;
   /** What confines the experiment: a Docker container, a bubblewrap sandbox, or nothing (say so). */
   isolation: Isolation;
+  /**
+   * Local runtime: the CPU, memory and pids caps and whether they are enforced (cgroups of a root
+   * host) or why not. Docker and Swarm always enforce theirs.
+   */
+  caps?: EnforcedCaps;
   /** The machine it runs on when that is not this host (swarm: the cluster node's name). */
   node?: string;
+}
+
+export interface EnforcedCaps {
+  cpu: number;
+  memory_bytes: number;
+  pids: number;
+  enforced: boolean;
+  /** Why they are not enforced (only when `enforced` is false). */
+  reason?: string;
 }
 
 export interface ExecOptions {

@@ -74,6 +74,22 @@ export const ContainerCreateOutput = {
   work_dir: z.string().describe('Host path of the experiment volume (/experiment inside).'),
   image: z.string(),
   image_id: z.string().describe('Content id of the image (pins the run).'),
+  isolation: z
+    .enum(['docker', 'bubblewrap', 'none'])
+    .optional()
+    .describe('What confines it: a Docker container, a bubblewrap sandbox, or nothing.'),
+  caps: z
+    .object({
+      cpu: z.number(),
+      memory_bytes: z.number(),
+      pids: z.number(),
+      enforced: z.boolean(),
+      reason: z.string().optional().describe('Why the caps are not enforced.'),
+    })
+    .optional()
+    .describe(
+      'Local runtime: its CPU, memory and pids caps and whether they are enforced (cgroups, root host only). Docker always enforces them.',
+    ),
 };
 export const ContainerExecOutput = {
   exit_code: z.number().int(),

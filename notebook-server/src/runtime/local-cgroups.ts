@@ -1,0 +1,264 @@
+// CPU, memory and pids caps for the local runtime's sandboxes, as Docker gives its containers: a
+// cgroup per sandbox in each of the cgroup v1 hierarchies that caps one of them (memory, cpu,
+// pids; cpuacct for the CPU it used), nested under this host's own cgroups. The sandbox's first
+// process joins them before bubblewrap starts (a shell in front of bwrap, `joinArgv`), so
+// everything it starts counts: the node, its cold kernels, container_exec's commands; kernels
+// the zygote forks into the sandbox join the cgroups of the sandbox's first process themselves
+// (peragus_pysd/nsjoin.py join_cgroups), before any experiment code runs.
+//
+// It needs a root host and cgroup v1 hierarchies (what Docker 20.10 runs on here). Elsewhere
+// `cgroupSupport` says why not, and the runtime reports the caps as not enforced.
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { type MemoryCgroupFiles, memoryCgroupFiles } from '../kernel/oom.ts';
+import { isAlive } from '../proc/process.ts';
+
+/** The caps of one sandbox: CPU cores (a CFS quota), memory bytes (no swap beyond), processes. */
+export interface SandboxCaps {
+  cpu: number;
+  memory: number;
+  pids: number;
+}
+
+/** The hierarchies a sandbox's cgroups are made in; cpuacct only counts (it caps nothing). */
+const CONTROLLERS = ['memory', 'cpu', 'pids', 'cpuacct'] as const;
+type Controller = (typeof CONTROLLERS)[number];
+const REQUIRED: Controller[] = ['memory', 'cpu', 'pids'];
+
+/** Where this host may make sandbox cgroups: a folder per hierarchy, or why it cannot. */
+export type CgroupSupport = { bases: Partial<Record<Controller, string>> } | { reason: string };
+
+const ROOT = '/sys/fs/cgroup';
+const CFS_PERIOD_US = 100_000;
+/** An empty sandbox cgroup older than this, with no sandbox of this host's, was left by a host that died. */
+const STALE_MS = 60_000;
+
+let probed: CgroupSupport | undefined;
+
+/**
+ * Whether sandbox cgroups can be made here, probed once: a root host whose memory, cpu and pids
+ * controllers are cgroup v1 hierarchies it can make folders in (`<own cgroup>/peragus`).
+ */
+export function cgroupSupport(): CgroupSupport {
+  probed ??= probe();
+  return probed;
+}
+
+function probe(): CgroupSupport {
+  if (process.getuid?.() !== 0) return { reason: 'the host is not root, and only root can make cgroups' };
+  let own: string;
+  try {
+    own = readFileSync('/proc/self/cgroup', 'utf8');
+  } catch (e) {
+    return { reason: `cannot read /proc/self/cgroup: ${(e as Error).message}` };
+  }
+  const bases: Partial<Record<Controller, string>> = {};
+  for (const line of own.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    const [controllers, path] = [m?.[1], m?.[2]];
+    if (!controllers || path === undefined) continue;
+    for (const c of controllers.split(',')) {
+      if ((CONTROLLERS as readonly string[]).includes(c))
+        bases[c as Controller] = join(ROOT, controllers, path, 'peragus');
+    }
+  }
+  const missing = REQUIRED.filter((c) => !bases[c]);
+  if (missing.length > 0) {
+    return {
+      reason: `no cgroup v1 hierarchy for ${missing.join(', ')} (cgroup v2 is not supported yet)`,
+    };
+  }
+  for (const [c, base] of Object.entries(bases)) {
+    try {
+      mkdirSync(base, { recursive: true });
+    } catch (e) {
+      if (REQUIRED.includes(c as Controller))
+        return { reason: `cannot make ${base}: ${(e as Error).message}` };
+      delete bases[c as Controller];
+    }
+  }
+  return { bases };
+}
+
+const ID = /^[a-z]+-[0-9a-f]{8,32}$/;
+
+/** One sandbox's cgroups: made with its caps, joined by its first process, removed with it. */
+export class SandboxCgroups {
+  /** The folder of each hierarchy's cgroup (kept in the container record, so any host finds them). */
+  readonly dirs: Partial<Record<Controller, string>>;
+
+  constructor(dirs: Partial<Record<Controller, string>>) {
+    this.dirs = dirs;
+  }
+
+  /** A sandbox's cgroups as its record names them (only sandbox cgroups under /sys/fs/cgroup). */
+  static fromRecord(dirs: Partial<Record<Controller, string>>): SandboxCgroups | undefined {
+    const ok = Object.values(dirs).every(
+      (d) => typeof d === 'string' && d.startsWith(`${ROOT}/`) && !d.includes('/../') && ID.test(basename(d)),
+    );
+    return ok ? new SandboxCgroups(dirs) : undefined;
+  }
+
+  /** Makes the cgroups of sandbox `id` (an id this host made) with `caps`. Throws when any step fails. */
+  static make(support: { bases: Partial<Record<Controller, string>> }, id: string, caps: SandboxCaps) {
+    if (!ID.test(id)) throw new Error(`"${id}" is not a sandbox id`);
+    const dirs: Partial<Record<Controller, string>> = {};
+    for (const [c, base] of Object.entries(support.bases)) dirs[c as Controller] = join(base, id);
+    const groups = new SandboxCgroups(dirs);
+    try {
+      for (const dir of Object.values(dirs)) mkdirSync(dir);
+      const memory = String(Math.floor(caps.memory));
+      groups.#write('memory', 'memory.limit_in_bytes', memory);
+      // No swap beyond the cap (Docker's MemorySwap = Memory), where swap is accounted.
+      groups.#write('memory', 'memory.memsw.limit_in_bytes', memory, true);
+      groups.#write('cpu', 'cpu.cfs_period_us', String(CFS_PERIOD_US));
+      groups.#write('cpu', 'cpu.cfs_quota_us', String(Math.max(1_000, Math.round(caps.cpu * CFS_PERIOD_US))));
+      groups.#write('pids', 'pids.max', String(caps.pids));
+    } catch (e) {
+      groups.removeEmpty();
+      throw new Error(`cannot cap the sandbox's resources: ${(e as Error).message}`);
+    }
+    return groups;
+  }
+
+  #write(c: Controller, file: string, value: string, optional = false): void {
+    const dir = this.dirs[c];
+    if (!dir) return;
+    try {
+      writeFileSync(join(dir, file), value);
+    } catch (e) {
+      if (!optional || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+
+  #read(c: Controller, file: string): number | null {
+    const dir = this.dirs[c];
+    if (!dir) return null;
+    try {
+      const n = Number(readFileSync(join(dir, file), 'utf8').trim());
+      return Number.isFinite(n) ? n : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The `cgroup.procs` file of each (a process writing its pid there joins). */
+  get procsFiles(): string[] {
+    return Object.values(this.dirs).map((d) => join(d, 'cgroup.procs'));
+  }
+
+  /**
+   * `argv` behind a shell that moves itself into these cgroups and then execs it (same pid), so
+   * bubblewrap and all it starts are capped from their first instruction. A failed join exits 125
+   * and runs nothing.
+   */
+  joinArgv(argv: string[]): string[] {
+    const script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+    return ['/bin/sh', '-c', script, 'peragus-cgroup-join', ...this.procsFiles, '--', ...argv];
+  }
+
+  /** Where the kernel's client reads OOM kills and the cap to name (kernel/oom.ts). */
+  get memoryFiles(): MemoryCgroupFiles[] {
+    return this.dirs.memory ? [memoryCgroupFiles(this.dirs.memory, 1)] : [];
+  }
+
+  /** What the sandbox uses now against its caps. */
+  usage(): {
+    memory: number | null;
+    memoryLimit: number | null;
+    pids: number | null;
+    pidsLimit: number | null;
+    cpuNs: number | null;
+  } {
+    return {
+      memory: this.#read('memory', 'memory.usage_in_bytes'),
+      memoryLimit: this.#read('memory', 'memory.limit_in_bytes'),
+      pids: this.#read('pids', 'pids.current'),
+      pidsLimit: this.#read('pids', 'pids.max'),
+      cpuNs: this.#read('cpuacct', 'cpuacct.usage'),
+    };
+  }
+
+  /** Processes the out-of-memory killer ended in the sandbox so far (null when unknown). */
+  oomKills(): number | null {
+    const dir = this.dirs.memory;
+    if (!dir) return null;
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(join(dir, 'memory.oom_control'), 'utf8'));
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The processes still in the sandbox (by its pids cgroup). */
+  members(): number[] {
+    const dir = this.dirs.pids ?? this.dirs.memory;
+    if (!dir) return [];
+    try {
+      return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Ends every process still in the sandbox (SIGKILL: the sandbox is already being torn down)
+   * and removes its cgroups. Resolves when they are gone or after `timeoutMs`.
+   */
+  async remove(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = this.members().filter(isAlive);
+      if (left.length === 0) break;
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // ended meanwhile
+        }
+      }
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.removeEmpty();
+  }
+
+  /** Removes the cgroups that are empty now (rmdir refuses one with a process in it). */
+  removeEmpty(): void {
+    for (const dir of Object.values(this.dirs)) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // still busy, or already gone
+      }
+    }
+  }
+}
+
+/**
+ * Removes sandbox cgroups left behind by a host that died: empty ones older than a minute (a
+ * cgroup with a process in it, or one just made for a sandbox starting now, is kept).
+ */
+export function removeStaleCgroups(support: CgroupSupport): void {
+  if (!('bases' in support)) return;
+  for (const base of Object.values(support.bases)) {
+    let names: string[];
+    try {
+      names = readdirSync(base);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!ID.test(name)) continue;
+      const dir = join(base, name);
+      try {
+        if (Date.now() - statSync(dir).mtimeMs < STALE_MS) continue;
+        if (readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '') continue;
+        rmdirSync(dir);
+      } catch {
+        // busy or gone
+      }
+    }
+  }
+}
