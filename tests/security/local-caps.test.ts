@@ -2,10 +2,19 @@
 // cgroup per sandbox, every process of the experiment runs in it (the kernel the zygote forks,
 // container_exec's commands, a restarted kernel), and experiment code cannot leave it or raise
 // its caps. Run for real: bubblewrap, the kernel zygote and the machine's cgroup v1 hierarchies.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupSupport } from '../../notebook-server/src/runtime/local-cgroups.ts';
+import { cgroupSupport, removeStaleCgroups } from '../../notebook-server/src/runtime/local-cgroups.ts';
 import { localIsolation } from '../../notebook-server/src/sandbox/bwrap.ts';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 
@@ -23,7 +32,8 @@ if (why) {
 const bases = 'bases' in support ? support.bases : {};
 
 /** The sandbox's cgroup folder in a hierarchy. */
-const dirOf = (controller: 'memory' | 'cpu' | 'pids', id: string) => join(bases[controller] as string, id);
+const dirOf = (controller: 'memory' | 'cpu' | 'pids', id: string) =>
+  join(bases[controller] as string, `peragus-${id}`);
 
 /**
  * A process's memory, cpu and pids cgroups as it sees them in the sandbox's cgroup namespace, whose
@@ -201,7 +211,10 @@ describe.skipIf(why !== null)('caps on local experiments', () => {
     await t.call('container_destroy', { container_id: made.container_id });
 
     // A notebook with no container: its kernel's own sandbox gets a cgroup of its own.
-    const kernelGroups = () => readdirSync(bases.memory as string).filter((n) => n.startsWith('kernel-'));
+    const kernelGroups = () =>
+      readdirSync(bases.memory as string)
+        .filter((n) => n.startsWith('peragus-kernel-'))
+        .map((n) => n.slice('peragus-'.length));
     const before = kernelGroups();
     const nb = (await t.call('notebook_create', { name: 'hosted', experiment_id: 'hosted-caps' })) as Json;
     const r = (await t.call('cell_add', {
@@ -224,4 +237,32 @@ describe.skipIf(why !== null)('caps on local experiments', () => {
     await t.call('notebook_delete', { session_id: nb.session_id });
     for (const c of ['memory', 'cpu', 'pids'] as const) expect(existsSync(dirOf(c, group))).toBe(false);
   }, 120_000);
+
+  it('removes the empty cgroups a dead host left, and nothing else', () => {
+    const base = bases.pids as string;
+    const left = join(base, 'peragus-local-00000000dead');
+    const fresh = join(base, 'peragus-local-00000000beef');
+    const busy = join(base, 'peragus-local-00000000cafe');
+    const other = join(base, 'peragus-not-a-sandbox');
+    for (const d of [left, fresh, busy, other]) mkdirSync(d);
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      writeFileSync(join(busy, 'cgroup.procs'), String(sleeper.pid));
+      const old = new Date(Date.now() - 10 * 60_000);
+      for (const d of [left, busy, other]) utimesSync(d, old, old);
+      removeStaleCgroups(support);
+      expect([left, fresh, busy, other].map(existsSync)).toEqual([false, true, true, true]);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+    for (const d of [fresh, busy, other]) {
+      for (let i = 0; i < 100 && existsSync(d); i++) {
+        try {
+          rmdirSync(d);
+        } catch {
+          spawnSync('sleep', ['0.05']);
+        }
+      }
+    }
+  });
 });

@@ -1,6 +1,8 @@
 // CPU, memory and pids caps for the local runtime's sandboxes, as Docker gives its containers: a
 // cgroup per sandbox in each of the cgroup v1 hierarchies that caps one of them (memory, cpu,
-// pids; cpuacct for the CPU it used), nested under this host's own cgroups. The sandbox's first
+// pids; cpuacct for the CPU it used), nested under this host's own cgroups and named
+// `peragus-<sandbox id>` (none is left when the last sandbox goes: the cgroup a host runs in can
+// still be removed by whoever made it, as the bench's CPU meter does). The sandbox's first
 // process joins them before bubblewrap starts (a shell in front of bwrap, `joinArgv`), so
 // everything it starts counts: the node, its cold kernels, container_exec's commands; kernels
 // the zygote forks into the sandbox join the cgroups of the sandbox's first process themselves
@@ -25,7 +27,7 @@ const CONTROLLERS = ['memory', 'cpu', 'pids', 'cpuacct'] as const;
 type Controller = (typeof CONTROLLERS)[number];
 const REQUIRED: Controller[] = ['memory', 'cpu', 'pids'];
 
-/** Where this host may make sandbox cgroups: a folder per hierarchy, or why it cannot. */
+/** Where this host may make sandbox cgroups (its own cgroup in each hierarchy), or why it cannot. */
 export type CgroupSupport = { bases: Partial<Record<Controller, string>> } | { reason: string };
 
 const ROOT = '/sys/fs/cgroup';
@@ -59,7 +61,7 @@ function probe(): CgroupSupport {
     if (!controllers || path === undefined) continue;
     for (const c of controllers.split(',')) {
       if ((CONTROLLERS as readonly string[]).includes(c))
-        bases[c as Controller] = join(ROOT, controllers, path, 'peragus');
+        bases[c as Controller] = join(ROOT, controllers, path);
     }
   }
   const missing = REQUIRED.filter((c) => !bases[c]);
@@ -68,12 +70,16 @@ function probe(): CgroupSupport {
       reason: `no cgroup v1 hierarchy for ${missing.join(', ')} (cgroup v2 is not supported yet)`,
     };
   }
+  // A cgroup made and removed again in each: what a sandbox will need.
+  const probeName = `${PREFIX}probe-${process.pid}`;
   for (const [c, base] of Object.entries(bases)) {
+    const dir = join(base, probeName);
     try {
-      mkdirSync(base, { recursive: true });
+      mkdirSync(dir);
+      rmdirSync(dir);
     } catch (e) {
       if (REQUIRED.includes(c as Controller))
-        return { reason: `cannot make ${base}: ${(e as Error).message}` };
+        return { reason: `cannot make a cgroup in ${base}: ${(e as Error).message}` };
       delete bases[c as Controller];
     }
   }
@@ -81,6 +87,9 @@ function probe(): CgroupSupport {
 }
 
 const ID = /^[a-z]+-[0-9a-f]{8,32}$/;
+/** A sandbox's cgroup is named this and its id; nothing else of the host's cgroup is touched. */
+const PREFIX = 'peragus-';
+const NAME = /^peragus-[a-z]+-[0-9a-f]{8,32}$/;
 
 /** One sandbox's cgroups: made with its caps, joined by its first process, removed with it. */
 export class SandboxCgroups {
@@ -94,7 +103,8 @@ export class SandboxCgroups {
   /** A sandbox's cgroups as its record names them (only sandbox cgroups under /sys/fs/cgroup). */
   static fromRecord(dirs: Partial<Record<Controller, string>>): SandboxCgroups | undefined {
     const ok = Object.values(dirs).every(
-      (d) => typeof d === 'string' && d.startsWith(`${ROOT}/`) && !d.includes('/../') && ID.test(basename(d)),
+      (d) =>
+        typeof d === 'string' && d.startsWith(`${ROOT}/`) && !d.includes('/../') && NAME.test(basename(d)),
     );
     return ok ? new SandboxCgroups(dirs) : undefined;
   }
@@ -103,7 +113,8 @@ export class SandboxCgroups {
   static make(support: { bases: Partial<Record<Controller, string>> }, id: string, caps: SandboxCaps) {
     if (!ID.test(id)) throw new Error(`"${id}" is not a sandbox id`);
     const dirs: Partial<Record<Controller, string>> = {};
-    for (const [c, base] of Object.entries(support.bases)) dirs[c as Controller] = join(base, id);
+    for (const [c, base] of Object.entries(support.bases))
+      dirs[c as Controller] = join(base, `${PREFIX}${id}`);
     const groups = new SandboxCgroups(dirs);
     try {
       for (const dir of Object.values(dirs)) mkdirSync(dir);
@@ -250,7 +261,7 @@ export function removeStaleCgroups(support: CgroupSupport): void {
       continue;
     }
     for (const name of names) {
-      if (!ID.test(name)) continue;
+      if (!NAME.test(name)) continue;
       const dir = join(base, name);
       try {
         if (Date.now() - statSync(dir).mtimeMs < STALE_MS) continue;
