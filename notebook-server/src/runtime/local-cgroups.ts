@@ -14,6 +14,13 @@ import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSyn
 import { basename, join } from 'node:path';
 import { type MemoryCgroupFiles, memoryCgroupFiles } from '../kernel/oom.ts';
 import { isAlive } from '../proc/process.ts';
+import {
+  ContainerRuntimeError,
+  DEFAULT_CAPS,
+  type EnforcedCaps,
+  parseMemory,
+  type Resources,
+} from './types.ts';
 
 /** The caps of one sandbox: CPU cores (a CFS quota), memory bytes (no swap beyond), processes. */
 export interface SandboxCaps {
@@ -270,6 +277,53 @@ export function removeStaleCgroups(support: CgroupSupport): void {
       } catch {
         // busy or gone
       }
+    }
+  }
+}
+
+/** A runtime's caps: its defaults, and the cgroups each sandbox gets where they can be made. */
+export class LocalCaps {
+  readonly #defaults: SandboxCaps;
+  #support: CgroupSupport | undefined;
+
+  /** `support`: where cgroups are made (default: probed at first use; `{ reason }` turns them off). */
+  constructor(
+    defaults: { cpu?: number; memory?: number | string; pids?: number } = {},
+    support?: CgroupSupport,
+  ) {
+    this.#defaults = {
+      cpu: defaults.cpu ?? DEFAULT_CAPS.cpu,
+      memory: defaults.memory !== undefined ? parseMemory(defaults.memory) : DEFAULT_CAPS.memory,
+      pids: defaults.pids ?? DEFAULT_CAPS.pids,
+    };
+    this.#support = support;
+  }
+
+  /** Probed once, when the first sandbox is made (and stale cgroups removed then). */
+  get support(): CgroupSupport {
+    if (!this.#support) {
+      this.#support = cgroupSupport();
+      removeStaleCgroups(this.#support);
+    }
+    return this.#support;
+  }
+
+  /** Sandbox `id`'s caps (`resources`, else the defaults), and its cgroups when they can be made. */
+  cap(id: string, resources: Resources | undefined): { caps: EnforcedCaps; groups?: SandboxCgroups } {
+    const limits = {
+      cpu: resources?.cpu ?? this.#defaults.cpu,
+      memory: resources?.memory !== undefined ? parseMemory(resources.memory) : this.#defaults.memory,
+      pids: resources?.pids ?? this.#defaults.pids,
+    };
+    const caps = { cpu: limits.cpu, memory_bytes: limits.memory, pids: limits.pids };
+    const support = this.support;
+    if (!('bases' in support)) return { caps: { ...caps, enforced: false, reason: support.reason } };
+    try {
+      return { caps: { ...caps, enforced: true }, groups: SandboxCgroups.make(support, id, limits) };
+    } catch (e) {
+      throw new ContainerRuntimeError('create_failed', (e as Error).message, {
+        fix: 'check that the host may write its cgroups under /sys/fs/cgroup',
+      });
     }
   }
 }

@@ -38,7 +38,7 @@ import {
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import { coldKernelSandbox, heldKernelSandbox, kernelSandboxId, SANDBOX_HOLDER } from './kernel-sandbox.ts';
-import { type CgroupSupport, cgroupSupport, removeStaleCgroups, SandboxCgroups } from './local-cgroups.ts';
+import { type CgroupSupport, LocalCaps, SandboxCgroups } from './local-cgroups.ts';
 import { runCommand, stopGroup, treeUsage, waitForExec } from './local-process.ts';
 import { nodeRoleArgv } from './node-role-command.ts';
 import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
@@ -67,7 +67,6 @@ import type {
   CopySource,
   CreateResult,
   DestroyOptions,
-  EnforcedCaps,
   ExecOptions,
   ExecResult,
   HealthResult,
@@ -81,11 +80,8 @@ import type {
 import {
   ContainerRuntimeError,
   containerLabels,
-  DEFAULT_CAPS,
   LABELS,
   parseContainerSpec,
-  parseMemory,
-  type Resources,
   withKernelOutput,
 } from './types.ts';
 import { diskCapOf } from './volume-cap.ts';
@@ -164,8 +160,8 @@ export class LocalRuntime implements ContainerRuntime {
   readonly #nodeSnapshot: boolean;
   readonly #log: Logger;
   readonly #hostSessions: HostSessionServer | undefined;
-  readonly #defaults: { cpu: number; memory: number; pids: number };
-  #cgroupSupport: CgroupSupport | undefined;
+  /** Each sandbox's CPU, memory and pids caps (its cgroups). */
+  readonly #caps: LocalCaps;
   /** Containers whose sessions this process serves. */
   readonly #hosted = new Set<string>();
 
@@ -181,41 +177,7 @@ export class LocalRuntime implements ContainerRuntime {
     this.#hostSessions = localSessions === 'host' ? options.hostSessions : undefined;
     mkdirSync(this.#registry, { recursive: true });
     this.#isolation = options.isolation;
-    const d = options.defaultResources ?? {};
-    this.#defaults = {
-      cpu: d.cpu ?? DEFAULT_CAPS.cpu,
-      memory: d.memory !== undefined ? parseMemory(d.memory) : DEFAULT_CAPS.memory,
-      pids: d.pids ?? DEFAULT_CAPS.pids,
-    };
-    this.#cgroupSupport = options.cgroups;
-  }
-
-  /** Where this runtime makes its sandboxes' cgroups (probed once; stale ones removed then). */
-  get #cgroups(): CgroupSupport {
-    if (!this.#cgroupSupport) {
-      this.#cgroupSupport = cgroupSupport();
-      removeStaleCgroups(this.#cgroupSupport);
-    }
-    return this.#cgroupSupport;
-  }
-
-  /** A sandbox's caps (its spec's, else this runtime's defaults), and its cgroups when they can be made. */
-  #capped(id: string, resources: Resources | undefined): { caps: EnforcedCaps; groups?: SandboxCgroups } {
-    const limits = {
-      cpu: resources?.cpu ?? this.#defaults.cpu,
-      memory: resources?.memory !== undefined ? parseMemory(resources.memory) : this.#defaults.memory,
-      pids: resources?.pids ?? this.#defaults.pids,
-    };
-    const caps = { cpu: limits.cpu, memory_bytes: limits.memory, pids: limits.pids };
-    const support = this.#cgroups;
-    if (!('bases' in support)) return { caps: { ...caps, enforced: false, reason: support.reason } };
-    try {
-      return { caps: { ...caps, enforced: true }, groups: SandboxCgroups.make(support, id, limits) };
-    } catch (e) {
-      throw new ContainerRuntimeError('create_failed', (e as Error).message, {
-        fix: 'check that the host may write its cgroups under /sys/fs/cgroup',
-      });
-    }
+    this.#caps = new LocalCaps(options.defaultResources, options.cgroups);
   }
 
   /** The argv and environment of an experiment process: sandboxed and scrubbed. */
@@ -339,7 +301,7 @@ export class LocalRuntime implements ContainerRuntime {
     const zygote = owner ? await this.#kernelZygote() : null;
     // The default caps, as for an experiment whose spec names none.
     const id = kernelSandboxId();
-    const { groups } = this.#capped(id, undefined);
+    const { groups } = this.#caps.cap(id, undefined);
     if (!owner || !zygote) {
       const sandbox = { workDir, home: this.home, readOnly: [pysdCacheDir(this.home)] };
       return coldKernelSandbox(env, owner, sandbox, groups);
@@ -376,8 +338,6 @@ export class LocalRuntime implements ContainerRuntime {
     }
     const layout = experimentLayout(this.home, experimentId);
     const containerId = `${LOCAL_ID_PREFIX}${randomBytes(6).toString('hex')}`;
-    // Its cgroups first: every process of the sandbox starts inside them.
-    const { caps, groups } = this.#capped(containerId, spec.resources);
     const logDir = join(layout.root, 'logs');
     prepareVolume(layout.workDir, this.#owner);
     mkdirSync(logDir, { recursive: true });
@@ -411,6 +371,13 @@ export class LocalRuntime implements ContainerRuntime {
       // Kernels cap each file they write at the volume cap (volume-cap.ts: what the local runtime can do).
       PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
     };
+    // Its cgroups before its first process: everything of the sandbox starts inside them.
+    const { caps, groups } = await Promise.resolve()
+      .then(() => this.#caps.cap(containerId, spec.resources))
+      .catch(async (e: Error) => {
+        if (sockets) await zygote?.revoke(containerId).catch(() => undefined);
+        throw e;
+      });
     const sandboxed = this.#sandboxed(
       cmd,
       layout.workDir,
