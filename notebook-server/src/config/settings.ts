@@ -228,6 +228,13 @@ export const SETTINGS = {
     'the Python of the PySD kernels',
     'kernel',
   ),
+  memoryCgroup: setting(
+    'PERAGUS_MEMORY_CGROUP',
+    text(),
+    "this process's own",
+    'the cgroup v1 memory folder whose OOM kills tell why a kernel died (the local runtime sets it for the experiments it caps)',
+    'kernel',
+  ),
   kernelZygote: setting(
     'PERAGUS_KERNEL_ZYGOTE',
     text(),

@@ -3,6 +3,7 @@
 // killed by SIGKILL while that count went up was killed by the OOM killer,
 // and the error names the cap instead of a bare signal.
 import { readFileSync } from 'node:fs';
+import { readSetting } from '../config/index.ts';
 
 /** Where a memory cgroup counts OOM kills and keeps its cap (v2 or v1 file names). */
 export interface MemoryCgroupFiles {
@@ -17,8 +18,15 @@ export function memoryCgroupFiles(dir: string, version: 1 | 2): MemoryCgroupFile
     : { events: `${dir}/memory.oom_control`, limit: `${dir}/memory.limit_in_bytes` };
 }
 
-/** The cgroup this process runs in (a container's, when the kernel runs beside its node role). */
-const OWN = [memoryCgroupFiles('/sys/fs/cgroup', 2), memoryCgroupFiles('/sys/fs/cgroup/memory', 1)];
+/**
+ * The cgroup this process runs in (a container's, when the kernel runs beside its node role), or
+ * the one the local runtime named (a sandbox's is not the root its cgroup namespace shows).
+ */
+function own(): MemoryCgroupFiles[] {
+  const named = readSetting('memoryCgroup');
+  if (named) return [memoryCgroupFiles(named, 1)];
+  return [memoryCgroupFiles('/sys/fs/cgroup', 2), memoryCgroupFiles('/sys/fs/cgroup/memory', 1)];
+}
 
 function read(path: string): string | null {
   try {
@@ -29,7 +37,7 @@ function read(path: string): string | null {
 }
 
 /** OOM kills counted in our memory cgroup so far (null when no cgroup says). */
-export function oomKillCount(cgroup: MemoryCgroupFiles[] = OWN): number | null {
+export function oomKillCount(cgroup: MemoryCgroupFiles[] = own()): number | null {
   for (const files of cgroup) {
     const m = /^oom_kill (\d+)$/m.exec(read(files.events) ?? '');
     if (m) return Number(m[1]);
@@ -38,7 +46,7 @@ export function oomKillCount(cgroup: MemoryCgroupFiles[] = OWN): number | null {
 }
 
 /** Our memory cgroup's cap in bytes (null when there is none). */
-export function memoryCap(cgroup: MemoryCgroupFiles[] = OWN): number | null {
+export function memoryCap(cgroup: MemoryCgroupFiles[] = own()): number | null {
   for (const files of cgroup) {
     const text = read(files.limit)?.trim();
     if (!text || text === 'max') continue;
@@ -61,7 +69,7 @@ function mib(bytes: number): string {
 export function oomReason(
   exit: { code: number | null; signal: NodeJS.Signals | null },
   countBefore: number | null,
-  cgroup: MemoryCgroupFiles[] = OWN,
+  cgroup: MemoryCgroupFiles[] = own(),
 ): string | undefined {
   const killed = exit.signal === 'SIGKILL' || (exit.signal === null && exit.code === 128 + 9);
   if (!killed || countBefore === null) return undefined;

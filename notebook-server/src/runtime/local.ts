@@ -388,6 +388,8 @@ export class LocalRuntime implements ContainerRuntime {
         // The node stops when this process is gone (runtime/parent-watch.ts): its pid where
         // the node can see it, and always the lifeline on its stdin.
         ...parentWatchEnv(),
+        // Where the node tells an OOM kill of its kernels (its cgroup namespace shows only "/").
+        ...(groups?.dirs.memory ? { PERAGUS_MEMORY_CGROUP: groups.dirs.memory } : {}),
         ...(node ? LIFELINE_ENV : {}),
       },
       undefined,
