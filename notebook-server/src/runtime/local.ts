@@ -8,14 +8,14 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readSetting } from '../config/index.ts';
 import { kindInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
-import { isContainerRef, newExperimentId } from '../ids/index.ts';
+import { newExperimentId } from '../ids/index.ts';
 import {
   preloadOrWarn,
   startZygoteWithChecks,
@@ -38,8 +38,10 @@ import {
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
 import { coldKernelSandbox, heldKernelSandbox, kernelSandboxId, SANDBOX_HOLDER } from './kernel-sandbox.ts';
-import { type CgroupSupport, LocalCaps, SandboxCgroups } from './local-cgroups.ts';
-import { runCommand, stopGroup, treeUsage, waitForExec } from './local-process.ts';
+import { type CgroupSupport, LocalCaps, type SandboxCgroups } from './local-cgroups.ts';
+import { localHealth, localStats } from './local-inspect.ts';
+import { runCommand, stopGroup, waitForExec } from './local-process.ts';
+import { groupsOf, type LocalRecord, LocalRegistry, tailFile } from './local-record.ts';
 import { nodeRoleArgv } from './node-role-command.ts';
 import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
 import {
@@ -57,7 +59,6 @@ import {
   VOLUME,
   waitForEndpoint,
 } from './paths.ts';
-import { writeStateFile } from './state-file.ts';
 import type {
   ContainerInfo,
   ContainerRuntime,
@@ -90,27 +91,6 @@ import { copyIntoVolume, copyOutOfVolume } from './volume-copy.ts';
 /** Local container ids start with this (the orchestrator tells runtimes apart by it). */
 export const LOCAL_ID_PREFIX = 'local-';
 
-const CLK_TCK = 100;
-
-interface LocalRecord {
-  container_id: string;
-  experiment_id: string;
-  pid: number;
-  work_dir: string;
-  socket_path: string;
-  endpoint: string;
-  log_dir: string;
-  labels: Record<string, string>;
-  created_at: string;
-  env: Record<string, string>;
-  /** Registered with this runtime's kernel zygote (revoked on destroy). */
-  zygote?: boolean;
-  /** The host process that serves its sessions itself (no node process in its sandbox). */
-  host_pid?: number;
-  /** Its cgroups (CPU, memory and pids caps), by hierarchy. */
-  cgroups?: SandboxCgroups['dirs'];
-}
-
 export interface LocalRuntimeOptions {
   home?: string;
   readyTimeoutMs?: number;
@@ -139,7 +119,7 @@ export interface LocalRuntimeOptions {
 export class LocalRuntime implements ContainerRuntime {
   readonly kind = 'local' as const;
   readonly home: string;
-  readonly #registry: string;
+  readonly #records: LocalRegistry;
   readonly #readyTimeoutMs: number;
   #isolation: IsolationCheck | undefined;
   /**
@@ -167,7 +147,7 @@ export class LocalRuntime implements ContainerRuntime {
 
   constructor(options: LocalRuntimeOptions = {}) {
     this.home = options.home ?? peragusHome();
-    this.#registry = join(this.home, 'local-containers');
+    this.#records = new LocalRegistry(join(this.home, 'local-containers'));
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
     this.#nodePoolSize = options.nodePoolSize ?? readSetting('nodePoolSize');
     this.#sharedCache = options.sharedCache ?? readSetting('pysdSharedCache');
@@ -175,7 +155,6 @@ export class LocalRuntime implements ContainerRuntime {
     this.#log = options.log ?? createLogger();
     const localSessions = options.localSessions ?? readSetting('localSessions');
     this.#hostSessions = localSessions === 'host' ? options.hostSessions : undefined;
-    mkdirSync(this.#registry, { recursive: true });
     this.#isolation = options.isolation;
     this.#caps = new LocalCaps(options.defaultResources, options.cgroups);
   }
@@ -438,7 +417,7 @@ export class LocalRuntime implements ContainerRuntime {
       ...(hosts ? { host_pid: process.pid } : {}),
       ...(groups ? { cgroups: groups.dirs } : {}),
     };
-    this.#save(record);
+    this.#records.save(record);
     if (sockets && zygote) {
       // Kernel requests on the experiment's socket join the namespaces of this process's sandbox.
       // Its kernels join the cgroups of the sandbox's first process (its caps) before anything else.
@@ -481,7 +460,7 @@ export class LocalRuntime implements ContainerRuntime {
     } else if (node) {
       try {
         await waitForEndpoint(endpoint, this.#readyTimeoutMs, async () =>
-          isAlive(spawned) ? null : `exit; stderr: ${this.#tail(join(logDir, 'stderr.log'), 20)}`,
+          isAlive(spawned) ? null : `exit; stderr: ${tailFile(join(logDir, 'stderr.log'), 20)}`,
         );
       } catch (e) {
         // No half-made container is left behind.
@@ -502,7 +481,7 @@ export class LocalRuntime implements ContainerRuntime {
   }
 
   async exec(id: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const rec = this.#get(id);
+    const rec = this.#records.get(id);
     if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((c) => typeof c !== 'string')) {
       throw new ContainerRuntimeError('exec_failed', 'exec needs a non-empty command array of strings');
     }
@@ -542,13 +521,13 @@ export class LocalRuntime implements ContainerRuntime {
   }
 
   async cpIn(id: string, dest: string, source: CopySource): Promise<CopyInResult> {
-    const rec = this.#get(id);
+    const rec = this.#records.get(id);
     // No link in the volume is followed: not on the way, not at dest, not at a temp name.
     return copyIntoVolume(rec.work_dir, this.#owner, dest, source, asRuntimeError);
   }
 
   async cpOut(id: string, src: string, destHostPath?: string): Promise<CopyOutResult> {
-    const rec = this.#get(id);
+    const rec = this.#records.get(id);
     const { relative: rel } = resolveExperimentPath(src, 'src');
     const dest = destHostPath ?? join(dirname(rec.work_dir), 'out', rel);
     // Read through a no-follow descriptor: a link in the volume is refused, never copied through.
@@ -556,83 +535,34 @@ export class LocalRuntime implements ContainerRuntime {
   }
 
   async logs(id: string, options: LogsOptions = {}): Promise<LogsResult> {
-    const rec = this.#get(id);
+    const rec = this.#records.get(id);
     const tail = options.tail ?? 200;
     // A sandbox whose sessions this host serves holds no node role: its kernels' output is here.
     const kernels = this.#hosted.has(id) ? (this.#hostSessions?.kernelOutput(id, tail) ?? '') : '';
     const own = {
-      stdout: this.#tail(join(rec.log_dir, 'stdout.log'), tail),
-      stderr: this.#tail(join(rec.log_dir, 'stderr.log'), tail),
+      stdout: tailFile(join(rec.log_dir, 'stdout.log'), tail),
+      stderr: tailFile(join(rec.log_dir, 'stderr.log'), tail),
     };
     return withKernelOutput(own, kernels);
   }
 
   async stats(id: string): Promise<StatsResult> {
-    const rec = this.#get(id);
-    const groups = groupsOf(rec);
-    // CPU seconds used so far: the sandbox's cgroup counts every process in it, exited ones too.
-    const cpuSeconds = () => {
-      const ns = groups?.usage().cpuNs;
-      return ns != null ? ns / 1e9 : treeUsage(rec.pid).ticks / CLK_TCK;
-    };
-    const a = cpuSeconds();
-    const t0 = Date.now();
-    await new Promise((r) => setTimeout(r, 250));
-    const b = cpuSeconds();
-    const secs = (Date.now() - t0) / 1000;
-    const tree = treeUsage(rec.pid);
-    const used = groups?.usage();
-    const memTotal = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
-    const memory = used?.memory ?? tree.rss;
-    const limit = Math.min(used?.memoryLimit ?? memTotal, memTotal || Number.POSITIVE_INFINITY);
-    return {
-      container_id: id,
-      cpu_percent: Math.max(0, ((b - a) / secs) * 100),
-      memory_usage_bytes: memory,
-      memory_limit_bytes: limit,
-      memory_percent: limit ? (memory / limit) * 100 : 0,
-      pids: used?.pids ?? tree.pids,
-      pids_limit: used?.pidsLimit ?? null,
-      read_at: new Date().toISOString(),
-    };
+    return localStats(this.#records.get(id));
   }
 
   async health(id: string): Promise<HealthResult> {
-    const rec = this.#get(id);
-    const running = isAlive(rec.pid);
-    const hosted = rec.host_pid !== undefined;
-    const reachable = running ? (hosted ? this.#hosted.has(id) : await probeSocket(rec.endpoint)) : false;
-    const oomKills = groupsOf(rec)?.oomKills() ?? null;
-    return {
-      container_id: id,
-      experiment_id: rec.experiment_id,
-      running,
-      status: running ? 'running' : 'exited',
-      oom_killed: (oomKills ?? 0) > 0,
-      oom_kill_count: oomKills,
-      exit_code: null,
-      reason: running
-        ? reachable
-          ? 'running'
-          : hosted
-            ? `running, but its sessions are served by another host process (${rec.host_pid})`
-            : 'running, but the MCP endpoint does not accept connections'
-        : `the node process ${rec.pid} has exited; stderr: ${this.#tail(join(rec.log_dir, 'stderr.log'), 5)}`,
-      started_at: rec.created_at,
-      finished_at: null,
-      endpoint_reachable: reachable,
-    };
+    const rec = this.#records.get(id);
+    return localHealth(rec, async (hosted) => (hosted ? this.#hosted.has(id) : probeSocket(rec.endpoint)));
   }
 
   async destroy(id: string, options: DestroyOptions = {}): Promise<{ removed: boolean }> {
-    const file = join(this.#registry, `${id}.json`);
     const lifeline = this.#lifelines.get(id);
     this.#lifelines.delete(id);
-    if (!isContainerRef(id) || !existsSync(file)) {
+    const rec = this.#records.find(id);
+    if (!rec) {
       lifeline?.destroy();
       return { removed: false };
     }
-    const rec = JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
     if (this.#hosted.delete(id)) await this.#hostSessions?.close(id).catch(() => undefined);
     await stopGroup(rec.pid);
     lifeline?.destroy();
@@ -640,21 +570,14 @@ export class LocalRuntime implements ContainerRuntime {
     // Whatever is left in its cgroups ends with them.
     await groupsOf(rec)?.remove();
     releaseEndpoint(rec.endpoint, rec.socket_path);
-    rmSync(file, { force: true });
+    this.#records.remove(id);
     if (options.removeWorkDir) rmSync(rec.work_dir, { recursive: true, force: true });
     return { removed: true };
   }
 
   async list(labels: Record<string, string> = {}): Promise<ContainerInfo[]> {
     const infos: ContainerInfo[] = [];
-    for (const f of readdirSync(this.#registry)) {
-      if (!f.endsWith('.json')) continue;
-      let rec: LocalRecord;
-      try {
-        rec = JSON.parse(readFileSync(join(this.#registry, f), 'utf8')) as LocalRecord;
-      } catch {
-        continue;
-      }
+    for (const rec of this.#records.all()) {
       if (!Object.entries(labels).every(([k, v]) => rec.labels[k] === v)) continue;
       const running = isAlive(rec.pid);
       infos.push({
@@ -687,34 +610,4 @@ export class LocalRuntime implements ContainerRuntime {
     }
     return this.#hostSessions.transport(id);
   }
-
-  #get(id: string): LocalRecord {
-    const file = join(this.#registry, `${id}.json`);
-    if (!isContainerRef(id) || !existsSync(file)) {
-      throw new ContainerRuntimeError(
-        'not_found',
-        `no container "${id}": container_list shows the live ones`,
-      );
-    }
-    return JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
-  }
-
-  #save(rec: LocalRecord): void {
-    const file = join(this.#registry, `${rec.container_id}.json`);
-    writeStateFile(file, JSON.stringify(rec, null, 2));
-  }
-
-  #tail(path: string, lines: number): string {
-    if (!existsSync(path)) return '';
-    const text = readFileSync(path, 'utf8');
-    return text
-      .split('\n')
-      .slice(-lines - 1)
-      .join('\n');
-  }
-}
-
-/** A container's cgroups, from its record. */
-function groupsOf(rec: LocalRecord): SandboxCgroups | undefined {
-  return rec.cgroups ? SandboxCgroups.fromRecord(rec.cgroups) : undefined;
 }
