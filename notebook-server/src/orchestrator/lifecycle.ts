@@ -120,15 +120,7 @@ export function containerSpecFor(planId: string, plan: Plan, config: ExperimentC
   return {
     experiment_id: config.experiment_id,
     labels: { plan: planId },
-    ...(plan.resources
-      ? {
-          resources: {
-            ...(plan.resources.cpu !== undefined ? { cpu: plan.resources.cpu } : {}),
-            ...(plan.resources.memory !== undefined ? { memory: plan.resources.memory } : {}),
-            ...(plan.resources.disk !== undefined ? { disk: plan.resources.disk } : {}),
-          },
-        }
-      : {}),
+    ...(plan.resources ? { resources: plan.resources } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // The plan object of experiment_plan_run and `peragus run PLAN.json`, defined
 // once (its expansion into experiments is orchestrator/plan-expand.ts).
 import { z } from 'zod';
+import { ResourcesSchema } from '../runtime/types.ts';
 
 /** Past this many experiments a plan is refused outright (a 10^7-point grid is a mistake, not a plan). */
 export const MAX_PLAN_EXPERIMENTS = 10_000;
@@ -63,17 +64,9 @@ export const PlanInput = z
       .describe(
         'Experiments running at once (K, default 4); above PERAGUS_PLAN_APPROVE_PARALLEL the user is asked.',
       ),
-    resources: z
-      .object({
-        cpu: z.number().positive().optional().describe('CPU cores per experiment (fractional ok).'),
-        memory: z.union([z.number(), z.string()]).optional().describe('Bytes, or "512m" / "2g".'),
-        disk: z
-          .union([z.number(), z.string()])
-          .optional()
-          .describe('Volume size cap per experiment: bytes, or "512m" / "2g" (default 2g).'),
-      })
-      .optional()
-      .describe('Caps per experiment container, e.g. {"cpu": 1, "memory": "1g"}.'),
+    resources: ResourcesSchema.optional().describe(
+      'Caps per experiment, as container_create\'s: {"cpu": 1, "memory": "1g", "pids": 512, "disk": "2g"} (defaults 1 CPU, 2g, 512 processes, a 2g volume).',
+    ),
     runtime: z
       .enum(['local', 'docker', 'swarm'])
       .optional()
