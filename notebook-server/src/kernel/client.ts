@@ -67,6 +67,8 @@ export class KernelClient extends EventEmitter implements Kernel {
   #hbMisses = 0;
   #shutdownPromise: Promise<void> | undefined;
   #restarting: Promise<void> | undefined;
+  /** The kernel_info requests of the last readiness wait: their busy/idle never change the status. */
+  readonly #probes = new Set<string>();
   /** Set while we stop the process on purpose, so its exit is not a death. */
   #expectingExit = false;
 
@@ -124,6 +126,7 @@ export class KernelClient extends EventEmitter implements Kernel {
   waitReady(timeoutMs = 60_000): Promise<void> {
     this.info = undefined;
     this.#iopubSeen = false;
+    this.#probes.clear();
     return new Promise<void>((resolve, reject) => {
       const started = Date.now();
       let quick: NodeJS.Timeout | undefined;
@@ -150,9 +153,9 @@ export class KernelClient extends EventEmitter implements Kernel {
         }
       };
       const send = () => {
-        this.#channels
-          .send('shell', this.#codec.message('shell', 'kernel_info_request', {}))
-          .catch(() => undefined);
+        const probe = this.#codec.message('shell', 'kernel_info_request', {});
+        this.#probes.add(probe.header.msg_id);
+        this.#channels.send('shell', probe).catch(() => undefined);
       };
       const nudge = setInterval(send, READY_NUDGE_MS);
       const timer = setTimeout(() => {
@@ -344,7 +347,9 @@ export class KernelClient extends EventEmitter implements Kernel {
     const parent = parentId(message);
     if (message.channel === 'iopub') {
       this.#iopubSeen = true;
-      if (message.header.msg_type === 'status' && !this.#readyCheck && !this.#restarting) {
+      // A readiness probe answered late (after another made the kernel ready) is not the user's work.
+      const probe = parent !== undefined && this.#probes.has(parent);
+      if (message.header.msg_type === 'status' && !this.#readyCheck && !this.#restarting && !probe) {
         const state = (message.content as KernelMessage.IStatusMsg['content']).execution_state;
         if (state === 'busy' || state === 'idle') this.#setStatus(state);
       }
