@@ -387,6 +387,31 @@ describe.skipIf(!nobodyBwrap)('the kernels of a host that is not root', () => {
     expect(existsSync(join(nb.work_dir as string, 'mine.txt'))).toBe(true);
     for (const p of privateTmp) expect(existsSync(p)).toBe(false);
     for (const p of write) expect(existsSync(p)).toBe(false);
+    // Forked by the host's zygote (outside the sandbox's pid namespace: its parent reads as 0), with
+    // no capability left from the user namespaces it joined: it cannot undo the sandbox's mounts.
+    const forked = await call('cell_add', {
+      session_id: sid,
+      source: [
+        'import ctypes, json, os',
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        'status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)',
+        'caps = {k: status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")}',
+        'undone = [p for p in ("/home", "/root", "/tmp") if libc.umount2(p.encode(), 2) == 0]',
+        'remounted = libc.mount(b"none", b"/", None, 0x20 | 0x1000, None) == 0', // MS_REMOUNT|MS_BIND, rw
+        'print(json.dumps({"ppid": os.getppid(), "caps": caps, "undone": undone, "remounted": remounted}))',
+      ].join('\n'),
+      execute: true,
+    });
+    const inside = JSON.parse(
+      (forked.run as { outputs: { text?: string }[] }).outputs.map((o) => o.text ?? '').join(''),
+    ) as Json;
+    const none = '0000000000000000';
+    expect(inside).toEqual({
+      ppid: 0,
+      caps: { CapInh: none, CapPrm: none, CapEff: none, CapBnd: none, CapAmb: none, NoNewPrivs: '1' },
+      undone: [],
+      remounted: false,
+    });
     // Only root makes cgroups: the host says at start that its experiments' caps are not enforced.
     expect(served.stderr()).toMatch(/CPU, memory and pids caps are not enforced \(the host is not root/);
 
@@ -407,5 +432,35 @@ describe.skipIf(!nobodyBwrap)('the kernels of a host that is not root', () => {
     expect(ended.runs[0]).toMatchObject({ status: 'error', error: { ename: 'KeyboardInterrupt' } });
     const again = await call('cell_add', { session_id: sid, source: 'os.getpid()', execute: true });
     expect((again.run as { outputs: { text?: string }[] }).outputs[0]?.text).toBe(before);
+  }, 300_000);
+
+  it("an experiment's kernel is forked into its own sandbox too: the host user, its volume only, no capability", async () => {
+    const made = await call('container_create', { experiment_id: 'nonroot-box' });
+    expect(made).toMatchObject({ isolation: 'bubblewrap', caps: { enforced: false } });
+    const other = await call('notebook_create', { name: 'neighbour', experiment_id: 'nonroot-other' });
+    const nb = await call('notebook_create', { name: 'boxed', container_id: made.container_id });
+    const planted = `peragus-planted-${randomBytes(4).toString('hex')}`;
+    const write = [other.work_dir as string, REPO, '/etc'].map((d) => join(d, planted));
+    const cell = await call('cell_add', {
+      session_id: nb.session_id,
+      source: [
+        probe({ write: [...write, 'mine.txt'], read: [join(served.home, 'home/catalog.duckdb')] }),
+        'status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)',
+        'print(json.dumps({"ppid": os.getppid(), "eff": status["CapEff"].strip(), "bnd": status["CapBnd"].strip()}))',
+      ].join('\n'),
+      execute: true,
+    });
+    const out = cell.run as { status: string; outputs: { text?: string }[] };
+    expect(out.status).toBe('ok');
+    const [seen, proc] = out.outputs
+      .map((o) => o.text ?? '')
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Json);
+    expect(seen).toMatchObject({ uid: NOBODY, wrote: ['mine.txt'], read: [], net: false, secret: false });
+    expect(proc).toEqual({ ppid: 0, eff: '0000000000000000', bnd: '0000000000000000' });
+    for (const p of write) expect(existsSync(p)).toBe(false);
+    await call('container_destroy', { container_id: made.container_id });
   }, 300_000);
 });

@@ -110,8 +110,8 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     await containers.close();
     throw err;
   }
-  // A root host's are forked by the local runtime's zygote: started now, as a warm kernel was.
-  if (sandboxed?.owner && poolSize > 0 && options.warm !== 'local') containers.warm('local');
+  // They are forked by the local runtime's zygote: started now, as a warm kernel was.
+  if (sandboxed && poolSize > 0 && options.warm !== 'local') containers.warm('local');
   const kernels = new KernelService({
     sessions: notebook.sessions,
     events: notebook.events,

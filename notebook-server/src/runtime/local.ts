@@ -30,6 +30,7 @@ import { isAlive } from '../proc/process.ts';
 import {
   bwrapArgs,
   forkedChecks,
+  forkOwner,
   type IsolationCheck,
   localIsolation,
   SANDBOX_ENV,
@@ -275,13 +276,12 @@ export class LocalRuntime implements ContainerRuntime {
       where: "the session's work dir",
       what: 'the folder of its kernel files',
     });
-    // A host that is not root cannot move a forked kernel to another user; without the zygote
-    // (PERAGUS_KERNEL_ZYGOTE=0, or it failed to start) there is nothing to fork from.
-    const zygote = owner ? await this.#kernelZygote() : null;
+    // Without the zygote (PERAGUS_KERNEL_ZYGOTE=0, or it failed to start) there is nothing to fork from.
+    const zygote = await this.#kernelZygote();
     // The default caps, as for an experiment whose spec names none.
     const id = kernelSandboxId();
     const { groups } = this.#caps.cap(id, undefined);
-    if (!owner || !zygote) {
+    if (!zygote) {
       const sandbox = { workDir, home: this.home, readOnly: [pysdCacheDir(this.home)] };
       return coldKernelSandbox(env, owner, sandbox, groups);
     }
@@ -290,7 +290,7 @@ export class LocalRuntime implements ContainerRuntime {
       id,
       zygote,
       workDir,
-      owner,
+      owner: forkOwner(),
       env,
       holder,
       readyTimeoutMs: this.#readyTimeoutMs,
@@ -301,12 +301,12 @@ export class LocalRuntime implements ContainerRuntime {
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
     const spec = parseContainerSpec(input);
     const bwrapped = this.isolation.isolation === 'bubblewrap';
-    // Under bubblewrap the zygote forks each kernel into its experiment's sandbox (it joins the
-    // sandbox's namespaces and drops to the sandbox user), which needs a root host; a
-    // non-root host's sandboxed nodes start their kernels cold.
+    // Under bubblewrap the zygote forks each kernel into its experiment's sandbox: it joins the
+    // sandbox's namespaces and drops to the sandbox user under a root host, or keeps the host's
+    // user in the sandbox's user namespaces, without capabilities (nsjoin.py).
     // Without a command of its own, the container is an experiment's node role.
     const node = !spec.command;
-    const zygote = !node || (bwrapped && !this.#owner) ? null : await this.#kernelZygote();
+    const zygote = node ? await this.#kernelZygote() : null;
     const experimentId = spec.experiment_id ?? newExperimentId();
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
@@ -325,9 +325,9 @@ export class LocalRuntime implements ContainerRuntime {
     const err = openSync(join(logDir, 'stderr.log'), 'a');
     let zygoteSocket = zygote?.socketPath ?? '0';
     let sockets: [string, string][] | undefined;
-    if (zygote && bwrapped && this.#owner) {
+    if (zygote && bwrapped) {
       try {
-        sockets = [[await zygote.register(containerId, this.#owner), ZYGOTE_SOCKET_INSIDE]];
+        sockets = [[await zygote.register(containerId, forkOwner()), ZYGOTE_SOCKET_INSIDE]];
         zygoteSocket = ZYGOTE_SOCKET_INSIDE;
       } catch (e) {
         this.#log.warn(`peragus: ${experimentId}'s kernel starts cold: ${(e as Error).message}`);
@@ -441,7 +441,7 @@ export class LocalRuntime implements ContainerRuntime {
           experiment_id: experimentId,
           work_dir: layout.workDir,
           env: experimentEnv({ ...SANDBOX_ENV, ...experimentVars }),
-          owner: this.#owner as Owner,
+          owner: forkOwner(),
           fork: (request) => {
             const kernel = zygote.forkInto(containerId, request);
             // An OOM kill then names the sandbox's memory cap.

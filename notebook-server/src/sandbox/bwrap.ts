@@ -27,6 +27,14 @@ export function sandboxOwner(): Owner | undefined {
   return process.getuid?.() === 0 ? { uid: EXPERIMENT_UID, gid: EXPERIMENT_UID } : undefined;
 }
 
+/**
+ * Who a kernel the zygote forks into a sandbox runs as: the sandbox user under a root host; else
+ * this process's user, in the sandbox's user namespace (bubblewrap made it for this user).
+ */
+export function forkOwner(): Owner {
+  return sandboxOwner() ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
+
 export interface SandboxOptions {
   /** The one writable directory, at the same path inside. */
   workDir: string;

@@ -9,12 +9,22 @@ registered), :func:`enter_pid_namespace` makes the next fork land in its pid
 namespace, and :func:`enter` joins the others and drops to the experiment user
 exactly as ``setpriv --reuid --regid --clear-groups --no-new-privs
 --inh-caps=-all --bounding-set=-all`` does. Python 3.11 has no os.setns: ctypes.
+
+Under a host that is not root, bubblewrap makes the sandbox in user namespaces of
+its own (the host's user owns them): a kernel then joins those first (the outer
+one, which owns the sandbox's other namespaces, before them; the sandbox's own
+last), keeps the host's uid (mapped to itself inside) and drops every capability
+its user namespace gave it. The zygote cannot join the pid namespace for its
+children itself there (that needs its own user namespace's CAP_SYS_ADMIN), so
+zygote_sandbox forks a helper that does and clones the kernel as the zygote's
+child (:func:`clone_sibling`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
 from dataclasses import dataclass, field
 
@@ -24,6 +34,11 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+CLONE_PARENT = 0x00008000
+SIGCHLD = 17
+SYS_CLONE = 56  # x86_64
+NS_GET_PARENT = 0xB702  # _IO(0xb7, 0x2)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -70,14 +85,18 @@ class Sandbox:
     cgroups: list[str] = field(default_factory=list)
     # The kernel adds the filter of seccomp.py (a Docker container's: see there why).
     seccomp: bool = False
+    # The user namespaces between this process's and the sandbox's, outermost first (empty when
+    # the sandbox has none of its own: a root host's, a Docker container's).
+    users: list[int] = field(default_factory=list)
 
     def close(self) -> None:
-        for fd in self.fds.values():
+        for fd in [*self.fds.values(), *self.users]:
             try:
                 os.close(fd)
             except OSError:
                 pass
         self.fds = {}
+        self.users = []
 
 
 def _children(pid: int) -> list[int]:
@@ -136,11 +155,43 @@ def open_sandbox(
     return sandbox
 
 
+def _same_ns(a: int, b: os.stat_result) -> bool:
+    st = os.fstat(a)
+    return (st.st_dev, st.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _user_chain(init: int) -> list[int]:
+    """The user namespaces from the one below ours down to the sandbox's, outermost first."""
+    own = os.stat("/proc/self/ns/user")
+    fd = os.open(f"/proc/{init}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    if _same_ns(fd, own):
+        os.close(fd)
+        return []
+    chain = [fd]
+    try:
+        while True:
+            if len(chain) > 8:
+                raise SandboxError(f"the sandbox of process {init} is nested too deep in user namespaces")
+            try:
+                parent = fcntl.ioctl(chain[-1], NS_GET_PARENT)
+            except OSError as exc:
+                raise SandboxError(f"the user namespace of process {init} is not below this one: {exc}") from exc
+            if _same_ns(parent, own):
+                os.close(parent)
+                return list(reversed(chain))
+            chain.append(parent)
+    except BaseException:
+        for f in chain:
+            os.close(f)
+        raise
+
+
 def _pin(outer_pid: int, init: int, uid: int, gid: int, is_init: bool, cgroups: bool) -> Sandbox:
     for name in ("mnt", "pid", "net"):
         if _ns_id(init, name) == _ns_id("self", name):
             raise SandboxError(f"process {init} shares this process's {name} namespace: it is not a sandbox")
     fds: dict[str, int] = {}
+    users: list[int] = []
     try:
         for name in ("pid", "mnt", *(n for n, _ in NAMESPACES)):
             path = f"/proc/{init}/ns/{name}"
@@ -153,11 +204,15 @@ def _pin(outer_pid: int, init: int, uid: int, gid: int, is_init: bool, cgroups: 
         if is_init and os.stat(f"/proc/{init}/ns/mnt").st_ino != os.fstat(fds["mnt"]).st_ino:
             raise SandboxError(f"the sandbox of pid {outer_pid} ended while it was being opened")
         groups = cgroup_procs_of(init) if cgroups else []
+        users = _user_chain(init)
+        # Only a sandbox of this host's user: a kernel keeps the host's uid, mapped to itself.
+        if users and uid != os.geteuid():
+            raise SandboxError(f"a sandbox in a user namespace runs kernels as this user ({os.geteuid()}), not {uid}")
     except BaseException:
-        for fd in fds.values():
+        for fd in [*fds.values(), *users]:
             os.close(fd)
         raise
-    return Sandbox(init_pid=init, fds=fds, uid=uid, gid=gid, cgroups=groups)
+    return Sandbox(init_pid=init, fds=fds, uid=uid, gid=gid, cgroups=groups, users=users)
 
 
 def same_sandbox(peer_pid: int, sandbox: Sandbox) -> bool:
@@ -176,15 +231,40 @@ def enter_pid_namespace(sandbox: Sandbox) -> None:
     setns(sandbox.fds["pid"], CLONE_NEWPID)
 
 
-def _drop_capabilities_and_user(uid: int, gid: int) -> None:
+def enter_outer_user_namespace(sandbox: Sandbox) -> None:
+    """Joins the user namespace that owns the sandbox's others (a process never leaves it again)."""
+    setns(sandbox.users[0], CLONE_NEWUSER)
+
+
+def clone_sibling() -> int:
+    """fork(), but the child's parent is this process's parent (CLONE_PARENT): a helper in the
+    sandbox's user namespace makes the kernel the zygote's own child. Returns 0 in the child."""
+    _libc.syscall.restype = ctypes.c_long
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    pid = _libc.syscall(SYS_CLONE, ctypes.c_ulong(CLONE_PARENT | SIGCHLD), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+        return 0
+    err = ctypes.get_errno()
+    api.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return int(pid)
+
+
+def _drop_capabilities_and_user(uid: int | None, gid: int | None) -> None:
+    """Drops every capability; with a uid, becomes that user too (a root zygote's kernel). Without,
+    keeps its uid (in a user namespace, where joining gave it every capability there)."""
     last = int(open("/proc/sys/kernel/cap_last_cap").read())
     for cap in range(last + 1):
         _prctl(PR_CAPBSET_DROP, cap)
     _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    # A uid change from root clears the permitted and effective sets; clear the inheritable one too.
+    if uid is not None and gid is not None:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    # A uid change from root clears the permitted and effective sets; clear all three anyway.
     header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)()
     _check(_libc.capset(header, data), "capset")
@@ -200,9 +280,15 @@ def enter(sandbox: Sandbox) -> None:
         if name in sandbox.fds:
             setns(sandbox.fds[name], flag)
     setns(sandbox.fds["mnt"], CLONE_NEWNS)
+    # The sandbox's own user namespace last (the outer one was joined before the pid namespace).
+    for fd in sandbox.users[1:]:
+        setns(fd, CLONE_NEWUSER)
+    in_user_namespace = bool(sandbox.users)
     sandbox.close()
     os.chdir("/")
-    if os.geteuid() == 0 and sandbox.uid != 0:
+    if in_user_namespace:
+        _drop_capabilities_and_user(None, None)
+    elif os.geteuid() == 0 and sandbox.uid != 0:
         _drop_capabilities_and_user(sandbox.uid, sandbox.gid)
     else:
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
