@@ -1,7 +1,8 @@
 // The sandboxes the local runtime makes for one kernel each (LocalRuntime.kernelSandbox): the
-// kernels a host serves outside any container. Under a root host a holder keeps the sandbox open
-// and the kernel zygote forks each kernel into it, as the sandbox user; otherwise (a host that is
-// not root, no zygote) each kernel starts cold under a bubblewrap of its own.
+// kernels a host serves outside any container. A holder keeps the sandbox open and the kernel
+// zygote forks each kernel into it: as the sandbox user under a root host, else as the host's user
+// in the sandbox's user namespaces, without capabilities either way. Without the zygote each
+// kernel starts cold under a bubblewrap of its own.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readlinkSync, realpathSync } from 'node:fs';

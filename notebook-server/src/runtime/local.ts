@@ -259,9 +259,10 @@ export class LocalRuntime implements ContainerRuntime {
   /**
    * A sandbox of its own for one kernel this host serves outside any container (a host session's,
    * a Jupyter /api kernel's): an experiment's walls (no network, a read-only system, the home
-   * hidden, only `workDir` writable). Under a root host the kernel zygote forks the kernel into a
-   * sandbox a holder keeps open, and the kernel runs as the sandbox user with no capabilities;
-   * otherwise each kernel starts cold under a bubblewrap of its own. Null without bubblewrap.
+   * hidden, only `workDir` writable). The kernel zygote forks the kernel into a sandbox a holder
+   * keeps open; it runs as the sandbox user under a root host, else as the host's user in the
+   * sandbox's user namespaces, with no capabilities. Without the zygote each kernel starts cold
+   * under a bubblewrap of its own. Null without bubblewrap.
    */
   async kernelSandbox(workDir: string): Promise<KernelSandbox | null> {
     if (this.isolation.isolation !== 'bubblewrap') return null;
