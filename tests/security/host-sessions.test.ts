@@ -463,4 +463,17 @@ describe.skipIf(!nobodyBwrap)('the kernels of a host that is not root', () => {
     for (const p of write) expect(existsSync(p)).toBe(false);
     await call('container_destroy', { container_id: made.container_id });
   }, 300_000);
+
+  it('runs a plan: its model check and its two experiments, each in a sandbox of the host user's', async () => {
+    const content = readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8');
+    const done = await call('experiment_plan_run', {
+      model: { source: 'sir.mdl', content },
+      experiment: { type: 'single', metrics: [{ variable: 'Infected', stat: 'max' }] },
+      targets: [{ 'Contact Rate': 4 }, { 'Contact Rate': 8 }],
+      parallel_limit: 2,
+      runtime: 'local',
+      wait: true,
+    });
+    expect(done).toMatchObject({ finished: 2, total: 2 });
+  }, 300_000);
 });

@@ -44,6 +44,7 @@ import { signalGroup } from '../proc/process.ts';
 import { sharedCacheEnv } from '../runtime/paths.ts';
 import {
   bwrapArgs,
+  forkOwner,
   localIsolation,
   SANDBOX_ENV,
   sandboxOwner,
@@ -175,7 +176,9 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
     const stdin = JSON.stringify(request);
     const sandbox = { workDir: staging, home: input.home };
     const forked =
-      user && input.zygote ? await forkedCheck(input.zygote, user, sandbox, env, stdin, input) : undefined;
+      sandboxed && input.zygote
+        ? await forkedCheck(input.zygote, forkOwner(), sandbox, env, stdin, input)
+        : undefined;
     const python = [resolvePython(), '-m', 'peragus_pysd.plancheck'];
     const result =
       forked ??

@@ -186,12 +186,12 @@ let checked: IsolationCheck | undefined;
 
 /**
  * Whether model checks are forked from the kernel zygote into sandboxes of their own (its check
- * server then imports PySD's translators): bubblewrap, as probed (`check`) or else as configured,
- * under a root host.
+ * server then imports PySD's translators): bubblewrap, as probed (`check`) or else as configured.
+ * A check runs as the sandbox user under a root host, else as the host's user in the sandbox's
+ * user namespaces (nsjoin.py), without capabilities either way.
  */
 export function forkedChecks(check?: IsolationCheck): boolean {
-  const bwrap = check ? check.isolation === 'bubblewrap' : readSetting('sandbox') !== 'none';
-  return bwrap && sandboxOwner() !== undefined;
+  return check ? check.isolation === 'bubblewrap' : readSetting('sandbox') !== 'none';
 }
 
 /**
