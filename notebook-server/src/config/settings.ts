@@ -89,7 +89,7 @@ export const SETTINGS = {
     'PERAGUS_POOL_SIZE',
     whole(1, 0),
     '1',
-    'warm PySD kernels kept ready per experiment node, or per host where its own kernels are not sandboxed; a sandboxing root host with 1 or more starts its kernel zygote at once instead',
+    'warm PySD kernels kept ready per experiment node, or per host where its own kernels are not sandboxed; a sandboxing host with 1 or more starts its kernel zygote at once instead',
   ),
   nodePoolSize: setting(
     'PERAGUS_NODE_POOL_SIZE',
