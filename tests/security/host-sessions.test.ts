@@ -464,7 +464,7 @@ describe.skipIf(!nobodyBwrap)('the kernels of a host that is not root', () => {
     await call('container_destroy', { container_id: made.container_id });
   }, 300_000);
 
-  it('runs a plan: its model check and its two experiments, each in a sandbox of the host user's', async () => {
+  it("runs a plan: its model check and its two experiments, each in a sandbox of the host user's", async () => {
     const content = readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8');
     const done = await call('experiment_plan_run', {
       model: { source: 'sir.mdl', content },
