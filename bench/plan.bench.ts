@@ -10,6 +10,8 @@
 // - experiment_cpu_local / _docker: CPU-seconds of every process of that plan
 //   (host, node roles, kernels, zygote, model check; for Docker also the
 //   containers' cgroups and dockerd/containerd) divided by 24.
+// - plan_small_24_nonroot, experiment_cpu_local_nonroot: the local plan run by
+//   a host that is not root (`nobody`, when the bench runs as root).
 // - plan_lhs_8x200: 8 experiments × a 200-run SIR LHS, K = 2, against EMA's
 //   1,600-run LHS with MultiprocessingEvaluator(2); plan_lhs_speedup_k2: the same plan's
 //   wall at K = 1 over its wall at K = 2.
@@ -17,12 +19,23 @@
 //   fit to fixed + N × per-experiment.
 // Peers come from bench/peers/.venv (scripts/setup-bench.mjs).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { LABELS } from '../notebook-server/src/runtime/types.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
+import { asUser, NOBODY, nobodyCanSandbox, unprivilegedPython } from '../tests/helpers/unprivileged.ts';
 import { type BenchFigure, type BenchSuite, median, planEfficiency, r3, versus } from './lib.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -281,24 +294,31 @@ export function shimCpu(ids: Iterable<string>): Map<string, number> {
   return out;
 }
 
+/**
+ * One `peragus run` of `plan`; with `uid`, as that user (a host that is not root, through setpriv;
+ * its Peragus home and HOME a folder of its own, its Python one it can run).
+ */
 export async function ours(
   plan: Record<string, unknown>,
   runtime: 'local' | 'docker',
+  { uid }: { uid?: number } = {},
 ): Promise<Measured & { summary: PlanSummary }> {
   const home = mkdtempSync(join(tmpdir(), 'pb-'));
   const file = join(home, 'plan.json');
   writeFileSync(file, JSON.stringify({ ...plan, runtime }));
   const cpu = runtime === 'docker' ? new ContainerCpu(home) : undefined;
   cpu?.start();
+  const command = [process.execPath, join(REPO, 'bin/peragus.js'), 'run', file, '--json'];
+  let env: NodeJS.ProcessEnv = { PERAGUS_HOME: home, PERAGUS_RUNTIME: runtime };
+  if (uid !== undefined) {
+    const own = join(home, 'user');
+    mkdirSync(own);
+    chownSync(own, uid, uid);
+    chmodSync(home, 0o755);
+    env = { ...env, HOME: own, PERAGUS_HOME: join(own, 'home'), PERAGUS_PYTHON: unprivilegedPython() };
+  }
   try {
-    const m = await timed(
-      [process.execPath, join(REPO, 'bin/peragus.js'), 'run', file, '--json'],
-      {
-        PERAGUS_HOME: home,
-        PERAGUS_RUNTIME: runtime,
-      },
-      home,
-    );
+    const m = await timed(uid === undefined ? command : asUser(uid, command), env, home);
     const summary = JSON.parse(m.out) as PlanSummary;
     if (summary.finished !== summary.total) {
       const errors = [...new Set(summary.experiments.map((e) => e.error).filter(Boolean))];
@@ -432,6 +452,11 @@ export const suite: BenchSuite = async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pbench-'));
   const skipDocker = process.env.PERAGUS_BENCH_PLAN_DOCKER === '0';
   const docker = !skipDocker && dockerReason() === null;
+  const nonroot = nobodyCanSandbox();
+  if (!nonroot)
+    process.stderr.write(
+      '[bench] plan figures of a host that is not root not measured: needs root and user namespaces\n',
+    );
   if (!docker) {
     process.stderr.write(
       `[bench] plan Docker figures not measured: ${skipDocker ? 'PERAGUS_BENCH_PLAN_DOCKER=0' : dockerReason()}\n`,
@@ -478,6 +503,15 @@ export const suite: BenchSuite = async () => {
       log(
         `run ${i + 1}: EMA ${e.wall_s.toFixed(1)} s, local ${l.wall_s.toFixed(1)} s (${(l.cpu_s / 24).toFixed(2)} CPU-s/exp)`,
       );
+      if (nonroot) {
+        // The same plan on a host that is not root, as most modellers run it.
+        const n = await ours(teacupPlan(), 'local', { uid: NOBODY });
+        add('nonroot', n.wall_s);
+        add('nonroot_cpu', n.cpu_s / 24);
+        log(
+          `run ${i + 1}: local, not root, ${n.wall_s.toFixed(1)} s (${(n.cpu_s / 24).toFixed(2)} CPU-s/exp)`,
+        );
+      }
       if (docker) {
         const d = await ours(teacupPlan(), 'docker');
         add('docker', d.wall_s);
@@ -557,6 +591,21 @@ export const suite: BenchSuite = async () => {
       { name: 'plan_scaling_per_experiment', value: r3(f.per), unit: 's' },
       ...scale.map((n, i) => ({ name: `plan_scaling_n${n}`, value: r3(walls[i]!), unit: 's' })),
     ];
+    if (nonroot) {
+      figures.splice(
+        1,
+        0,
+        versus('plan_small_24_nonroot', 's', median(s.nonroot!), 'ema_workbench_mp2', ema, {
+          goal: '<= 2.0',
+        }),
+        {
+          name: 'experiment_cpu_local_nonroot',
+          value: r3(median(s.nonroot_cpu!)),
+          unit: 'CPU-s',
+          goal: '<= 0.4',
+        },
+      );
+    }
     if (docker) {
       figures.splice(
         1,

@@ -7,6 +7,7 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './sd-models.ts';
+import { asUser } from './unprivileged.ts';
 
 export interface Served {
   /** http://127.0.0.1:PORT/mcp */
@@ -28,9 +29,7 @@ export async function startServe(
   const { uid } = options;
   if (uid !== undefined) chownSync(home, uid, uid);
   const argv = [process.execPath, join(REPO, 'bin/peragus.js'), 'serve', '--port', '0'];
-  const [file, ...args] = (
-    uid === undefined ? argv : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv]
-  ) as [string, ...string[]];
+  const [file, ...args] = (uid === undefined ? argv : asUser(uid, argv)) as [string, ...string[]];
   const child: ChildProcess = spawn(file, args, {
     env: {
       ...process.env,

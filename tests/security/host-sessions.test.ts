@@ -27,6 +27,7 @@ import { breakoutAttempt } from '../helpers/code-model.ts';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
 import { type Served, startServe } from '../helpers/serve.ts';
+import { NOBODY, nobodyCanSandbox, unprivilegedPython } from '../helpers/unprivileged.ts';
 
 const check = localIsolation();
 const enabled = check.isolation === 'bubblewrap' && sandboxOwner() !== undefined;
@@ -283,46 +284,12 @@ describe.skipIf(!enabled)('the kernels a host serves itself run sandboxed', () =
   }, 300_000);
 });
 
-// A host that is not root cannot hand a forked kernel to another user: each of its kernels starts
-// cold under a bubblewrap of its own, as the host's user in the sandbox's user namespace.
-const NOBODY = 65534;
-const nobodyBwrap =
-  process.getuid?.() === 0 &&
-  spawnSync('setpriv', [
-    `--reuid=${NOBODY}`,
-    `--regid=${NOBODY}`,
-    '--clear-groups',
-    'bwrap',
-    '--ro-bind',
-    '/',
-    '/',
-    '--unshare-net',
-    'true',
-  ]).status === 0;
+// A host that is not root: its kernels run as its user, in the sandbox's user namespaces.
+const nobodyBwrap = nobodyCanSandbox();
 if (enabled && !nobodyBwrap) {
   const msg = 'bubblewrap does not run for an unprivileged user here (user namespaces)';
   if (process.env.CI) throw new Error(`the non-root host-kernel test must run in CI, but ${msg}`);
   process.stderr.write(`\n!!! non-root host kernel test SKIPPED: ${msg} !!!\n\n`);
-}
-
-/**
- * A Python the unprivileged user can run, with the kernel venv's packages: that venv's own Python
- * may sit under /root (pyenv), which such a user cannot enter. Debian's python3.11, same ABI.
- */
-function unprivilegedPython(): string {
-  const venv = join(REPO, 'test-artifacts/nonroot-python');
-  const python = join(venv, 'bin/python');
-  if (!existsSync(python)) {
-    const made = spawnSync('/usr/bin/python3.11', ['-m', 'venv', '--without-pip', venv], {
-      encoding: 'utf8',
-    });
-    if (made.status !== 0) throw new Error(`cannot make ${venv} from /usr/bin/python3.11: ${made.stderr}`);
-    const kernelVenv = join(REPO, 'kernels/pysd/.venv/lib/python3.11/site-packages');
-    const paths = `${kernelVenv}\n${join(REPO, 'kernels/pysd/python')}\n`;
-    writeFileSync(join(venv, 'lib/python3.11/site-packages/peragus.pth'), paths);
-    spawnSync('chmod', ['-R', 'a+rX', join(REPO, 'test-artifacts')]);
-  }
-  return python;
 }
 
 describe.skipIf(!nobodyBwrap)('the kernels of a host that is not root', () => {
