@@ -453,9 +453,15 @@ export class LocalRuntime implements ContainerRuntime {
         this.#hosted.add(containerId);
       } catch (e) {
         await this.destroy(containerId);
+        // A sandbox that ended by itself says why on its stderr (bubblewrap's, or the cgroup join's).
+        const ended = child.exitCode ?? child.signalCode;
+        const why =
+          ended === null
+            ? ''
+            : ` (its sandbox exited ${ended}: ${tailFile(join(logDir, 'stderr.log'), 5).trim()})`;
         throw new ContainerRuntimeError(
           'create_failed',
-          `cannot serve ${experimentId}'s sessions: ${(e as Error).message}`,
+          `cannot serve ${experimentId}'s sessions: ${(e as Error).message}${why}`,
         );
       }
     } else if (node) {
