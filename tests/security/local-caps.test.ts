@@ -166,20 +166,19 @@ describe.skipIf(why !== null).each(['host', 'node'])(
             .map(([k, v]) => [k, Number(v)]),
         ) as Record<string, number>;
       const before = stat();
+      // One CPU-second of work: at 0.5 of a core it cannot take less than 2 s of wall time, however
+      // idle the machine (uncapped, with a core free, it takes 1 s; a loaded machine only slows it).
       const r = await run(
         [
           'import time',
           'w, c = time.time(), time.process_time()',
-          'while time.time() - w < 2: pass',
-          'print((time.process_time() - c) / (time.time() - w))',
+          'while time.process_time() - c < 1.0: pass',
+          'print(time.time() - w)',
         ].join('\n'),
       );
-      const share = Number(text(r));
-      // 0.5 of a core: at most half of the wall time on the CPU (a free core would give ≈ 1.0).
-      expect(share).toBeGreaterThan(0.2);
-      expect(share).toBeLessThan(0.6);
+      expect(Number(text(r))).toBeGreaterThanOrEqual(1.9);
       const after = stat();
-      expect(after.nr_throttled! - before.nr_throttled!).toBeGreaterThanOrEqual(10);
+      expect(after.nr_throttled! - before.nr_throttled!).toBeGreaterThanOrEqual(1);
     }, 120_000);
 
     it('OOM-kills at the memory cap, names the cap, and a restarted kernel is capped again', async () => {

@@ -1,5 +1,6 @@
 // Process liveness and group signals, defined once (the local runtime, the
 // kernel zygote, stale kernel files, the host address).
+import { readFileSync } from 'node:fs';
 
 /** Signal 0 checks a pid without touching it; EPERM means it exists but is another user's: alive. */
 export function isAlive(pid: number): boolean {
@@ -9,6 +10,29 @@ export function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * When a process started (clock ticks after boot, field 22 of /proc/<pid>/stat): with its pid, which
+ * process it is. Undefined when there is none.
+ */
+export function processStart(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isFinite(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `pid` is still the process recorded with it: a pid recorded long ago may name another
+ * process by now (pids wrap around), which must never be signalled in its place. Without a
+ * recorded start, only whether a process has that pid.
+ */
+export function isSameProcess(pid: number, start: number | undefined): boolean {
+  return start === undefined ? isAlive(pid) : processStart(pid) === start;
 }
 
 /** Sends `sig` to the process group led by `pid`, or to `pid` alone when it leads none; quiet when gone. */

@@ -2,9 +2,8 @@
 // pids against their caps) and health (running, reachable, OOM kills).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from '../proc/process.ts';
 import { treeUsage } from './local-process.ts';
-import { groupsOf, type LocalRecord, tailFile } from './local-record.ts';
+import { groupsOf, isRunning, type LocalRecord, tailFile } from './local-record.ts';
 import type { HealthResult, StatsResult } from './types.ts';
 
 const CLK_TCK = 100;
@@ -43,7 +42,7 @@ export async function localHealth(
   rec: LocalRecord,
   reachable: (hosted: boolean) => Promise<boolean>,
 ): Promise<HealthResult> {
-  const running = isAlive(rec.pid);
+  const running = isRunning(rec);
   const hosted = rec.host_pid !== undefined;
   const answers = running ? await reachable(hosted) : false;
   const oomKills = groupsOf(rec)?.oomKills() ?? null;

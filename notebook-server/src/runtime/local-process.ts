@@ -6,15 +6,21 @@ import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { isAlive, signalGroup } from '../proc/process.ts';
 import type { ExecResult } from './types.ts';
 
-/** Kills the whole process group (kernels included); SIGKILL after graceMs. */
-export async function stopGroup(pid: number, graceMs = 5000): Promise<void> {
-  const signal = (sig: NodeJS.Signals) => signalGroup(pid, sig);
-  if (!isAlive(pid)) return;
+/**
+ * Kills the whole process group (kernels included); SIGKILL after graceMs. `alive`: whether `pid`
+ * is still the process meant (default: any process with that pid).
+ */
+export async function stopGroup(pid: number, graceMs = 5000, alive = () => isAlive(pid)): Promise<void> {
+  // Its group is still ours when no process has the pid: Linux reuses no pid its group still holds.
+  const signal = (sig: NodeJS.Signals) => {
+    if (alive() || !isAlive(pid)) signalGroup(pid, sig);
+  };
+  if (!alive()) return;
   signal('SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   signal('SIGKILL');
-  while (isAlive(pid) && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
+  while (alive() && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
 }
 
 export function runCommand(

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isContainerRef } from '../ids/index.ts';
+import { isSameProcess } from '../proc/process.ts';
 import { SandboxCgroups } from './local-cgroups.ts';
 import { writeStateFile } from './state-file.ts';
 import { ContainerRuntimeError } from './types.ts';
@@ -11,6 +12,8 @@ export interface LocalRecord {
   container_id: string;
   experiment_id: string;
   pid: number;
+  /** When that process started (proc/process.ts processStart): a reused pid is not it. */
+  pid_start?: number;
   work_dir: string;
   socket_path: string;
   endpoint: string;
@@ -79,6 +82,11 @@ export class LocalRegistry {
     }
     return records;
   }
+}
+
+/** Whether the container's first process still runs (that very process, not a later one with its pid). */
+export function isRunning(rec: LocalRecord): boolean {
+  return isSameProcess(rec.pid, rec.pid_start);
 }
 
 /** A container's cgroups, from its record. */

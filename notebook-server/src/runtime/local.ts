@@ -26,7 +26,7 @@ import {
   zygoteDisabled,
 } from '../kernel/zygote.ts';
 import { createLogger, type Logger } from '../log/index.ts';
-import { isAlive } from '../proc/process.ts';
+import { isAlive, processStart } from '../proc/process.ts';
 import {
   bwrapArgs,
   forkedChecks,
@@ -42,7 +42,7 @@ import { coldKernelSandbox, heldKernelSandbox, kernelSandboxId, SANDBOX_HOLDER }
 import { type CgroupSupport, LocalCaps, type SandboxCgroups } from './local-cgroups.ts';
 import { localHealth, localStats } from './local-inspect.ts';
 import { runCommand, stopGroup, waitForExec } from './local-process.ts';
-import { groupsOf, type LocalRecord, LocalRegistry, tailFile } from './local-record.ts';
+import { groupsOf, isRunning, type LocalRecord, LocalRegistry, tailFile } from './local-record.ts';
 import { nodeRoleArgv } from './node-role-command.ts';
 import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
 import {
@@ -407,6 +407,7 @@ export class LocalRuntime implements ContainerRuntime {
       container_id: containerId,
       experiment_id: experimentId,
       pid: spawned,
+      pid_start: processStart(spawned),
       work_dir: layout.workDir,
       socket_path: layout.socketPath,
       endpoint,
@@ -492,7 +493,7 @@ export class LocalRuntime implements ContainerRuntime {
     if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((c) => typeof c !== 'string')) {
       throw new ContainerRuntimeError('exec_failed', 'exec needs a non-empty command array of strings');
     }
-    if (!isAlive(rec.pid)) throw new ContainerRuntimeError('exec_failed', `container ${id} is not running`);
+    if (!isRunning(rec)) throw new ContainerRuntimeError('exec_failed', `container ${id} is not running`);
     let cwd = rec.work_dir;
     if (options.cwd) {
       const rel = inVolume(() => {
@@ -571,7 +572,7 @@ export class LocalRuntime implements ContainerRuntime {
       return { removed: false };
     }
     if (this.#hosted.delete(id)) await this.#hostSessions?.close(id).catch(() => undefined);
-    await stopGroup(rec.pid);
+    await stopGroup(rec.pid, undefined, () => isRunning(rec));
     lifeline?.destroy();
     if (rec.zygote) await (await this.#zygote)?.revoke(rec.container_id).catch(() => undefined);
     // Whatever is left in its cgroups ends with them.
@@ -586,7 +587,7 @@ export class LocalRuntime implements ContainerRuntime {
     const infos: ContainerInfo[] = [];
     for (const rec of this.#records.all()) {
       if (!Object.entries(labels).every(([k, v]) => rec.labels[k] === v)) continue;
-      const running = isAlive(rec.pid);
+      const running = isRunning(rec);
       infos.push({
         container_id: rec.container_id,
         experiment_id: rec.experiment_id,
