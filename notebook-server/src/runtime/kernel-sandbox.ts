@@ -63,7 +63,9 @@ export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSa
   const close = () => {
     closed ??= (async () => {
       holder.stdin?.destroy();
-      if (holder.pid) await stopGroup(holder.pid, 1_000);
+      // Only while the holder still runs: an ended one's pid may be another process's by now.
+      const running = () => holder.exitCode === null && holder.signalCode === null;
+      if (holder.pid) await stopGroup(holder.pid, 1_000, running);
       await zygote.revoke(id).catch(() => undefined);
       await groups?.remove();
     })();

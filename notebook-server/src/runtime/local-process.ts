@@ -56,7 +56,8 @@ export function runCommand(
     });
     const timer = setTimeout(() => {
       timedOut = true;
-      if (child.pid) void stopGroup(child.pid, 500);
+      if (child.pid)
+        void stopGroup(child.pid, 500, () => child.exitCode === null && child.signalCode === null);
     }, options.timeoutMs);
     child.once('error', (e) => {
       spawnError = e;
