@@ -27,6 +27,9 @@ describe('a local container whose pid was reused', () => {
     // Its sandbox ends, and another process (its own process group, as a sandbox's is) now has
     // the pid the record names: what a wrapped-around pid looks like.
     process.kill(-record.pid, 'SIGKILL');
+    // A start time counts clock ticks (10 ms): a pid comes round again only after a whole cycle of
+    // pids, so a real newcomer always starts ticks later; this one must too.
+    await new Promise((r) => setTimeout(r, 50));
     const newcomer = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
     const pid = newcomer.pid as number;
     writeFileSync(file, JSON.stringify({ ...record, pid }));
