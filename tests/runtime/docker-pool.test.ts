@@ -86,6 +86,8 @@ describe.skipIf(!enabled)('Docker warm pool (real Docker)', () => {
     const cid = created.container_id;
     expect(pooled).toContain(cid);
     expect(created.work_dir).toBe(join(t.home, 'experiments', 'pool-a', 'work'));
+    // The pool's containers carry Docker's default caps, and say so.
+    expect(created.caps).toEqual({ cpu: 1, memory_bytes: 2 * 2 ** 30, pids: 512, enforced: true });
     const listed = await rt.list({ team: 'blue' });
     expect(listed.map((c) => c.container_id)).toEqual([cid]);
     expect(listed[0]).toMatchObject({ experiment_id: 'pool-a', name: 'peragus-pool-a', running: true });

@@ -48,6 +48,7 @@ describe.skipIf(!enabled)('DockerRuntime (real Docker)', () => {
 
   it('creates a labelled container with its volume on the host', async () => {
     expect(box.container_id).toMatch(/^[0-9a-f]{64}$/);
+    expect(box.caps).toEqual({ cpu: 0.5, memory_bytes: 256 * 2 ** 20, pids: 128, enforced: true });
     expect(box.work_dir).toBe(join(home, 'experiments', `rt-${run}`, 'work'));
     expect(box.endpoint).toBe(join(box.work_dir, '.peragus', 'node.sock'));
     expect(box.image_id).toMatch(/^sha256:/);

@@ -50,6 +50,7 @@ import {
   EXPERIMENT_MOUNT,
   type ExecOptions,
   type ExecResult,
+  enforcedCaps,
   type HealthResult,
   type HostSessionServer,
   LABELS,
@@ -269,7 +270,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
     const layout = experimentLayout(this.home, experimentId);
     const pooled = await this.#fromPool(spec, image, imageInfo, experimentId, layout);
-    if (pooled) return pooled;
+    if (pooled) return { ...pooled, caps: enforcedCaps(this.#resourcesOf(spec)) };
 
     const sharedCache = sharedCacheEnv(this.home, undefined, this.#sharedCache);
     const mountCache = sharedCache !== '0' && existsSync(sharedCache);
@@ -304,6 +305,7 @@ export class DockerRuntime implements ContainerRuntime {
       image,
       image_id: imageInfo.Id,
       isolation: 'docker' as const,
+      caps: enforcedCaps(this.#resourcesOf(spec)),
     };
     if (hosted) {
       const containerEnv = { ...envRecord(imageInfo.Config.Env), ...env };

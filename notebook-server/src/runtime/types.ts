@@ -166,8 +166,8 @@ export interface CreateResult {
   /** What confines the experiment: a Docker container, a bubblewrap sandbox, or nothing (say so). */
   isolation: Isolation;
   /**
-   * Local runtime: the CPU, memory and pids caps and whether they are enforced (cgroups of a root
-   * host) or why not. Docker and Swarm always enforce theirs.
+   * The CPU, memory and pids caps and whether they are enforced: always by Docker; by the local
+   * runtime through cgroups of a root host, or not (and why).
    */
   caps?: EnforcedCaps;
   /** The machine it runs on when that is not this host (swarm: the cluster node's name). */
@@ -181,6 +181,11 @@ export interface EnforcedCaps {
   enforced: boolean;
   /** Why they are not enforced (only when `enforced` is false). */
   reason?: string;
+}
+
+/** Caps a runtime enforces itself (Docker's, Swarm's), as create() reports them. */
+export function enforcedCaps(r: { cpu: number; memory: number; pids: number }): EnforcedCaps {
+  return { cpu: r.cpu, memory_bytes: r.memory, pids: r.pids, enforced: true };
 }
 
 export interface ExecOptions {

@@ -88,7 +88,7 @@ export const ContainerCreateOutput = {
     })
     .optional()
     .describe(
-      'Local runtime: its CPU, memory and pids caps and whether they are enforced (cgroups, root host only). Docker always enforces them.',
+      'Its CPU, memory and pids caps and whether they are enforced: Docker always; the local runtime through cgroups on a root host, else not (reason says why).',
     ),
 };
 export const ContainerExecOutput = {
