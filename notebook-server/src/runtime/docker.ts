@@ -35,6 +35,7 @@ import {
   sharedCacheEnv,
 } from './paths.ts';
 import {
+  type CapLimits,
   type ContainerInfo,
   type ContainerRuntime,
   ContainerRuntimeError,
@@ -43,8 +44,8 @@ import {
   type CopyOutResult,
   type CopySource,
   type CreateResult,
+  capsOf,
   containerLabels,
-  DEFAULT_CAPS,
   type DestroyOptions,
   ENDPOINT_RELATIVE_PATH,
   EXPERIMENT_MOUNT,
@@ -57,7 +58,6 @@ import {
   type LogsOptions,
   type LogsResult,
   parseContainerSpec,
-  parseMemory,
   type StatsResult,
   type WarmHint,
 } from './types.ts';
@@ -66,10 +66,7 @@ import { DEFAULT_DISK_BYTES, diskCapOf, releaseVolume } from './volume-cap.ts';
 /** uid/gid of the `peragus` user baked into the experiment image. */
 export const IMAGE_UID = EXPERIMENT_UID;
 
-const DEFAULTS = {
-  ...DEFAULT_CAPS,
-  readyTimeoutMs: 60_000,
-};
+const READY_TIMEOUT_MS = 60_000;
 
 export interface DockerRuntimeOptions {
   /** A configured client; default: from DOCKER_HOST or /var/run/docker.sock. */
@@ -122,7 +119,7 @@ export class DockerRuntime implements ContainerRuntime {
   readonly home: string;
   readonly image: string;
   readonly #readyTimeoutMs: number;
-  readonly #defaults: { cpu: number; memory: number; pids: number };
+  readonly #defaults: CapLimits;
   readonly poolSize: number;
   /** Creates served by a hand-over from the warm pool (tests and the bench read it). */
   handedOver = 0;
@@ -143,13 +140,8 @@ export class DockerRuntime implements ContainerRuntime {
     this.docker = options.docker ?? new (dockerode())();
     this.home = resolve(options.home ?? peragusHome());
     this.image = options.image ?? defaultImage();
-    this.#readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
-    const d = options.defaultResources ?? {};
-    this.#defaults = {
-      cpu: d.cpu ?? DEFAULTS.cpu,
-      memory: d.memory !== undefined ? parseMemory(d.memory) : DEFAULTS.memory,
-      pids: d.pids ?? DEFAULTS.pids,
-    };
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    this.#defaults = capsOf(options.defaultResources);
     this.poolSize = options.poolSize ?? poolSizeFrom();
     const served = (options.dockerSessions ?? readSetting('dockerSessions')) === 'host';
     this.#sessions = new DockerSessions({
@@ -344,13 +336,8 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  #resourcesOf(spec: ContainerSpec): { cpu: number; memory: number; pids: number } {
-    return {
-      cpu: spec.resources?.cpu ?? this.#defaults.cpu,
-      memory:
-        spec.resources?.memory !== undefined ? parseMemory(spec.resources.memory) : this.#defaults.memory,
-      pids: spec.resources?.pids ?? this.#defaults.pids,
-    };
+  #resourcesOf(spec: ContainerSpec): CapLimits {
+    return capsOf(spec.resources, this.#defaults);
   }
 
   /** A hand-over from the warm pool when the spec fits a pooled container; else undefined. */

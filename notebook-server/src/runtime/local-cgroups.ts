@@ -12,22 +12,9 @@
 // `cgroupSupport` says why not, and the runtime reports the caps as not enforced.
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { type MemoryCgroupFiles, memoryCgroupFiles } from '../kernel/oom.ts';
+import { type MemoryCgroupFiles, memoryCgroupFiles, oomKillCount } from '../kernel/oom.ts';
 import { isAlive } from '../proc/process.ts';
-import {
-  ContainerRuntimeError,
-  DEFAULT_CAPS,
-  type EnforcedCaps,
-  parseMemory,
-  type Resources,
-} from './types.ts';
-
-/** The caps of one sandbox: CPU cores (a CFS quota), memory bytes (no swap beyond), processes. */
-export interface SandboxCaps {
-  cpu: number;
-  memory: number;
-  pids: number;
-}
+import { type CapLimits, ContainerRuntimeError, capsOf, type EnforcedCaps, type Resources } from './types.ts';
 
 /** The hierarchies a sandbox's cgroups are made in; cpuacct only counts (it caps nothing). */
 const CONTROLLERS = ['memory', 'cpu', 'pids', 'cpuacct'] as const;
@@ -46,7 +33,7 @@ let probed: CgroupSupport | undefined;
 
 /**
  * Whether sandbox cgroups can be made here, probed once: a root host whose memory, cpu and pids
- * controllers are cgroup v1 hierarchies it can make folders in (`<own cgroup>/peragus`).
+ * controllers are cgroup v1 hierarchies it can make cgroups in (beside it, in its own cgroup).
  */
 export function cgroupSupport(): CgroupSupport {
   probed ??= probe();
@@ -93,10 +80,12 @@ function probe(): CgroupSupport {
   return { bases };
 }
 
-const ID = /^[a-z]+-[0-9a-f]{8,32}$/;
-/** A sandbox's cgroup is named this and its id; nothing else of the host's cgroup is touched. */
+/** A sandbox id (`local-<hex>`, `kernel-<hex>`); its cgroup is named PREFIX and that id. */
+const ID_PATTERN = '[a-z]+-[0-9a-f]{8,32}';
+const ID = new RegExp(`^${ID_PATTERN}$`);
+/** Nothing else of the host's cgroup is touched. */
 const PREFIX = 'peragus-';
-const NAME = /^peragus-[a-z]+-[0-9a-f]{8,32}$/;
+const NAME = new RegExp(`^${PREFIX}${ID_PATTERN}$`);
 
 /** One sandbox's cgroups: made with its caps, joined by its first process, removed with it. */
 export class SandboxCgroups {
@@ -117,7 +106,7 @@ export class SandboxCgroups {
   }
 
   /** Makes the cgroups of sandbox `id` (an id this host made) with `caps`. Throws when any step fails. */
-  static make(support: { bases: Partial<Record<Controller, string>> }, id: string, caps: SandboxCaps) {
+  static make(support: { bases: Partial<Record<Controller, string>> }, id: string, caps: CapLimits) {
     if (!ID.test(id)) throw new Error(`"${id}" is not a sandbox id`);
     const dirs: Partial<Record<Controller, string>> = {};
     for (const [c, base] of Object.entries(support.bases))
@@ -199,14 +188,7 @@ export class SandboxCgroups {
 
   /** Processes the out-of-memory killer ended in the sandbox so far (null when unknown). */
   oomKills(): number | null {
-    const dir = this.dirs.memory;
-    if (!dir) return null;
-    try {
-      const m = /^oom_kill (\d+)$/m.exec(readFileSync(join(dir, 'memory.oom_control'), 'utf8'));
-      return m ? Number(m[1]) : null;
-    } catch {
-      return null;
-    }
+    return oomKillCount(this.memoryFiles);
   }
 
   /** The processes still in the sandbox (by its pids cgroup). */
@@ -283,7 +265,7 @@ export function removeStaleCgroups(support: CgroupSupport): void {
 
 /** A runtime's caps: its defaults, and the cgroups each sandbox gets where they can be made. */
 export class LocalCaps {
-  readonly #defaults: SandboxCaps;
+  readonly #defaults: CapLimits;
   #support: CgroupSupport | undefined;
 
   /** `support`: where cgroups are made (default: probed at first use; `{ reason }` turns them off). */
@@ -291,11 +273,7 @@ export class LocalCaps {
     defaults: { cpu?: number; memory?: number | string; pids?: number } = {},
     support?: CgroupSupport,
   ) {
-    this.#defaults = {
-      cpu: defaults.cpu ?? DEFAULT_CAPS.cpu,
-      memory: defaults.memory !== undefined ? parseMemory(defaults.memory) : DEFAULT_CAPS.memory,
-      pids: defaults.pids ?? DEFAULT_CAPS.pids,
-    };
+    this.#defaults = capsOf(defaults);
     this.#support = support;
   }
 
@@ -310,11 +288,7 @@ export class LocalCaps {
 
   /** Sandbox `id`'s caps (`resources`, else the defaults), and its cgroups when they can be made. */
   cap(id: string, resources: Resources | undefined): { caps: EnforcedCaps; groups?: SandboxCgroups } {
-    const limits = {
-      cpu: resources?.cpu ?? this.#defaults.cpu,
-      memory: resources?.memory !== undefined ? parseMemory(resources.memory) : this.#defaults.memory,
-      pids: resources?.pids ?? this.#defaults.pids,
-    };
+    const limits = capsOf(resources, this.#defaults);
     const caps = { cpu: limits.cpu, memory_bytes: limits.memory, pids: limits.pids };
     const support = this.support;
     if (!('bases' in support)) return { caps: { ...caps, enforced: false, reason: support.reason } };

@@ -20,10 +20,11 @@ export async function localStats(rec: LocalRecord): Promise<StatsResult> {
   await new Promise((r) => setTimeout(r, 250));
   const b = cpuSeconds();
   const secs = (Date.now() - t0) / 1000;
-  const tree = treeUsage(rec.pid);
   const used = groups?.usage();
+  // The process tree (a walk of /proc) only where the cgroups do not say.
+  const tree = used?.memory != null && used.pids != null ? undefined : treeUsage(rec.pid);
   const memTotal = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
-  const memory = used?.memory ?? tree.rss;
+  const memory = used?.memory ?? tree?.rss ?? 0;
   const limit = Math.min(used?.memoryLimit ?? memTotal, memTotal || Number.POSITIVE_INFINITY);
   return {
     container_id: rec.container_id,
@@ -31,7 +32,7 @@ export async function localStats(rec: LocalRecord): Promise<StatsResult> {
     memory_usage_bytes: memory,
     memory_limit_bytes: limit,
     memory_percent: limit ? (memory / limit) * 100 : 0,
-    pids: used?.pids ?? tree.pids,
+    pids: used?.pids ?? tree?.pids ?? 0,
     pids_limit: used?.pidsLimit ?? null,
     read_at: new Date().toISOString(),
   };

@@ -352,12 +352,14 @@ export class LocalRuntime implements ContainerRuntime {
       PERAGUS_DISK_CAP: String(diskCapOf(spec.resources)),
     };
     // Its cgroups before its first process: everything of the sandbox starts inside them.
-    const { caps, groups } = await Promise.resolve()
-      .then(() => this.#caps.cap(containerId, spec.resources))
-      .catch(async (e: Error) => {
-        if (sockets) await zygote?.revoke(containerId).catch(() => undefined);
-        throw e;
-      });
+    let capped: ReturnType<LocalCaps['cap']>;
+    try {
+      capped = this.#caps.cap(containerId, spec.resources);
+    } catch (e) {
+      if (sockets) await zygote?.revoke(containerId).catch(() => undefined);
+      throw e;
+    }
+    const { caps, groups } = capped;
     const sandboxed = this.#sandboxed(
       cmd,
       layout.workDir,

@@ -33,10 +33,12 @@ import {
   serviceSpec,
 } from './swarm-spec.ts';
 import {
+  type CapLimits,
   type ContainerInfo,
   ContainerRuntimeError,
   type ContainerSpec,
   CREATED_BY,
+  capsOf,
   LABELS,
   type LogsOptions,
   type LogsResult,
@@ -90,19 +92,14 @@ export class SwarmServices {
   readonly image: string | undefined;
   readonly #scheduleTimeoutMs: number;
   readonly #startTimeoutMs: number;
-  readonly #defaults: { cpu: number; memory: number; pids: number };
+  readonly #defaults: CapLimits;
 
   constructor(options: SwarmServicesOptions = {}) {
     this.docker = options.docker ?? swarmDockerFromEnv();
     this.image = options.image ?? readSetting('swarmImage');
     this.#scheduleTimeoutMs = options.scheduleTimeoutMs ?? 30_000;
     this.#startTimeoutMs = options.startTimeoutMs ?? 300_000;
-    const d = options.defaultResources ?? {};
-    this.#defaults = {
-      cpu: d.cpu ?? SWARM_DEFAULTS.cpu,
-      memory: d.memory ?? SWARM_DEFAULTS.memory,
-      pids: d.pids ?? SWARM_DEFAULTS.pids,
-    };
+    this.#defaults = capsOf(options.defaultResources, SWARM_DEFAULTS);
   }
 
   async create(

@@ -4,14 +4,15 @@
 import type Docker from 'dockerode';
 import { IMAGE_UID } from './docker.ts';
 import {
+  type CapLimits,
   ContainerRuntimeError,
   type ContainerSpec,
   CREATED_BY,
+  capsOf,
   containerLabels,
   DEFAULT_CAPS,
   EXPERIMENT_MOUNT,
   LABELS,
-  parseMemory,
 } from './types.ts';
 
 /** Label with the runtime that made a service (the Docker runtime's containers lack it). */
@@ -44,7 +45,7 @@ export interface ServiceInput {
   /** Entrypoint and Cmd of the image, when the spec has no command override. */
   imageEntrypoint: string[];
   imageCmd: string[];
-  defaults: { cpu: number; memory: number; pids: number };
+  defaults: CapLimits;
   /** The node role's command (after the image's entrypoint) and extra env: the hub's URL and token. */
   node?: { cmd: string[]; env: Record<string, string> };
   /** Where the host keeps this experiment's files (LABELS.workDir: whose experiment it is). */
@@ -78,9 +79,7 @@ export function networkSpec(experimentId: string): Docker.NetworkCreateOptions {
 
 export function serviceSpec(input: ServiceInput): Docker.CreateServiceOptions {
   const { experimentId, spec, image, defaults } = input;
-  const memory = spec.resources?.memory !== undefined ? parseMemory(spec.resources.memory) : defaults.memory;
-  const cpu = spec.resources?.cpu ?? defaults.cpu;
-  const pids = spec.resources?.pids ?? defaults.pids;
+  const { cpu, memory, pids } = capsOf(spec.resources, defaults);
   const role = spec.command ? 'custom' : 'node';
   const labels = {
     ...containerLabels(spec.labels, { experimentId, role, image }),

@@ -78,6 +78,28 @@ export function parseMemory(value: number | string): number {
 /** An experiment's caps where its spec names none (every runtime's default). */
 export const DEFAULT_CAPS = { cpu: 1, memory: 2 * 2 ** 30, pids: 512 } as const;
 
+/** Caps as a runtime applies them: CPU cores, memory bytes, processes. */
+export interface CapLimits {
+  cpu: number;
+  memory: number;
+  pids: number;
+}
+
+/**
+ * Caps from what is named (an experiment's `resources`, a runtime's default options), the rest
+ * from `defaults` (a runtime's; DEFAULT_CAPS for the runtime's own).
+ */
+export function capsOf(
+  named: { cpu?: number; memory?: number | string; pids?: number } | undefined,
+  defaults: CapLimits = DEFAULT_CAPS,
+): CapLimits {
+  return {
+    cpu: named?.cpu ?? defaults.cpu,
+    memory: named?.memory !== undefined ? parseMemory(named.memory) : defaults.memory,
+    pids: named?.pids ?? defaults.pids,
+  };
+}
+
 export const ResourcesSchema = z
   .object({
     /** CPU cores (fractional allowed), enforced as a CFS quota. */

@@ -52,6 +52,7 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 NAMESPACES = (("net", CLONE_NEWNET), ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("cgroup", CLONE_NEWCGROUP))
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 
 
 class SandboxError(RuntimeError):
@@ -89,8 +90,12 @@ class Sandbox:
     # the sandbox has none of its own: a root host's, a Docker container's).
     users: list[int] = field(default_factory=list)
 
+    def held_fds(self) -> list[int]:
+        """Every descriptor it holds open (its namespaces'), which a forked kernel keeps until it joins."""
+        return [*self.fds.values(), *self.users]
+
     def close(self) -> None:
-        for fd in [*self.fds.values(), *self.users]:
+        for fd in self.held_fds():
             try:
                 os.close(fd)
             except OSError:
@@ -239,7 +244,6 @@ def enter_outer_user_namespace(sandbox: Sandbox) -> None:
 def clone_sibling() -> int:
     """fork(), but the child's parent is this process's parent (CLONE_PARENT): a helper in the
     sandbox's user namespace makes the kernel the zygote's own child. Returns 0 in the child."""
-    _libc.syscall.restype = ctypes.c_long
     api = ctypes.pythonapi
     api.PyOS_BeforeFork()
     pid = _libc.syscall(SYS_CLONE, ctypes.c_ulong(CLONE_PARENT | SIGCHLD), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))

@@ -355,7 +355,7 @@ class Zygote:
                 others += [k.out_r for k in self.kernels.values() if k.out_r is not None]
                 others += [c.fileno() for c in self.pending]
                 for exp in self.experiments.values():
-                    others += [exp.server.fileno(), *(exp.sandbox.fds.values() if exp.sandbox else ()), *(exp.sandbox.users if exp.sandbox else ())]
+                    others += [exp.server.fileno(), *(exp.sandbox.held_fds() if exp.sandbox else ())]
                     others += [c.fileno() for c, _ in exp.waiting]
                 run_kernel(request, out_w, others)
             finally:

@@ -241,7 +241,7 @@ def _kernel_child(
     try:
         # The zygote's handler (its shutdown) must never run here.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _close_all_but({out_w, *sandbox.fds.values(), *sandbox.users})
+        _close_all_but({out_w, *sandbox.held_fds()})
         nsjoin.join_cgroups(sandbox.cgroups)
         nsjoin.enter(sandbox)
         nsjoin.die_with_parent(signal.SIGKILL)
