@@ -171,4 +171,76 @@ describe('a plan slot prepares its next experiment', () => {
       rec.restore();
     }
   }, 300_000);
+
+  it('and gives its slot to the next run while the last one is still being registered', async () => {
+    // K = 1 and a registration held up for a second: the next run starts meanwhile, yet two runs
+    // never overlap (the slot is the run's, not the registration's).
+    const rec = record();
+    const register = t.host.catalog.registerResult.bind(t.host.catalog);
+    const registered = new Map<string, number>();
+    t.host.catalog.registerResult = async (input, ...rest) => {
+      if (input.experiment_id.endsWith('-0')) await new Promise((r) => setTimeout(r, 1000));
+      try {
+        return await register(input, ...rest);
+      } finally {
+        registered.set(input.experiment_id, performance.now());
+      }
+    };
+    try {
+      const { plan_id, experiments } = await t.host.plans.start(plan(), SIR);
+      const summary = await t.host.plans.wait(plan_id);
+      expect(summary.finished).toBe(3);
+      const ids = experiments.map((e) => e.experiment_id);
+      const runs = ids.map(
+        (id) => rec.calls.find((c) => c.experiment === id && c.tool === 'pysd_experiment_run')!,
+      );
+      expect(runs[1]!.start).toBeLessThan(registered.get(ids[0]!)!);
+      for (let i = 0; i + 1 < runs.length; i++)
+        expect(runs[i + 1]!.start).toBeGreaterThanOrEqual(runs[i]!.end!);
+      // Each registered once, and nothing left running.
+      const rows = await t.call('catalog_query', {
+        sql: `SELECT experiment_id, count(*) AS n FROM experiments WHERE plan_id = '${plan_id}' AND status = 'finished' GROUP BY experiment_id`,
+      });
+      expect((rows.rows as { n: number }[]).map((r) => Number(r.n))).toEqual([1, 1, 1]);
+      expect(await t.host.containers.list()).toHaveLength(0);
+    } finally {
+      t.host.catalog.registerResult = register;
+      rec.restore();
+    }
+  }, 300_000);
+
+  it('and a retry after a failed registration waits for a free slot again', async () => {
+    // The first registration fails once: its retry is a new attempt that runs again, and with
+    // K = 1 that run never overlaps another one.
+    const rec = record();
+    const register = t.host.catalog.registerResult.bind(t.host.catalog);
+    let failed = false;
+    t.host.catalog.registerResult = async (input, ...rest) => {
+      if (!failed && input.experiment_id.endsWith('-0')) {
+        failed = true;
+        throw new Error('disk full (the test)');
+      }
+      return register(input, ...rest);
+    };
+    try {
+      const { plan_id, experiments } = await t.host.plans.start(
+        PlanInput.parse({ ...plan(), retries: 1 }),
+        SIR,
+      );
+      const summary = await t.host.plans.wait(plan_id);
+      expect(summary.finished).toBe(3);
+      const first = summary.experiments.find((e) => e.experiment_id === experiments[0]!.experiment_id);
+      expect(first?.attempts).toBe(2);
+      const runs = rec.calls
+        .filter((c) => c.tool === 'pysd_experiment_run')
+        .sort((a, b) => a.start - b.start);
+      expect(runs).toHaveLength(4);
+      for (let i = 0; i + 1 < runs.length; i++)
+        expect(runs[i + 1]!.start).toBeGreaterThanOrEqual(runs[i]!.end!);
+      expect(await t.host.containers.list()).toHaveLength(0);
+    } finally {
+      t.host.catalog.registerResult = register;
+      rec.restore();
+    }
+  }, 300_000);
 });

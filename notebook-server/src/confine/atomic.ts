@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fchownSync,
+  fsync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -28,6 +29,8 @@ export interface TempFile {
   readonly fd: number;
   /** Flushes (when `sync`), closes and renames the temp over `dest` (default: the target); on failure removes it. */
   commit(dest?: string): void;
+  /** commit(), with the flush on libuv's thread pool: the event loop goes on meanwhile. */
+  commitAsync(dest?: string): Promise<void>;
   /** Closes and removes the temp file; safe to call twice. */
   discard(): void;
 }
@@ -72,6 +75,18 @@ export function openTemp(target: string, options: TempOptions = {}): TempFile {
         throw err;
       }
     },
+    async commitAsync(dest = target) {
+      try {
+        if (options.sync ?? true) {
+          await new Promise<void>((ok, fail) => fsync(fd, (err) => (err ? fail(err) : ok())));
+        }
+        close();
+        renameSync(path, dest);
+      } catch (err) {
+        discard();
+        throw err;
+      }
+    },
   };
 }
 
@@ -88,12 +103,8 @@ export interface AtomicWriteOptions extends TempOptions {
   mkdir?: boolean;
 }
 
-/** Replaces `path` with `data` atomically (see the header). */
-export function writeFileAtomic(
-  path: string,
-  data: Uint8Array | string,
-  options: AtomicWriteOptions = {},
-): void {
+/** The temp file of an atomic write, filled and owned, ready to commit. */
+function filledTemp(path: string, data: Uint8Array | string, options: AtomicWriteOptions): TempFile {
   if (options.mkdir ?? true) mkdirSync(dirname(path), { recursive: true });
   const temp = openTemp(path, options);
   try {
@@ -103,5 +114,26 @@ export function writeFileAtomic(
     temp.discard();
     throw err;
   }
-  temp.commit();
+  return temp;
+}
+
+/** Replaces `path` with `data` atomically (see the header). */
+export function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): void {
+  filledTemp(path, data, options).commit();
+}
+
+/**
+ * writeFileAtomic whose flush waits on the thread pool, not the event loop: for writes a
+ * busy host makes often (a session's notebook on every cell change).
+ */
+export function writeFileAtomicAsync(
+  path: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  return filledTemp(path, data, options).commitAsync();
 }

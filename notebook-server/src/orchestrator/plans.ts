@@ -87,6 +87,31 @@ interface OneRun {
   planSignal: AbortSignal;
   onStep: (message: string, step: string, attempt: number) => void;
   deferTeardown: (teardown: Promise<void>) => void;
+  /** Waits for one of the plan's K slots (a retry after the slot was given up). */
+  holdSlot: () => Promise<void>;
+  /** Gives the slot up: the run is over. */
+  releaseSlot: () => void;
+}
+
+/** The plan's K slots: a counting semaphore, first come first served. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(count: number) {
+    this.#free = count;
+  }
+  acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
 }
 
 /** A catalog record that already holds this experiment's result: the plan never redoes it. */
@@ -319,9 +344,10 @@ export class PlanRunner {
 
   #launch(file: PlanFile, experiments: ExperimentConfig[]): void {
     const controller = new AbortController();
-    // Each slot listens once for its running attempt and once for the experiment it prepares:
-    // 2 × K listeners are the plan's own, not a leak (Node warns past 10).
-    setMaxListeners(Math.max(10, 2 * file.plan.parallel_limit + 2), controller.signal);
+    // Each experiment listens once for its attempt and once for the one it prepares, and up to
+    // 2 × K are under way (K running, K registering): 4 × K listeners are the plan's own, not a
+    // leak (Node warns past 10).
+    setMaxListeners(Math.max(10, 4 * file.plan.parallel_limit + 2), controller.signal);
     const listeners = new Set<(p: PlanProgress) => void>();
     const done = this.#run(file, experiments, controller.signal, listeners).finally(() =>
       this.#running.delete(file.plan_id),
@@ -345,19 +371,28 @@ export class PlanRunner {
       for (const l of [...listeners, ...this.#watchers]) l(progress);
     };
     const queue = [...experiments];
-    // Look-ahead: when an experiment's run starts, its slot prepares the next queued one
-    // (container, notebook, model loaded), so a slot goes from one run to the next with
-    // nothing in between (teardowns are deferred too). Prepared experiments wait here in
-    // queue order and go to whichever slot is free first: one that finished early never
-    // idles while a prepared experiment waits behind a long run.
+    // Slots: an experiment holds one of the K from its turn until its run is over; its export,
+    // copy-out, registration and teardown (no kernel time, mostly waiting on the disk) go on
+    // while the slot runs the next experiment. A retry takes a slot again.
+    // Look-ahead: when an experiment's run starts, the next queued one is prepared (container,
+    // notebook, model loaded), so a slot goes from one run to the next with nothing in between.
+    // Prepared experiments wait here in queue order and go to whichever slot is free first: one
+    // that finished early never idles while a prepared experiment waits behind a long run.
+    const slots = new Slots(Math.max(1, Math.min(file.plan.parallel_limit, experiments.length)));
     const ready: { config: ExperimentConfig; prepared: Promise<PreparedExperiment | undefined> }[] = [];
     const teardowns: Promise<void>[] = [];
-    const worker = async () => {
-      for (;;) {
-        const taken = ready.shift();
-        const config = taken?.config ?? queue.shift();
-        if (!config) return;
-        let asked = false; // one preparation per experiment, also when it is retried
+    const runExperiment = async (
+      config: ExperimentConfig,
+      prepared: Promise<PreparedExperiment | undefined> | undefined,
+    ) => {
+      let holding = true;
+      const releaseSlot = () => {
+        if (!holding) return;
+        holding = false;
+        slots.release();
+      };
+      let asked = false; // one preparation per experiment, also when it is retried
+      try {
         const outcome = await this.#runOne(
           {
             file,
@@ -366,8 +401,14 @@ export class PlanRunner {
             onStep: (message, step, attempt) =>
               emit({ experiment_id: config.experiment_id, message, step, attempt }),
             deferTeardown: (t) => teardowns.push(t),
+            holdSlot: async () => {
+              if (holding) return;
+              await slots.acquire();
+              holding = true;
+            },
+            releaseSlot,
           },
-          taken?.prepared,
+          prepared,
           () => {
             if (asked || signal.aborted) return;
             asked = true;
@@ -384,10 +425,22 @@ export class PlanRunner {
           message: `${config.experiment_id} ${outcome.status}`,
           step: outcome.status,
         });
+      } finally {
+        releaseSlot();
       }
     };
-    const k = Math.min(file.plan.parallel_limit, experiments.length);
-    await Promise.all(Array.from({ length: k }, worker));
+    const running: Promise<void>[] = [];
+    for (;;) {
+      await slots.acquire();
+      const taken = ready.shift();
+      const config = taken?.config ?? queue.shift();
+      if (!config) {
+        slots.release();
+        break;
+      }
+      running.push(runExperiment(config, taken?.prepared));
+    }
+    await Promise.all(running);
     await Promise.all(teardowns);
     const status = signal.aborted ? 'cancelled' : 'finished';
     this.#write({ ...file, status });
@@ -455,7 +508,7 @@ export class PlanRunner {
     takePrepared: () => Promise<PreparedExperiment | undefined> | undefined,
     onRunStart?: () => void,
   ): Promise<ExperimentOutcome> {
-    const { file, config, planSignal, onStep, deferTeardown } = run;
+    const { file, config, planSignal, onStep, deferTeardown, holdSlot, releaseSlot } = run;
     const started = Date.now();
     const base = { experiment_id: config.experiment_id, fixed: config.fixed };
     const finished = (attempt: number, computeMs: number): ExperimentOutcome => ({
@@ -472,6 +525,8 @@ export class PlanRunner {
     let lastError = '';
     const attempts = file.plan.retries + 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (planSignal.aborted) break;
+      await holdSlot();
       if (planSignal.aborted) break;
       const controller = new AbortController();
       const timer = setTimeout(
@@ -492,6 +547,7 @@ export class PlanRunner {
             }
           : {}),
         ...(onRunStart ? { onRunStart } : {}),
+        onRunDone: releaseSlot,
         planId: file.plan_id,
         plan: file.plan,
         config,

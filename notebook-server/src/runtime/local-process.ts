@@ -18,9 +18,13 @@ export async function stopGroup(pid: number, graceMs = 5000, alive = () => isAli
   if (!alive()) return;
   signal('SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  // Most processes are gone within milliseconds of the signal: look soon, then less often.
+  let wait = 2;
+  const pause = () => new Promise((r) => setTimeout(r, (wait = Math.min(wait * 2, 50))));
+  while (alive() && Date.now() < deadline) await pause();
   signal('SIGKILL');
-  while (alive() && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
+  wait = 2;
+  while (alive() && Date.now() < deadline + 2000) await pause();
 }
 
 export function runCommand(
