@@ -20,7 +20,10 @@ export async function stopGroup(pid: number, graceMs = 5000, alive = () => isAli
   const deadline = Date.now() + graceMs;
   // Most processes are gone within milliseconds of the signal: look soon, then less often.
   let wait = 2;
-  const pause = () => new Promise((r) => setTimeout(r, (wait = Math.min(wait * 2, 50))));
+  const pause = () => {
+    wait = Math.min(wait * 2, 50);
+    return new Promise((r) => setTimeout(r, wait));
+  };
   while (alive() && Date.now() < deadline) await pause();
   signal('SIGKILL');
   wait = 2;
