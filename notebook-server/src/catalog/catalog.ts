@@ -17,6 +17,7 @@ import {
   readArtifacts,
   readExperiment,
   readExperimentState,
+  readPlanStates,
   readLineage,
   readMetrics,
   readSummaries,
@@ -277,6 +278,11 @@ export class Catalog {
   /** Its status and result digest only (null when unknown): what "is it done?" needs. */
   getExperimentState(experimentId: string): Promise<ExperimentState | null> {
     return readExperimentState(this.#db, experimentId);
+  }
+
+  /** The status and result digest of every experiment of a plan, by experiment id (one query). */
+  getPlanStates(planId: string): Promise<Map<string, ExperimentState>> {
+    return readPlanStates(this.#db, planId);
   }
 
   /** The record with its metrics and artifact totals; null when unknown. */

@@ -88,6 +88,19 @@ export type ExperimentState = Pick<ExperimentRecord, 'status' | 'result_digest'>
  * (`readExperiment` casts JSON and converts five timestamps), asked several times per plan
  * experiment.
  */
+export async function readPlanStates(db: CatalogDb, planId: string): Promise<Map<string, ExperimentState>> {
+  const rows = await db.rows(
+    'SELECT experiment_id, status, result_digest FROM experiments WHERE plan_id = $1',
+    [planId],
+  );
+  return new Map(
+    rows.map((row) => [
+      String(row.experiment_id),
+      { status: String(row.status) as ExperimentStatus, result_digest: toText(row.result_digest) },
+    ]),
+  );
+}
+
 export async function readExperimentState(db: CatalogDb, id: string): Promise<ExperimentState | null> {
   const rows = await db.rows('SELECT status, result_digest FROM experiments WHERE experiment_id = $1', [id]);
   const row = rows[0];

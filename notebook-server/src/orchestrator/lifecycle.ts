@@ -185,13 +185,14 @@ export async function runExperimentLifecycle(
     }
     const experiment = parsed.data;
     step('run');
-    input.onRunStart?.();
-    const ran = await router.call(cid, 'pysd_experiment_run', {
+    const running = router.call(cid, 'pysd_experiment_run', {
       session_id: sessionId,
       model_id: session.model_id,
       experiment,
       output_format: plan.output_format,
     });
+    input.onRunStart?.();
+    const ran = await running;
     const runCount = Number(ran.run_count ?? 0);
     if (runCount > 0 && Number(ran.failed_runs ?? 0) >= runCount) {
       const first = (ran.errors as { error?: string }[] | undefined)?.[0]?.error ?? 'no error message';

@@ -87,6 +87,8 @@ interface OneRun {
   planSignal: AbortSignal;
   onStep: (message: string, step: string, attempt: number) => void;
   deferTeardown: (teardown: Promise<void>) => void;
+  /** Its result was registered before this run of the plan began: it is skipped. */
+  doneBefore: boolean;
   /** Waits for one of the plan's K slots (a retry after the slot was given up). */
   holdSlot: () => Promise<void>;
   /** Gives the slot up: the run is over. */
@@ -370,6 +372,10 @@ export class PlanRunner {
       this.#lastProgress.set(file.plan_id, progress);
       for (const l of [...listeners, ...this.#watchers]) l(progress);
     };
+    // What this plan's earlier runs registered, read once: only this run registers its
+    // experiments now, and registerResult refuses a second result anyway.
+    const before = await this.#deps.catalog.getPlanStates(file.plan_id);
+    const doneBefore = (id: string) => alreadyDone(before.get(id));
     const queue = [...experiments];
     // Slots: an experiment holds one of the K from its turn until its run is over; its export,
     // copy-out, registration and teardown (no kernel time, mostly waiting on the disk) go on
@@ -401,6 +407,7 @@ export class PlanRunner {
             onStep: (message, step, attempt) =>
               emit({ experiment_id: config.experiment_id, message, step, attempt }),
             deferTeardown: (t) => teardowns.push(t),
+            doneBefore: doneBefore(config.experiment_id),
             holdSlot: async () => {
               if (holding) return;
               await slots.acquire();
@@ -414,7 +421,9 @@ export class PlanRunner {
             asked = true;
             const upcoming = queue.shift();
             if (!upcoming) return;
-            const ahead = this.#prepare(file, upcoming, signal);
+            const ahead = doneBefore(upcoming.experiment_id)
+              ? Promise.resolve(undefined)
+              : this.#prepare(file, upcoming, signal);
             ahead.catch(() => undefined); // handled where it is used (its attempt fails, then retries)
             ready.push({ config: upcoming, prepared: ahead });
           },
@@ -456,14 +465,8 @@ export class PlanRunner {
     };
   }
 
-  /** Prepares an experiment ahead of its turn (none when it is already finished). */
-  async #prepare(
-    file: PlanFile,
-    config: ExperimentConfig,
-    signal: AbortSignal,
-  ): Promise<PreparedExperiment | undefined> {
-    const existing = await this.#deps.catalog.getExperimentState(config.experiment_id).catch(() => null);
-    if (alreadyDone(existing)) return undefined;
+  /** Prepares an experiment ahead of its turn. */
+  #prepare(file: PlanFile, config: ExperimentConfig, signal: AbortSignal): Promise<PreparedExperiment> {
     return prepareExperiment(
       this.#deps,
       { planId: file.plan_id, plan: file.plan, config, modelText: file.model_text },
@@ -518,10 +521,7 @@ export class PlanRunner {
       duration_ms: Date.now() - started,
       compute_ms: computeMs,
     });
-    const existing = await this.#deps.catalog.getExperimentState(config.experiment_id);
-    if (alreadyDone(existing)) {
-      return { ...base, status: 'skipped', attempts: 0, duration_ms: 0, compute_ms: 0 };
-    }
+    if (run.doneBefore) return { ...base, status: 'skipped', attempts: 0, duration_ms: 0, compute_ms: 0 };
     let lastError = '';
     const attempts = file.plan.retries + 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
