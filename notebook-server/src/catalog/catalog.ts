@@ -17,9 +17,9 @@ import {
   readArtifacts,
   readExperiment,
   readExperimentState,
-  readPlanStates,
   readLineage,
   readMetrics,
+  readPlanStates,
   readSummaries,
 } from './records.ts';
 import { ResultsIndex } from './results-index.ts';
