@@ -6,7 +6,8 @@
 # e2fsprogs (capped experiment volumes), and for the swarm lab
 # (scripts/swarm-lab.sh) Debian's docker-registry, iproute2, iptables (each
 # node's firewall for its experiments) and util-linux's nsenter, and openssl
-# (the hub's TLS test makes a throw-away certificate). Idempotent; needs root + apt.
+# (the hub's TLS test makes a throw-away certificate), strace (the test of which writes are
+# flushed to disk). Idempotent; needs root + apt.
 set -euo pipefail
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -18,6 +19,7 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 # mkfs.ext4: the size-capped experiment volume (runtime/volume-cap.ts).
 command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
 if [ ${#missing[@]} -eq 0 ]; then

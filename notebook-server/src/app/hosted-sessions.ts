@@ -29,6 +29,8 @@ export function hostedSessions(log: Logger): HostSessionServer {
         root: exp.work_dir,
         workDir: exp.work_dir,
         fileOwner: exp.owner,
+        // A scratch experiment (a plan's) does not flush its notebook on every change.
+        flush: !exp.scratch,
         // One experiment: one kernel started ahead (as a node does), no refill beside it.
         poolSize: 1,
         poolMaxStarts: 1,

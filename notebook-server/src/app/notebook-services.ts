@@ -30,6 +30,8 @@ export interface NotebookServicesOptions {
   kernel?: Omit<KernelPoolOptions, 'size' | 'maxStarts'>;
   /** Who owns the files sessions make in their work dirs: see SessionManagerOptions.fileOwner. */
   fileOwner?: Owner;
+  /** Whether sessions flush their writes to disk: see SessionManagerOptions.flush. */
+  flush?: boolean;
   /** Where sessions' kernels come from instead of the pool (which then starts none ahead). */
   kernelSource?: KernelSource;
 }
@@ -51,6 +53,7 @@ export async function createNotebookServices(options: NotebookServicesOptions): 
     kernelSource: options.kernelSource ?? ((o) => pool.acquire(o)),
     ...(options.workDir ? { workDir: options.workDir } : {}),
     ...(options.fileOwner ? { fileOwner: options.fileOwner } : {}),
+    ...(options.flush !== undefined ? { flush: options.flush } : {}),
   });
   const report = await sessions.reopenAll();
   for (const f of report.failed) {

@@ -51,7 +51,7 @@ export async function exportNotebook(
     const name = isFile ? posix.basename(target, '.src.md') : base;
     await withDirInside(workDir, dir, { ...where, create: true }, async (pinned, rel) => {
       const paths = await writeNotebookFiles(pinned, name, nb, (p, data) =>
-        writeFileAtomic(p, data, owner ? { owner } : {}),
+        writeFileAtomic(p, data, { ...(owner ? { owner } : {}), sync: session.flush }),
       );
       const at = (file: string) => (rel === '.' ? posix.basename(file) : `${rel}/${posix.basename(file)}`);
       const text = readFileSync(paths.srcmd, 'utf8');

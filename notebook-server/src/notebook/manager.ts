@@ -37,6 +37,12 @@ export interface SessionManagerOptions {
   workDir?: string;
   /** Who owns the files sessions make in their work dirs (the experiment's user, under a root server). */
   fileOwner?: Owner;
+  /**
+   * Whether each write of a session's notebook and record is flushed to disk (default true). False
+   * for a scratch experiment (a plan's): its results are registered, flushed, in the catalog, and
+   * a crash reruns it from the start, so its work dir's files are never read back after one.
+   */
+  flush?: boolean;
 }
 
 export interface CreateSessionOptions {
@@ -64,6 +70,7 @@ export class SessionManager {
   readonly #sessions = new Map<string, Session>();
   readonly #workDir: string | undefined;
   readonly #fileOwner: Owner | undefined;
+  readonly #flush: boolean;
 
   constructor(options: SessionManagerOptions) {
     this.root = resolve(options.root);
@@ -71,6 +78,7 @@ export class SessionManager {
     this.#kernelSource = options.kernelSource;
     this.#workDir = options.workDir === undefined ? undefined : resolve(options.workDir);
     this.#fileOwner = options.fileOwner;
+    this.#flush = options.flush ?? true;
   }
 
   async create(options: CreateSessionOptions): Promise<Session> {
@@ -102,6 +110,7 @@ export class SessionManager {
       kernelSource: this.#kernelSource,
       bus: this.bus,
       fileOwner: this.#fileOwner,
+      flush: this.#flush,
     });
     await session.save();
     const owner = this.#fileOwner ? { owner: this.#fileOwner } : {};
@@ -109,6 +118,7 @@ export class SessionManager {
     inDirInside(this.root, POINTERS, { ...IN_ROOT, create: true, ...owner }, (dir) =>
       writeFileAtomic(join(dir, `${id}.json`), `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`, {
         mkdir: false,
+        sync: this.#flush,
         ...owner,
       }),
     );
@@ -179,6 +189,7 @@ export class SessionManager {
           kernelSource: this.#kernelSource,
           bus: this.bus,
           fileOwner: this.#fileOwner,
+          flush: this.#flush,
         });
         this.#adopt(session, 'reopened');
         report.reopened.push(session);

@@ -61,6 +61,8 @@ export interface SessionOptions {
   bus: EventBus;
   /** Who owns the files the session makes in its work dir (the experiment's user, under a root server). */
   fileOwner?: Owner | undefined;
+  /** Whether its notebook's and record's writes are flushed to disk (SessionManagerOptions.flush). */
+  flush?: boolean;
 }
 
 export class Session implements QueueHost {
@@ -70,6 +72,8 @@ export class Session implements QueueHost {
   readonly createdAt: string;
   /** Who owns the files the session makes in its work dir (unset: this process's user). */
   readonly fileOwner: Owner | undefined;
+  /** Whether its writes are flushed to disk (its exports' too). */
+  readonly flush: boolean;
   name: string;
   readonly #notebookBase: string;
   #updatedAt: string;
@@ -82,13 +86,14 @@ export class Session implements QueueHost {
   readonly #queue: ExecutionQueue;
   #quietSave: NodeJS.Timeout | null = null;
 
-  constructor({ stored, kernelSource, bus, fileOwner }: SessionOptions) {
+  constructor({ stored, kernelSource, bus, fileOwner, flush = true }: SessionOptions) {
     const { record } = stored;
     this.id = record.id;
     this.experimentId = record.experiment_id;
     this.workDir = record.work_dir;
     this.createdAt = record.created_at;
     this.fileOwner = fileOwner;
+    this.flush = flush;
     this.name = record.name;
     this.#updatedAt = record.updated_at;
     this.#notebookBase = record.notebook_base;
@@ -102,6 +107,8 @@ export class Session implements QueueHost {
       () => ({ record: this.toRecord(), notebook: this.toNotebook() }),
       record.seq,
       fileOwner,
+      undefined,
+      flush,
     );
     this.#queue = new ExecutionQueue(this, kernelSource, record.work_dir);
     this.#slot = this.#queue.slot;

@@ -169,8 +169,10 @@ export class SessionStore {
     /** Owner of the files and directories made in the work dir (the experiment's user). */
     readonly owner?: Owner,
     seqBlock = 1000,
+    /** Flush each write to disk (false: a scratch experiment's session, see SessionManagerOptions.flush). */
+    readonly sync = true,
   ) {
-    this.#files = new UnchangedFiles(owner ? { owner } : {});
+    this.#files = new UnchangedFiles({ ...(owner ? { owner } : {}), sync });
     this.#snapshot = snapshot;
     this.#seqBlock = seqBlock;
     this.#seqReserved = initialSeq;
@@ -217,7 +219,7 @@ export class SessionStore {
         writeStateFile(
           join(dir, `${this.id}.seq`),
           String(seq + this.#seqBlock),
-          this.owner ? { owner: this.owner } : {},
+          { ...(this.owner ? { owner: this.owner } : {}), sync: this.sync },
         ),
       );
       this.#seqReserved = seq + this.#seqBlock;

@@ -125,6 +125,8 @@ export function containerSpecFor(planId: string, plan: Plan, config: ExperimentC
   return {
     experiment_id: config.experiment_id,
     labels: { plan: planId },
+    // Registered (flushed) in the catalog when done, rerun from the start after a crash.
+    scratch: true,
     ...(plan.resources ? { resources: plan.resources } : {}),
   };
 }

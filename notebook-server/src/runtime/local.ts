@@ -446,6 +446,7 @@ export class LocalRuntime implements ContainerRuntime {
           work_dir: layout.workDir,
           env: experimentEnv({ ...SANDBOX_ENV, ...experimentVars }),
           owner: forkOwner(),
+          ...(spec.scratch ? { scratch: true } : {}),
           fork: (request) => {
             const kernel = zygote.forkInto(containerId, request);
             // An OOM kill then names the sandbox's memory cap.

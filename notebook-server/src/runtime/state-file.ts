@@ -20,13 +20,19 @@ export interface StateFileOptions {
   slack?: number;
   /** On ENOSPC / EDQUOT, overwrite the old file in place when the text fits in it. */
   inPlaceWhenFull?: boolean;
+  /** Flush before the rename (default true). */
+  sync?: boolean;
 }
 
 export function writeStateFile(path: string, data: string | Buffer, options: StateFileOptions = {}): void {
   let buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   if (options.slack) buf = Buffer.concat([buf, Buffer.alloc(options.slack, 0x20)]);
   try {
-    writeFileAtomic(path, buf, { mode: options.mode, ...(options.owner ? { owner: options.owner } : {}) });
+    writeFileAtomic(path, buf, {
+      mode: options.mode,
+      ...(options.owner ? { owner: options.owner } : {}),
+      ...(options.sync === false ? { sync: false } : {}),
+    });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (options.inPlaceWhenFull && (code === 'ENOSPC' || code === 'EDQUOT') && overwriteInPlace(path, buf))

@@ -161,6 +161,12 @@ export const ContainerSpecSchema = z
      * not wait for the MCP endpoint, since nothing may serve it.
      */
     command: z.array(z.string()).min(1).optional(),
+    /**
+     * A scratch experiment (a plan's): its notebook is not flushed to disk on every change. Its
+     * results are registered, flushed, in the catalog, and a crash reruns it from the start, so
+     * nothing in its work dir is read back after one.
+     */
+    scratch: z.boolean().optional(),
   })
   .strict();
 export type ContainerSpec = z.infer<typeof ContainerSpecSchema>;
@@ -329,6 +335,8 @@ export interface HostedExperiment {
   env_from?: Record<string, string>;
   /** A path in the work dir as the kernel sees it, when its mount differs (a Docker container's). */
   path_inside?: (hostPath: string) => string;
+  /** From its spec (ContainerSpec.scratch): its sessions do not flush each write to disk. */
+  scratch?: boolean;
 }
 
 /** What a runtime may get ready before creates come (ContainerService.warm). */

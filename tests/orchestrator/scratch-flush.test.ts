@@ -1,0 +1,102 @@
+// Which writes reach the disk before they count (fsync), watched with strace on this very process:
+// a plan's experiment is scratch (its notebook is not flushed on every change: its results are
+// registered, flushed, in the catalog, and a crash reruns it), while an agent's container keeps
+// every notebook write flushed. Real host, sandbox, kernel and catalog.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PlanInput } from '../../notebook-server/src/schemas/plan.ts';
+import { startTestHost, type TestHost } from '../helpers/host.ts';
+import { REPO } from '../helpers/sd-models.ts';
+
+let t: TestHost;
+const SIR = readFileSync(join(REPO, 'notebooks/models/sir.mdl'), 'utf8');
+
+/** The paths this process flushed (fsync/fdatasync) while `fn` ran, from strace -y. */
+async function flushedDuring(fn: () => Promise<void>): Promise<string[]> {
+  const out = join(t.home, `strace-${Date.now()}.txt`);
+  const strace: ChildProcess = spawn(
+    'strace',
+    ['-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync', '-o', out, '-p', String(process.pid)],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  strace.stderr?.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  // Traced once the main thread says so.
+  const deadline = Date.now() + 10_000;
+  while (!/TracerPid:\s+[1-9]/.test(readFileSync('/proc/self/status', 'utf8'))) {
+    if (Date.now() > deadline || strace.exitCode !== null) throw new Error(`strace did not attach: ${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  try {
+    await fn();
+  } finally {
+    const done = new Promise((r) => strace.once('close', r));
+    strace.kill('SIGINT');
+    await done;
+  }
+  return [...readFileSync(out, 'utf8').matchAll(/fsync\(\d+<([^>]*)>/g)].map((m) => m[1]!);
+}
+
+beforeAll(async () => {
+  t = await startTestHost({ runtime: 'local' });
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('notebook writes reach the disk', () => {
+  it("unflushed in a plan's experiment, whose result is flushed into the catalog", async () => {
+    let workDir = '';
+    let id = '';
+    const create = t.host.containers.create.bind(t.host.containers);
+    t.host.containers.create = async (...args) => {
+      const made = await create(...args);
+      workDir = made.work_dir;
+      return made;
+    };
+    const flushed = await flushedDuring(async () => {
+      const { plan_id, experiments } = await t.host.plans.start(
+        PlanInput.parse({
+          model: { source: 'sir.mdl' },
+          experiment: { type: 'lhs', samples: 20, parameters: { Infectivity: [0.05, 0.2] } },
+          targets: [{ 'Contact Rate': 5 }],
+          parallel_limit: 1,
+        }),
+        SIR,
+      );
+      id = experiments[0]!.experiment_id;
+      const summary = await t.host.plans.wait(plan_id);
+      expect(summary.finished).toBe(1);
+    }).finally(() => {
+      t.host.containers.create = create;
+    });
+    expect(workDir).not.toBe('');
+    // The experiment's work dir (its notebook, session record, exports): nothing flushed there.
+    const inExperiment = flushed.filter((p) => p.startsWith(workDir) || p.includes(`/${id}/`));
+    expect(inExperiment).toEqual([]);
+    // Its registered artifacts (the store) and the catalog's log: flushed.
+    expect(flushed.filter((p) => p.includes(`${t.home}/store/`)).length).toBeGreaterThanOrEqual(3);
+    expect(flushed.some((p) => p.endsWith('catalog.duckdb.wal'))).toBe(true);
+  }, 300_000);
+
+  it("flushed on every change in an agent's container", async () => {
+    let workDir = '';
+    const flushed = await flushedDuring(async () => {
+      const c = await t.call('container_create', { runtime: 'local', experiment_id: 'agent-flush' });
+      workDir = String(c.work_dir);
+      const nb = await t.call('notebook_create', { name: 'flush', container_id: c.container_id });
+      const cell = await t.call('cell_add', { session_id: nb.session_id, source: 'x = 1', execute: true });
+      expect((cell.run as { status: string }).status).toBe('ok');
+      await t.call('container_destroy', { container_id: c.container_id });
+    });
+    const inWork = flushed.filter((p) => p.startsWith(workDir));
+    expect(inWork.some((p) => /\.src\.md\.[0-9a-f]+\.peragus-tmp$/.test(p))).toBe(true);
+    expect(inWork.some((p) => /\.outputs\.json\.[0-9a-f]+\.peragus-tmp$/.test(p))).toBe(true);
+    expect(inWork.some((p) => /sessions\/\.[^/]+\.json\.[0-9a-f]+\.peragus-tmp$/.test(p))).toBe(true);
+  }, 300_000);
+});
