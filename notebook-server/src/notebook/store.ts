@@ -216,11 +216,10 @@ export class SessionStore {
     if (seq <= this.#seqReserved) return;
     try {
       inDirInside(this.workDir, SESSION_DIR, this.#made, (dir) =>
-        writeStateFile(
-          join(dir, `${this.id}.seq`),
-          String(seq + this.#seqBlock),
-          { ...(this.owner ? { owner: this.owner } : {}), sync: this.sync },
-        ),
+        writeStateFile(join(dir, `${this.id}.seq`), String(seq + this.#seqBlock), {
+          ...(this.owner ? { owner: this.owner } : {}),
+          sync: this.sync,
+        }),
       );
       this.#seqReserved = seq + this.#seqBlock;
     } catch {
