@@ -40,11 +40,6 @@ export interface LifecycleInput {
   prepared?: Promise<PreparedExperiment>;
   /** Called when the run starts: the slot's next experiment can be prepared meanwhile. */
   onRunStart?: () => void;
-  /**
-   * Called when the run is over and its results are written: what is left (export, copy-out,
-   * registration, teardown) needs no kernel time, so the plan's slot can start its next run.
-   */
-  onRunDone?: () => void;
 }
 
 /** An experiment's notebook session, open with the plan's model loaded. */
@@ -200,7 +195,6 @@ export async function runExperimentLifecycle(
       const first = (ran.errors as { error?: string }[] | undefined)?.[0]?.error ?? 'no error message';
       throw new Error(`every run of the experiment failed (${runCount} of ${runCount}): ${first}`);
     }
-    input.onRunDone?.();
     step('export');
     const exported = await router.call(cid, 'notebook_export', { session_id: sessionId, format: 'srcmd' });
     step('register');

@@ -1,7 +1,6 @@
-// Runs plans: N experiments through a queue with at most K at once, per-
-// experiment timeouts, retries that never duplicate a registered result, and
-// plan state on disk so a restarted host resumes unfinished plans (and cleans
-// containers the dead host left behind).
+// Plans: checked against their model, expanded and run (plan-run.ts: K at once, per-experiment
+// timeouts, retries that never duplicate a registered result), with their state on disk so a
+// restarted host resumes unfinished plans (and cleans containers the dead host left behind).
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -10,46 +9,12 @@ import { errorMessage } from '../catalog/errors.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { writeStateFile } from '../runtime/state-file.ts';
 import { type Plan, PlanInput } from '../schemas/plan.ts';
-import {
-  type LifecycleDeps,
-  type PreparedExperiment,
-  prepareExperiment,
-  runExperimentLifecycle,
-} from './lifecycle.ts';
+import type { LifecycleDeps } from './lifecycle.ts';
 import { checkPlanModel } from './plan-check.ts';
 import { checkPlan, type ExperimentConfig, expandPlan } from './plan-expand.ts';
+import { type PlanProgress, type PlanSummary, runPlan } from './plan-run.ts';
 
-export interface PlanProgress {
-  plan_id: string;
-  done: number;
-  total: number;
-  experiment_id?: string;
-  message: string;
-  /** The lifecycle step the experiment just entered (provision, notebook, load, run, export, register, teardown). */
-  step?: string;
-  attempt?: number;
-}
-
-export interface ExperimentOutcome {
-  experiment_id: string;
-  fixed: Record<string, unknown>;
-  status: 'finished' | 'failed' | 'cancelled' | 'skipped';
-  attempts: number;
-  error?: string;
-  duration_ms: number;
-  /** Kernel time of the load and run cells (0 when skipped or failed). */
-  compute_ms: number;
-}
-
-export interface PlanSummary {
-  plan_id: string;
-  status: 'finished' | 'cancelled';
-  total: number;
-  finished: number;
-  failed: number;
-  wall_ms: number;
-  experiments: ExperimentOutcome[];
-}
+export type { ExperimentOutcome, PlanProgress, PlanSummary } from './plan-run.ts';
 
 /** A plan as stored on disk (it outlives its containers and the host process). */
 export interface StoredPlan {
@@ -78,47 +43,6 @@ interface RunningPlan {
   controller: AbortController;
   done: Promise<PlanSummary>;
   listeners: Set<(p: PlanProgress) => void>;
-}
-
-/** One experiment of a running plan, as its attempts see it. */
-interface OneRun {
-  file: PlanFile;
-  config: ExperimentConfig;
-  planSignal: AbortSignal;
-  onStep: (message: string, step: string, attempt: number) => void;
-  deferTeardown: (teardown: Promise<void>) => void;
-  /** Its result was registered before this run of the plan began: it is skipped. */
-  doneBefore: boolean;
-  /** Waits for one of the plan's K slots (a retry after the slot was given up). */
-  holdSlot: () => Promise<void>;
-  /** Gives the slot up: the run is over. */
-  releaseSlot: () => void;
-}
-
-/** The plan's K slots: a counting semaphore, first come first served. */
-class Slots {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-  constructor(count: number) {
-    this.#free = count;
-  }
-  acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
-  }
-}
-
-/** A catalog record that already holds this experiment's result: the plan never redoes it. */
-function alreadyDone(record: { status: string; result_digest: string | null } | null | undefined): boolean {
-  return record?.status === 'finished' && Boolean(record.result_digest);
 }
 
 export class PlanRunner {
@@ -346,10 +270,9 @@ export class PlanRunner {
 
   #launch(file: PlanFile, experiments: ExperimentConfig[]): void {
     const controller = new AbortController();
-    // Each experiment listens once for its attempt and once for the one it prepares, and up to
-    // 2 × K are under way (K running, K registering): 4 × K listeners are the plan's own, not a
-    // leak (Node warns past 10).
-    setMaxListeners(Math.max(10, 4 * file.plan.parallel_limit + 2), controller.signal);
+    // Each slot listens once for its running attempt and once for the experiment it prepares:
+    // 2 × K listeners are the plan's own, not a leak (Node warns past 10).
+    setMaxListeners(Math.max(10, 2 * file.plan.parallel_limit + 2), controller.signal);
     const listeners = new Set<(p: PlanProgress) => void>();
     const done = this.#run(file, experiments, controller.signal, listeners).finally(() =>
       this.#running.delete(file.plan_id),
@@ -364,241 +287,11 @@ export class PlanRunner {
     signal: AbortSignal,
     listeners: Set<(p: PlanProgress) => void>,
   ): Promise<PlanSummary> {
-    const started = Date.now();
-    const outcomes: ExperimentOutcome[] = [];
-    const total = experiments.length;
-    const emit = (p: Omit<PlanProgress, 'plan_id' | 'total' | 'done'>) => {
-      const progress = { plan_id: file.plan_id, total, done: outcomes.length, ...p };
+    const summary = await runPlan(this.#deps, file, experiments, signal, (progress) => {
       this.#lastProgress.set(file.plan_id, progress);
       for (const l of [...listeners, ...this.#watchers]) l(progress);
-    };
-    // What this plan's earlier runs registered, read once: only this run registers its
-    // experiments now, and registerResult refuses a second result anyway.
-    const before = await this.#deps.catalog.getPlanStates(file.plan_id);
-    const doneBefore = (id: string) => alreadyDone(before.get(id));
-    const queue = [...experiments];
-    // Slots: an experiment holds one of the K from its turn until its run is over; its export,
-    // copy-out, registration and teardown (no kernel time, mostly waiting on the disk) go on
-    // while the slot runs the next experiment. A retry takes a slot again.
-    // Look-ahead: when an experiment's run starts, the next queued one is prepared (container,
-    // notebook, model loaded), so a slot goes from one run to the next with nothing in between.
-    // Prepared experiments wait here in queue order and go to whichever slot is free first: one
-    // that finished early never idles while a prepared experiment waits behind a long run.
-    const slots = new Slots(Math.max(1, Math.min(file.plan.parallel_limit, experiments.length)));
-    const ready: { config: ExperimentConfig; prepared: Promise<PreparedExperiment | undefined> }[] = [];
-    const teardowns: Promise<void>[] = [];
-    const runExperiment = async (
-      config: ExperimentConfig,
-      prepared: Promise<PreparedExperiment | undefined> | undefined,
-    ) => {
-      let holding = true;
-      const releaseSlot = () => {
-        if (!holding) return;
-        holding = false;
-        slots.release();
-      };
-      let asked = false; // one preparation per experiment, also when it is retried
-      try {
-        const outcome = await this.#runOne(
-          {
-            file,
-            config,
-            planSignal: signal,
-            onStep: (message, step, attempt) =>
-              emit({ experiment_id: config.experiment_id, message, step, attempt }),
-            deferTeardown: (t) => teardowns.push(t),
-            doneBefore: doneBefore(config.experiment_id),
-            holdSlot: async () => {
-              if (holding) return;
-              await slots.acquire();
-              holding = true;
-            },
-            releaseSlot,
-          },
-          prepared,
-          () => {
-            if (asked || signal.aborted) return;
-            asked = true;
-            const upcoming = queue.shift();
-            if (!upcoming) return;
-            const ahead = doneBefore(upcoming.experiment_id)
-              ? Promise.resolve(undefined)
-              : this.#prepare(file, upcoming, signal);
-            ahead.catch(() => undefined); // handled where it is used (its attempt fails, then retries)
-            ready.push({ config: upcoming, prepared: ahead });
-          },
-        );
-        outcomes.push(outcome);
-        emit({
-          experiment_id: config.experiment_id,
-          message: `${config.experiment_id} ${outcome.status}`,
-          step: outcome.status,
-        });
-      } finally {
-        releaseSlot();
-      }
-    };
-    const running: Promise<void>[] = [];
-    for (;;) {
-      await slots.acquire();
-      const taken = ready.shift();
-      const config = taken?.config ?? queue.shift();
-      if (!config) {
-        slots.release();
-        break;
-      }
-      running.push(runExperiment(config, taken?.prepared));
-    }
-    await Promise.all(running);
-    await Promise.all(teardowns);
-    const status = signal.aborted ? 'cancelled' : 'finished';
-    this.#write({ ...file, status });
-    outcomes.sort((a, b) => a.experiment_id.localeCompare(b.experiment_id));
-    return {
-      plan_id: file.plan_id,
-      status,
-      total,
-      finished: outcomes.filter((o) => o.status === 'finished' || o.status === 'skipped').length,
-      failed: outcomes.filter((o) => o.status === 'failed').length,
-      wall_ms: Date.now() - started,
-      experiments: outcomes,
-    };
-  }
-
-  /** Prepares an experiment ahead of its turn. */
-  #prepare(file: PlanFile, config: ExperimentConfig, signal: AbortSignal): Promise<PreparedExperiment> {
-    return prepareExperiment(
-      this.#deps,
-      { planId: file.plan_id, plan: file.plan, config, modelText: file.model_text },
-      signal,
-    );
-  }
-
-  async #runOne(
-    run: OneRun,
-    prepared?: Promise<PreparedExperiment | undefined>,
-    onRunStart?: () => void,
-  ): Promise<ExperimentOutcome> {
-    let ahead = prepared;
-    try {
-      return await this.#attempts(
-        run,
-        () => {
-          const c = ahead;
-          ahead = undefined;
-          return c;
-        },
-        onRunStart,
-      );
-    } finally {
-      // A container prepared ahead but never used (skipped, cancelled) is removed.
-      if (ahead) {
-        const unused = ahead.then((p) =>
-          p ? this.#deps.containers.destroy(p.created.container_id) : undefined,
-        );
-        run.deferTeardown(
-          unused.then(
-            () => undefined,
-            () => undefined,
-          ),
-        );
-      }
-    }
-  }
-
-  async #attempts(
-    run: OneRun,
-    takePrepared: () => Promise<PreparedExperiment | undefined> | undefined,
-    onRunStart?: () => void,
-  ): Promise<ExperimentOutcome> {
-    const { file, config, planSignal, onStep, deferTeardown, holdSlot, releaseSlot } = run;
-    const started = Date.now();
-    const base = { experiment_id: config.experiment_id, fixed: config.fixed };
-    const finished = (attempt: number, computeMs: number): ExperimentOutcome => ({
-      ...base,
-      status: 'finished',
-      attempts: attempt,
-      duration_ms: Date.now() - started,
-      compute_ms: computeMs,
     });
-    if (run.doneBefore) return { ...base, status: 'skipped', attempts: 0, duration_ms: 0, compute_ms: 0 };
-    let lastError = '';
-    const attempts = file.plan.retries + 1;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (planSignal.aborted) break;
-      await holdSlot();
-      if (planSignal.aborted) break;
-      const controller = new AbortController();
-      const timer = setTimeout(
-        () => controller.abort(new Error(`timed out after ${file.plan.timeout_ms} ms`)),
-        file.plan.timeout_ms,
-      );
-      const onPlanAbort = () => controller.abort(planSignal.reason);
-      planSignal.addEventListener('abort', onPlanAbort);
-      const mine: Promise<void>[] = [];
-      const ahead = takePrepared();
-      const lifecycle = runExperimentLifecycle(this.#deps, {
-        ...(ahead
-          ? {
-              prepared: ahead.then((p) => {
-                if (!p) throw new Error('the experiment prepared ahead was not made');
-                return p;
-              }),
-            }
-          : {}),
-        ...(onRunStart ? { onRunStart } : {}),
-        onRunDone: releaseSlot,
-        planId: file.plan_id,
-        plan: file.plan,
-        config,
-        modelText: file.model_text,
-        signal: controller.signal,
-        onStep: (s) => onStep(`${config.experiment_id}: ${s} (attempt ${attempt})`, s, attempt),
-        deferTeardown: (t) => {
-          mine.push(t);
-          deferTeardown(t);
-        },
-      });
-      try {
-        const done = await Promise.race([
-          lifecycle,
-          new Promise<never>((_, reject) => {
-            controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
-              once: true,
-            });
-          }),
-        ]);
-        return finished(attempt, done.compute_ms);
-      } catch (err) {
-        lastError = errorMessage(err);
-        // Before a retry, the failed attempt's container must be gone (one per experiment id).
-        await Promise.race([lifecycle.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
-        await Promise.all(mine);
-        // A result may have been registered before the failure (e.g. in teardown): never redo it.
-        const now = await this.#deps.catalog.getExperimentState(config.experiment_id).catch(() => null);
-        if (alreadyDone(now)) return finished(attempt, 0);
-      } finally {
-        clearTimeout(timer);
-        planSignal.removeEventListener('abort', onPlanAbort);
-      }
-    }
-    const cancelled = planSignal.aborted;
-    await this.#deps.catalog
-      .upsertExperiment({
-        experiment_id: config.experiment_id,
-        plan_id: file.plan_id,
-        status: cancelled ? 'cancelled' : 'failed',
-        error: lastError || 'cancelled',
-        finished_at: new Date().toISOString(),
-      })
-      .catch(() => undefined);
-    return {
-      ...base,
-      status: cancelled ? 'cancelled' : 'failed',
-      attempts,
-      error: lastError,
-      duration_ms: Date.now() - started,
-      compute_ms: 0,
-    };
+    this.#write({ ...file, status: summary.status });
+    return summary;
   }
 }
