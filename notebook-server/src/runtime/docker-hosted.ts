@@ -111,6 +111,8 @@ export interface HostedContainer {
   env: Record<string, string>;
   /** Forks its kernel (default: from the container's own zygote, forkInContainer). */
   fork?: (request: ZygoteKernelRequest) => KernelProcess;
+  /** Its spec's `scratch` (HostedExperiment.scratch). */
+  scratch?: boolean;
 }
 
 export function hostedContainer(c: HostedContainer): HostedExperiment {
@@ -123,6 +125,7 @@ export function hostedContainer(c: HostedContainer): HostedExperiment {
     env_from: c.containerEnv,
     fork: c.fork ?? ((request) => forkInContainer(c.containerId, c.workDir, request)),
     path_inside: (path) => pathInContainer(c.workDir, path),
+    ...(c.scratch ? { scratch: true } : {}),
   };
 }
 

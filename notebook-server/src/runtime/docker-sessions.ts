@@ -126,8 +126,17 @@ export class DockerSessions {
     kind: HostedKind,
     containerEnv: Record<string, string>,
     kernelEnv: Record<string, string>,
-    owner: Owner = this.#o.containerUser(),
-    adopted = false,
+    {
+      owner = this.#o.containerUser(),
+      adopted = false,
+      scratch = false,
+    }: {
+      owner?: Owner;
+      /** A running container served again (after a host restart), not one just made. */
+      adopted?: boolean;
+      /** Its spec's `scratch`: its sessions do not flush each write. */
+      scratch?: boolean;
+    } = {},
   ): Promise<void> {
     const id = made.container_id;
     try {
@@ -141,6 +150,7 @@ export class DockerSessions {
           containerEnv,
           env: { ...kernelEnv, PERAGUS_EXPERIMENT_ID: made.experiment_id },
           ...(fork ? { fork } : {}),
+          ...(scratch ? { scratch } : {}),
         }),
       );
       this.#served.add(id);
@@ -287,7 +297,7 @@ export class DockerSessions {
     const image = envRecord((await this.#o.inspectImage(info.Image)).Config.Env);
     const added = Object.fromEntries(Object.entries(containerEnv).filter(([k, v]) => image[k] !== v));
     const made = { container_id: info.Id, experiment_id: experimentId, work_dir: workDir };
-    await this.serve(made, kind, containerEnv, added, userOf(info), true);
+    await this.serve(made, kind, containerEnv, added, { owner: userOf(info), adopted: true });
   }
 
   /** Before a container is removed: its sessions' last saves land, its kernel and registration end. */

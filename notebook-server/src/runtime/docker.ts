@@ -301,7 +301,9 @@ export class DockerRuntime implements ContainerRuntime {
     };
     if (hosted) {
       const containerEnv = { ...envRecord(imageInfo.Config.Env), ...env };
-      await this.#sessions.serve(result, hosted, containerEnv, spec.env ?? {});
+      await this.#sessions.serve(result, hosted, containerEnv, spec.env ?? {}, {
+        ...(spec.scratch ? { scratch: true } : {}),
+      });
     }
     return result;
   }
@@ -380,7 +382,15 @@ export class DockerRuntime implements ContainerRuntime {
       this.handedOver += 1;
       if (entry.hosted) {
         const containerEnv = { ...envRecord(imageInfo.Config.Env), ...entry.env };
-        await this.#sessions.serve(outcome.result, entry.hosted, containerEnv, {});
+        await this.#sessions.serve(
+          outcome.result,
+          entry.hosted,
+          containerEnv,
+          {},
+          {
+            ...(spec.scratch ? { scratch: true } : {}),
+          },
+        );
       }
       return outcome.result;
     }
