@@ -5,7 +5,6 @@
 // is Python), so it is loaded where the plan check loads one: in a sandbox of its
 // own (orchestrator/model-check.ts), never in the host. A translation error is
 // located in the file: the variable and line.
-import { PeragusError } from '../errors/index.ts';
 import { runModelCheck } from '../orchestrator/model-check.ts';
 
 export interface ModelElement {
@@ -34,16 +33,6 @@ export interface ModelDescription {
     graph?: { edges: unknown[] };
     units_check?: { issues: unknown[] };
   };
-}
-
-export class ModelTranslationFailure extends PeragusError {
-  constructor(
-    message: string,
-    readonly variable: string | null,
-    readonly line: number | null,
-  ) {
-    super('untranslatable_model', message);
-  }
 }
 
 /**
