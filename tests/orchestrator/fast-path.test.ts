@@ -4,7 +4,6 @@
 // itself): same seeds → the same Parquet files.
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { runPlanInNewHome, sirLhsPlan } from '../helpers/plan-run.ts';
 
 const homes: string[] = [];
@@ -16,7 +15,7 @@ async function runPlan(
     sirLhsPlan('local'),
     { env, prefix: 'peragus-fastpath-', homes },
     async (host) => ({
-      zygote: await (host.containers.runtime('local') as LocalRuntime).zygotePid(),
+      zygote: await host.containers.localRuntime().zygotePid(),
     }),
   );
   expect(run.finished).toBe(2);

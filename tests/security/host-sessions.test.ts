@@ -21,7 +21,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHostServer } from '../../notebook-server/src/http/server.ts';
-import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
 import { breakoutAttempt } from '../helpers/code-model.ts';
 import { type Json, startTestHost, type TestHost } from '../helpers/host.ts';
@@ -242,7 +241,7 @@ describe.skipIf(!enabled)('the kernels a host serves itself run sandboxed', () =
         net: false,
       });
       // Cold: no zygote was started for it.
-      expect(await (cold.host.containers.runtime('local') as LocalRuntime).zygotePid()).toBeUndefined();
+      expect(await cold.host.containers.localRuntime().zygotePid()).toBeUndefined();
     } finally {
       delete process.env.PERAGUS_KERNEL_ZYGOTE;
       await cold.close();

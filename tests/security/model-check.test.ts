@@ -21,7 +21,6 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZygoteRegistry } from '../../notebook-server/src/kernel/zygote.ts';
 import { runModelCheck } from '../../notebook-server/src/orchestrator/model-check.ts';
-import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { localIsolation, sandboxOwner } from '../../notebook-server/src/sandbox/bwrap.ts';
 import { breakoutAttempt, modelRunning } from '../helpers/code-model.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
@@ -231,7 +230,7 @@ describe('the plan check runs a model in a sandbox, not in the host', () => {
         parallel_limit: 1,
       };
       expect(await own.call('experiment_plan_run', ok)).toMatchObject({ finished: 1, failed: 0 });
-      const local = own.host.containers.runtime('local') as LocalRuntime;
+      const local = own.host.containers.localRuntime();
       const zygote = await local.zygotePid();
       expect(zygote).toBeGreaterThan(1);
       process.kill(zygote as number, 'SIGKILL');

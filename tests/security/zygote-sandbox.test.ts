@@ -16,7 +16,6 @@ import {
   type ZygoteRegistry,
 } from '../../notebook-server/src/kernel/zygote.ts';
 import { isAlive } from '../../notebook-server/src/proc/process.ts';
-import type { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
 import { processTree, sandboxProcesses } from '../../notebook-server/src/runtime/local-process.ts';
 import {
   EXPERIMENT_UID,
@@ -169,7 +168,7 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
     expect(seen.tcp).not.toBe('connected');
     expect(existsSync('/etc/peragus-zygote-pwned')).toBe(false);
     // The kernel is the zygote's (not a cold process of the node), running as the experiment user.
-    const local = t.host.containers.runtime('local') as LocalRuntime;
+    const local = t.host.containers.localRuntime();
     const zygote = await local.zygotePid();
     expect(zygote).toBeGreaterThan(0);
     const kernels = zygoteKernels(zygote as number, EXPERIMENT_UID);
@@ -197,7 +196,7 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
       const [answer] = await askFromA(request);
       expect(answer?.error).toMatch(/serves kernels only/);
     }
-    const local = t.host.containers.runtime('local') as LocalRuntime;
+    const local = t.host.containers.localRuntime();
     const main = await local.zygoteSocket();
     expect(main).toBeTruthy();
     const seen = await runInA(
@@ -207,7 +206,7 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
   }, 120_000);
 
   it("the host's own kernel for A is forked into A's sandbox, answers with its host pid and talks over ipc in A's work dir", async () => {
-    const local = t.host.containers.runtime('local') as LocalRuntime;
+    const local = t.host.containers.localRuntime();
     const main = (await local.zygoteSocket()) as string;
     const record = JSON.parse(readFileSync(join(t.home, 'local-containers', `${a.cid}.json`), 'utf8'));
     const request = { argv: ['-f', '/tmp/none.json'], cwd: a.work, env: { PATH: '/usr/bin:/bin' } };
@@ -278,7 +277,7 @@ describe.skipIf(why !== null)('kernels forked by the zygote into the bubblewrap 
   }, 120_000);
 
   it("a kernel killed outright (the OOM killer's SIGKILL) takes no other experiment's kernel, nor the zygote, down", async () => {
-    const local = t.host.containers.runtime('local') as LocalRuntime;
+    const local = t.host.containers.localRuntime();
     const zygote = (await local.zygotePid()) as number;
     const kernelOf = async (x: { cid: string }, name: string) => {
       const nb = await t.call('notebook_create', { name, container_id: x.cid });

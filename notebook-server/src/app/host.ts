@@ -20,7 +20,6 @@ import { ContainerService, type RuntimeKind } from '../orchestrator/containers.t
 import { PlanRunner } from '../orchestrator/plans.ts';
 import { ContainerRouter } from '../orchestrator/router.ts';
 import { routeTranslatingAhead, TranslateAhead } from '../orchestrator/translate-ahead.ts';
-import type { LocalRuntime } from '../runtime/local.ts';
 import { cgroupSupport } from '../runtime/local-cgroups.ts';
 import { isolationWarning, localIsolation } from '../sandbox/bwrap.ts';
 import { hostedSessions } from './hosted-sessions.ts';
@@ -90,7 +89,7 @@ export async function createHost(options: HostOptions = {}): Promise<Host> {
     throw err;
   }
   // The kernels this host serves itself run a client's code: each in a sandbox of its own.
-  const hostKernels = sandboxedKernels(containers.runtime('local') as LocalRuntime);
+  const hostKernels = sandboxedKernels(containers.localRuntime());
   const sandboxed = 'sandboxed' in hostKernels ? hostKernels.sandboxed : undefined;
   if ('unsandboxed' in hostKernels) {
     log.warn(

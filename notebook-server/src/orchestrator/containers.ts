@@ -40,6 +40,7 @@ export interface RuntimeSettings {
 
 export class ContainerService {
   readonly #runtimes = new Map<RuntimeKind, ContainerRuntime>();
+  #localRuntime: LocalRuntime | undefined;
   readonly defaultKind: RuntimeKind;
   /** Called after a container is destroyed (the router drops its connection). */
   onDestroyed?: (containerId: string) => Promise<void>;
@@ -73,15 +74,23 @@ export class ContainerService {
     };
   }
 
+  /** The local runtime with its own type: the kernels the host serves itself get their sandboxes there. */
+  localRuntime(): LocalRuntime {
+    if (!this.#localRuntime) {
+      this.#localRuntime = new LocalRuntime({ home: this.#home, ...this.#local() });
+      this.#runtimes.set('local', this.#localRuntime);
+    }
+    return this.#localRuntime;
+  }
+
   runtime(kind: RuntimeKind = this.defaultKind): ContainerRuntime {
+    if (kind === 'local') return this.localRuntime();
     let rt = this.#runtimes.get(kind);
     if (!rt) {
       rt =
-        kind === 'local'
-          ? new LocalRuntime({ home: this.#home, ...this.#local() })
-          : kind === 'docker'
-            ? new DockerRuntime({ home: this.#home, ...this.#docker() })
-            : new SwarmRuntime({ home: this.#home });
+        kind === 'docker'
+          ? new DockerRuntime({ home: this.#home, ...this.#docker() })
+          : new SwarmRuntime({ home: this.#home });
       this.#runtimes.set(kind, rt);
     }
     return rt;
