@@ -83,11 +83,7 @@ export async function readExperiment(db: CatalogDb, id: string): Promise<Experim
 /** Where an experiment stands: its status and result digest (null when unknown). */
 export type ExperimentState = Pick<ExperimentRecord, 'status' | 'result_digest'>;
 
-/**
- * Only the two columns a "done already?" check needs: about half the CPU of the whole row
- * (`readExperiment` casts JSON and converts five timestamps), asked several times per plan
- * experiment.
- */
+/** Where each experiment of a plan stands, by experiment id: one query for a whole plan run. */
 export async function readPlanStates(db: CatalogDb, planId: string): Promise<Map<string, ExperimentState>> {
   const rows = await db.rows(
     'SELECT experiment_id, status, result_digest FROM experiments WHERE plan_id = $1',
@@ -101,6 +97,10 @@ export async function readPlanStates(db: CatalogDb, planId: string): Promise<Map
   );
 }
 
+/**
+ * Only the two columns a "done already?" check needs: about half the CPU of the whole row
+ * (`readExperiment` casts JSON and converts five timestamps).
+ */
 export async function readExperimentState(db: CatalogDb, id: string): Promise<ExperimentState | null> {
   const rows = await db.rows('SELECT status, result_digest FROM experiments WHERE experiment_id = $1', [id]);
   const row = rows[0];

@@ -1,6 +1,6 @@
-// Runs one plan's experiments: K slots (an experiment holds one from its turn until its run is
-// over), the look-ahead that prepares the next experiment while a run goes on, per-attempt
-// timeouts and retries that never redo a registered result. PlanRunner (plans.ts) keeps the
+// Runs one plan's experiments: K at once (each slot holds its experiment until it is registered),
+// the look-ahead that prepares the next experiment while a run goes on, per-attempt timeouts and
+// retries that never redo a registered result. PlanRunner (plans.ts) keeps the
 // plans' state on disk and calls this for each run of a plan.
 import { errorMessage } from '../catalog/errors.ts';
 import type { Plan } from '../schemas/plan.ts';

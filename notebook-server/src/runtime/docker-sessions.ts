@@ -150,7 +150,7 @@ export class DockerSessions {
           containerEnv,
           env: { ...kernelEnv, PERAGUS_EXPERIMENT_ID: made.experiment_id },
           ...(fork ? { fork } : {}),
-          ...(scratch ? { scratch } : {}),
+          scratch,
         }),
       );
       this.#served.add(id);

@@ -302,7 +302,7 @@ export class DockerRuntime implements ContainerRuntime {
     if (hosted) {
       const containerEnv = { ...envRecord(imageInfo.Config.Env), ...env };
       await this.#sessions.serve(result, hosted, containerEnv, spec.env ?? {}, {
-        ...(spec.scratch ? { scratch: true } : {}),
+        scratch: spec.scratch ?? false,
       });
     }
     return result;
@@ -388,7 +388,7 @@ export class DockerRuntime implements ContainerRuntime {
           containerEnv,
           {},
           {
-            ...(spec.scratch ? { scratch: true } : {}),
+            scratch: spec.scratch ?? false,
           },
         );
       }
