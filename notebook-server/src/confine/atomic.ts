@@ -61,15 +61,20 @@ export function openTemp(target: string, options: TempOptions = {}): TempFile {
       // already gone (renamed or never made)
     }
   };
+  const sync = options.sync ?? true;
+  /** After the flush: closed and renamed over `dest`. */
+  const publish = (dest: string) => {
+    close();
+    renameSync(path, dest);
+  };
   return {
     path,
     fd,
     discard,
     commit(dest = target) {
       try {
-        if (options.sync ?? true) fsyncSync(fd);
-        close();
-        renameSync(path, dest);
+        if (sync) fsyncSync(fd);
+        publish(dest);
       } catch (err) {
         discard();
         throw err;
@@ -77,11 +82,8 @@ export function openTemp(target: string, options: TempOptions = {}): TempFile {
     },
     async commitAsync(dest = target) {
       try {
-        if (options.sync ?? true) {
-          await new Promise<void>((ok, fail) => fsync(fd, (err) => (err ? fail(err) : ok())));
-        }
-        close();
-        renameSync(path, dest);
+        if (sync) await new Promise<void>((ok, fail) => fsync(fd, (err) => (err ? fail(err) : ok())));
+        publish(dest);
       } catch (err) {
         discard();
         throw err;

@@ -7,7 +7,7 @@
 // one can set it back), so a file edited, replaced, truncated or deleted since is written again.
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
-import { type AtomicWriteOptions, writeFileAtomic, writeFileAtomicAsync } from './atomic.ts';
+import { type AtomicWriteOptions, writeFileAtomicAsync } from './atomic.ts';
 
 interface Identity {
   ino: bigint;
@@ -42,38 +42,19 @@ export class UnchangedFiles {
    * Replaces `path` with `text` atomically, unless it still holds `text` from our last write; true
    * when it wrote. `at` names the same file for the file system (e.g. through a pinned directory).
    */
-  write(path: string, text: string, at = path): boolean {
-    const digest = this.#unless(path, text, at);
-    if (digest === undefined) return false;
-    writeFileAtomic(at, text, this.#options);
-    this.#remember(path, digest, at);
-    return true;
-  }
-
-  /** write(), with the flush on the thread pool (writeFileAtomicAsync). */
-  async writeAsync(path: string, text: string, at = path): Promise<boolean> {
-    const digest = this.#unless(path, text, at);
-    if (digest === undefined) return false;
-    await writeFileAtomicAsync(at, text, this.#options);
-    this.#remember(path, digest, at);
-    return true;
-  }
-
-  /** The text's digest when the file must be written; undefined when it still holds the text. */
-  #unless(path: string, text: string, at: string): string | undefined {
+  async write(path: string, text: string, at = path): Promise<boolean> {
     const digest = digestOf(text);
     const last = this.#written.get(path);
     const now = last?.digest === digest ? identity(at) : undefined;
     if (last && now && now.ino === last.ino && now.size === last.size && now.ctimeNs === last.ctimeNs) {
-      return undefined;
+      return false;
     }
     // Forgotten first: a write that fails part-way leaves nothing to skip against.
     this.#written.delete(path);
-    return digest;
-  }
-
-  #remember(path: string, digest: string, at: string): void {
+    // The flush waits on the thread pool (writeFileAtomicAsync), not on the event loop.
+    await writeFileAtomicAsync(at, text, this.#options);
     const written = identity(at);
     if (written) this.#written.set(path, { digest, ...written });
+    return true;
   }
 }

@@ -191,11 +191,11 @@ export class SessionStore {
       // Notebook first: it holds the outputs, the part a crash must not lose.
       await withDirInside(this.workDir, '.', IN_WORK_DIR, async (work) => {
         const pinned = (path: string) => join(work, inWorkDir(this.workDir, path));
-        const write = (path: string, text: string) => this.#files.writeAsync(path, text, pinned(path));
+        const write = (path: string, text: string) => this.#files.write(path, text, pinned(path));
         await writeNotebookFiles(this.workDir, record.notebook_base, notebook, write);
       });
       await withDirInside(this.workDir, SESSION_DIR, this.#made, (dir) =>
-        this.#files.writeAsync(
+        this.#files.write(
           sessionFile(this.workDir, this.id),
           `${JSON.stringify(record, null, 1)}\n`,
           join(dir, `${this.id}.json`),
