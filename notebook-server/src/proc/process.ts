@@ -1,5 +1,6 @@
 // Process liveness and group signals, defined once (the local runtime, the
 // kernel zygote, stale kernel files, the host address).
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** Signal 0 checks a pid without touching it; EPERM means it exists but is another user's: alive. */
@@ -13,17 +14,31 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
+ * The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses):
+ * index 0 is the state, 1 the parent pid, 11–12 user and system ticks, 19 the start, 21 the RSS in
+ * pages. Undefined when there is no such process.
+ */
+export function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * When a process started (clock ticks after boot, field 22 of /proc/<pid>/stat): with its pid, which
  * process it is. Undefined when there is none.
  */
 export function processStart(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-    return Number.isFinite(start) ? start : undefined;
-  } catch {
-    return undefined;
-  }
+  const start = Number(statFields(pid)?.[19]);
+  return Number.isFinite(start) ? start : undefined;
+}
+
+/** Whether a child this process spawned has not exited yet (after that, its pid may be another's). */
+export function stillRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
 }
 
 /**

@@ -9,6 +9,7 @@ import { readlinkSync, realpathSync } from 'node:fs';
 import type { Owner } from '../confine/walk.ts';
 import { type KernelProcess, resolvePython, spawnKernel } from '../kernel/launcher.ts';
 import type { Zygote, ZygoteKernelRequest } from '../kernel/zygote.ts';
+import { stillRunning } from '../proc/process.ts';
 import { bwrapArgs, type SandboxOptions } from '../sandbox/bwrap.ts';
 import type { SandboxCgroups } from './local-cgroups.ts';
 import { descendants, stopGroup, waitForExec } from './local-process.ts';
@@ -64,8 +65,7 @@ export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSa
     closed ??= (async () => {
       holder.stdin?.destroy();
       // Only while the holder still runs: an ended one's pid may be another process's by now.
-      const running = () => holder.exitCode === null && holder.signalCode === null;
-      if (holder.pid) await stopGroup(holder.pid, 1_000, running);
+      if (holder.pid) await stopGroup(holder.pid, 1_000, () => stillRunning(holder));
       await zygote.revoke(id).catch(() => undefined);
       await groups?.remove();
     })();

@@ -3,7 +3,7 @@
 // process group (SIGTERM, then SIGKILL).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { isAlive, signalGroup } from '../proc/process.ts';
+import { isAlive, signalGroup, statFields, stillRunning } from '../proc/process.ts';
 import type { ExecResult } from './types.ts';
 
 /**
@@ -63,8 +63,7 @@ export function runCommand(
     });
     const timer = setTimeout(() => {
       timedOut = true;
-      if (child.pid)
-        void stopGroup(child.pid, 500, () => child.exitCode === null && child.signalCode === null);
+      if (child.pid) void stopGroup(child.pid, 500, () => stillRunning(child));
     }, options.timeoutMs);
     child.once('error', (e) => {
       spawnError = e;
@@ -97,15 +96,12 @@ function childrenByParent(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
-    } catch {
-      // exited meanwhile
-    }
+    const fields = statFields(entry);
+    if (!fields) continue; // exited meanwhile
+    const ppid = Number(fields[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(entry));
+    children.set(ppid, list);
   }
   return children;
 }
@@ -190,14 +186,10 @@ export function treeUsage(root: number): { rss: number; ticks: number; pids: num
   let ticks = 0;
   const pids = sandboxProcesses(root).filter(isAlive);
   for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-      rss += Number(fields[21]) * 4096;
-    } catch {
-      // exited meanwhile
-    }
+    const fields = statFields(pid);
+    if (!fields) continue; // exited meanwhile
+    ticks += Number(fields[11]) + Number(fields[12]);
+    rss += Number(fields[21]) * 4096;
   }
   return { rss, ticks, pids: pids.length };
 }
