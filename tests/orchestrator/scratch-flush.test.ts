@@ -97,15 +97,23 @@ describe('notebook writes reach the disk', () => {
     }, 300_000);
   }
 
-  it("flushed on every change in an agent's container", async () => {
+  it("flushed on every change in an agent's container, which cannot ask to be scratch", async () => {
     let workDir = '';
     const flushed = await flushedDuring(async () => {
-      const c = await t.call('container_create', { runtime: 'local', experiment_id: 'agent-flush' });
-      workDir = String(c.work_dir);
-      const nb = await t.call('notebook_create', { name: 'flush', container_id: c.container_id });
+      // `scratch` is not container_create's to take (its schema drops unknown keys): an agent
+      // naming it still gets every write flushed.
+      const c = await t.client.callTool({
+        name: 'container_create',
+        arguments: { runtime: 'local', experiment_id: 'agent-flush', scratch: true },
+      });
+      expect(c.isError).toBeFalsy();
+      const made = c.structuredContent as Record<string, unknown>;
+      const cid = made.container_id;
+      workDir = String(made.work_dir);
+      const nb = await t.call('notebook_create', { name: 'flush', container_id: cid });
       const cell = await t.call('cell_add', { session_id: nb.session_id, source: 'x = 1', execute: true });
       expect((cell.run as { status: string }).status).toBe('ok');
-      await t.call('container_destroy', { container_id: c.container_id });
+      await t.call('container_destroy', { container_id: cid });
     });
     const inWork = flushed.filter((p) => p.startsWith(workDir));
     expect(inWork.some((p) => /\.src\.md\.[0-9a-f]+\.peragus-tmp$/.test(p))).toBe(true);
