@@ -6,7 +6,7 @@ import { isContainerRef } from '../ids/index.ts';
 import { isSameProcess } from '../proc/process.ts';
 import { SandboxCgroups } from './local-cgroups.ts';
 import { writeStateFile } from './state-file.ts';
-import { ContainerRuntimeError } from './types.ts';
+import { type ContainerInfo, ContainerRuntimeError } from './types.ts';
 
 export interface LocalRecord {
   container_id: string;
@@ -101,4 +101,21 @@ export function tailFile(path: string, lines: number): string {
     .split('\n')
     .slice(-lines - 1)
     .join('\n');
+}
+
+/** What list() tells of a container (a local one runs the image "local"). */
+export function containerInfo(rec: LocalRecord): ContainerInfo {
+  const running = isRunning(rec);
+  return {
+    container_id: rec.container_id,
+    experiment_id: rec.experiment_id,
+    name: rec.container_id,
+    image: 'local',
+    status: running ? 'running' : 'exited',
+    running,
+    created_at: rec.created_at,
+    labels: rec.labels,
+    endpoint: rec.endpoint,
+    work_dir: rec.work_dir,
+  };
 }

@@ -6,30 +6,18 @@
 // allow-listed environment. On a root host with cgroup v1, each sandbox also gets CPU, memory and
 // pids caps (runtime/local-cgroups.ts); elsewhere create() says they are not enforced.
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { readSetting } from '../config/index.ts';
-import { kindInside } from '../confine/fs.ts';
 import type { Owner } from '../confine/walk.ts';
 import { newExperimentId } from '../ids/index.ts';
-import {
-  preloadOrWarn,
-  startZygoteWithChecks,
-  takeEarlyZygote,
-  ZYGOTE_ENV,
-  type Zygote,
-  type ZygoteRegistry,
-  zygoteDisabled,
-} from '../kernel/zygote.ts';
+import { ZYGOTE_ENV, type Zygote, type ZygoteRegistry } from '../kernel/zygote.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { isAlive, processStart } from '../proc/process.ts';
 import {
-  bwrapArgs,
-  forkedChecks,
   forkOwner,
   type IsolationCheck,
   localIsolation,
@@ -40,16 +28,26 @@ import {
 import { experimentEnv } from '../sandbox/env.ts';
 import { coldKernelSandbox, heldKernelSandbox, kernelSandboxId, SANDBOX_HOLDER } from './kernel-sandbox.ts';
 import { type CgroupSupport, LocalCaps, type SandboxCgroups } from './local-cgroups.ts';
+import { type SandboxedCommand, sandboxedCommand } from './local-command.ts';
+import { HostedSandboxes } from './local-hosted.ts';
 import { localHealth, localStats } from './local-inspect.ts';
-import { runCommand, stopGroup, waitForExec } from './local-process.ts';
-import { groupsOf, isRunning, type LocalRecord, LocalRegistry, tailFile } from './local-record.ts';
+import { runCommand, stopGroup } from './local-process.ts';
+import {
+  containerInfo,
+  groupsOf,
+  isRunning,
+  type LocalRecord,
+  LocalRegistry,
+  tailFile,
+} from './local-record.ts';
+import { spawnSandbox } from './local-spawn.ts';
+import { RuntimeZygote } from './local-zygote.ts';
 import { nodeRoleArgv } from './node-role-command.ts';
 import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
 import {
   asRuntimeError,
   endpointFor,
   experimentLayout,
-  inVolume,
   peragusHome,
   prepareVolume,
   probeSocket,
@@ -57,7 +55,7 @@ import {
   releaseEndpoint,
   resolveExperimentPath,
   sharedCacheEnv,
-  VOLUME,
+  volumeDirectory,
   waitForEndpoint,
 } from './paths.ts';
 import type {
@@ -140,11 +138,12 @@ export class LocalRuntime implements ContainerRuntime {
   readonly #sharedCache: boolean;
   readonly #nodeSnapshot: boolean;
   readonly #log: Logger;
-  readonly #hostSessions: HostSessionServer | undefined;
   /** Each sandbox's CPU, memory and pids caps (its cgroups). */
   readonly #caps: LocalCaps;
-  /** Containers whose sessions this process serves. */
-  readonly #hosted = new Set<string>();
+  /** Sandboxes whose sessions this process serves. */
+  readonly #hosted: HostedSandboxes;
+  /** Forks each experiment's kernel (imports paid once), started on first use. */
+  readonly #zygote: RuntimeZygote;
 
   constructor(options: LocalRuntimeOptions = {}) {
     this.home = options.home ?? peragusHome();
@@ -155,71 +154,32 @@ export class LocalRuntime implements ContainerRuntime {
     this.#nodeSnapshot = options.nodeSnapshot ?? readSetting('nodeSnapshot');
     this.#log = options.log ?? createLogger();
     const localSessions = options.localSessions ?? readSetting('localSessions');
-    this.#hostSessions = localSessions === 'host' ? options.hostSessions : undefined;
+    this.#hosted = new HostedSandboxes(
+      localSessions === 'host' ? options.hostSessions : undefined,
+      this.#readyTimeoutMs,
+    );
     this.#isolation = options.isolation;
     this.#caps = new LocalCaps(options.defaultResources, options.cgroups);
+    // Not this.isolation: probing it would start a sandbox before the zygote's imports.
+    this.#zygote = new RuntimeZygote(this.#log, () => this.#isolation);
   }
+
+  /** The write end of each node's lifeline (its stdin), closed at destroy. */
+  readonly #lifelines = new Map<string, Writable>();
 
   /** The argv and environment of an experiment process: sandboxed and scrubbed. */
   #sandboxed(
     cmd: string[],
     workDir: string,
     env: Record<string, string>,
-    cwd?: string,
-    sockets?: [string, string][],
-    groups?: SandboxCgroups,
-  ) {
-    const join = (argv: string[]) => (groups ? groups.joinArgv(argv) : argv);
-    if (this.isolation.isolation !== 'bubblewrap') {
-      return { argv: join(cmd), env: experimentEnv(env, { sandboxed: false }) };
-    }
-    return {
-      argv: join([
-        'bwrap',
-        ...bwrapArgs(cmd, {
-          workDir,
-          home: this.home,
-          readOnly: [pysdCacheDir(this.home)],
-          ...(cwd ? { cwd } : {}),
-          ...(sockets ? { sockets } : {}),
-        }),
-      ]),
-      // In the sandbox's pid namespace the node's parent watch stands down (another
-      // namespace); bwrap's --die-with-parent ends the sandbox with the host instead.
-      env: experimentEnv({ ...SANDBOX_ENV, ...env }),
-    };
-  }
-
-  #zygote: Promise<Zygote | null> | undefined;
-  /** Where this runtime's model checks are registered: the zygote's check server, once forked. */
-  #checks: Promise<ZygoteRegistry | null> | undefined;
-  /** The write end of each node's lifeline (its stdin), closed at destroy. */
-  readonly #lifelines = new Map<string, Writable>();
-
-  /**
-   * One kernel zygote per runtime, started on first use: each experiment's node
-   * asks it to fork that experiment's kernel (imports already paid). When it
-   * cannot start, nodes start their kernels cold (and the reason is logged).
-   */
-  #kernelZygote(): Promise<Zygote | null> {
-    if (zygoteDisabled()) return Promise.resolve(null);
-    if (!this.#zygote) {
-      const starting = takeEarlyZygote() ?? startZygoteWithChecks(forkedChecks(this.#isolation));
-      this.#checks = starting.checks;
-      this.#zygote = starting.zygote.catch((err: Error) => {
-        this.#log.warn(`peragus: kernels start cold: ${err.message}`);
-        return null;
-      });
-    }
-    return this.#zygote;
+    where: { cwd?: string; sockets?: [string, string][]; groups?: SandboxCgroups } = {},
+  ): SandboxedCommand {
+    return sandboxedCommand(this.isolation, this.home, cmd, workDir, env, where);
   }
 
   /** Starts what create() will need (the kernel zygote, with what `hint.experiment` imports) ahead of time. */
   warm(hint: WarmHint = {}): void {
-    const zygote = this.#kernelZygote();
-    // A zygote this runtime has let go (close()) was stopped on purpose: its preload's end is no news.
-    const retired = () => this.#zygote !== zygote;
-    if (hint.experiment !== undefined) void preloadOrWarn(zygote, hint.experiment, this.#log, retired);
+    this.#zygote.warm(hint);
   }
 
   /**
@@ -227,33 +187,26 @@ export class LocalRuntime implements ContainerRuntime {
    * bubblewrap and a root host (the check joins a sandbox made for it alone, as a kernel does).
    * `start`: start one if none runs yet (a local plan's check); else only one already running.
    */
-  async checkZygote(start: boolean): Promise<ZygoteRegistry | null> {
-    if (!forkedChecks(this.isolation) || zygoteDisabled()) return null;
-    if (!start && !this.#zygote) return null;
-    void this.#kernelZygote();
-    return (await this.#checks) ?? null;
+  checkZygote(start: boolean): Promise<ZygoteRegistry | null> {
+    return this.#zygote.checks(start, this.isolation);
   }
 
   /** The kernel zygote's own socket (only this host reaches it), if one runs. */
   async zygoteSocket(): Promise<string | undefined> {
-    return (await this.#zygote)?.socketPath;
+    return (await this.#zygote.running())?.socketPath;
   }
 
   /** The pid of this runtime's kernel zygote, if one runs. */
   async zygotePid(): Promise<number | undefined> {
-    return (await this.#zygote)?.pid;
+    return (await this.#zygote.running())?.pid;
   }
 
   /** Stops the kernel zygote (and with it the kernels it forked for this runtime's containers). */
   async close(): Promise<void> {
     // The sessions this process serves save what they hold and stop their kernels first, as a
     // node does when its host goes.
-    const hosted = [...this.#hosted];
-    this.#hosted.clear();
-    await Promise.all(hosted.map((id) => this.#hostSessions?.close(id).catch(() => undefined)));
-    const zygote = await this.#zygote;
-    this.#zygote = undefined;
-    await zygote?.close();
+    await this.#hosted.closeAll();
+    await this.#zygote.close();
   }
 
   /**
@@ -278,7 +231,7 @@ export class LocalRuntime implements ContainerRuntime {
       what: 'the folder of its kernel files',
     });
     // Without the zygote (PERAGUS_KERNEL_ZYGOTE=0, or it failed to start) there is nothing to fork from.
-    const zygote = await this.#kernelZygote();
+    const zygote = await this.#zygote.get();
     // The default caps, as for an experiment whose spec names none.
     const id = kernelSandboxId();
     const { groups } = this.#caps.cap(id, undefined);
@@ -286,7 +239,7 @@ export class LocalRuntime implements ContainerRuntime {
       const sandbox = { workDir, home: this.home, readOnly: [pysdCacheDir(this.home)] };
       return coldKernelSandbox(env, owner, sandbox, groups);
     }
-    const holder = this.#sandboxed(SANDBOX_HOLDER, workDir, vars, undefined, undefined, groups);
+    const holder = this.#sandboxed(SANDBOX_HOLDER, workDir, vars, groups ? { groups } : {});
     return heldKernelSandbox({
       id,
       zygote,
@@ -307,7 +260,7 @@ export class LocalRuntime implements ContainerRuntime {
     // user in the sandbox's user namespaces, without capabilities (nsjoin.py).
     // Without a command of its own, the container is an experiment's node role.
     const node = !spec.command;
-    const zygote = node ? await this.#kernelZygote() : null;
+    const zygote = node ? await this.#zygote.get() : null;
     const experimentId = spec.experiment_id ?? newExperimentId();
     const live = (await this.list({ [LABELS.experimentId]: experimentId })).filter((c) => c.running);
     if (live.length > 0) {
@@ -322,22 +275,13 @@ export class LocalRuntime implements ContainerRuntime {
     prepareVolume(layout.workDir, this.#owner);
     mkdirSync(logDir, { recursive: true });
     const endpoint = endpointFor(layout.socketPath);
-    const out = openSync(join(logDir, 'stdout.log'), 'a');
-    const err = openSync(join(logDir, 'stderr.log'), 'a');
-    let zygoteSocket = zygote?.socketPath ?? '0';
-    let sockets: [string, string][] | undefined;
-    if (zygote && bwrapped) {
-      try {
-        sockets = [[await zygote.register(containerId, forkOwner()), ZYGOTE_SOCKET_INSIDE]];
-        zygoteSocket = ZYGOTE_SOCKET_INSIDE;
-      } catch (e) {
-        this.#log.warn(`peragus: ${experimentId}'s kernel starts cold: ${(e as Error).message}`);
-        zygoteSocket = '0';
-      }
-    }
+    // The zygote's socket as the experiment sees it: bound into its sandbox once registered.
+    const sockets =
+      zygote && bwrapped ? await this.#registerSandbox(zygote, containerId, experimentId) : undefined;
+    const zygoteSocket = sockets ? ZYGOTE_SOCKET_INSIDE : zygote && !bwrapped ? zygote.socketPath : '0';
     // This host serves the sessions itself when the zygote can fork the kernel into the sandbox
     // (registered: a zygote that died leaves the experiment to a node, whose kernels start cold).
-    const hosts = node && sockets && zygote ? this.#hostSessions : undefined;
+    const hosts = node && sockets && zygote ? this.#hosted.server : undefined;
     const cmd = hosts
       ? SANDBOX_HOLDER
       : (spec.command ??
@@ -360,7 +304,7 @@ export class LocalRuntime implements ContainerRuntime {
       throw e;
     }
     const { caps, groups } = capped;
-    const sandboxed = this.#sandboxed(
+    const command = this.#sandboxed(
       cmd,
       layout.workDir,
       {
@@ -374,42 +318,21 @@ export class LocalRuntime implements ContainerRuntime {
         ...(groups?.dirs.memory ? { PERAGUS_MEMORY_CGROUP: groups.dirs.memory } : {}),
         ...(node ? LIFELINE_ENV : {}),
       },
-      undefined,
       // A hosted experiment's sandbox gets no zygote socket: only this host asks for its kernels.
-      hosts ? undefined : sockets,
-      groups,
+      { ...(hosts || !sockets ? {} : { sockets }), ...(groups ? { groups } : {}) },
     );
-    const [file, ...args] = sandboxed.argv as [string, ...string[]];
-    const child = spawn(file, args, {
-      cwd: layout.workDir,
-      env: sandboxed.env,
-      detached: true,
-      // A node's stdin is its lifeline: this process holds the write end and never writes,
-      // so the node sees its end when this host dies, even killed -9 mid-create.
-      stdio: [node ? 'pipe' : 'ignore', out, err],
-    });
-    closeSync(out);
-    closeSync(err);
-    if (child.stdin) {
-      child.stdin.on('error', () => undefined); // the node may be gone first
-      (child.stdin as unknown as { unref(): void }).unref();
-      this.#lifelines.set(containerId, child.stdin);
-    }
-    const spawned = await new Promise<number>((ok, fail) => {
-      child.once('spawn', () => ok(child.pid as number));
-      child.once('error', (e) =>
-        fail(new ContainerRuntimeError('create_failed', `cannot start ${file}: ${e.message}`)),
-      );
-    }).catch((e: Error) => {
-      groups?.removeEmpty();
-      throw e;
-    });
-    child.unref();
+    const spawned = await spawnSandbox(command, { cwd: layout.workDir, logDir, lifeline: node }).catch(
+      (e: Error) => {
+        groups?.removeEmpty();
+        throw e;
+      },
+    );
+    if (spawned.lifeline) this.#lifelines.set(containerId, spawned.lifeline);
     const record: LocalRecord = {
       container_id: containerId,
       experiment_id: experimentId,
-      pid: spawned,
-      pid_start: processStart(spawned),
+      pid: spawned.pid,
+      pid_start: processStart(spawned.pid),
       work_dir: layout.workDir,
       socket_path: layout.socketPath,
       endpoint,
@@ -426,7 +349,7 @@ export class LocalRuntime implements ContainerRuntime {
       // Kernel requests on the experiment's socket join the namespaces of this process's sandbox.
       // Its kernels join the cgroups of the sandbox's first process (its caps) before anything else.
       await zygote
-        .attach(containerId, spawned, groups ? { cgroups: true } : undefined)
+        .attach(containerId, spawned.pid, groups ? { cgroups: true } : undefined)
         .catch(async (e: Error) => {
           await this.destroy(containerId);
           throw new ContainerRuntimeError(
@@ -436,42 +359,20 @@ export class LocalRuntime implements ContainerRuntime {
         });
     }
     if (hosts && zygote) {
-      try {
-        // The kernel must join the finished sandbox: bubblewrap mounts /proc, the work dir and the
-        // rest before it execs the holder (a kernel forked sooner saw no /proc).
-        await waitForExec(spawned, SANDBOX_HOLDER[0] as string, this.#readyTimeoutMs);
-        await hosts.open({
-          container_id: containerId,
-          experiment_id: experimentId,
-          work_dir: layout.workDir,
+      await this.#hosted
+        .serve(zygote, record, spawned.child, {
           env: experimentEnv({ ...SANDBOX_ENV, ...experimentVars }),
-          owner: forkOwner(),
-          ...(spec.scratch ? { scratch: true } : {}),
-          fork: (request) => {
-            const kernel = zygote.forkInto(containerId, request);
-            // An OOM kill then names the sandbox's memory cap.
-            if (groups) kernel.memoryCgroup = groups.memoryFiles;
-            return kernel;
-          },
+          scratch: spec.scratch === true,
+          ...(groups ? { groups } : {}),
+        })
+        .catch(async (e: Error) => {
+          await this.destroy(containerId);
+          throw e;
         });
-        this.#hosted.add(containerId);
-      } catch (e) {
-        await this.destroy(containerId);
-        // A sandbox that ended by itself says why on its stderr (bubblewrap's, or the cgroup join's).
-        const ended = child.exitCode ?? child.signalCode;
-        const why =
-          ended === null
-            ? ''
-            : ` (its sandbox exited ${ended}: ${tailFile(join(logDir, 'stderr.log'), 5).trim()})`;
-        throw new ContainerRuntimeError(
-          'create_failed',
-          `cannot serve ${experimentId}'s sessions: ${(e as Error).message}${why}`,
-        );
-      }
     } else if (node) {
       try {
         await waitForEndpoint(endpoint, this.#readyTimeoutMs, async () =>
-          isAlive(spawned) ? null : `exit; stderr: ${tailFile(join(logDir, 'stderr.log'), 20)}`,
+          isAlive(spawned.pid) ? null : `exit; stderr: ${tailFile(join(logDir, 'stderr.log'), 20)}`,
         );
       } catch (e) {
         // No half-made container is left behind.
@@ -491,33 +392,36 @@ export class LocalRuntime implements ContainerRuntime {
     };
   }
 
+  /** Registers a sandbox with the zygote: the socket to bind into it, or none (its kernels start cold). */
+  async #registerSandbox(
+    zygote: Zygote,
+    containerId: string,
+    experimentId: string,
+  ): Promise<[string, string][] | undefined> {
+    try {
+      return [[await zygote.register(containerId, forkOwner()), ZYGOTE_SOCKET_INSIDE]];
+    } catch (e) {
+      this.#log.warn(`peragus: ${experimentId}'s kernel starts cold: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
   async exec(id: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const rec = this.#records.get(id);
     if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((c) => typeof c !== 'string')) {
       throw new ContainerRuntimeError('exec_failed', 'exec needs a non-empty command array of strings');
     }
     if (!isRunning(rec)) throw new ContainerRuntimeError('exec_failed', `container ${id} is not running`);
-    let cwd = rec.work_dir;
-    if (options.cwd) {
-      const rel = inVolume(() => {
-        const kind = kindInside(rec.work_dir, options.cwd as string, { ...VOLUME, what: 'cwd' });
-        if (kind !== 'directory') {
-          throw new ContainerRuntimeError(
-            'invalid_path',
-            `cwd "${options.cwd}" is not a directory in /experiment`,
-          );
-        }
-        return resolveExperimentPath(options.cwd as string, 'cwd').relative;
-      });
-      cwd = join(rec.work_dir, rel);
-    }
+    const cwd = options.cwd ? volumeDirectory(rec.work_dir, options.cwd) : rec.work_dir;
+    const groups = groupsOf(rec);
     const sandboxed = this.#sandboxed(
       cmd,
       rec.work_dir,
       { ...rec.env, ...options.env },
-      cwd,
-      undefined,
-      groupsOf(rec),
+      {
+        cwd,
+        ...(groups ? { groups } : {}),
+      },
     );
     const result = await runCommand(sandboxed.argv, {
       cwd,
@@ -549,7 +453,7 @@ export class LocalRuntime implements ContainerRuntime {
     const rec = this.#records.get(id);
     const tail = options.tail ?? 200;
     // A sandbox whose sessions this host serves holds no node role: its kernels' output is here.
-    const kernels = this.#hosted.has(id) ? (this.#hostSessions?.kernelOutput(id, tail) ?? '') : '';
+    const kernels = this.#hosted.kernelOutput(id, tail);
     const own = {
       stdout: tailFile(join(rec.log_dir, 'stdout.log'), tail),
       stderr: tailFile(join(rec.log_dir, 'stderr.log'), tail),
@@ -574,10 +478,10 @@ export class LocalRuntime implements ContainerRuntime {
       lifeline?.destroy();
       return { removed: false };
     }
-    if (this.#hosted.delete(id)) await this.#hostSessions?.close(id).catch(() => undefined);
+    await this.#hosted.close(id);
     await stopGroup(rec.pid, undefined, () => isRunning(rec));
     lifeline?.destroy();
-    if (rec.zygote) await (await this.#zygote)?.revoke(rec.container_id).catch(() => undefined);
+    if (rec.zygote) await (await this.#zygote.running())?.revoke(rec.container_id).catch(() => undefined);
     // Whatever is left in its cgroups ends with them.
     await groupsOf(rec)?.remove();
     releaseEndpoint(rec.endpoint, rec.socket_path);
@@ -587,24 +491,10 @@ export class LocalRuntime implements ContainerRuntime {
   }
 
   async list(labels: Record<string, string> = {}): Promise<ContainerInfo[]> {
-    const infos: ContainerInfo[] = [];
-    for (const rec of this.#records.all()) {
-      if (!Object.entries(labels).every(([k, v]) => rec.labels[k] === v)) continue;
-      const running = isRunning(rec);
-      infos.push({
-        container_id: rec.container_id,
-        experiment_id: rec.experiment_id,
-        name: rec.container_id,
-        image: 'local',
-        status: running ? 'running' : 'exited',
-        running,
-        created_at: rec.created_at,
-        labels: rec.labels,
-        endpoint: rec.endpoint,
-        work_dir: rec.work_dir,
-      });
-    }
-    return infos;
+    return this.#records
+      .all()
+      .filter((rec) => Object.entries(labels).every(([k, v]) => rec.labels[k] === v))
+      .map(containerInfo);
   }
 
   /** Whether this process serves the container's sessions itself (then hostTransport reaches them). */
@@ -614,11 +504,6 @@ export class LocalRuntime implements ContainerRuntime {
 
   /** A new MCP connection to the sessions this process serves for the container. */
   hostTransport(id: string): Promise<Transport> {
-    if (!this.#hostSessions || !this.#hosted.has(id)) {
-      return Promise.reject(
-        new ContainerRuntimeError('not_found', `the sessions of ${id} are not served by this host`),
-      );
-    }
-    return this.#hostSessions.transport(id);
+    return this.#hosted.transport(id);
   }
 }

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { readSetting } from '../config/index.ts';
-import { chownInside, mkdirInside, unlinkInside } from '../confine/fs.ts';
+import { chownInside, kindInside, mkdirInside, unlinkInside } from '../confine/fs.ts';
 import { confineRelative, PathError, type RelativeOptions } from '../confine/relative.ts';
 import type { Owner } from '../confine/walk.ts';
 import { ContainerRuntimeError, ENDPOINT_RELATIVE_PATH, EXPERIMENT_MOUNT } from './types.ts';
@@ -45,6 +45,16 @@ export function asRuntimeError(err: unknown): unknown {
 export function resolveExperimentPath(input: string, what = 'path'): ExperimentPath {
   const relative = inVolume(() => confineRelative(input, { ...VOLUME, what }));
   return { relative, container: `${EXPERIMENT_MOUNT}/${relative}` };
+}
+
+/** A client's working directory in a volume on this host: an existing directory, reached without links. */
+export function volumeDirectory(workDir: string, cwd: string): string {
+  return inVolume(() => {
+    if (kindInside(workDir, cwd, { ...VOLUME, what: 'cwd' }) !== 'directory') {
+      throw new ContainerRuntimeError('invalid_path', `cwd "${cwd}" is not a directory in /experiment`);
+    }
+    return join(workDir, resolveExperimentPath(cwd, 'cwd').relative);
+  });
 }
 
 export function peragusHome(env: NodeJS.ProcessEnv = process.env): string {
