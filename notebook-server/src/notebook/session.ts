@@ -106,9 +106,7 @@ export class Session implements QueueHost {
       record.id,
       () => ({ record: this.toRecord(), notebook: this.toNotebook() }),
       record.seq,
-      fileOwner,
-      undefined,
-      flush,
+      { owner: fileOwner, sync: flush },
     );
     this.#queue = new ExecutionQueue(this, kernelSource, record.work_dir);
     this.#slot = this.#queue.slot;

@@ -161,17 +161,31 @@ export class SessionStore {
 
   readonly #snapshot: () => { record: SessionRecord; notebook: Notebook };
   readonly #seqBlock: number;
+  /** Owner of the files and directories made in the work dir (the experiment's user). */
+  readonly owner: Owner | undefined;
+  /** Each write is flushed to disk. */
+  readonly sync: boolean;
+
   constructor(
     readonly workDir: string,
     readonly id: string,
     snapshot: () => { record: SessionRecord; notebook: Notebook },
     initialSeq: number,
-    /** Owner of the files and directories made in the work dir (the experiment's user). */
-    readonly owner?: Owner,
-    seqBlock = 1000,
-    /** Flush each write to disk (false: a scratch experiment's session, see SessionManagerOptions.flush). */
-    readonly sync = true,
+    {
+      owner,
+      seqBlock = 1000,
+      sync = true,
+    }: {
+      /** Owner of the files and directories made in the work dir (the experiment's user). */
+      owner?: Owner | undefined;
+      /** How many event seqs one reservation on disk covers. */
+      seqBlock?: number;
+      /** Flush each write to disk (false: a scratch experiment's session, see SessionManagerOptions.flush). */
+      sync?: boolean;
+    } = {},
   ) {
+    this.owner = owner;
+    this.sync = sync;
     this.#files = new UnchangedFiles({ ...(owner ? { owner } : {}), sync });
     this.#snapshot = snapshot;
     this.#seqBlock = seqBlock;

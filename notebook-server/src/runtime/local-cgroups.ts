@@ -14,7 +14,14 @@ import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSyn
 import { basename, join } from 'node:path';
 import { type MemoryCgroupFiles, memoryCgroupFiles, oomKillCount } from '../kernel/oom.ts';
 import { isAlive } from '../proc/process.ts';
-import { type CapLimits, ContainerRuntimeError, capsOf, type EnforcedCaps, type Resources } from './types.ts';
+import {
+  type CapLimits,
+  ContainerRuntimeError,
+  capsOf,
+  type EnforcedCaps,
+  enforcedCaps,
+  type Resources,
+} from './types.ts';
 
 /** The hierarchies a sandbox's cgroups are made in; cpuacct only counts (it caps nothing). */
 const CONTROLLERS = ['memory', 'cpu', 'pids', 'cpuacct'] as const;
@@ -289,11 +296,11 @@ export class LocalCaps {
   /** Sandbox `id`'s caps (`resources`, else the defaults), and its cgroups when they can be made. */
   cap(id: string, resources: Resources | undefined): { caps: EnforcedCaps; groups?: SandboxCgroups } {
     const limits = capsOf(resources, this.#defaults);
-    const caps = { cpu: limits.cpu, memory_bytes: limits.memory, pids: limits.pids };
+    const caps = enforcedCaps(limits);
     const support = this.support;
     if (!('bases' in support)) return { caps: { ...caps, enforced: false, reason: support.reason } };
     try {
-      return { caps: { ...caps, enforced: true }, groups: SandboxCgroups.make(support, id, limits) };
+      return { caps, groups: SandboxCgroups.make(support, id, limits) };
     } catch (e) {
       throw new ContainerRuntimeError('create_failed', (e as Error).message, {
         fix: 'check that the host may write its cgroups under /sys/fs/cgroup',
