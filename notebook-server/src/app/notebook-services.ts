@@ -31,7 +31,7 @@ export interface NotebookServicesOptions {
   /** Who owns the files sessions make in their work dirs: see SessionManagerOptions.fileOwner. */
   fileOwner?: Owner;
   /** Whether sessions flush their writes to disk: see SessionManagerOptions.flush. */
-  flush?: boolean;
+  flush?: boolean | (() => boolean);
   /** Where sessions' kernels come from instead of the pool (which then starts none ahead). */
   kernelSource?: KernelSource;
 }

@@ -1,4 +1,4 @@
-// `peragus node --socket PATH --work-dir DIR`: the notebook server inside a
+// `peragus node --socket PATH --work-dir DIR [--scratch]`: the notebook server inside a
 // container (or a local child process). It serves the notebook and PySD MCP
 // tools on a Unix socket; the host connects there and routes calls to it.
 // `peragus node --hub URL --work-dir DIR` (a swarm experiment on another
@@ -30,6 +30,8 @@ export async function nodeCommand(
       hub: { type: 'string' },
       'work-dir': { type: 'string' },
       'pool-size': { type: 'string' },
+      // A plan's experiment (ContainerSpec.scratch): its sessions do not flush each write.
+      scratch: { type: 'boolean' },
     },
   });
   if ((!values.socket && !values.hub) || !values['work-dir']) {
@@ -56,12 +58,15 @@ export async function nodeCommand(
   const workDir = resolve(values['work-dir']);
   mkdirSync(workDir, { recursive: true });
   process.chdir(workDir);
+  const identity = experimentIdentity(config, { scratch: values.scratch === true });
   const services = await createNotebookServices({
     root: workDir,
     workDir,
     // One experiment per node: one warm kernel, no refill burning CPU beside it.
     poolMaxStarts: config.poolMaxStarts,
     poolSize: values['pool-size'] !== undefined ? Number(values['pool-size']) : config.poolSize,
+    // Asked at each session's creation: a warm-pool node learns it at hand-over.
+    flush: () => !identity.scratch(),
     log,
   });
   // A warm-pool node (told its experiment only at hand-over) serves once its
@@ -71,7 +76,6 @@ export async function nodeCommand(
   if (config.experimentIdFile && !config.experimentId) {
     await Promise.race([services.pool.whenFull(), new Promise((r) => setTimeout(r, 45_000).unref())]);
   }
-  const identity = experimentIdentity(config);
   const ctx = {
     role: 'node' as const,
     sessions: services.sessions,
@@ -79,7 +83,7 @@ export async function nodeCommand(
     workDir,
     // A getter: a warm-pool node learns its experiment at hand-over (node-identity.ts).
     get defaultExperimentId(): string | undefined {
-      return identity();
+      return identity.id();
     },
   };
   const serve = async (transport: Parameters<ReturnType<typeof createMcpServer>['connect']>[0]) => {

@@ -41,8 +41,9 @@ export interface SessionManagerOptions {
    * Whether each write of a session's notebook and record is flushed to disk (default true). False
    * for a scratch experiment (a plan's): its results are registered, flushed, in the catalog, and
    * a crash reruns it from the start, so its work dir's files are never read back after one.
+   * A function is asked at each session's creation (a warm-pool node learns it at hand-over).
    */
-  flush?: boolean;
+  flush?: boolean | (() => boolean);
 }
 
 export interface CreateSessionOptions {
@@ -70,7 +71,7 @@ export class SessionManager {
   readonly #sessions = new Map<string, Session>();
   readonly #workDir: string | undefined;
   readonly #fileOwner: Owner | undefined;
-  readonly #flush: boolean;
+  readonly #flush: () => boolean;
 
   constructor(options: SessionManagerOptions) {
     this.root = resolve(options.root);
@@ -78,7 +79,8 @@ export class SessionManager {
     this.#kernelSource = options.kernelSource;
     this.#workDir = options.workDir === undefined ? undefined : resolve(options.workDir);
     this.#fileOwner = options.fileOwner;
-    this.#flush = options.flush ?? true;
+    const flush = options.flush ?? true;
+    this.#flush = typeof flush === 'function' ? flush : () => flush;
   }
 
   async create(options: CreateSessionOptions): Promise<Session> {
@@ -110,7 +112,7 @@ export class SessionManager {
       kernelSource: this.#kernelSource,
       bus: this.bus,
       fileOwner: this.#fileOwner,
-      flush: this.#flush,
+      flush: this.#flush(),
     });
     await session.save();
     const owner = this.#fileOwner ? { owner: this.#fileOwner } : {};
@@ -118,7 +120,7 @@ export class SessionManager {
     inDirInside(this.root, POINTERS, { ...IN_ROOT, create: true, ...owner }, (dir) =>
       writeFileAtomic(join(dir, `${id}.json`), `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`, {
         mkdir: false,
-        sync: this.#flush,
+        sync: this.#flush(),
         ...owner,
       }),
     );
@@ -189,7 +191,7 @@ export class SessionManager {
           kernelSource: this.#kernelSource,
           bus: this.bus,
           fileOwner: this.#fileOwner,
-          flush: this.#flush,
+          flush: this.#flush(),
         });
         this.#adopt(session, 'reopened');
         report.reopened.push(session);

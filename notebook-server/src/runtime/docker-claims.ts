@@ -24,6 +24,8 @@ export const POOL_LABELS = {
  * (relative to the volume); the node reads it once, at its first notebook_create.
  */
 export const IDENTITY_RELATIVE_PATH = '.peragus/experiment-id';
+/** The identity file's second line for a scratch experiment (cli/node-identity.ts). */
+export const SCRATCH_LINE = 'scratch';
 /** The env var telling a pooled node role where that file is (inside the container). */
 export const IDENTITY_ENV = 'PERAGUS_EXPERIMENT_ID_FILE';
 

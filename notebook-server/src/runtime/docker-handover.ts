@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import { writeInside } from '../confine/fs.ts';
-import { claimsDir, IDENTITY_RELATIVE_PATH, writeClaim } from './docker-claims.ts';
+import { claimsDir, IDENTITY_RELATIVE_PATH, SCRATCH_LINE, writeClaim } from './docker-claims.ts';
 import { apiMessage, statusOf } from './docker-errors.ts';
 import { ZYGOTE_RELATIVE_PATH } from './docker-hosted.ts';
 import type { PoolEntry } from './docker-pool.ts';
@@ -29,6 +29,8 @@ export interface HandOverTarget {
   labels: Record<string, string>;
   image: string;
   imageId: string;
+  /** A plan's experiment: its node role's sessions do not flush each write (cli/node-identity.ts). */
+  scratch?: boolean;
   /** Resources differing from the pool's, applied with a live update. */
   update?: { cpu: number; memory: number; pids: number };
 }
@@ -73,10 +75,15 @@ export async function handOver(
     moved = true;
     // A node role reads its experiment id there (and so can any process of the container).
     inVolume(() =>
-      writeInside(t.layout.workDir, IDENTITY_RELATIVE_PATH, `${t.experimentId}\n`, {
-        ...VOLUME,
-        what: 'the experiment id file',
-      }),
+      writeInside(
+        t.layout.workDir,
+        IDENTITY_RELATIVE_PATH,
+        `${t.experimentId}\n${t.scratch ? `${SCRATCH_LINE}\n` : ''}`,
+        {
+          ...VOLUME,
+          what: 'the experiment id file',
+        },
+      ),
     );
     const socket = entry.hosted === 'zygote' ? ZYGOTE_RELATIVE_PATH : ENDPOINT_RELATIVE_PATH;
     // A joined container has no endpoint: its kernel is the shared zygote's.

@@ -17,6 +17,7 @@ import {
   ZYGOTE_RELATIVE_PATH,
 } from './docker-hosted.ts';
 import { logsOf } from './docker-inspect.ts';
+import { IMAGE_NODE_CMD } from './node-role-command.ts';
 import {
   type ExperimentLayout,
   endpointFor,
@@ -24,7 +25,7 @@ import {
   releaseEndpoint,
   waitForEndpoint,
 } from './paths.ts';
-import { ContainerRuntimeError, LABELS } from './types.ts';
+import { ContainerRuntimeError, ENDPOINT_RELATIVE_PATH, EXPERIMENT_MOUNT, LABELS } from './types.ts';
 import { capVolume, releaseVolume } from './volume-cap.ts';
 
 export interface Provision {
@@ -47,6 +48,8 @@ export interface Provision {
    * namespaces for the shared zygote's kernels (`joined`: nothing to wait for).
    */
   hosted?: HostedKind;
+  /** A plan's experiment served by a node role: its sessions do not flush each write (`--scratch`). */
+  scratch?: boolean;
   /** Where the missing-size-cap warning goes. */
   log: Logger;
 }
@@ -91,6 +94,19 @@ export async function provision(
       ...p.resources,
       ...(p.command ? { command: p.command } : {}),
       ...(p.hosted ? { cmd: p.hosted === 'joined' ? HOLDER_COMMAND : ZYGOTE_COMMAND } : {}),
+      // The image's node command (its CMD), told that the experiment is scratch.
+      ...(!p.hosted && !p.command && p.scratch
+        ? {
+            cmd: [
+              ...IMAGE_NODE_CMD,
+              '--socket',
+              `${EXPERIMENT_MOUNT}/${ENDPOINT_RELATIVE_PATH}`,
+              '--work-dir',
+              EXPERIMENT_MOUNT,
+              '--scratch',
+            ],
+          }
+        : {}),
     });
     const container = await call(docker, () => docker.createContainer(config)).catch((err: unknown) => {
       if (statusOf(err) === undefined || err instanceof ContainerRuntimeError) throw err;

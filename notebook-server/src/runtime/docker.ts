@@ -287,7 +287,7 @@ export class DockerRuntime implements ContainerRuntime {
       resources: this.#resourcesOf(spec),
       disk: diskCapOf(spec.resources),
       ...(spec.command ? { command: spec.command } : {}),
-      ...(hosted ? { hosted } : {}),
+      ...(hosted ? { hosted } : { scratch: spec.scratch === true }),
     });
     const result: CreateResult = {
       container_id: made.containerId,
@@ -376,6 +376,7 @@ export class DockerRuntime implements ContainerRuntime {
       labels: spec.labels ?? {},
       image,
       imageId: imageInfo.Id,
+      ...(spec.scratch ? { scratch: true } : {}),
       ...(same ? {} : { update: resources }),
     });
     if (outcome.ok) {

@@ -285,7 +285,16 @@ export class LocalRuntime implements ContainerRuntime {
     const cmd = hosts
       ? SANDBOX_HOLDER
       : (spec.command ??
-        nodeRoleArgv(['--socket', layout.socketPath, '--work-dir', layout.workDir], this.#nodeSnapshot));
+        nodeRoleArgv(
+          [
+            '--socket',
+            layout.socketPath,
+            '--work-dir',
+            layout.workDir,
+            ...(spec.scratch ? ['--scratch'] : []),
+          ],
+          this.#nodeSnapshot,
+        ));
     // What every process of the experiment sees (the node's, its kernels', a hosted kernel's).
     const experimentVars = {
       ...spec.env,

@@ -28,6 +28,17 @@ function snapshotBesideBundle(): { script: string; blob: string } | undefined {
   }
 }
 
+/**
+ * `peragus node` in the experiment image, from the node role's startup snapshot (the Dockerfile
+ * builds it; its CMD is this with the socket and work dir of a Docker experiment).
+ */
+export const IMAGE_NODE_CMD = [
+  'node',
+  '--snapshot-blob',
+  '/opt/peragus/app/dist/bundle/cli/node-role.blob',
+  '/opt/peragus/app/dist/bundle/cli/node-role.cjs',
+];
+
 let snapshot: { script: string; blob: string } | undefined | null = null;
 
 /** `peragus node ARGS…` as an argv: from the snapshot when `useSnapshot` and one fits, else the bundle or bin/. */

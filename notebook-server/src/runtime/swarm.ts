@@ -10,6 +10,7 @@ import { readSetting } from '../config/index.ts';
 import { newExperimentId } from '../ids/index.ts';
 import { sourceBytes } from './copy-source.ts';
 import { HubServer } from './hub/server.ts';
+import { IMAGE_NODE_CMD } from './node-role-command.ts';
 import { resolveExperimentPath } from './paths.ts';
 import type { SwarmNode } from './swarm-cluster.ts';
 import { SwarmServices, type SwarmServicesOptions } from './swarm-services.ts';
@@ -35,13 +36,6 @@ import {
 
 /** Ids this runtime hands out: `swarm-<service id>`, so a host can tell its runtimes apart by id. */
 export const SWARM_ID_PREFIX = 'swarm-';
-/** `peragus node` in the image, from the node role's startup snapshot (built by the Dockerfile). */
-const IMAGE_NODE_CMD = [
-  'node',
-  '--snapshot-blob',
-  '/opt/peragus/app/dist/bundle/cli/node-role.blob',
-  '/opt/peragus/app/dist/bundle/cli/node-role.cjs',
-];
 const COPY_TIMEOUT_MS = 300_000;
 
 export interface SwarmRuntimeOptions extends SwarmServicesOptions {
@@ -133,7 +127,14 @@ export class SwarmRuntime implements ContainerRuntime {
             ? {}
             : {
                 node: {
-                  cmd: [...IMAGE_NODE_CMD, '--hub', url, '--work-dir', EXPERIMENT_MOUNT],
+                  cmd: [
+                    ...IMAGE_NODE_CMD,
+                    '--hub',
+                    url,
+                    '--work-dir',
+                    EXPERIMENT_MOUNT,
+                    ...(spec.scratch ? ['--scratch'] : []),
+                  ],
                   env: { PERAGUS_HUB_TOKEN: token, ...(this.hub.ca ? { PERAGUS_HUB_CA: this.hub.ca } : {}) },
                 },
               }),
