@@ -1,4 +1,5 @@
-// Which writes reach the disk before they count (fsync), watched with strace on this very process:
+// Which writes reach the disk before they count (fsync), watched with strace on this very process
+// and what it starts (a Docker container's processes are attached by pid):
 // a plan's experiment is scratch (its notebook is not flushed on every change: its results are
 // registered, flushed, in the catalog, and a crash reruns it), while an agent's container keeps
 // every notebook write flushed. Real host, sandbox (and Docker container), kernel and catalog.
@@ -37,17 +38,7 @@ async function traceFlushes(pids: number[]): Promise<() => Promise<string[]>> {
   const out = join(t.home, `strace-${Date.now()}-${pids[0]}.txt`);
   const strace: ChildProcess = spawn(
     'strace',
-    [
-      '-f',
-      '--seccomp-bpf',
-      '-qq',
-      '-y',
-      '-e',
-      'trace=fsync,fdatasync',
-      '-o',
-      out,
-      ...pids.flatMap((p) => ['-p', String(p)]),
-    ],
+    ['-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync', '-o', out, ...pids.flatMap((p) => ['-p', String(p)])],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let err = '';
@@ -60,7 +51,7 @@ async function traceFlushes(pids: number[]): Promise<() => Promise<string[]>> {
   return async () => {
     strace.kill('SIGINT');
     await done;
-    return [...readFileSync(out, 'utf8').matchAll(/fsync\(\d+<([^>]*)>/g)].map((m) => m[1]!);
+    return [...readFileSync(out, 'utf8').matchAll(/(?:fsync|fdatasync)\(\d+<([^>]*)>/g)].map((m) => m[1]!);
   };
 }
 
