@@ -26,3 +26,13 @@ export function dockerTestsEnabled(): boolean {
   process.stderr.write(`\n!!! Docker tests SKIPPED: ${reason} !!!\n\n`);
   return false;
 }
+
+/** A container's processes as the host sees them (not this process's children): host pids and command lines. */
+export function containerProcesses(containerId: string): { pid: number; args: string }[] {
+  return execFileSync('docker', ['top', containerId, '-eo', 'pid,args'], { encoding: 'utf8' })
+    .split('\n')
+    .slice(1)
+    .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
+    .filter((m) => m !== null)
+    .map((m) => ({ pid: Number(m[1]), args: m[2]!.trim() }));
+}

@@ -3,13 +3,13 @@
 // a plan's experiment is scratch (its notebook is not flushed on every change: its results are
 // registered, flushed, in the catalog, and a crash reruns it), while an agent's container keeps
 // every notebook write flushed. Real host, sandbox (and Docker container), kernel and catalog.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerRuntime } from '../../notebook-server/src/runtime/docker.ts';
 import { PlanInput } from '../../notebook-server/src/schemas/plan.ts';
-import { dockerTestsEnabled } from '../helpers/docker.ts';
+import { containerProcesses, dockerTestsEnabled } from '../helpers/docker.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
 
@@ -65,16 +65,6 @@ async function flushedDuring(fn: () => Promise<void>): Promise<string[]> {
     flushed = await stop();
   }
   return flushed;
-}
-
-/** A Docker container's processes (not this process's children): host pids and command lines. */
-function containerProcesses(containerId: string): { pid: number; args: string }[] {
-  return execFileSync('docker', ['top', containerId, '-eo', 'pid,args'], { encoding: 'utf8' })
-    .split('\n')
-    .slice(1)
-    .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
-    .filter((m) => m !== null)
-    .map((m) => ({ pid: Number(m[1]), args: m[2]! }));
 }
 
 beforeAll(async () => {

@@ -12,7 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost, type Host } from '../../notebook-server/src/app/host.ts';
-import { dockerTestsEnabled } from '../helpers/docker.ts';
+import { containerProcesses, dockerTestsEnabled } from '../helpers/docker.ts';
 import { startTestHost, type TestHost } from '../helpers/host.ts';
 
 const withDocker = dockerTestsEnabled();
@@ -21,11 +21,7 @@ let t: TestHost;
 
 /** The command lines of the container's processes, as the host's ps sees them. */
 function processesOf(containerId: string): string[] {
-  return execFileSync('docker', ['top', containerId, '-eo', 'pid,args'], { encoding: 'utf8' })
-    .split('\n')
-    .slice(1)
-    .map((l) => l.trim().replace(/^\d+\s+/, ''))
-    .filter(Boolean);
+  return containerProcesses(containerId).map((p) => p.args);
 }
 
 /** The running shared zygote container of the host whose home is `home`. */
@@ -44,11 +40,7 @@ function sharedZygoteOf(home: string): string | undefined {
 
 /** The host pids of the container's processes. */
 function processPids(containerId: string): number[] {
-  return execFileSync('docker', ['top', containerId, '-eo', 'pid'], { encoding: 'utf8' })
-    .split('\n')
-    .slice(1)
-    .map(Number)
-    .filter((n) => n > 0);
+  return containerProcesses(containerId).map((p) => p.pid);
 }
 
 function alive(pid: number): boolean {
