@@ -120,7 +120,7 @@ export class SessionManager {
     inDirInside(this.root, POINTERS, { ...IN_ROOT, create: true, ...owner }, (dir) =>
       writeFileAtomic(join(dir, `${id}.json`), `${JSON.stringify({ session_id: id, work_dir: workDir })}\n`, {
         mkdir: false,
-        sync: this.#flush(),
+        sync: session.flush,
         ...owner,
       }),
     );

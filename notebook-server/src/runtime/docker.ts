@@ -268,6 +268,7 @@ export class DockerRuntime implements ContainerRuntime {
     const mountCache = sharedCache !== '0' && existsSync(sharedCache);
     const role = spec.command ? 'custom' : 'node';
     const hosted = spec.command ? undefined : await this.#sessions.kind();
+    const scratch = spec.scratch === true;
     const env = {
       ...spec.env,
       PERAGUS_EXPERIMENT_ID: experimentId,
@@ -287,7 +288,7 @@ export class DockerRuntime implements ContainerRuntime {
       resources: this.#resourcesOf(spec),
       disk: diskCapOf(spec.resources),
       ...(spec.command ? { command: spec.command } : {}),
-      ...(hosted ? { hosted } : { scratch: spec.scratch === true }),
+      ...(hosted ? { hosted } : { scratch }),
     });
     const result: CreateResult = {
       container_id: made.containerId,
@@ -301,9 +302,7 @@ export class DockerRuntime implements ContainerRuntime {
     };
     if (hosted) {
       const containerEnv = { ...envRecord(imageInfo.Config.Env), ...env };
-      await this.#sessions.serve(result, hosted, containerEnv, spec.env ?? {}, {
-        scratch: spec.scratch ?? false,
-      });
+      await this.#sessions.serve(result, hosted, containerEnv, spec.env ?? {}, { scratch });
     }
     return result;
   }
@@ -366,6 +365,7 @@ export class DockerRuntime implements ContainerRuntime {
     const entry = await pool.take();
     if (!entry) return undefined;
     const resources = this.#resourcesOf(spec);
+    const scratch = spec.scratch === true;
     const same =
       resources.cpu === this.#defaults.cpu &&
       resources.memory === this.#defaults.memory &&
@@ -376,22 +376,14 @@ export class DockerRuntime implements ContainerRuntime {
       labels: spec.labels ?? {},
       image,
       imageId: imageInfo.Id,
-      ...(spec.scratch ? { scratch: true } : {}),
+      scratch,
       ...(same ? {} : { update: resources }),
     });
     if (outcome.ok) {
       this.handedOver += 1;
       if (entry.hosted) {
         const containerEnv = { ...envRecord(imageInfo.Config.Env), ...entry.env };
-        await this.#sessions.serve(
-          outcome.result,
-          entry.hosted,
-          containerEnv,
-          {},
-          {
-            scratch: spec.scratch ?? false,
-          },
-        );
+        await this.#sessions.serve(outcome.result, entry.hosted, containerEnv, {}, { scratch });
       }
       return outcome.result;
     }
