@@ -10,8 +10,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHost } from '../notebook-server/src/app/host.ts';
 import type { DockerRuntime } from '../notebook-server/src/runtime/docker.ts';
+import { daemonCpu, shimCpu } from './docker-cpu.ts';
 import { callTool, type Json, mcpClient } from './mcp.ts';
-import { daemonCpu, shimCpu, TEACUP } from './plan.bench.ts';
+import { TEACUP } from './plan-runs.ts';
 
 const pool = process.argv.includes('--pool');
 const home = mkdtempSync(join(tmpdir(), 'peragus-profile-'));

@@ -22,7 +22,7 @@ import type { DockerRuntime } from '../notebook-server/src/runtime/docker.ts';
 import { dockerReason } from '../tests/helpers/docker.ts';
 import { type BenchFigure, type BenchSuite, median, r3, versus } from './lib.ts';
 import { callTool, type Json, mcpClient } from './mcp.ts';
-import { emaTeacup24, ours, peer, teacupPlan } from './plan.bench.ts';
+import { emaTeacup24, ours, peer, teacupPlan } from './plan-runs.ts';
 
 const ITER = Number(process.env.PERAGUS_BENCH_DOCKER_ITER ?? 5);
 const RUNS = Number(process.env.PERAGUS_BENCH_PLAN_RUNS ?? 3);

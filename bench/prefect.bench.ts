@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BenchFigure, type BenchSuite, median, r3, versus } from './lib.ts';
-import { emaTeacup24, notebookTeacup24, ours, peer, TEACUP, teacupPlan } from './plan.bench.ts';
+import { emaTeacup24, notebookTeacup24, ours, peer, TEACUP, teacupPlan } from './plan-runs.ts';
 
 /** Runs only when named on the command line (bench/run.ts). */
 export const optIn = true;
