@@ -60,8 +60,15 @@ export class LocalRegistry {
     return rec;
   }
 
+  /**
+   * Atomic (renamed into place) but not flushed: a record names live processes of this machine,
+   * and whatever loses unflushed writes (a power cut, the kernel's crash) ends those processes
+   * too. A host that dies leaves the page cache, so another host still reads the record.
+   */
   save(rec: LocalRecord): void {
-    writeStateFile(join(this.#dir, `${rec.container_id}.json`), JSON.stringify(rec, null, 2));
+    writeStateFile(join(this.#dir, `${rec.container_id}.json`), JSON.stringify(rec, null, 2), {
+      sync: false,
+    });
   }
 
   remove(id: string): void {
