@@ -201,8 +201,9 @@ export interface ZygoteOptions {
   onChecks?: (checks: ZygoteRegistry) => void;
   /**
    * The check server before the kernels: the zygote imports what a check needs, forks it, then
-   * imports what kernels need (a plan's check first). Else the check server imports beside the
-   * zygote's kernel imports (a session's first kernel first).
+   * imports what kernels need (a plan's check first), and skips the warm-up translation that
+   * speeds up later checks (`peragus run` checks one plan). Else the check server imports beside
+   * the zygote's kernel imports (a session's first kernel first) and warms up.
    */
   checksFirst?: boolean;
 }
