@@ -41,19 +41,23 @@ describe.each(runtimes)('kernel output of a %s experiment', (runtime) => {
     };
 
   it("shows what the kernel wrote to its real stderr, without ipykernel's terminal banner", async () => {
-    const ran = await run('import sys\nsys.__stderr__.write("kernel-log-marker\\n")\nsys.__stderr__.flush()');
+    // The marker, then more lines than a dead cell quotes (40): container_logs shows them all.
+    const ran = await run(
+      'import sys\nsys.__stderr__.write("kernel-log-marker\\n")\nfor i in range(60):\n    sys.__stderr__.write(f"kernel line {i}\\n")\nsys.__stderr__.flush()',
+    );
     expect(ran.status).toBe('ok');
     // The kernel's stderr reaches the host beside the cell's reply, not before it: wait for it.
     const stderr = await waitFor(
       "the kernel's stderr in container_logs",
       async () => {
         const l = await logs();
-        return l.stderr.includes('kernel-log-marker') ? l.stderr : undefined;
+        return l.stderr.includes('kernel line 59') ? l.stderr : undefined;
       },
       10_000,
       100,
     );
     expect(stderr).toContain('kernel-log-marker');
+    expect(stderr).toContain('kernel line 0\n');
     expect(stderr).toMatch(/--- the kernel of session \S+ ---/);
     expect(stderr).not.toContain('--existing');
     expect(stderr).not.toContain('Ctrl-C will not work');

@@ -109,6 +109,10 @@ export class KernelClient extends EventEmitter implements Kernel {
     return this.#process?.stderrTail() ?? '';
   }
 
+  output(): string {
+    return this.#process?.output() ?? '';
+  }
+
   override on<E extends keyof KernelEvents>(event: E, listener: KernelEvents[E]): this {
     return super.on(event, listener);
   }

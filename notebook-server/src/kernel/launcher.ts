@@ -88,6 +88,8 @@ export interface KernelProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly hasExited: boolean;
   stderrTail(): string;
+  /** All of its own output this host keeps (a ring of 16 KB): what container_logs shows. */
+  output(): string;
   /** Signals the kernel's whole process group (it runs in its own session). */
   signal(sig: NodeJS.Signals): void;
   /**
@@ -196,6 +198,7 @@ export function spawnKernel(argv: string[], cwd: string, env: NodeJS.ProcessEnv)
       return hasExited;
     },
     stderrTail: () => tailLines(stderr.text(), 40),
+    output: () => stderr.text().trimEnd(),
     signal(sig) {
       if (hasExited || !child.pid) return;
       signalGroup(child.pid, sig);
@@ -257,6 +260,7 @@ export function deferredKernel(start: Promise<KernelProcess>): KernelProcess {
       return inner?.memoryCgroup;
     },
     stderrTail: () => inner?.stderrTail() ?? failure,
+    output: () => inner?.output() ?? failure,
     signal(sig) {
       if (inner) inner.signal(sig);
       else if (!failed) pending.push(sig);

@@ -48,6 +48,8 @@ export interface Kernel {
   interrupt(): Promise<void>;
   /** The kernel process's own output, outside any cell (its start, its warnings, how it died). */
   stderrTail?(): string;
+  /** All of that output this host keeps, not only its last lines (container_logs). */
+  output?(): string;
   /** Restarts the process (same connection info); resolves when ready again. */
   restart(): Promise<void>;
   /** shutdown_request, then SIGTERM, then SIGKILL. Idempotent. */

@@ -399,6 +399,7 @@ export function launchFromZygote(
       return hasExited;
     },
     stderrTail: () => stderr.text().trimEnd().split('\n').slice(-40).join('\n'),
+    output: () => stderr.text().trimEnd(),
     signal(sig) {
       if (hasExited) return;
       if (pid < 0) {

@@ -51,7 +51,8 @@ export class KernelSlot {
 
   /** The latest kernel's own output outside cells (also after it died: how it died). */
   get kernelOutput(): string {
-    return this.#latest?.stderrTail?.() ?? '';
+    const latest = this.#latest;
+    return latest?.output?.() ?? latest?.stderrTail?.() ?? '';
   }
 
   /** The live kernel, starting one if there is none yet. */

@@ -150,6 +150,7 @@ function coldKernel(
       return proc.hasExited;
     },
     stderrTail: () => proc.stderrTail(),
+    output: () => proc.output(),
     signal(sig) {
       const inner = sig === 'SIGINT' ? kernelPid() : undefined;
       if (inner === undefined) return proc.signal(sig);
