@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
 import socket
 import tempfile
@@ -48,8 +49,6 @@ class ZygoteReportsExitsPromptly(unittest.TestCase):
         self.addCleanup(ours.close)
         kernel = Kernel(theirs, pid, out_r)
         self.zygote.kernels[pid] = kernel
-        import selectors  # noqa: PLC0415
-
         self.zygote.sel.register(theirs, selectors.EVENT_READ, ("conn", kernel))
         self.zygote.sel.register(out_r, selectors.EVENT_READ, ("out", kernel))
         return ours, kernel

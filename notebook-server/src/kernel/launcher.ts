@@ -209,7 +209,8 @@ export function spawnKernel(argv: string[], cwd: string, env: NodeJS.ProcessEnv)
   return proc;
 }
 
-function tailLines(text: string, n: number): string {
+/** The last `n` lines of a process's output. */
+export function tailLines(text: string, n: number): string {
   const lines = text.trimEnd().split('\n');
   return lines.slice(-n).join('\n');
 }

@@ -23,6 +23,7 @@ import {
   launchKernel,
   RingBuffer,
   resolvePython,
+  tailLines,
   trackKernel,
 } from './launcher.ts';
 
@@ -398,7 +399,7 @@ export function launchFromZygote(
     get hasExited() {
       return hasExited;
     },
-    stderrTail: () => stderr.text().trimEnd().split('\n').slice(-40).join('\n'),
+    stderrTail: () => tailLines(stderr.text(), 40),
     output: () => stderr.text().trimEnd(),
     signal(sig) {
       if (hasExited) return;
