@@ -265,7 +265,8 @@ for host in ("172.17.0.1", "1.1.1.1", "deb.debian.org"):
       labels,
     });
     let logs = await rt.logs(c.container_id);
-    for (let i = 0; i < 50 && !logs.stdout.includes('out 3'); i++) {
+    // "err 3" is written after "out 3": a read between the two has only the first.
+    for (let i = 0; i < 50 && !(logs.stdout.includes('out 3') && logs.stderr.includes('err 3')); i++) {
       await new Promise((r) => setTimeout(r, 100));
       logs = await rt.logs(c.container_id);
     }
