@@ -51,6 +51,7 @@ import {
   ZYGOTE_SOCKET_INSIDE,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
+import { isMountRace, retryMountRace } from '../sandbox/mount-race.ts';
 
 export type Reply = Record<string, unknown> & { ok?: boolean; error?: string };
 
@@ -175,20 +176,22 @@ export async function runModelCheck(input: ModelCheckInput): Promise<ModelCheckR
     const env = { PERAGUS_PYSD_SHARED_CACHE: cache === '0' ? '0' : stagedCache, MPLBACKEND: 'Agg' };
     const stdin = JSON.stringify(request);
     const sandbox = { workDir: staging, home: input.home };
-    const forked =
-      sandboxed && input.zygote
-        ? await forkedCheck(input.zygote, forkOwner(), sandbox, env, stdin, input)
-        : undefined;
     const python = [resolvePython(), '-m', 'peragus_pysd.plancheck'];
-    const result =
-      forked ??
-      (await run(
-        sandboxed ? ['bwrap', ...bwrapArgs(python, sandbox)] : python,
-        sandboxed ? experimentEnv({ ...SANDBOX_ENV, ...env }) : { ...process.env, ...env },
-        stdin,
-        input.timeoutMs,
-        input.signal,
-      ));
+    // A sandbox whose start lost a mount race ran nothing: it is started again (mount-race.ts).
+    const result = await retryMountRace(
+      async () =>
+        (sandboxed && input.zygote
+          ? await forkedCheck(input.zygote, forkOwner(), sandbox, env, stdin, input)
+          : undefined) ??
+        (await run(
+          sandboxed ? ['bwrap', ...bwrapArgs(python, sandbox)] : python,
+          sandboxed ? experimentEnv({ ...SANDBOX_ENV, ...env }) : { ...process.env, ...env },
+          stdin,
+          input.timeoutMs,
+          input.signal,
+        )),
+      (r) => sandboxed && !r.reply && isMountRace(r.output),
+    );
     if (result.reply?.ok && cache !== '0' && !published) publish(stagedCache, cache, sha);
     return { ...result, sha256: sha };
   } finally {

@@ -57,9 +57,15 @@ export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSa
     cwd: workDir,
     env: o.holder.env,
     detached: true,
-    stdio: ['pipe', 'ignore', 'ignore'],
+    // Its stderr says why a sandbox never started (bubblewrap's own words); the holder writes none.
+    stdio: ['pipe', 'ignore', 'pipe'],
   });
   holder.stdin?.on('error', () => undefined);
+  let said = '';
+  const stderrClosed = new Promise<void>((done) => holder.stderr?.once('close', () => done()));
+  holder.stderr?.on('data', (d: Buffer) => {
+    if (said.length < 4096) said += d.toString('utf8');
+  });
   let closed: Promise<void> | undefined;
   const close = () => {
     closed ??= (async () => {
@@ -78,14 +84,18 @@ export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSa
     });
     holder.unref();
     (holder.stdin as unknown as { unref(): void } | null)?.unref();
+    (holder.stderr as unknown as { unref(): void } | null)?.unref();
     await zygote.attach(id, pid, groups ? { cgroups: true } : undefined);
     // A kernel forked before bubblewrap has made its mounts would see no /proc.
     await waitForExec(pid, SANDBOX_HOLDER[0] as string, o.readyTimeoutMs);
   } catch (e) {
     await close();
+    // What it said before it ended, read to the end (at most a second more).
+    await Promise.race([stderrClosed, new Promise((r) => setTimeout(r, 1_000).unref())]);
+    const why = said.trim() ? ` (its sandbox said: ${said.trim().slice(-1_000)})` : '';
     throw new ContainerRuntimeError(
       'create_failed',
-      `cannot sandbox a kernel in ${workDir}: ${(e as Error).message}`,
+      `cannot sandbox a kernel in ${workDir}: ${(e as Error).message}${why}`,
     );
   }
   const fork = (request: ZygoteKernelRequest) => {

@@ -2,14 +2,14 @@
 // kernel zygote forks each session's kernel into its sandbox. Tracks which they are, opens
 // their sessions once the sandbox is finished, and closes them before the sandbox goes.
 import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Zygote } from '../kernel/zygote.ts';
 import { forkOwner } from '../sandbox/bwrap.ts';
 import { SANDBOX_HOLDER } from './kernel-sandbox.ts';
 import type { SandboxCgroups } from './local-cgroups.ts';
 import { waitForExec } from './local-process.ts';
-import { type LocalRecord, tailFile } from './local-record.ts';
+import type { LocalRecord } from './local-record.ts';
+import { sandboxEnded } from './local-spawn.ts';
 import { ContainerRuntimeError, type HostSessionServer } from './types.ts';
 
 export class HostedSandboxes {
@@ -64,14 +64,9 @@ export class HostedSandboxes {
       });
       this.#served.add(containerId);
     } catch (e) {
-      const ended = child.exitCode ?? child.signalCode;
-      const why =
-        ended === null
-          ? ''
-          : ` (its sandbox exited ${ended}: ${tailFile(join(record.log_dir, 'stderr.log'), 5).trim()})`;
       throw new ContainerRuntimeError(
         'create_failed',
-        `cannot serve ${record.experiment_id}'s sessions: ${(e as Error).message}${why}`,
+        `cannot serve ${record.experiment_id}'s sessions: ${(e as Error).message}${sandboxEnded(child, record.log_dir)}`,
       );
     }
   }

@@ -5,6 +5,7 @@ import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SandboxedCommand } from './local-command.ts';
+import { tailFile } from './local-record.ts';
 import { ContainerRuntimeError } from './types.ts';
 
 export interface SpawnedSandbox {
@@ -49,4 +50,15 @@ export async function spawnSandbox(
   });
   child.unref();
   return { child, pid, ...(stdin ? { lifeline: stdin } : {}) };
+}
+
+/**
+ * Why a sandbox's first process is gone, for an error: its exit and the last lines of its stderr
+ * (bubblewrap's own reason when it never ran the command), or '' while it runs.
+ */
+export function sandboxEnded(child: ChildProcess, logDir: string): string {
+  const ended = child.exitCode ?? child.signalCode;
+  return ended === null
+    ? ''
+    : ` (its sandbox exited ${ended}: ${tailFile(join(logDir, 'stderr.log'), 5).trim()})`;
 }

@@ -26,6 +26,7 @@ import {
   ZYGOTE_SOCKET_INSIDE,
 } from '../sandbox/bwrap.ts';
 import { experimentEnv } from '../sandbox/env.ts';
+import { isMountRace, retryMountRace } from '../sandbox/mount-race.ts';
 import { coldKernelSandbox, heldKernelSandbox, kernelSandboxId, SANDBOX_HOLDER } from './kernel-sandbox.ts';
 import { type CgroupSupport, LocalCaps, type SandboxCgroups } from './local-cgroups.ts';
 import { type SandboxedCommand, sandboxedCommand } from './local-command.ts';
@@ -40,7 +41,7 @@ import {
   LocalRegistry,
   tailFile,
 } from './local-record.ts';
-import { spawnSandbox } from './local-spawn.ts';
+import { sandboxEnded, spawnSandbox } from './local-spawn.ts';
 import { RuntimeZygote } from './local-zygote.ts';
 import { nodeRoleArgv } from './node-role-command.ts';
 import { LIFELINE_ENV, parentWatchEnv } from './parent-watch.ts';
@@ -232,28 +233,43 @@ export class LocalRuntime implements ContainerRuntime {
     });
     // Without the zygote (PERAGUS_KERNEL_ZYGOTE=0, or it failed to start) there is nothing to fork from.
     const zygote = await this.#zygote.get();
-    // The default caps, as for an experiment whose spec names none.
-    const id = kernelSandboxId();
-    const { groups } = this.#caps.cap(id, undefined);
     if (!zygote) {
+      // The default caps, as for an experiment whose spec names none.
+      const { groups } = this.#caps.cap(kernelSandboxId(), undefined);
       const sandbox = { workDir, home: this.home, readOnly: [pysdCacheDir(this.home)] };
       return coldKernelSandbox(env, owner, sandbox, groups);
     }
-    const holder = this.#sandboxed(SANDBOX_HOLDER, workDir, vars, groups ? { groups } : {});
-    return heldKernelSandbox({
-      id,
-      zygote,
-      workDir,
-      owner: forkOwner(),
-      env,
-      holder,
-      readyTimeoutMs: this.#readyTimeoutMs,
-      ...(groups ? { groups } : {}),
-    });
+    // A holder whose sandbox lost a mount race ran nothing: made again (mount-race.ts).
+    return retryMountRace(
+      () => {
+        const id = kernelSandboxId();
+        const { groups } = this.#caps.cap(id, undefined);
+        const holder = this.#sandboxed(SANDBOX_HOLDER, workDir, vars, groups ? { groups } : {});
+        return heldKernelSandbox({
+          id,
+          zygote,
+          workDir,
+          owner: forkOwner(),
+          env,
+          holder,
+          readyTimeoutMs: this.#readyTimeoutMs,
+          ...(groups ? { groups } : {}),
+        });
+      },
+      () => false,
+    );
   }
 
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
     const spec = parseContainerSpec(input);
+    // A sandbox whose start lost a mount race ran nothing and was destroyed: made again (mount-race.ts).
+    return retryMountRace(
+      () => this.#create(spec),
+      () => false,
+    );
+  }
+
+  async #create(spec: ReturnType<typeof parseContainerSpec>): Promise<CreateResult> {
     const bwrapped = this.isolation.isolation === 'bubblewrap';
     // Under bubblewrap the zygote forks each kernel into its experiment's sandbox: it joins the
     // sandbox's namespaces and drops to the sandbox user under a root host, or keeps the host's
@@ -363,7 +379,7 @@ export class LocalRuntime implements ContainerRuntime {
           await this.destroy(containerId);
           throw new ContainerRuntimeError(
             'create_failed',
-            `cannot hand the sandbox to the kernel zygote: ${e.message}`,
+            `cannot hand the sandbox to the kernel zygote: ${e.message}${sandboxEnded(spawned.child, logDir)}`,
           );
         });
     }
@@ -432,12 +448,21 @@ export class LocalRuntime implements ContainerRuntime {
         ...(groups ? { groups } : {}),
       },
     );
-    const result = await runCommand(sandboxed.argv, {
-      cwd,
-      env: sandboxed.env,
-      timeoutMs: options.timeoutMs ?? 60_000,
-      maxOutputBytes: options.maxOutputBytes ?? 2 ** 20,
-    });
+    // The command never ran when its sandbox's start lost a mount race: it is started again.
+    const result = await retryMountRace(
+      () =>
+        runCommand(sandboxed.argv, {
+          cwd,
+          env: sandboxed.env,
+          timeoutMs: options.timeoutMs ?? 60_000,
+          maxOutputBytes: options.maxOutputBytes ?? 2 ** 20,
+        }),
+      (r) =>
+        this.isolation.isolation === 'bubblewrap' &&
+        r.exit_code === 1 &&
+        r.stdout === '' &&
+        isMountRace(r.stderr),
+    );
     if (result.exit_code === 127 && /exec failed/.test(result.stderr)) {
       throw new ContainerRuntimeError('exec_failed', `exec in ${id}: command not found: ${cmd[0]}`);
     }

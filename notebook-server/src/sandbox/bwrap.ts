@@ -12,6 +12,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSetting } from '../config/index.ts';
 import type { Owner } from '../confine/walk.ts';
+import { isMountRace, retryMountRaceSync } from './mount-race.ts';
 
 export type Isolation = 'docker' | 'bubblewrap' | 'none';
 
@@ -209,7 +210,11 @@ export function localIsolation(env: NodeJS.ProcessEnv = process.env): IsolationC
     const owner = sandboxOwner();
     if (owner) chownSync(dir, owner.uid, owner.gid);
     const args = bwrapArgs(['/bin/sh', '-c', 'echo ok > probe'], { workDir: dir, home: join(dir, 'home') });
-    const r = spawnSync('bwrap', args, { encoding: 'utf8', timeout: 10_000, env: { PATH: env.PATH ?? '' } });
+    // A mount race must not turn the sandbox off for this process's life (mount-race.ts).
+    const r = retryMountRaceSync(
+      () => spawnSync('bwrap', args, { encoding: 'utf8', timeout: 10_000, env: { PATH: env.PATH ?? '' } }),
+      (run) => run.status === 1 && isMountRace(run.stderr ?? ''),
+    );
     if (r.error) {
       const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
       checked = {
