@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readlinkSync, realpathSync } from 'node:fs';
 import type { Owner } from '../confine/walk.ts';
-import { type KernelProcess, resolvePython, spawnKernel } from '../kernel/launcher.ts';
+import { type KernelProcess, RingBuffer, resolvePython, spawnKernel } from '../kernel/launcher.ts';
 import type { Zygote, ZygoteKernelRequest } from '../kernel/zygote.ts';
 import { stillRunning } from '../proc/process.ts';
 import { bwrapArgs, type SandboxOptions } from '../sandbox/bwrap.ts';
@@ -61,11 +61,9 @@ export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSa
     stdio: ['pipe', 'ignore', 'pipe'],
   });
   holder.stdin?.on('error', () => undefined);
-  let said = '';
+  const said = new RingBuffer(1_000);
   const stderrClosed = new Promise<void>((done) => holder.stderr?.once('close', () => done()));
-  holder.stderr?.on('data', (d: Buffer) => {
-    if (said.length < 4096) said += d.toString('utf8');
-  });
+  holder.stderr?.on('data', (d: Buffer) => said.push(d));
   let closed: Promise<void> | undefined;
   const close = () => {
     closed ??= (async () => {
@@ -92,7 +90,8 @@ export async function heldKernelSandbox(o: HeldSandboxOptions): Promise<KernelSa
     await close();
     // What it said before it ended, read to the end (at most a second more).
     await Promise.race([stderrClosed, new Promise((r) => setTimeout(r, 1_000).unref())]);
-    const why = said.trim() ? ` (its sandbox said: ${said.trim().slice(-1_000)})` : '';
+    const words = said.text().trim();
+    const why = words ? ` (its sandbox said: ${words})` : '';
     throw new ContainerRuntimeError(
       'create_failed',
       `cannot sandbox a kernel in ${workDir}: ${(e as Error).message}${why}`,

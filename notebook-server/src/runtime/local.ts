@@ -240,33 +240,27 @@ export class LocalRuntime implements ContainerRuntime {
       return coldKernelSandbox(env, owner, sandbox, groups);
     }
     // A holder whose sandbox lost a mount race ran nothing: made again (mount-race.ts).
-    return retryMountRace(
-      () => {
-        const id = kernelSandboxId();
-        const { groups } = this.#caps.cap(id, undefined);
-        const holder = this.#sandboxed(SANDBOX_HOLDER, workDir, vars, groups ? { groups } : {});
-        return heldKernelSandbox({
-          id,
-          zygote,
-          workDir,
-          owner: forkOwner(),
-          env,
-          holder,
-          readyTimeoutMs: this.#readyTimeoutMs,
-          ...(groups ? { groups } : {}),
-        });
-      },
-      () => false,
-    );
+    return retryMountRace(() => {
+      const id = kernelSandboxId();
+      const { groups } = this.#caps.cap(id, undefined);
+      const holder = this.#sandboxed(SANDBOX_HOLDER, workDir, vars, groups ? { groups } : {});
+      return heldKernelSandbox({
+        id,
+        zygote,
+        workDir,
+        owner: forkOwner(),
+        env,
+        holder,
+        readyTimeoutMs: this.#readyTimeoutMs,
+        ...(groups ? { groups } : {}),
+      });
+    });
   }
 
   async create(input: ContainerSpec = {}): Promise<CreateResult> {
     const spec = parseContainerSpec(input);
     // A sandbox whose start lost a mount race ran nothing and was destroyed: made again (mount-race.ts).
-    return retryMountRace(
-      () => this.#create(spec),
-      () => false,
-    );
+    return retryMountRace(() => this.#create(spec));
   }
 
   async #create(spec: ReturnType<typeof parseContainerSpec>): Promise<CreateResult> {

@@ -25,10 +25,13 @@ export function quotesMountRace(message: string): boolean {
 
 /**
  * Starts a sandbox again while its start failed on the mount race (`raced` tells that from its
- * result; a thrown error is tested with {@link quotesMountRace}), at most {@link SANDBOX_START_ATTEMPTS}
- * times; the last attempt's result or error is the caller's.
+ * result, when a start that lost returns; a thrown error is tested with {@link quotesMountRace}),
+ * at most {@link SANDBOX_START_ATTEMPTS} times; the last attempt's result or error is the caller's.
  */
-export async function retryMountRace<T>(start: () => Promise<T>, raced: (result: T) => boolean): Promise<T> {
+export async function retryMountRace<T>(
+  start: () => Promise<T>,
+  raced: (result: T) => boolean = () => false,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const last = attempt >= SANDBOX_START_ATTEMPTS;
     let result: T;
