@@ -15,8 +15,9 @@
 // - plan_lhs_8x200: 8 experiments × a 200-run SIR LHS, K = 2, against EMA's
 //   1,600-run LHS with MultiprocessingEvaluator(2); plan_parallel_efficiency: the same 8
 //   experiments on PySD's per-run engine (the issue's), their compute alone against the plan's
-//   wall (lib.ts planEfficiency); _vectorised: the same on the default engine; plan_lhs_speedup_k2: the same plan's
-//   wall at K = 1 over its wall at K = 2; plan_lhs_outside_plan: that command's time outside
+//   wall (lib.ts planEfficiency); _vectorised: the same on the default engine;
+//   plan_lhs_speedup_k2: the same plan's wall at K = 1 over its wall at K = 2;
+//   plan_lhs_outside_plan: that command's time outside
 //   its plan (a fresh home: host and zygote start, the model check translating, the close).
 // - plan_scaling_*: local plan wall time at N = 6, 12, 24, 48, least-squares
 //   fit to fixed + N × per-experiment.
@@ -135,6 +136,11 @@ export const suite: BenchSuite = async () => {
       ranges: { contact_rate: [4, 14], infectivity: [0.05, 0.2], illness_duration: [3, 10] },
     },
   };
+  // A plan's first experiment alone (K = 1): its compute_ms, the efficiency's baseline.
+  const aloneMs = async (plan: typeof lhsPlan) => {
+    const one = await ours({ ...plan, targets: plan.targets.slice(0, 1), parallel_limit: 1 }, 'local');
+    return one.summary.experiments[0]?.compute_ms ?? 0;
+  };
   const s: Record<string, number[]> = {};
   const add = (k: string, v: number) => {
     s[k] ??= [];
@@ -185,24 +191,17 @@ export const suite: BenchSuite = async () => {
       add('lhs_outside', lo.wall_s * 1000 - lo.summary.wall_ms);
       // One of its experiments alone (K = 1), right beside the plan: the machine's speed drifts
       // by a third between minutes here, so the baseline is taken in every round.
-      const one = await ours(
-        { ...lhsPlan, targets: lhsPlan.targets.slice(0, 1), parallel_limit: 1 },
-        'local',
-      );
-      add('lhs_alone', one.summary.experiments[0]?.compute_ms ?? 0);
+      const one = await aloneMs(lhsPlan);
+      add('lhs_alone', one);
       // The same 8 experiments one at a time: what the second slot buys, machinery included.
       const serial = await ours({ ...lhsPlan, parallel_limit: 1 }, 'local');
       add('lhs_plan_wall_k1', serial.summary.wall_ms);
       // The same plan on PySD's per-run engine (see plan_parallel_efficiency below), alone and at K = 2.
-      const perRunOne = await ours(
-        { ...lhsPerRun, targets: lhsPerRun.targets.slice(0, 1), parallel_limit: 1 },
-        'local',
-      );
-      add('per_run_alone', perRunOne.summary.experiments[0]?.compute_ms ?? 0);
+      add('per_run_alone', await aloneMs(lhsPerRun));
       const perRun = await ours(lhsPerRun, 'local');
       add('per_run_plan_wall', perRun.summary.wall_ms);
       log(
-        `run ${i + 1}: papermill ${p ? `${p.wall_s.toFixed(1)} s` : '-'}; LHS EMA ${le.wall_s.toFixed(1)} s, ours ${lo.wall_s.toFixed(1)} s; one alone ${(one.summary.experiments[0]?.compute_ms ?? 0).toFixed(0)} ms`,
+        `run ${i + 1}: papermill ${p ? `${p.wall_s.toFixed(1)} s` : '-'}; LHS EMA ${le.wall_s.toFixed(1)} s, ours ${lo.wall_s.toFixed(1)} s; one alone ${one.toFixed(0)} ms`,
       );
     }
     // A plan's parallel efficiency: one LHS experiment's kernel compute measured alone (K = 1,
