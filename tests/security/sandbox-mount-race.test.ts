@@ -19,6 +19,7 @@ import {
   quotesMountRace,
   SANDBOX_START_ATTEMPTS,
 } from '../../notebook-server/src/sandbox/mount-race.ts';
+import { modelRunning } from '../helpers/code-model.ts';
 import { dockerTestsEnabled } from '../helpers/docker.ts';
 import { startTestHost } from '../helpers/host.ts';
 import { REPO } from '../helpers/sd-models.ts';
@@ -233,6 +234,33 @@ describe.skipIf(!enabled)('sandboxes started while mounts come and go', () => {
       });
       expect(lost.reply).toBeUndefined();
       expect(lost.output).toBe(RACE);
+      expect(starts()).toBe(SANDBOX_START_ATTEMPTS);
+    } finally {
+      process.env.PATH = path;
+    }
+  }, 240_000);
+
+  it("a model that prints bubblewrap's words and dies is checked 3 times at most", async () => {
+    // A model is code: it can say what bubblewrap says. It gains two more checks of itself, no more.
+    const said = Buffer.from(`${RACE}\n`).toString('hex');
+    process.env.PATH = `${shims}:${path}`;
+    try {
+      loseNext(0);
+      const result = await runModelCheck({
+        home,
+        model: {
+          content: modelRunning([
+            'import os, sys',
+            `sys.stderr.write(bytes.fromhex('${said}').decode())`,
+            'sys.stderr.flush()',
+            'os._exit(1)',
+          ]),
+          name: 'mimic.mdl',
+        },
+        timeoutMs: 120_000,
+      });
+      expect(result.reply).toBeUndefined();
+      expect(result.output).toBe(RACE);
       expect(starts()).toBe(SANDBOX_START_ATTEMPTS);
     } finally {
       process.env.PATH = path;
