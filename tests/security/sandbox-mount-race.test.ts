@@ -9,7 +9,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runModelCheck } from '../../notebook-server/src/orchestrator/model-check.ts';
 import { defaultImage } from '../../notebook-server/src/runtime/docker.ts';
 import { LocalRuntime } from '../../notebook-server/src/runtime/local.ts';
@@ -134,9 +134,33 @@ describe.skipIf(!enabled)('sandboxes started while mounts come and go', () => {
     300_000,
   );
 
-  it('a container whose sandbox loses the race is made again, and its exec is run again', async () => {
-    process.env.PATH = `${shims}:${path}`;
-    try {
+  it("a command that fails with bubblewrap's words is still run at most that many times, and any other failure once", async () => {
+    const made = await rt.create({ experiment_id: 'mimic', command: ['sleep', '600'] });
+    // Experiment code can print what bubblewrap prints: it gains a rerun of itself, bounded.
+    const mimic = `echo x >> runs.txt; echo '${RACE.replaceAll("'", "'\\''")}' >&2; exit 1`;
+    const r = await rt.exec(made.container_id, ['sh', '-c', mimic]);
+    expect(r.exit_code).toBe(1);
+    expect(readFileSync(join(made.work_dir, 'runs.txt'), 'utf8')).toBe('x\n'.repeat(SANDBOX_START_ATTEMPTS));
+    const other = await rt.exec(made.container_id, [
+      'sh',
+      '-c',
+      'echo x >> other.txt; echo nope >&2; exit 1',
+    ]);
+    expect(other.exit_code).toBe(1);
+    expect(readFileSync(join(made.work_dir, 'other.txt'), 'utf8')).toBe('x\n');
+    await rt.destroy(made.container_id);
+  });
+
+  // The next starts lose the race on purpose: the shim first on PATH for each of these.
+  describe('with a bwrap that loses on purpose', () => {
+    beforeEach(() => {
+      process.env.PATH = `${shims}:${path}`;
+    });
+    afterEach(() => {
+      process.env.PATH = path;
+    });
+
+    it('a container whose sandbox loses the race is made again, and its exec is run again', async () => {
       loseNext(1);
       const made = await rt.create({ experiment_id: 'raced' });
       expect(starts()).toBe(2);
@@ -159,63 +183,39 @@ describe.skipIf(!enabled)('sandboxes started while mounts come and go', () => {
       await expect(rt.create({ experiment_id: 'lost' })).rejects.toThrow(/Unable to apply mount flags/);
       expect(starts()).toBe(SANDBOX_START_ATTEMPTS);
       expect((await rt.list()).filter((c) => c.experiment_id === 'lost')).toEqual([]);
-    } finally {
-      process.env.PATH = path;
-    }
-  }, 120_000);
+    }, 120_000);
 
-  it("a host's own sandboxes are made again too: a served experiment's, a session kernel's", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'peragus-kernel-box-'));
-    process.env.PATH = `${shims}:${path}`;
-    const t = await startTestHost({ runtime: 'local' });
-    try {
-      // An experiment whose sessions the host serves (no node process in its sandbox).
-      loseNext(1);
-      const made = await t.call('container_create', { experiment_id: 'served' });
-      expect(starts()).toBe(2);
-      const nb = await t.call('notebook_create', { container_id: made.container_id, name: 'n' });
-      const cell = await t.call('cell_add', {
-        session_id: nb.session_id,
-        source: 'print(6 * 7)',
-        execute: true,
-      });
-      expect(cell.run).toMatchObject({ status: 'ok', outputs: [{ text: '42\n' }] });
-      // A kernel sandbox of the host's own sessions.
-      loseNext(1);
-      const box = await rt.kernelSandbox(dir);
-      expect(box).not.toBeNull();
-      expect(starts()).toBe(2);
-      await box?.close();
-      loseNext(SANDBOX_START_ATTEMPTS);
-      await expect(rt.kernelSandbox(dir)).rejects.toThrow(/its sandbox said: bwrap: Can't bind mount/);
-      expect(starts()).toBe(SANDBOX_START_ATTEMPTS);
-    } finally {
-      process.env.PATH = path;
-      await t.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 240_000);
+    it("a host's own sandboxes are made again too: a served experiment's, a session kernel's", async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'peragus-kernel-box-'));
+      const t = await startTestHost({ runtime: 'local' });
+      try {
+        // An experiment whose sessions the host serves (no node process in its sandbox).
+        loseNext(1);
+        const made = await t.call('container_create', { experiment_id: 'served' });
+        expect(starts()).toBe(2);
+        const nb = await t.call('notebook_create', { container_id: made.container_id, name: 'n' });
+        const cell = await t.call('cell_add', {
+          session_id: nb.session_id,
+          source: 'print(6 * 7)',
+          execute: true,
+        });
+        expect(cell.run).toMatchObject({ status: 'ok', outputs: [{ text: '42\n' }] });
+        // A kernel sandbox of the host's own sessions.
+        loseNext(1);
+        const box = await rt.kernelSandbox(dir);
+        expect(box).not.toBeNull();
+        expect(starts()).toBe(2);
+        await box?.close();
+        loseNext(SANDBOX_START_ATTEMPTS);
+        await expect(rt.kernelSandbox(dir)).rejects.toThrow(/its sandbox said: bwrap: Can't bind mount/);
+        expect(starts()).toBe(SANDBOX_START_ATTEMPTS);
+      } finally {
+        await t.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 240_000);
 
-  it("a command that fails with bubblewrap's words is still run at most that many times, and any other failure once", async () => {
-    const made = await rt.create({ experiment_id: 'mimic', command: ['sleep', '600'] });
-    // Experiment code can print what bubblewrap prints: it gains a rerun of itself, bounded.
-    const mimic = `echo x >> runs.txt; echo '${RACE.replaceAll("'", "'\\''")}' >&2; exit 1`;
-    const r = await rt.exec(made.container_id, ['sh', '-c', mimic]);
-    expect(r.exit_code).toBe(1);
-    expect(readFileSync(join(made.work_dir, 'runs.txt'), 'utf8')).toBe('x\n'.repeat(SANDBOX_START_ATTEMPTS));
-    const other = await rt.exec(made.container_id, [
-      'sh',
-      '-c',
-      'echo x >> other.txt; echo nope >&2; exit 1',
-    ]);
-    expect(other.exit_code).toBe(1);
-    expect(readFileSync(join(made.work_dir, 'other.txt'), 'utf8')).toBe('x\n');
-    await rt.destroy(made.container_id);
-  });
-
-  it('a model check whose sandbox loses the race is checked again', async () => {
-    process.env.PATH = `${shims}:${path}`;
-    try {
+    it('a model check whose sandbox loses the race is checked again', async () => {
       loseNext(1);
       const result = await runModelCheck({
         home,
@@ -235,16 +235,11 @@ describe.skipIf(!enabled)('sandboxes started while mounts come and go', () => {
       expect(lost.reply).toBeUndefined();
       expect(lost.output).toBe(RACE);
       expect(starts()).toBe(SANDBOX_START_ATTEMPTS);
-    } finally {
-      process.env.PATH = path;
-    }
-  }, 240_000);
+    }, 240_000);
 
-  it("a model that prints bubblewrap's words and dies is checked 3 times at most", async () => {
-    // A model is code: it can say what bubblewrap says. It gains two more checks of itself, no more.
-    const said = Buffer.from(`${RACE}\n`).toString('hex');
-    process.env.PATH = `${shims}:${path}`;
-    try {
+    it("a model that prints bubblewrap's words and dies is checked 3 times at most", async () => {
+      // A model is code: it can say what bubblewrap says. It gains two more checks of itself, no more.
+      const said = Buffer.from(`${RACE}\n`).toString('hex');
       loseNext(0);
       const result = await runModelCheck({
         home,
@@ -262,10 +257,8 @@ describe.skipIf(!enabled)('sandboxes started while mounts come and go', () => {
       expect(result.reply).toBeUndefined();
       expect(result.output).toBe(RACE);
       expect(starts()).toBe(SANDBOX_START_ATTEMPTS);
-    } finally {
-      process.env.PATH = path;
-    }
-  }, 240_000);
+    }, 240_000);
+  });
 
   it('the sandbox probe is not turned off by a lost race', () => {
     // localIsolation is read once per process: a fresh one, with the shim first on its PATH.
